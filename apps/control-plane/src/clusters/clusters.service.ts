@@ -1,0 +1,157 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Cluster } from '../../../../generated/prisma/client.js';
+import { generateSecret, hashPassword } from '../../../../libs/secrets/src/index.js';
+import { ApiError } from '../common/api-error.js';
+import { CONTROL_PLANE_CONFIG, ControlPlaneConfig } from '../config/config.js';
+import {
+  ClusterSettings,
+  lowestFreePort,
+  SettingsInput,
+  settingsAfterChange,
+  settingsForNewCluster,
+} from './cluster-rules.js';
+import { settingsEditableStates } from './cluster-state.js';
+import { ClustersRepository } from './clusters.repository.js';
+import type { ClusterPageDto, ClusterViewDto, CreatedClusterDto } from './dto/cluster.view.js';
+import type { CreateClusterDto } from './dto/create-cluster.dto.js';
+import { decodeCursor, encodeCursor } from './page-cursor.js';
+
+// Two creates may pick the same free port; the unique index makes one of them retry.
+const portAllocationAttempts = 5;
+// Concurrent PATCHes of one cluster: each retries on a fresh read, a bounded number of times.
+const updateAttempts = 5;
+const defaultPageSize = 20;
+
+function settingsOf(cluster: Cluster): ClusterSettings {
+  return {
+    mode: cluster.mode,
+    minCu: cluster.minCu,
+    maxCu: cluster.maxCu,
+    autoPauseSeconds: cluster.autoPauseSeconds,
+    writerCount: cluster.provisionedWriterCount,
+    cuPerWriter: cluster.cuPerWriter,
+    readConsistency: cluster.readConsistency,
+  };
+}
+
+function settingsInput(body: SettingsInput): SettingsInput {
+  const { minCu, maxCu, autoPauseSeconds, writerCount, cuPerWriter, readConsistency } = body;
+  return { minCu, maxCu, autoPauseSeconds, writerCount, cuPerWriter, readConsistency };
+}
+
+@Injectable()
+export class ClustersService {
+  private readonly logger = new Logger('Clusters');
+
+  constructor(
+    private readonly clusters: ClustersRepository,
+    @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
+  ) {}
+
+  toView(cluster: Cluster): ClusterViewDto {
+    const { endpointHost } = this.config;
+    const { writerCount, cuPerWriter, ...settings } = settingsOf(cluster);
+    return {
+      id: cluster.id,
+      name: cluster.name,
+      state: cluster.state,
+      ...settings,
+      writerCount,
+      cuPerWriter,
+      endpoint: {
+        host: endpointHost,
+        port: cluster.endpointPort,
+        uri: `redis://${endpointHost}:${cluster.endpointPort}`,
+      },
+      createdAt: cluster.createdAt.toISOString(),
+      updatedAt: cluster.updatedAt.toISOString(),
+    };
+  }
+
+  async create(body: CreateClusterDto): Promise<CreatedClusterDto> {
+    const result = settingsForNewCluster(body.mode, settingsInput(body));
+    if (!result.ok) throw ApiError.invalidFields(result.problems);
+    const dataPassword = generateSecret(24);
+    const dataPasswordHash = await hashPassword(dataPassword);
+    const { endpointPortMin, endpointPortMax } = this.config;
+
+    for (let attempt = 0; attempt < portAllocationAttempts; attempt += 1) {
+      const port = lowestFreePort(await this.clusters.usedEndpointPorts(), endpointPortMin, endpointPortMax);
+      if (port === null) {
+        throw ApiError.conflict(
+          `no endpoint port is free in ${endpointPortMin}-${endpointPortMax}: delete unused clusters or widen ENDPOINT_PORT_MIN/ENDPOINT_PORT_MAX`,
+        );
+      }
+      const outcome = await this.clusters.create({
+        name: body.name,
+        settings: result.settings,
+        endpointPort: port,
+        dataPasswordHash,
+      });
+      if (outcome.kind === 'name-taken') {
+        throw ApiError.conflict(
+          `a cluster named "${body.name}" already exists: choose another name or delete that cluster`,
+        );
+      }
+      if (outcome.kind === 'created') {
+        this.logger.log(
+          `created ${result.settings.mode} cluster ${body.name} (${outcome.cluster.id}) on endpoint port ${port}`,
+        );
+        return { ...this.toView(outcome.cluster), dataPassword };
+      }
+    }
+    throw ApiError.conflict('endpoint ports are being taken by concurrent creates: try again');
+  }
+
+  async list(limit = defaultPageSize, cursor?: string): Promise<ClusterPageDto> {
+    const after = cursor === undefined ? null : decodeCursor(cursor);
+    if (cursor !== undefined && after === null) {
+      throw ApiError.badRequest('cursor is invalid: pass the nextCursor value of the previous page');
+    }
+    // One extra row tells whether another page follows.
+    const rows = await this.clusters.listPage(limit + 1, after);
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      items: page.map((cluster) => this.toView(cluster)),
+      nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    };
+  }
+
+  async get(id: string): Promise<Cluster> {
+    const cluster = await this.clusters.findById(id);
+    if (!cluster)
+      throw ApiError.notFound(`cluster ${id} does not exist; list clusters with GET /v1/clusters`);
+    return cluster;
+  }
+
+  async update(id: string, body: SettingsInput): Promise<Cluster> {
+    for (let attempt = 0; attempt < updateAttempts; attempt += 1) {
+      const current = await this.get(id);
+      if (!settingsEditableStates.includes(current.state)) {
+        throw ApiError.conflict(
+          `cluster ${current.name} is ${current.state}; its settings cannot change until that ends`,
+        );
+      }
+      const result = settingsAfterChange(settingsOf(current), settingsInput(body));
+      if (!result.ok) throw ApiError.invalidFields(result.problems);
+      if (await this.clusters.updateSettingsIfUnchanged(current, result.settings, settingsEditableStates)) {
+        this.logger.log(`updated settings of cluster ${current.name} (${id})`);
+        return this.get(id);
+      }
+    }
+    throw ApiError.conflict(`cluster ${id} is being changed by other requests: try again`);
+  }
+
+  async delete(id: string): Promise<void> {
+    const cluster = await this.get(id);
+    if (cluster.state !== 'deleting' && !(await this.clusters.transition(id, cluster.state, 'deleting'))) {
+      throw ApiError.conflict(`cluster ${cluster.name} changed state while being deleted: try again`);
+    }
+    // No compute or endpoint runs for a cluster yet, so nothing needs stopping before the row goes.
+    await this.clusters.removeDeleted(id);
+    this.logger.log(
+      `deleted cluster ${cluster.name} (${id}); endpoint port ${cluster.endpointPort} is free again`,
+    );
+  }
+}

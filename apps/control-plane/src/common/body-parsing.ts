@@ -1,0 +1,42 @@
+import type { INestApplication } from '@nestjs/common';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { errorBody } from './error-body.js';
+
+interface BodyParserError extends Error {
+  status?: number;
+  type?: string;
+}
+
+function describe(error: BodyParserError, limitBytes: number): { status: number; message: string } {
+  switch (error.type) {
+    case 'entity.parse.failed':
+      return {
+        status: 400,
+        message: `request body is not valid JSON (${error.message}); send a JSON object`,
+      };
+    case 'entity.too.large':
+      return { status: 413, message: `request body is larger than ${limitBytes} bytes; send a smaller body` };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { status: 415, message: 'request body encoding is not supported; send UTF-8 JSON' };
+    case 'request.aborted':
+      return { status: 400, message: 'request body was cut off before it ended; send it again' };
+    default:
+      return { status: error.status && error.status < 500 ? error.status : 400, message: error.message };
+  }
+}
+
+/**
+ * JSON body parsing with a size bound, whose failures get the API's error body
+ * (Express would otherwise answer with an HTML page).
+ */
+export function installJsonBodyParser(app: INestApplication, limitBytes: number): void {
+  app.use(
+    express.json({ limit: limitBytes, strict: true, type: ['application/json', 'application/*+json'] }),
+  );
+  app.use((error: BodyParserError, _request: Request, response: Response, next: NextFunction) => {
+    if (!error) return next();
+    const { status, message } = describe(error, limitBytes);
+    response.status(status).json(errorBody(status, message));
+  });
+}

@@ -1,0 +1,56 @@
+// The control plane process: REST API, OpenAPI, metrics. Started by `npm start`,
+// which provides DATABASE_URL and REDIS_URL (see README for every variable).
+import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+import { configureApp } from './app.setup.js';
+import { writeAdminKeyFile } from './auth/admin-key-file.js';
+import { ApiKeysService } from './auth/api-keys.service.js';
+import { ControlPlaneLogger } from './common/logger.js';
+import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js';
+
+function banner(config: ControlPlaneConfig, port: number, newAdminKey: string | null): string {
+  const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const key = newAdminKey
+    ? `Admin API key:  ${newAdminKey}\n                (shown once; saved to ${config.adminKeyFile}, mode 600)`
+    : `Admin API key:  in ${config.adminKeyFile} (new one: npm run admin:reset-key)`;
+  return [
+    '',
+    'Borealis control plane is ready',
+    `  REST API:     ${base}/v1/clusters`,
+    `  OpenAPI:      ${base}/docs   (JSON: ${base}/docs-json)`,
+    `  Health:       ${base}/health, ${base}/ready, metrics at ${base}/metrics`,
+    `  ${key}`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  let config: ControlPlaneConfig;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`control-plane: ${error.message}\n`);
+    process.exit(2);
+  }
+  const app = await NestFactory.create(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger: new ControlPlaneLogger(),
+  });
+  configureApp(app, config);
+
+  const newAdminKey = await app.get(ApiKeysService).ensureBootstrapKey();
+  if (newAdminKey) writeAdminKeyFile(config.adminKeyFile, newAdminKey);
+
+  await app.listen(config.port, config.host);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  process.stdout.write(`${banner(config, port, newAdminKey)}\n`);
+}
+
+main().catch((error: unknown) => {
+  new Logger('control-plane').error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { ClustersModule } from '../clusters/clusters.module.js';
+import { MetricsController } from './metrics.controller.js';
+import { MetricsService } from './metrics.service.js';
+
+@Module({
+  imports: [ClustersModule],
+  controllers: [MetricsController],
+  providers: [MetricsService],
+  exports: [MetricsService],
+})
+export class MetricsModule {}

@@ -1,0 +1,16 @@
+export {
+  HEALTH_PATH,
+  type HealthErrorBody,
+  type HealthServer,
+  type HealthServerOptions,
+  healthUrl,
+  startHealthServer,
+} from './health-server.js';
+export {
+  type Env,
+  onShutdown,
+  readHost,
+  readPort,
+  SHUTDOWN_TIMEOUT_MS,
+  type ShutdownOptions,
+} from './process-lifecycle.js';

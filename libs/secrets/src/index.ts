@@ -1,0 +1,1 @@
+export { digestSecret, digestsEqual, generateSecret, hashPassword, verifyPassword } from './secret.js';

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startIsolatedControlPlane } from '../support/control-plane.js';
+
+type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('health and readiness', () => {
+  let healthy: Running;
+  let redisDown: Running;
+
+  before(async () => {
+    healthy = await startIsolatedControlPlane();
+    redisDown = await startIsolatedControlPlane({ redisUrl: `redis://127.0.0.1:${await closedPort()}` });
+  });
+  after(async () => {
+    await healthy.close();
+    await redisDown.close();
+  });
+
+  it('is live and ready when PostgreSQL and Redis answer', async () => {
+    const anonymous = healthy.admin.withKey(null);
+    const health = await anonymous.get('/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.body.status, 'ok');
+    const ready = await anonymous.get('/ready');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body.checks, { postgres: { status: 'up' }, redis: { status: 'up' } });
+  });
+
+  it('reports 503 with the reason when Redis is down, and keeps serving the API', async () => {
+    const anonymous = redisDown.admin.withKey(null);
+    const ready = await anonymous.get('/ready');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.checks.postgres.status, 'up');
+    assert.equal(ready.body.checks.redis.status, 'down');
+    assert.equal(typeof ready.body.checks.redis.error, 'string');
+    assert.equal((await anonymous.get('/health')).status, 200);
+    assert.equal((await redisDown.admin.get('/v1/clusters')).status, 200);
+  });
+
+  it('exposes Prometheus metrics, including requests and clusters', async () => {
+    await healthy.admin.post('/v1/clusters', { name: 'metered', mode: 'serverless' });
+    const metrics = await healthy.admin.withKey(null).get('/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(
+      metrics.body,
+      /borealis_http_requests_total\{method="POST",route="\/v1\/clusters",status="201"\} 1/,
+    );
+    assert.match(metrics.body, /borealis_clusters\{state="creating",mode="serverless"\} 1/);
+  });
+});

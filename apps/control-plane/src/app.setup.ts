@@ -17,6 +17,5 @@ export function configureApp(app: INestApplication, config: ControlPlaneConfig):
   installJsonBodyParser(app, config.requestBodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
-  app.enableShutdownHooks();
   serveOpenApi(app);
 }

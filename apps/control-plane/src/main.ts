@@ -10,6 +10,8 @@ import { ApiKeysService } from './auth/api-keys.service.js';
 import { ControlPlaneLogger } from './common/logger.js';
 import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js';
 
+const shutdownTimeoutMs = 10_000;
+
 function banner(config: ControlPlaneConfig, port: number, newAdminKey: string | null): string {
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const key = newAdminKey
@@ -43,6 +45,26 @@ async function main(): Promise<void> {
 
   const newAdminKey = await app.get(ApiKeysService).ensureBootstrapKey();
   if (newAdminKey) writeAdminKeyFile(config.adminKeyFile, newAdminKey);
+
+  // Not app.enableShutdownHooks(): it re-raises the signal after closing, so the process
+  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
+  const logger = new Logger('control-plane');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.log(`${signal} received: closing connections and stopping`);
+      const forceExit = setTimeout(() => process.exit(1), shutdownTimeoutMs).unref();
+      app.close().then(
+        () => {
+          clearTimeout(forceExit);
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
 
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();

@@ -1,0 +1,116 @@
+// `npm start` as a newcomer runs it: embedded PostgreSQL in a fresh data directory,
+// the README's curl walkthrough verbatim, Ctrl-C, and a second start that keeps the data.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { repoRoot, testEnvironment } from '../support/environment.js';
+import { freePort, type RunningProcess, startProcess } from '../support/processes.js';
+
+/** The bash block that follows the `walkthrough` marker in README.md. */
+function readmeWalkthrough(): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const match = readme.match(/<!-- walkthrough[^>]*-->\s*```bash\n([\s\S]*?)```/);
+  assert.ok(match?.[1], 'README.md has a walkthrough block');
+  return match[1];
+}
+
+function portAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+describe('npm start', () => {
+  let dataDir: string;
+  let env: NodeJS.ProcessEnv;
+  let restPort: number;
+  let postgresPort: number;
+  const processes: RunningProcess[] = [];
+
+  function startPlatform(): RunningProcess {
+    const running = startProcess(process.execPath, [join(repoRoot, 'scripts/start.mjs')], { env, cwd: repoRoot });
+    processes.push(running);
+    return running;
+  }
+
+  async function stopWithCtrlC(running: RunningProcess): Promise<void> {
+    running.child.kill('SIGINT');
+    assert.equal(await running.waitForExit(30_000), 0, running.output());
+    assert.match(running.output(), /Borealis stopped; data under \.data\/ is kept/);
+    assert.equal(await portAnswers(restPort), false, 'the control plane is stopped');
+    assert.equal(await portAnswers(postgresPort), false, 'the embedded PostgreSQL is stopped');
+  }
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'borealis-start-'));
+    // The embedded PostgreSQL runs as another user when started as root: it must reach the directory.
+    chmodSync(dataDir, 0o755);
+    restPort = await freePort();
+    postgresPort = await freePort();
+    env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      BOREALIS_DATA_DIR: join(dataDir, 'data'),
+      EMBEDDED_POSTGRES_PORT: String(postgresPort),
+      REDIS_URL: testEnvironment.redisUrl(),
+      PORT: String(restPort),
+      NO_COLOR: '1',
+    };
+  });
+
+  after(() => {
+    for (const running of processes) running.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts on embedded PostgreSQL, prints URLs and the key, serves the README walkthrough, and stops on Ctrl-C', async () => {
+    const first = startPlatform();
+    await first.waitFor(/Admin API key:.*\n.*\n/, 180_000);
+    const output = first.output();
+    assert.match(output, new RegExp(`REST API:\\s+http://127\\.0\\.0\\.1:${restPort}/v1/clusters`));
+    assert.match(output, new RegExp(`OpenAPI:\\s+http://127\\.0\\.0\\.1:${restPort}/docs`));
+    const [, key] = output.match(/Admin API key:\s+(brl_\S+)/) ?? [];
+    const keyFile = join(env.BOREALIS_DATA_DIR ?? '', 'admin.key');
+    assert.equal(readFileSync(keyFile, 'utf8').trim(), key);
+    assert.ok(existsSync(join(env.BOREALIS_DATA_DIR ?? '', 'postgres', 'PG_VERSION')), 'PostgreSQL data lives under the data dir');
+
+    const script = readmeWalkthrough()
+      .replaceAll('127.0.0.1:7400', `127.0.0.1:${restPort}`)
+      .replaceAll('.data/admin.key', keyFile);
+    const lines = execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 })
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const [created, listed, viewerKey, ready] = lines;
+    assert.equal(created.name, 'orders', JSON.stringify(created));
+    assert.ok(created.dataPassword);
+    assert.deepEqual(
+      listed.items.map((cluster: { name: string }) => cluster.name),
+      ['orders'],
+    );
+    assert.equal(viewerKey.role, 'viewer');
+    assert.equal(ready.status, 'ready');
+
+    await stopWithCtrlC(first);
+
+    const second = startPlatform();
+    await second.waitFor(/Admin API key:\s+in .*admin\.key/, 120_000);
+    const response = await fetch(`http://127.0.0.1:${restPort}/v1/clusters`, { headers: { authorization: `Bearer ${key}` } });
+    const body = (await response.json()) as { items: { id: string }[] };
+    assert.deepEqual(
+      body.items.map((cluster) => cluster.id),
+      [created.id],
+      'the cluster survived the restart',
+    );
+    await stopWithCtrlC(second);
+  });
+});

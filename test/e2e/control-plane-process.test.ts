@@ -22,7 +22,10 @@ describe('control plane process', () => {
   async function start(): Promise<{ process: RunningProcess; baseUrl: string }> {
     const process = startProcess(globalThis.process.execPath, [mainEntry], { env });
     processes.push(process);
-    const [, baseUrl] = await process.waitFor(/REST API:\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/clusters/, 30_000);
+    const [, baseUrl] = await process.waitFor(
+      /REST API:\s+(http:\/\/127\.0\.0\.1:\d+)\/v1\/clusters/,
+      30_000,
+    );
     await process.waitFor(/Admin API key:.*\n/, 5000);
     return { process, baseUrl: baseUrl ?? '' };
   }

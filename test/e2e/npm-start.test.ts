@@ -37,7 +37,10 @@ describe('npm start', () => {
   const processes: RunningProcess[] = [];
 
   function startPlatform(): RunningProcess {
-    const running = startProcess(process.execPath, [join(repoRoot, 'scripts/start.mjs')], { env, cwd: repoRoot });
+    const running = startProcess(process.execPath, [join(repoRoot, 'scripts/start.mjs')], {
+      env,
+      cwd: repoRoot,
+    });
     processes.push(running);
     return running;
   }
@@ -81,12 +84,19 @@ describe('npm start', () => {
     const [, key] = output.match(/Admin API key:\s+(brl_\S+)/) ?? [];
     const keyFile = join(env.BOREALIS_DATA_DIR ?? '', 'admin.key');
     assert.equal(readFileSync(keyFile, 'utf8').trim(), key);
-    assert.ok(existsSync(join(env.BOREALIS_DATA_DIR ?? '', 'postgres', 'PG_VERSION')), 'PostgreSQL data lives under the data dir');
+    assert.ok(
+      existsSync(join(env.BOREALIS_DATA_DIR ?? '', 'postgres', 'PG_VERSION')),
+      'PostgreSQL data lives under the data dir',
+    );
 
     const script = readmeWalkthrough()
       .replaceAll('127.0.0.1:7400', `127.0.0.1:${restPort}`)
       .replaceAll('.data/admin.key', keyFile);
-    const lines = execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: repoRoot, encoding: 'utf8', timeout: 60_000 })
+    const lines = execFileSync('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));
@@ -104,7 +114,9 @@ describe('npm start', () => {
 
     const second = startPlatform();
     await second.waitFor(/Admin API key:\s+in .*admin\.key/, 120_000);
-    const response = await fetch(`http://127.0.0.1:${restPort}/v1/clusters`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await fetch(`http://127.0.0.1:${restPort}/v1/clusters`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     const body = (await response.json()) as { items: { id: string }[] };
     assert.deepEqual(
       body.items.map((cluster) => cluster.id),

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startIsolatedControlPlane } from '../support/control-plane.js';
+import { freePort } from '../support/processes.js';
 
 type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('health and readiness', () => {
   let healthy: Running;
@@ -20,7 +11,7 @@ describe('health and readiness', () => {
 
   before(async () => {
     healthy = await startIsolatedControlPlane();
-    redisDown = await startIsolatedControlPlane({ redisUrl: `redis://127.0.0.1:${await closedPort()}` });
+    redisDown = await startIsolatedControlPlane({ redisUrl: `redis://127.0.0.1:${await freePort()}` });
   });
   after(async () => {
     await healthy.close();
@@ -57,5 +48,24 @@ describe('health and readiness', () => {
       /borealis_http_requests_total\{method="POST",route="\/v1\/clusters",status="201"\} 1/,
     );
     assert.match(metrics.body, /borealis_clusters\{state="creating",mode="serverless"\} 1/);
+  });
+
+  it('answers 503 (never 500) while the metadata database is gone, and /health stays up', async () => {
+    const doomed = await startIsolatedControlPlane();
+    try {
+      assert.equal((await doomed.admin.get('/v1/clusters')).status, 200);
+      await doomed.database.drop();
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const response = await doomed.admin.get('/v1/clusters');
+        assert.equal(response.status, 503, JSON.stringify(response.body));
+        assert.match(response.body.message, /metadata database is not reachable/);
+      }
+      const ready = await doomed.admin.withKey(null).get('/ready');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.checks.postgres.status, 'down');
+      assert.equal((await doomed.admin.withKey(null).get('/health')).status, 200);
+    } finally {
+      await doomed.close();
+    }
   });
 });

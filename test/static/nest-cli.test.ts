@@ -23,7 +23,12 @@ it('lists every app and library, each with a source entry file that compiles', (
     ...readdirSync(join(repoRoot, 'apps')).map((name) => `apps/${name}`),
     ...readdirSync(join(repoRoot, 'libs')).map((name) => `libs/${name}`),
   ].sort();
-  assert.deepEqual(Object.values(nestCli.projects).map((project) => project.root).sort(), onDisk);
+  assert.deepEqual(
+    Object.values(nestCli.projects)
+      .map((project) => project.root)
+      .sort(),
+    onDisk,
+  );
   for (const [name, project] of Object.entries(nestCli.projects)) {
     const source = join(repoRoot, project.sourceRoot, `${project.entryFile}.ts`);
     const compiled = join(repoRoot, 'dist', project.sourceRoot, `${project.entryFile}.js`);

@@ -15,8 +15,16 @@ export interface RunningProcess {
   kill(): void;
 }
 
-export function startProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd?: string }): RunningProcess {
-  const child = spawn(command, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string },
+): RunningProcess {
+  const child = spawn(command, args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {
@@ -42,7 +50,9 @@ export function startProcess(command: string, args: string[], options: { env: No
         };
         const timer = setTimeout(() => {
           cleanup();
-          reject(new Error(`no output matching ${pattern} within ${timeoutMs} ms; output so far:\n${output}`));
+          reject(
+            new Error(`no output matching ${pattern} within ${timeoutMs} ms; output so far:\n${output}`),
+          );
         }, timeoutMs);
         const onExit = () => {
           check();
@@ -63,7 +73,10 @@ export function startProcess(command: string, args: string[], options: { env: No
     waitForExit(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms; output:\n${output}`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`process did not exit within ${timeoutMs} ms; output:\n${output}`)),
+          timeoutMs,
+        );
       });
       return Promise.race([exited, timeout]).finally(() => clearTimeout(timer));
     },

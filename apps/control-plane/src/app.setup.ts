@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { installJsonBodyParser } from './common/body-parsing.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
@@ -18,4 +19,13 @@ export function configureApp(app: INestApplication, config: ControlPlaneConfig):
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new HttpExceptionFilter());
   serveOpenApi(app);
+  boundHttpTimeouts(app);
+}
+
+/** Slow or stalled clients must not hold connections forever. */
+function boundHttpTimeouts(app: INestApplication): void {
+  const server: Server = app.getHttpServer();
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
 }

@@ -26,8 +26,23 @@ function describe(error: BodyParserError, limitBytes: number): { status: number;
   }
 }
 
+/** No request of this API nests; deep nesting only serves to exhaust recursive code downstream. */
+export const maxBodyDepth = 16;
+
+/** True when `value` nests deeper than `limit` levels (checked without recursion). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /**
- * JSON body parsing with a size bound, whose failures get the API's error body
+ * JSON body parsing with a size bound and a nesting bound, whose failures get the API's error body
  * (Express would otherwise answer with an HTML page).
  */
 export function installJsonBodyParser(app: INestApplication, limitBytes: number): void {
@@ -38,5 +53,10 @@ export function installJsonBodyParser(app: INestApplication, limitBytes: number)
     if (!error) return next();
     const { status, message } = describe(error, limitBytes);
     response.status(status).json(errorBody(status, message));
+  });
+  app.use((request: Request, response: Response, next: NextFunction) => {
+    if (!nestsDeeperThan(request.body, maxBodyDepth)) return next();
+    const message = `request body nests deeper than ${maxBodyDepth} levels; the API's bodies are flat JSON objects`;
+    response.status(400).json(errorBody(400, message));
   });
 }

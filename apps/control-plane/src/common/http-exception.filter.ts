@@ -1,6 +1,16 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { Prisma } from '../../../../generated/prisma/client.js';
 import { ErrorBody, errorBody } from './error-body.js';
+
+// Prisma's codes for "the database cannot be used right now" (P1xxx: connection, P2024: pool timeout).
+function isDatabaseUnavailable(exception: unknown): exception is Prisma.PrismaClientKnownRequestError {
+  return (
+    (exception instanceof Prisma.PrismaClientKnownRequestError &&
+      (exception.code.startsWith('P1') || exception.code === 'P2024')) ||
+    exception instanceof Prisma.PrismaClientInitializationError
+  );
+}
 
 function isErrorBody(value: unknown): value is ErrorBody {
   return typeof value === 'object' && value !== null && 'statusCode' in value && 'details' in value;
@@ -32,6 +42,13 @@ export class HttpExceptionFilter implements ExceptionFilter {
         return errorBody(404, `${message}: no such route; the routes are listed at /docs`);
       }
       return errorBody(status, message);
+    }
+    if (isDatabaseUnavailable(exception)) {
+      this.logger.error(`metadata database unavailable: ${exception.message.trim().split('\n').at(-1)}`);
+      return errorBody(
+        503,
+        'the metadata database is not reachable right now: try again shortly (GET /ready shows why)',
+      );
     }
     this.logger.error(
       exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),

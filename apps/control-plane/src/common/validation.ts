@@ -1,5 +1,5 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
-import { ValidateIf } from 'class-validator';
+import { getMetadataStorage, ValidateIf } from 'class-validator';
 import { ApiError } from './api-error.js';
 import { FieldProblem } from './error-body.js';
 
@@ -17,15 +17,45 @@ function describeJson(value: unknown): string {
   return value === null ? 'null' : `a ${typeof value}`;
 }
 
-/** Refuses bodies that are not JSON objects before the DTO rules look at them. */
+/** The properties a DTO class declares (its own and inherited validation rules). */
+function declaredProperties(dto: abstract new (...args: never[]) => unknown): Set<string> {
+  const rules = getMetadataStorage().getTargetValidationMetadatas(dto, '', true, false);
+  return new Set(rules.map((rule) => rule.propertyName));
+}
+
+/**
+ * Refuses bodies that are not JSON objects, and fields the DTO does not declare, before
+ * the DTO rules look at them. The own-key check matters for names such as `__proto__`,
+ * `constructor` or `toString`: class-transformer skips them, so the whitelist would never
+ * see them and the request would pass with the field silently dropped.
+ */
 class ApiValidationPipe extends ValidationPipe {
-  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw ApiError.badRequest(
         `request body must be a JSON object sent with Content-Type: application/json; got ${describeJson(value)}`,
       );
     }
-    return super.transform(value, metadata);
+    if ((metadata.type !== 'body' && metadata.type !== 'query') || !metadata.metatype || !value) {
+      return super.transform(value, metadata);
+    }
+    const declared = declaredProperties(metadata.metatype);
+    const unknown = Object.keys(value).filter((key) => declared.size > 0 && !declared.has(key));
+    if (unknown.length === 0) return super.transform(value, metadata);
+    // Report the unknown fields together with the problems of the declared ones.
+    const problems: FieldProblem[] = unknown.map((field) => ({
+      field,
+      problems: [`property ${field} should not exist`],
+    }));
+    const known = Object.fromEntries(Object.entries(value).filter(([key]) => declared.has(key)));
+    try {
+      await super.transform(known, metadata);
+    } catch (error) {
+      const details =
+        error instanceof ApiError ? (error.getResponse() as { details?: unknown }).details : null;
+      if (Array.isArray(details)) problems.push(...(details as FieldProblem[]));
+    }
+    throw ApiError.invalidFields(problems);
   }
 }
 

@@ -1,43 +1,9 @@
 // Proxy process. Today it only serves a health endpoint; see ../ARCHITECTURE.md.
-import {
-  healthUrl,
-  onShutdown,
-  readHost,
-  readPort,
-  startHealthServer,
-} from '../../../libs/health/src/index.js';
+import { runHealthOnlyProcess } from '../../../libs/health/src/index.js';
 
-const APP = 'proxy';
-const DEFAULT_HOST = '127.0.0.1';
-const DEFAULT_HEALTH_PORT = 7601;
-
-function fail(message: string, exitCode: number): never {
-  process.stderr.write(`${APP}: ${message}\n`);
-  process.exit(exitCode);
-}
-
-function readConfig(env: NodeJS.ProcessEnv): { host: string; healthPort: number } {
-  try {
-    return {
-      host: readHost(env, 'HOST', DEFAULT_HOST),
-      healthPort: readPort(env, 'HEALTH_PORT', DEFAULT_HEALTH_PORT),
-    };
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error), 2);
-  }
-}
-
-async function main(): Promise<void> {
-  const { host, healthPort } = readConfig(process.env);
+void runHealthOnlyProcess({
+  app: 'proxy',
+  defaultHealthPort: 7601,
   // No cluster endpoints are served yet, so the count is a constant 0.
-  const health = await startHealthServer({
-    app: APP,
-    host,
-    port: healthPort,
-    details: () => ({ endpoints: 0 }),
-  });
-  onShutdown(health.close, (line) => console.log(`${APP}: ${line}`));
-  console.log(`${APP} health at ${healthUrl(host, health.port)}`);
-}
-
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error), 1));
+  details: () => ({ endpoints: 0 }),
+});

@@ -1,35 +1,21 @@
 // Storage-node process. Today it only serves a health endpoint; see ../ARCHITECTURE.md.
 import { parseArgs } from 'node:util';
-import {
-  healthUrl,
-  onShutdown,
-  readHost,
-  readPort,
-  startHealthServer,
-} from '../../../libs/health/src/index.js';
+import { exitWithError, runHealthOnlyProcess } from '../../../libs/health/src/index.js';
 
 const APP = 'storage-node';
-const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_HEALTH_PORT = 7801;
 const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
 const USAGE =
   'usage: storage-node --id <id> --az <az> (or env STORAGE_NODE_ID, STORAGE_NODE_AZ); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
-interface Config {
+interface Identity {
   nodeId: string;
   az: string;
-  host: string;
-  healthPort: number;
-}
-
-function fail(message: string, exitCode: number): never {
-  process.stderr.write(`${APP}: ${message}\n`);
-  process.exit(exitCode);
 }
 
 function usageError(problem: string): never {
-  return fail(`${problem}. ${USAGE}`, 2);
+  return exitWithError(APP, `${problem}. ${USAGE}`, 2);
 }
 
 function readName(value: string | undefined, flag: string, envName: string): string {
@@ -42,7 +28,7 @@ function readName(value: string | undefined, flag: string, envName: string): str
   return value;
 }
 
-function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
+function readIdentity(argv: string[], env: NodeJS.ProcessEnv): Identity {
   let values: { id?: string; az?: string };
   try {
     ({ values } = parseArgs({
@@ -54,30 +40,16 @@ function readConfig(argv: string[], env: NodeJS.ProcessEnv): Config {
   } catch (error) {
     return usageError(error instanceof Error ? error.message : String(error));
   }
-  const nodeId = readName(values.id ?? env.STORAGE_NODE_ID, '--id', 'STORAGE_NODE_ID');
-  const az = readName(values.az ?? env.STORAGE_NODE_AZ, '--az', 'STORAGE_NODE_AZ');
-  try {
-    return {
-      nodeId,
-      az,
-      host: readHost(env, 'HOST', DEFAULT_HOST),
-      healthPort: readPort(env, 'HEALTH_PORT', DEFAULT_HEALTH_PORT),
-    };
-  } catch (error) {
-    return fail(error instanceof Error ? error.message : String(error), 2);
-  }
+  return {
+    nodeId: readName(values.id ?? env.STORAGE_NODE_ID, '--id', 'STORAGE_NODE_ID'),
+    az: readName(values.az ?? env.STORAGE_NODE_AZ, '--az', 'STORAGE_NODE_AZ'),
+  };
 }
 
-async function main(): Promise<void> {
-  const { nodeId, az, host, healthPort } = readConfig(process.argv.slice(2), process.env);
-  const health = await startHealthServer({
-    app: APP,
-    host,
-    port: healthPort,
-    details: () => ({ nodeId, az }),
-  });
-  onShutdown(health.close, (line) => console.log(`${APP} ${nodeId}: ${line}`));
-  console.log(`${APP} ${nodeId} (az ${az}) health at ${healthUrl(host, health.port)}`);
-}
-
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error), 1));
+const { nodeId, az } = readIdentity(process.argv.slice(2), process.env);
+void runHealthOnlyProcess({
+  app: APP,
+  label: `${APP} ${nodeId} (az ${az})`,
+  defaultHealthPort: DEFAULT_HEALTH_PORT,
+  details: () => ({ nodeId, az }),
+});

@@ -1,3 +1,4 @@
+export { exitWithError, type HealthOnlyProcessOptions, runHealthOnlyProcess } from './health-only-process.js';
 export {
   HEALTH_PATH,
   type HealthErrorBody,

@@ -1,6 +1,6 @@
 // `npm start`: installs, compiles, brings up PostgreSQL and Redis, applies migrations and
 // runs the control plane, which prints its URLs and (on first start) the admin API key.
-// Ctrl-C stops everything this command started; data under .data/ is kept.
+// Ctrl-C, at any step, stops everything this command started; data under .data/ is kept.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { repoRoot } from './lib/paths.mjs';
@@ -10,6 +10,22 @@ import { fail, info, Steps } from './lib/ui.mjs';
 const controlPlaneEntry = resolve(repoRoot, 'dist', 'apps', 'control-plane', 'src', 'main.js');
 const stopTimeoutMs = 10_000;
 
+/** What to undo on the way out, newest first. */
+const cleanups = [];
+let stopping = false;
+
+async function stopAll(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  for (const cleanup of cleanups.reverse()) {
+    await cleanup().catch((error) =>
+      info(`while stopping: ${error instanceof Error ? error.message : error}`),
+    );
+  }
+  info('Borealis stopped; data under .data/ is kept.');
+  process.exit(exitCode);
+}
+
 function waitForExit(child) {
   return new Promise((resolveExit) => {
     if (child.exitCode !== null || child.signalCode !== null) resolveExit(child.exitCode ?? 1);
@@ -17,17 +33,27 @@ function waitForExit(child) {
   });
 }
 
+async function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+  await waitForExit(child);
+  clearTimeout(timer);
+}
+
 async function main() {
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      info(`\n${signal} received: stopping Borealis ...`);
+      void stopAll(0);
+    });
+  }
   const steps = new Steps('start', 6);
   await prepare(steps);
   const postgres = await bringUpPostgres(steps);
-  let redis;
-  try {
-    redis = await bringUpRedis(steps);
-  } catch (error) {
-    await postgres.stop();
-    throw error;
-  }
+  cleanups.push(() => postgres.stop());
+  const redis = await bringUpRedis(steps);
+  cleanups.push(() => redis.stop());
 
   const controlPlane = await steps.run('start the control plane', async () =>
     spawn(process.execPath, [controlPlaneEntry], {
@@ -36,29 +62,8 @@ async function main() {
       env: { ...process.env, DATABASE_URL: postgres.url, REDIS_URL: redis.url, ADMIN_KEY_FILE: adminKeyFile },
     }),
   );
+  cleanups.push(() => stopChild(controlPlane));
 
-  let stopping = false;
-  const stopAll = async (exitCode) => {
-    if (stopping) return;
-    stopping = true;
-    if (controlPlane.exitCode === null && controlPlane.signalCode === null) {
-      controlPlane.kill('SIGTERM');
-      const timer = setTimeout(() => controlPlane.kill('SIGKILL'), stopTimeoutMs);
-      await waitForExit(controlPlane);
-      clearTimeout(timer);
-    }
-    await redis.stop();
-    await postgres.stop();
-    info('Borealis stopped; data under .data/ is kept.');
-    process.exit(exitCode);
-  };
-
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.on(signal, () => {
-      info(`\n${signal} received: stopping Borealis ...`);
-      void stopAll(0);
-    });
-  }
   const code = await waitForExit(controlPlane);
   if (!stopping) {
     info(`control plane exited with code ${code}; stopping the services it used`);
@@ -66,4 +71,8 @@ async function main() {
   }
 }
 
-main().catch((error) => fail(error instanceof Error ? error.message : String(error)));
+main().catch(async (error) => {
+  if (stopping) return;
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  fail(error instanceof Error ? error.message : String(error));
+});

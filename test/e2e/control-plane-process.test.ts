@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { repoRoot, testEnvironment } from '../support/environment.js';
 import { ApiClient } from '../support/http-client.js';
-import { type RunningProcess, startProcess } from '../support/processes.js';
+import { freePort, type RunningProcess, startProcess } from '../support/processes.js';
 
 const mainEntry = join(repoRoot, 'dist/apps/control-plane/src/main.js');
 const resetEntry = join(repoRoot, 'dist/apps/control-plane/src/cli/reset-admin-key.js');
@@ -90,5 +90,33 @@ describe('control plane process', () => {
     processes.push(bad);
     assert.equal(await bad.waitForExit(15_000), 2);
     assert.match(bad.output(), /PORT="eighty" is invalid: use a whole number from 0 to 65535/);
+  });
+
+  it('explains a port that is taken and a database that is down, then exits 1', async () => {
+    const holder = await start();
+    const port = new URL(holder.baseUrl).port;
+    const clash = startProcess(process.execPath, [mainEntry], { env: { ...env, PORT: port } });
+    processes.push(clash);
+    assert.equal(await clash.waitForExit(30_000), 1);
+    assert.match(
+      clash.output(),
+      new RegExp(
+        `cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\): stop the process using it or set PORT`,
+      ),
+    );
+    holder.process.child.kill('SIGTERM');
+    await holder.process.waitForExit(15_000);
+
+    const unreachable = new URL(database.url);
+    unreachable.port = String(await freePort());
+    const noDatabase = startProcess(process.execPath, [mainEntry], {
+      env: { ...env, DATABASE_URL: unreachable.toString() },
+    });
+    processes.push(noDatabase);
+    assert.equal(await noDatabase.waitForExit(30_000), 1);
+    assert.match(
+      noDatabase.output(),
+      /cannot use the metadata database \(P1001: .*\): check that PostgreSQL runs and DATABASE_URL is right/,
+    );
   });
 });

@@ -3,6 +3,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Prisma } from '../../../generated/prisma/client.js';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
 import { writeAdminKeyFile } from './auth/admin-key-file.js';
@@ -72,7 +73,20 @@ async function main(): Promise<void> {
   process.stdout.write(`${banner(config, port, newAdminKey)}\n`);
 }
 
+/** A start-up failure in one sentence that says what to do, when the cause is a known one. */
+function startupFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL') {
+    return `cannot listen on ${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? 7400} (${code}): stop the process using it or set PORT/HOST`;
+  }
+  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code.startsWith('P1')) {
+    const reason = error.message.trim().split('\n').at(-1);
+    return `cannot use the metadata database (${error.code}: ${reason}): check that PostgreSQL runs and DATABASE_URL is right`;
+  }
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 main().catch((error: unknown) => {
-  new Logger('control-plane').error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  new Logger('control-plane').error(startupFailure(error));
   process.exit(1);
 });

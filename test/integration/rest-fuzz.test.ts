@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { clusterStates } from '../../apps/control-plane/src/clusters/cluster-state.js';
 import { startIsolatedControlPlane } from '../support/control-plane.js';
 
 type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
@@ -766,17 +767,6 @@ interface Violation {
 }
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const states = [
-  'creating',
-  'available',
-  'modifying',
-  'pausing',
-  'paused',
-  'resuming',
-  'migrating',
-  'deleting',
-  'failed',
-];
 
 type Fields = Record<string, unknown>;
 
@@ -800,7 +790,10 @@ function clusterProblems(view: unknown): string[] {
     typeof view.name === 'string' && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(view.name),
     'name is not a DNS label',
   );
-  check(typeof view.state === 'string' && states.includes(view.state), 'state is unknown');
+  check(
+    typeof view.state === 'string' && (clusterStates as string[]).includes(view.state),
+    'state is unknown',
+  );
   check(
     view.readConsistency === 'instance' || view.readConsistency === 'cluster',
     'readConsistency is unknown',

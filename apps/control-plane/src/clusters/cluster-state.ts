@@ -15,6 +15,9 @@ export const clusterTransitions: Readonly<Record<ClusterState, readonly ClusterS
   deleting: [],
 };
 
+/** Every state, in the order of the table above. */
+export const clusterStates = Object.keys(clusterTransitions) as ClusterState[];
+
 export function canTransition(from: ClusterState, to: ClusterState): boolean {
   return clusterTransitions[from].includes(to);
 }

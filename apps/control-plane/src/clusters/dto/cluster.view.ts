@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { clusterStates } from '../cluster-state.js';
 
 export class EndpointDto {
   @ApiProperty({ example: '127.0.0.1' }) host!: string;
@@ -11,19 +12,7 @@ export class ClusterViewDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() name!: string;
   @ApiProperty({ enum: ['serverless', 'provisioned'] }) mode!: string;
-  @ApiProperty({
-    enum: [
-      'creating',
-      'available',
-      'modifying',
-      'pausing',
-      'paused',
-      'resuming',
-      'migrating',
-      'deleting',
-      'failed',
-    ],
-  })
+  @ApiProperty({ enum: clusterStates })
   state!: string;
   @ApiProperty({ nullable: true, type: Number }) minCu!: number | null;
   @ApiProperty({ nullable: true, type: Number }) maxCu!: number | null;

@@ -43,10 +43,11 @@ class ApiValidationPipe extends ValidationPipe {
     const unknown = Object.keys(value).filter((key) => declared.size > 0 && !declared.has(key));
     if (unknown.length === 0) return super.transform(value, metadata);
     // Report the unknown fields together with the problems of the declared ones.
-    const problems: FieldProblem[] = unknown.map((field) => ({
-      field,
-      problems: [`property ${field} should not exist`],
-    }));
+    const problems: FieldProblem[] = unknown.map((key) => {
+      // A field name is echoed back: keep a hostile 60 KiB one from filling the error body.
+      const field = key.length > 80 ? `${key.slice(0, 80)}…` : key;
+      return { field, problems: [`property ${field} should not exist`] };
+    });
     const known = Object.fromEntries(Object.entries(value).filter(([key]) => declared.has(key)));
     try {
       await super.transform(known, metadata);

@@ -25,6 +25,10 @@ describe('health and readiness', () => {
     assert.equal(health.body.status, 'ok');
     const ready = await anonymous.get('/ready');
     assert.equal(ready.status, 200);
+    const traced = await fetch(`${healthy.baseUrl}/health`, { headers: { 'x-request-id': 'trace-42' } });
+    assert.equal(traced.headers.get('x-request-id'), 'trace-42', 'a caller-supplied request id is echoed');
+    const unsafe = await fetch(`${healthy.baseUrl}/health`, { headers: { 'x-request-id': 'a b\tc' } });
+    assert.notEqual(unsafe.headers.get('x-request-id'), 'a b\tc', 'an unsafe one is replaced');
     assert.deepEqual(ready.body.checks, { postgres: { status: 'up' }, redis: { status: 'up' } });
   });
 
@@ -60,6 +64,12 @@ describe('health and readiness', () => {
         assert.equal(response.status, 503, JSON.stringify(response.body));
         assert.match(response.body.message, /metadata database is not reachable/);
       }
+      const tagged = await doomed.admin.request('GET', '/v1/clusters');
+      assert.match(
+        tagged.headers.get('x-request-id') ?? '',
+        /^[0-9a-f-]{36}$/,
+        'every response carries a request id',
+      );
       const ready = await doomed.admin.withKey(null).get('/ready');
       assert.equal(ready.status, 503);
       assert.equal(ready.body.checks.postgres.status, 'down');

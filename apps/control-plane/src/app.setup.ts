@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { installJsonBodyParser } from './common/body-parsing.js';
 import { HttpExceptionFilter } from './common/http-exception.filter.js';
+import { requestIdMiddleware } from './common/request-id.js';
 import { createValidationPipe } from './common/validation.js';
 import type { ControlPlaneConfig } from './config/config.js';
 import { httpMetricsMiddleware } from './metrics/http-metrics.middleware.js';
@@ -14,6 +15,7 @@ import { serveOpenApi } from './openapi.js';
  * The app must be created with `bodyParser: false`: parsing is installed here, bounded.
  */
 export function configureApp(app: INestApplication, config: ControlPlaneConfig): void {
+  app.use(requestIdMiddleware);
   app.use(httpMetricsMiddleware(app.get(MetricsService)));
   installJsonBodyParser(app, config.requestBodyLimitBytes);
   app.useGlobalPipes(createValidationPipe());

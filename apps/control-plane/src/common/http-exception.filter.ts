@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { Prisma } from '../../../../generated/prisma/client.js';
 import { ErrorBody, errorBody } from './error-body.js';
+import { requestIdOf } from './request-id.js';
 
 // Prisma's codes for "the database cannot be used right now" (P1xxx: connection, P2024: pool timeout).
 function isDatabaseUnavailable(exception: unknown): exception is Prisma.PrismaClientKnownRequestError {
@@ -23,12 +24,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
-    const body = this.toBody(exception);
+    const body = this.toBody(exception, requestIdOf(host.switchToHttp().getRequest<Request>()));
     if (body.statusCode === 401) response.setHeader('WWW-Authenticate', 'Bearer');
     response.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown): ErrorBody {
+  private toBody(exception: unknown, requestId: string): ErrorBody {
     if (exception instanceof HttpException) {
       const payload = exception.getResponse();
       if (isErrorBody(payload)) return payload;
@@ -44,15 +45,20 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return errorBody(status, message);
     }
     if (isDatabaseUnavailable(exception)) {
-      this.logger.error(`metadata database unavailable: ${exception.message.trim().split('\n').at(-1)}`);
+      this.logger.error(
+        `request ${requestId}: metadata database unavailable: ${exception.message.trim().split('\n').at(-1)}`,
+      );
       return errorBody(
         503,
         'the metadata database is not reachable right now: try again shortly (GET /ready shows why)',
       );
     }
     this.logger.error(
-      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+      `request ${requestId}: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
     );
-    return errorBody(500, 'the server failed to handle this request; the error is logged, try again');
+    return errorBody(
+      500,
+      `the server failed to handle this request; try again, and if it persists report request id ${requestId}`,
+    );
   }
 }

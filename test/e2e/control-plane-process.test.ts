@@ -1,7 +1,7 @@
 // The control plane as users run it: a real process over real PostgreSQL and Redis,
 // stopped and started again, with the bootstrap key and the reset command.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -118,5 +118,28 @@ describe('control plane process', () => {
       noDatabase.output(),
       /cannot use the metadata database \(P1001: .*\): check that PostgreSQL runs and DATABASE_URL is right/,
     );
+  });
+
+  it('prints a new admin key even when the key file cannot be written', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      // A key file whose parent is a regular file: no user, not even root, can create it.
+      const parentFile = join(workDir, 'not-a-directory');
+      writeFileSync(parentFile, '');
+      const unwritable = startProcess(process.execPath, [mainEntry], {
+        env: { ...env, DATABASE_URL: fresh.url, ADMIN_KEY_FILE: join(parentFile, 'admin.key') },
+      });
+      processes.push(unwritable);
+      const [, key] = await unwritable.waitFor(
+        /Admin API key:\s+(brl_\S+)\n\s+\(shown once; NOT saved: .+; copy it now\)/,
+        30_000,
+      );
+      const baseUrl = (await unwritable.waitFor(/REST API:\s+(http:\/\/\S+)\/v1\/clusters/, 5000))[1] ?? '';
+      assert.equal((await new ApiClient(baseUrl, key ?? '').get('/v1/clusters')).status, 200);
+      unwritable.child.kill('SIGTERM');
+      assert.equal(await unwritable.waitForExit(15_000), 0);
+    } finally {
+      await fresh.drop();
+    }
   });
 });

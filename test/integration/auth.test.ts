@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { ApiKeysService } from '../../apps/control-plane/src/auth/api-keys.service.js';
+import { PrismaService } from '../../apps/control-plane/src/database/prisma.service.js';
 import { startIsolatedControlPlane } from '../support/control-plane.js';
 import type { ApiClient } from '../support/http-client.js';
 
@@ -110,5 +112,42 @@ describe('API keys and authorization', () => {
     for (const path of ['/health', '/ready', '/metrics', '/docs-json', '/docs']) {
       assert.equal((await anonymous.get(path)).status, 200, path);
     }
+  });
+
+  it('keeps an admin key when the last two revoke each other at the same moment', async () => {
+    const second = await admin.post('/v1/api-keys', { name: 'second-admin', role: 'admin' });
+    const secondClient = admin.withKey(second.body.key);
+    const bootstrapId = (await admin.get('/v1/api-keys')).body.items.find((key: any) => key.bootstrap).id;
+    const [first, other] = await Promise.all([
+      admin.delete(`/v1/api-keys/${second.body.id}`),
+      secondClient.delete(`/v1/api-keys/${bootstrapId}`),
+    ]);
+    const statuses = [first.status, other.status].sort();
+    assert.equal(statuses.filter((status) => status === 204).length, 1, JSON.stringify(statuses));
+    assert.ok(
+      statuses.every((status) => [204, 401, 409].includes(status)),
+      JSON.stringify(statuses),
+    );
+    const remaining = await running.app.get(PrismaService).apiKey.findMany({ where: { role: 'admin' } });
+    assert.equal(remaining.length, 1);
+    // Go on with whichever admin key survived.
+    if (remaining[0]?.bootstrap === false) admin = secondClient;
+  });
+
+  it('creates exactly one bootstrap key when several starts race for it', async () => {
+    const prisma = running.app.get(PrismaService);
+    const keys = running.app.get(ApiKeysService);
+    const survivor = await admin.post('/v1/api-keys', { name: 'keeps-access', role: 'admin' });
+    await prisma.apiKey.deleteMany({ where: { bootstrap: true } });
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => keys.ensureBootstrapKey()));
+    assert.equal(
+      tokens.filter((token) => token !== null).length,
+      1,
+      'one start wins, the others see its key',
+    );
+    assert.equal(await prisma.apiKey.count({ where: { bootstrap: true } }), 1);
+    const winner = tokens.find((token) => token !== null) ?? '';
+    assert.equal((await admin.withKey(winner).get('/v1/clusters')).status, 200);
+    admin = admin.withKey(survivor.body.key);
   });
 });

@@ -13,10 +13,21 @@ import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js'
 
 const shutdownTimeoutMs = 10_000;
 
-function banner(config: ControlPlaneConfig, port: number, newAdminKey: string | null): string {
+/** Where the new admin key went: saved to the key file, or why not (then the banner is its only copy). */
+type KeyFileOutcome = { saved: true } | { saved: false; reason: string };
+
+function banner(
+  config: ControlPlaneConfig,
+  port: number,
+  newAdminKey: string | null,
+  keyFile: KeyFileOutcome,
+): string {
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const where = keyFile.saved
+    ? `saved to ${config.adminKeyFile}, mode 600`
+    : `NOT saved: ${keyFile.reason}; copy it now`;
   const key = newAdminKey
-    ? `Admin API key:  ${newAdminKey}\n                (shown once; saved to ${config.adminKeyFile}, mode 600)`
+    ? `Admin API key:  ${newAdminKey}\n                (shown once; ${where})`
     : `Admin API key:  in ${config.adminKeyFile} (new one: npm run admin:reset-key)`;
   return [
     '',
@@ -45,7 +56,15 @@ async function main(): Promise<void> {
   configureApp(app, config);
 
   const newAdminKey = await app.get(ApiKeysService).ensureBootstrapKey();
-  if (newAdminKey) writeAdminKeyFile(config.adminKeyFile, newAdminKey);
+  let keyFile: KeyFileOutcome = { saved: true };
+  if (newAdminKey) {
+    try {
+      writeAdminKeyFile(config.adminKeyFile, newAdminKey);
+    } catch (error) {
+      // The key exists only in this process now: losing it would need a reset, so print it anyway.
+      keyFile = { saved: false, reason: error instanceof Error ? error.message : String(error) };
+    }
+  }
 
   // Not app.enableShutdownHooks(): it re-raises the signal after closing, so the process
   // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
@@ -70,7 +89,7 @@ async function main(): Promise<void> {
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  process.stdout.write(`${banner(config, port, newAdminKey)}\n`);
+  process.stdout.write(`${banner(config, port, newAdminKey, keyFile)}\n`);
 }
 
 /** A start-up failure in one sentence that says what to do, when the cause is a known one. */

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { ApiKey, ApiKeyRole } from '../../../../generated/prisma/client.js';
 import { digestSecret, digestsEqual } from '../../../../libs/secrets/src/index.js';
 import { ApiError } from '../common/api-error.js';
-import { newApiKey, parseApiKey } from './api-key-format.js';
-import { ApiKeysRepository } from './api-keys.repository.js';
+import { newApiKey, type ParsedApiKey, parseApiKey } from './api-key-format.js';
+import { ApiKeysRepository, type NewApiKeyRow } from './api-keys.repository.js';
 
 export interface ApiKeyView {
   id: string;
@@ -25,6 +25,16 @@ export const bootstrapKeyName = 'bootstrap-admin';
 
 // lastUsedAt is informative; writing it on every request would double the database load.
 const lastUsedResolutionMs = 60_000;
+
+function bootstrapRow(generated: ParsedApiKey): NewApiKeyRow {
+  return {
+    name: bootstrapKeyName,
+    role: 'admin',
+    prefix: generated.prefix,
+    secretHash: digestSecret(generated.secret),
+    bootstrap: true,
+  };
+}
 
 function toView(key: ApiKey): ApiKeyView {
   return {
@@ -84,20 +94,15 @@ export class ApiKeysService {
 
   /** Creates the bootstrap admin key if none exists; returns its token only when it was just created. */
   async ensureBootstrapKey(): Promise<string | null> {
-    if (await this.keys.hasBootstrapKey()) return null;
-    return this.resetBootstrapKey();
+    const generated = newApiKey();
+    const created = await this.keys.createBootstrapKeyIfNone(bootstrapRow(generated));
+    return created ? generated.token : null;
   }
 
   /** Revokes the bootstrap key(s) and issues a new one; returns the new token. */
   async resetBootstrapKey(): Promise<string> {
     const generated = newApiKey();
-    await this.keys.replaceBootstrapKey({
-      name: bootstrapKeyName,
-      role: 'admin',
-      prefix: generated.prefix,
-      secretHash: digestSecret(generated.secret),
-      bootstrap: true,
-    });
+    await this.keys.replaceBootstrapKey(bootstrapRow(generated));
     return generated.token;
   }
 }

@@ -3,13 +3,13 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { Prisma } from '../../../generated/prisma/client.js';
 import { AppModule } from './app.module.js';
 import { configureApp } from './app.setup.js';
 import { writeAdminKeyFile } from './auth/admin-key-file.js';
 import { ApiKeysService } from './auth/api-keys.service.js';
 import { ControlPlaneLogger } from './common/logger.js';
 import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js';
+import { databaseUnavailableReason } from './database/database-errors.js';
 
 const shutdownTimeoutMs = 10_000;
 
@@ -98,9 +98,9 @@ function startupFailure(error: unknown): string {
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL') {
     return `cannot listen on ${process.env.HOST ?? '127.0.0.1'}:${process.env.PORT ?? 7400} (${code}): stop the process using it or set PORT/HOST`;
   }
-  if (error instanceof Prisma.PrismaClientKnownRequestError && error.code.startsWith('P1')) {
-    const reason = error.message.trim().split('\n').at(-1);
-    return `cannot use the metadata database (${error.code}: ${reason}): check that PostgreSQL runs and DATABASE_URL is right`;
+  const databaseProblem = databaseUnavailableReason(error);
+  if (databaseProblem) {
+    return `cannot use the metadata database (${databaseProblem}): check that PostgreSQL runs and DATABASE_URL is right`;
   }
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }

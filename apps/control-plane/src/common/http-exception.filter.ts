@@ -1,17 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { Prisma } from '../../../../generated/prisma/client.js';
+import { databaseUnavailableReason } from '../database/database-errors.js';
 import { ErrorBody, errorBody } from './error-body.js';
 import { requestIdOf } from './request-id.js';
-
-// Prisma's codes for "the database cannot be used right now" (P1xxx: connection, P2024: pool timeout).
-function isDatabaseUnavailable(exception: unknown): exception is Prisma.PrismaClientKnownRequestError {
-  return (
-    (exception instanceof Prisma.PrismaClientKnownRequestError &&
-      (exception.code.startsWith('P1') || exception.code === 'P2024')) ||
-    exception instanceof Prisma.PrismaClientInitializationError
-  );
-}
 
 function isErrorBody(value: unknown): value is ErrorBody {
   return typeof value === 'object' && value !== null && 'statusCode' in value && 'details' in value;
@@ -44,10 +35,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       }
       return errorBody(status, message);
     }
-    if (isDatabaseUnavailable(exception)) {
-      this.logger.error(
-        `request ${requestId}: metadata database unavailable: ${exception.message.trim().split('\n').at(-1)}`,
-      );
+    const databaseProblem = databaseUnavailableReason(exception);
+    if (databaseProblem) {
+      this.logger.error(`request ${requestId}: metadata database unavailable: ${databaseProblem}`);
       return errorBody(
         503,
         'the metadata database is not reachable right now: try again shortly (GET /ready shows why)',

@@ -2,30 +2,22 @@
 // `npm start`, runs every test file (unit, integration, end-to-end, lint) and ends with
 // the line `N passed, N failed`. `npm test -- <text>` runs only files whose path contains <text>.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { build } from './lib/build.mjs';
 import { ensureDependencies } from './lib/install.mjs';
-import { dataDir, repoRoot } from './lib/paths.mjs';
+import { closedParentOf, dataDir, repoRoot } from './lib/paths.mjs';
 import { TestSummary } from './lib/test-summary.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
-
-/** True when users other than the owner can traverse every existing directory above `path`. */
-function othersCanReach(path) {
-  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
-    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return false;
-  }
-  return true;
-}
 
 // Run as root, the embedded PostgreSQL runs as the `postgres` user, which must reach its data
 // directory; a checkout under a closed directory (such as /root) gets one under the temp dir.
 const preferredTestDataDir = resolve(dataDir, 'test');
 const testDataDir =
-  process.getuid?.() === 0 && !othersCanReach(preferredTestDataDir)
+  process.getuid?.() === 0 && closedParentOf(preferredTestDataDir) !== null
     ? join(tmpdir(), `borealis-test-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`)
     : preferredTestDataDir;
 const embeddedPostgresPort = Number(process.env.TEST_EMBEDDED_POSTGRES_PORT ?? 7433);

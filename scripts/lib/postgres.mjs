@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { closedParentOf } from './paths.mjs';
 
 const USER = 'borealis';
 
@@ -136,14 +137,13 @@ async function stopServer(server) {
  */
 async function letPostgresUserIn(/** @type {string} */ dataDir) {
   await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o001);
-  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
-    if (((await stat(dir)).mode & 0o001) === 0) {
-      throw new Error(
-        `started as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach ` +
-          `${dataDir}: ${dir} is closed to other users. Run \`chmod o+x ${dir}\` ` +
-          'or set BOREALIS_DATA_DIR elsewhere.',
-      );
-    }
+  const dir = closedParentOf(dataDir);
+  if (dir) {
+    throw new Error(
+      `started as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach ` +
+        `${dataDir}: ${dir} is closed to other users. Run \`chmod o+x ${dir}\` ` +
+        'or set BOREALIS_DATA_DIR elsewhere.',
+    );
   }
 }
 

@@ -10,18 +10,19 @@ import { fail, info, Steps } from './lib/ui.mjs';
 const controlPlaneEntry = resolve(repoRoot, 'dist', 'apps', 'control-plane', 'src', 'main.js');
 const stopTimeoutMs = 10_000;
 
-/** What to undo on the way out, newest first. */
+/** What to undo on the way out, in the order it was set up (undone in reverse). */
 const cleanups = [];
 let stopping = false;
+
+/** Runs every cleanup once, newest first; `report` hears about the ones that fail. */
+async function runCleanups(report) {
+  while (cleanups.length > 0) await cleanups.pop()().catch(report);
+}
 
 async function stopAll(exitCode) {
   if (stopping) return;
   stopping = true;
-  for (const cleanup of cleanups.reverse()) {
-    await cleanup().catch((error) =>
-      info(`while stopping: ${error instanceof Error ? error.message : error}`),
-    );
-  }
+  await runCleanups((error) => info(`while stopping: ${error instanceof Error ? error.message : error}`));
   info('Borealis stopped; data under .data/ is kept.');
   process.exit(exitCode);
 }
@@ -73,6 +74,6 @@ async function main() {
 
 main().catch(async (error) => {
   if (stopping) return;
-  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await runCleanups(() => undefined);
   fail(error instanceof Error ? error.message : String(error));
 });

@@ -40,7 +40,7 @@ class ApiValidationPipe extends ValidationPipe {
       return super.transform(value, metadata);
     }
     const declared = declaredProperties(metadata.metatype);
-    const unknown = Object.keys(value).filter((key) => declared.size > 0 && !declared.has(key));
+    const unknown = declared.size === 0 ? [] : Object.keys(value).filter((key) => !declared.has(key));
     if (unknown.length === 0) return super.transform(value, metadata);
     // Report the unknown fields together with the problems of the declared ones.
     const problems: FieldProblem[] = unknown.map((key) => {

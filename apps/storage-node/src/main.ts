@@ -1,17 +1,35 @@
-// Storage-node process. Today it only serves a health endpoint; see ../ARCHITECTURE.md.
+// Storage-node process: replays its log, then serves the quorum protocol over TCP and a
+// health/stats endpoint over HTTP. See ../ARCHITECTURE.md.
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { exitWithError, runHealthOnlyProcess } from '../../../libs/health/src/index.js';
+import {
+  exitWithError,
+  healthUrl,
+  onShutdown,
+  readHost,
+  readPort,
+  startHealthServer,
+} from '../../../libs/health/src/index.js';
+import { type PeerAddress, StorageNodeServer } from './storage-node.js';
 
 const APP = 'storage-node';
 const DEFAULT_HEALTH_PORT = 7801;
+const DEFAULT_QUORUM_PORT = 7811;
 const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
+/** The default fleet: six nodes on this machine, two per AZ, ports 7811–7816. */
+const DEFAULT_MEMBERS =
+  's1=127.0.0.1:7811,s2=127.0.0.1:7812,s3=127.0.0.1:7813,s4=127.0.0.1:7814,s5=127.0.0.1:7815,s6=127.0.0.1:7816';
 const USAGE =
-  'usage: storage-node --id <id> --az <az> (or env STORAGE_NODE_ID, STORAGE_NODE_AZ); ' +
+  'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
+  '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
-interface Identity {
+interface Settings {
   nodeId: string;
   az: string;
+  port: number;
+  dataDir: string;
+  members: PeerAddress[];
 }
 
 function usageError(problem: string): never {
@@ -28,28 +46,101 @@ function readName(value: string | undefined, flag: string, envName: string): str
   return value;
 }
 
-function readIdentity(argv: string[], env: NodeJS.ProcessEnv): Identity {
-  let values: { id?: string; az?: string };
+function parseMembers(text: string): PeerAddress[] {
+  const members = text.split(',').map((entry) => {
+    const match = /^([a-z0-9-]{1,32})=([^:\s]+):(\d{1,5})$/.exec(entry.trim());
+    if (match === null)
+      return usageError(`invalid member ${JSON.stringify(entry)} in --members (want id=host:port)`);
+    return { id: match[1] as string, host: match[2] as string, port: Number(match[3]) };
+  });
+  if (members.length !== 6 || new Set(members.map((member) => member.id)).size !== 6) {
+    return usageError(`--members must list 6 distinct nodes, got ${members.length}`);
+  }
+  return members;
+}
+
+function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
+  let values: { id?: string; az?: string; port?: string; 'data-dir'?: string; members?: string };
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { id: { type: 'string' }, az: { type: 'string' } },
+      options: {
+        id: { type: 'string' },
+        az: { type: 'string' },
+        port: { type: 'string' },
+        'data-dir': { type: 'string' },
+        members: { type: 'string' },
+      },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
     return usageError(error instanceof Error ? error.message : String(error));
   }
-  return {
-    nodeId: readName(values.id ?? env.STORAGE_NODE_ID, '--id', 'STORAGE_NODE_ID'),
-    az: readName(values.az ?? env.STORAGE_NODE_AZ, '--az', 'STORAGE_NODE_AZ'),
-  };
+  const nodeId = readName(values.id ?? env.STORAGE_NODE_ID, '--id', 'STORAGE_NODE_ID');
+  const az = readName(values.az ?? env.STORAGE_NODE_AZ, '--az', 'STORAGE_NODE_AZ');
+  let port: number;
+  try {
+    port = readPort({ QUORUM_PORT: values.port ?? env.QUORUM_PORT }, 'QUORUM_PORT', DEFAULT_QUORUM_PORT);
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const members = parseMembers(values.members ?? env.STORAGE_MEMBERS ?? DEFAULT_MEMBERS);
+  if (!members.some((member) => member.id === nodeId)) {
+    return usageError(
+      `node ${nodeId} is not among the members ${members.map((member) => member.id).join(',')}`,
+    );
+  }
+  const dataDir = resolve(values['data-dir'] ?? env.STORAGE_DATA_DIR ?? `.data/storage/${nodeId}`);
+  return { nodeId, az, port, dataDir, members };
 }
 
-const { nodeId, az } = readIdentity(process.argv.slice(2), process.env);
-void runHealthOnlyProcess({
-  app: APP,
-  label: `${APP} ${nodeId} (az ${az})`,
-  defaultHealthPort: DEFAULT_HEALTH_PORT,
-  details: () => ({ nodeId, az }),
-});
+/**
+ * Test fleets set BOREALIS_EXIT_WITH_PARENT=1 so that a test runner killed mid-run does not
+ * leave storage nodes behind.
+ */
+function exitWithParent(): void {
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) process.exit(1);
+  }, 500).unref();
+}
+
+async function main(): Promise<void> {
+  if (process.env.BOREALIS_EXIT_WITH_PARENT === '1') exitWithParent();
+  const settings = readSettings(process.argv.slice(2), process.env);
+  const label = `${APP} ${settings.nodeId} (az ${settings.az})`;
+  let host: string;
+  let healthPort: number;
+  try {
+    host = readHost(process.env, 'HOST', '127.0.0.1');
+    healthPort = readPort(process.env, 'HEALTH_PORT', DEFAULT_HEALTH_PORT);
+  } catch (error) {
+    return exitWithError(APP, (error as Error).message, 2);
+  }
+  const node = new StorageNodeServer({ ...settings, host, log: (line) => console.log(line) });
+  try {
+    await node.start();
+  } catch (error) {
+    return exitWithError(APP, `cannot start: ${(error as Error).message}`, 1);
+  }
+  const health = await startHealthServer({
+    app: APP,
+    host,
+    port: healthPort,
+    details: () => ({ nodeId: settings.nodeId, az: settings.az, ...node.stats() }),
+  }).catch((error: unknown) => exitWithError(APP, (error as Error).message, 1));
+  onShutdown(
+    async () => {
+      await health.close();
+      await node.stop();
+    },
+    (line) => console.log(`${label}: ${line}`),
+  );
+  console.log(
+    `${label} serving the quorum protocol on ${host}:${node.listeningPort} (data in ${settings.dataDir})`,
+  );
+  console.log(`${label} health at ${healthUrl(host, health.port)}`);
+}
+
+void main();

@@ -1,0 +1,336 @@
+// The storage node's I/O shell around the pure `StorageReplica`: TCP in and out, the durable
+// log, ticks and snapshots. Everything a batch of messages produces is appended to the log
+// and covered by one fsync before any reply leaves (group commit), so a reply never reveals
+// state that a crash could take back.
+import { createServer, type Server, type Socket } from 'node:net';
+import {
+  type Envelope,
+  isQuorumMessage,
+  type QuorumMessage,
+  type ReplicaSnapshot,
+  type ReplicaTiming,
+  StorageReplica,
+} from '../../../libs/quorum/src/index.js';
+import { encodeFrames, FrameDecoder } from '../../../libs/wire/src/frames.js';
+import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
+import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshot } from './record-codec.js';
+import { DurableLog } from './storage/durable-log.js';
+
+export interface PeerAddress {
+  id: string;
+  host: string;
+  port: number;
+}
+
+export interface StorageNodeOptions {
+  nodeId: string;
+  az: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  /** The six members of the protection group, in replica-index order (this node among them). */
+  members: PeerAddress[];
+  timing?: Partial<ReplicaTiming>;
+  tickIntervalMs?: number;
+  /** Log records appended between snapshots. */
+  snapshotEveryRecords?: number;
+  log?: (line: string) => void;
+}
+
+export interface HelloMessage {
+  type: 'hello';
+  role: 'writer' | 'peer';
+  id: string;
+}
+
+interface Inbound {
+  from: string;
+  message: QuorumMessage;
+}
+
+const INBOUND_QUEUE_MAX = 200_000;
+const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
+
+export class StorageNodeServer {
+  readonly replica: StorageReplica;
+  private readonly options: Required<Omit<StorageNodeOptions, 'timing'>> & Pick<StorageNodeOptions, 'timing'>;
+  private log: DurableLog | null = null;
+  private server: Server | null = null;
+  private readonly peers = new Map<string, OutboundLink>();
+  private readonly writers = new Map<string, Socket>();
+  private readonly sockets = new Set<Socket>();
+  private inbound: Inbound[] = [];
+  private batchScheduled = false;
+  private tickTimer: NodeJS.Timeout | null = null;
+  /** Resolves once every record appended so far is durable: replies wait behind it. */
+  private durable: Promise<void> = Promise.resolve();
+  private recordsSinceSnapshot = 0;
+  private snapshotting = false;
+  private stopped = false;
+  readonly counters = {
+    messagesIn: 0,
+    messagesOut: 0,
+    malformedMessages: 0,
+    droppedInbound: 0,
+    droppedOutbound: 0,
+    batches: 0,
+    snapshots: 0,
+  };
+  replayStats = { records: 0, durationMs: 0, fromSnapshot: false, tornBytesDropped: 0 };
+
+  constructor(options: StorageNodeOptions) {
+    const selfIndex = options.members.findIndex((member) => member.id === options.nodeId);
+    if (selfIndex < 0) throw new Error(`node ${options.nodeId} is not among the members`);
+    this.options = {
+      tickIntervalMs: 10,
+      snapshotEveryRecords: 500_000,
+      log: (line) => console.log(line),
+      ...options,
+    };
+    this.replica = new StorageReplica({
+      members: options.members.map((member) => member.id),
+      selfIndex,
+      ...(options.timing !== undefined ? { timing: options.timing } : {}),
+    });
+  }
+
+  /** Replays the log, then listens: a restarted node answers only once it is caught up locally. */
+  async start(): Promise<void> {
+    const startedAt = performance.now();
+    const opened = await DurableLog.open(this.options.dataDir, {
+      onRecord: (payload: Uint8Array) => {
+        this.replica.applyRecord(decodeRecord(payload));
+        this.replayStats.records++;
+      },
+      onSnapshot: (body: Uint8Array) => {
+        this.replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
+        this.replayStats.fromSnapshot = true;
+      },
+    });
+    this.log = opened.log;
+    const tornBytesDropped = opened.recovery.tornTail?.bytesDropped ?? 0;
+    this.replayStats.tornBytesDropped = tornBytesDropped;
+    this.replayStats.durationMs = Math.round(performance.now() - startedAt);
+    this.options.log(
+      `storage-node ${this.options.nodeId}: replayed ${this.replayStats.records} log records` +
+        `${this.replayStats.fromSnapshot ? ' after a snapshot' : ''} in ${this.replayStats.durationMs} ms` +
+        (tornBytesDropped > 0 ? ` (cut a torn tail of ${tornBytesDropped} bytes)` : ''),
+    );
+    for (const member of this.options.members) {
+      if (member.id === this.options.nodeId) continue;
+      this.peers.set(
+        member.id,
+        new OutboundLink({
+          host: member.host,
+          port: member.port,
+          hello: { type: 'hello', role: 'peer', id: this.options.nodeId } satisfies HelloMessage,
+        }),
+      );
+    }
+    this.server = createServer((socket) => this.accept(socket));
+    await new Promise<void>((resolve, reject) => {
+      const server = this.server as Server;
+      server.once('error', reject);
+      server.listen({ host: this.options.host, port: this.options.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.tickTimer = setInterval(() => this.onTick(), this.options.tickIntervalMs);
+  }
+
+  get listeningPort(): number {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    for (const link of this.peers.values()) link.close();
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.durable.catch(() => undefined);
+    await this.log?.close();
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      nodeId: this.options.nodeId,
+      az: this.options.az,
+      replica: this.replica.stats(),
+      log: this.log?.stats() ?? null,
+      replay: this.replayStats,
+      connections: { writers: this.writers.size, sockets: this.sockets.size },
+      peers: Object.fromEntries([...this.peers].map(([id, link]) => [id, link.stats()])),
+      counters: this.counters,
+    };
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    const decoder = new FrameDecoder();
+    let peerId: string | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      let messages: unknown[];
+      try {
+        messages = decoder.push(chunk);
+      } catch (error) {
+        this.options.log(
+          `storage-node ${this.options.nodeId}: closing a connection: ${(error as Error).message}`,
+        );
+        socket.destroy();
+        return;
+      }
+      for (const message of messages) {
+        if (peerId === null) {
+          peerId = this.identify(socket, message);
+          if (peerId === null) return;
+          continue;
+        }
+        this.receive(peerId, message);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      if (peerId !== null && this.writers.get(peerId) === socket) this.writers.delete(peerId);
+    });
+  }
+
+  private identify(socket: Socket, message: unknown): string | null {
+    const hello = message as Partial<HelloMessage> | null;
+    if (
+      typeof hello !== 'object' ||
+      hello === null ||
+      hello.type !== 'hello' ||
+      (hello.role !== 'writer' && hello.role !== 'peer') ||
+      typeof hello.id !== 'string' ||
+      hello.id.length === 0 ||
+      hello.id.length > 256
+    ) {
+      this.counters.malformedMessages++;
+      socket.destroy();
+      return null;
+    }
+    if (hello.role === 'writer') this.writers.set(hello.id, socket);
+    return hello.id;
+  }
+
+  private receive(from: string, message: unknown): void {
+    if (!isQuorumMessage(message)) {
+      this.counters.malformedMessages++;
+      return;
+    }
+    if (this.inbound.length >= INBOUND_QUEUE_MAX) {
+      // The sender resends; an unbounded queue would only turn overload into a crash.
+      this.counters.droppedInbound++;
+      return;
+    }
+    this.counters.messagesIn++;
+    this.inbound.push({ from, message });
+    this.scheduleBatch();
+  }
+
+  private scheduleBatch(): void {
+    if (this.batchScheduled) return;
+    this.batchScheduled = true;
+    setImmediate(() => this.processBatch());
+  }
+
+  private processBatch(): void {
+    this.batchScheduled = false;
+    if (this.stopped) return;
+    const batch = this.inbound;
+    this.inbound = [];
+    const nowMs = Date.now();
+    for (const { from, message } of batch) this.replica.step(from, message, nowMs);
+    this.counters.batches++;
+    this.flushReady();
+  }
+
+  private onTick(): void {
+    if (this.stopped) return;
+    this.replica.tick(Date.now());
+    this.flushReady();
+  }
+
+  // ---- persist, then send ----------------------------------------------------------------------
+
+  private flushReady(): void {
+    const ready = this.replica.takeReady();
+    if (ready.records.length > 0) {
+      const log = this.log as DurableLog;
+      const payloads = ready.records.map(encodeRecord);
+      this.recordsSinceSnapshot += payloads.length;
+      this.durable = log.append(payloads);
+      this.durable.catch((error: unknown) => this.failStop(error));
+    }
+    if (ready.messages.length === 0) return;
+    // Messages wait for every record appended so far, not only this batch's: they may
+    // reveal state an earlier, still unsynced batch produced.
+    void this.durable.then(
+      () => this.send(ready.messages),
+      () => undefined,
+    );
+    if (this.recordsSinceSnapshot >= this.options.snapshotEveryRecords) void this.snapshot();
+  }
+
+  private send(envelopes: Envelope[]): void {
+    const toWriters = new Map<Socket, QuorumMessage[]>();
+    for (const { to, message } of envelopes) {
+      this.counters.messagesOut++;
+      if (to === this.options.nodeId) {
+        this.receive(to, message);
+        continue;
+      }
+      const peer = this.peers.get(to);
+      if (peer !== undefined) {
+        peer.send(message);
+        continue;
+      }
+      const socket = this.writers.get(to);
+      if (socket === undefined || socket.writableLength > WRITER_BACKLOG_BYTES_MAX) {
+        this.counters.droppedOutbound++;
+        continue;
+      }
+      let list = toWriters.get(socket);
+      if (list === undefined) {
+        list = [];
+        toWriters.set(socket, list);
+      }
+      list.push(message);
+    }
+    for (const [socket, messages] of toWriters) socket.write(encodeFrames(messages));
+  }
+
+  private async snapshot(): Promise<void> {
+    if (this.snapshotting || this.log === null) return;
+    this.snapshotting = true;
+    this.recordsSinceSnapshot = 0;
+    try {
+      // Rotate and serialize in the same turn: the snapshot then covers exactly the closed segments.
+      const segment = this.log.rotate();
+      const body = encodeSnapshot(this.replica.snapshot());
+      await this.log.writeSnapshot(body, segment);
+      this.counters.snapshots++;
+    } catch (error) {
+      this.options.log(
+        `storage-node ${this.options.nodeId}: snapshot failed (will retry): ${(error as Error).message}`,
+      );
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  /** A failed fsync leaves the durable state unknown: stop rather than answer from it. */
+  private failStop(error: unknown): void {
+    this.options.log(
+      `storage-node ${this.options.nodeId}: cannot make the log durable (${(error as Error).message}); stopping`,
+    );
+    process.exit(1);
+  }
+}

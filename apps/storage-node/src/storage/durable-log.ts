@@ -1,0 +1,807 @@
+// The storage node's durable append-only log and its snapshots, in a directory the log owns.
+//
+// Files:
+//   log-<16-digit segment>.wal        records: [u32 payload bytes][u32 CRC32C of payload][payload],
+//                                     integers big-endian, one record after another
+//   snapshot-<16-digit segment>.snap  a serialized state covering every record of segments up to
+//                                     and including <segment>: a 32-byte header, then the body
+//   snapshot-<segment>.snap.tmp       a snapshot being written; never read, removed on open
+//
+// Durability rules the code relies on:
+// - An append resolves only after the fdatasync covering its records; concurrent appends share
+//   one write and one fdatasync (group commit).
+// - A new segment file is created only after every record of the previous one is fdatasynced, so
+//   only the newest segment can end in a torn record. Recovery cuts a torn or corrupt tail there
+//   and refuses to start on damage anywhere else, which would mean acknowledged records are lost.
+// - A snapshot is renamed into place and the directory fsynced before any segment it covers is
+//   deleted, so a crash at any step leaves either the old snapshot with its segments or the new one.
+// - Payloads are never empty: a zero length marks a zero-filled (torn) tail, not a record.
+//
+// Taking a snapshot, from the owner of the in-memory state:
+//   (1) const segment = log.rotate();    and, in the same tick, serialize the state: it then
+//       reflects exactly the records appended before the rotate, all of which are in segments
+//       up to `segment`;
+//   (2) await log.writeSnapshot(state, segment);
+// Appends may continue throughout; they go to the new segment.
+import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { crc32c } from './crc32c.js';
+
+export const RECORD_HEADER_BYTES = 8;
+/** Largest payload of one record. Recovery treats a larger announced length as damage. */
+export const RECORD_BYTES_MAX = 64 * 1024 * 1024;
+export const PENDING_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+/** Appends, barriers and rotations waiting for the writer, whatever their size. */
+export const PENDING_OPERATIONS_MAX = 100_000;
+export const REPLAY_CHUNK_BYTES_DEFAULT = 4 * 1024 * 1024;
+
+const SEGMENT_NAME = /^log-(\d{16})\.wal$/;
+const SNAPSHOT_NAME = /^snapshot-(\d{16})\.snap$/;
+const SNAPSHOT_TEMP_NAME = /^snapshot-\d{16}\.snap\.tmp$/;
+// 'BSNP'
+const SNAPSHOT_MAGIC = 0x42534e50;
+const SNAPSHOT_FORMAT_VERSION = 1;
+// magic u32, version u32, covers-through segment u64, body bytes u64, body CRC u32, header CRC u32.
+const SNAPSHOT_HEADER_BYTES = 32;
+
+export type DurableLogErrorCode =
+  /** The pending queue is full; retry after earlier appends resolve. */
+  | 'QUEUE_FULL'
+  /** `close()` was called. */
+  | 'CLOSED'
+  /** A write or fsync failed; the log takes no more writes and the process should restart. */
+  | 'FAILED'
+  /** The caller passed something the log cannot store. */
+  | 'INVALID_ARGUMENT'
+  /** Recovery found damage it must not repair by itself. */
+  | 'CORRUPT';
+
+export class DurableLogError extends Error {
+  override readonly name = 'DurableLogError';
+
+  constructor(
+    readonly code: DurableLogErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export interface DurableLogOptions {
+  /**
+   * Called once, before any record, with the newest snapshot that verifies (if any). Without it
+   * the snapshot reaches the caller only in open's result, after the records were replayed.
+   */
+  onSnapshot?: (body: Uint8Array, coversThroughSegment: number) => void;
+  /**
+   * Called for every record after the snapshot, in append order. `payload` is a view into a
+   * reused read buffer and is valid only during the call: copy what must outlive it. Keeping
+   * replay memory bounded this way is what lets a large log recover in constant space.
+   */
+  onRecord: (payload: Uint8Array, segment: number) => void;
+  /** Bound on bytes appended but not yet durable; an append over it is rejected. */
+  pendingBytesMax?: number;
+  /** Size of the read buffer for replay (it grows only for a record larger than this). */
+  replayChunkBytes?: number;
+}
+
+export interface TornTail {
+  segment: number;
+  /** Byte offset of the first record that did not verify; the segment now ends there. */
+  offset: number;
+  bytesDropped: number;
+  reason: string;
+}
+
+export interface RecoveryReport {
+  /** Segment the loaded snapshot covers through; 0 when there was none. */
+  snapshotSegment: number;
+  snapshotBytes: number;
+  /** Snapshot files newer than the one loaded that failed verification. */
+  skippedSnapshots: string[];
+  segmentsReplayed: number;
+  recordsReplayed: number;
+  /** Record bytes replayed, headers included. */
+  bytesReplayed: number;
+  tornTail: TornTail | null;
+  recoveryMs: number;
+}
+
+export interface DurableLogOpened {
+  log: DurableLog;
+  /** The body also given to `onSnapshot`, or null. */
+  snapshot: Uint8Array | null;
+  recovery: RecoveryReport;
+}
+
+export interface DurableLogStats {
+  /** Segment that new appends go to. */
+  segment: number;
+  /** Segment the newest durable snapshot covers through; 0 when there is none. */
+  snapshotSegment: number;
+  appendCalls: number;
+  recordsAppended: number;
+  /** Record bytes made durable, headers included. */
+  bytesAppended: number;
+  fsyncs: number;
+  lastFsyncLatencyMs: number;
+  averageRecordsPerFsync: number;
+  averageCallsPerFsync: number;
+  pendingBytes: number;
+  pendingOperations: number;
+  snapshotsWritten: number;
+}
+
+interface PendingAppend {
+  kind: 'append';
+  /** Encoded records of one call, written contiguously; null for a barrier. */
+  bytes: Buffer | null;
+  records: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+interface PendingRotate {
+  kind: 'rotate';
+  segment: number;
+}
+
+type PendingOperation = PendingAppend | PendingRotate;
+
+export function segmentFileName(segment: number): string {
+  return `log-${formatSegment(segment)}.wal`;
+}
+
+export function snapshotFileName(segment: number): string {
+  return `snapshot-${formatSegment(segment)}.snap`;
+}
+
+function formatSegment(segment: number): string {
+  return String(segment).padStart(16, '0');
+}
+
+export class DurableLog {
+  private readonly queue: PendingOperation[] = [];
+  private pendingBytes = 0;
+  private writerActive = false;
+  private readonly idleWaiters: (() => void)[] = [];
+  private failure: DurableLogError | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private snapshotTail: Promise<void> = Promise.resolve();
+  // The segment new appends go to; ahead of `writerSegment` while rotations wait in the queue.
+  private currentSegment: number;
+
+  private readonly counters = {
+    appendCalls: 0,
+    recordsAppended: 0,
+    bytesAppended: 0,
+    callsCommitted: 0,
+    fsyncs: 0,
+    lastFsyncLatencyMs: 0,
+    snapshotsWritten: 0,
+  };
+
+  private constructor(
+    readonly dir: string,
+    private readonly pendingBytesMax: number,
+    // The segment file the writer appends to, and its length.
+    private handle: FileHandle,
+    private writerSegment: number,
+    private writerOffset: number,
+    private snapshotSegment: number,
+  ) {
+    this.currentSegment = writerSegment;
+  }
+
+  /**
+   * Opens (creating if needed) the log in `dir` and replays it: `onSnapshot` with the newest
+   * snapshot that verifies, then `onRecord` for every later record. Throws a `DurableLogError`
+   * with code 'CORRUPT' if records that may have been acknowledged are damaged or missing.
+   */
+  static async open(dir: string, options: DurableLogOptions): Promise<DurableLogOpened> {
+    const startedMs = performance.now();
+    const pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX_DEFAULT;
+    const replayChunkBytes = options.replayChunkBytes ?? REPLAY_CHUNK_BYTES_DEFAULT;
+    requirePositiveInteger('pendingBytesMax', pendingBytesMax);
+    requirePositiveInteger('replayChunkBytes', replayChunkBytes);
+
+    const createdDir = await mkdir(dir, { recursive: true });
+    if (createdDir !== undefined) {
+      // A new directory's own name must be durable before anything in it can be.
+      const topCreated = resolvePath(createdDir);
+      for (let created = resolvePath(dir); dirname(created) !== created; created = dirname(created)) {
+        await syncDirectory(dirname(created));
+        if (created === topCreated) break;
+      }
+    }
+    const names = await readdir(dir);
+    const segments = numbered(names, SEGMENT_NAME);
+    const snapshots = numbered(names, SNAPSHOT_NAME);
+    const obsolete = names.filter((name) => SNAPSHOT_TEMP_NAME.test(name));
+
+    let snapshot: Uint8Array | null = null;
+    let snapshotSegment = 0;
+    const skippedSnapshots: string[] = [];
+    for (const candidate of [...snapshots].reverse()) {
+      const name = snapshotFileName(candidate);
+      const body = await readSnapshot(join(dir, name), candidate);
+      if (body === null) {
+        skippedSnapshots.push(name);
+        continue;
+      }
+      snapshot = body;
+      snapshotSegment = candidate;
+      break;
+    }
+    for (const segment of segments) if (segment <= snapshotSegment) obsolete.push(segmentFileName(segment));
+    for (const older of snapshots) if (older < snapshotSegment) obsolete.push(snapshotFileName(older));
+
+    const live = segments.filter((segment) => segment > snapshotSegment);
+    checkContiguous(dir, live, snapshotSegment, skippedSnapshots);
+
+    if (snapshot !== null) options.onSnapshot?.(snapshot, snapshotSegment);
+    const report: RecoveryReport = {
+      snapshotSegment,
+      snapshotBytes: snapshot?.length ?? 0,
+      skippedSnapshots,
+      segmentsReplayed: 0,
+      recordsReplayed: 0,
+      bytesReplayed: 0,
+      tornTail: null,
+      recoveryMs: 0,
+    };
+    const replay: Replay = {
+      buffer: new Uint8Array(replayChunkBytes),
+      onRecord: options.onRecord,
+      report,
+    };
+    let handle: FileHandle;
+    let writerSegment: number;
+    let writerOffset: number;
+    if (live.length === 0) {
+      writerSegment = snapshotSegment + 1;
+      writerOffset = 0;
+      handle = await open(join(dir, segmentFileName(writerSegment)), 'wx');
+    } else {
+      for (const segment of live.slice(0, -1)) await replaySegment(dir, segment, replay, false);
+      writerSegment = live[live.length - 1];
+      const path = join(dir, segmentFileName(writerSegment));
+      writerOffset = await replaySegment(dir, writerSegment, replay, true);
+      handle = await open(path, 'r+');
+      if (report.tornTail !== null) {
+        try {
+          await handle.truncate(writerOffset);
+          await handle.sync();
+        } catch (error) {
+          await handle.close();
+          throw error;
+        }
+      }
+    }
+    try {
+      await removeFiles(dir, obsolete);
+      await syncDirectory(dir);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    report.recoveryMs = performance.now() - startedMs;
+    const log = new DurableLog(dir, pendingBytesMax, handle, writerSegment, writerOffset, snapshotSegment);
+    return { log, snapshot, recovery: report };
+  }
+
+  /**
+   * Appends `payloads` as consecutive records, all in one write; resolves once they are on disk.
+   * Appends made while an fsync is in flight are written together and share the next fsync.
+   * An empty array resolves once every earlier append is durable.
+   */
+  append(payloads: readonly Uint8Array[]): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    let totalBytes = 0;
+    for (const payload of payloads) {
+      if (!(payload instanceof Uint8Array) || payload.length === 0 || payload.length > RECORD_BYTES_MAX) {
+        const described = payload instanceof Uint8Array ? `${payload.length} bytes` : typeof payload;
+        return Promise.reject(
+          new DurableLogError(
+            'INVALID_ARGUMENT',
+            `a record payload must be a Uint8Array of 1 to ${RECORD_BYTES_MAX} bytes, got ${described}`,
+          ),
+        );
+      }
+      totalBytes += RECORD_HEADER_BYTES + payload.length;
+    }
+    const full = this.queueFullError(totalBytes);
+    if (full !== null) return Promise.reject(full);
+
+    let bytes: Buffer | null = null;
+    if (payloads.length > 0) {
+      // Copied now, so the caller may reuse its buffers as soon as append returns.
+      bytes = Buffer.allocUnsafe(totalBytes);
+      let offset = 0;
+      for (const payload of payloads) {
+        bytes.writeUInt32BE(payload.length, offset);
+        bytes.writeUInt32BE(crc32c(payload), offset + 4);
+        bytes.set(payload, offset + RECORD_HEADER_BYTES);
+        offset += RECORD_HEADER_BYTES + payload.length;
+      }
+    }
+    this.counters.appendCalls++;
+    return this.enqueueAppend(bytes, payloads.length);
+  }
+
+  /**
+   * Ends the current segment: appends made from now on go to a new one. Returns the number of the
+   * segment just ended, which a snapshot taken in the same tick may cover (see the file comment).
+   */
+  rotate(): number {
+    const refusal = this.refusal() ?? this.queueFullError(0);
+    if (refusal !== null) throw refusal;
+    const endedSegment = this.currentSegment;
+    this.currentSegment += 1;
+    this.queue.push({ kind: 'rotate', segment: this.currentSegment });
+    this.scheduleWriter();
+    return endedSegment;
+  }
+
+  /**
+   * Stores `body` as the state covering every record in segments up to `coversThroughSegment`
+   * (a segment ended by `rotate`), then deletes those segments and older snapshots. Snapshots are
+   * written one at a time, in call order. A failed snapshot leaves the log as it was.
+   */
+  writeSnapshot(body: Uint8Array, coversThroughSegment: number): Promise<void> {
+    const refusal = this.refusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    if (!(body instanceof Uint8Array)) {
+      return Promise.reject(new DurableLogError('INVALID_ARGUMENT', 'a snapshot body must be a Uint8Array'));
+    }
+    if (
+      !Number.isSafeInteger(coversThroughSegment) ||
+      coversThroughSegment < 1 ||
+      coversThroughSegment >= this.currentSegment
+    ) {
+      return Promise.reject(
+        new DurableLogError(
+          'INVALID_ARGUMENT',
+          `a snapshot must cover through a segment ended by rotate() (below ${this.currentSegment}), ` +
+            `got ${coversThroughSegment}`,
+        ),
+      );
+    }
+    const written = this.snapshotTail.then(() => this.storeSnapshot(body, coversThroughSegment));
+    this.snapshotTail = written.catch(() => undefined);
+    return written;
+  }
+
+  stats(): DurableLogStats {
+    const { fsyncs } = this.counters;
+    return {
+      segment: this.currentSegment,
+      snapshotSegment: this.snapshotSegment,
+      appendCalls: this.counters.appendCalls,
+      recordsAppended: this.counters.recordsAppended,
+      bytesAppended: this.counters.bytesAppended,
+      fsyncs,
+      lastFsyncLatencyMs: this.counters.lastFsyncLatencyMs,
+      averageRecordsPerFsync: fsyncs === 0 ? 0 : this.counters.recordsAppended / fsyncs,
+      averageCallsPerFsync: fsyncs === 0 ? 0 : this.counters.callsCommitted / fsyncs,
+      pendingBytes: this.pendingBytes,
+      pendingOperations: this.queue.length,
+      snapshotsWritten: this.counters.snapshotsWritten,
+    };
+  }
+
+  /** Refuses new work, waits for queued appends and snapshots, then closes the segment file. */
+  close(): Promise<void> {
+    if (this.closing === null) {
+      this.closed = true;
+      this.closing = (async () => {
+        await this.snapshotTail;
+        await this.writerIdle();
+        try {
+          await this.handle.close();
+        } catch (error) {
+          // After a failure the handle may already be closed; that failure was reported already.
+          if (this.failure === null) throw error;
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  private refusal(): DurableLogError | null {
+    if (this.closed) return new DurableLogError('CLOSED', `durable log in ${this.dir} is closed`);
+    return this.failure;
+  }
+
+  private queueFullError(bytes: number): DurableLogError | null {
+    if (bytes > this.pendingBytesMax) {
+      return new DurableLogError(
+        'INVALID_ARGUMENT',
+        `an append of ${bytes} bytes can never fit under pendingBytesMax (${this.pendingBytesMax})`,
+      );
+    }
+    if (this.pendingBytes + bytes > this.pendingBytesMax || this.queue.length >= PENDING_OPERATIONS_MAX) {
+      return new DurableLogError(
+        'QUEUE_FULL',
+        `durable log queue is full (${this.pendingBytes} of ${this.pendingBytesMax} bytes, ` +
+          `${this.queue.length} of ${PENDING_OPERATIONS_MAX} operations pending); ` +
+          `rejected an append of ${bytes} bytes`,
+      );
+    }
+    return null;
+  }
+
+  private enqueueAppend(bytes: Buffer | null, records: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.pendingBytes += bytes?.length ?? 0;
+      this.queue.push({ kind: 'append', bytes, records, resolve, reject });
+      this.scheduleWriter();
+    });
+  }
+
+  // Resolves once everything queued before it is durable, including rotations.
+  private barrier(): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    return this.enqueueAppend(null, 0);
+  }
+
+  private scheduleWriter(): void {
+    if (this.writerActive) return;
+    this.writerActive = true;
+    // Waiting for the next check phase gathers every append made while handling this round of
+    // I/O events (all sockets that were readable), so they share one write and one fsync.
+    setImmediate(() => void this.runWriter());
+  }
+
+  private async runWriter(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.failure === null) {
+        const head = this.queue[0];
+        if (head.kind === 'rotate') {
+          this.queue.shift();
+          await this.startSegment(head.segment);
+          continue;
+        }
+        let count = 1;
+        while (count < this.queue.length && this.queue[count].kind === 'append') count++;
+        await this.commit(this.queue.splice(0, count) as PendingAppend[]);
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.writerActive = false;
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async commit(batch: PendingAppend[]): Promise<void> {
+    const buffers: Buffer[] = [];
+    let batchBytes = 0;
+    let batchRecords = 0;
+    for (const append of batch) {
+      if (append.bytes === null) continue;
+      buffers.push(append.bytes);
+      batchBytes += append.bytes.length;
+      batchRecords += append.records;
+    }
+    try {
+      if (batchBytes > 0) {
+        await writeFully(this.handle, buffers, this.writerOffset);
+        const syncStartedMs = performance.now();
+        await this.handle.datasync();
+        this.counters.lastFsyncLatencyMs = performance.now() - syncStartedMs;
+        this.counters.fsyncs++;
+        this.counters.callsCommitted += buffers.length;
+        this.counters.recordsAppended += batchRecords;
+        this.counters.bytesAppended += batchBytes;
+        this.writerOffset += batchBytes;
+      }
+    } catch (error) {
+      const failure = this.fail(error);
+      for (const append of batch) append.reject(failure);
+      this.pendingBytes -= batchBytes;
+      throw failure;
+    }
+    this.pendingBytes -= batchBytes;
+    for (const append of batch) append.resolve();
+  }
+
+  private async startSegment(segment: number): Promise<void> {
+    // Every record of the current segment is already fdatasynced: commit() syncs each batch.
+    const next = await open(join(this.dir, segmentFileName(segment)), 'wx');
+    try {
+      await syncDirectory(this.dir);
+      await this.handle.close();
+    } catch (error) {
+      await next.close();
+      throw error;
+    }
+    this.handle = next;
+    this.writerSegment = segment;
+    this.writerOffset = 0;
+  }
+
+  private async storeSnapshot(body: Uint8Array, coversThroughSegment: number): Promise<void> {
+    if (coversThroughSegment <= this.snapshotSegment) {
+      throw new DurableLogError(
+        'INVALID_ARGUMENT',
+        `a snapshot covering through segment ${this.snapshotSegment} already exists; ` +
+          `refusing an older one covering through ${coversThroughSegment}`,
+      );
+    }
+    const name = snapshotFileName(coversThroughSegment);
+    const path = join(this.dir, name);
+    const tempPath = `${path}.tmp`;
+    try {
+      const file = await open(tempPath, 'w');
+      try {
+        await writeFully(file, [snapshotHeader(body, coversThroughSegment), body], 0);
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(tempPath, path);
+      await syncDirectory(this.dir);
+    } catch (error) {
+      await unlink(tempPath).catch(() => undefined);
+      throw new DurableLogError('FAILED', `cannot write snapshot ${path}: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    }
+    this.snapshotSegment = coversThroughSegment;
+    this.counters.snapshotsWritten++;
+
+    // The writer may still be finishing records of covered segments; wait until it has moved on
+    // before deleting them.
+    await this.barrier();
+    const names = await readdir(this.dir);
+    const obsolete = [
+      ...numbered(names, SEGMENT_NAME)
+        .filter((segment) => segment <= coversThroughSegment)
+        .map(segmentFileName),
+      ...numbered(names, SNAPSHOT_NAME)
+        .filter((segment) => segment < coversThroughSegment)
+        .map(snapshotFileName),
+    ];
+    await removeFiles(this.dir, obsolete);
+    await syncDirectory(this.dir);
+  }
+
+  private writerIdle(): Promise<void> {
+    if (!this.writerActive && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // After a failed write or fsync the file's contents are unknown (the kernel may have dropped
+  // the dirty pages), so no later write may be acknowledged: the log stops and recovery decides.
+  private fail(error: unknown): DurableLogError {
+    if (this.failure === null) {
+      this.failure =
+        error instanceof DurableLogError && error.code === 'FAILED'
+          ? error
+          : new DurableLogError(
+              'FAILED',
+              `durable log in ${this.dir} failed writing segment ${this.writerSegment} ` +
+                `and accepts no more writes; restart to recover: ${errorMessage(error)}`,
+              { cause: error },
+            );
+    }
+    for (const operation of this.queue.splice(0)) {
+      if (operation.kind !== 'append') continue;
+      this.pendingBytes -= operation.bytes?.length ?? 0;
+      operation.reject(this.failure);
+    }
+    return this.failure;
+  }
+}
+
+interface Replay {
+  // A plain Uint8Array: creating a view per record is markedly cheaper than with a Buffer.
+  buffer: Uint8Array;
+  onRecord: (payload: Uint8Array, segment: number) => void;
+  report: RecoveryReport;
+}
+
+/**
+ * Replays one segment and returns the length of its verified prefix. Damage in the last segment
+ * is a torn tail, recorded in the report for the caller to cut; anywhere else it is fatal.
+ */
+async function replaySegment(dir: string, segment: number, replay: Replay, isLast: boolean): Promise<number> {
+  const path = join(dir, segmentFileName(segment));
+  const file = await open(path, 'r');
+  try {
+    const fileBytes = (await file.stat()).size;
+    let buffer = replay.buffer;
+    // buffer[0, filled) holds file bytes [bufferStart, bufferStart + filled).
+    let bufferStart = 0;
+    let filled = 0;
+    let cursor = 0;
+    let records = 0;
+    let problem: string | null = null;
+    const report = replay.report;
+    const onRecord = replay.onRecord;
+
+    // Reads more of the file so that buffer[cursor, cursor + needed) is present.
+    const fill = async (needed: number): Promise<boolean> => {
+      const kept = filled - cursor;
+      if (needed > buffer.length) {
+        const grown = new Uint8Array(needed);
+        grown.set(buffer.subarray(cursor, filled));
+        buffer = grown;
+      } else if (cursor > 0) {
+        buffer.copyWithin(0, cursor, filled);
+      }
+      bufferStart += cursor;
+      cursor = 0;
+      filled = kept;
+      while (filled < needed) {
+        const wanted = Math.min(buffer.length - filled, fileBytes - (bufferStart + filled));
+        if (wanted <= 0) return false;
+        const { bytesRead } = await file.read(buffer, filled, wanted, bufferStart + filled);
+        if (bytesRead === 0) return false;
+        filled += bytesRead;
+      }
+      return true;
+    };
+
+    while (bufferStart + cursor < fileBytes) {
+      if (filled - cursor < RECORD_HEADER_BYTES && !(await fill(RECORD_HEADER_BYTES))) {
+        problem = 'incomplete record header';
+        break;
+      }
+      const payloadBytes = readUint32(buffer, cursor);
+      if (payloadBytes === 0 || payloadBytes > RECORD_BYTES_MAX) {
+        problem = `invalid record length ${payloadBytes}`;
+        break;
+      }
+      const recordBytes = RECORD_HEADER_BYTES + payloadBytes;
+      if (bufferStart + cursor + recordBytes > fileBytes) {
+        problem = `record of ${payloadBytes} bytes runs past the end of the file`;
+        break;
+      }
+      if (filled - cursor < recordBytes && !(await fill(recordBytes))) {
+        problem = 'file ended while reading a record';
+        break;
+      }
+      const payloadStart = cursor + RECORD_HEADER_BYTES;
+      const payloadEnd = payloadStart + payloadBytes;
+      if (crc32c(buffer, payloadStart, payloadEnd) !== readUint32(buffer, cursor + 4)) {
+        problem = 'record checksum mismatch';
+        break;
+      }
+      onRecord(buffer.subarray(payloadStart, payloadEnd), segment);
+      records++;
+      cursor = payloadEnd;
+    }
+    replay.buffer = buffer;
+    const goodBytes = bufferStart + cursor;
+    report.segmentsReplayed++;
+    report.recordsReplayed += records;
+    report.bytesReplayed += goodBytes;
+    if (problem !== null) {
+      if (!isLast) {
+        throw new DurableLogError(
+          'CORRUPT',
+          `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) but is not the newest ` +
+            'segment, so records after the damage may have been acknowledged; refusing to start. ' +
+            'Restore this replica from its peers.',
+        );
+      }
+      report.tornTail = { segment, offset: goodBytes, bytesDropped: fileBytes - goodBytes, reason: problem };
+    }
+    return goodBytes;
+  } finally {
+    await file.close();
+  }
+}
+
+function checkContiguous(dir: string, live: number[], snapshotSegment: number, skipped: string[]): void {
+  let expected = snapshotSegment + 1;
+  for (const segment of live) {
+    if (segment !== expected) {
+      const after =
+        snapshotSegment === 0 ? 'with no usable snapshot' : `after ${snapshotFileName(snapshotSegment)}`;
+      const skippedNote =
+        skipped.length > 0 ? `; snapshots that failed verification: ${skipped.join(', ')}` : '';
+      throw new DurableLogError(
+        'CORRUPT',
+        `${dir}: expected ${segmentFileName(expected)} ${after} but found ${segmentFileName(segment)}; ` +
+          `records are missing, refusing to start${skippedNote}`,
+      );
+    }
+    expected++;
+  }
+}
+
+function readUint32(bytes: Uint8Array, offset: number): number {
+  return (
+    ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0
+  );
+}
+
+function snapshotHeader(body: Uint8Array, coversThroughSegment: number): Buffer {
+  const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
+  header.writeUInt32BE(SNAPSHOT_MAGIC, 0);
+  header.writeUInt32BE(SNAPSHOT_FORMAT_VERSION, 4);
+  header.writeBigUInt64BE(BigInt(coversThroughSegment), 8);
+  header.writeBigUInt64BE(BigInt(body.length), 16);
+  header.writeUInt32BE(crc32c(body), 24);
+  header.writeUInt32BE(crc32c(header, 0, 28), 28);
+  return header;
+}
+
+// The snapshot's body, or null when the file does not verify (torn, damaged or not ours).
+async function readSnapshot(path: string, segmentInName: number): Promise<Uint8Array | null> {
+  const file = await readFile(path);
+  if (file.length < SNAPSHOT_HEADER_BYTES) return null;
+  if (file.readUInt32BE(0) !== SNAPSHOT_MAGIC || file.readUInt32BE(4) !== SNAPSHOT_FORMAT_VERSION)
+    return null;
+  if (crc32c(file, 0, 28) !== file.readUInt32BE(28)) return null;
+  if (file.readBigUInt64BE(8) !== BigInt(segmentInName)) return null;
+  if (file.readBigUInt64BE(16) !== BigInt(file.length - SNAPSHOT_HEADER_BYTES)) return null;
+  const body = file.subarray(SNAPSHOT_HEADER_BYTES);
+  if (crc32c(body) !== file.readUInt32BE(24)) return null;
+  return body;
+}
+
+async function writeFully(file: FileHandle, buffers: Uint8Array[], position: number): Promise<void> {
+  let pending = buffers;
+  let offset = position;
+  while (pending.length > 0) {
+    const { bytesWritten } = await file.writev(pending, offset);
+    if (bytesWritten <= 0) throw new Error(`write at byte ${offset} made no progress`);
+    offset += bytesWritten;
+    // A short write is rare on a local file; carry on from where it stopped.
+    let skipped = bytesWritten;
+    let index = 0;
+    while (index < pending.length && skipped >= pending[index].length) {
+      skipped -= pending[index].length;
+      index++;
+    }
+    pending = pending.slice(index);
+    if (skipped > 0) pending[0] = pending[0].subarray(skipped);
+  }
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  // A new, renamed or deleted name is durable only once its directory is fsynced.
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function removeFiles(dir: string, names: string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await unlink(join(dir, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+}
+
+function numbered(names: string[], pattern: RegExp): number[] {
+  const numbers: number[] = [];
+  for (const name of names) {
+    const match = pattern.exec(name);
+    if (match !== null) numbers.push(Number(match[1]));
+  }
+  return numbers.sort((a, b) => a - b);
+}
+
+function requirePositiveInteger(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new DurableLogError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,207 @@
+// Messages and records of the quorum protocol (DESIGN §4). Plain data only: the same
+// objects travel in the simulator's memory and, msgpack-encoded, over TCP.
+//
+// Keys are strings; callers that need binary-safe keys map bytes 1:1 to 'latin1' strings.
+// Values are bytes; `null` in a write deletes the key.
+
+/** Index of a replica in a volume's protection group: 0..5 (two per AZ: 0-1, 2-3, 4-5). */
+export type ReplicaIndex = number;
+/** Globally unique transaction id, `${writerId}.${counter}`. */
+export type TxId = string;
+export type Decision = 'commit' | 'abort';
+export type VoteValue = 'yes' | 'no';
+
+/** A key's committed version. Absent keys have `seq` 0 and `txid` ''. */
+export interface Version {
+  seq: number;
+  txid: TxId;
+}
+
+/** The version a transaction read, for every key it reads or writes. */
+export interface ReadEntry {
+  key: string;
+  seq: number;
+}
+
+export interface WriteEntry {
+  key: string;
+  /** `null` deletes the key (it then reads as absent, at the new seq). */
+  value: Uint8Array | null;
+}
+
+/** What a writer asks the replicas to validate and, once chosen, apply. */
+export interface Proposal {
+  txid: TxId;
+  reads: ReadEntry[];
+  writes: WriteEntry[];
+  /** The writer's clock when it proposed; replicas refuse proposals that are too old. */
+  proposedAtMs: number;
+}
+
+// ---- writer (or recovering coordinator) → replica ---------------------------------------
+
+export interface ProposeMessage {
+  type: 'propose';
+  volume: string;
+  proposal: Proposal;
+}
+
+export interface AcceptMessage {
+  type: 'accept';
+  volume: string;
+  txid: TxId;
+  ballot: number;
+  decision: Decision;
+  /** Carried so that an acceptor that never saw PROPOSE can still apply or re-propose it. */
+  proposal: Proposal | null;
+}
+
+export interface PrepareMessage {
+  type: 'prepare';
+  volume: string;
+  txid: TxId;
+  ballot: number;
+}
+
+export interface DecidedMessage {
+  type: 'decided';
+  volume: string;
+  txid: TxId;
+  decision: Decision;
+  /** Present for commits: the writes to apply. */
+  proposal?: Proposal;
+}
+
+export interface ReadMessage {
+  type: 'read';
+  volume: string;
+  requestId: number;
+  keys: string[];
+}
+
+// ---- replica → writer / coordinator ------------------------------------------------------
+
+export interface VoteMessage {
+  type: 'vote';
+  volume: string;
+  txid: TxId;
+  vote: VoteValue;
+  /** Why a NO was given: 'pending' (key held by another tx), 'stale', 'recovering', 'expired', 'invalid'. */
+  reason?: string;
+}
+
+export interface AcceptedMessage {
+  type: 'accepted';
+  volume: string;
+  txid: TxId;
+  ballot: number;
+  ok: boolean;
+  /** The highest ballot this replica has promised for the txid. */
+  promisedBallot: number;
+}
+
+export interface PromiseMessage {
+  type: 'promise';
+  volume: string;
+  txid: TxId;
+  ballot: number;
+  ok: boolean;
+  promisedBallot: number;
+  /** The replica's vote; 'no' when it had not voted (PREPARE records a permanent NO). */
+  vote: VoteValue;
+  accepted: { ballot: number; decision: Decision } | null;
+  /** The proposal, if the replica has seen it. */
+  proposal: Proposal | null;
+  /** Set when the replica already knows the decision. */
+  decision: Decision | null;
+}
+
+export interface PendingInfo {
+  txid: TxId;
+  /** The seq the pending transaction read for this key. */
+  readSeq: number;
+  /** Whether it writes the key, and the value it writes. */
+  writes: boolean;
+  value: Uint8Array | null;
+}
+
+export interface ReadResult {
+  key: string;
+  version: Version;
+  value: Uint8Array | null;
+  pending: PendingInfo | null;
+}
+
+export interface ReadReplyMessage {
+  type: 'readReply';
+  volume: string;
+  requestId: number;
+  results: ReadResult[];
+}
+
+// ---- replica ↔ replica (gossip and repair) ----------------------------------------------
+
+export interface SyncRequestMessage {
+  type: 'syncRequest';
+  volume: string;
+  /** Position in the peer's key order to continue from (0 = from the start). */
+  fromIndex: number;
+  limit: number;
+  /** Transactions pending here for a while: the peer answers with their decisions if it knows them. */
+  pendingTxids: TxId[];
+}
+
+export interface SyncEntry {
+  key: string;
+  version: Version;
+  value: Uint8Array | null;
+}
+
+export interface SyncReplyMessage {
+  type: 'syncReply';
+  volume: string;
+  entries: SyncEntry[];
+  /** Decisions the sender knows for the requested pending transactions. */
+  decisions: { txid: TxId; decision: Decision; proposal: Proposal | null }[];
+  /** Where the next request continues; 0 once the scan reached the end of the key order. */
+  nextIndex: number;
+}
+
+export type ToReplicaMessage =
+  | ProposeMessage
+  | AcceptMessage
+  | PrepareMessage
+  | DecidedMessage
+  | ReadMessage
+  | SyncRequestMessage
+  | SyncReplyMessage;
+
+export type FromReplicaMessage = VoteMessage | AcceptedMessage | PromiseMessage | ReadReplyMessage;
+
+export type QuorumMessage = ToReplicaMessage | FromReplicaMessage;
+
+/** A message and its destination: a storage node id or a writer id. */
+export interface Envelope {
+  to: string;
+  message: QuorumMessage;
+}
+
+/** The writer's ballot for its fast path (ACCEPT after 4 YES). Recovery ballots are larger. */
+export const INITIAL_BALLOT = 1;
+const COORDINATOR_ID_LIMIT = 2 ** 20;
+
+/**
+ * A recovery ballot, unique per coordinator: `round · 2^20 + coordinatorId`. Replicas use ids
+ * 1–6 (their index + 1); writers must be given distinct ids from 7 up.
+ */
+export function recoveryBallot(round: number, coordinatorId: number): number {
+  if (!Number.isInteger(coordinatorId) || coordinatorId < 1 || coordinatorId >= COORDINATOR_ID_LIMIT) {
+    throw new RangeError(`coordinatorId must be an integer in [1, ${COORDINATOR_ID_LIMIT})`);
+  }
+  return round * COORDINATOR_ID_LIMIT + coordinatorId;
+}
+
+/** The round of a ballot, so that a coordinator can outbid it. */
+export function ballotRound(ballot: number): number {
+  return Math.floor(ballot / COORDINATOR_ID_LIMIT);
+}

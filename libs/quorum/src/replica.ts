@@ -1,0 +1,801 @@
+// The storage replica as a pure state machine (DESIGN §4). One `StorageReplica` serves the
+// replicas of many volumes on one storage node.
+//
+// Shape (etcd raft's Ready/Advance): `step()` and `tick()` change the in-memory state and
+// queue records and messages; the shell calls `takeReady()`, makes every record durable
+// (one fsync for the batch) and only then sends the messages. Replaying the records with
+// `applyRecord()` after a crash rebuilds the same state.
+import type {
+  AcceptMessage,
+  DecidedMessage,
+  Decision,
+  Envelope,
+  FromReplicaMessage,
+  PendingInfo,
+  PrepareMessage,
+  Proposal,
+  ProposeMessage,
+  QuorumMessage,
+  ReadMessage,
+  ReadResult,
+  SyncEntry,
+  SyncReplyMessage,
+  SyncRequestMessage,
+  TxId,
+  Version,
+  VoteValue,
+} from './messages.js';
+import { ballotRound, recoveryBallot } from './messages.js';
+import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
+import { RecoveryRound } from './recovery.js';
+
+export interface ReplicaTiming {
+  /** A key pending longer than this makes the replica recover the transaction itself. */
+  pendingTimeoutMs: number;
+  /** Proposals older than this get NO: their decided records may already be pruned. */
+  proposalMaxAgeMs: number;
+  /** Records of transactions holding no key are dropped this long after they were last touched. */
+  recordRetentionMs: number;
+  /** How often the replica pulls a chunk of a peer's keys (repair) and asks about old pendings. */
+  syncIntervalMs: number;
+  /** Keys per repair chunk. */
+  syncChunkKeys: number;
+  /** Resend interval for an unanswered recovery round. */
+  retransmitMs: number;
+}
+
+// Replicas wait longer than writers (commitRecoveryAfterMs 2 s) before recovering a pending
+// transaction: a live but busy writer should finish its own commit rather than be preempted.
+export const DEFAULT_REPLICA_TIMING: ReplicaTiming = {
+  pendingTimeoutMs: 3_000,
+  proposalMaxAgeMs: 30_000,
+  recordRetentionMs: 120_000,
+  syncIntervalMs: 100,
+  syncChunkKeys: 512,
+  retransmitMs: 200,
+};
+
+export interface ReplicaConfig {
+  /** Node ids of the protection group, in replica-index order (two per AZ). */
+  members: readonly string[];
+  /** This node's index in `members`. */
+  selfIndex: number;
+  timing?: Partial<ReplicaTiming>;
+  /** Thresholds; replaced only by tests that prove the checkers catch a wrong table. */
+  quorum?: typeof QUORUM;
+}
+
+/** Durable records, in the order they must be replayed. */
+export type ReplicaRecord =
+  | { kind: 'vote'; volume: string; txid: TxId; vote: VoteValue; proposal: Proposal | null; atMs: number }
+  | { kind: 'promise'; volume: string; txid: TxId; ballot: number; atMs: number }
+  | {
+      kind: 'accept';
+      volume: string;
+      txid: TxId;
+      ballot: number;
+      decision: Decision;
+      proposal: Proposal | null;
+      atMs: number;
+    }
+  | {
+      kind: 'decide';
+      volume: string;
+      txid: TxId;
+      decision: Decision;
+      proposal: Proposal | null;
+      atMs: number;
+    }
+  | { kind: 'adopt'; volume: string; entries: SyncEntry[] };
+
+export interface Ready {
+  records: ReplicaRecord[];
+  messages: Envelope[];
+}
+
+interface KeyState {
+  seq: number;
+  txid: TxId;
+  value: Uint8Array | null;
+  /** The transaction holding this key between its YES vote and its decision. */
+  pendingTxid: TxId | null;
+}
+
+interface TransactionRecord {
+  proposal: Proposal | null;
+  vote: VoteValue | null;
+  promisedBallot: number;
+  accepted: { ballot: number; decision: Decision } | null;
+  decision: Decision | null;
+  /** Keys this record holds pending (YES vote and no decision yet). */
+  holdsKeys: boolean;
+  touchedAtMs: number;
+}
+
+class VolumeState {
+  readonly keys = new Map<string, KeyState>();
+  /** Insertion order of keys: the cursor space of repair scans. Keys are never removed. */
+  readonly keyOrder: string[] = [];
+  readonly transactions = new Map<TxId, TransactionRecord>();
+  /** Transactions that hold keys pending: the only ones recovery has to look at. */
+  readonly holding = new Set<TxId>();
+  readonly recoveries = new Map<TxId, { round: RecoveryRound; sentAtMs: number }>();
+  /** Where the next recovery of a transaction starts after being outbid: above the ballot that won. */
+  readonly nextRecoveryRound = new Map<TxId, number>();
+  /** Repair cursor per peer index. */
+  readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
+  constructor(readonly name: string) {}
+}
+
+/** A snapshot of the replica state; opaque to the shell, which stores it encoded. */
+export interface ReplicaSnapshot {
+  volumes: {
+    name: string;
+    keys: [string, KeyState][];
+    transactions: [TxId, TransactionRecord][];
+  }[];
+}
+
+export class StorageReplica {
+  readonly members: readonly string[];
+  readonly selfIndex: number;
+  readonly timing: ReplicaTiming;
+  private readonly quorum: typeof QUORUM;
+  private readonly volumes = new Map<string, VolumeState>();
+  private ready: Ready = { records: [], messages: [] };
+  private lastSyncAtMs = Number.NEGATIVE_INFINITY;
+  private lastPruneAtMs = 0;
+  private lastScanAtMs = Number.NEGATIVE_INFINITY;
+  private syncPeerRotation = 0;
+
+  constructor(config: ReplicaConfig) {
+    if (config.members.length !== REPLICA_COUNT) {
+      throw new RangeError(`a protection group has ${REPLICA_COUNT} members, got ${config.members.length}`);
+    }
+    this.members = config.members;
+    this.selfIndex = config.selfIndex;
+    this.timing = { ...DEFAULT_REPLICA_TIMING, ...config.timing };
+    this.quorum = config.quorum ?? QUORUM;
+  }
+
+  get selfId(): string {
+    return this.members[this.selfIndex] as string;
+  }
+
+  /** Records to make durable, then messages to send, since the last call. */
+  takeReady(): Ready {
+    const ready = this.ready;
+    this.ready = { records: [], messages: [] };
+    return ready;
+  }
+
+  step(from: string, message: QuorumMessage, nowMs: number): void {
+    switch (message.type) {
+      case 'propose':
+        this.onPropose(from, message, nowMs);
+        return;
+      case 'accept':
+        this.onAccept(from, message, nowMs);
+        return;
+      case 'prepare':
+        this.onPrepare(from, message, nowMs);
+        return;
+      case 'decided':
+        this.onDecided(message, nowMs);
+        return;
+      case 'read':
+        this.onRead(from, message);
+        return;
+      case 'syncRequest':
+        this.onSyncRequest(from, message);
+        return;
+      case 'syncReply':
+        this.onSyncReply(from, message, nowMs);
+        return;
+      case 'promise':
+      case 'accepted':
+        this.onRecoveryReply(from, message, nowMs);
+        return;
+      case 'vote':
+      case 'readReply':
+        return; // replies to writers; a replica never asked for them
+    }
+  }
+
+  /** Time passes: recover old pending transactions, resend recovery messages, pull repairs, prune. */
+  tick(nowMs: number): void {
+    // These scans walk every pending transaction, so they run every `retransmitMs`, not every tick.
+    if (nowMs - this.lastScanAtMs >= this.timing.retransmitMs) {
+      this.lastScanAtMs = nowMs;
+      const pruneDue = nowMs - this.lastPruneAtMs >= this.timing.recordRetentionMs / 8;
+      if (pruneDue) this.lastPruneAtMs = nowMs;
+      for (const volume of this.volumes.values()) {
+        this.recoverStuckTransactions(volume, nowMs);
+        this.resendRecoveries(volume, nowMs);
+        if (pruneDue) this.pruneRecords(volume, nowMs);
+      }
+    }
+    if (nowMs - this.lastSyncAtMs >= this.timing.syncIntervalMs) {
+      this.lastSyncAtMs = nowMs;
+      this.requestSync(nowMs);
+    }
+  }
+
+  // ---- durable records -------------------------------------------------------------------
+
+  /** Applies one record to the state; used at run time and for replay after a restart. */
+  applyRecord(record: ReplicaRecord): void {
+    const volume = this.volume(record.volume);
+    switch (record.kind) {
+      case 'vote': {
+        const transaction = this.transaction(volume, record.txid, record.atMs);
+        transaction.vote = record.vote;
+        if (record.proposal !== null) transaction.proposal = record.proposal;
+        if (record.vote === 'yes' && transaction.decision === null && record.proposal !== null) {
+          for (const key of keysOf(record.proposal)) this.keyState(volume, key).pendingTxid = record.txid;
+          transaction.holdsKeys = true;
+          volume.holding.add(record.txid);
+        }
+        return;
+      }
+      case 'promise': {
+        const transaction = this.transaction(volume, record.txid, record.atMs);
+        transaction.promisedBallot = Math.max(transaction.promisedBallot, record.ballot);
+        if (transaction.vote === null) transaction.vote = 'no';
+        return;
+      }
+      case 'accept': {
+        const transaction = this.transaction(volume, record.txid, record.atMs);
+        transaction.promisedBallot = Math.max(transaction.promisedBallot, record.ballot);
+        transaction.accepted = { ballot: record.ballot, decision: record.decision };
+        if (record.proposal !== null && transaction.proposal === null) transaction.proposal = record.proposal;
+        return;
+      }
+      case 'decide':
+        this.applyDecision(volume, record.txid, record.decision, record.proposal, record.atMs);
+        return;
+      case 'adopt':
+        for (const entry of record.entries) this.adoptVersion(volume, entry);
+        return;
+    }
+  }
+
+  private persist(record: ReplicaRecord): void {
+    this.applyRecord(record);
+    this.ready.records.push(record);
+  }
+
+  private send(to: string, message: QuorumMessage): void {
+    this.ready.messages.push({ to, message });
+  }
+
+  // ---- round 1: validate ----------------------------------------------------------------
+
+  private onPropose(from: string, message: ProposeMessage, nowMs: number): void {
+    const { proposal } = message;
+    const volume = this.volume(message.volume);
+    const existing = volume.transactions.get(proposal.txid);
+    if (existing?.vote != null) {
+      // Votes are irrevocable: a repeated PROPOSE gets the same answer.
+      this.sendVote(from, message.volume, proposal.txid, existing.vote, 'repeated');
+      return;
+    }
+    const reason = this.refusalReason(volume, proposal, existing, nowMs);
+    const vote: VoteValue = reason === null ? 'yes' : 'no';
+    this.persist({
+      kind: 'vote',
+      volume: message.volume,
+      txid: proposal.txid,
+      vote,
+      proposal: vote === 'yes' ? proposal : null,
+      atMs: nowMs,
+    });
+    this.sendVote(from, message.volume, proposal.txid, vote, reason ?? undefined);
+  }
+
+  private refusalReason(
+    volume: VolumeState,
+    proposal: Proposal,
+    existing: TransactionRecord | undefined,
+    nowMs: number,
+  ): string | null {
+    if (existing !== undefined && existing.promisedBallot > 0) return 'recovering';
+    if (existing?.decision != null) return 'decided';
+    if (nowMs - proposal.proposedAtMs > this.timing.proposalMaxAgeMs) return 'expired';
+    if (!isWellFormed(proposal)) return 'invalid';
+    for (const read of proposal.reads) {
+      const state = volume.keys.get(read.key);
+      if (state === undefined) continue;
+      if (state.pendingTxid !== null && state.pendingTxid !== proposal.txid) return 'pending';
+      // Older is fine: this replica lags and will catch up; newer means the read was stale.
+      if (state.seq > read.seq) return 'stale';
+    }
+    return null;
+  }
+
+  private sendVote(to: string, volume: string, txid: TxId, vote: VoteValue, reason?: string): void {
+    this.send(to, { type: 'vote', volume, txid, vote, ...(reason !== undefined ? { reason } : {}) });
+  }
+
+  // ---- round 2: accept, and recovery's prepare ---------------------------------------------
+
+  private onAccept(from: string, message: AcceptMessage, nowMs: number): void {
+    const volume = this.volume(message.volume);
+    const transaction = volume.transactions.get(message.txid);
+    const promised = transaction?.promisedBallot ?? 0;
+    if (message.ballot < promised || (message.decision === 'commit' && message.proposal === null)) {
+      this.send(from, { ...acceptedHeader(message), ok: false, promisedBallot: promised });
+      return;
+    }
+    const alreadyAccepted =
+      transaction?.accepted?.ballot === message.ballot && transaction.accepted.decision === message.decision;
+    if (transaction?.decision == null && !alreadyAccepted) {
+      this.persist({
+        kind: 'accept',
+        volume: message.volume,
+        txid: message.txid,
+        ballot: message.ballot,
+        decision: message.decision,
+        proposal: message.proposal,
+        atMs: nowMs,
+      });
+    }
+    this.send(from, { ...acceptedHeader(message), ok: true, promisedBallot: message.ballot });
+  }
+
+  private onPrepare(from: string, message: PrepareMessage, nowMs: number): void {
+    const volume = this.volume(message.volume);
+    const existing = volume.transactions.get(message.txid);
+    const known = existing ?? null;
+    if (known?.decision != null) {
+      this.sendPromise(from, message, known, true);
+      return;
+    }
+    const promised = known?.promisedBallot ?? 0;
+    if (message.ballot < promised) {
+      this.sendPromise(from, message, known, false);
+      return;
+    }
+    if (message.ballot === promised) {
+      // A resent PREPARE: the promise is already durable.
+      this.sendPromise(from, message, known, true);
+      return;
+    }
+    this.persist({
+      kind: 'promise',
+      volume: message.volume,
+      txid: message.txid,
+      ballot: message.ballot,
+      atMs: nowMs,
+    });
+    this.sendPromise(from, message, volume.transactions.get(message.txid) ?? null, true);
+  }
+
+  private sendPromise(
+    to: string,
+    message: PrepareMessage,
+    record: TransactionRecord | null,
+    ok: boolean,
+  ): void {
+    this.send(to, {
+      type: 'promise',
+      volume: message.volume,
+      txid: message.txid,
+      ballot: message.ballot,
+      ok,
+      promisedBallot: record?.promisedBallot ?? 0,
+      vote: record?.vote ?? 'no',
+      accepted: record?.accepted ?? null,
+      proposal: record?.proposal ?? null,
+      decision: record?.decision ?? null,
+    });
+  }
+
+  // ---- decisions ---------------------------------------------------------------------------
+
+  private onDecided(message: DecidedMessage, nowMs: number): void {
+    const volume = this.volume(message.volume);
+    const transaction = volume.transactions.get(message.txid);
+    if (transaction?.decision != null) return;
+    const proposal = message.proposal ?? transaction?.proposal ?? null;
+    if (message.decision === 'commit' && proposal === null) return; // cannot apply; repair will bring it
+    this.persist({
+      kind: 'decide',
+      volume: message.volume,
+      txid: message.txid,
+      decision: message.decision,
+      proposal: message.decision === 'commit' ? proposal : null,
+      atMs: nowMs,
+    });
+  }
+
+  /** Applies writes at version (readSeq + 1, txid) and releases keys: only on a decision. */
+  private applyDecision(
+    volume: VolumeState,
+    txid: TxId,
+    decision: Decision,
+    proposal: Proposal | null,
+    atMs: number,
+  ): void {
+    const transaction = this.transaction(volume, txid, atMs);
+    if (transaction.decision !== null) return;
+    transaction.decision = decision;
+    if (proposal !== null && transaction.proposal === null) transaction.proposal = proposal;
+    if (decision === 'commit' && proposal !== null) {
+      const readSeqs = new Map(proposal.reads.map((read) => [read.key, read.seq]));
+      for (const write of proposal.writes) {
+        this.adoptVersion(volume, {
+          key: write.key,
+          version: { seq: (readSeqs.get(write.key) ?? 0) + 1, txid },
+          value: write.value,
+        });
+      }
+    }
+    this.releaseKeys(volume, txid, transaction);
+    volume.recoveries.delete(txid);
+    volume.nextRecoveryRound.delete(txid);
+  }
+
+  private releaseKeys(volume: VolumeState, txid: TxId, transaction: TransactionRecord): void {
+    if (!transaction.holdsKeys || transaction.proposal === null) return;
+    for (const key of keysOf(transaction.proposal)) {
+      const state = volume.keys.get(key);
+      if (state !== undefined && state.pendingTxid === txid) state.pendingTxid = null;
+    }
+    transaction.holdsKeys = false;
+    volume.holding.delete(txid);
+  }
+
+  private adoptVersion(volume: VolumeState, entry: SyncEntry): void {
+    const state = this.keyState(volume, entry.key);
+    if (entry.version.seq <= state.seq) return;
+    state.seq = entry.version.seq;
+    state.txid = entry.version.txid;
+    state.value = entry.value;
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  private onRead(from: string, message: ReadMessage): void {
+    const volume = this.volume(message.volume);
+    const results: ReadResult[] = message.keys.map((key) => {
+      const state = volume.keys.get(key);
+      if (state === undefined) return { key, version: { seq: 0, txid: '' }, value: null, pending: null };
+      return {
+        key,
+        version: { seq: state.seq, txid: state.txid },
+        value: state.value,
+        pending: state.pendingTxid === null ? null : pendingInfo(volume, state.pendingTxid, key),
+      };
+    });
+    this.send(from, { type: 'readReply', volume: message.volume, requestId: message.requestId, results });
+  }
+
+  // ---- recovery run by this replica --------------------------------------------------------
+
+  private recoverStuckTransactions(volume: VolumeState, nowMs: number): void {
+    for (const txid of volume.holding) {
+      const transaction = volume.transactions.get(txid) as TransactionRecord;
+      if (volume.recoveries.has(txid)) continue;
+      if (nowMs - transaction.touchedAtMs < this.timing.pendingTimeoutMs) continue;
+      this.startRecovery(volume, txid, transaction, volume.nextRecoveryRound.get(txid) ?? 1, nowMs);
+    }
+  }
+
+  private startRecovery(
+    volume: VolumeState,
+    txid: TxId,
+    transaction: TransactionRecord,
+    round: number,
+    nowMs: number,
+  ): void {
+    // Above every ballot this replica promised, its own earlier rounds included: reusing a ballot
+    // after a restart could get a second value accepted at it.
+    const ballot = recoveryBallot(
+      Math.max(round, ballotRound(transaction.promisedBallot) + 1),
+      this.selfIndex + 1,
+    );
+    // Promised durably before the PREPARE leaves, so that a restarted replica sees the ballot as used.
+    this.persist({ kind: 'promise', volume: volume.name, txid, ballot, atMs: nowMs });
+    const recovery = new RecoveryRound(
+      volume.name,
+      txid,
+      ballot,
+      this.members,
+      transaction.proposal,
+      this.quorum,
+    );
+    volume.recoveries.set(txid, { round: recovery, sentAtMs: nowMs });
+    for (const envelope of recovery.outstanding()) this.ready.messages.push(envelope);
+  }
+
+  private onRecoveryReply(from: string, message: FromReplicaMessage, nowMs: number): void {
+    if (message.type !== 'promise' && message.type !== 'accepted') return;
+    const volume = this.volume(message.volume);
+    const entry = volume.recoveries.get(message.txid);
+    const fromIndex = this.members.indexOf(from);
+    if (entry === undefined || fromIndex < 0) return;
+    const { round } = entry;
+    if (message.type === 'promise') {
+      for (const envelope of round.onPromise(fromIndex, message)) this.ready.messages.push(envelope);
+    } else {
+      round.onAccepted(fromIndex, message);
+    }
+    this.afterRecoveryProgress(volume, entry, nowMs);
+  }
+
+  private afterRecoveryProgress(
+    volume: VolumeState,
+    entry: { round: RecoveryRound; sentAtMs: number },
+    nowMs: number,
+  ): void {
+    const { round } = entry;
+    if (round.phase === 'chosen' && round.decision !== null) {
+      volume.recoveries.delete(round.txid);
+      const decided: DecidedMessage = {
+        type: 'decided',
+        volume: volume.name,
+        txid: round.txid,
+        decision: round.decision,
+        ...(round.decision === 'commit' && round.chosenProposal !== null
+          ? { proposal: round.chosenProposal }
+          : {}),
+      };
+      for (const member of this.members) this.send(member, decided);
+    } else if (round.phase === 'outbid') {
+      // Someone else recovers it; back off until the pending timeout passes again, then start
+      // above the winning ballot: its coordinator may have died, and a lower round never succeeds.
+      volume.recoveries.delete(round.txid);
+      volume.nextRecoveryRound.set(round.txid, ballotRound(round.highestSeenBallot) + 1);
+      const transaction = volume.transactions.get(round.txid);
+      if (transaction !== undefined) transaction.touchedAtMs = nowMs;
+    }
+  }
+
+  private resendRecoveries(volume: VolumeState, nowMs: number): void {
+    for (const [txid, entry] of volume.recoveries) {
+      if (nowMs - entry.sentAtMs < this.timing.retransmitMs) continue;
+      if (nowMs - entry.sentAtMs > this.timing.pendingTimeoutMs * 4) {
+        // Not enough replicas answered: start over with a higher ballot later.
+        volume.recoveries.delete(txid);
+        const transaction = volume.transactions.get(txid);
+        if (transaction !== undefined) {
+          const round =
+            Math.max(ballotRound(entry.round.ballot), ballotRound(entry.round.highestSeenBallot)) + 1;
+          this.startRecovery(volume, txid, transaction, round, nowMs);
+        }
+        continue;
+      }
+      entry.sentAtMs = nowMs;
+      for (const envelope of entry.round.outstanding()) this.ready.messages.push(envelope);
+    }
+  }
+
+  // ---- repair: pull peers' versions and decisions ------------------------------------------
+
+  private requestSync(nowMs: number): void {
+    if (this.volumes.size === 0) return;
+    this.syncPeerRotation = (this.syncPeerRotation + 1) % (REPLICA_COUNT - 1);
+    const peerIndex = (this.selfIndex + 1 + this.syncPeerRotation) % REPLICA_COUNT;
+    for (const volume of this.volumes.values()) {
+      const pendingTxids: TxId[] = [];
+      for (const txid of volume.holding) {
+        const transaction = volume.transactions.get(txid) as TransactionRecord;
+        if (nowMs - transaction.touchedAtMs >= this.timing.pendingTimeoutMs / 2) {
+          pendingTxids.push(txid);
+          if (pendingTxids.length >= 64) break;
+        }
+      }
+      this.send(this.members[peerIndex] as string, {
+        type: 'syncRequest',
+        volume: volume.name,
+        fromIndex: volume.syncCursor[peerIndex] ?? 0,
+        limit: this.timing.syncChunkKeys,
+        pendingTxids,
+      });
+    }
+  }
+
+  private onSyncRequest(from: string, message: SyncRequestMessage): void {
+    const volume = this.volume(message.volume);
+    const limit = Math.max(1, Math.min(message.limit, 4_096));
+    const start = Math.max(0, Math.min(message.fromIndex, volume.keyOrder.length));
+    const entries: SyncEntry[] = [];
+    for (const key of volume.keyOrder.slice(start, start + limit)) {
+      const state = volume.keys.get(key) as KeyState;
+      if (state.seq > 0)
+        entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
+    }
+    const next = start + limit;
+    const decisions: SyncReplyMessage['decisions'] = [];
+    for (const txid of message.pendingTxids.slice(0, 64)) {
+      const transaction = volume.transactions.get(txid);
+      if (transaction?.decision == null) continue;
+      decisions.push({
+        txid,
+        decision: transaction.decision,
+        proposal: transaction.decision === 'commit' ? transaction.proposal : null,
+      });
+    }
+    this.send(from, {
+      type: 'syncReply',
+      volume: message.volume,
+      entries,
+      decisions,
+      nextIndex: next >= volume.keyOrder.length ? 0 : next,
+    });
+  }
+
+  private onSyncReply(from: string, message: SyncReplyMessage, nowMs: number): void {
+    const volume = this.volume(message.volume);
+    const peerIndex = this.members.indexOf(from);
+    if (peerIndex >= 0) volume.syncCursor[peerIndex] = message.nextIndex;
+    const newer = message.entries.filter(
+      (entry) => entry.version.seq > (volume.keys.get(entry.key)?.seq ?? 0),
+    );
+    if (newer.length > 0) this.persist({ kind: 'adopt', volume: message.volume, entries: newer });
+    for (const known of message.decisions) {
+      this.onDecided(
+        {
+          type: 'decided',
+          volume: message.volume,
+          txid: known.txid,
+          decision: known.decision,
+          ...(known.proposal !== null ? { proposal: known.proposal } : {}),
+        },
+        nowMs,
+      );
+    }
+  }
+
+  // ---- bookkeeping -------------------------------------------------------------------------
+
+  private pruneRecords(volume: VolumeState, nowMs: number): void {
+    for (const [txid, transaction] of volume.transactions) {
+      if (transaction.holdsKeys || volume.recoveries.has(txid)) continue;
+      if (nowMs - transaction.touchedAtMs > this.timing.recordRetentionMs) volume.transactions.delete(txid);
+    }
+  }
+
+  private volume(name: string): VolumeState {
+    let volume = this.volumes.get(name);
+    if (volume === undefined) {
+      volume = new VolumeState(name);
+      this.volumes.set(name, volume);
+    }
+    return volume;
+  }
+
+  private keyState(volume: VolumeState, key: string): KeyState {
+    let state = volume.keys.get(key);
+    if (state === undefined) {
+      state = { seq: 0, txid: '', value: null, pendingTxid: null };
+      volume.keys.set(key, state);
+      volume.keyOrder.push(key);
+    }
+    return state;
+  }
+
+  private transaction(volume: VolumeState, txid: TxId, atMs: number): TransactionRecord {
+    let record = volume.transactions.get(txid);
+    if (record === undefined) {
+      record = {
+        proposal: null,
+        vote: null,
+        promisedBallot: 0,
+        accepted: null,
+        decision: null,
+        holdsKeys: false,
+        touchedAtMs: atMs,
+      };
+      volume.transactions.set(txid, record);
+    } else {
+      record.touchedAtMs = Math.max(record.touchedAtMs, atMs);
+    }
+    return record;
+  }
+
+  // ---- snapshots and inspection ------------------------------------------------------------
+
+  snapshot(): ReplicaSnapshot {
+    return {
+      volumes: [...this.volumes.values()].map((volume) => ({
+        name: volume.name,
+        keys: volume.keyOrder.map((key) => [key, { ...(volume.keys.get(key) as KeyState) }]),
+        transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
+      })),
+    };
+  }
+
+  restore(snapshot: ReplicaSnapshot): void {
+    this.volumes.clear();
+    for (const saved of snapshot.volumes) {
+      const volume = this.volume(saved.name);
+      for (const [key, state] of saved.keys) {
+        volume.keys.set(key, { ...state });
+        volume.keyOrder.push(key);
+      }
+      for (const [txid, record] of saved.transactions) {
+        volume.transactions.set(txid, { ...record });
+        if (record.holdsKeys) volume.holding.add(txid);
+      }
+    }
+  }
+
+  /** Read-only views for invariant checks and stats. */
+  inspectKey(
+    volumeName: string,
+    key: string,
+  ): (Version & { value: Uint8Array | null; pendingTxid: TxId | null }) | null {
+    const state = this.volumes.get(volumeName)?.keys.get(key);
+    return state === undefined ? null : { ...state };
+  }
+
+  inspectTransaction(
+    volumeName: string,
+    txid: TxId,
+  ): Readonly<Pick<TransactionRecord, 'vote' | 'accepted' | 'decision' | 'promisedBallot'>> | null {
+    const record = this.volumes.get(volumeName)?.transactions.get(txid);
+    return record === undefined ? null : record;
+  }
+
+  /** Transactions holding keys pending, per volume. */
+  pendingTransactions(volumeName: string): TxId[] {
+    const volume = this.volumes.get(volumeName);
+    if (volume === undefined) return [];
+    return [...volume.holding];
+  }
+
+  stats(): { volumes: number; keys: number; transactions: number; pendingTransactions: number } {
+    let keys = 0;
+    let transactions = 0;
+    let pendingTransactions = 0;
+    for (const volume of this.volumes.values()) {
+      keys += volume.keys.size;
+      transactions += volume.transactions.size;
+      pendingTransactions += volume.holding.size;
+    }
+    return { volumes: this.volumes.size, keys, transactions, pendingTransactions };
+  }
+
+  volumeNames(): string[] {
+    return [...this.volumes.keys()];
+  }
+}
+
+function acceptedHeader(message: AcceptMessage): {
+  type: 'accepted';
+  volume: string;
+  txid: TxId;
+  ballot: number;
+} {
+  return { type: 'accepted', volume: message.volume, txid: message.txid, ballot: message.ballot };
+}
+
+function pendingInfo(volume: VolumeState, txid: TxId, key: string): PendingInfo {
+  const proposal = volume.transactions.get(txid)?.proposal ?? null;
+  const readSeq = proposal?.reads.find((read) => read.key === key)?.seq ?? 0;
+  const write = proposal?.writes.find((entry) => entry.key === key);
+  return { txid, readSeq, writes: write !== undefined, value: write?.value ?? null };
+}
+
+/** Every key a proposal reads or writes (writes must be in the read set). */
+export function keysOf(proposal: Proposal): string[] {
+  return proposal.reads.map((read) => read.key);
+}
+
+/** Writes only keys it read, each key once, sequence numbers non-negative integers. */
+export function isWellFormed(proposal: Proposal): boolean {
+  const readKeys = new Set<string>();
+  for (const read of proposal.reads) {
+    if (typeof read.key !== 'string' || !Number.isSafeInteger(read.seq) || read.seq < 0) return false;
+    if (readKeys.has(read.key)) return false;
+    readKeys.add(read.key);
+  }
+  const written = new Set<string>();
+  for (const write of proposal.writes) {
+    if (!readKeys.has(write.key) || written.has(write.key)) return false;
+    written.add(write.key);
+  }
+  return true;
+}

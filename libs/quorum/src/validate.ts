@@ -1,0 +1,126 @@
+// Shape checks for messages that arrive from the network. The state machines trust their
+// input, so a storage node or writer checks each decoded frame here first and drops (and
+// counts) anything malformed instead of letting it reach, or half-change, the state.
+import type { QuorumMessage } from './messages.js';
+
+const KEY_BYTES_MAX = 64 * 1024;
+const KEYS_PER_MESSAGE_MAX = 100_000;
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isKey(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= KEY_BYTES_MAX;
+}
+
+function isValue(value: unknown): boolean {
+  return value === null || value instanceof Uint8Array;
+}
+
+function isDecision(value: unknown): boolean {
+  return value === 'commit' || value === 'abort';
+}
+
+function isVote(value: unknown): boolean {
+  return value === 'yes' || value === 'no';
+}
+
+function isVersion(value: unknown): boolean {
+  return isObject(value) && isCount(value.seq) && typeof value.txid === 'string';
+}
+
+function isList(value: unknown, item: (entry: unknown) => boolean): boolean {
+  return Array.isArray(value) && value.length <= KEYS_PER_MESSAGE_MAX && value.every(item);
+}
+
+export function isProposal(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    isName(value.txid) &&
+    typeof value.proposedAtMs === 'number' &&
+    Number.isFinite(value.proposedAtMs) &&
+    isList(value.reads, (read) => isObject(read) && isKey(read.key) && isCount(read.seq)) &&
+    isList(value.writes, (write) => isObject(write) && isKey(write.key) && isValue(write.value))
+  );
+}
+
+function isPendingInfo(value: unknown): boolean {
+  return (
+    value === null ||
+    (isObject(value) &&
+      isName(value.txid) &&
+      isCount(value.readSeq) &&
+      typeof value.writes === 'boolean' &&
+      isValue(value.value))
+  );
+}
+
+const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
+  propose: (m) => isProposal(m.proposal),
+  accept: (m) =>
+    isName(m.txid) &&
+    isCount(m.ballot) &&
+    isDecision(m.decision) &&
+    (m.proposal === null || isProposal(m.proposal)),
+  prepare: (m) => isName(m.txid) && isCount(m.ballot),
+  decided: (m) =>
+    isName(m.txid) && isDecision(m.decision) && (m.proposal === undefined || isProposal(m.proposal)),
+  read: (m) => isCount(m.requestId) && isList(m.keys, isKey),
+  syncRequest: (m) => isCount(m.fromIndex) && isCount(m.limit) && isList(m.pendingTxids, isName),
+  syncReply: (m) =>
+    isCount(m.nextIndex) &&
+    isList(
+      m.entries,
+      (entry) => isObject(entry) && isKey(entry.key) && isVersion(entry.version) && isValue(entry.value),
+    ) &&
+    isList(
+      m.decisions,
+      (entry) =>
+        isObject(entry) &&
+        isName(entry.txid) &&
+        isDecision(entry.decision) &&
+        (entry.proposal === null || isProposal(entry.proposal)),
+    ),
+  vote: (m) => isName(m.txid) && isVote(m.vote) && (m.reason === undefined || typeof m.reason === 'string'),
+  accepted: (m) =>
+    isName(m.txid) && isCount(m.ballot) && typeof m.ok === 'boolean' && isCount(m.promisedBallot),
+  promise: (m) =>
+    isName(m.txid) &&
+    isCount(m.ballot) &&
+    typeof m.ok === 'boolean' &&
+    isCount(m.promisedBallot) &&
+    isVote(m.vote) &&
+    (m.accepted === null ||
+      (isObject(m.accepted) && isCount(m.accepted.ballot) && isDecision(m.accepted.decision))) &&
+    (m.proposal === null || isProposal(m.proposal)) &&
+    (m.decision === null || isDecision(m.decision)),
+  readReply: (m) =>
+    isCount(m.requestId) &&
+    isList(
+      m.results,
+      (result) =>
+        isObject(result) &&
+        isKey(result.key) &&
+        isVersion(result.version) &&
+        isValue(result.value) &&
+        isPendingInfo(result.pending),
+    ),
+};
+
+/** True when `value` has the shape of a protocol message; anything else must be dropped. */
+export function isQuorumMessage(value: unknown): value is QuorumMessage {
+  if (!isObject(value) || typeof value.type !== 'string' || !isName(value.volume)) return false;
+  const check = checks[value.type as QuorumMessage['type']];
+  return check !== undefined && Object.hasOwn(checks, value.type) && check(value);
+}

@@ -1,0 +1,546 @@
+// The writer side of the quorum protocol as a pure state machine (DESIGN §4): the commit
+// coordinator (PROPOSE → votes → ACCEPT → ACCEPTED → DECIDED), recovery of transactions whose
+// outcome it cannot see, and point reads that resolve pending entries before answering.
+//
+// A writer keeps nothing durable: if it crashes, the replicas recover its transactions.
+// Shape: `begin()`, `read()`, `step()` and `tick()` queue messages and events; the shell takes
+// them with `takeReady()`, sends the messages and reports the events to callers.
+import type {
+  AcceptedMessage,
+  Decision,
+  Envelope,
+  FromReplicaMessage,
+  PromiseMessage,
+  Proposal,
+  ReadEntry,
+  ReadReplyMessage,
+  TxId,
+  Version,
+  VoteMessage,
+  WriteEntry,
+} from './messages.js';
+import { ballotRound, INITIAL_BALLOT, recoveryBallot } from './messages.js';
+import { QUORUM, REPLICA_COUNT, tallyVotes } from './quorum-table.js';
+import { RecoveryRound } from './recovery.js';
+
+export interface WriterTiming {
+  /**
+   * First resend interval for replicas that have not answered; it doubles on every resend up to
+   * `retransmitMsMax`. Links are TCP, so resends only matter after a reconnect or an overload
+   * drop; resending fast into a busy replica only makes it busier.
+   */
+  retransmitMs: number;
+  retransmitMsMax: number;
+  /** A commit without a decision after this long is recovered by the writer itself. */
+  commitRecoveryAfterMs: number;
+  /** A commit still undecided after this long is reported with an unknown outcome. */
+  commitDeadlineMs: number;
+  /** How soon a read blocked by a pending transaction asks again. */
+  readRetryMs: number;
+  /** A read blocked this long by the same pending transaction recovers it. */
+  pendingTimeoutMs: number;
+  /** A read without an answer after this long fails. */
+  readDeadlineMs: number;
+}
+
+export const DEFAULT_WRITER_TIMING: WriterTiming = {
+  retransmitMs: 500,
+  retransmitMsMax: 2_000,
+  commitRecoveryAfterMs: 2_000,
+  commitDeadlineMs: 10_000,
+  readRetryMs: 5,
+  pendingTimeoutMs: 1_500,
+  readDeadlineMs: 10_000,
+};
+
+export interface WriterConfig {
+  /** Unique among writers; prefixes transaction ids. */
+  writerId: string;
+  /** Unique ballot id for recovery, ≥ 7 (1–6 belong to replicas). */
+  coordinatorId: number;
+  /** Storage node ids of the protection group, in replica-index order. */
+  members: readonly string[];
+  timing?: Partial<WriterTiming>;
+  quorum?: typeof QUORUM;
+}
+
+export interface ReadValue {
+  key: string;
+  version: Version;
+  value: Uint8Array | null;
+}
+
+export type WriterEvent =
+  | { type: 'committed'; txid: TxId }
+  | { type: 'aborted'; txid: TxId; reason: string }
+  | { type: 'unknown'; txid: TxId; reason: string }
+  | { type: 'read'; requestId: number; values: ReadValue[] }
+  | { type: 'readFailed'; requestId: number; reason: string };
+
+type CommitPhase = 'voting' | 'accepting' | 'recovering';
+
+interface CommitState {
+  volume: string;
+  proposal: Proposal;
+  phase: CommitPhase;
+  votes: Map<number, VoteMessage>;
+  acceptances: Set<number>;
+  acceptRejections: Set<number>;
+  recovery: RecoveryRound | null;
+  startedAtMs: number;
+  sentAtMs: number;
+  resendAfterMs: number;
+}
+
+interface ReadState {
+  volume: string;
+  keys: string[];
+  /** Wire id of the current round; replies to older rounds are ignored. */
+  roundId: number;
+  replies: Map<number, ReadReplyMessage>;
+  startedAtMs: number;
+  sentAtMs: number;
+  /** When the read is blocked, the time of its next round. */
+  retryAtMs: number | null;
+  blockedSinceMs: Map<TxId, number>;
+}
+
+const DECISION_CACHE_MAX = 100_000;
+
+export class WriterCoordinator {
+  readonly writerId: string;
+  readonly timing: WriterTiming;
+  private readonly quorum: typeof QUORUM;
+  private readonly members: readonly string[];
+  private readonly coordinatorId: number;
+  private transactionCounter = 0;
+  private requestCounter = 0;
+  private roundCounter = 0;
+  private readonly commits = new Map<TxId, CommitState>();
+  private readonly reads = new Map<number, ReadState>();
+  private readonly readByRound = new Map<number, number>();
+  /** Recoveries of other writers' transactions that block our reads. */
+  private readonly foreignRecoveries = new Map<
+    TxId,
+    { volume: string; round: RecoveryRound; sentAtMs: number }
+  >();
+  /** Where a beaten foreign recovery starts again. Entries go when the transaction is decided. */
+  private readonly foreignNextRound = new Map<TxId, number>();
+  /** Decisions learned, oldest first (bounded). */
+  private readonly decisions = new Map<TxId, Decision>();
+  private ready: { messages: Envelope[]; events: WriterEvent[] } = { messages: [], events: [] };
+
+  constructor(config: WriterConfig) {
+    if (config.members.length !== REPLICA_COUNT) {
+      throw new RangeError(`a protection group has ${REPLICA_COUNT} members, got ${config.members.length}`);
+    }
+    recoveryBallot(1, config.coordinatorId); // validates the id
+    this.writerId = config.writerId;
+    this.coordinatorId = config.coordinatorId;
+    this.members = config.members;
+    this.timing = { ...DEFAULT_WRITER_TIMING, ...config.timing };
+    this.quorum = config.quorum ?? QUORUM;
+  }
+
+  takeReady(): { messages: Envelope[]; events: WriterEvent[] } {
+    const ready = this.ready;
+    this.ready = { messages: [], events: [] };
+    return ready;
+  }
+
+  get inFlightCommits(): number {
+    return this.commits.size;
+  }
+
+  get inFlightReads(): number {
+    return this.reads.size;
+  }
+
+  /** Starts a commit. `reads` must hold the version read for every key read or written. */
+  begin(volume: string, reads: ReadEntry[], writes: WriteEntry[], nowMs: number): TxId {
+    const txid = `${this.writerId}.${++this.transactionCounter}`;
+    const proposal: Proposal = { txid, reads, writes, proposedAtMs: nowMs };
+    this.commits.set(txid, {
+      volume,
+      proposal,
+      phase: 'voting',
+      votes: new Map(),
+      acceptances: new Set(),
+      acceptRejections: new Set(),
+      recovery: null,
+      startedAtMs: nowMs,
+      sentAtMs: nowMs,
+      resendAfterMs: this.timing.retransmitMs,
+    });
+    this.broadcast({ type: 'propose', volume, proposal });
+    return txid;
+  }
+
+  /** Starts a point read of `keys`; answered by a `read` or `readFailed` event. */
+  read(volume: string, keys: string[], nowMs: number): number {
+    const requestId = ++this.requestCounter;
+    const state: ReadState = {
+      volume,
+      keys,
+      roundId: 0,
+      replies: new Map(),
+      startedAtMs: nowMs,
+      sentAtMs: nowMs,
+      retryAtMs: null,
+      blockedSinceMs: new Map(),
+    };
+    this.reads.set(requestId, state);
+    this.startReadRound(requestId, state, nowMs);
+    return requestId;
+  }
+
+  step(from: string, message: FromReplicaMessage, nowMs: number): void {
+    const fromIndex = this.members.indexOf(from);
+    if (fromIndex < 0) return;
+    switch (message.type) {
+      case 'vote':
+        this.onVote(fromIndex, message, nowMs);
+        return;
+      case 'accepted':
+        this.onAccepted(fromIndex, message, nowMs);
+        return;
+      case 'promise':
+        this.onPromise(fromIndex, message, nowMs);
+        return;
+      case 'readReply':
+        this.onReadReply(fromIndex, message, nowMs);
+        return;
+    }
+  }
+
+  tick(nowMs: number): void {
+    for (const [txid, state] of this.commits) this.tickCommit(txid, state, nowMs);
+    for (const [requestId, state] of this.reads) this.tickRead(requestId, state, nowMs);
+    for (const [txid, entry] of this.foreignRecoveries) {
+      if (nowMs - entry.sentAtMs < this.timing.retransmitMs) continue;
+      entry.sentAtMs = nowMs;
+      if (entry.round.phase === 'outbid') {
+        // Start over above the ballot that beat us: its coordinator may have died.
+        this.foreignRecoveries.delete(txid);
+        this.foreignNextRound.set(txid, ballotRound(entry.round.highestSeenBallot) + 1);
+        continue;
+      }
+      this.sendAll(entry.round.outstanding());
+    }
+  }
+
+  // ---- commits -----------------------------------------------------------------------------
+
+  private onVote(fromIndex: number, message: VoteMessage, nowMs: number): void {
+    const state = this.commits.get(message.txid);
+    if (state === undefined || state.phase !== 'voting') return;
+    state.votes.set(fromIndex, message);
+    let yes = 0;
+    let no = 0;
+    for (const vote of state.votes.values()) vote.vote === 'yes' ? yes++ : no++;
+    const tally = tallyVotes(yes, no, this.quorum);
+    if (tally === 'won') {
+      state.phase = 'accepting';
+      state.sentAtMs = nowMs;
+      state.resendAfterMs = this.timing.retransmitMs;
+      this.broadcast({
+        type: 'accept',
+        volume: state.volume,
+        txid: message.txid,
+        ballot: INITIAL_BALLOT,
+        decision: 'commit',
+        proposal: state.proposal,
+      });
+    } else if (tally === 'lost') {
+      this.finish(message.txid, state, 'abort', `conflict (${describeNoVotes(state.votes)})`);
+    }
+  }
+
+  private onAccepted(fromIndex: number, message: AcceptedMessage, nowMs: number): void {
+    const state = this.commits.get(message.txid);
+    if (state !== undefined && state.phase === 'accepting' && message.ballot === INITIAL_BALLOT) {
+      if (message.ok) {
+        state.acceptances.add(fromIndex);
+        if (state.acceptances.size >= this.quorum.acceptances) this.finish(message.txid, state, 'commit', '');
+      } else {
+        state.acceptRejections.add(fromIndex);
+        // A recovery outbid our ballot: only a recovery of our own can tell what was chosen.
+        if (REPLICA_COUNT - state.acceptRejections.size < this.quorum.acceptances) {
+          this.startOwnRecovery(state, nowMs);
+        }
+      }
+      return;
+    }
+    if (state?.phase === 'recovering' && state.recovery !== null) {
+      state.recovery.onAccepted(fromIndex, message);
+      this.afterOwnRecoveryProgress(message.txid, state, nowMs);
+      return;
+    }
+    const foreign = this.foreignRecoveries.get(message.txid);
+    if (foreign !== undefined) {
+      foreign.round.onAccepted(fromIndex, message);
+      this.afterForeignRecoveryProgress(message.txid, foreign);
+    }
+  }
+
+  private onPromise(fromIndex: number, message: PromiseMessage, nowMs: number): void {
+    const state = this.commits.get(message.txid);
+    if (state?.phase === 'recovering' && state.recovery !== null) {
+      this.sendAll(state.recovery.onPromise(fromIndex, message));
+      this.afterOwnRecoveryProgress(message.txid, state, nowMs);
+      return;
+    }
+    const foreign = this.foreignRecoveries.get(message.txid);
+    if (foreign !== undefined) {
+      this.sendAll(foreign.round.onPromise(fromIndex, message));
+      this.afterForeignRecoveryProgress(message.txid, foreign);
+    }
+  }
+
+  private tickCommit(txid: TxId, state: CommitState, nowMs: number): void {
+    if (nowMs - state.startedAtMs >= this.timing.commitDeadlineMs) {
+      this.commits.delete(txid);
+      this.ready.events.push({
+        type: 'unknown',
+        txid,
+        reason: `no decision within ${this.timing.commitDeadlineMs} ms: fewer than ${this.quorum.commitVotes} storage replicas answered`,
+      });
+      return;
+    }
+    if (state.phase !== 'recovering' && nowMs - state.startedAtMs >= this.timing.commitRecoveryAfterMs) {
+      this.startOwnRecovery(state, nowMs);
+      return;
+    }
+    if (nowMs - state.sentAtMs < state.resendAfterMs) return;
+    state.sentAtMs = nowMs;
+    state.resendAfterMs = Math.min(state.resendAfterMs * 2, this.timing.retransmitMsMax);
+    if (state.phase === 'voting') {
+      this.sendToMissing(state.votes, { type: 'propose', volume: state.volume, proposal: state.proposal });
+    } else if (state.phase === 'accepting') {
+      this.sendToMissing(state.acceptances, {
+        type: 'accept',
+        volume: state.volume,
+        txid,
+        ballot: INITIAL_BALLOT,
+        decision: 'commit',
+        proposal: state.proposal,
+      });
+    } else if (state.recovery !== null) {
+      if (state.recovery.phase === 'outbid') {
+        this.startOwnRecovery(state, nowMs);
+      } else {
+        this.sendAll(state.recovery.outstanding());
+      }
+    }
+  }
+
+  private startOwnRecovery(state: CommitState, nowMs: number): void {
+    const previous = state.recovery;
+    const round =
+      previous === null
+        ? 1
+        : Math.max(ballotRound(previous.ballot), ballotRound(previous.highestSeenBallot)) + 1;
+    state.phase = 'recovering';
+    state.sentAtMs = nowMs;
+    state.resendAfterMs = this.timing.retransmitMs;
+    state.recovery = new RecoveryRound(
+      state.volume,
+      state.proposal.txid,
+      recoveryBallot(round, this.coordinatorId),
+      this.members,
+      state.proposal,
+      this.quorum,
+    );
+    this.sendAll(state.recovery.outstanding());
+  }
+
+  private afterOwnRecoveryProgress(txid: TxId, state: CommitState, nowMs: number): void {
+    const recovery = state.recovery;
+    if (recovery === null) return;
+    if (recovery.phase === 'chosen' && recovery.decision !== null) {
+      this.finish(
+        txid,
+        state,
+        recovery.decision,
+        'recovery chose abort (the commit did not reach a quorum in time)',
+      );
+    } else if (recovery.phase === 'outbid' && nowMs - state.sentAtMs >= this.timing.retransmitMs) {
+      this.startOwnRecovery(state, nowMs);
+    }
+  }
+
+  private finish(txid: TxId, state: CommitState, decision: Decision, abortReason: string): void {
+    this.commits.delete(txid);
+    this.learn(txid, decision);
+    this.broadcast({
+      type: 'decided',
+      volume: state.volume,
+      txid,
+      decision,
+      ...(decision === 'commit' ? { proposal: state.proposal } : {}),
+    });
+    this.ready.events.push(
+      decision === 'commit' ? { type: 'committed', txid } : { type: 'aborted', txid, reason: abortReason },
+    );
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  private startReadRound(requestId: number, state: ReadState, nowMs: number): void {
+    if (state.roundId !== 0) this.readByRound.delete(state.roundId);
+    state.roundId = ++this.roundCounter;
+    state.replies.clear();
+    state.sentAtMs = nowMs;
+    state.retryAtMs = null;
+    this.readByRound.set(state.roundId, requestId);
+    this.broadcast({ type: 'read', volume: state.volume, requestId: state.roundId, keys: state.keys });
+  }
+
+  private onReadReply(fromIndex: number, message: ReadReplyMessage, nowMs: number): void {
+    const requestId = this.readByRound.get(message.requestId);
+    if (requestId === undefined) return;
+    const state = this.reads.get(requestId);
+    if (state === undefined || state.retryAtMs !== null) return;
+    state.replies.set(fromIndex, message);
+    if (state.replies.size >= this.quorum.reads) this.resolveRead(requestId, state, nowMs);
+  }
+
+  /**
+   * The highest committed version among ≥ 3 replies, after resolving pending entries: any 3
+   * replicas include one of a commit's 4 YES voters, which shows the key pending or applied.
+   */
+  private resolveRead(requestId: number, state: ReadState, nowMs: number): void {
+    const best = new Map<string, ReadValue>();
+    const blockers = new Set<TxId>();
+    for (const reply of state.replies.values()) {
+      for (const result of reply.results) {
+        consider(best, { key: result.key, version: result.version, value: result.value });
+        const pending = result.pending;
+        if (pending === null) continue;
+        const decision = this.decisions.get(pending.txid);
+        if (decision === undefined) {
+          blockers.add(pending.txid);
+        } else if (decision === 'commit' && pending.writes) {
+          consider(best, {
+            key: result.key,
+            version: { seq: pending.readSeq + 1, txid: pending.txid },
+            value: pending.value,
+          });
+        }
+      }
+    }
+    if (blockers.size === 0) {
+      this.finishRead(requestId, state);
+      this.ready.events.push({
+        type: 'read',
+        requestId,
+        values: state.keys.map((key) => best.get(key) ?? { key, version: { seq: 0, txid: '' }, value: null }),
+      });
+      return;
+    }
+    state.retryAtMs = nowMs + this.timing.readRetryMs;
+    for (const txid of blockers) {
+      const since = state.blockedSinceMs.get(txid) ?? nowMs;
+      state.blockedSinceMs.set(txid, since);
+      if (nowMs - since >= this.timing.pendingTimeoutMs) this.recoverForeign(state.volume, txid, nowMs);
+    }
+  }
+
+  private tickRead(requestId: number, state: ReadState, nowMs: number): void {
+    if (nowMs - state.startedAtMs >= this.timing.readDeadlineMs) {
+      this.finishRead(requestId, state);
+      this.ready.events.push({
+        type: 'readFailed',
+        requestId,
+        reason: `no answer within ${this.timing.readDeadlineMs} ms: fewer than ${this.quorum.reads} storage replicas answered, or a pending transaction could not be resolved`,
+      });
+      return;
+    }
+    if (state.retryAtMs !== null) {
+      if (nowMs >= state.retryAtMs) this.startReadRound(requestId, state, nowMs);
+      return;
+    }
+    if (nowMs - state.sentAtMs >= this.timing.retransmitMs) {
+      state.sentAtMs = nowMs;
+      const message = {
+        type: 'read' as const,
+        volume: state.volume,
+        requestId: state.roundId,
+        keys: state.keys,
+      };
+      this.sendToMissing(state.replies, message);
+    }
+  }
+
+  private finishRead(requestId: number, state: ReadState): void {
+    this.reads.delete(requestId);
+    this.readByRound.delete(state.roundId);
+  }
+
+  private recoverForeign(volume: string, txid: TxId, nowMs: number): void {
+    if (this.foreignRecoveries.has(txid) || this.commits.has(txid)) return;
+    const ballot = recoveryBallot(this.foreignNextRound.get(txid) ?? 1, this.coordinatorId);
+    const round = new RecoveryRound(volume, txid, ballot, this.members, null, this.quorum);
+    this.foreignRecoveries.set(txid, { volume, round, sentAtMs: nowMs });
+    this.sendAll(round.outstanding());
+  }
+
+  private afterForeignRecoveryProgress(
+    txid: TxId,
+    entry: { volume: string; round: RecoveryRound; sentAtMs: number },
+  ): void {
+    const { round } = entry;
+    if (round.phase !== 'chosen' || round.decision === null) return;
+    this.foreignRecoveries.delete(txid);
+    this.foreignNextRound.delete(txid);
+    this.learn(txid, round.decision);
+    const proposal = round.chosenProposal;
+    this.broadcast({
+      type: 'decided',
+      volume: entry.volume,
+      txid,
+      decision: round.decision,
+      ...(round.decision === 'commit' && proposal !== null ? { proposal } : {}),
+    });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------
+
+  private learn(txid: TxId, decision: Decision): void {
+    this.decisions.set(txid, decision);
+    if (this.decisions.size > DECISION_CACHE_MAX) {
+      const oldest = this.decisions.keys().next().value as TxId;
+      this.decisions.delete(oldest);
+    }
+  }
+
+  private broadcast(message: Envelope['message']): void {
+    for (const to of this.members) this.ready.messages.push({ to, message });
+  }
+
+  private sendToMissing(answered: { has(index: number): boolean }, message: Envelope['message']): void {
+    for (let index = 0; index < REPLICA_COUNT; index++) {
+      if (!answered.has(index)) this.ready.messages.push({ to: this.members[index] as string, message });
+    }
+  }
+
+  private sendAll(envelopes: Envelope[]): void {
+    for (const envelope of envelopes) this.ready.messages.push(envelope);
+  }
+}
+
+function consider(best: Map<string, ReadValue>, candidate: ReadValue): void {
+  const current = best.get(candidate.key);
+  if (current === undefined || candidate.version.seq > current.version.seq)
+    best.set(candidate.key, candidate);
+}
+
+function describeNoVotes(votes: Map<number, VoteMessage>): string {
+  const reasons = new Map<string, number>();
+  for (const vote of votes.values()) {
+    if (vote.vote !== 'no') continue;
+    const reason = vote.reason ?? 'no';
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  }
+  return [...reasons].map(([reason, count]) => `${count}× ${reason}`).join(', ');
+}

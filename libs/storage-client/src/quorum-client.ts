@@ -1,0 +1,268 @@
+// The writers' client for the six-replica store: drives the pure `WriterCoordinator` over TCP.
+// Messages for one storage node are batched per event-loop turn (one socket write each), the
+// coordinator ticks on a timer (resends, timeouts, recovery), and every call has a deadline.
+import {
+  type FromReplicaMessage,
+  isQuorumMessage,
+  QUORUM,
+  type ReadEntry,
+  type ReadValue,
+  type TxId,
+  type WriteEntry,
+  WriterCoordinator,
+  type WriterEvent,
+  type WriterTiming,
+} from '../../quorum/src/index.js';
+import { OutboundLink } from '../../wire/src/outbound-link.js';
+
+export interface StorageNodeAddress {
+  id: string;
+  host: string;
+  port: number;
+}
+
+export interface QuorumClientOptions {
+  /** Unique per writer process incarnation; prefixes its transaction ids. */
+  writerId: string;
+  /** Unique recovery ballot id among writers, ≥ 7. */
+  coordinatorId: number;
+  /** The protection group, in replica-index order (two per AZ). */
+  nodes: StorageNodeAddress[];
+  timing?: Partial<WriterTiming>;
+  tickIntervalMs?: number;
+  /** Calls in flight at most; more are refused at once with `ClientOverloadedError`. */
+  inFlightMax?: number;
+}
+
+export type CommitResult =
+  | { outcome: 'committed'; txid: TxId }
+  | { outcome: 'aborted'; txid: TxId; reason: string };
+
+/** Not enough storage nodes are reachable to even try: nothing was sent. */
+export class QuorumUnavailableError extends Error {
+  override readonly name = 'QuorumUnavailableError';
+}
+
+/** The commit may or may not have happened; only a later read can tell. */
+export class OutcomeUnknownError extends Error {
+  override readonly name = 'OutcomeUnknownError';
+  constructor(
+    readonly txid: TxId,
+    reason: string,
+  ) {
+    super(`outcome of transaction ${txid} unknown: ${reason}`);
+  }
+}
+
+export class ReadFailedError extends Error {
+  override readonly name = 'ReadFailedError';
+}
+
+export class ClientOverloadedError extends Error {
+  override readonly name = 'ClientOverloadedError';
+}
+
+interface Waiter<T> {
+  resolve(value: T): void;
+  reject(error: Error): void;
+}
+
+export class QuorumClient {
+  readonly writerId: string;
+  private readonly coordinator: WriterCoordinator;
+  private readonly links = new Map<string, OutboundLink>();
+  private readonly commitWaiters = new Map<TxId, Waiter<CommitResult>>();
+  private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
+  private readonly tickTimer: NodeJS.Timeout;
+  private readonly inFlightMax: number;
+  private flushScheduled = false;
+  private closed = false;
+  readonly counters = { commits: 0, aborts: 0, unknownOutcomes: 0, reads: 0, readFailures: 0, malformed: 0 };
+
+  constructor(options: QuorumClientOptions) {
+    this.writerId = options.writerId;
+    this.inFlightMax = options.inFlightMax ?? 50_000;
+    this.coordinator = new WriterCoordinator({
+      writerId: options.writerId,
+      coordinatorId: options.coordinatorId,
+      members: options.nodes.map((node) => node.id),
+      ...(options.timing !== undefined ? { timing: options.timing } : {}),
+    });
+    for (const node of options.nodes) {
+      this.links.set(
+        node.id,
+        new OutboundLink({
+          host: node.host,
+          port: node.port,
+          hello: { type: 'hello', role: 'writer', id: options.writerId },
+          onMessage: (message) => this.onMessage(node.id, message),
+        }),
+      );
+    }
+    this.tickTimer = setInterval(() => {
+      this.coordinator.tick(Date.now());
+      this.drain();
+    }, options.tickIntervalMs ?? 5);
+  }
+
+  /** Storage nodes with an open connection right now. */
+  get connectedNodes(): number {
+    let count = 0;
+    for (const link of this.links.values()) if (link.connected) count++;
+    return count;
+  }
+
+  /** Resolves once at least `count` storage nodes are connected, or rejects after `timeoutMs`. */
+  async waitForNodes(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connectedNodes < count) {
+      if (Date.now() > deadline) {
+        throw new QuorumUnavailableError(
+          `only ${this.connectedNodes} of 6 storage nodes connected after ${timeoutMs} ms`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  read(volume: string, keys: string[]): Promise<ReadValue[]> {
+    this.checkOpen();
+    this.checkReachable(QUORUM.reads, 'reads');
+    return new Promise((resolve, reject) => {
+      const requestId = this.coordinator.read(volume, keys, Date.now());
+      this.readWaiters.set(requestId, { resolve, reject });
+      this.drain();
+    });
+  }
+
+  /** Commits `writes` if every key in `reads` still has the version read. */
+  commit(volume: string, reads: ReadEntry[], writes: WriteEntry[]): Promise<CommitResult> {
+    this.checkOpen();
+    this.checkReachable(QUORUM.commitVotes, 'writes');
+    return new Promise((resolve, reject) => {
+      const txid = this.coordinator.begin(volume, reads, writes, Date.now());
+      this.commitWaiters.set(txid, { resolve, reject });
+      this.drain();
+    });
+  }
+
+  /**
+   * Read-modify-write with bounded, jittered retries on conflict: reads `keys`, asks `update`
+   * for the writes (none: the read alone is validated), commits.
+   */
+  async transact<T>(
+    volume: string,
+    keys: string[],
+    update: (values: ReadValue[]) => { writes: WriteEntry[]; result: T },
+    attemptsMax = 20,
+  ): Promise<T> {
+    let lastReason = '';
+    for (let attempt = 0; attempt < attemptsMax; attempt++) {
+      const values = await this.read(volume, keys);
+      const { writes, result } = update(values);
+      const reads = values.map((value) => ({ key: value.key, seq: value.version.seq }));
+      const outcome = await this.commit(volume, reads, writes);
+      if (outcome.outcome === 'committed') return result;
+      lastReason = outcome.reason;
+      const backoffMs = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+    }
+    throw new Error(`transaction kept conflicting after ${attemptsMax} attempts (last: ${lastReason})`);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    for (const link of this.links.values()) link.close();
+    const closedError = new Error('quorum client closed');
+    for (const waiter of this.commitWaiters.values()) waiter.reject(closedError);
+    for (const waiter of this.readWaiters.values()) waiter.reject(closedError);
+    this.commitWaiters.clear();
+    this.readWaiters.clear();
+  }
+
+  linkStats(): Record<string, unknown> {
+    return Object.fromEntries([...this.links].map(([id, link]) => [id, link.stats()]));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('quorum client closed');
+    if (this.commitWaiters.size + this.readWaiters.size >= this.inFlightMax) {
+      throw new ClientOverloadedError(`${this.inFlightMax} calls already in flight; retry later`);
+    }
+  }
+
+  private checkReachable(needed: number, what: string): void {
+    const connected = this.connectedNodes;
+    if (connected < needed) {
+      throw new QuorumUnavailableError(
+        `only ${connected} of 6 storage nodes are reachable; ${what} need ${needed}. ` +
+          'Start the missing storage nodes or check the network between writer and storage.',
+      );
+    }
+  }
+
+  private onMessage(from: string, message: unknown): void {
+    if (!isQuorumMessage(message)) {
+      this.counters.malformed++;
+      return;
+    }
+    this.coordinator.step(from, message as FromReplicaMessage, Date.now());
+    this.scheduleDrain();
+  }
+
+  private scheduleDrain(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Replies from many nodes in one turn are handled first, then sent on together.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.drain();
+    });
+  }
+
+  private drain(): void {
+    const { messages, events } = this.coordinator.takeReady();
+    for (const { to, message } of messages) this.links.get(to)?.send(message);
+    for (const event of events) this.settle(event);
+  }
+
+  private settle(event: WriterEvent): void {
+    switch (event.type) {
+      case 'committed':
+      case 'aborted': {
+        const waiter = this.commitWaiters.get(event.txid);
+        this.commitWaiters.delete(event.txid);
+        if (event.type === 'committed') {
+          this.counters.commits++;
+          waiter?.resolve({ outcome: 'committed', txid: event.txid });
+        } else {
+          this.counters.aborts++;
+          waiter?.resolve({ outcome: 'aborted', txid: event.txid, reason: event.reason });
+        }
+        return;
+      }
+      case 'unknown': {
+        this.counters.unknownOutcomes++;
+        const waiter = this.commitWaiters.get(event.txid);
+        this.commitWaiters.delete(event.txid);
+        waiter?.reject(new OutcomeUnknownError(event.txid, event.reason));
+        return;
+      }
+      case 'read': {
+        this.counters.reads++;
+        const waiter = this.readWaiters.get(event.requestId);
+        this.readWaiters.delete(event.requestId);
+        waiter?.resolve(event.values);
+        return;
+      }
+      case 'readFailed': {
+        this.counters.readFailures++;
+        const waiter = this.readWaiters.get(event.requestId);
+        this.readWaiters.delete(event.requestId);
+        waiter?.reject(new ReadFailedError(event.reason));
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,147 @@
+// A TCP link to one peer that reconnects by itself and batches: every message sent during one
+// event-loop turn goes out in a single socket write. Messages sent while the link is down or
+// its socket is backed up are dropped and counted: the quorum protocol resends what matters,
+// so a bounded loss beats an unbounded queue.
+import { connect, type Socket } from 'node:net';
+import { encodeFrames, FrameDecoder } from './frames.js';
+
+export interface OutboundLinkOptions {
+  host: string;
+  port: number;
+  /** First message on every new connection (who we are). */
+  hello: unknown;
+  /** Called for every message the peer sends back on this link. */
+  onMessage?: (message: unknown) => void;
+  onStateChange?: (connected: boolean) => void;
+  reconnectDelayMsMin?: number;
+  reconnectDelayMsMax?: number;
+  /** Above this many unwritten bytes in the socket, new messages are dropped. */
+  socketBacklogBytesMax?: number;
+  /** Messages queued for the next write, at most. */
+  queueMessagesMax?: number;
+}
+
+export interface OutboundLinkStats {
+  connected: boolean;
+  connects: number;
+  messagesSent: number;
+  messagesDropped: number;
+  writes: number;
+}
+
+export class OutboundLink {
+  private socket: Socket | null = null;
+  private isConnected = false;
+  private closed = false;
+  private queue: unknown[] = [];
+  private flushScheduled = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectDelayMs: number;
+  private readonly options: Required<Omit<OutboundLinkOptions, 'onMessage' | 'onStateChange'>> &
+    Pick<OutboundLinkOptions, 'onMessage' | 'onStateChange'>;
+  private readonly counters = { connects: 0, messagesSent: 0, messagesDropped: 0, writes: 0 };
+
+  constructor(options: OutboundLinkOptions) {
+    this.options = {
+      reconnectDelayMsMin: 20,
+      reconnectDelayMsMax: 500,
+      socketBacklogBytesMax: 32 * 1024 * 1024,
+      queueMessagesMax: 100_000,
+      ...options,
+    };
+    this.reconnectDelayMs = this.options.reconnectDelayMsMin;
+    this.open();
+  }
+
+  get connected(): boolean {
+    return this.isConnected;
+  }
+
+  stats(): OutboundLinkStats {
+    return { connected: this.isConnected, ...this.counters };
+  }
+
+  send(message: unknown): void {
+    const socket = this.socket;
+    if (
+      !this.isConnected ||
+      socket === null ||
+      socket.writableLength > this.options.socketBacklogBytesMax ||
+      this.queue.length >= this.options.queueMessagesMax
+    ) {
+      this.counters.messagesDropped++;
+      return;
+    }
+    this.queue.push(message);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.socket?.destroy();
+    this.socket = null;
+    this.isConnected = false;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const messages = this.queue;
+    this.queue = [];
+    if (messages.length === 0 || this.socket === null || !this.isConnected) return;
+    this.socket.write(encodeFrames(messages));
+    this.counters.writes++;
+    this.counters.messagesSent += messages.length;
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
+    this.socket = socket;
+    const decoder = new FrameDecoder();
+    socket.on('connect', () => {
+      this.isConnected = true;
+      this.counters.connects++;
+      this.reconnectDelayMs = this.options.reconnectDelayMsMin;
+      socket.write(encodeFrames([this.options.hello]));
+      this.options.onStateChange?.(true);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let messages: unknown[];
+      try {
+        messages = decoder.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const message of messages) this.options.onMessage?.(message);
+    });
+    socket.on('error', () => {
+      // 'close' follows and schedules the reconnect.
+    });
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
+      const wasConnected = this.isConnected;
+      this.isConnected = false;
+      this.socket = null;
+      this.counters.messagesDropped += this.queue.length;
+      this.queue = [];
+      if (wasConnected) this.options.onStateChange?.(false);
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed) return;
+    const delayMs = this.reconnectDelayMs;
+    this.reconnectDelayMs = Math.min(this.reconnectDelayMs * 2, this.options.reconnectDelayMsMax);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.open();
+    }, delayMs);
+    this.reconnectTimer.unref();
+  }
+}

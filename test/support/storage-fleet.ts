@@ -1,0 +1,148 @@
+// Six real storage-node processes on loopback, each with its own data directory, for tests
+// and benchmarks that need the real thing: kill -9, restart, SIGSTOP/SIGCONT by PID.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ReadResult } from '../../libs/quorum/src/index.js';
+import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
+import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
+import { repoRoot } from './environment.js';
+import { freePort, type RunningProcess, startProcess } from './processes.js';
+
+const STARTUP_TIMEOUT_MS = 60_000;
+const AZ_OF_INDEX = ['az-a', 'az-a', 'az-b', 'az-b', 'az-c', 'az-c'];
+
+export interface StorageFleet {
+  nodes: StorageNodeAddress[];
+  /** Current process of each node (replaced on restart). */
+  process(index: number): RunningProcess;
+  kill(index: number): Promise<void>;
+  /** Starts a stopped node again on the same port and data; resolves once it serves. */
+  restart(index: number): Promise<{ replayedRecords: number; replayMs: number }>;
+  pause(index: number): void;
+  resume(index: number): void;
+  isRunning(index: number): boolean;
+  /** A READ sent to one node only: what that replica holds. */
+  readFrom(index: number, volume: string, keys: string[]): Promise<ReadResult[]>;
+  stop(): Promise<void>;
+}
+
+export async function startStorageFleet(
+  options: { env?: NodeJS.ProcessEnv; dataRoot?: string } = {},
+): Promise<StorageFleet> {
+  const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), 'borealis-fleet-')));
+  const nodes: StorageNodeAddress[] = [];
+  for (let index = 0; index < 6; index++)
+    nodes.push({ id: `s${index + 1}`, host: '127.0.0.1', port: await freePort() });
+  const members = nodes.map((node) => `${node.id}=${node.host}:${node.port}`).join(',');
+  const processes: (RunningProcess | null)[] = new Array(6).fill(null);
+  const paused = new Set<number>();
+  const entry = join(repoRoot, 'dist/apps/storage-node/src/main.js');
+
+  const launch = async (index: number) => {
+    const node = nodes[index] as StorageNodeAddress;
+    const running = startProcess(
+      process.execPath,
+      [
+        entry,
+        '--id',
+        node.id,
+        '--az',
+        AZ_OF_INDEX[index] as string,
+        '--port',
+        String(node.port),
+        '--data-dir',
+        join(dataRoot, node.id),
+        '--members',
+        members,
+      ],
+      {
+        env: {
+          ...process.env,
+          ...options.env,
+          HEALTH_PORT: '0',
+          HOST: '127.0.0.1',
+          BOREALIS_EXIT_WITH_PARENT: '1',
+        },
+      },
+    );
+    processes[index] = running;
+    const replayed = await running.waitFor(/replayed (\d+) log records.* in (\d+) ms/, STARTUP_TIMEOUT_MS);
+    await running.waitFor(/serving the quorum protocol/, STARTUP_TIMEOUT_MS);
+    return { replayedRecords: Number(replayed[1]), replayMs: Number(replayed[2]) };
+  };
+
+  await Promise.all(nodes.map((_, index) => launch(index)));
+
+  const current = (index: number): RunningProcess => {
+    const running = processes[index];
+    if (running === null || running === undefined)
+      throw new Error(`storage node s${index + 1} is not running`);
+    return running;
+  };
+
+  return {
+    nodes,
+    process: current,
+    isRunning: (index) => {
+      const running = processes[index];
+      return (
+        running !== null &&
+        running !== undefined &&
+        running.child.exitCode === null &&
+        running.child.signalCode === null
+      );
+    },
+    async kill(index) {
+      const running = current(index);
+      paused.delete(index);
+      running.kill();
+      await running.waitForExit(10_000);
+      processes[index] = null;
+    },
+    restart: (index) => launch(index),
+    pause(index) {
+      current(index).child.kill('SIGSTOP');
+      paused.add(index);
+    },
+    resume(index) {
+      current(index).child.kill('SIGCONT');
+      paused.delete(index);
+    },
+    async readFrom(index, volume, keys) {
+      const node = nodes[index] as StorageNodeAddress;
+      return new Promise<ReadResult[]>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          link.close();
+          reject(new Error(`no READ reply from ${node.id} within 5 s`));
+        }, 5_000);
+        const link: OutboundLink = new OutboundLink({
+          host: node.host,
+          port: node.port,
+          hello: { type: 'hello', role: 'writer', id: `probe-${process.pid}-${index}-${Date.now()}` },
+          onStateChange: (connected) => {
+            if (connected) link.send({ type: 'read', volume, requestId: 1, keys });
+          },
+          onMessage: (message) => {
+            const reply = message as { type?: string; results?: ReadResult[] };
+            if (reply.type !== 'readReply') return;
+            clearTimeout(timer);
+            link.close();
+            resolve(reply.results ?? []);
+          },
+        });
+      });
+    },
+    async stop() {
+      for (let index = 0; index < 6; index++) {
+        const running = processes[index];
+        if (running === null || running === undefined) continue;
+        if (paused.has(index)) running.child.kill('SIGCONT');
+        running.kill();
+        await running.waitForExit(10_000).catch(() => undefined);
+        processes[index] = null;
+      }
+      if (options.dataRoot === undefined) await rm(dataRoot, { recursive: true, force: true });
+    },
+  };
+}

@@ -126,8 +126,8 @@ export class QuorumClient {
   }
 
   read(volume: string, keys: string[]): Promise<ReadValue[]> {
-    this.checkOpen();
-    this.checkReachable(QUORUM.reads, 'reads');
+    const refusal = this.refusal(QUORUM.reads, 'reads');
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const requestId = this.coordinator.read(volume, keys, Date.now());
       this.readWaiters.set(requestId, { resolve, reject });
@@ -137,8 +137,8 @@ export class QuorumClient {
 
   /** Commits `writes` if every key in `reads` still has the version read. */
   commit(volume: string, reads: ReadEntry[], writes: WriteEntry[]): Promise<CommitResult> {
-    this.checkOpen();
-    this.checkReachable(QUORUM.commitVotes, 'writes');
+    const refusal = this.refusal(QUORUM.commitVotes, 'writes');
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       const txid = this.coordinator.begin(volume, reads, writes, Date.now());
       this.commitWaiters.set(txid, { resolve, reject });
@@ -185,21 +185,20 @@ export class QuorumClient {
     return Object.fromEntries([...this.links].map(([id, link]) => [id, link.stats()]));
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new Error('quorum client closed');
+  /** Why a call cannot even be tried right now (nothing is sent then), or null. */
+  private refusal(replicasNeeded: number, what: string): Error | null {
+    if (this.closed) return new Error('quorum client closed');
     if (this.commitWaiters.size + this.readWaiters.size >= this.inFlightMax) {
-      throw new ClientOverloadedError(`${this.inFlightMax} calls already in flight; retry later`);
+      return new ClientOverloadedError(`${this.inFlightMax} calls already in flight; retry later`);
     }
-  }
-
-  private checkReachable(needed: number, what: string): void {
     const connected = this.connectedNodes;
-    if (connected < needed) {
-      throw new QuorumUnavailableError(
-        `only ${connected} of 6 storage nodes are reachable; ${what} need ${needed}. ` +
+    if (connected < replicasNeeded) {
+      return new QuorumUnavailableError(
+        `only ${connected} of 6 storage nodes are reachable; ${what} need ${replicasNeeded}. ` +
           'Start the missing storage nodes or check the network between writer and storage.',
       );
     }
+    return null;
   }
 
   private onMessage(from: string, message: unknown): void {

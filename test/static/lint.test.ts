@@ -46,4 +46,20 @@ describe('static checks', () => {
       rmSync(probe, { recursive: true, force: true });
     }
   });
+
+  it('keeps network, disk and timers out of the protocol core (the rule is not a no-op)', () => {
+    const probe = mkdtempSync(join(repoRoot, 'libs', 'quorum', 'src', 'io-probe-'));
+    try {
+      writeFileSync(
+        join(probe, 'impure.mts'),
+        "import { connect } from 'node:net';\nexport const later = (): unknown => setTimeout(() => connect(1), 1);\n",
+      );
+      const result = runBiome(['lint', relative(repoRoot, probe)]);
+      assert.notEqual(result.status, 0);
+      assert.match(result.stdout + result.stderr, /noRestrictedImports/);
+      assert.match(result.stdout + result.stderr, /noRestrictedGlobals/);
+    } finally {
+      rmSync(probe, { recursive: true, force: true });
+    }
+  });
 });

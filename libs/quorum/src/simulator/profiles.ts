@@ -1,0 +1,180 @@
+// Fault profiles: which faults a run injects and how hard. A seed picks its profile unless one is
+// named, so a plain sweep over seeds covers all of them.
+
+/**
+ * - `az`: one availability zone (both its replicas and the writer placed there) cut off;
+ * - `split`: three replicas against three (an AZ and one node of the next against the rest);
+ * - `az-plus-one`: an AZ and one more replica cut off, leaving three: reads work, writes cannot.
+ */
+export type PartitionKind = 'az' | 'split' | 'az-plus-one';
+
+export interface NetworkFaults {
+  dropRate: number;
+  duplicateRate: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+  /** Share of messages held back much longer, so that old messages overtake new ones. */
+  spikeRate: number;
+  spikeMaxDelayMs: number;
+}
+
+export interface FaultProfile {
+  name: string;
+  description: string;
+  network: NetworkFaults;
+  partitions: readonly PartitionKind[];
+  partitionLengthMs: readonly [number, number];
+  replicaCrashes: boolean;
+  writerCrashes: boolean;
+  /** Replicas down at the same time, at most. */
+  maxReplicasDown: number;
+  downtimeMs: readonly [number, number];
+  /** Share of replica crashes that happen after a batch's fsync but before its messages leave. */
+  tornCrashRate: number;
+  /** How often some replica compacts its disk into a snapshot; null: never. */
+  snapshotEveryMs: readonly [number, number] | null;
+  /** Pause between two injected faults. */
+  faultEveryMs: readonly [number, number];
+  /** Virtual time under faults, when the profile needs longer than the default. */
+  durationMs?: number;
+  /**
+   * Replica record retention for this profile. Short, so that runs prune; still longer than any
+   * outage, since a replica cut off for longer than the retention can meet peers that forgot a
+   * decision it still waits for (records are pruned by age, not once all six applied them).
+   */
+  recordRetention?: { recordRetentionMs: number; proposalMaxAgeMs: number };
+}
+
+const calmNetwork: NetworkFaults = {
+  dropRate: 0.02,
+  duplicateRate: 0.02,
+  minDelayMs: 0.5,
+  maxDelayMs: 15,
+  spikeRate: 0.01,
+  spikeMaxDelayMs: 120,
+};
+
+export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
+  lossy: {
+    name: 'lossy',
+    description: 'heavy loss, duplication and reordering; no partitions or crashes',
+    network: {
+      dropRate: 0.15,
+      duplicateRate: 0.1,
+      minDelayMs: 0.5,
+      maxDelayMs: 40,
+      spikeRate: 0.03,
+      spikeMaxDelayMs: 400,
+    },
+    partitions: [],
+    partitionLengthMs: [0, 0],
+    replicaCrashes: false,
+    writerCrashes: false,
+    maxReplicasDown: 0,
+    downtimeMs: [0, 0],
+    tornCrashRate: 0,
+    snapshotEveryMs: [150, 600],
+    faultEveryMs: [1_000, 1_000],
+  },
+  az: {
+    name: 'az',
+    description: 'one AZ isolated at a time (its writer with it), light loss',
+    network: calmNetwork,
+    partitions: ['az'],
+    partitionLengthMs: [150, 1_600],
+    replicaCrashes: false,
+    writerCrashes: false,
+    maxReplicasDown: 0,
+    downtimeMs: [0, 0],
+    tornCrashRate: 0,
+    snapshotEveryMs: [300, 900],
+    faultEveryMs: [100, 500],
+  },
+  split: {
+    name: 'split',
+    description: 'the replicas split three against three, light loss',
+    network: calmNetwork,
+    partitions: ['split'],
+    partitionLengthMs: [150, 1_600],
+    replicaCrashes: false,
+    writerCrashes: false,
+    maxReplicasDown: 0,
+    downtimeMs: [0, 0],
+    tornCrashRate: 0,
+    snapshotEveryMs: [300, 900],
+    faultEveryMs: [100, 500],
+  },
+  'az-plus-one': {
+    name: 'az-plus-one',
+    description: 'an AZ plus one more replica isolated, light loss',
+    network: calmNetwork,
+    partitions: ['az-plus-one'],
+    partitionLengthMs: [150, 1_600],
+    replicaCrashes: false,
+    writerCrashes: false,
+    maxReplicasDown: 0,
+    downtimeMs: [0, 0],
+    tornCrashRate: 0,
+    snapshotEveryMs: [300, 900],
+    faultEveryMs: [100, 500],
+  },
+  crash: {
+    name: 'crash',
+    description:
+      'replicas and writers crash and restart (some crashes between fsync and send), frequent snapshots',
+    network: calmNetwork,
+    partitions: [],
+    partitionLengthMs: [0, 0],
+    replicaCrashes: true,
+    writerCrashes: true,
+    maxReplicasDown: 2,
+    downtimeMs: [20, 900],
+    tornCrashRate: 0.3,
+    snapshotEveryMs: [80, 400],
+    faultEveryMs: [60, 350],
+  },
+  mixed: {
+    name: 'mixed',
+    description: 'every fault: loss, all partition kinds, crashes of up to three replicas and of writers',
+    network: {
+      dropRate: 0.06,
+      duplicateRate: 0.05,
+      minDelayMs: 0.5,
+      maxDelayMs: 30,
+      spikeRate: 0.02,
+      spikeMaxDelayMs: 300,
+    },
+    partitions: ['az', 'split', 'az-plus-one'],
+    partitionLengthMs: [100, 1_000],
+    replicaCrashes: true,
+    writerCrashes: true,
+    maxReplicasDown: 3,
+    downtimeMs: [20, 1_000],
+    tornCrashRate: 0.2,
+    snapshotEveryMs: [100, 500],
+    faultEveryMs: [80, 400],
+  },
+  prune: {
+    name: 'prune',
+    description: 'short record retention, so that decided records are pruned mid-run; crashes and light loss',
+    network: calmNetwork,
+    partitions: [],
+    partitionLengthMs: [0, 0],
+    replicaCrashes: true,
+    writerCrashes: true,
+    maxReplicasDown: 2,
+    downtimeMs: [20, 500],
+    tornCrashRate: 0.2,
+    snapshotEveryMs: [150, 600],
+    faultEveryMs: [150, 500],
+    durationMs: 7_000,
+    recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200 },
+  },
+};
+
+export const PROFILE_NAMES: readonly string[] = Object.keys(FAULT_PROFILES);
+
+/** The profile a seed runs under when none is named: seeds cycle through all of them. */
+export function profileForSeed(seed: number): string {
+  return PROFILE_NAMES[Math.abs(seed) % PROFILE_NAMES.length] as string;
+}

@@ -1,0 +1,269 @@
+// `npm run sim`: installs what is missing, compiles, then runs the deterministic simulator of the
+// quorum protocol (libs/quorum/src/simulator).
+//
+//   npm run sim -- --seeds 100000 [--from N] [--profile name] [--duration ms] [--workers N]
+//       sweeps seeds from..from+seeds-1 on worker threads, with a progress bar on stderr; stops at
+//       the first failure and prints its seed and the command that replays it.
+//   npm run sim -- --seed 12345 [--profile name] [--duration ms] [--trace]
+//       runs one seed; --trace prints every event of the run.
+//
+// Without --profile, each seed picks its fault profile (seed mod the number of profiles).
+// --no-build skips the install and compile steps.
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { repoRoot } from './lib/paths.mjs';
+
+const simulatorPath = resolve(repoRoot, 'dist', 'libs', 'quorum', 'src', 'simulator', 'index.js');
+/** Seeds a worker runs per request: large enough to amortize messages, small enough to stop soon. */
+const CHUNK_SEEDS = 25;
+const PROGRESS_EVERY_MS = 200;
+
+async function loadSimulator() {
+  return import(pathToFileURL(simulatorPath).href);
+}
+
+// ---- worker: runs chunks of seeds, stops a chunk at its first failure -------------------------
+
+async function workerMain() {
+  const { runSimulation } = await loadSimulator();
+  const { profile, durationMs } = workerData;
+  parentPort.on('message', ({ from, count }) => {
+    for (let seed = from; seed < from + count; seed++) {
+      const result = runSimulation({
+        seed,
+        ...(profile ? { profile } : {}),
+        ...(durationMs ? { durationMs } : {}),
+      });
+      if (!result.ok) {
+        parentPort.postMessage({ from, ran: seed - from + 1, failure: { seed, summary: result.summary } });
+        return;
+      }
+    }
+    parentPort.postMessage({ from, ran: count, failure: null });
+  });
+  parentPort.postMessage({ ready: true });
+}
+
+// ---- main ---------------------------------------------------------------------------------------
+
+function parseArguments(argv) {
+  const options = {
+    seeds: null,
+    from: 1,
+    seed: null,
+    profile: null,
+    durationMs: null,
+    trace: false,
+    build: true,
+  };
+  options.workers = availableParallelism();
+  const number = (flag, value) => {
+    const parsed = Number(value);
+    if (!Number.isSafeInteger(parsed))
+      throw new Error(`${flag} needs an integer, got ${JSON.stringify(value)}`);
+    return parsed;
+  };
+  for (let index = 0; index < argv.length; index++) {
+    const flag = argv[index];
+    const next = () => {
+      index++;
+      if (index >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[index];
+    };
+    switch (flag) {
+      case '--seeds':
+        options.seeds = number(flag, next());
+        break;
+      case '--from':
+        options.from = number(flag, next());
+        break;
+      case '--seed':
+        options.seed = number(flag, next());
+        break;
+      case '--profile':
+        options.profile = next();
+        break;
+      case '--duration':
+        options.durationMs = number(flag, next());
+        break;
+      case '--workers':
+        options.workers = Math.max(1, number(flag, next()));
+        break;
+      case '--trace':
+        options.trace = true;
+        break;
+      case '--no-build':
+        options.build = false;
+        break;
+      default:
+        throw new Error(`unknown argument ${JSON.stringify(flag)} (see the top of scripts/sim.mjs)`);
+    }
+  }
+  if (options.seed === null && options.seeds === null) options.seeds = 1_000;
+  return options;
+}
+
+function formatDuration(seconds) {
+  if (!Number.isFinite(seconds)) return '?';
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60
+    ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
+    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+class ProgressBar {
+  constructor(total) {
+    this.total = total;
+    this.started = Date.now();
+    this.lastDrawn = 0;
+    this.isTty = process.stderr.isTTY === true;
+    this.lastTenth = -1;
+  }
+
+  draw(done, failures, force = false) {
+    const now = Date.now();
+    if (!force && now - this.lastDrawn < PROGRESS_EVERY_MS) return;
+    this.lastDrawn = now;
+    const elapsed = (now - this.started) / 1000;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const width = 30;
+    const filled = Math.round((done / this.total) * width);
+    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} seeds  ${rate.toFixed(0)} seeds/s  ETA ${formatDuration((this.total - done) / rate)}  ${failures} failures`;
+    if (this.isTty) {
+      process.stderr.write(`\r\x1b[2K${line}`);
+    } else {
+      // Without a terminal, a line per tenth instead of a redrawn bar.
+      const tenth = Math.floor((done / this.total) * 10);
+      if (tenth !== this.lastTenth || force) {
+        this.lastTenth = tenth;
+        process.stderr.write(`${line}\n`);
+      }
+    }
+  }
+
+  end(done, failures) {
+    if (!this.isTty && this.lastTenth === 10) return;
+    this.draw(done, failures, true);
+    if (this.isTty) process.stderr.write('\n');
+  }
+}
+
+async function sweep(options) {
+  const total = options.seeds;
+  const last = options.from + total - 1;
+  const workerCount = Math.min(options.workers, Math.ceil(total / CHUNK_SEEDS));
+  const bar = new ProgressBar(total);
+  const started = Date.now();
+  let nextSeed = options.from;
+  let done = 0;
+  let failure = null;
+  let failures = 0;
+  const workers = [];
+
+  await new Promise((resolveSweep, rejectSweep) => {
+    let active = 0;
+    const dispatch = (worker) => {
+      // After a failure only seeds below it still matter: the lowest failing seed is reported.
+      if (nextSeed > last || (failure !== null && nextSeed > failure.seed)) {
+        worker.terminate();
+        return;
+      }
+      const count = Math.min(CHUNK_SEEDS, last - nextSeed + 1);
+      worker.postMessage({ from: nextSeed, count });
+      nextSeed += count;
+      active++;
+    };
+    const settleIfIdle = () => {
+      if (active === 0 && (nextSeed > last || failure !== null)) resolveSweep();
+    };
+    for (let index = 0; index < workerCount; index++) {
+      const worker = new Worker(new URL(import.meta.url), {
+        workerData: { profile: options.profile, durationMs: options.durationMs },
+      });
+      workers.push(worker);
+      worker.on('error', rejectSweep);
+      worker.on('message', (message) => {
+        if (message.ready) {
+          dispatch(worker);
+          settleIfIdle();
+          return;
+        }
+        active--;
+        done += message.ran;
+        if (message.failure !== null) {
+          failures++;
+          if (failure === null || message.failure.seed < failure.seed) failure = message.failure;
+        }
+        bar.draw(done, failures);
+        dispatch(worker);
+        settleIfIdle();
+      });
+    }
+  });
+  await Promise.all(workers.map((worker) => worker.terminate()));
+  bar.end(done, failures);
+
+  const seconds = (Date.now() - started) / 1000;
+  const profile = options.profile ?? 'all profiles';
+  if (failure !== null) {
+    process.stdout.write(`\nFAILED ${failure.summary}\n\n`);
+  }
+  // After a failure, seeds ran out of order: a count, not a range.
+  const range = failure === null ? `${options.from}..${last}` : `from ${options.from}`;
+  process.stdout.write(
+    `${done} seeds (${range}, ${profile}) in ${seconds.toFixed(1)} s: ${(done / seconds).toFixed(1)} seeds/s, ${failures} failures\n`,
+  );
+  return failure === null;
+}
+
+async function replay(options) {
+  const { runSimulation } = await loadSimulator();
+  const result = runSimulation({
+    seed: options.seed,
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.durationMs ? { durationMs: options.durationMs } : {}),
+    trace: options.trace,
+    onTrace: (line) => process.stdout.write(`${line}\n`),
+  });
+  process.stdout.write(`\n${result.summary}\n`);
+  process.stdout.write(`stats: ${JSON.stringify(result.stats)}\n`);
+  if (result.ok && !options.trace) process.stdout.write(`trace: ${result.replay}\n`);
+  return result.ok;
+}
+
+async function main() {
+  let options;
+  try {
+    options = parseArguments(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(2);
+  }
+  if (options.build) {
+    // Imported here so that worker threads, which run this same file, load none of it.
+    const { build } = await import('./lib/build.mjs');
+    const { ensureDependencies } = await import('./lib/install.mjs');
+    const { fail, Steps } = await import('./lib/ui.mjs');
+    const steps = new Steps('sim', 2);
+    try {
+      await steps.run('install dependencies', ensureDependencies);
+      await steps.run('compile', build);
+    } catch (error) {
+      fail(error instanceof Error ? error.message : String(error));
+    }
+  }
+  const ok = options.seed !== null ? await replay(options) : await sweep(options);
+  process.exitCode = ok ? 0 : 1;
+}
+
+// Piped into `head`, stdout closes early: that is the reader's choice, not a failure.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
+if (isMainThread) await main();
+else await workerMain();

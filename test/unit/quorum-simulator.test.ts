@@ -1,0 +1,322 @@
+// The deterministic simulator over many seeds and every fault profile, plus focused scenarios of
+// the protocol core driven by hand: a commit with everything up, recovery of a crashed writer's
+// transaction by the replicas, and a read that resolves the pending transaction blocking it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Envelope, QuorumMessage } from '../../libs/quorum/src/messages.js';
+import { ballotRound, recoveryBallot } from '../../libs/quorum/src/messages.js';
+import { QUORUM } from '../../libs/quorum/src/quorum-table.js';
+import { type ReplicaRecord, StorageReplica } from '../../libs/quorum/src/replica.js';
+import {
+  MEMBERS,
+  PROFILE_NAMES,
+  profileForSeed,
+  runSimulation,
+} from '../../libs/quorum/src/simulator/index.js';
+import { WriterCoordinator, type WriterEvent } from '../../libs/quorum/src/writer.js';
+
+const SEEDS = 600;
+
+for (const profile of PROFILE_NAMES) {
+  test(`simulator: seeds 1..${SEEDS} of profile ${profile} keep every invariant`, () => {
+    let runs = 0;
+    let commits = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      if (profileForSeed(seed) !== profile) continue;
+      const result = runSimulation({ seed });
+      assert.ok(result.ok, result.summary);
+      runs++;
+      commits += result.stats.commits;
+    }
+    assert.ok(runs >= Math.floor(SEEDS / PROFILE_NAMES.length));
+    // A run that commits nothing checks nothing.
+    assert.ok(commits >= runs * 5, `only ${commits} commits in ${runs} runs`);
+  });
+}
+
+test('simulator: a seed replays exactly', () => {
+  const first = runSimulation({ seed: 4242, trace: true });
+  const second = runSimulation({ seed: 4242, trace: true });
+  assert.deepEqual(second.stats, first.stats);
+  assert.deepEqual(second.trace, first.trace);
+  assert.match(first.replay, /npm run sim -- --seed 4242 --profile \S+/);
+});
+
+test('simulator: without faults, everything commits or conflicts and nothing is left unknown', () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const result = runSimulation({ seed, faults: false });
+    assert.ok(result.ok, result.summary);
+    assert.equal(result.stats.unknownOutcomes, 0);
+    assert.equal(result.stats.readsFailed, 0);
+    assert.ok(result.stats.commits > 20);
+  }
+});
+
+test('simulator: a quorum override reaches replicas and writers, and a commit on 3 YES is caught', () => {
+  const weakened = { ...QUORUM, commitVotes: 3 };
+  const failure = Array.from({ length: 20 }, (_, index) => index + 1)
+    .map((seed) => runSimulation({ seed, profile: 'split', quorumOverride: weakened }))
+    .find((result) => !result.ok);
+  assert.ok(failure !== undefined, 'twenty seeds of three-against-three splits should expose it');
+  assert.match(failure.summary, /npm run sim -- --seed \d+ --profile split/);
+});
+
+// ---- the core by hand ------------------------------------------------------------------------
+
+const VOLUME = 'v';
+/** Production's order: a writer recovers its own commit before the replicas step in. */
+const REPLICA_TIMING = { pendingTimeoutMs: 400, retransmitMs: 60, syncIntervalMs: 60 };
+const WRITER_TIMING = {
+  retransmitMs: 40,
+  retransmitMsMax: 160,
+  commitRecoveryAfterMs: 300,
+  commitDeadlineMs: 3_000,
+  pendingTimeoutMs: 300,
+  readDeadlineMs: 3_000,
+};
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+/** Six replicas and any writers, FIFO delivery, no loss; crashed actors drop what they are sent. */
+class Cluster {
+  nowMs = 0;
+  readonly replicas = MEMBERS.map((_, selfIndex) => Cluster.newReplica(selfIndex));
+  /** Each replica's durable records: what a restart replays. */
+  readonly disks: ReplicaRecord[][] = MEMBERS.map(() => []);
+  /** Messages to these actors are lost on the wire. */
+  readonly unreachable = new Set<string>();
+  readonly writers = new Map<string, WriterCoordinator>();
+  readonly events = new Map<string, WriterEvent[]>();
+  readonly down = new Set<string>();
+  /** Replicas do not tick when false: only writers drive recovery. */
+  replicasTick = true;
+  private readonly inFlight: { from: string; to: string; message: QuorumMessage }[] = [];
+
+  static newReplica(selfIndex: number): StorageReplica {
+    return new StorageReplica({ members: MEMBERS, selfIndex, timing: REPLICA_TIMING });
+  }
+
+  /** A crash loses what the replica queued but had not handed over; its disk stays. */
+  crashReplica(index: number): void {
+    const replica = this.replicas[index] as StorageReplica;
+    replica.takeReady();
+    this.down.add(replica.selfId);
+  }
+
+  restartReplica(index: number): StorageReplica {
+    const replica = Cluster.newReplica(index);
+    for (const record of this.disks[index] as ReplicaRecord[]) replica.applyRecord(structuredClone(record));
+    this.replicas[index] = replica;
+    this.down.delete(replica.selfId);
+    return replica;
+  }
+
+  addWriter(writerId: string, coordinatorId: number): WriterCoordinator {
+    const writer = new WriterCoordinator({
+      writerId,
+      coordinatorId,
+      members: MEMBERS,
+      timing: WRITER_TIMING,
+    });
+    this.writers.set(writerId, writer);
+    this.events.set(writerId, []);
+    return writer;
+  }
+
+  /** Moves everything the actors queued onto the wire. */
+  collect(): void {
+    this.replicas.forEach((replica, index) => {
+      if (this.down.has(replica.selfId)) return;
+      const ready = replica.takeReady();
+      (this.disks[index] as ReplicaRecord[]).push(...ready.records);
+      this.enqueue(replica.selfId, ready.messages);
+    });
+    for (const [writerId, writer] of this.writers) {
+      if (this.down.has(writerId)) continue;
+      const ready = writer.takeReady();
+      this.enqueue(writerId, ready.messages);
+      this.events.get(writerId)?.push(...ready.events);
+    }
+  }
+
+  private enqueue(from: string, envelopes: Envelope[]): void {
+    for (const { to, message } of envelopes) this.inFlight.push({ from, to, message });
+  }
+
+  /** Delivers until the wire is empty (bounded). */
+  deliverAll(): void {
+    this.collect();
+    for (let step = 0; step < 100_000 && this.inFlight.length > 0; step++) {
+      const { from, to, message } = this.inFlight.shift() as (typeof this.inFlight)[number];
+      if (this.down.has(to) || this.unreachable.has(to)) continue;
+      const replica = this.replicas.find((candidate) => candidate.selfId === to);
+      if (replica !== undefined) {
+        replica.step(from, message, this.nowMs);
+      } else if (
+        message.type === 'vote' ||
+        message.type === 'accepted' ||
+        message.type === 'promise' ||
+        message.type === 'readReply'
+      ) {
+        this.writers.get(to)?.step(from, message, this.nowMs);
+      }
+      this.collect();
+    }
+    assert.equal(this.inFlight.length, 0, 'the messages did not settle');
+  }
+
+  /** Lets virtual time pass in 10 ms ticks, delivering everything after each. */
+  advance(ms: number): void {
+    for (const end = this.nowMs + ms; this.nowMs < end; ) {
+      this.nowMs += 10;
+      if (this.replicasTick) {
+        for (const replica of this.replicas) if (!this.down.has(replica.selfId)) replica.tick(this.nowMs);
+      }
+      for (const [writerId, writer] of this.writers) if (!this.down.has(writerId)) writer.tick(this.nowMs);
+      this.deliverAll();
+    }
+  }
+
+  pending(): string[] {
+    return this.replicas.flatMap((replica) => replica.pendingTransactions(VOLUME));
+  }
+}
+
+test('core: a commit with all replicas up is applied everywhere and read back', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  const txid = writer.begin(
+    VOLUME,
+    [{ key: 'k', seq: 0 }],
+    [{ key: 'k', value: bytes('one') }],
+    cluster.nowMs,
+  );
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid }]);
+  for (const replica of cluster.replicas) {
+    const state = replica.inspectKey(VOLUME, 'k');
+    assert.equal(state?.seq, 1, replica.selfId);
+    assert.equal(state?.txid, txid);
+    assert.equal(state?.pendingTxid, null);
+  }
+  const requestId = writer.read(VOLUME, ['k'], cluster.nowMs);
+  cluster.deliverAll();
+  const read = cluster.events
+    .get('w1')
+    ?.find((event) => event.type === 'read' && event.requestId === requestId);
+  assert.ok(read?.type === 'read');
+  assert.equal(read.values[0]?.version.seq, 1);
+  assert.deepEqual(read.values[0]?.value, bytes('one'));
+});
+
+test("core: a crashed writer's pending keys are recovered by the replicas", () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  const txid = writer.begin(
+    VOLUME,
+    [{ key: 'k', seq: 0 }],
+    [{ key: 'k', value: bytes('orphan') }],
+    cluster.nowMs,
+  );
+  // The PROPOSEs reach all six replicas, which vote YES and hold the key; then the writer dies.
+  cluster.collect();
+  cluster.down.add('w1');
+  cluster.deliverAll();
+  assert.equal(cluster.pending().length, 6);
+  cluster.advance(3 * REPLICA_TIMING.pendingTimeoutMs);
+  assert.deepEqual(cluster.pending(), []);
+  // Six YES votes form a certificate, so recovery must choose commit.
+  for (const replica of cluster.replicas) {
+    assert.equal(replica.inspectTransaction(VOLUME, txid)?.decision, 'commit', replica.selfId);
+    assert.equal(replica.inspectKey(VOLUME, 'k')?.seq, 1);
+  }
+});
+
+test('core: a read blocked by a pending transaction resolves it', () => {
+  const cluster = new Cluster();
+  cluster.replicasTick = false;
+  const first = cluster.addWriter('w1', 7);
+  const txid = first.begin(
+    VOLUME,
+    [{ key: 'k', seq: 0 }],
+    [{ key: 'k', value: bytes('held') }],
+    cluster.nowMs,
+  );
+  cluster.collect();
+  cluster.down.add('w1');
+  cluster.deliverAll();
+  assert.equal(cluster.pending().length, 6);
+
+  const reader = cluster.addWriter('w2', 8);
+  const requestId = reader.read(VOLUME, ['k'], cluster.nowMs);
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w2'), [], 'the read waits while the key is pending');
+  cluster.advance(3 * WRITER_TIMING.pendingTimeoutMs);
+  const read = cluster.events
+    .get('w2')
+    ?.find((event) => event.type === 'read' && event.requestId === requestId);
+  assert.ok(read?.type === 'read', 'the read completes once the reader recovered the transaction');
+  assert.deepEqual(read.values[0]?.version, { seq: 1, txid });
+  assert.deepEqual(read.values[0]?.value, bytes('held'));
+  assert.deepEqual(cluster.pending(), [], "the reader's DECIDED released the key everywhere");
+});
+
+test('core: a restarted replica never reuses the recovery ballot of its previous life', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('x') }], cluster.nowMs);
+  cluster.collect();
+  cluster.down.add('w1');
+  cluster.deliverAll();
+  // s1 times the transaction out and starts a recovery round; it crashes before anything it sent arrives.
+  const timeoutMs = REPLICA_TIMING.pendingTimeoutMs;
+  cluster.nowMs += timeoutMs + 10;
+  const s1 = cluster.replicas[0] as StorageReplica;
+  s1.tick(cluster.nowMs);
+  const firstReady = s1.takeReady();
+  (cluster.disks[0] as ReplicaRecord[]).push(...firstReady.records);
+  const firstBallot = firstReady.messages.find((envelope) => envelope.message.type === 'prepare')?.message;
+  assert.ok(firstBallot?.type === 'prepare');
+  cluster.crashReplica(0);
+
+  const restarted = cluster.restartReplica(0);
+  cluster.nowMs += timeoutMs + 10;
+  restarted.tick(cluster.nowMs);
+  const secondBallot = restarted
+    .takeReady()
+    .messages.find((envelope) => envelope.message.type === 'prepare')?.message;
+  assert.ok(secondBallot?.type === 'prepare');
+  // Two rounds at one ballot could each get a different value accepted at it.
+  assert.ok(
+    secondBallot.ballot > firstBallot.ballot,
+    `ballot ${secondBallot.ballot} after a restart, ${firstBallot.ballot} before`,
+  );
+});
+
+test('core: replicas recover a transaction whose recovering writer died after its PREPARE', () => {
+  const cluster = new Cluster();
+  cluster.replicasTick = false;
+  const writer = cluster.addWriter('w1', 7);
+  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('x') }], cluster.nowMs);
+  // The writer hears nothing back, so it starts its own recovery, whose PREPARE every replica
+  // promises; then it dies before sending ACCEPT.
+  cluster.unreachable.add('w1');
+  cluster.advance(WRITER_TIMING.commitRecoveryAfterMs + 50);
+  const writerBallot = recoveryBallot(1, 7);
+  for (const replica of cluster.replicas) {
+    assert.equal(replica.inspectTransaction(VOLUME, txid)?.promisedBallot, writerBallot, replica.selfId);
+  }
+  cluster.down.add('w1');
+  // Every replica's first round (ballot round 1, ids 1–6) is below the writer's: they must climb.
+  cluster.replicasTick = true;
+  cluster.advance(10 * REPLICA_TIMING.pendingTimeoutMs);
+  assert.deepEqual(cluster.pending(), []);
+  const decisions = new Set(
+    cluster.replicas.map((replica) => replica.inspectTransaction(VOLUME, txid)?.decision),
+  );
+  assert.equal(decisions.size, 1);
+  assert.ok(
+    ballotRound(
+      Math.max(...cluster.replicas.map((r) => r.inspectTransaction(VOLUME, txid)?.promisedBallot ?? 0)),
+    ) > 1,
+  );
+});

@@ -28,6 +28,8 @@ export interface EtcdCluster {
   version: string;
   /** etcdctl's path, or null when it is not installed. */
   etcdctl: string | null;
+  /** Process ids of the members, in endpoint order (e.g. to read their CPU time). */
+  pids: number[];
   /** Stops every member (SIGTERM by PID, then SIGKILL after 10 s) and removes the data. Idempotent. */
   stop(): Promise<void>;
 }
@@ -255,7 +257,7 @@ export async function startEtcdCluster(options: StartEtcdOptions = {}): Promise<
     log(
       `etcd cluster healthy: ${endpoints.join(', ')} (pids ${members.map(({ child }) => child.pid).join(', ')})`,
     );
-    return { endpoints, version, etcdctl, stop };
+    return { endpoints, version, etcdctl, pids: members.map(({ child }) => child.pid as number), stop };
   } catch (error) {
     await stop();
     throw error;

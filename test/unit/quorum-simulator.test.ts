@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { Envelope, QuorumMessage } from '../../libs/quorum/src/messages.js';
 import { ballotRound, recoveryBallot } from '../../libs/quorum/src/messages.js';
 import { QUORUM } from '../../libs/quorum/src/quorum-table.js';
-import { type ReplicaRecord, StorageReplica } from '../../libs/quorum/src/replica.js';
+import { type ReplicaRecord, type ReplicaTiming, StorageReplica } from '../../libs/quorum/src/replica.js';
 import {
   MEMBERS,
   PROFILE_NAMES,
@@ -65,7 +65,14 @@ test('simulator: a quorum override reaches replicas and writers, and a commit on
 
 const VOLUME = 'v';
 /** Production's order: a writer recovers its own commit before the replicas step in. */
-const REPLICA_TIMING = { pendingTimeoutMs: 400, retransmitMs: 60, syncIntervalMs: 60 };
+// Decisions are confirmed late here so that these tests can still inspect decided records;
+// the test of forgetting sets its own.
+const REPLICA_TIMING = {
+  pendingTimeoutMs: 400,
+  retransmitMs: 60,
+  syncIntervalMs: 60,
+  decisionConfirmAfterMs: 60_000,
+};
 const WRITER_TIMING = {
   retransmitMs: 40,
   retransmitMsMax: 160,
@@ -91,8 +98,10 @@ class Cluster {
   replicasTick = true;
   private readonly inFlight: { from: string; to: string; message: QuorumMessage }[] = [];
 
+  static replicaTiming: Partial<ReplicaTiming> = REPLICA_TIMING;
+
   static newReplica(selfIndex: number): StorageReplica {
-    return new StorageReplica({ members: MEMBERS, selfIndex, timing: REPLICA_TIMING });
+    return new StorageReplica({ members: MEMBERS, selfIndex, timing: Cluster.replicaTiming });
   }
 
   /** A crash loses what the replica queued but had not handed over; its disk stays. */
@@ -319,4 +328,48 @@ test('core: replicas recover a transaction whose recovering writer died after it
       Math.max(...cluster.replicas.map((r) => r.inspectTransaction(VOLUME, txid)?.promisedBallot ?? 0)),
     ) > 1,
   );
+});
+
+test('core: a decided transaction is forgotten only once all six know it, and stale messages about it are refused', () => {
+  Cluster.replicaTiming = { ...REPLICA_TIMING, decisionConfirmAfterMs: 200 };
+  try {
+    const cluster = new Cluster();
+    const writer = cluster.addWriter('w1', 7);
+    // s6 misses the whole commit, DECIDED included: the others must tell it before forgetting.
+    cluster.unreachable.add('s6');
+    const txid = writer.begin(
+      VOLUME,
+      [{ key: 'k', seq: 0 }],
+      [{ key: 'k', value: bytes('x') }],
+      cluster.nowMs,
+    );
+    cluster.advance(100);
+    assert.deepEqual(
+      cluster.events.get('w1')?.map((event) => event.type),
+      ['committed'],
+    );
+    cluster.advance(1_000);
+    for (const replica of cluster.replicas.slice(0, 5)) {
+      assert.equal(replica.isForgotten(VOLUME, txid), false, `${replica.selfId} forgot before s6 knew`);
+      assert.equal(replica.inspectTransaction(VOLUME, txid)?.decision, 'commit');
+    }
+    cluster.unreachable.delete('s6');
+    cluster.advance(2_000);
+    for (const replica of cluster.replicas) {
+      assert.equal(replica.isForgotten(VOLUME, txid), true, `${replica.selfId} still holds the record`);
+      assert.equal(replica.inspectKey(VOLUME, 'k')?.seq, 1, `${replica.selfId} did not apply the commit`);
+    }
+    // A stale coordinator's PREPARE must not collect fresh NO promises for a committed transaction.
+    const replica = cluster.replicas[0] as StorageReplica;
+    replica.step(
+      'w9',
+      { type: 'prepare', volume: VOLUME, txid, ballot: recoveryBallot(9, 9) },
+      cluster.nowMs,
+    );
+    const [reply] = replica.takeReady().messages;
+    assert.equal(reply?.message.type, 'promise');
+    assert.equal(reply?.message.type === 'promise' && reply.message.ok, false);
+  } finally {
+    Cluster.replicaTiming = REPLICA_TIMING;
+  }
 });

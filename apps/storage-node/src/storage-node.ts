@@ -65,6 +65,8 @@ export class StorageNodeServer {
   /** Resolves once every record appended so far is durable: replies wait behind it. */
   private durable: Promise<void> = Promise.resolve();
   private recordsSinceSnapshot = 0;
+  /** Jittered per node, so that six nodes under the same load do not all snapshot at once. */
+  private snapshotThreshold = 0;
   private snapshotting = false;
   private stopped = false;
   readonly counters = {
@@ -87,6 +89,7 @@ export class StorageNodeServer {
       log: (line) => console.log(line),
       ...options,
     };
+    this.snapshotThreshold = this.nextSnapshotThreshold();
     this.replica = new StorageReplica({
       members: options.members.map((member) => member.id),
       selfIndex,
@@ -276,7 +279,7 @@ export class StorageNodeServer {
       () => this.send(ready.messages),
       () => undefined,
     );
-    if (this.recordsSinceSnapshot >= this.options.snapshotEveryRecords) void this.snapshot();
+    if (this.recordsSinceSnapshot >= this.snapshotThreshold) void this.snapshot();
   }
 
   private send(envelopes: Envelope[]): void {
@@ -311,6 +314,7 @@ export class StorageNodeServer {
     if (this.snapshotting || this.log === null) return;
     this.snapshotting = true;
     this.recordsSinceSnapshot = 0;
+    this.snapshotThreshold = this.nextSnapshotThreshold();
     try {
       // Rotate and serialize in the same turn: the snapshot then covers exactly the closed segments.
       const segment = this.log.rotate();
@@ -324,6 +328,10 @@ export class StorageNodeServer {
     } finally {
       this.snapshotting = false;
     }
+  }
+
+  private nextSnapshotThreshold(): number {
+    return Math.round(this.options.snapshotEveryRecords * (0.75 + Math.random() * 0.5));
   }
 
   /** A failed fsync leaves the durable state unknown: stop rather than answer from it. */

@@ -167,6 +167,22 @@ export interface SyncReplyMessage {
   nextIndex: number;
 }
 
+/** Which of `txids` has the peer decided? Asked before a decided record is forgotten. */
+export interface DecisionQueryMessage {
+  type: 'decisionQuery';
+  volume: string;
+  txids: TxId[];
+}
+
+export interface DecisionAckMessage {
+  type: 'decisionAck';
+  volume: string;
+  /** Decided here (or already forgotten here, which needed every replica's confirmation). */
+  known: TxId[];
+  /** Not decided here: the asker sends the decision. */
+  unknown: TxId[];
+}
+
 export type ToReplicaMessage =
   | ProposeMessage
   | AcceptMessage
@@ -174,7 +190,9 @@ export type ToReplicaMessage =
   | DecidedMessage
   | ReadMessage
   | SyncRequestMessage
-  | SyncReplyMessage;
+  | SyncReplyMessage
+  | DecisionQueryMessage
+  | DecisionAckMessage;
 
 export type FromReplicaMessage = VoteMessage | AcceptedMessage | PromiseMessage | ReadReplyMessage;
 

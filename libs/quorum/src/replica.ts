@@ -9,6 +9,8 @@ import type {
   AcceptMessage,
   DecidedMessage,
   Decision,
+  DecisionAckMessage,
+  DecisionQueryMessage,
   Envelope,
   FromReplicaMessage,
   PendingInfo,
@@ -34,10 +36,23 @@ export interface ReplicaTiming {
   pendingTimeoutMs: number;
   /** Proposals older than this get NO: their decided records may already be pruned. */
   proposalMaxAgeMs: number;
-  /** Records of transactions holding no key are dropped this long after they were last touched. */
+  /**
+   * Undecided records that hold no key and accepted nothing (NO votes, bare promises) are
+   * dropped this long after they were last touched. Decided records are never dropped by age:
+   * only once every replica has confirmed it knows the decision (see `decisionQuery`).
+   */
   recordRetentionMs: number;
+  /** A decision is confirmed with the peers once it is this old. */
+  decisionConfirmAfterMs: number;
+  /** How long a forgotten transaction is still recognized, so that stale messages about it are refused. */
+  forgottenRetentionMs: number;
   /** How often the replica pulls a chunk of a peer's keys (repair) and asks about old pendings. */
   syncIntervalMs: number;
+  /**
+   * Repair backs off to this interval while rounds find nothing new, and returns to
+   * `syncIntervalMs` as soon as one does or the replica sees that it lags.
+   */
+  syncIntervalMaxMs: number;
   /** Keys per repair chunk. */
   syncChunkKeys: number;
   /** Resend interval for an unanswered recovery round. */
@@ -50,7 +65,10 @@ export const DEFAULT_REPLICA_TIMING: ReplicaTiming = {
   pendingTimeoutMs: 3_000,
   proposalMaxAgeMs: 30_000,
   recordRetentionMs: 120_000,
+  decisionConfirmAfterMs: 1_000,
+  forgottenRetentionMs: 600_000,
   syncIntervalMs: 100,
+  syncIntervalMaxMs: 2_000,
   syncChunkKeys: 512,
   retransmitMs: 200,
 };
@@ -86,7 +104,9 @@ export type ReplicaRecord =
       proposal: Proposal | null;
       atMs: number;
     }
-  | { kind: 'adopt'; volume: string; entries: SyncEntry[] };
+  | { kind: 'adopt'; volume: string; entries: SyncEntry[] }
+  /** Decided transactions every replica confirmed: replay drops them too instead of confirming again. */
+  | { kind: 'forget'; volume: string; txids: TxId[]; atMs: number };
 
 export interface Ready {
   records: ReplicaRecord[];
@@ -122,10 +142,17 @@ class VolumeState {
   readonly recoveries = new Map<TxId, { round: RecoveryRound; sentAtMs: number }>();
   /** Where the next recovery of a transaction starts after being outbid: above the ballot that won. */
   readonly nextRecoveryRound = new Map<TxId, number>();
+  /** Decided transactions not yet confirmed by every peer: txid → bitmask of peers that confirmed. */
+  readonly unconfirmed = new Map<TxId, number>();
+  /** Transactions decided, confirmed by all six and dropped: txid → when (oldest first). */
+  readonly forgotten = new Map<TxId, number>();
   /** Repair cursor per peer index. */
   readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
   constructor(readonly name: string) {}
 }
+
+/** Decision queries name at most this many transactions per peer per round. */
+const DECISION_QUERY_TXIDS_MAX = 2_048;
 
 /** A snapshot of the replica state; opaque to the shell, which stores it encoded. */
 export interface ReplicaSnapshot {
@@ -133,6 +160,8 @@ export interface ReplicaSnapshot {
     name: string;
     keys: [string, KeyState][];
     transactions: [TxId, TransactionRecord][];
+    unconfirmed: [TxId, number][];
+    forgotten: [TxId, number][];
   }[];
 }
 
@@ -144,6 +173,9 @@ export class StorageReplica {
   private readonly volumes = new Map<string, VolumeState>();
   private ready: Ready = { records: [], messages: [] };
   private lastSyncAtMs = Number.NEGATIVE_INFINITY;
+  private syncEveryMs: number;
+  private emptySyncReplies = 0;
+  private lastConfirmAtMs = Number.NEGATIVE_INFINITY;
   private lastPruneAtMs = 0;
   private lastScanAtMs = Number.NEGATIVE_INFINITY;
   private syncPeerRotation = 0;
@@ -156,6 +188,7 @@ export class StorageReplica {
     this.selfIndex = config.selfIndex;
     this.timing = { ...DEFAULT_REPLICA_TIMING, ...config.timing };
     this.quorum = config.quorum ?? QUORUM;
+    this.syncEveryMs = this.timing.syncIntervalMs;
   }
 
   get selfId(): string {
@@ -192,6 +225,12 @@ export class StorageReplica {
       case 'syncReply':
         this.onSyncReply(from, message, nowMs);
         return;
+      case 'decisionQuery':
+        this.onDecisionQuery(from, message);
+        return;
+      case 'decisionAck':
+        this.onDecisionAck(from, message, nowMs);
+        return;
       case 'promise':
       case 'accepted':
         this.onRecoveryReply(from, message, nowMs);
@@ -215,9 +254,13 @@ export class StorageReplica {
         if (pruneDue) this.pruneRecords(volume, nowMs);
       }
     }
-    if (nowMs - this.lastSyncAtMs >= this.timing.syncIntervalMs) {
+    if (nowMs - this.lastSyncAtMs >= this.syncEveryMs) {
       this.lastSyncAtMs = nowMs;
       this.requestSync(nowMs);
+    }
+    if (nowMs - this.lastConfirmAtMs >= this.timing.syncIntervalMs) {
+      this.lastConfirmAtMs = nowMs;
+      for (const volume of this.volumes.values()) this.requestDecisionConfirmations(volume, nowMs);
     }
   }
 
@@ -257,6 +300,14 @@ export class StorageReplica {
       case 'adopt':
         for (const entry of record.entries) this.adoptVersion(volume, entry);
         return;
+      case 'forget':
+        for (const txid of record.txids) {
+          if (volume.transactions.get(txid)?.decision == null) continue;
+          volume.unconfirmed.delete(txid);
+          volume.transactions.delete(txid);
+          volume.forgotten.set(txid, record.atMs);
+        }
+        return;
     }
   }
 
@@ -274,6 +325,11 @@ export class StorageReplica {
   private onPropose(from: string, message: ProposeMessage, nowMs: number): void {
     const { proposal } = message;
     const volume = this.volume(message.volume);
+    if (volume.forgotten.has(proposal.txid)) {
+      // Decided and known to all six: a NO changes nothing, and nothing needs recording.
+      this.sendVote(from, message.volume, proposal.txid, 'no', 'decided');
+      return;
+    }
     const existing = volume.transactions.get(proposal.txid);
     if (existing?.vote != null) {
       // Votes are irrevocable: a repeated PROPOSE gets the same answer.
@@ -305,10 +361,14 @@ export class StorageReplica {
     if (!isWellFormed(proposal)) return 'invalid';
     for (const read of proposal.reads) {
       const state = volume.keys.get(read.key);
-      if (state === undefined) continue;
+      if (state === undefined) {
+        if (read.seq > 0) this.syncFaster();
+        continue;
+      }
       if (state.pendingTxid !== null && state.pendingTxid !== proposal.txid) return 'pending';
       // Older is fine: this replica lags and will catch up; newer means the read was stale.
       if (state.seq > read.seq) return 'stale';
+      if (state.seq < read.seq) this.syncFaster();
     }
     return null;
   }
@@ -321,9 +381,15 @@ export class StorageReplica {
 
   private onAccept(from: string, message: AcceptMessage, nowMs: number): void {
     const volume = this.volume(message.volume);
+    if (volume.forgotten.has(message.txid)) {
+      // A stale coordinator: refuse, so that it can never choose anew for a decided transaction.
+      this.send(from, { ...acceptedHeader(message), ok: false, promisedBallot: message.ballot });
+      return;
+    }
     const transaction = volume.transactions.get(message.txid);
     const promised = transaction?.promisedBallot ?? 0;
-    if (message.ballot < promised || (message.decision === 'commit' && message.proposal === null)) {
+    const knownProposal = message.proposal ?? transaction?.proposal ?? null;
+    if (message.ballot < promised || (message.decision === 'commit' && knownProposal === null)) {
       this.send(from, { ...acceptedHeader(message), ok: false, promisedBallot: promised });
       return;
     }
@@ -336,7 +402,8 @@ export class StorageReplica {
         txid: message.txid,
         ballot: message.ballot,
         decision: message.decision,
-        proposal: message.proposal,
+        // The vote record already holds the proposal when this replica voted YES: log it once.
+        proposal: transaction?.proposal == null ? message.proposal : null,
         atMs: nowMs,
       });
     }
@@ -345,6 +412,11 @@ export class StorageReplica {
 
   private onPrepare(from: string, message: PrepareMessage, nowMs: number): void {
     const volume = this.volume(message.volume);
+    if (volume.forgotten.has(message.txid)) {
+      // Without its record this replica would promise a fresh NO: refuse instead.
+      this.sendPromise(from, message, null, false);
+      return;
+    }
     const existing = volume.transactions.get(message.txid);
     const known = existing ?? null;
     if (known?.decision != null) {
@@ -395,6 +467,7 @@ export class StorageReplica {
 
   private onDecided(message: DecidedMessage, nowMs: number): void {
     const volume = this.volume(message.volume);
+    if (volume.forgotten.has(message.txid)) return;
     const transaction = volume.transactions.get(message.txid);
     if (transaction?.decision != null) return;
     const proposal = message.proposal ?? transaction?.proposal ?? null;
@@ -404,7 +477,7 @@ export class StorageReplica {
       volume: message.volume,
       txid: message.txid,
       decision: message.decision,
-      proposal: message.decision === 'commit' ? proposal : null,
+      proposal: message.decision === 'commit' && transaction?.proposal == null ? proposal : null,
       atMs: nowMs,
     });
   }
@@ -421,9 +494,10 @@ export class StorageReplica {
     if (transaction.decision !== null) return;
     transaction.decision = decision;
     if (proposal !== null && transaction.proposal === null) transaction.proposal = proposal;
-    if (decision === 'commit' && proposal !== null) {
-      const readSeqs = new Map(proposal.reads.map((read) => [read.key, read.seq]));
-      for (const write of proposal.writes) {
+    const applied = transaction.proposal;
+    if (decision === 'commit' && applied !== null) {
+      const readSeqs = new Map(applied.reads.map((read) => [read.key, read.seq]));
+      for (const write of applied.writes) {
         this.adoptVersion(volume, {
           key: write.key,
           version: { seq: (readSeqs.get(write.key) ?? 0) + 1, txid },
@@ -433,6 +507,7 @@ export class StorageReplica {
     }
     this.releaseKeys(volume, txid, transaction);
     volume.recoveries.delete(txid);
+    volume.unconfirmed.set(txid, 0);
     volume.nextRecoveryRound.delete(txid);
   }
 
@@ -634,6 +709,13 @@ export class StorageReplica {
       (entry) => entry.version.seq > (volume.keys.get(entry.key)?.seq ?? 0),
     );
     if (newer.length > 0) this.persist({ kind: 'adopt', volume: message.volume, entries: newer });
+    if (newer.length > 0 || message.decisions.length > 0) {
+      this.syncFaster();
+    } else if (++this.emptySyncReplies >= REPLICA_COUNT - 1) {
+      // A whole round over the peers found nothing: ask less often.
+      this.emptySyncReplies = 0;
+      this.syncEveryMs = Math.min(this.syncEveryMs * 2, this.timing.syncIntervalMaxMs);
+    }
     for (const known of message.decisions) {
       this.onDecided(
         {
@@ -648,13 +730,102 @@ export class StorageReplica {
     }
   }
 
+  private syncFaster(): void {
+    this.emptySyncReplies = 0;
+    this.syncEveryMs = this.timing.syncIntervalMs;
+  }
+
   // ---- bookkeeping -------------------------------------------------------------------------
 
+  /**
+   * Drops, by age, only records that can be answered the same way without them: a NO vote or a
+   * bare promise (a replica without a record promises a NO). Decided records go through
+   * confirmation instead, and records with an accepted value stay until decided.
+   */
   private pruneRecords(volume: VolumeState, nowMs: number): void {
     for (const [txid, transaction] of volume.transactions) {
-      if (transaction.holdsKeys || volume.recoveries.has(txid)) continue;
+      if (transaction.holdsKeys || transaction.decision !== null || transaction.accepted !== null) continue;
+      if (transaction.vote === 'yes' || volume.recoveries.has(txid)) continue;
       if (nowMs - transaction.touchedAtMs > this.timing.recordRetentionMs) volume.transactions.delete(txid);
     }
+    for (const [txid, forgottenAtMs] of volume.forgotten) {
+      if (nowMs - forgottenAtMs <= this.timing.forgottenRetentionMs) break;
+      volume.forgotten.delete(txid);
+    }
+  }
+
+  // ---- forgetting decided transactions once all six know the decision ----------------------
+
+  private requestDecisionConfirmations(volume: VolumeState, nowMs: number): void {
+    if (volume.unconfirmed.size === 0) return;
+    const allPeers = this.peerMask();
+    const perPeer: TxId[][] = Array.from({ length: REPLICA_COUNT }, () => []);
+    const confirmed: TxId[] = [];
+    let scanned = 0;
+    for (const [txid, confirmedBy] of volume.unconfirmed) {
+      const record = volume.transactions.get(txid);
+      // Oldest first: stop at the first decision too young to ask about.
+      if (record !== undefined && nowMs - record.touchedAtMs < this.timing.decisionConfirmAfterMs) break;
+      if (++scanned > DECISION_QUERY_TXIDS_MAX * 4) break;
+      for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+        if (peer === this.selfIndex || (confirmedBy & (1 << peer)) !== 0) continue;
+        const list = perPeer[peer] as TxId[];
+        if (list.length < DECISION_QUERY_TXIDS_MAX) list.push(txid);
+      }
+      if (confirmedBy === allPeers) confirmed.push(txid);
+    }
+    this.forgetTransactions(volume, confirmed, nowMs);
+    perPeer.forEach((txids, peer) => {
+      if (txids.length > 0) {
+        this.send(this.members[peer] as string, { type: 'decisionQuery', volume: volume.name, txids });
+      }
+    });
+  }
+
+  private onDecisionQuery(from: string, message: DecisionQueryMessage): void {
+    const volume = this.volume(message.volume);
+    const known: TxId[] = [];
+    const unknown: TxId[] = [];
+    for (const txid of message.txids) {
+      if (volume.forgotten.has(txid) || volume.transactions.get(txid)?.decision != null) known.push(txid);
+      else unknown.push(txid);
+    }
+    this.send(from, { type: 'decisionAck', volume: message.volume, known, unknown });
+  }
+
+  private onDecisionAck(from: string, message: DecisionAckMessage, nowMs: number): void {
+    const volume = this.volume(message.volume);
+    const peer = this.members.indexOf(from);
+    if (peer < 0 || peer === this.selfIndex) return;
+    const confirmed: TxId[] = [];
+    for (const txid of message.known) {
+      const confirmedBy = volume.unconfirmed.get(txid);
+      if (confirmedBy === undefined) continue;
+      const now = confirmedBy | (1 << peer);
+      volume.unconfirmed.set(txid, now);
+      if (now === this.peerMask()) confirmed.push(txid);
+    }
+    this.forgetTransactions(volume, confirmed, nowMs);
+    for (const txid of message.unknown) {
+      // The peer missed the decision: tell it, and ask again next round.
+      const record = volume.transactions.get(txid);
+      if (record?.decision == null) continue;
+      this.send(from, {
+        type: 'decided',
+        volume: volume.name,
+        txid,
+        decision: record.decision,
+        ...(record.decision === 'commit' && record.proposal !== null ? { proposal: record.proposal } : {}),
+      });
+    }
+  }
+
+  private forgetTransactions(volume: VolumeState, txids: TxId[], nowMs: number): void {
+    if (txids.length > 0) this.persist({ kind: 'forget', volume: volume.name, txids, atMs: nowMs });
+  }
+
+  private peerMask(): number {
+    return ((1 << REPLICA_COUNT) - 1) & ~(1 << this.selfIndex);
   }
 
   private volume(name: string): VolumeState {
@@ -703,6 +874,8 @@ export class StorageReplica {
         name: volume.name,
         keys: volume.keyOrder.map((key) => [key, { ...(volume.keys.get(key) as KeyState) }]),
         transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
+        unconfirmed: [...volume.unconfirmed],
+        forgotten: [...volume.forgotten],
       })),
     };
   }
@@ -719,6 +892,8 @@ export class StorageReplica {
         volume.transactions.set(txid, { ...record });
         if (record.holdsKeys) volume.holding.add(txid);
       }
+      for (const [txid, confirmedBy] of saved.unconfirmed ?? []) volume.unconfirmed.set(txid, confirmedBy);
+      for (const [txid, forgottenAtMs] of saved.forgotten ?? []) volume.forgotten.set(txid, forgottenAtMs);
     }
   }
 
@@ -739,6 +914,11 @@ export class StorageReplica {
     return record === undefined ? null : record;
   }
 
+  /** Whether the replica dropped the transaction's record after every replica confirmed its decision. */
+  isForgotten(volumeName: string, txid: TxId): boolean {
+    return this.volumes.get(volumeName)?.forgotten.has(txid) ?? false;
+  }
+
   /** Transactions holding keys pending, per volume. */
   pendingTransactions(volumeName: string): TxId[] {
     const volume = this.volumes.get(volumeName);
@@ -746,16 +926,34 @@ export class StorageReplica {
     return [...volume.holding];
   }
 
-  stats(): { volumes: number; keys: number; transactions: number; pendingTransactions: number } {
+  stats(): {
+    volumes: number;
+    keys: number;
+    transactions: number;
+    pendingTransactions: number;
+    unconfirmedDecisions: number;
+    forgottenTransactions: number;
+  } {
     let keys = 0;
     let transactions = 0;
     let pendingTransactions = 0;
+    let unconfirmedDecisions = 0;
+    let forgottenTransactions = 0;
     for (const volume of this.volumes.values()) {
       keys += volume.keys.size;
       transactions += volume.transactions.size;
       pendingTransactions += volume.holding.size;
+      unconfirmedDecisions += volume.unconfirmed.size;
+      forgottenTransactions += volume.forgotten.size;
     }
-    return { volumes: this.volumes.size, keys, transactions, pendingTransactions };
+    return {
+      volumes: this.volumes.size,
+      keys,
+      transactions,
+      pendingTransactions,
+      unconfirmedDecisions,
+      forgottenTransactions,
+    };
   }
 
   volumeNames(): string[] {

@@ -92,6 +92,8 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
         isDecision(entry.decision) &&
         (entry.proposal === null || isProposal(entry.proposal)),
     ),
+  decisionQuery: (m) => isList(m.txids, isName),
+  decisionAck: (m) => isList(m.known, isName) && isList(m.unknown, isName),
   vote: (m) => isName(m.txid) && isVote(m.vote) && (m.reason === undefined || typeof m.reason === 'string'),
   accepted: (m) =>
     isName(m.txid) && isCount(m.ballot) && typeof m.ok === 'boolean' && isCount(m.promisedBallot),

@@ -106,6 +106,9 @@ interface ReadState {
 }
 
 const DECISION_CACHE_MAX = 100_000;
+const ALL_REPLICAS = { has: (_index: number) => false };
+/** A commit this many times slower than the recent average is recovered (but never sooner than configured). */
+const RECOVERY_LATENCY_FACTOR = 8;
 
 export class WriterCoordinator {
   readonly writerId: string;
@@ -129,6 +132,8 @@ export class WriterCoordinator {
   /** Decisions learned, oldest first (bounded). */
   private readonly decisions = new Map<TxId, Decision>();
   private ready: { messages: Envelope[]; events: WriterEvent[] } = { messages: [], events: [] };
+  /** Moving average of commit latency, from PROPOSE to the fourth ACCEPTED. */
+  private commitLatencyAverageMs = 0;
 
   constructor(config: WriterConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -243,14 +248,7 @@ export class WriterCoordinator {
       state.phase = 'accepting';
       state.sentAtMs = nowMs;
       state.resendAfterMs = this.timing.retransmitMs;
-      this.broadcast({
-        type: 'accept',
-        volume: state.volume,
-        txid: message.txid,
-        ballot: INITIAL_BALLOT,
-        decision: 'commit',
-        proposal: state.proposal,
-      });
+      this.sendAccept(state, ALL_REPLICAS);
     } else if (tally === 'lost') {
       this.finish(message.txid, state, 'abort', `conflict (${describeNoVotes(state.votes)})`);
     }
@@ -261,7 +259,10 @@ export class WriterCoordinator {
     if (state !== undefined && state.phase === 'accepting' && message.ballot === INITIAL_BALLOT) {
       if (message.ok) {
         state.acceptances.add(fromIndex);
-        if (state.acceptances.size >= this.quorum.acceptances) this.finish(message.txid, state, 'commit', '');
+        if (state.acceptances.size >= this.quorum.acceptances) {
+          this.commitLatencyAverageMs += 0.05 * (nowMs - state.startedAtMs - this.commitLatencyAverageMs);
+          this.finish(message.txid, state, 'commit', '');
+        }
       } else {
         state.acceptRejections.add(fromIndex);
         // A recovery outbid our ballot: only a recovery of our own can tell what was chosen.
@@ -307,7 +308,12 @@ export class WriterCoordinator {
       });
       return;
     }
-    if (state.phase !== 'recovering' && nowMs - state.startedAtMs >= this.timing.commitRecoveryAfterMs) {
+    // Under load every commit is slow: recovering them all at once would only add load.
+    const recoveryAfterMs = Math.max(
+      this.timing.commitRecoveryAfterMs,
+      RECOVERY_LATENCY_FACTOR * this.commitLatencyAverageMs,
+    );
+    if (state.phase !== 'recovering' && nowMs - state.startedAtMs >= recoveryAfterMs) {
       this.startOwnRecovery(state, nowMs);
       return;
     }
@@ -317,14 +323,7 @@ export class WriterCoordinator {
     if (state.phase === 'voting') {
       this.sendToMissing(state.votes, { type: 'propose', volume: state.volume, proposal: state.proposal });
     } else if (state.phase === 'accepting') {
-      this.sendToMissing(state.acceptances, {
-        type: 'accept',
-        volume: state.volume,
-        txid,
-        ballot: INITIAL_BALLOT,
-        decision: 'commit',
-        proposal: state.proposal,
-      });
+      this.sendAccept(state, state.acceptances);
     } else if (state.recovery !== null) {
       if (state.recovery.phase === 'outbid') {
         this.startOwnRecovery(state, nowMs);
@@ -372,13 +371,9 @@ export class WriterCoordinator {
   private finish(txid: TxId, state: CommitState, decision: Decision, abortReason: string): void {
     this.commits.delete(txid);
     this.learn(txid, decision);
-    this.broadcast({
-      type: 'decided',
-      volume: state.volume,
-      txid,
-      decision,
-      ...(decision === 'commit' ? { proposal: state.proposal } : {}),
-    });
+    const decided = { type: 'decided' as const, volume: state.volume, txid, decision };
+    const withProposal = decision === 'commit' ? { ...decided, proposal: state.proposal } : decided;
+    this.sendByVote(state, ALL_REPLICAS, decided, withProposal);
     this.ready.events.push(
       decision === 'commit' ? { type: 'committed', txid } : { type: 'aborted', txid, reason: abortReason },
     );
@@ -511,6 +506,39 @@ export class WriterCoordinator {
     if (this.decisions.size > DECISION_CACHE_MAX) {
       const oldest = this.decisions.keys().next().value as TxId;
       this.decisions.delete(oldest);
+    }
+  }
+
+  /** ACCEPT to the replicas not in `answered`; those that voted YES logged the proposal already. */
+  private sendAccept(state: CommitState, answered: { has(index: number): boolean }): void {
+    const accept = {
+      type: 'accept' as const,
+      volume: state.volume,
+      txid: state.proposal.txid,
+      ballot: INITIAL_BALLOT,
+      decision: 'commit' as const,
+      proposal: null,
+    };
+    this.sendByVote(state, answered, accept, { ...accept, proposal: state.proposal });
+  }
+
+  /**
+   * Sends `withoutProposal` to YES voters and `withProposal` to the others, skipping replicas in
+   * `skip`: the proposal travels (and is logged) once per replica, not three times.
+   */
+  private sendByVote(
+    state: CommitState,
+    skip: { has(index: number): boolean },
+    withoutProposal: Envelope['message'],
+    withProposal: Envelope['message'],
+  ): void {
+    for (let index = 0; index < REPLICA_COUNT; index++) {
+      if (skip.has(index)) continue;
+      const votedYes = state.votes.get(index)?.vote === 'yes';
+      this.ready.messages.push({
+        to: this.members[index] as string,
+        message: votedYes ? withoutProposal : withProposal,
+      });
     }
   }
 

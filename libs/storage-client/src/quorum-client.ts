@@ -13,6 +13,7 @@ import {
   type WriterEvent,
   type WriterTiming,
 } from '../../quorum/src/index.js';
+import { encodeFrame } from '../../wire/src/frames.js';
 import { OutboundLink } from '../../wire/src/outbound-link.js';
 
 export interface StorageNodeAddress {
@@ -81,7 +82,7 @@ export class QuorumClient {
 
   constructor(options: QuorumClientOptions) {
     this.writerId = options.writerId;
-    this.inFlightMax = options.inFlightMax ?? 50_000;
+    this.inFlightMax = options.inFlightMax ?? 4_096;
     this.coordinator = new WriterCoordinator({
       writerId: options.writerId,
       coordinatorId: options.coordinatorId,
@@ -222,7 +223,16 @@ export class QuorumClient {
 
   private drain(): void {
     const { messages, events } = this.coordinator.takeReady();
-    for (const { to, message } of messages) this.links.get(to)?.send(message);
+    // Broadcasts share one message object: encode it once for all six links.
+    const encoded = new Map<object, Buffer>();
+    for (const { to, message } of messages) {
+      let frame = encoded.get(message);
+      if (frame === undefined) {
+        frame = encodeFrame(message);
+        encoded.set(message, frame);
+      }
+      this.links.get(to)?.sendFrame(frame);
+    }
     for (const event of events) this.settle(event);
   }
 

@@ -3,7 +3,7 @@
 // its socket is backed up are dropped and counted: the quorum protocol resends what matters,
 // so a bounded loss beats an unbounded queue.
 import { connect, type Socket } from 'node:net';
-import { encodeFrames, FrameDecoder } from './frames.js';
+import { encodeFrame, encodeFrames, FrameDecoder } from './frames.js';
 
 export interface OutboundLinkOptions {
   host: string;
@@ -33,7 +33,8 @@ export class OutboundLink {
   private socket: Socket | null = null;
   private isConnected = false;
   private closed = false;
-  private queue: unknown[] = [];
+  /** Encoded frames waiting for this turn's write. */
+  private queue: Buffer[] = [];
   private flushScheduled = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelayMs: number;
@@ -62,6 +63,11 @@ export class OutboundLink {
   }
 
   send(message: unknown): void {
+    this.sendFrame(encodeFrame(message));
+  }
+
+  /** Sends an already encoded frame: a message broadcast to many links is encoded once. */
+  sendFrame(frame: Buffer): void {
     const socket = this.socket;
     if (
       !this.isConnected ||
@@ -72,7 +78,7 @@ export class OutboundLink {
       this.counters.messagesDropped++;
       return;
     }
-    this.queue.push(message);
+    this.queue.push(frame);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -89,12 +95,12 @@ export class OutboundLink {
 
   private flush(): void {
     this.flushScheduled = false;
-    const messages = this.queue;
+    const frames = this.queue;
     this.queue = [];
-    if (messages.length === 0 || this.socket === null || !this.isConnected) return;
-    this.socket.write(encodeFrames(messages));
+    if (frames.length === 0 || this.socket === null || !this.isConnected) return;
+    this.socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
     this.counters.writes++;
-    this.counters.messagesSent += messages.length;
+    this.counters.messagesSent += frames.length;
   }
 
   private open(): void {

@@ -45,6 +45,8 @@ interface ReplicaMemory {
   touchedAtMs: Map<TxId, number>;
   /** Highest seq the replica applied per key: a restart must not lose it. */
   appliedSeq: Map<string, { volume: string; key: string; seq: number }>;
+  /** Proposals the replica logged (vote, accept): a decide record names them only by txid. */
+  proposals: Map<TxId, Proposal>;
 }
 
 export class InvariantChecker {
@@ -67,6 +69,7 @@ export class InvariantChecker {
       promised: new Map(),
       touchedAtMs: new Map(),
       appliedSeq: new Map(),
+      proposals: new Map(),
     }));
   }
 
@@ -144,6 +147,13 @@ export class InvariantChecker {
         }
         continue;
       }
+      if (record.kind === 'forget') {
+        for (const txid of record.txids) memory.proposals.delete(txid);
+        continue;
+      }
+      if ((record.kind === 'vote' || record.kind === 'accept') && record.proposal !== null) {
+        memory.proposals.set(record.txid, record.proposal);
+      }
       if (this.mayHavePruned(memory, record.txid, nowMs)) {
         // Retention passed: the replica may have dropped the record and started a fresh one.
         this.forget(memory, record.txid);
@@ -164,17 +174,19 @@ export class InvariantChecker {
         case 'accept':
           this.rememberAccept(index, record.volume, record.txid, record.ballot, record.decision);
           break;
-        case 'decide':
-          if (record.decision === 'commit' && record.proposal !== null) {
-            this.recordCommit(record.volume, record.proposal, `${replicaId} applied it`);
-            const readSeqs = new Map(record.proposal.reads.map((read) => [read.key, read.seq]));
-            for (const write of record.proposal.writes) {
+        case 'decide': {
+          const proposal = record.proposal ?? memory.proposals.get(record.txid) ?? null;
+          if (record.decision === 'commit' && proposal !== null) {
+            this.recordCommit(record.volume, proposal, `${replicaId} applied it`);
+            const readSeqs = new Map(proposal.reads.map((read) => [read.key, read.seq]));
+            for (const write of proposal.writes) {
               this.noteApplied(memory, record.volume, write.key, (readSeqs.get(write.key) ?? 0) + 1);
             }
           } else {
             this.recordDecision(record.txid, record.decision, `${replicaId} recorded it`);
           }
           break;
+        }
       }
     }
   }
@@ -330,7 +342,7 @@ export class InvariantChecker {
     for (const [txid, remembered] of memory.votes) {
       const record = replica.inspectTransaction(remembered.volume, txid);
       if (record === null) {
-        if (!this.mayHavePruned(memory, txid, nowMs))
+        if (!this.mayHavePruned(memory, txid, nowMs) && !replica.isForgotten(remembered.volume, txid))
           lost(`no longer knows its ${remembered.vote} vote on ${txid}`);
       } else if (effectiveVote(record) !== remembered.vote) {
         lost(`reports vote ${effectiveVote(record)} on ${txid}, but it voted ${remembered.vote}`);
@@ -339,7 +351,8 @@ export class InvariantChecker {
     for (const [txid, remembered] of memory.accepted) {
       const record = replica.inspectTransaction(remembered.volume, txid);
       if (record === null) {
-        if (!this.mayHavePruned(memory, txid, nowMs)) lost(`no longer knows it accepted ${txid}`);
+        if (!this.mayHavePruned(memory, txid, nowMs) && !replica.isForgotten(remembered.volume, txid))
+          lost(`no longer knows it accepted ${txid}`);
       } else if (record.decision === null) {
         // Only the accepted value of an undecided transaction still matters to recovery.
         const accepted = record.accepted;
@@ -357,7 +370,8 @@ export class InvariantChecker {
     for (const [txid, remembered] of memory.promised) {
       const record = replica.inspectTransaction(remembered.volume, txid);
       if (record === null) {
-        if (!this.mayHavePruned(memory, txid, nowMs)) lost(`no longer knows its promise on ${txid}`);
+        if (!this.mayHavePruned(memory, txid, nowMs) && !replica.isForgotten(remembered.volume, txid))
+          lost(`no longer knows its promise on ${txid}`);
       } else if (record.promisedBallot < remembered.ballot) {
         lost(`reports promise ${record.promisedBallot} on ${txid}, but it promised ${remembered.ballot}`);
       }

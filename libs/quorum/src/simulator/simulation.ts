@@ -1014,5 +1014,9 @@ export function describeMessage(message: QuorumMessage): string {
       return `SYNC? ${message.volume} from ${message.fromIndex}${message.pendingTxids.length > 0 ? ` asking ${message.pendingTxids.join(',')}` : ''}`;
     case 'syncReply':
       return `SYNC ${message.volume} ${message.entries.length} keys${message.decisions.length > 0 ? `, decisions ${message.decisions.map((known) => `${known.txid}=${known.decision}`).join(',')}` : ''}`;
+    case 'decisionQuery':
+      return `DECIDED? ${message.txids.join(',')}`;
+    case 'decisionAck':
+      return `DECIDED-ACK known ${message.known.join(',') || '-'} unknown ${message.unknown.join(',') || '-'}`;
   }
 }

@@ -1,0 +1,498 @@
+// Durable commits on Borealis's quorum store (six real storage-node processes, three writers
+// through the client library) and on a real three-member etcd cluster, side by side in one run:
+// the same closed-loop driver, in-flight count, warm-up, window and value size. The two systems
+// run one after the other, never at the same time, on the same machine.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { ReadValue } from '../libs/quorum/src/index.js';
+import { QuorumClient } from '../libs/storage-client/src/index.js';
+import { type StorageFleet, startStorageFleet } from '../test/support/storage-fleet.js';
+import { registerCleanup } from './lib/cleanup.js';
+import { type ClosedLoopResult, driveClosedLoop } from './lib/drive.js';
+import { type EtcdCluster, EtcdUnavailableError, startEtcdCluster } from './lib/etcd.js';
+import {
+  b64,
+  checkEtcdRoundTrip,
+  EtcdGateway,
+  etcdPut,
+  etcdReadModifyWrite,
+  etcdTxnPuts,
+  etcdWalFsyncs,
+  fetchText,
+} from './lib/etcd-gateway.js';
+import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
+import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+
+const NAME = 'quorum';
+const CONCURRENCY = 64;
+/** Extra batch-1 insert rows (both systems): more commits in flight give group commit more to share an fsync. */
+const CONCURRENCY_HIGH = 256;
+const WARMUP_MS = 2_000;
+const DURATION_MS = 8_000;
+const VALUE_BYTES = 100;
+const BATCH = 64;
+/** Keys of the read-modify-write rows, written once before they run (so every commit is an update). */
+const RMW_KEYS = 10_000;
+const PRELOAD_IN_FLIGHT = 16;
+const WRITERS = 3;
+const FIRST_COORDINATOR_ID = 7;
+const VOLUME = 'bench';
+
+type Operation = (worker: number) => Promise<void>;
+
+/** Counters of the servers under test, summed over them. */
+interface ServerCounters {
+  fsyncs: number;
+  /** Log records made durable (Borealis only: etcd does not count WAL entries). */
+  records?: number;
+}
+
+interface SystemUnderTest {
+  system: string;
+  servers: number;
+  pids: number[];
+  counters(): Promise<ServerCounters>;
+}
+
+interface Shape {
+  /** Short name, for the ratio notes. */
+  id: 'insert' | 'batch' | 'rmw';
+  shape: string;
+  writesPerCommit: number;
+  concurrency: number;
+  operation: Operation;
+}
+
+interface Measured {
+  system: string;
+  id: Shape['id'];
+  concurrency: number;
+  row: Row;
+  stats: ClosedLoopResult;
+}
+
+const round1 = (value: number) => Math.round(value * 10) / 10;
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
+/** Runs one shape against one system and reads the servers' fsyncs and CPU over the measured window. */
+async function measure(sut: SystemUnderTest, shape: Shape, options: BenchOptions): Promise<Measured> {
+  const label = `${sut.system}: ${shape.shape}, ${shape.concurrency} in flight`;
+  const sample = async () => {
+    const counters = await sut.counters();
+    return {
+      at: performance.now(),
+      counters,
+      serverCpuMs: processesCpuMs(sut.pids),
+      clientCpuMs: ownCpuMs(),
+    };
+  };
+  // The window's counters: sampled when the warm-up ends and again when the run ends.
+  let windowStart: Promise<Awaited<ReturnType<typeof sample>>> | undefined;
+  const timer = setTimeout(() => {
+    windowStart = sample();
+    windowStart.catch(() => undefined);
+  }, WARMUP_MS);
+  let stats: ClosedLoopResult;
+  try {
+    stats = await driveClosedLoop({
+      concurrency: shape.concurrency,
+      warmupMs: WARMUP_MS,
+      durationMs: DURATION_MS,
+      operation: shape.operation,
+      onProgress: (elapsed, total) => options.progress(label, elapsed / total),
+    });
+  } finally {
+    clearTimeout(timer);
+    options.progress(label, 1);
+  }
+  const end = await sample();
+  const start = await (windowStart ?? sample());
+  const elapsedS = (end.at - start.at) / 1000;
+  const fsyncs = end.counters.fsyncs - start.counters.fsyncs;
+  const fsyncsPerSecPerServer = fsyncs / sut.servers / elapsedS;
+  const row: Row = {
+    system: sut.system,
+    shape: shape.shape,
+    'in flight': shape.concurrency,
+    'commits/s': Math.round(stats.opsPerSec),
+    'writes/s': Math.round(stats.opsPerSec * shape.writesPerCommit),
+    'p50 ms': round2(stats.p50Ms),
+    'p99 ms': round2(stats.p99Ms),
+    errors: stats.errors,
+    'fsyncs/s per server': Math.round(fsyncsPerSecPerServer),
+    'commits per fsync': round1(fsyncsPerSecPerServer > 0 ? stats.opsPerSec / fsyncsPerSecPerServer : 0),
+  };
+  if (end.counters.records !== undefined && start.counters.records !== undefined) {
+    const records = end.counters.records - start.counters.records;
+    row['records per fsync'] = round1(fsyncs > 0 ? records / fsyncs : 0);
+  }
+  const serverCpuMs = end.serverCpuMs - start.serverCpuMs;
+  row['server CPU %'] = Math.round((100 * serverCpuMs) / (elapsedS * 1000));
+  row['server CPU ms per commit'] = round2(
+    stats.opsPerSec > 0 ? serverCpuMs / (stats.opsPerSec * elapsedS) : 0,
+  );
+  row['client CPU %'] = Math.round((100 * (end.clientCpuMs - start.clientCpuMs)) / (elapsedS * 1000));
+  row['machine CPU busy %'] = Math.round(stats.cpuBusyPercent);
+  return { system: sut.system, id: shape.id, concurrency: shape.concurrency, row, stats };
+}
+
+/** Runs `count` operations with at most `inFlight` at a time. */
+async function preload(count: number, inFlight: number, operation: (index: number) => Promise<void>) {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await operation(next++);
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+}
+
+/** Measures each shape in turn; a shape that fails is reported in the notes and the others still run. */
+async function measureAll(
+  sut: SystemUnderTest,
+  shapes: Shape[],
+  options: BenchOptions,
+  notes: string[],
+): Promise<Measured[]> {
+  const measured: Measured[] = [];
+  for (const shape of shapes) {
+    try {
+      measured.push(await measure(sut, shape, options));
+    } catch (error) {
+      notes.push(
+        `${sut.system} ${shape.shape} (${shape.concurrency} in flight) failed: ` +
+          `${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
+  return measured;
+}
+
+// ---- etcd ----------------------------------------------------------------------------------------
+
+async function runEtcd(
+  options: BenchOptions,
+  value: Uint8Array,
+  notes: string[],
+): Promise<{ measured: Measured[]; version: string } | null> {
+  let cluster: EtcdCluster;
+  try {
+    cluster = await startEtcdCluster({ parentDir: options.dataDir, log: options.log });
+  } catch (error) {
+    if (error instanceof EtcdUnavailableError) {
+      notes.push(`etcd not measured: ${error.message}`);
+      return null;
+    }
+    throw error;
+  }
+  const gateway = new EtcdGateway(cluster.endpoints);
+  try {
+    const valueB64 = b64(value);
+    const tag = `${process.pid}-${Date.now()}`;
+    const rmwKeys = Array.from({ length: RMW_KEYS }, (_, i) => b64(`rmw/${String(i).padStart(5, '0')}`));
+    await checkEtcdRoundTrip(gateway, b64(`check/${tag}`), valueB64);
+    options.progress(`etcd: writing the ${RMW_KEYS} read-modify-write keys`, 0);
+    await preload(Math.ceil(RMW_KEYS / BATCH), PRELOAD_IN_FLIGHT, (i) =>
+      etcdTxnPuts(gateway, i, rmwKeys.slice(i * BATCH, (i + 1) * BATCH), valueB64),
+    );
+    options.progress(`etcd: writing the ${RMW_KEYS} read-modify-write keys`, 1);
+
+    // New keys, as Borealis inserts them: one counter per worker.
+    const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
+    const newKey = (worker: number) => b64(`ins/${tag}/${worker}/${counters[worker]++}`);
+    const sut: SystemUnderTest = {
+      system: 'etcd',
+      servers: cluster.endpoints.length,
+      pids: cluster.pids,
+      counters: async () => ({ fsyncs: (await etcdWalFsyncs(cluster.endpoints)).count }),
+    };
+    const shapes: Shape[] = [
+      {
+        id: 'insert',
+        shape: 'batch 1: put of a new key',
+        writesPerCommit: 1,
+        concurrency: CONCURRENCY,
+        operation: (worker) => etcdPut(gateway, worker, newKey(worker), valueB64),
+      },
+      {
+        id: 'insert',
+        shape: 'batch 1: put of a new key',
+        writesPerCommit: 1,
+        concurrency: CONCURRENCY_HIGH,
+        operation: (worker) => etcdPut(gateway, worker, newKey(worker), valueB64),
+      },
+      {
+        id: 'rmw',
+        shape: `batch 1: read-modify-write (range + txn if unchanged), ${RMW_KEYS} keys`,
+        writesPerCommit: 1,
+        concurrency: CONCURRENCY,
+        operation: async (worker) => {
+          await etcdReadModifyWrite(
+            gateway,
+            worker,
+            rmwKeys[Math.floor(Math.random() * RMW_KEYS)] as string,
+            valueB64,
+          );
+        },
+      },
+      {
+        id: 'batch',
+        shape: `batch ${BATCH}: txn of ${BATCH} puts of new keys`,
+        writesPerCommit: BATCH,
+        concurrency: CONCURRENCY,
+        operation: (worker) =>
+          etcdTxnPuts(
+            gateway,
+            worker,
+            Array.from({ length: BATCH }, () => newKey(worker)),
+            valueB64,
+          ),
+      },
+    ];
+    const measured = await measureAll(sut, shapes, options, notes);
+    return { measured, version: cluster.version };
+  } finally {
+    gateway.close();
+    await cluster.stop();
+  }
+}
+
+// ---- Borealis ------------------------------------------------------------------------------------
+
+interface NodeHealth {
+  log: { fsyncs: number; recordsAppended: number } | null;
+  counters: { droppedInbound: number; droppedOutbound: number; snapshots: number };
+}
+
+function healthUrls(fleet: StorageFleet): string[] {
+  return fleet.nodes.map((node, index) => {
+    const match = /health at (\S+)/.exec(fleet.process(index).output());
+    if (match === null) throw new Error(`storage node ${node.id} printed no health URL`);
+    return match[1] as string;
+  });
+}
+
+async function nodeHealth(urls: string[]): Promise<NodeHealth[]> {
+  return Promise.all(urls.map(async (url) => JSON.parse(await fetchText(url)) as NodeHealth));
+}
+
+/** Starts the fleet in a fresh directory under the data dir; `stop` stops every node by PID and removes it. */
+async function startFleet(
+  options: BenchOptions,
+): Promise<{ fleet: StorageFleet; stop: () => Promise<void> }> {
+  const dataRoot = await mkdtemp(join(options.dataDir, 'borealis-bench-quorum-'));
+  let fleet: StorageFleet | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      unregister();
+      await fleet?.stop();
+      await rm(dataRoot, { recursive: true, force: true });
+    })();
+    return stopping;
+  };
+  const unregister = registerCleanup(stop);
+  try {
+    fleet = await startStorageFleet({ dataRoot });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { fleet, stop };
+}
+
+async function runBorealis(options: BenchOptions, value: Uint8Array, notes: string[]): Promise<Measured[]> {
+  options.log('starting 6 storage nodes ...');
+  const { fleet, stop } = await startFleet(options);
+  const clients: QuorumClient[] = [];
+  const closeClients = async () => {
+    await Promise.all(clients.map((client) => client.close()));
+  };
+  const unregisterClients = registerCleanup(closeClients);
+  try {
+    const pids = fleet.nodes.map((_, index) => fleet.process(index).child.pid as number);
+    options.log(`storage nodes serving: pids ${pids.join(', ')}`);
+    const tag = `${process.pid}-${Date.now()}`;
+    for (let index = 0; index < WRITERS; index++) {
+      clients.push(
+        new QuorumClient({
+          writerId: `bench-w${index}-${tag}`,
+          coordinatorId: FIRST_COORDINATOR_ID + index,
+          nodes: fleet.nodes,
+        }),
+      );
+    }
+    await Promise.all(clients.map((client) => client.waitForNodes(6, 10_000)));
+    const clientOf = (worker: number) => clients[worker % WRITERS] as QuorumClient;
+    const commitNew = async (worker: number, keys: string[]) => {
+      const outcome = await clientOf(worker).commit(
+        VOLUME,
+        keys.map((key) => ({ key, seq: 0 })),
+        keys.map((key) => ({ key, value })),
+      );
+      if (outcome.outcome !== 'committed') throw new Error(`insert aborted: ${outcome.reason}`);
+    };
+
+    // A commit through one writer reads back through another.
+    await commitNew(0, [`check/${tag}`]);
+    const [read] = await clientOf(1).read(VOLUME, [`check/${tag}`]);
+    if (
+      read === undefined ||
+      read.version.seq !== 1 ||
+      !Buffer.from(value).equals(read.value ?? Buffer.alloc(0))
+    )
+      throw new Error(`a commit did not read back: ${JSON.stringify(read)}`);
+
+    const rmwKeys = Array.from({ length: RMW_KEYS }, (_, i) => `rmw/${String(i).padStart(5, '0')}`);
+    options.progress(`Borealis: writing the ${RMW_KEYS} read-modify-write keys`, 0);
+    await preload(Math.ceil(RMW_KEYS / BATCH), PRELOAD_IN_FLIGHT, (i) =>
+      commitNew(i, rmwKeys.slice(i * BATCH, (i + 1) * BATCH)),
+    );
+    options.progress(`Borealis: writing the ${RMW_KEYS} read-modify-write keys`, 1);
+
+    const urls = healthUrls(fleet);
+    const sut: SystemUnderTest = {
+      system: 'Borealis',
+      servers: fleet.nodes.length,
+      pids,
+      counters: async () => {
+        const health = await nodeHealth(urls);
+        let fsyncs = 0;
+        let records = 0;
+        for (const node of health) {
+          fsyncs += node.log?.fsyncs ?? 0;
+          records += node.log?.recordsAppended ?? 0;
+        }
+        return { fsyncs, records };
+      },
+    };
+    const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
+    const newKeys = (worker: number, count: number) =>
+      Array.from({ length: count }, () => `ins/${tag}/${worker}/${counters[worker]++}`);
+    const insert = (concurrency: number): Shape => ({
+      id: 'insert',
+      shape: 'batch 1: insert of a new key (seq 0)',
+      writesPerCommit: 1,
+      concurrency,
+      operation: (worker) => commitNew(worker, newKeys(worker, 1)),
+    });
+    const batch = (concurrency: number): Shape => ({
+      id: 'batch',
+      shape: `batch ${BATCH}: one commit inserting ${BATCH} new keys`,
+      writesPerCommit: BATCH,
+      concurrency,
+      operation: (worker) => commitNew(worker, newKeys(worker, BATCH)),
+    });
+    const shapes: Shape[] = [
+      insert(CONCURRENCY),
+      insert(CONCURRENCY_HIGH),
+      {
+        id: 'rmw',
+        shape: `batch 1: read-modify-write (transact: read + commit), ${RMW_KEYS} keys`,
+        writesPerCommit: 1,
+        concurrency: CONCURRENCY,
+        operation: async (worker) => {
+          const key = rmwKeys[Math.floor(Math.random() * RMW_KEYS)] as string;
+          await clientOf(worker).transact(VOLUME, [key], (_values: ReadValue[]) => ({
+            writes: [{ key, value }],
+            result: null,
+          }));
+        },
+      },
+      // Not at 256 in flight: 256 × 64 keys pile up past the writers' 2 s recovery threshold and
+      // 10 s deadline (commits of unknown outcome) instead of adding throughput.
+      batch(CONCURRENCY),
+    ];
+    const measured = await measureAll(sut, shapes, options, notes);
+
+    const health = await nodeHealth(urls);
+    const dropped = health.reduce(
+      (sum, node) => sum + node.counters.droppedInbound + node.counters.droppedOutbound,
+      0,
+    );
+    const snapshots = health.reduce((sum, node) => sum + node.counters.snapshots, 0);
+    const clientCounters = clients.map((client) => client.counters);
+    const aborts = clientCounters.reduce((sum, c) => sum + c.aborts, 0);
+    const unknown = clientCounters.reduce((sum, c) => sum + c.unknownOutcomes, 0);
+    const readFailures = clientCounters.reduce((sum, c) => sum + c.readFailures, 0);
+    notes.push(
+      `Borealis over the whole run: ${aborts} aborted commits (read-modify-write conflicts, retried by ` +
+        `transact), ${unknown} commits of unknown outcome, ${readFailures} failed reads, ${dropped} messages ` +
+        `dropped by storage nodes under overload, ${snapshots} snapshots taken by the nodes.`,
+    );
+    return measured;
+  } finally {
+    unregisterClients();
+    await closeClients();
+    await stop();
+  }
+}
+
+// ---- the comparison ------------------------------------------------------------------------------
+
+function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
+  const notes: string[] = [];
+  const names: Record<Shape['id'], string> = {
+    insert: 'batch 1 insert (one new key per commit)',
+    rmw: 'batch 1 read-modify-write (a read, then a commit conditional on the version read)',
+    batch: `batch ${BATCH} (${BATCH} new keys per commit)`,
+  };
+  const verdicts: string[] = [];
+  for (const id of ['insert', 'rmw', 'batch'] as const) {
+    const pairs: string[] = [];
+    for (const concurrency of [CONCURRENCY, CONCURRENCY_HIGH]) {
+      const theirs = etcd.find((m) => m.id === id && m.concurrency === concurrency);
+      const ours = borealis.find((m) => m.id === id && m.concurrency === concurrency);
+      if (theirs === undefined || ours === undefined) continue;
+      const ratio = ours.stats.opsPerSec / theirs.stats.opsPerSec;
+      pairs.push(
+        `${concurrency} in flight: Borealis/etcd commits/s = ${Math.round(ours.stats.opsPerSec)}/` +
+          `${Math.round(theirs.stats.opsPerSec)} = ${ratio.toFixed(2)}`,
+      );
+      verdicts.push(
+        `${names[id].split(' (')[0]} at ${concurrency} in flight: ${ratio > 1 ? 'Borealis' : 'etcd'} faster`,
+      );
+    }
+    if (pairs.length > 0) notes.push(`${names[id]}: ${pairs.join('; ')}.`);
+  }
+  if (verdicts.length > 0) notes.push(`Did Borealis beat etcd? ${verdicts.join('; ')}.`);
+  return notes;
+}
+
+export async function run(options: BenchOptions): Promise<BenchResult> {
+  const value = new Uint8Array(randomBytes(VALUE_BYTES));
+  const loadAtStart = loadavg()[0] ?? 0;
+  const notes: string[] = [];
+  const etcd = await runEtcd(options, value, notes);
+  const borealis = await runBorealis(options, value, notes);
+  const loadAtEnd = loadavg()[0] ?? 0;
+  const measured = [...(etcd?.measured ?? []), ...borealis];
+  const rows = measured.map((m) => m.row);
+  const setup = [
+    ...ratioNotes(borealis, etcd?.measured ?? []),
+    `Borealis: 6 storage-node processes on 127.0.0.1 (one data dir each, group commit: every batch of ` +
+      `records is fdatasynced before any reply), driven by ${WRITERS} QuorumClient writers in this process ` +
+      `(coordinator ids ${FIRST_COORDINATOR_ID}-${FIRST_COORDINATOR_ID + WRITERS - 1}) sharing the load: ` +
+      'a commit is PROPOSE to all 6, 4 durable YES votes, ACCEPT to all 6, 4 durable acceptances; the ' +
+      'DECIDED that follows is logged too (3 log records per commit on every node).',
+    `etcd${etcd ? ` ${etcd.version}` : ''}: 3 members on 127.0.0.1, default durability (WAL fsynced per ` +
+      'batch of entries), driven through the v3 JSON gateway over HTTP/1.1 keep-alive, requests spread ' +
+      'over the members. Puts are blind writes; the read-modify-write is a range then a txn comparing ' +
+      'mod_revision, retried on conflict.',
+    `Both: ${VALUE_BYTES}-byte values, closed loop (${CONCURRENCY} commits in flight unless said), ` +
+      `${WARMUP_MS / 1000} s warm-up then ${DURATION_MS / 1000} s measured per row; etcd ran first and was ` +
+      `stopped before the storage nodes started. Inserts write keys never written before; the ` +
+      `read-modify-write rows update ${RMW_KEYS.toLocaleString('en-US')} keys written beforehand, picked at ` +
+      'random (its latency is the whole read + commit, retries included).',
+    '"fsyncs/s per server" and "records per fsync" are over the measured window, from each storage node\'s ' +
+      "health endpoint (its durable log's counters) or each etcd member's metrics " +
+      '(etcd_disk_wal_fsync_duration_seconds_count); "commits per fsync" is commits/s over fsyncs/s per ' +
+      'server. "server CPU %" is the servers\' processes together and "client CPU %" this process (the ' +
+      'writers or the HTTP client), in % of one core: this machine has few cores, shared by all of them. ' +
+      '"server CPU ms per commit" is the servers\' CPU time over the commits of the window: what one ' +
+      'commit costs, whatever else runs on the machine.',
+    `Load average (1 min): ${round1(loadAtStart)} when this bench started, ${round1(loadAtEnd)} when it ended; ` +
+      'other work on the machine takes cores and disk from both systems alike only if it is steady.',
+  ];
+  return { name: NAME, rows, notes: [...setup, ...notes] };
+}

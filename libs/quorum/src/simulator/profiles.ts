@@ -38,9 +38,8 @@ export interface FaultProfile {
   /** Virtual time under faults, when the profile needs longer than the default. */
   durationMs?: number;
   /**
-   * Replica record retention for this profile. Short, so that runs prune; still longer than any
-   * outage, since a replica cut off for longer than the retention can meet peers that forgot a
-   * decision it still waits for (records are pruned by age, not once all six applied them).
+   * Replica record retention for this profile. Short, so that runs prune NO votes by age; outages
+   * may outlast it, since decided records are forgotten only once every replica confirmed them.
    */
   recordRetention?: { recordRetentionMs: number; proposalMaxAgeMs: number };
 }
@@ -156,10 +155,11 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
   },
   prune: {
     name: 'prune',
-    description: 'short record retention, so that decided records are pruned mid-run; crashes and light loss',
+    description:
+      'short retention and AZ outages longer than it, so that records are pruned and forgotten mid-run; crashes and light loss',
     network: calmNetwork,
-    partitions: [],
-    partitionLengthMs: [0, 0],
+    partitions: ['az'],
+    partitionLengthMs: [500, 3_000],
     replicaCrashes: true,
     writerCrashes: true,
     maxReplicasDown: 2,

@@ -14,6 +14,17 @@ export function decodeRecord(payload: Uint8Array): ReplicaRecord {
   return unpackr.unpack(payload) as ReplicaRecord;
 }
 
+/** Many records as one log payload: the storage node logs each batch's records together. */
+export function encodeRecords(records: readonly ReplicaRecord[]): Uint8Array {
+  return packr.pack(records);
+}
+
+/** The records of one log payload, whether it holds one record or a batch. */
+export function decodeRecords(payload: Uint8Array): ReplicaRecord[] {
+  const decoded = unpackr.unpack(payload) as ReplicaRecord | ReplicaRecord[];
+  return Array.isArray(decoded) ? decoded : [decoded];
+}
+
 export function encodeSnapshot(snapshot: ReplicaSnapshot): Uint8Array {
   return packr.pack(snapshot);
 }

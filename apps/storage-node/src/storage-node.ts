@@ -11,9 +11,9 @@ import {
   type ReplicaTiming,
   StorageReplica,
 } from '../../../libs/quorum/src/index.js';
-import { encodeFrames, FrameDecoder } from '../../../libs/wire/src/frames.js';
+import { encodeFrame, FrameDecoder, flattenBatches } from '../../../libs/wire/src/frames.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
-import { decodeRecord, decodeSnapshot, encodeRecord, encodeSnapshot } from './record-codec.js';
+import { decodeRecords, decodeSnapshot, encodeRecords, encodeSnapshot } from './record-codec.js';
 import { DurableLog } from './storage/durable-log.js';
 
 export interface PeerAddress {
@@ -102,8 +102,10 @@ export class StorageNodeServer {
     const startedAt = performance.now();
     const opened = await DurableLog.open(this.options.dataDir, {
       onRecord: (payload: Uint8Array) => {
-        this.replica.applyRecord(decodeRecord(payload));
-        this.replayStats.records++;
+        for (const record of decodeRecords(payload)) {
+          this.replica.applyRecord(record);
+          this.replayStats.records++;
+        }
       },
       onSnapshot: (body: Uint8Array) => {
         this.replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
@@ -188,7 +190,7 @@ export class StorageNodeServer {
         socket.destroy();
         return;
       }
-      for (const message of messages) {
+      for (const message of flattenBatches(messages)) {
         if (peerId === null) {
           peerId = this.identify(socket, message);
           if (peerId === null) return;
@@ -267,8 +269,9 @@ export class StorageNodeServer {
     const ready = this.replica.takeReady();
     if (ready.records.length > 0) {
       const log = this.log as DurableLog;
-      const payloads = ready.records.map(encodeRecord);
-      this.recordsSinceSnapshot += payloads.length;
+      // One log record per batch (a msgpack array): one checksum and one encode call for all.
+      const payloads = [encodeRecords(ready.records)];
+      this.recordsSinceSnapshot += ready.records.length;
       this.durable = log.append(payloads);
       this.durable.catch((error: unknown) => this.failStop(error));
     }
@@ -307,7 +310,8 @@ export class StorageNodeServer {
       }
       list.push(message);
     }
-    for (const [socket, messages] of toWriters) socket.write(encodeFrames(messages));
+    // One frame per writer per batch: a msgpack array the writer decodes in one call.
+    for (const [socket, messages] of toWriters) socket.write(encodeFrame(messages));
   }
 
   private async snapshot(): Promise<void> {

@@ -13,7 +13,7 @@ import {
   type WriterEvent,
   type WriterTiming,
 } from '../../quorum/src/index.js';
-import { encodeFrame } from '../../wire/src/frames.js';
+import { encodeMessage } from '../../wire/src/frames.js';
 import { OutboundLink } from '../../wire/src/outbound-link.js';
 
 export interface StorageNodeAddress {
@@ -226,12 +226,12 @@ export class QuorumClient {
     // Broadcasts share one message object: encode it once for all six links.
     const encoded = new Map<object, Buffer>();
     for (const { to, message } of messages) {
-      let frame = encoded.get(message);
-      if (frame === undefined) {
-        frame = encodeFrame(message);
-        encoded.set(message, frame);
+      let bytes = encoded.get(message);
+      if (bytes === undefined) {
+        bytes = encodeMessage(message);
+        encoded.set(message, bytes);
       }
-      this.links.get(to)?.sendFrame(frame);
+      this.links.get(to)?.sendEncoded(bytes);
     }
     for (const event of events) this.settle(event);
   }

@@ -1,8 +1,11 @@
 export {
+  encodeBatchFrame,
   encodeFrame,
   encodeFrames,
+  encodeMessage,
   FRAME_BYTES_MAX_DEFAULT,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameError,
+  flattenBatches,
 } from './frames.js';

@@ -3,7 +3,7 @@
 // its socket is backed up are dropped and counted: the quorum protocol resends what matters,
 // so a bounded loss beats an unbounded queue.
 import { connect, type Socket } from 'node:net';
-import { encodeFrame, encodeFrames, FrameDecoder } from './frames.js';
+import { encodeBatchFrame, encodeFrames, encodeMessage, FrameDecoder, flattenBatches } from './frames.js';
 
 export interface OutboundLinkOptions {
   host: string;
@@ -33,7 +33,7 @@ export class OutboundLink {
   private socket: Socket | null = null;
   private isConnected = false;
   private closed = false;
-  /** Encoded frames waiting for this turn's write. */
+  /** Encoded messages waiting for this turn's batch frame. */
   private queue: Buffer[] = [];
   private flushScheduled = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -63,11 +63,11 @@ export class OutboundLink {
   }
 
   send(message: unknown): void {
-    this.sendFrame(encodeFrame(message));
+    this.sendEncoded(encodeMessage(message));
   }
 
-  /** Sends an already encoded frame: a message broadcast to many links is encoded once. */
-  sendFrame(frame: Buffer): void {
+  /** Sends an already encoded message (`encodeMessage`): a broadcast is encoded once for all links. */
+  sendEncoded(encoded: Buffer): void {
     const socket = this.socket;
     if (
       !this.isConnected ||
@@ -78,7 +78,7 @@ export class OutboundLink {
       this.counters.messagesDropped++;
       return;
     }
-    this.queue.push(frame);
+    this.queue.push(encoded);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -95,12 +95,12 @@ export class OutboundLink {
 
   private flush(): void {
     this.flushScheduled = false;
-    const frames = this.queue;
+    const messages = this.queue;
     this.queue = [];
-    if (frames.length === 0 || this.socket === null || !this.isConnected) return;
-    this.socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames));
+    if (messages.length === 0 || this.socket === null || !this.isConnected) return;
+    this.socket.write(encodeBatchFrame(messages));
     this.counters.writes++;
-    this.counters.messagesSent += frames.length;
+    this.counters.messagesSent += messages.length;
   }
 
   private open(): void {
@@ -123,7 +123,7 @@ export class OutboundLink {
         socket.destroy();
         return;
       }
-      for (const message of messages) this.options.onMessage?.(message);
+      for (const message of flattenBatches(messages)) this.options.onMessage?.(message);
     });
     socket.on('error', () => {
       // 'close' follows and schedules the reconnect.

@@ -160,11 +160,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           'to serving; each start ends in kill -9, the crash the next one recovers from.',
         `The snapshots are the replica's real state (StorageReplica fed the same records, ticking as a node ` +
           `does, with the history stamped at ${COMMITS_PER_SECOND.toLocaleString('en-US')} commits/s): a ` +
-          `replica keeps decided transactions, proposal included, for recordRetentionMs (120 s), so the ` +
+          `replica keeps a decided transaction, proposal included, until all five peers confirmed the ` +
+          `decision; no peer runs here (the worst case: a node whose peers are down), so the ` +
           `snapshot at 500,000 records holds ${written.halfSnapshotTransactions.toLocaleString('en-US')} ` +
           `transactions besides the ${KEYS.toLocaleString('en-US')} keys, and the one at 1,000,000 holds ` +
-          `${written.fullSnapshotTransactions.toLocaleString('en-US')}. Replay itself prunes nothing: ` +
-          'every replayed transaction stays in memory until the first ticks after start-up.',
+          `${written.fullSnapshotTransactions.toLocaleString('en-US')}. With peers up, decided records ` +
+          'are confirmed and forgotten within seconds, and a node logs that with a forget record that ' +
+          'replay honours, so a live node replays and snapshots far fewer transactions than this.',
         'The other five members are not running (their links retry in the background); the files were just ' +
           'written, so they are read from the page cache: a cold start also pays for reading them from disk.',
       ],

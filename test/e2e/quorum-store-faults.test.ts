@@ -1,6 +1,7 @@
 // Six real storage-node processes and three writers on loopback, with faults injected by PID:
 // kill -9 and restart (up to two nodes down at once) and SIGSTOP/SIGCONT. The histories the
 // writers record must pass the linearizability checker and the bank invariant.
+
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -18,6 +19,7 @@ import {
   QuorumClient,
   QuorumUnavailableError,
 } from '../../libs/storage-client/src/index.js';
+import { mulberry32 } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 
 const VOLUME = 'faults';
@@ -30,18 +32,6 @@ const NEMESIS_MS = 15_000;
 const encode = (text: string) => Buffer.from(text, 'utf8');
 const decode = (value: Uint8Array | null) => (value === null ? null : Buffer.from(value).toString('utf8'));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A small seeded PRNG so that a failing schedule can be told apart from a flaky one. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function healthUrl(fleet: StorageFleet, index: number): string {
   const match = /health at (\S+)/.exec(fleet.process(index).output());
@@ -101,7 +91,7 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
   });
 
   it('keeps register and bank histories correct while nodes are killed, restarted and paused', async () => {
-    const random = prng(seed);
+    const random = mulberry32(seed);
     const registers = new HistoryRecorder<RegisterInput, RegisterOutput>();
     const bank = new HistoryRecorder<BankInput, BankOutput>();
     const startedAt = performance.now();
@@ -113,88 +103,83 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
     const worker = async (client: QuorumClient) => {
       let process = nextProcess++;
       let counter = 0;
+      /** Runs one operation into `recorder`: an unknown outcome retires the process id (it may still be in flight). */
+      const attempt = async <I, O>(
+        recorder: HistoryRecorder<I, O>,
+        input: I,
+        run: () => Promise<O>,
+      ): Promise<'ok' | 'unknown' | 'failed'> => {
+        const handle = recorder.invoke(process, input, now());
+        try {
+          recorder.complete(handle, await run(), now());
+          return 'ok';
+        } catch (error) {
+          if (error instanceof OutcomeUnknownError) {
+            recorder.unknown(handle);
+            process = nextProcess++;
+            return 'unknown';
+          }
+          // Refused, conflicting every time, or a failed read: it did not take effect.
+          recorder.fail(handle);
+          return 'failed';
+        }
+      };
+      const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
+
       while (running) {
         const choice = random();
-        try {
-          if (choice < 0.35) {
-            const key = REGISTER_KEYS[Math.floor(random() * REGISTER_KEYS.length)] as string;
-            const value = `p${process}-${counter++}`;
-            const handle = registers.invoke(process, { key, kind: 'write', value }, now());
-            try {
-              await client.transact(VOLUME, [key], () => ({
-                writes: [{ key, value: encode(value) }],
-                result: null,
-              }));
-              registers.complete(handle, 'ok', now());
-              counts.committed++;
-            } catch (error) {
-              if (error instanceof OutcomeUnknownError) {
-                registers.unknown(handle);
-                counts.unknown++;
-                process = nextProcess++;
-              } else {
-                registers.fail(handle);
-                counts.unavailable++;
-              }
-            }
-          } else if (choice < 0.6) {
-            const key = REGISTER_KEYS[Math.floor(random() * REGISTER_KEYS.length)] as string;
-            const handle = registers.invoke(process, { key, kind: 'read' }, now());
-            try {
-              const [value] = await client.read(VOLUME, [key]);
-              registers.complete(handle, decode((value as ReadValue).value), now());
-            } catch {
-              registers.fail(handle); // a read that failed saw nothing
-            }
-          } else if (choice < 0.85) {
-            const from = ACCOUNTS[Math.floor(random() * ACCOUNTS.length)] as string;
-            const to = ACCOUNTS.filter((account) => account !== from)[Math.floor(random() * 4)] as string;
-            const amount = 1 + Math.floor(random() * 30);
-            const handle = bank.invoke(process, { kind: 'transfer', from, to, amount }, now());
-            try {
-              const result = await client.transact(VOLUME, [from, to], (values) => {
-                const [fromBalance, toBalance] = values.map((value) => Number(decode(value.value)));
-                if ((fromBalance as number) < amount) return { writes: [], result: 'insufficient' as const };
-                return {
-                  writes: [
-                    { key: from, value: encode(String((fromBalance as number) - amount)) },
-                    { key: to, value: encode(String((toBalance as number) + amount)) },
-                  ],
-                  result: 'ok' as const,
-                };
-              });
-              bank.complete(handle, result, now());
-            } catch (error) {
-              if (error instanceof OutcomeUnknownError) {
-                bank.unknown(handle);
-                process = nextProcess++;
-              } else {
-                bank.fail(handle);
-              }
-            }
-          } else {
-            const handle = bank.invoke(process, { kind: 'read' }, now());
-            try {
-              // A snapshot counts only if its read-only transaction commits: then no transfer
-              // touched these accounts between the reads and the validation.
-              const snapshot = await client.transact(VOLUME, ACCOUNTS, (values) => ({
-                writes: [],
-                result: Object.fromEntries(values.map((value) => [value.key, Number(decode(value.value))])),
-              }));
-              bank.complete(handle, snapshot, now());
-            } catch (error) {
-              if (error instanceof OutcomeUnknownError) {
-                bank.unknown(handle);
-                process = nextProcess++;
-              } else {
-                bank.fail(handle);
-              }
-            }
-          }
-        } catch (error) {
-          if (!(error instanceof QuorumUnavailableError)) throw error;
-          await sleep(50);
+        let outcome: 'ok' | 'unknown' | 'failed';
+        if (choice < 0.35) {
+          const key = pick(REGISTER_KEYS);
+          const value = `p${process}-${counter++}`;
+          outcome = await attempt(registers, { key, kind: 'write', value }, async () => {
+            await client.transact(VOLUME, [key], () => ({
+              writes: [{ key, value: encode(value) }],
+              result: null,
+            }));
+            return 'ok' as const;
+          });
+          if (outcome === 'ok') counts.committed++;
+          else if (outcome === 'unknown') counts.unknown++;
+          else counts.unavailable++;
+        } else if (choice < 0.6) {
+          const key = pick(REGISTER_KEYS);
+          outcome = await attempt(registers, { key, kind: 'read' }, async () => {
+            const [value] = await client.read(VOLUME, [key]);
+            return decode((value as ReadValue).value);
+          });
+        } else if (choice < 0.85) {
+          const from = pick(ACCOUNTS);
+          const to = pick(ACCOUNTS.filter((account) => account !== from));
+          const amount = 1 + Math.floor(random() * 30);
+          outcome = await attempt(bank, { kind: 'transfer', from, to, amount }, () =>
+            client.transact(VOLUME, [from, to], (values) => {
+              const [fromBalance, toBalance] = values.map((value) => Number(decode(value.value))) as [
+                number,
+                number,
+              ];
+              if (fromBalance < amount) return { writes: [], result: 'insufficient' as const };
+              return {
+                writes: [
+                  { key: from, value: encode(String(fromBalance - amount)) },
+                  { key: to, value: encode(String(toBalance + amount)) },
+                ],
+                result: 'ok' as const,
+              };
+            }),
+          );
+        } else {
+          // A snapshot counts only if its read-only transaction commits: then no transfer
+          // touched these accounts between the reads and the validation.
+          outcome = await attempt(bank, { kind: 'read' }, () =>
+            client.transact(VOLUME, ACCOUNTS, (values) => ({
+              writes: [],
+              result: Object.fromEntries(values.map((value) => [value.key, Number(decode(value.value))])),
+            })),
+          );
         }
+        // While too few nodes are reachable every call is refused at once: do not spin.
+        if (outcome === 'failed') await sleep(20);
       }
     };
 

@@ -4,12 +4,14 @@
 // accepted create must be a real cluster, and the server must stay healthy afterwards.
 // The suite runs a fixed seed so that CI is repeatable; `FUZZ_SEED=random npm test -- rest-fuzz`
 // explores new ones. A failure prints its seed: `FUZZ_SEED=<seed> npm test -- rest-fuzz` replays it.
+
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { clusterStates } from '../../apps/control-plane/src/clusters/cluster-state.js';
 import { startIsolatedControlPlane } from '../support/control-plane.js';
+import { mulberry32 } from '../support/prng.js';
 
 type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
 
@@ -36,18 +38,6 @@ function seedFromEnvironment(): number {
 const seed = seedFromEnvironment();
 
 // --- seeded randomness -----------------------------------------------------------------
-
-/** mulberry32: a tiny, fast 32-bit PRNG; the same seed gives the same sequence. */
-function mulberry32(initial: number): () => number {
-  let state = initial >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 class Random {
   private readonly next: () => number;

@@ -9,6 +9,7 @@ import {
   type RegisterValue,
   type RegisterWrite,
 } from '../../libs/history/src/index.js';
+import { mulberry32 } from '../support/prng.js';
 
 const never = Number.POSITIVE_INFINITY;
 
@@ -250,18 +251,6 @@ describe('history recorder', () => {
   });
 });
 
-/** Mulberry32: a tiny seeded generator, so every run checks the same histories. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let mixed = state;
-    mixed = Math.imul(mixed ^ (mixed >>> 15), mixed | 1);
-    mixed ^= mixed + Math.imul(mixed ^ (mixed >>> 7), mixed | 61);
-    return ((mixed ^ (mixed >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)] as T;
 }
@@ -390,7 +379,7 @@ function randomHistory(random: () => number, shape: HistoryShape): RegisterOpera
 }
 
 function agreesWithBruteForce(seed: number, histories: number, shape: HistoryShape): void {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const verdicts = { linearizable: 0, violation: 0 };
   for (let round = 0; round < histories; round++) {
     const history = randomHistory(random, shape);
@@ -423,7 +412,7 @@ function simulatedRegisterHistory(
   seed: number,
   options: { operations: number; clients: number; keys: readonly string[] },
 ): RegisterOperation[] {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const simulated: Simulated[] = [];
   const clock = Array.from({ length: options.clients }, () => Math.floor(random() * 10));
   const processOf = clock.map((_, client) => client);

@@ -7,6 +7,7 @@ import {
   FrameDecoder,
   FrameError,
 } from '../../libs/wire/src/index.js';
+import { mulberry32 } from '../support/prng.js';
 
 const sampleMessages: unknown[] = [
   { type: 'PROPOSE', txid: 'w1.42', writes: [{ key: 'a', value: Buffer.from('hello') }], proposedAtMs: 1 },
@@ -19,18 +20,6 @@ const sampleMessages: unknown[] = [
   42,
   { nested: { deeper: { list: [{}, [], ''] } } },
 ];
-
-/** Deterministic PRNG (mulberry32) so a failing random case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
-  };
-}
 
 function randomMessage(random: () => number, index: number): unknown {
   const bytes = new Uint8Array(Math.floor(random() * 300));
@@ -161,7 +150,7 @@ describe('wire frames', () => {
 
   it('decodes randomly chunked random streams (fixed seeds)', () => {
     for (let seed = 1; seed <= 40; seed++) {
-      const random = prng(seed);
+      const random = mulberry32(seed);
       const messages = Array.from({ length: 1 + Math.floor(random() * 60) }, (_, i) =>
         randomMessage(random, i),
       );

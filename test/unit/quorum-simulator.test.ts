@@ -217,6 +217,34 @@ test('core: a commit with all replicas up is applied everywhere and read back', 
   assert.deepEqual(read.values[0]?.value, bytes('one'));
 });
 
+test('core: one replica serves many volumes, and the same key in two volumes is two keys', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  // Both commits read seq 0 of key k: they would conflict within one volume.
+  const first = writer.begin(
+    'volume-a',
+    [{ key: 'k', seq: 0 }],
+    [{ key: 'k', value: bytes('a') }],
+    cluster.nowMs,
+  );
+  const second = writer.begin(
+    'volume-b',
+    [{ key: 'k', seq: 0 }],
+    [{ key: 'k', value: bytes('b') }],
+    cluster.nowMs,
+  );
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1'), [
+    { type: 'committed', txid: first },
+    { type: 'committed', txid: second },
+  ]);
+  for (const replica of cluster.replicas) {
+    assert.deepEqual(replica.inspectKey('volume-a', 'k')?.value, bytes('a'));
+    assert.deepEqual(replica.inspectKey('volume-b', 'k')?.value, bytes('b'));
+    assert.deepEqual(replica.volumeNames().sort(), ['volume-a', 'volume-b']);
+  }
+});
+
 test("core: a crashed writer's pending keys are recovered by the replicas", () => {
   const cluster = new Cluster();
   const writer = cluster.addWriter('w1', 7);

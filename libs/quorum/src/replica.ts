@@ -139,7 +139,7 @@ class VolumeState {
   readonly transactions = new Map<TxId, TransactionRecord>();
   /** Transactions that hold keys pending: the only ones recovery has to look at. */
   readonly holding = new Set<TxId>();
-  readonly recoveries = new Map<TxId, { round: RecoveryRound; sentAtMs: number }>();
+  readonly recoveries = new Map<TxId, { round: RecoveryRound; startedAtMs: number; sentAtMs: number }>();
   /** Where the next recovery of a transaction starts after being outbid: above the ballot that won. */
   readonly nextRecoveryRound = new Map<TxId, number>();
   /** Decided transactions not yet confirmed by every peer: txid → bitmask of peers that confirmed. */
@@ -580,7 +580,7 @@ export class StorageReplica {
       transaction.proposal,
       this.quorum,
     );
-    volume.recoveries.set(txid, { round: recovery, sentAtMs: nowMs });
+    volume.recoveries.set(txid, { round: recovery, startedAtMs: nowMs, sentAtMs: nowMs });
     for (const envelope of recovery.outstanding()) this.ready.messages.push(envelope);
   }
 
@@ -601,7 +601,7 @@ export class StorageReplica {
 
   private afterRecoveryProgress(
     volume: VolumeState,
-    entry: { round: RecoveryRound; sentAtMs: number },
+    entry: { round: RecoveryRound; startedAtMs: number; sentAtMs: number },
     nowMs: number,
   ): void {
     const { round } = entry;
@@ -630,7 +630,7 @@ export class StorageReplica {
   private resendRecoveries(volume: VolumeState, nowMs: number): void {
     for (const [txid, entry] of volume.recoveries) {
       if (nowMs - entry.sentAtMs < this.timing.retransmitMs) continue;
-      if (nowMs - entry.sentAtMs > this.timing.pendingTimeoutMs * 4) {
+      if (nowMs - entry.startedAtMs > this.timing.pendingTimeoutMs * 4) {
         // Not enough replicas answered: start over with a higher ballot later.
         volume.recoveries.delete(txid);
         const transaction = volume.transactions.get(txid);

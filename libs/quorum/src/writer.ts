@@ -107,6 +107,8 @@ interface ReadState {
 
 const DECISION_CACHE_MAX = 100_000;
 const ALL_REPLICAS = { has: (_index: number) => false };
+/** Where beaten recoveries of other writers' transactions restart; oldest hints go first. */
+const FOREIGN_ROUND_HINTS_MAX = 10_000;
 /** A commit this many times slower than the recent average is recovered (but never sooner than configured). */
 const RECOVERY_LATENCY_FACTOR = 8;
 
@@ -228,6 +230,9 @@ export class WriterCoordinator {
         // Start over above the ballot that beat us: its coordinator may have died.
         this.foreignRecoveries.delete(txid);
         this.foreignNextRound.set(txid, ballotRound(entry.round.highestSeenBallot) + 1);
+        if (this.foreignNextRound.size > FOREIGN_ROUND_HINTS_MAX) {
+          this.foreignNextRound.delete(this.foreignNextRound.keys().next().value as TxId);
+        }
         continue;
       }
       this.sendAll(entry.round.outstanding());

@@ -34,7 +34,10 @@ import { RecoveryRound } from './recovery.js';
 export interface ReplicaTiming {
   /** A key pending longer than this makes the replica recover the transaction itself. */
   pendingTimeoutMs: number;
-  /** Proposals older than this get NO: their decided records may already be pruned. */
+  /**
+   * Proposals older than this get NO: a record that would have answered them (a NO vote, a
+   * forgotten decision) may be gone.
+   */
   proposalMaxAgeMs: number;
   /**
    * Undecided records that hold no key and accepted nothing (NO votes, bare promises) are

@@ -275,6 +275,7 @@ export class StorageNodeServer {
       this.durable = log.append(payloads);
       this.durable.catch((error: unknown) => this.failStop(error));
     }
+    if (this.recordsSinceSnapshot >= this.snapshotThreshold) void this.snapshot();
     if (ready.messages.length === 0) return;
     // Messages wait for every record appended so far, not only this batch's: they may
     // reveal state an earlier, still unsynced batch produced.
@@ -282,7 +283,6 @@ export class StorageNodeServer {
       () => this.send(ready.messages),
       () => undefined,
     );
-    if (this.recordsSinceSnapshot >= this.snapshotThreshold) void this.snapshot();
   }
 
   private send(envelopes: Envelope[]): void {

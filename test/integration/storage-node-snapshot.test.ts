@@ -16,10 +16,10 @@ const dataDir = await mkdtemp(join(tmpdir(), 'borealis-snapshot-'));
 after(() => rm(dataDir, { recursive: true, force: true }));
 
 async function startNode(port: number, peerPorts: number[]): Promise<StorageNodeServer> {
-  const members = [{ id: 's1', host: '127.0.0.1', port }];
-  peerPorts.forEach((peerPort, index) =>
-    members.push({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort }),
-  );
+  const members = [
+    { id: 's1', host: '127.0.0.1', port },
+    ...peerPorts.map((peerPort, index) => ({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort })),
+  ];
   const node = new StorageNodeServer({
     nodeId: 's1',
     az: 'az-a',

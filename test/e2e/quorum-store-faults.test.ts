@@ -21,6 +21,7 @@ import {
 } from '../../libs/storage-client/src/index.js';
 import { mulberry32 } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'faults';
 const REGISTER_KEYS = ['r0', 'r1', 'r2', 'r3'];
@@ -49,14 +50,6 @@ async function pendingTransactions(fleet: StorageFleet): Promise<number> {
     pending += body.replica.pendingTransactions;
   }
   return pending;
-}
-
-async function waitUntil(what: string, timeoutMs: number, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
@@ -264,12 +257,17 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
 
   it('refuses writes with a clear error and still serves reads with three nodes down, then catches up', async () => {
     const writer = writers[0] as QuorumClient;
-    await waitUntil('no pending transactions', 30_000, async () => (await pendingTransactions(fleet)) === 0);
+    await waitUntil(
+      'no pending transactions',
+      30_000,
+      async () => (await pendingTransactions(fleet)) === 0,
+      100,
+    );
     const before = await writer.read(VOLUME, ACCOUNTS);
 
     // A whole AZ (s1, s2) plus one more node (s3).
     for (const index of [0, 1, 2]) await fleet.kill(index);
-    await waitUntil('the writer to notice', 10_000, async () => writer.connectedNodes === 3);
+    await waitUntil('the writer to notice', 10_000, async () => writer.connectedNodes === 3, 100);
     await assert.rejects(
       writer.commit(VOLUME, [{ key: 'r0', seq: 0 }], [{ key: 'r0', value: encode('x') }]),
       (error: Error) =>
@@ -293,13 +291,18 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
     // Every replica, including the three that were down, converges on the quorum's versions.
     const keys = [...ACCOUNTS, ...REGISTER_KEYS];
     const expected = (await writer.read(VOLUME, keys)).map((value) => value.version.seq);
-    await waitUntil('every replica to catch up', 30_000, async () => {
-      for (let index = 0; index < 6; index++) {
-        const held = await fleet.readFrom(index, VOLUME, keys);
-        if (held.some((result, position) => result.version.seq !== expected[position])) return false;
-      }
-      return true;
-    });
+    await waitUntil(
+      'every replica to catch up',
+      30_000,
+      async () => {
+        for (let index = 0; index < 6; index++) {
+          const held = await fleet.readFrom(index, VOLUME, keys);
+          if (held.some((result, position) => result.version.seq !== expected[position])) return false;
+        }
+        return true;
+      },
+      100,
+    );
   });
 
   it('replays its log after kill -9 under load, catches up and serves again', async () => {
@@ -331,9 +334,14 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
 
     const keys = Array.from({ length: 50 }, (_, index) => `load-${index}`);
     const expected = (await writer.read(VOLUME, keys)).map((value) => value.version.seq);
-    await waitUntil('the restarted node to catch up', 30_000, async () => {
-      const held = await fleet.readFrom(4, VOLUME, keys);
-      return held.every((result, position) => result.version.seq === expected[position]);
-    });
+    await waitUntil(
+      'the restarted node to catch up',
+      30_000,
+      async () => {
+        const held = await fleet.readFrom(4, VOLUME, keys);
+        return held.every((result, position) => result.version.seq === expected[position]);
+      },
+      100,
+    );
   });
 });

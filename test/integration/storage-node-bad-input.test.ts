@@ -7,11 +7,12 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import { encodeFrame } from '../../libs/wire/src/frames.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
 import { mulberry32 } from '../support/prng.js';
 import { freePort } from '../support/processes.js';
+import { startLoneStorageNode } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'bad-input';
 // As in the REST fuzz test: FUZZ_SEED=<n> replays a run, FUZZ_SEED=random tries a new one.
@@ -85,19 +86,7 @@ test(`malformed input is dropped or closes only its own connection; the node kee
   const random = mulberry32(SEED);
   const port = await freePort();
   const peerPorts = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
-  const node = new StorageNodeServer({
-    nodeId: 's1',
-    az: 'az-a',
-    host: '127.0.0.1',
-    port,
-    dataDir,
-    members: [
-      { id: 's1', host: '127.0.0.1', port },
-      ...peerPorts.map((peerPort, index) => ({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort })),
-    ],
-    log: () => undefined,
-  });
-  await node.start();
+  const node = await startLoneStorageNode({ dataDir, port, peerPorts });
   try {
     // 1. Bytes that are not frames at all, and a frame announcing 2 GiB: the connection is closed.
     const garbage = await openSocket(port);
@@ -124,9 +113,7 @@ test(`malformed input is dropped or closes only its own connection; the node kee
       onMessage: (message) => replies.push(message as (typeof replies)[number]),
     });
     try {
-      const deadline = Date.now() + 10_000;
-      while (!writer.connected && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitUntil('the writer link', 10_000, () => writer.connected);
       const proposal = {
         txid: 'good.1',
         reads: [{ key: 'k', seq: 0 }],
@@ -136,8 +123,7 @@ test(`malformed input is dropped or closes only its own connection; the node kee
       writer.send({ type: 'propose', volume: VOLUME, proposal });
       writer.send({ type: 'decided', volume: VOLUME, txid: 'good.1', decision: 'commit' });
       writer.send({ type: 'read', volume: VOLUME, requestId: 7, keys: ['k'] });
-      while (replies.length < 2 && Date.now() < deadline)
-        await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitUntil('the vote and the read reply', 10_000, () => replies.length >= 2);
       assert.equal(replies[0]?.type, 'vote');
       assert.equal(replies[0]?.vote, 'yes');
       assert.equal(replies[1]?.type, 'readReply');

@@ -5,9 +5,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
 import { freePort } from '../support/processes.js';
+import { startLoneStorageNode } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'snapshots';
 const COMMITS = 120;
@@ -15,32 +16,8 @@ const COMMITS = 120;
 const dataDir = await mkdtemp(join(tmpdir(), 'borealis-snapshot-'));
 after(() => rm(dataDir, { recursive: true, force: true }));
 
-async function startNode(port: number, peerPorts: number[]): Promise<StorageNodeServer> {
-  const members = [
-    { id: 's1', host: '127.0.0.1', port },
-    ...peerPorts.map((peerPort, index) => ({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort })),
-  ];
-  const node = new StorageNodeServer({
-    nodeId: 's1',
-    az: 'az-a',
-    host: '127.0.0.1',
-    port,
-    dataDir,
-    members,
-    snapshotEveryRecords: 40,
-    log: () => undefined,
-  });
-  await node.start();
-  return node;
-}
-
-async function waitFor(what: string, condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const startNode = (port: number, peerPorts: number[]) =>
+  startLoneStorageNode({ dataDir, port, peerPorts, snapshotEveryRecords: 40 });
 
 test('snapshots while writing and restores from the snapshot after a restart', async () => {
   const port = await freePort();
@@ -57,7 +34,7 @@ test('snapshots while writing and restores from the snapshot after a restart', a
     },
   });
   try {
-    await waitFor('the writer link', () => writer.connected);
+    await waitUntil('the writer link', 10_000, () => writer.connected);
     for (let index = 0; index < COMMITS; index++) {
       const key = `k${index}`;
       const proposal = {
@@ -71,8 +48,8 @@ test('snapshots while writing and restores from the snapshot after a restart', a
       // Spread over several batches, so that the threshold is crossed more than once.
       if (index % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    await waitFor('every vote', () => votes === COMMITS);
-    await waitFor('a snapshot', () => node.counters.snapshots >= 1);
+    await waitUntil('every vote', 10_000, () => votes === COMMITS);
+    await waitUntil('a snapshot', 10_000, () => node.counters.snapshots >= 1);
   } finally {
     writer.close();
     await node.stop();

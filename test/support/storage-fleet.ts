@@ -3,6 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import type { ReadResult } from '../../libs/quorum/src/index.js';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
@@ -145,4 +146,34 @@ export async function startStorageFleet(
       if (options.dataRoot === undefined) await rm(dataRoot, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One storage node in this process, as s1 of a group whose five peers (`peerPorts`) never
+ * answer: it votes and applies what it is told, alone. For tests of the node itself.
+ */
+export async function startLoneStorageNode(options: {
+  dataDir: string;
+  port: number;
+  peerPorts: number[];
+  snapshotEveryRecords?: number;
+}): Promise<StorageNodeServer> {
+  const { dataDir, port, peerPorts } = options;
+  const node = new StorageNodeServer({
+    nodeId: 's1',
+    az: 'az-a',
+    host: '127.0.0.1',
+    port,
+    dataDir,
+    members: [
+      { id: 's1', host: '127.0.0.1', port },
+      ...peerPorts.map((peerPort, index) => ({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort })),
+    ],
+    ...(options.snapshotEveryRecords !== undefined
+      ? { snapshotEveryRecords: options.snapshotEveryRecords }
+      : {}),
+    log: () => undefined,
+  });
+  await node.start();
+  return node;
 }

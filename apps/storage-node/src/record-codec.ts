@@ -10,10 +10,6 @@ export function encodeRecord(record: ReplicaRecord): Uint8Array {
   return packr.pack(record);
 }
 
-export function decodeRecord(payload: Uint8Array): ReplicaRecord {
-  return unpackr.unpack(payload) as ReplicaRecord;
-}
-
 /** Many records as one log payload: the storage node logs each batch's records together. */
 export function encodeRecords(records: readonly ReplicaRecord[]): Uint8Array {
   return packr.pack(records);

@@ -198,6 +198,18 @@ export type FromReplicaMessage = VoteMessage | AcceptedMessage | PromiseMessage 
 
 export type QuorumMessage = ToReplicaMessage | FromReplicaMessage;
 
+/** DECIDED for `txid`: a commit carries its proposal when one is given, so that the receiver can apply it. */
+export function decidedMessage(
+  volume: string,
+  txid: TxId,
+  decision: Decision,
+  proposal: Proposal | null,
+): DecidedMessage {
+  return decision === 'commit' && proposal !== null
+    ? { type: 'decided', volume, txid, decision, proposal }
+    : { type: 'decided', volume, txid, decision };
+}
+
 /** A message and its destination: a storage node id or a writer id. */
 export interface Envelope {
   to: string;

@@ -27,7 +27,7 @@ import type {
   Version,
   VoteValue,
 } from './messages.js';
-import { ballotRound, recoveryBallot } from './messages.js';
+import { ballotRound, decidedMessage, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
 
@@ -610,15 +610,7 @@ export class StorageReplica {
     const { round } = entry;
     if (round.phase === 'chosen' && round.decision !== null) {
       volume.recoveries.delete(round.txid);
-      const decided: DecidedMessage = {
-        type: 'decided',
-        volume: volume.name,
-        txid: round.txid,
-        decision: round.decision,
-        ...(round.decision === 'commit' && round.chosenProposal !== null
-          ? { proposal: round.chosenProposal }
-          : {}),
-      };
+      const decided = decidedMessage(volume.name, round.txid, round.decision, round.chosenProposal);
       for (const member of this.members) this.send(member, decided);
     } else if (round.phase === 'outbid') {
       // Someone else recovers it; back off until the pending timeout passes again, then start
@@ -720,16 +712,7 @@ export class StorageReplica {
       this.syncEveryMs = Math.min(this.syncEveryMs * 2, this.timing.syncIntervalMaxMs);
     }
     for (const known of message.decisions) {
-      this.onDecided(
-        {
-          type: 'decided',
-          volume: message.volume,
-          txid: known.txid,
-          decision: known.decision,
-          ...(known.proposal !== null ? { proposal: known.proposal } : {}),
-        },
-        nowMs,
-      );
+      this.onDecided(decidedMessage(message.volume, known.txid, known.decision, known.proposal), nowMs);
     }
   }
 
@@ -813,13 +796,7 @@ export class StorageReplica {
       // The peer missed the decision: tell it, and ask again next round.
       const record = volume.transactions.get(txid);
       if (record?.decision == null) continue;
-      this.send(from, {
-        type: 'decided',
-        volume: volume.name,
-        txid,
-        decision: record.decision,
-        ...(record.decision === 'commit' && record.proposal !== null ? { proposal: record.proposal } : {}),
-      });
+      this.send(from, decidedMessage(volume.name, txid, record.decision, record.proposal));
     }
   }
 

@@ -44,7 +44,7 @@ function isList(value: unknown, item: (entry: unknown) => boolean): boolean {
   return Array.isArray(value) && value.length <= KEYS_PER_MESSAGE_MAX && value.every(item);
 }
 
-export function isProposal(value: unknown): boolean {
+function isProposal(value: unknown): boolean {
   return (
     isObject(value) &&
     isName(value.txid) &&

@@ -19,7 +19,7 @@ import type {
   VoteMessage,
   WriteEntry,
 } from './messages.js';
-import { ballotRound, INITIAL_BALLOT, recoveryBallot } from './messages.js';
+import { ballotRound, decidedMessage, INITIAL_BALLOT, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT, tallyVotes } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
 
@@ -376,9 +376,10 @@ export class WriterCoordinator {
   private finish(txid: TxId, state: CommitState, decision: Decision, abortReason: string): void {
     this.commits.delete(txid);
     this.learn(txid, decision);
-    const decided = { type: 'decided' as const, volume: state.volume, txid, decision };
-    const withProposal = decision === 'commit' ? { ...decided, proposal: state.proposal } : decided;
-    this.sendByVote(state, ALL_REPLICAS, decided, withProposal);
+    const bare = decidedMessage(state.volume, txid, decision, null);
+    // One shared object where the two are the same, so that it is encoded once.
+    const full = decision === 'commit' ? decidedMessage(state.volume, txid, decision, state.proposal) : bare;
+    this.sendByVote(state, ALL_REPLICAS, bare, full);
     this.ready.events.push(
       decision === 'commit' ? { type: 'committed', txid } : { type: 'aborted', txid, reason: abortReason },
     );
@@ -494,14 +495,7 @@ export class WriterCoordinator {
     this.foreignRecoveries.delete(txid);
     this.foreignNextRound.delete(txid);
     this.learn(txid, round.decision);
-    const proposal = round.chosenProposal;
-    this.broadcast({
-      type: 'decided',
-      volume: entry.volume,
-      txid,
-      decision: round.decision,
-      ...(round.decision === 'commit' && proposal !== null ? { proposal } : {}),
-    });
+    this.broadcast(decidedMessage(entry.volume, txid, round.decision, round.chosenProposal));
   }
 
   // ---- helpers -----------------------------------------------------------------------------

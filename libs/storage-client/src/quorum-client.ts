@@ -182,10 +182,6 @@ export class QuorumClient {
     this.readWaiters.clear();
   }
 
-  linkStats(): Record<string, unknown> {
-    return Object.fromEntries([...this.links].map(([id, link]) => [id, link.stats()]));
-  }
-
   /** Why a call cannot even be tried right now (nothing is sent then), or null. */
   private refusal(replicasNeeded: number, what: string): Error | null {
     if (this.closed) return new Error('quorum client closed');

@@ -40,8 +40,8 @@ const cases: AppCase[] = [
   },
   {
     app: 'data-node',
-    args: [],
-    startupLine: /^data-node health at (http:\/\/\S+\/health)$/m,
+    args: ['--port', '0'],
+    startupLine: /^data-node d1 health at (http:\/\/\S+\/health)$/m,
     details: { attachedCluster: null },
   },
   {

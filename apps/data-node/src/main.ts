@@ -1,9 +1,126 @@
-// Data-node (writer) process. Today it only serves a health endpoint; see ../ARCHITECTURE.md.
-import { runHealthOnlyProcess } from '../../../libs/health/src/index.js';
+// Data-node (writer) process: serves its admin/health HTTP port at once and RESP once attached
+// to a cluster (by POST /attach, or at start with --cluster). See ../ARCHITECTURE.md.
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { exitWithError, healthUrl, onShutdown, readHost, readPort } from '../../../libs/health/src/index.js';
+import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
+import { startAdminServer } from './admin/admin-server.js';
+import { type AttachRequest, DataNode } from './data-node.js';
 
-void runHealthOnlyProcess({
-  app: 'data-node',
-  defaultHealthPort: 7701,
-  // There is no attach step yet, so the process is always an unattached worker.
-  details: () => ({ attachedCluster: null }),
-});
+const APP = 'data-node';
+const DEFAULT_ADMIN_PORT = 7701;
+const DEFAULT_RESP_PORT = 7401;
+const DEFAULT_STORAGE =
+  's1=127.0.0.1:7811,s2=127.0.0.1:7812,s3=127.0.0.1:7813,s4=127.0.0.1:7814,s5=127.0.0.1:7815,s6=127.0.0.1:7816';
+const USAGE =
+  'usage: data-node [--id d1] [--port <resp port>] [--storage s1=host:port,…six in all] [--coordinator-id <7..1048575>] ' +
+  '[--redis-url redis://…] [--cluster <id> [--volume <name>] [--cu 1] [--read-consistency instance|cluster] [--password <pw>]] ' +
+  '(env: DATA_NODE_ID, RESP_PORT, HEALTH_PORT for the admin port, STORAGE_MEMBERS, COORDINATOR_ID, REDIS_URL, DATA_NODE_PASSWORD, BOREALIS_NODE_TOKEN)';
+
+function usageError(problem: string): never {
+  return exitWithError(APP, `${problem}. ${USAGE}`, 2);
+}
+
+function parseStorage(text: string): StorageNodeAddress[] {
+  const nodes = text.split(',').map((entry) => {
+    const match = /^([a-z0-9-]{1,32})=([^:\s]+):(\d{1,5})$/.exec(entry.trim());
+    if (match === null)
+      return usageError(`invalid storage node ${JSON.stringify(entry)} (want id=host:port)`);
+    return { id: match[1] as string, host: match[2] as string, port: Number(match[3]) };
+  });
+  if (nodes.length !== 6) return usageError(`--storage must list the 6 storage nodes, got ${nodes.length}`);
+  return nodes;
+}
+
+function exitWithParent(): void {
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) process.exit(1);
+  }, 500).unref();
+}
+
+async function main(): Promise<void> {
+  if (process.env.BOREALIS_EXIT_WITH_PARENT === '1') exitWithParent();
+  const env = process.env;
+  let values: Record<string, string | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      options: Object.fromEntries(
+        [
+          'id',
+          'port',
+          'storage',
+          'coordinator-id',
+          'redis-url',
+          'cluster',
+          'volume',
+          'cu',
+          'read-consistency',
+          'password',
+        ].map((name) => [name, { type: 'string' as const }]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    }) as { values: Record<string, string | undefined> });
+  } catch (cause) {
+    return usageError((cause as Error).message);
+  }
+  const nodeId = values.id ?? env.DATA_NODE_ID ?? 'd1';
+  if (!/^[a-z0-9-]{1,32}$/.test(nodeId)) return usageError(`invalid --id ${JSON.stringify(nodeId)}`);
+  let host: string;
+  let adminPort: number;
+  let respPort: number;
+  try {
+    host = readHost(env, 'HOST', '127.0.0.1');
+    adminPort = readPort(env, 'HEALTH_PORT', DEFAULT_ADMIN_PORT);
+    respPort = readPort({ RESP_PORT: values.port ?? env.RESP_PORT }, 'RESP_PORT', DEFAULT_RESP_PORT);
+  } catch (cause) {
+    return exitWithError(APP, (cause as Error).message, 2);
+  }
+  const coordinatorText = values['coordinator-id'] ?? env.COORDINATOR_ID;
+  // Writers of one cluster need distinct ids; the control plane assigns them. Random is only
+  // a fallback for a node started by hand.
+  const coordinatorId = coordinatorText === undefined ? randomInt(7, 2 ** 20) : Number(coordinatorText);
+  if (!Number.isInteger(coordinatorId) || coordinatorId < 7 || coordinatorId >= 2 ** 20) {
+    return usageError('--coordinator-id must be an integer from 7 to 1048575');
+  }
+  const node = new DataNode({
+    nodeId,
+    host,
+    respPort,
+    storageNodes: parseStorage(values.storage ?? env.STORAGE_MEMBERS ?? DEFAULT_STORAGE),
+    coordinatorId,
+    redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
+  });
+  const admin = await startAdminServer({
+    host,
+    port: adminPort,
+    node,
+    token: env.BOREALIS_NODE_TOKEN ?? null,
+  }).catch((cause: unknown) => exitWithError(APP, (cause as Error).message, 1));
+  onShutdown(
+    async () => {
+      await admin.close();
+      await node.stop();
+    },
+    (line) => console.log(`${APP} ${nodeId}: ${line}`),
+  );
+  console.log(`${APP} ${nodeId} health at ${healthUrl(host, admin.port)}`);
+  if (values.cluster !== undefined) {
+    const readConsistency = values['read-consistency'] ?? 'instance';
+    if (readConsistency !== 'instance' && readConsistency !== 'cluster') {
+      return usageError('--read-consistency must be instance or cluster');
+    }
+    const request: AttachRequest = {
+      clusterId: values.cluster,
+      volume: values.volume ?? values.cluster,
+      cu: Number(values.cu ?? '1'),
+      readConsistency,
+      password: values.password ?? env.DATA_NODE_PASSWORD ?? null,
+    };
+    await node.attach(request).catch((cause: unknown) => exitWithError(APP, (cause as Error).message, 1));
+  }
+}
+
+void main();

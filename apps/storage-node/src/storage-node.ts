@@ -4,6 +4,8 @@
 // state that a crash could take back.
 import { createServer, type Server, type Socket } from 'node:net';
 import {
+  type AppliedMessage,
+  type DecidedMessage,
   type Envelope,
   isQuorumMessage,
   type QuorumMessage,
@@ -41,6 +43,8 @@ export interface HelloMessage {
   type: 'hello';
   role: 'writer' | 'peer';
   id: string;
+  /** Writers only: volumes whose commits by other writers this writer wants to hear of. */
+  notifyVolumes?: string[];
 }
 
 interface Inbound {
@@ -49,6 +53,7 @@ interface Inbound {
 }
 
 const INBOUND_QUEUE_MAX = 200_000;
+const NOTIFY_VOLUMES_MAX = 1_024;
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
 
 export class StorageNodeServer {
@@ -58,6 +63,10 @@ export class StorageNodeServer {
   private server: Server | null = null;
   private readonly peers = new Map<string, OutboundLink>();
   private readonly writers = new Map<string, Socket>();
+  /** volume → writers that asked to hear of its commits (for their caches). */
+  private readonly subscribers = new Map<string, Set<string>>();
+  /** `applied` notices produced by the current batch, sent with its replies. */
+  private notices: Envelope[] = [];
   private readonly sockets = new Set<Socket>();
   private inbound: Inbound[] = [];
   private batchScheduled = false;
@@ -202,7 +211,10 @@ export class StorageNodeServer {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.sockets.delete(socket);
-      if (peerId !== null && this.writers.get(peerId) === socket) this.writers.delete(peerId);
+      if (peerId !== null && this.writers.get(peerId) === socket) {
+        this.writers.delete(peerId);
+        for (const writers of this.subscribers.values()) writers.delete(peerId);
+      }
     });
   }
 
@@ -221,7 +233,21 @@ export class StorageNodeServer {
       socket.destroy();
       return null;
     }
-    if (hello.role === 'writer') this.writers.set(hello.id, socket);
+    if (hello.role === 'writer') {
+      this.writers.set(hello.id, socket);
+      const volumes = Array.isArray(hello.notifyVolumes)
+        ? hello.notifyVolumes.slice(0, NOTIFY_VOLUMES_MAX)
+        : [];
+      for (const volume of volumes) {
+        if (typeof volume !== 'string') continue;
+        let writers = this.subscribers.get(volume);
+        if (writers === undefined) {
+          writers = new Set();
+          this.subscribers.set(volume, writers);
+        }
+        writers.add(hello.id);
+      }
+    }
     return hello.id;
   }
 
@@ -252,9 +278,32 @@ export class StorageNodeServer {
     const batch = this.inbound;
     this.inbound = [];
     const nowMs = Date.now();
-    for (const { from, message } of batch) this.replica.step(from, message, nowMs);
+    for (const { from, message } of batch) {
+      this.replica.step(from, message, nowMs);
+      if (message.type === 'decided') this.noticeCommit(message);
+    }
     this.counters.batches++;
     this.flushReady();
+  }
+
+  /** Tells the volume's other subscribed writers which keys a commit changed. */
+  private noticeCommit(message: DecidedMessage): void {
+    if (message.decision !== 'commit') return;
+    const writers = this.subscribers.get(message.volume);
+    if (writers === undefined || writers.size === 0) return;
+    // YES voters get DECIDED without the proposal: they logged it with their vote.
+    const proposal =
+      message.proposal ?? this.replica.inspectTransaction(message.volume, message.txid)?.proposal ?? null;
+    if (proposal === null || proposal.writes.length === 0) return;
+    const readSeq = new Map(proposal.reads.map((read) => [read.key, read.seq]));
+    const notice: AppliedMessage = {
+      type: 'applied',
+      volume: message.volume,
+      txid: message.txid,
+      changes: proposal.writes.map((write) => ({ key: write.key, seq: (readSeq.get(write.key) ?? 0) + 1 })),
+    };
+    const origin = message.txid.slice(0, message.txid.lastIndexOf('.'));
+    for (const writer of writers) if (writer !== origin) this.notices.push({ to: writer, message: notice });
   }
 
   private onTick(): void {
@@ -267,6 +316,10 @@ export class StorageNodeServer {
 
   private flushReady(): void {
     const ready = this.replica.takeReady();
+    if (this.notices.length > 0) {
+      for (const notice of this.notices) ready.messages.push(notice);
+      this.notices = [];
+    }
     if (ready.records.length > 0) {
       const log = this.log as DurableLog;
       // One log record per batch (a msgpack array): one checksum and one encode call for all.

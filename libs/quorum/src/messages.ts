@@ -79,6 +79,19 @@ export interface ReadMessage {
   keys: string[];
 }
 
+/**
+ * Key names of a volume in hash order (see `keyHash`), from `fromHash` on: SCAN, KEYS and
+ * DBSIZE read them from 3 replicas, then read the keys themselves with a point read.
+ */
+export interface ScanMessage {
+  type: 'scan';
+  volume: string;
+  requestId: number;
+  fromHash: number;
+  /** Keys wanted at most; a replica may return more to keep keys of one hash together. */
+  limit: number;
+}
+
 // ---- replica → writer / coordinator ------------------------------------------------------
 
 export interface VoteMessage {
@@ -139,6 +152,27 @@ export interface ReadReplyMessage {
   results: ReadResult[];
 }
 
+export interface ScanReplyMessage {
+  type: 'scanReply';
+  volume: string;
+  requestId: number;
+  /** Keys with a value or a pending write here, with `keyHash(key) ≥ fromHash`, in hash order. */
+  keys: string[];
+  /** Where the next page starts; 0 when no key with a higher hash is left here. */
+  nextHash: number;
+}
+
+/**
+ * Sent by a storage node to the other writers subscribed to a volume when it learns a commit:
+ * they drop cached versions older than `seq` (DESIGN §4, writers' caches). Advisory only.
+ */
+export interface AppliedMessage {
+  type: 'applied';
+  volume: string;
+  txid: TxId;
+  changes: { key: string; seq: number }[];
+}
+
 // ---- replica ↔ replica (gossip and repair) ----------------------------------------------
 
 export interface SyncRequestMessage {
@@ -189,12 +223,19 @@ export type ToReplicaMessage =
   | PrepareMessage
   | DecidedMessage
   | ReadMessage
+  | ScanMessage
   | SyncRequestMessage
   | SyncReplyMessage
   | DecisionQueryMessage
   | DecisionAckMessage;
 
-export type FromReplicaMessage = VoteMessage | AcceptedMessage | PromiseMessage | ReadReplyMessage;
+export type FromReplicaMessage =
+  | VoteMessage
+  | AcceptedMessage
+  | PromiseMessage
+  | ReadReplyMessage
+  | ScanReplyMessage
+  | AppliedMessage;
 
 export type QuorumMessage = ToReplicaMessage | FromReplicaMessage;
 
@@ -234,4 +275,20 @@ export function recoveryBallot(round: number, coordinatorId: number): number {
 /** The round of a ballot, so that a coordinator can outbid it. */
 export function ballotRound(ballot: number): number {
   return Math.floor(ballot / COORDINATOR_ID_LIMIT);
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * FNV-1a over the key's UTF-16 code units (the bytes, for latin1 keys), in [0, 2^32). Scans walk
+ * keys in this order so that a cursor is one number, valid on every replica and every writer.
+ */
+export function keyHash(key: string): number {
+  let hash = FNV_OFFSET;
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i);
+    hash = Math.imul(hash, FNV_PRIME);
+  }
+  return hash >>> 0;
 }

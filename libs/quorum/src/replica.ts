@@ -20,6 +20,7 @@ import type {
   QuorumMessage,
   ReadMessage,
   ReadResult,
+  ScanMessage,
   SyncEntry,
   SyncReplyMessage,
   SyncRequestMessage,
@@ -27,7 +28,7 @@ import type {
   Version,
   VoteValue,
 } from './messages.js';
-import { ballotRound, decidedMessage, recoveryBallot } from './messages.js';
+import { ballotRound, decidedMessage, keyHash, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
 
@@ -154,6 +155,9 @@ class VolumeState {
   constructor(readonly name: string) {}
 }
 
+/** A scan page holds at most this many keys (plus the rest of the last hash's keys). */
+const SCAN_KEYS_MAX = 10_000;
+
 /** Decision queries name at most this many transactions per peer per round. */
 const DECISION_QUERY_TXIDS_MAX = 2_048;
 
@@ -222,6 +226,9 @@ export class StorageReplica {
       case 'read':
         this.onRead(from, message);
         return;
+      case 'scan':
+        this.onScan(from, message);
+        return;
       case 'syncRequest':
         this.onSyncRequest(from, message);
         return;
@@ -240,6 +247,8 @@ export class StorageReplica {
         return;
       case 'vote':
       case 'readReply':
+      case 'scanReply':
+      case 'applied':
         return; // replies to writers; a replica never asked for them
     }
   }
@@ -547,6 +556,38 @@ export class StorageReplica {
       };
     });
     this.send(from, { type: 'readReply', volume: message.volume, requestId: message.requestId, results });
+  }
+
+  /**
+   * Up to `limit` keys from `fromHash` on, in hash order. Keys that only exist as deleted
+   * versions are left out; keys a pending transaction may create are in (the point read that
+   * follows resolves them). Keys of one hash are never split across pages.
+   */
+  private onScan(from: string, message: ScanMessage): void {
+    const volume = this.volume(message.volume);
+    const limit = Math.max(1, Math.min(message.limit, SCAN_KEYS_MAX));
+    const candidates: { key: string; hash: number }[] = [];
+    for (const [key, state] of volume.keys) {
+      if (state.value === null && state.pendingTxid === null) continue;
+      const hash = keyHash(key);
+      if (hash >= message.fromHash) candidates.push({ key, hash });
+    }
+    let nextHash = 0;
+    if (candidates.length > limit) {
+      candidates.sort((a, b) => a.hash - b.hash);
+      let end = limit;
+      const lastHash = (candidates[limit - 1] as { hash: number }).hash;
+      while (end < candidates.length && (candidates[end] as { hash: number }).hash === lastHash) end++;
+      if (end < candidates.length) nextHash = lastHash + 1;
+      candidates.length = end;
+    }
+    this.send(from, {
+      type: 'scanReply',
+      volume: message.volume,
+      requestId: message.requestId,
+      keys: candidates.map((candidate) => candidate.key),
+      nextHash,
+    });
   }
 
   // ---- recovery run by this replica --------------------------------------------------------
@@ -889,7 +930,9 @@ export class StorageReplica {
   inspectTransaction(
     volumeName: string,
     txid: TxId,
-  ): Readonly<Pick<TransactionRecord, 'vote' | 'accepted' | 'decision' | 'promisedBallot'>> | null {
+  ): Readonly<
+    Pick<TransactionRecord, 'proposal' | 'vote' | 'accepted' | 'decision' | 'promisedBallot'>
+  > | null {
     const record = this.volumes.get(volumeName)?.transactions.get(txid);
     return record === undefined ? null : record;
   }

@@ -77,6 +77,11 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
   decided: (m) =>
     isName(m.txid) && isDecision(m.decision) && (m.proposal === undefined || isProposal(m.proposal)),
   read: (m) => isCount(m.requestId) && isList(m.keys, isKey),
+  scan: (m) => isCount(m.requestId) && isCount(m.fromHash) && isCount(m.limit),
+  scanReply: (m) => isCount(m.requestId) && isList(m.keys, isKey) && isCount(m.nextHash),
+  applied: (m) =>
+    isName(m.txid) &&
+    isList(m.changes, (change) => isObject(change) && isKey(change.key) && isCount(change.seq)),
   syncRequest: (m) => isCount(m.fromIndex) && isCount(m.limit) && isList(m.pendingTxids, isName),
   syncReply: (m) =>
     isCount(m.nextIndex) &&

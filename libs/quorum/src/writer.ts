@@ -14,12 +14,13 @@ import type {
   Proposal,
   ReadEntry,
   ReadReplyMessage,
+  ScanReplyMessage,
   TxId,
   Version,
   VoteMessage,
   WriteEntry,
 } from './messages.js';
-import { ballotRound, decidedMessage, INITIAL_BALLOT, recoveryBallot } from './messages.js';
+import { ballotRound, decidedMessage, INITIAL_BALLOT, keyHash, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT, tallyVotes } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
 
@@ -75,7 +76,8 @@ export type WriterEvent =
   | { type: 'aborted'; txid: TxId; reason: string }
   | { type: 'unknown'; txid: TxId; reason: string }
   | { type: 'read'; requestId: number; values: ReadValue[] }
-  | { type: 'readFailed'; requestId: number; reason: string };
+  | { type: 'readFailed'; requestId: number; reason: string }
+  | { type: 'scanned'; requestId: number; keys: string[]; nextHash: number };
 
 type CommitPhase = 'voting' | 'accepting' | 'recovering';
 
@@ -105,6 +107,15 @@ interface ReadState {
   blockedSinceMs: Map<TxId, number>;
 }
 
+interface ScanState {
+  volume: string;
+  fromHash: number;
+  limit: number;
+  replies: Map<number, ScanReplyMessage>;
+  startedAtMs: number;
+  sentAtMs: number;
+}
+
 const DECISION_CACHE_MAX = 100_000;
 const ALL_REPLICAS = { has: (_index: number) => false };
 /** Where beaten recoveries of other writers' transactions restart; oldest hints go first. */
@@ -123,6 +134,7 @@ export class WriterCoordinator {
   private roundCounter = 0;
   private readonly commits = new Map<TxId, CommitState>();
   private readonly reads = new Map<number, ReadState>();
+  private readonly scans = new Map<number, ScanState>();
   private readonly readByRound = new Map<number, number>();
   /** Recoveries of other writers' transactions that block our reads. */
   private readonly foreignRecoveries = new Map<
@@ -201,6 +213,24 @@ export class WriterCoordinator {
     return requestId;
   }
 
+  /**
+   * Starts a scan page: key names from 3 replicas, merged. Answered by a `scanned` event (names
+   * only: the caller point-reads them to learn which exist) or `readFailed`.
+   */
+  scan(volume: string, fromHash: number, limit: number, nowMs: number): number {
+    const requestId = ++this.requestCounter;
+    this.scans.set(requestId, {
+      volume,
+      fromHash,
+      limit,
+      replies: new Map(),
+      startedAtMs: nowMs,
+      sentAtMs: nowMs,
+    });
+    this.broadcast({ type: 'scan', volume, requestId, fromHash, limit });
+    return requestId;
+  }
+
   step(from: string, message: FromReplicaMessage, nowMs: number): void {
     const fromIndex = this.members.indexOf(from);
     if (fromIndex < 0) return;
@@ -217,12 +247,18 @@ export class WriterCoordinator {
       case 'readReply':
         this.onReadReply(fromIndex, message, nowMs);
         return;
+      case 'scanReply':
+        this.onScanReply(fromIndex, message);
+        return;
+      case 'applied':
+        return; // for the shell's cache, not for the protocol
     }
   }
 
   tick(nowMs: number): void {
     for (const [txid, state] of this.commits) this.tickCommit(txid, state, nowMs);
     for (const [requestId, state] of this.reads) this.tickRead(requestId, state, nowMs);
+    for (const [requestId, state] of this.scans) this.tickScan(requestId, state, nowMs);
     for (const [txid, entry] of this.foreignRecoveries) {
       if (nowMs - entry.sentAtMs < this.timing.retransmitMs) continue;
       entry.sentAtMs = nowMs;
@@ -476,6 +512,49 @@ export class WriterCoordinator {
   private finishRead(requestId: number, state: ReadState): void {
     this.reads.delete(requestId);
     this.readByRound.delete(state.roundId);
+  }
+
+  // ---- scans -------------------------------------------------------------------------------
+
+  private onScanReply(fromIndex: number, message: ScanReplyMessage): void {
+    const state = this.scans.get(message.requestId);
+    if (state === undefined) return;
+    state.replies.set(fromIndex, message);
+    if (state.replies.size < this.quorum.reads) return;
+    // A replica that cut its page short has not shown what lies past its cut: keep only keys
+    // below the lowest cut, where all replies are complete. Any 3 replicas include one that
+    // holds each committed key (as a value or pending), so the union misses none.
+    let bound = Number.POSITIVE_INFINITY;
+    for (const reply of state.replies.values())
+      if (reply.nextHash !== 0) bound = Math.min(bound, reply.nextHash);
+    const keys = new Set<string>();
+    for (const reply of state.replies.values()) {
+      for (const key of reply.keys) if (keyHash(key) < bound) keys.add(key);
+    }
+    this.scans.delete(message.requestId);
+    this.ready.events.push({
+      type: 'scanned',
+      requestId: message.requestId,
+      keys: [...keys].sort((a, b) => keyHash(a) - keyHash(b)),
+      nextHash: bound === Number.POSITIVE_INFINITY ? 0 : bound,
+    });
+  }
+
+  private tickScan(requestId: number, state: ScanState, nowMs: number): void {
+    if (nowMs - state.startedAtMs >= this.timing.readDeadlineMs) {
+      this.scans.delete(requestId);
+      this.ready.events.push({
+        type: 'readFailed',
+        requestId,
+        reason: `no scan answer within ${this.timing.readDeadlineMs} ms: fewer than ${this.quorum.reads} storage replicas answered`,
+      });
+      return;
+    }
+    if (nowMs - state.sentAtMs >= this.timing.retransmitMs) {
+      state.sentAtMs = nowMs;
+      const { volume, fromHash, limit } = state;
+      this.sendToMissing(state.replies, { type: 'scan', volume, requestId, fromHash, limit });
+    }
   }
 
   private recoverForeign(volume: string, txid: TxId, nowMs: number): void {

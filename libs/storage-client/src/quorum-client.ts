@@ -2,6 +2,7 @@
 // Messages for one storage node are batched per event-loop turn (one socket write each), the
 // coordinator ticks on a timer (resends, timeouts, recovery), and every call has a deadline.
 import {
+  type AppliedMessage,
   type FromReplicaMessage,
   isQuorumMessage,
   QUORUM,
@@ -33,6 +34,16 @@ export interface QuorumClientOptions {
   tickIntervalMs?: number;
   /** Calls in flight at most; more are refused at once with `ClientOverloadedError`. */
   inFlightMax?: number;
+  /** Volumes whose commits by other writers the storage nodes report (`onApplied`). */
+  notifyVolumes?: string[];
+  /** Another writer's commit, once per storage node that learns it (so up to six times). */
+  onApplied?: (message: AppliedMessage) => void;
+}
+
+export interface ScanPage {
+  keys: string[];
+  /** The cursor of the next page; 0 when the scan is complete. */
+  nextHash: number;
 }
 
 export type CommitResult =
@@ -74,6 +85,8 @@ export class QuorumClient {
   private readonly links = new Map<string, OutboundLink>();
   private readonly commitWaiters = new Map<TxId, Waiter<CommitResult>>();
   private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
+  private readonly scanWaiters = new Map<number, Waiter<ScanPage>>();
+  private readonly onApplied: ((message: AppliedMessage) => void) | undefined;
   private readonly tickTimer: NodeJS.Timeout;
   private readonly inFlightMax: number;
   private flushScheduled = false;
@@ -83,6 +96,13 @@ export class QuorumClient {
   constructor(options: QuorumClientOptions) {
     this.writerId = options.writerId;
     this.inFlightMax = options.inFlightMax ?? 4_096;
+    this.onApplied = options.onApplied;
+    const hello = {
+      type: 'hello',
+      role: 'writer',
+      id: options.writerId,
+      ...(options.notifyVolumes !== undefined ? { notifyVolumes: options.notifyVolumes } : {}),
+    };
     this.coordinator = new WriterCoordinator({
       writerId: options.writerId,
       coordinatorId: options.coordinatorId,
@@ -95,7 +115,7 @@ export class QuorumClient {
         new OutboundLink({
           host: node.host,
           port: node.port,
-          hello: { type: 'hello', role: 'writer', id: options.writerId },
+          hello,
           onMessage: (message) => this.onMessage(node.id, message),
         }),
       );
@@ -134,6 +154,22 @@ export class QuorumClient {
       this.readWaiters.set(requestId, { resolve, reject });
       this.drain();
     });
+  }
+
+  /** One page of key names in hash order from `fromHash`, merged from 3 replicas. */
+  scan(volume: string, fromHash: number, limit: number): Promise<ScanPage> {
+    const refusal = this.refusal(QUORUM.reads, 'scans');
+    if (refusal !== null) return Promise.reject(refusal);
+    return new Promise((resolve, reject) => {
+      const requestId = this.coordinator.scan(volume, fromHash, limit, Date.now());
+      this.scanWaiters.set(requestId, { resolve, reject });
+      this.drain();
+    });
+  }
+
+  /** Calls waiting for the storage nodes. */
+  get inFlight(): number {
+    return this.commitWaiters.size + this.readWaiters.size + this.scanWaiters.size;
   }
 
   /** Commits `writes` if every key in `reads` still has the version read. */
@@ -178,14 +214,16 @@ export class QuorumClient {
     const closedError = new Error('quorum client closed');
     for (const waiter of this.commitWaiters.values()) waiter.reject(closedError);
     for (const waiter of this.readWaiters.values()) waiter.reject(closedError);
+    for (const waiter of this.scanWaiters.values()) waiter.reject(closedError);
     this.commitWaiters.clear();
     this.readWaiters.clear();
+    this.scanWaiters.clear();
   }
 
   /** Why a call cannot even be tried right now (nothing is sent then), or null. */
   private refusal(replicasNeeded: number, what: string): Error | null {
     if (this.closed) return new Error('quorum client closed');
-    if (this.commitWaiters.size + this.readWaiters.size >= this.inFlightMax) {
+    if (this.inFlight >= this.inFlightMax) {
       return new ClientOverloadedError(`${this.inFlightMax} calls already in flight; retry later`);
     }
     const connected = this.connectedNodes;
@@ -201,6 +239,10 @@ export class QuorumClient {
   private onMessage(from: string, message: unknown): void {
     if (!isQuorumMessage(message)) {
       this.counters.malformed++;
+      return;
+    }
+    if (message.type === 'applied') {
+      this.onApplied?.(message);
       return;
     }
     this.coordinator.step(from, message as FromReplicaMessage, Date.now());
@@ -263,9 +305,16 @@ export class QuorumClient {
       }
       case 'readFailed': {
         this.counters.readFailures++;
-        const waiter = this.readWaiters.get(event.requestId);
+        const waiter = this.readWaiters.get(event.requestId) ?? this.scanWaiters.get(event.requestId);
         this.readWaiters.delete(event.requestId);
+        this.scanWaiters.delete(event.requestId);
         waiter?.reject(new ReadFailedError(event.reason));
+        return;
+      }
+      case 'scanned': {
+        const waiter = this.scanWaiters.get(event.requestId);
+        this.scanWaiters.delete(event.requestId);
+        waiter?.resolve({ keys: event.keys, nextHash: event.nextHash });
         return;
       }
     }

@@ -1003,6 +1003,12 @@ export function describeMessage(message: QuorumMessage): string {
       return `DECIDED ${message.txid} ${message.decision}`;
     case 'read':
       return `READ #${message.requestId} ${message.keys.join(',')}`;
+    case 'scan':
+      return `SCAN #${message.requestId} from ${message.fromHash} limit ${message.limit}`;
+    case 'scanReply':
+      return `SCAN-REPLY #${message.requestId} ${message.keys.length} keys next ${message.nextHash}`;
+    case 'applied':
+      return `APPLIED ${message.txid} ${message.changes.map((change) => `${change.key}@${change.seq}`).join(',')}`;
     case 'readReply':
       return `READ-REPLY #${message.requestId} ${message.results
         .map(

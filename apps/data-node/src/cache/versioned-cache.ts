@@ -1,0 +1,115 @@
+// The writer's cache of committed versions (DESIGN §4, writers' caches): key → (seq, txid,
+// value bytes). An entry is only ever replaced by a newer seq, so a slow read can never
+// overwrite what a later commit put there. LRU by bytes (Map order is recency order).
+// Pure: time comes in as `nowMs`.
+
+export interface CachedVersion {
+  seq: number;
+  txid: string;
+  /** Stored bytes; null when the key is absent at this version. */
+  value: Uint8Array | null;
+}
+
+interface Entry extends CachedVersion {
+  storedAtMs: number;
+  bytes: number;
+}
+
+/** Bookkeeping bytes charged per entry on top of key and value. */
+const ENTRY_OVERHEAD_BYTES = 96;
+
+export class VersionedCache {
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+  readonly stats = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
+
+  /**
+   * @param bytesMax the cache size of the writer's capacity
+   * @param entryAgeMsMax entries older than this are not served: a bound on staleness should an
+   *   invalidation be lost (they are advisory messages)
+   */
+  constructor(
+    private bytesMax: number,
+    private readonly entryAgeMsMax: number,
+  ) {}
+
+  get size(): { entries: number; bytes: number; bytesMax: number } {
+    return { entries: this.entries.size, bytes: this.bytes, bytesMax: this.bytesMax };
+  }
+
+  get(key: string, nowMs: number): CachedVersion | null {
+    const entry = this.entries.get(key);
+    if (entry === undefined || nowMs - entry.storedAtMs > this.entryAgeMsMax) {
+      if (entry !== undefined) this.remove(key, entry);
+      this.stats.misses++;
+      return null;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    this.stats.hits++;
+    return entry;
+  }
+
+  /** Stores a version unless a newer one is cached. */
+  offer(key: string, version: CachedVersion, nowMs: number): void {
+    const current = this.entries.get(key);
+    if (current !== undefined) {
+      if (current.seq > version.seq) return;
+      this.remove(key, current);
+    }
+    const bytes = ENTRY_OVERHEAD_BYTES + key.length + (version.value?.byteLength ?? 0);
+    if (bytes > this.bytesMax) return;
+    const entry: Entry = {
+      seq: version.seq,
+      txid: version.txid,
+      value: version.value,
+      storedAtMs: nowMs,
+      bytes,
+    };
+    this.entries.set(key, entry);
+    this.bytes += bytes;
+    this.evict();
+  }
+
+  /** Another writer committed `seq`: anything older is stale. */
+  invalidate(key: string, seq: number): void {
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.seq >= seq) return;
+    this.remove(key, entry);
+    this.stats.invalidations++;
+  }
+
+  /** Our own commit lost a race on this key: we do not know the winner's version. */
+  drop(key: string): void {
+    const entry = this.entries.get(key);
+    if (entry !== undefined) this.remove(key, entry);
+  }
+
+  resize(bytesMax: number): void {
+    this.bytesMax = bytesMax;
+    this.evict();
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.bytes = 0;
+  }
+
+  hitRatio(): number {
+    const total = this.stats.hits + this.stats.misses;
+    return total === 0 ? 0 : this.stats.hits / total;
+  }
+
+  private evict(): void {
+    for (const [key, entry] of this.entries) {
+      if (this.bytes <= this.bytesMax) return;
+      this.remove(key, entry);
+      this.stats.evictions++;
+    }
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.bytes -= entry.bytes;
+  }
+}

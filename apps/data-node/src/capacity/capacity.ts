@@ -1,0 +1,82 @@
+// Capacity units (DESIGN §1): what one CU buys, and the token bucket that enforces its command
+// budget. Pure: time comes in as `nowMs`.
+
+export const PER_CAPACITY_UNIT = {
+  commandsPerSecond: 2_000,
+  cacheBytes: 64 * 1024 * 1024,
+  connections: 200,
+} as const;
+
+export const CU_STEP = 0.5;
+export const CU_MAX_PER_WRITER = 256;
+
+export interface CapacityLimits {
+  cu: number;
+  commandsPerSecond: number;
+  /** A full bucket holds one second of commands. */
+  burstCommands: number;
+  cacheBytes: number;
+  connections: number;
+}
+
+/** Why `cu` is not a valid writer size, or null. */
+export function capacityProblem(cu: unknown): string | null {
+  if (typeof cu !== 'number' || !Number.isFinite(cu)) return 'cu must be a number';
+  if (cu < CU_STEP || cu > CU_MAX_PER_WRITER) return `cu must be between ${CU_STEP} and ${CU_MAX_PER_WRITER}`;
+  if (!Number.isInteger(cu / CU_STEP)) return `cu must be a multiple of ${CU_STEP}`;
+  return null;
+}
+
+export function limitsFor(cu: number): CapacityLimits {
+  const commandsPerSecond = cu * PER_CAPACITY_UNIT.commandsPerSecond;
+  return {
+    cu,
+    commandsPerSecond,
+    burstCommands: commandsPerSecond,
+    cacheBytes: cu * PER_CAPACITY_UNIT.cacheBytes,
+    connections: Math.floor(cu * PER_CAPACITY_UNIT.connections),
+  };
+}
+
+export class TokenBucket {
+  private tokens: number;
+  private refilledAtMs: number;
+
+  constructor(
+    private ratePerSecond: number,
+    private burst: number,
+    nowMs: number,
+  ) {
+    this.tokens = burst;
+    this.refilledAtMs = nowMs;
+  }
+
+  /** Takes one token if there is one. */
+  take(nowMs: number): boolean {
+    this.refill(nowMs);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** How long until a token is available (0 if one is). */
+  waitMs(nowMs: number): number {
+    this.refill(nowMs);
+    if (this.tokens >= 1) return 0;
+    return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+
+  /** A resize keeps the tokens already earned, capped by the new burst. */
+  resize(ratePerSecond: number, burst: number, nowMs: number): void {
+    this.refill(nowMs);
+    this.ratePerSecond = ratePerSecond;
+    this.burst = burst;
+    this.tokens = Math.min(this.tokens, burst);
+  }
+
+  private refill(nowMs: number): void {
+    const elapsedMs = Math.max(0, nowMs - this.refilledAtMs);
+    this.refilledAtMs = nowMs;
+    this.tokens = Math.min(this.burst, this.tokens + (elapsedMs * this.ratePerSecond) / 1000);
+  }
+}

@@ -1,0 +1,171 @@
+// A key's value as the data node stores it in the quorum store, and its binary encoding.
+//
+// Layout: one tag byte (the type in the low bits, 0x80 set when an expiry follows), then the
+// expiry as a little-endian float64 of Unix milliseconds when present, then the payload:
+// - string: the raw bytes, so that encoding and decoding a string is one copy;
+// - hash: a varint field count, then for each field a varint length and its bytes followed by a
+//   varint length and the value's bytes, in insertion order.
+// Varints are unsigned LEB128. A float64 holds every expiry Redis can set exactly up to 2^53 ms
+// (the year 287,396) and keeps a larger one as the nearest representable integer.
+
+export type StoredValue =
+  | { type: 'string'; value: Buffer; expireAtMs: number | null }
+  /** Field names are latin1 strings holding the field's bytes; the Map keeps insertion order. */
+  | { type: 'hash'; fields: Map<string, Buffer>; expireAtMs: number | null };
+
+const STRING_TAG = 0x01;
+const HASH_TAG = 0x02;
+const HAS_EXPIRY_FLAG = 0x80;
+const TYPE_MASK = 0x7f;
+const EXPIRY_BYTES = 8;
+/** Five LEB128 bytes hold 35 bits, enough for any length below 2^32. */
+const VARINT_BYTES_MAX = 5;
+
+/** True when the value's expiry has passed: Redis keeps a key alive through its expiry millisecond. */
+export function isExpired(value: StoredValue, nowMs: number): boolean {
+  return value.expireAtMs !== null && nowMs > value.expireAtMs;
+}
+
+export function encodeStoredValue(value: StoredValue): Uint8Array {
+  const headerLength = 1 + (value.expireAtMs === null ? 0 : EXPIRY_BYTES);
+  if (value.type === 'string') {
+    const bytes = Buffer.allocUnsafe(headerLength + value.value.length);
+    const offset = writeHeader(bytes, STRING_TAG, value.expireAtMs);
+    value.value.copy(bytes, offset);
+    return bytes;
+  }
+  const fieldBytes: Buffer[] = [];
+  let payloadLength = varintLength(value.fields.size);
+  for (const [field, fieldValue] of value.fields) {
+    const name = Buffer.from(field, 'latin1');
+    fieldBytes.push(name);
+    payloadLength +=
+      varintLength(name.length) + name.length + varintLength(fieldValue.length) + fieldValue.length;
+  }
+  const bytes = Buffer.allocUnsafe(headerLength + payloadLength);
+  let offset = writeHeader(bytes, HASH_TAG, value.expireAtMs);
+  offset = writeVarint(bytes, offset, value.fields.size);
+  let index = 0;
+  for (const fieldValue of value.fields.values()) {
+    const name = fieldBytes[index++] as Buffer;
+    offset = writeVarint(bytes, offset, name.length);
+    offset += name.copy(bytes, offset);
+    offset = writeVarint(bytes, offset, fieldValue.length);
+    offset += fieldValue.copy(bytes, offset);
+  }
+  return bytes;
+}
+
+/**
+ * Decodes what `encodeStoredValue` produced. The result owns its buffers (nothing aliases
+ * `bytes`), so the caller may reuse `bytes`. Throws on anything that is not a whole, valid value.
+ */
+export function decodeStoredValue(bytes: Uint8Array): StoredValue {
+  const reader = new ByteReader(bytes);
+  const tag = reader.byte('type tag');
+  const expireAtMs = (tag & HAS_EXPIRY_FLAG) !== 0 ? reader.expiry() : null;
+  switch (tag & TYPE_MASK) {
+    case STRING_TAG:
+      return { type: 'string', value: reader.rest(), expireAtMs };
+    case HASH_TAG:
+      return { type: 'hash', fields: decodeHashFields(reader), expireAtMs };
+    default:
+      throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
+  }
+}
+
+function decodeHashFields(reader: ByteReader): Map<string, Buffer> {
+  const count = reader.varint('field count');
+  const fields = new Map<string, Buffer>();
+  for (let index = 0; index < count; index++) {
+    const name = reader.bytes(reader.varint('field name length'), 'field name').toString('latin1');
+    const value = reader.bytes(reader.varint('field value length'), 'field value');
+    if (fields.has(name)) throw new Error('corrupt stored value: duplicate hash field');
+    fields.set(name, value);
+  }
+  reader.expectEnd();
+  return fields;
+}
+
+function writeHeader(bytes: Buffer, typeTag: number, expireAtMs: number | null): number {
+  if (expireAtMs === null) {
+    bytes[0] = typeTag;
+    return 1;
+  }
+  if (!Number.isInteger(expireAtMs)) throw new Error(`expiry must be an integer number of ms: ${expireAtMs}`);
+  bytes[0] = typeTag | HAS_EXPIRY_FLAG;
+  bytes.writeDoubleLE(expireAtMs, 1);
+  return 1 + EXPIRY_BYTES;
+}
+
+function varintLength(value: number): number {
+  let length = 1;
+  for (let rest = value >>> 7; rest !== 0; rest >>>= 7) length++;
+  return length;
+}
+
+function writeVarint(bytes: Buffer, start: number, value: number): number {
+  let offset = start;
+  let rest = value >>> 0;
+  while (rest >= 0x80) {
+    bytes[offset++] = (rest & 0x7f) | 0x80;
+    rest >>>= 7;
+  }
+  bytes[offset++] = rest;
+  return offset;
+}
+
+class ByteReader {
+  private readonly buffer: Buffer;
+  private offset = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  byte(what: string): number {
+    this.need(1, what);
+    return this.buffer[this.offset++] as number;
+  }
+
+  expiry(): number {
+    this.need(EXPIRY_BYTES, 'expiry');
+    const expireAtMs = this.buffer.readDoubleLE(this.offset);
+    this.offset += EXPIRY_BYTES;
+    if (!Number.isInteger(expireAtMs)) throw new Error('corrupt stored value: expiry is not an integer');
+    return expireAtMs;
+  }
+
+  varint(what: string): number {
+    let value = 0;
+    for (let index = 0; index < VARINT_BYTES_MAX; index++) {
+      const byte = this.byte(what);
+      value += (byte & 0x7f) * 2 ** (7 * index);
+      if (byte < 0x80) return value;
+    }
+    throw new Error(`corrupt stored value: ${what} is not a valid varint`);
+  }
+
+  /** A copy of the next `length` bytes. */
+  bytes(length: number, what: string): Buffer {
+    this.need(length, what);
+    const copy = Buffer.from(this.buffer.subarray(this.offset, this.offset + length));
+    this.offset += length;
+    return copy;
+  }
+
+  rest(): Buffer {
+    return this.bytes(this.buffer.length - this.offset, 'value');
+  }
+
+  expectEnd(): void {
+    const trailing = this.buffer.length - this.offset;
+    if (trailing !== 0) throw new Error(`corrupt stored value: ${trailing} trailing bytes`);
+  }
+
+  private need(length: number, what: string): void {
+    if (this.buffer.length - this.offset < length) {
+      throw new Error(`corrupt stored value: truncated ${what}`);
+    }
+  }
+}

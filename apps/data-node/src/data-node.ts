@@ -1,0 +1,435 @@
+// A data node's life (ARCHITECTURE.md): started unattached (a warm-pool process), attached to
+// one cluster's volume with a size in capacity units, resized in place, drained, detached.
+//
+//   unattached ──attach──▶ attached ──drain──▶ drained ──detach──▶ unattached
+//                              │ ▲ resize                  ▲
+//                              └─┘          attached ─detach (drains first)
+import { randomBytes } from 'node:crypto';
+import { cpus, hostname } from 'node:os';
+import { error } from '../../../libs/resp/src/reply.js';
+import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
+import { VersionedCache } from './cache/versioned-cache.js';
+import { type CapacityLimits, capacityProblem, limitsFor, TokenBucket } from './capacity/capacity.js';
+import { lookupCommand } from './commands/command-table.js';
+import { Keyspace } from './engine/keyspace.js';
+import { type ReadConsistency, TransactionEngine } from './engine/transaction-engine.js';
+import { type IntervalReport, NodeMetrics } from './metrics/node-metrics.js';
+import { RedisReporter } from './metrics/redis-reporter.js';
+import { RespServer } from './server/resp-server.js';
+import { REDIS_COMPATIBLE_VERSION, type Session } from './server/session.js';
+
+export type DataNodeState = 'unattached' | 'attaching' | 'attached' | 'draining' | 'drained';
+
+export interface DataNodeOptions {
+  nodeId: string;
+  host: string;
+  /** The RESP port, opened on attach and closed on drain (0: any free port). */
+  respPort: number;
+  /** The storage fleet used when an attach names none. */
+  storageNodes: StorageNodeAddress[];
+  /** Unique among the cluster's writers, ≥ 7 (recovery ballots). */
+  coordinatorId: number;
+  redisUrl: string | null;
+  reportIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface AttachRequest {
+  clusterId: string;
+  volume: string;
+  cu: number;
+  readConsistency: ReadConsistency;
+  password: string | null;
+  storageNodes?: StorageNodeAddress[];
+}
+
+export class LifecycleError extends Error {
+  override readonly name = 'LifecycleError';
+  constructor(
+    message: string,
+    /** HTTP status for the admin API. */
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Cache entries are served for at most this long: a bound on staleness if a notice is lost. */
+const CACHE_ENTRY_AGE_MAX_MS = 10_000;
+/** An attach fails if fewer than 4 storage nodes answer within this time. */
+const ATTACH_STORAGE_WAIT_MS = 10_000;
+/** INFO's key count is recomputed (a full scan) at most this often. */
+const KEY_COUNT_REFRESH_MS = 5_000;
+/** A command waits at most this long for the command budget; then it runs anyway, counted. */
+const THROTTLE_WAIT_MAX_MS = 2_000;
+
+const VERSION = '0.1.0';
+
+class Attachment {
+  readonly startedAtMs = Date.now();
+  readonly writerId: string;
+  readonly client: QuorumClient;
+  readonly cache: VersionedCache;
+  readonly engine: TransactionEngine;
+  readonly keyspace: Keyspace;
+  readonly bucket: TokenBucket;
+  readonly server: RespServer;
+  limits: CapacityLimits;
+  readonly sessionsOpen = new Set<Session>();
+  keyCount: { count: number; atMs: number } | null = null;
+  private keyCountRefreshing = false;
+
+  constructor(
+    readonly request: AttachRequest,
+    readonly node: DataNode,
+    options: DataNodeOptions,
+    metrics: NodeMetrics,
+  ) {
+    this.writerId = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
+    this.limits = limitsFor(request.cu);
+    this.cache = new VersionedCache(this.limits.cacheBytes, CACHE_ENTRY_AGE_MAX_MS);
+    this.client = new QuorumClient({
+      writerId: this.writerId,
+      coordinatorId: options.coordinatorId,
+      nodes: request.storageNodes ?? options.storageNodes,
+      notifyVolumes: [request.volume],
+      onApplied: (notice) => {
+        for (const change of notice.changes) this.cache.invalidate(change.key, change.seq);
+      },
+    });
+    this.engine = new TransactionEngine({ volume: request.volume, store: this.client, cache: this.cache });
+    this.keyspace = new Keyspace(request.volume, this.client, this.engine);
+    this.bucket = new TokenBucket(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
+    const attachment = this;
+    this.server = new RespServer({
+      host: options.host,
+      port: options.respPort,
+      policy: {
+        engine: this.engine,
+        keyspace: this.keyspace,
+        password: request.password,
+        get defaultConsistency() {
+          return attachment.request.readConsistency;
+        },
+        info: (sections) => node.info(sections),
+        admitConnection: () =>
+          this.server.connectionCount >= this.limits.connections
+            ? error('ERR max number of clients reached')
+            : null,
+        admitCommand: () => this.admitCommand(metrics),
+        commandDone: (args, micros, reply) =>
+          metrics.commandDone(commandLabel(args), micros, reply.kind === 'error'),
+        connectionOpened: (session) => {
+          this.sessionsOpen.add(session);
+          metrics.connectionsGauge.set(this.sessionsOpen.size);
+        },
+        connectionClosed: (session) => {
+          this.sessionsOpen.delete(session);
+          metrics.connectionsGauge.set(this.sessionsOpen.size);
+        },
+      },
+    });
+  }
+
+  resize(cu: number): void {
+    this.limits = limitsFor(cu);
+    this.request.cu = cu;
+    this.bucket.resize(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
+    this.cache.resize(this.limits.cacheBytes);
+  }
+
+  /** The key count for INFO: the last one computed, refreshed in the background. */
+  knownKeyCount(): number | null {
+    const nowMs = Date.now();
+    if (
+      !this.keyCountRefreshing &&
+      (this.keyCount === null || nowMs - this.keyCount.atMs > KEY_COUNT_REFRESH_MS)
+    ) {
+      this.keyCountRefreshing = true;
+      this.keyspace
+        .size()
+        .then(
+          (count) => {
+            this.keyCount = { count, atMs: Date.now() };
+          },
+          () => undefined,
+        )
+        .finally(() => {
+          this.keyCountRefreshing = false;
+        });
+    }
+    return this.keyCount?.count ?? null;
+  }
+
+  private admitCommand(metrics: NodeMetrics): Promise<void> | null {
+    if (this.bucket.take(Date.now())) return null;
+    metrics.throttled();
+    return (async () => {
+      const deadline = Date.now() + THROTTLE_WAIT_MAX_MS;
+      while (!this.bucket.take(Date.now()) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, Math.max(1, this.bucket.waitMs(Date.now()))));
+      }
+    })();
+  }
+}
+
+export class DataNode {
+  state: DataNodeState = 'unattached';
+  readonly metrics: NodeMetrics;
+  private attachment: Attachment | null = null;
+  private readonly reporter: RedisReporter | null;
+  private readonly reportTimer: NodeJS.Timeout;
+  private lastReportAtMs = Date.now();
+  private lastCpu = process.cpuUsage();
+  private lastCumulative = { conflicts: 0, retries: 0, hits: 0, misses: 0 };
+  private readonly startedAtMs = Date.now();
+  private readonly log: (line: string) => void;
+  lastReport: IntervalReport | null = null;
+
+  constructor(private readonly options: DataNodeOptions) {
+    this.log = options.log ?? ((line) => console.log(line));
+    this.metrics = new NodeMetrics(() => {
+      const attachment = this.attachment;
+      return {
+        conflicts: attachment?.engine.counters.conflicts ?? 0,
+        retries: attachment?.engine.counters.retries ?? 0,
+        cacheHits: attachment?.cache.stats.hits ?? 0,
+        cacheMisses: attachment?.cache.stats.misses ?? 0,
+        cacheBytes: attachment?.cache.size.bytes ?? 0,
+        groupsWaiting: attachment?.engine.schedulerStats.groupsWaiting ?? 0,
+      };
+    });
+    this.reporter =
+      options.redisUrl === null
+        ? null
+        : new RedisReporter(options.redisUrl, (line) => this.log(`data-node ${options.nodeId}: ${line}`));
+    const intervalMs = Math.min(500, Math.max(250, options.reportIntervalMs ?? 400));
+    this.reportTimer = setInterval(() => this.report(), intervalMs);
+    this.reportTimer.unref();
+  }
+
+  get respPort(): number | null {
+    return this.attachment?.server.boundPort ?? null;
+  }
+
+  get attached(): AttachRequest | null {
+    return this.attachment?.request ?? null;
+  }
+
+  async attach(request: AttachRequest): Promise<void> {
+    if (this.state !== 'unattached') {
+      throw new LifecycleError(`the node is ${this.state}; detach it before attaching it again`, 409);
+    }
+    const problem = capacityProblem(request.cu);
+    if (problem !== null) throw new LifecycleError(problem, 400);
+    this.state = 'attaching';
+    const attachment = new Attachment({ ...request }, this, this.options, this.metrics);
+    try {
+      await attachment.client.waitForNodes(4, ATTACH_STORAGE_WAIT_MS);
+      await attachment.server.listen();
+    } catch (cause) {
+      await attachment.client.close();
+      this.state = 'unattached';
+      throw new LifecycleError(`attach failed: ${(cause as Error).message}`, 503);
+    }
+    this.attachment = attachment;
+    this.state = 'attached';
+    this.metrics.capacityGauge.set(request.cu);
+    this.log(
+      `data-node ${this.options.nodeId}: attached to cluster ${request.clusterId} (volume ${request.volume}, ${request.cu} CU, ${request.readConsistency} reads), serving RESP on ${this.options.host}:${attachment.server.boundPort}`,
+    );
+  }
+
+  resize(cu: number): void {
+    const problem = capacityProblem(cu);
+    if (problem !== null) throw new LifecycleError(problem, 400);
+    if (this.attachment === null || this.state !== 'attached') {
+      throw new LifecycleError(`the node is ${this.state}; only an attached node can be resized`, 409);
+    }
+    const from = this.attachment.request.cu;
+    this.attachment.resize(cu);
+    this.metrics.capacityGauge.set(cu);
+    this.log(`data-node ${this.options.nodeId}: resized from ${from} to ${cu} CU in place`);
+  }
+
+  /** Stop accepting, let in-flight work finish, close the connections. */
+  async drain(timeoutMs = 30_000): Promise<{ closedIdle: number; cut: number }> {
+    const attachment = this.attachment;
+    if (attachment === null || this.state !== 'attached') {
+      throw new LifecycleError(`the node is ${this.state}; only an attached node can be drained`, 409);
+    }
+    this.state = 'draining';
+    await attachment.server.stopListening();
+    const result = await attachment.server.closeConnections(timeoutMs);
+    this.state = 'drained';
+    this.log(
+      `data-node ${this.options.nodeId}: drained (${result.closedIdle} connections closed after their last command, ${result.cut} cut at the ${timeoutMs} ms limit)`,
+    );
+    return result;
+  }
+
+  async detach(): Promise<void> {
+    if (this.state === 'attached') await this.drain();
+    const attachment = this.attachment;
+    if (attachment === null || this.state !== 'drained') {
+      throw new LifecycleError(`the node is ${this.state}; nothing to detach`, 409);
+    }
+    await attachment.client.close();
+    attachment.cache.clear();
+    this.attachment = null;
+    this.state = 'unattached';
+    this.metrics.capacityGauge.set(0);
+    this.log(`data-node ${this.options.nodeId}: detached from cluster ${attachment.request.clusterId}`);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.reportTimer);
+    if (this.state === 'attached' || this.state === 'drained') await this.detach().catch(() => undefined);
+    await this.reporter?.close();
+  }
+
+  describe(): Record<string, unknown> {
+    const attachment = this.attachment;
+    return {
+      nodeId: this.options.nodeId,
+      state: this.state,
+      attachedCluster: attachment?.request.clusterId ?? null,
+      volume: attachment?.request.volume ?? null,
+      cu: attachment?.request.cu ?? 0,
+      readConsistency: attachment?.request.readConsistency ?? null,
+      respPort: attachment?.server.boundPort ?? null,
+      writerId: attachment?.writerId ?? null,
+      connections: attachment?.server.connectionCount ?? 0,
+      limits: attachment?.limits ?? null,
+      storageNodesConnected: attachment?.client.connectedNodes ?? 0,
+      engine:
+        attachment === null ? null : { ...attachment.engine.counters, ...attachment.engine.schedulerStats },
+      cache: attachment === null ? null : { ...attachment.cache.size, ...attachment.cache.stats },
+      quorumClient: attachment?.client.counters ?? null,
+      lastReport: this.lastReport,
+    };
+  }
+
+  info(sections: string[]): string {
+    const wanted = new Set(
+      sections.length === 0 ||
+        sections.includes('all') ||
+        sections.includes('everything') ||
+        sections.includes('default')
+        ? ['server', 'clients', 'persistence', 'stats', 'keyspace', 'borealis']
+        : sections,
+    );
+    const attachment = this.attachment;
+    const lines: string[] = [];
+    const section = (name: string, fields: [string, string | number][]): void => {
+      if (!wanted.has(name.toLowerCase())) return;
+      if (lines.length > 0) lines.push('');
+      lines.push(`# ${name}`);
+      for (const [key, value] of fields) lines.push(`${key}:${value}`);
+    };
+    section('Server', [
+      ['redis_version', REDIS_COMPATIBLE_VERSION],
+      ['borealis_version', VERSION],
+      ['redis_mode', 'standalone'],
+      ['os', `${process.platform} ${process.arch}`],
+      ['arch_bits', 64],
+      ['process_id', process.pid],
+      ['tcp_port', attachment?.server.boundPort ?? 0],
+      ['uptime_in_seconds', Math.floor((Date.now() - this.startedAtMs) / 1000)],
+      ['executable', process.argv[1] ?? ''],
+      ['hostname', hostname()],
+    ]);
+    section('Clients', [
+      ['connected_clients', attachment?.server.connectionCount ?? 0],
+      ['maxclients', attachment?.limits.connections ?? 0],
+      [
+        'clients_in_transaction',
+        attachment === null ? 0 : [...attachment.sessionsOpen].filter((s) => s.inTransaction).length,
+      ],
+    ]);
+    section('Persistence', [['loading', 0]]);
+    section('Stats', [
+      ['total_commands_processed', this.metrics.commandsSinceStart],
+      ['instantaneous_ops_per_sec', Math.round(this.lastReport?.opsPerSecond ?? 0)],
+      ['throttled_commands', this.metrics.throttledSinceStart],
+      ['keyspace_hits', attachment?.cache.stats.hits ?? 0],
+      ['keyspace_misses', attachment?.cache.stats.misses ?? 0],
+    ]);
+    const keyCount = attachment?.knownKeyCount() ?? null;
+    section(
+      'Keyspace',
+      keyCount === null || keyCount === 0 ? [] : [['db0', `keys=${keyCount},expires=0,avg_ttl=0`]],
+    );
+    const counters = attachment?.engine.counters;
+    section('Borealis', [
+      ['node_id', this.options.nodeId],
+      ['state', this.state],
+      ['cluster_id', attachment?.request.clusterId ?? ''],
+      ['volume', attachment?.request.volume ?? ''],
+      ['capacity_units', attachment?.request.cu ?? 0],
+      ['commands_per_second_max', attachment?.limits.commandsPerSecond ?? 0],
+      ['read_consistency', attachment?.request.readConsistency ?? ''],
+      ['writer_id', attachment?.writerId ?? ''],
+      ['storage_nodes_connected', attachment?.client.connectedNodes ?? 0],
+      ['cache_bytes', attachment?.cache.size.bytes ?? 0],
+      ['cache_bytes_max', attachment?.cache.size.bytesMax ?? 0],
+      ['cache_hit_ratio', (attachment?.cache.hitRatio() ?? 0).toFixed(4)],
+      ['transactions', counters?.transactions ?? 0],
+      ['commits', counters?.commits ?? 0],
+      ['conflicts', counters?.conflicts ?? 0],
+      ['retries', counters?.retries ?? 0],
+      ['watch_aborts', counters?.watchAborts ?? 0],
+      ['unknown_outcomes', counters?.unknownOutcomes ?? 0],
+      ['cpus', cpus().length],
+    ]);
+    return `${lines.join('\r\n')}\r\n`;
+  }
+
+  private report(): void {
+    const nowMs = Date.now();
+    const intervalMs = Math.max(1, nowMs - this.lastReportAtMs);
+    this.lastReportAtMs = nowMs;
+    const cpu = process.cpuUsage(this.lastCpu);
+    this.lastCpu = process.cpuUsage();
+    const interval = this.metrics.takeInterval();
+    const attachment = this.attachment;
+    const cumulative = {
+      conflicts: attachment?.engine.counters.conflicts ?? 0,
+      retries: attachment?.engine.counters.retries ?? 0,
+      hits: attachment?.cache.stats.hits ?? 0,
+      misses: attachment?.cache.stats.misses ?? 0,
+    };
+    const delta = (key: keyof typeof cumulative): number =>
+      Math.max(0, cumulative[key] - this.lastCumulative[key]);
+    const lookups = delta('hits') + delta('misses');
+    const report: IntervalReport = {
+      nodeId: this.options.nodeId,
+      clusterId: attachment?.request.clusterId ?? null,
+      state: this.state,
+      cu: attachment?.request.cu ?? 0,
+      atMs: nowMs,
+      intervalMs,
+      opsPerSecond: (interval.commands * 1000) / intervalMs,
+      commands: interval.commands,
+      throttledCommands: interval.throttled,
+      p50LatencyMs: interval.p50Micros / 1000,
+      p99LatencyMs: interval.p99Micros / 1000,
+      connections: attachment?.server.connectionCount ?? 0,
+      sessionsInTransaction:
+        attachment === null ? 0 : [...attachment.sessionsOpen].filter((s) => s.inTransaction).length,
+      cacheHitRatio: lookups === 0 ? 0 : delta('hits') / lookups,
+      conflicts: delta('conflicts'),
+      retries: delta('retries'),
+      cpuPercent: ((cpu.user + cpu.system) / 1000 / intervalMs) * 100,
+      lastCommandAtMs: this.metrics.lastCommandAtMs,
+    };
+    this.lastCumulative = cumulative;
+    this.lastReport = report;
+    this.reporter?.report(report);
+  }
+}
+
+/** The command name for metrics: bounded to the commands the table knows. */
+function commandLabel(args: Buffer[]): string {
+  return lookupCommand(args[0] ?? Buffer.alloc(0))?.name ?? 'unknown';
+}

@@ -1,0 +1,147 @@
+// What a data node measures: counted as commands run, read out every reporting interval (for
+// the control plane, through Redis) and on scrape (Prometheus).
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.js';
+
+export interface IntervalReport {
+  nodeId: string;
+  clusterId: string | null;
+  state: string;
+  cu: number;
+  atMs: number;
+  intervalMs: number;
+  opsPerSecond: number;
+  commands: number;
+  throttledCommands: number;
+  p50LatencyMs: number;
+  p99LatencyMs: number;
+  connections: number;
+  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
+  sessionsInTransaction: number;
+  cacheHitRatio: number;
+  conflicts: number;
+  retries: number;
+  cpuPercent: number;
+  /** When the last command arrived (ms since the epoch), 0 if none yet. */
+  lastCommandAtMs: number;
+}
+
+/** Counters that only grow; the reporter turns them into per-interval deltas. */
+export interface CumulativeSource {
+  conflicts: number;
+  retries: number;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  private readonly commandsTotal: Counter<'command'>;
+  private readonly commandSeconds: Histogram;
+  private readonly throttledTotal: Counter;
+  private readonly errorsTotal: Counter;
+  readonly connectionsGauge: Gauge;
+  readonly capacityGauge: Gauge;
+  private intervalHistogram = new LatencyHistogram();
+  private intervalCommands = 0;
+  private intervalThrottled = 0;
+  lastCommandAtMs = 0;
+  commandsSinceStart = 0;
+  throttledSinceStart = 0;
+
+  constructor(collectEngine: () => CumulativeSource & { cacheBytes: number; groupsWaiting: number }) {
+    const registry = this.registry;
+    this.commandsTotal = new Counter({
+      name: 'borealis_data_node_commands_total',
+      help: 'Commands answered, by command name',
+      labelNames: ['command'],
+      registers: [registry],
+    });
+    this.commandSeconds = new Histogram({
+      name: 'borealis_data_node_command_duration_seconds',
+      help: 'Time from a command being read to its reply, throttling included',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    this.throttledTotal = new Counter({
+      name: 'borealis_data_node_throttled_commands_total',
+      help: 'Commands delayed by the capacity-unit command budget',
+      registers: [registry],
+    });
+    this.errorsTotal = new Counter({
+      name: 'borealis_data_node_error_replies_total',
+      help: 'Commands answered with an error',
+      registers: [registry],
+    });
+    this.connectionsGauge = new Gauge({
+      name: 'borealis_data_node_connections',
+      help: 'Open client connections',
+      registers: [registry],
+    });
+    this.capacityGauge = new Gauge({
+      name: 'borealis_data_node_capacity_units',
+      help: 'Current size of this writer in capacity units (0 when unattached)',
+      registers: [registry],
+    });
+    const cumulative = (name: string, help: string, read: (source: CumulativeSource) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          this.set(read(collectEngine()));
+        },
+      });
+    };
+    cumulative(
+      'borealis_data_node_conflicts_total',
+      'Transactions that lost to another writer and were retried',
+      (s) => s.conflicts,
+    );
+    cumulative('borealis_data_node_retries_total', 'Transaction attempts after the first', (s) => s.retries);
+    cumulative('borealis_data_node_cache_hits_total', 'Reads served by the writer cache', (s) => s.cacheHits);
+    cumulative(
+      'borealis_data_node_cache_misses_total',
+      'Reads that went to the storage replicas',
+      (s) => s.cacheMisses,
+    );
+    new Gauge({
+      name: 'borealis_data_node_cache_bytes',
+      help: 'Bytes held by the writer cache',
+      registers: [registry],
+      collect() {
+        this.set(collectEngine().cacheBytes);
+      },
+    });
+  }
+
+  commandDone(command: string, micros: number, isError: boolean): void {
+    this.commandsTotal.inc({ command });
+    this.commandSeconds.observe(micros / 1e6);
+    if (isError) this.errorsTotal.inc();
+    this.intervalHistogram.record(micros);
+    this.intervalCommands++;
+    this.commandsSinceStart++;
+    this.lastCommandAtMs = Date.now();
+  }
+
+  throttled(): void {
+    this.throttledTotal.inc();
+    this.intervalThrottled++;
+    this.throttledSinceStart++;
+  }
+
+  /** The interval's numbers, then a fresh interval. */
+  takeInterval(): { commands: number; throttled: number; p50Micros: number; p99Micros: number } {
+    const result = {
+      commands: this.intervalCommands,
+      throttled: this.intervalThrottled,
+      p50Micros: this.intervalHistogram.percentileMicros(0.5),
+      p99Micros: this.intervalHistogram.percentileMicros(0.99),
+    };
+    this.intervalHistogram.reset();
+    this.intervalCommands = 0;
+    this.intervalThrottled = 0;
+    return result;
+  }
+}

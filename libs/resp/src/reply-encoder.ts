@@ -1,0 +1,171 @@
+// Replies to bytes. RESP3 gets each kind's own type; RESP2 gets what Redis itself sends a RESP2
+// client for that kind (see reply.ts). Replies are encoded into one buffer however many there are,
+// so that a pipeline's answers leave in one socket write.
+import { formatDouble } from './double-text.js';
+import type { Reply } from './reply.js';
+
+export type RespVersion = 2 | 3;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+// Within these bounds a number is an exact integer of 64 bits.
+const INT64_MIN_NUMBER = -(2 ** 63);
+const INT64_END_NUMBER = 2 ** 63;
+
+/**
+ * The bytes of one reply. Throws a RangeError for a reply no protocol can carry: an integer that is
+ * not a whole number, or a verbatim format that is not three bytes.
+ */
+export function encodeReply(reply: Reply, protocol: RespVersion): Buffer {
+  const output = new Output();
+  appendReply(output, reply, protocol);
+  return output.toBuffer();
+}
+
+/** The bytes of all `replies`, in order, in one buffer. Throws as encodeReply does. */
+export function encodeReplies(replies: Iterable<Reply>, protocol: RespVersion): Buffer {
+  const output = new Output();
+  for (const reply of replies) appendReply(output, reply, protocol);
+  return output.toBuffer();
+}
+
+/**
+ * Text is gathered in one string (V8 joins them without copying) and buffers are kept as they are,
+ * so the result is written once into a buffer of its exact size.
+ */
+class Output {
+  private readonly parts: (string | Buffer)[] = [];
+  private gathered = '';
+  private bytes = 0;
+
+  /** `byteLength` is the UTF-8 size of `text`, which every caller knows already. */
+  appendText(text: string, byteLength: number): void {
+    this.gathered += text;
+    this.bytes += byteLength;
+  }
+
+  appendBuffer(bytes: Buffer): void {
+    if (this.gathered.length > 0) {
+      this.parts.push(this.gathered);
+      this.gathered = '';
+    }
+    this.parts.push(bytes);
+    this.bytes += bytes.length;
+  }
+
+  toBuffer(): Buffer {
+    if (this.parts.length === 0) return Buffer.from(this.gathered, 'utf8');
+    if (this.gathered.length > 0) this.parts.push(this.gathered);
+    const result = Buffer.allocUnsafe(this.bytes);
+    let at = 0;
+    for (const part of this.parts) {
+      at += typeof part === 'string' ? result.write(part, at, 'utf8') : part.copy(result, at);
+    }
+    return result;
+  }
+}
+
+function appendReply(output: Output, reply: Reply, protocol: RespVersion): void {
+  switch (reply.kind) {
+    case 'simple':
+      appendLine(output, '+', reply.value);
+      return;
+    case 'error':
+      appendLine(output, '-', reply.message);
+      return;
+    case 'integer':
+      appendInteger(output, reply.value, protocol);
+      return;
+    case 'bulk':
+      appendBulk(output, reply.value);
+      return;
+    case 'null':
+      appendAscii(output, protocol === 3 ? '_\r\n' : '$-1\r\n');
+      return;
+    case 'nullArray':
+      appendAscii(output, protocol === 3 ? '_\r\n' : '*-1\r\n');
+      return;
+    case 'array':
+      appendAggregate(output, '*', reply.items, protocol);
+      return;
+    case 'set':
+      appendAggregate(output, protocol === 3 ? '~' : '*', reply.items, protocol);
+      return;
+    case 'map':
+      appendAscii(
+        output,
+        protocol === 3 ? `%${reply.entries.length}\r\n` : `*${reply.entries.length * 2}\r\n`,
+      );
+      for (const [key, value] of reply.entries) {
+        appendReply(output, key, protocol);
+        appendReply(output, value, protocol);
+      }
+      return;
+    case 'double': {
+      const text = formatDouble(reply.value);
+      appendAscii(output, protocol === 3 ? `,${text}\r\n` : `$${text.length}\r\n${text}\r\n`);
+      return;
+    }
+    case 'verbatim':
+      appendVerbatim(output, reply.format, reply.value, protocol);
+      return;
+    default:
+      throw new RangeError(`unknown reply kind ${(reply as { kind: unknown }).kind}`);
+  }
+}
+
+function appendAscii(output: Output, text: string): void {
+  output.appendText(text, text.length);
+}
+
+/** A simple string or error: a line of its own, so line breaks inside become spaces, as in Redis. */
+function appendLine(output: Output, prefix: '+' | '-', text: string): void {
+  const oneLine = text.replace(/[\r\n]/g, ' ');
+  output.appendText(`${prefix}${oneLine}\r\n`, Buffer.byteLength(oneLine, 'utf8') + 3);
+}
+
+function appendBulk(output: Output, value: Buffer | string): void {
+  if (typeof value === 'string') {
+    const byteLength = Buffer.byteLength(value, 'utf8');
+    const header = `$${byteLength}\r\n`;
+    output.appendText(`${header}${value}\r\n`, header.length + byteLength + 2);
+    return;
+  }
+  appendAscii(output, `$${value.length}\r\n`);
+  output.appendBuffer(value);
+  appendAscii(output, '\r\n');
+}
+
+function appendAggregate(output: Output, prefix: '*' | '~', items: Reply[], protocol: RespVersion): void {
+  appendAscii(output, `${prefix}${items.length}\r\n`);
+  for (const item of items) appendReply(output, item, protocol);
+}
+
+/** Beyond 64 bits an integer goes as RESP3's big number, or a RESP2 bulk string, as Redis sends one. */
+function appendInteger(output: Output, value: number | bigint, protocol: RespVersion): void {
+  let digits: string;
+  let fits: boolean;
+  if (typeof value === 'bigint') {
+    digits = value.toString();
+    fits = value >= INT64_MIN && value <= INT64_MAX;
+  } else {
+    if (!Number.isInteger(value)) throw new RangeError(`integer reply is not a whole number: ${value}`);
+    digits = Number.isSafeInteger(value) ? String(value) : BigInt(value).toString();
+    fits = value >= INT64_MIN_NUMBER && value < INT64_END_NUMBER;
+  }
+  if (fits) appendAscii(output, `:${digits}\r\n`);
+  else if (protocol === 3) appendAscii(output, `(${digits}\r\n`);
+  else appendAscii(output, `$${digits.length}\r\n${digits}\r\n`);
+}
+
+function appendVerbatim(output: Output, format: string, value: string, protocol: RespVersion): void {
+  if (protocol === 2) {
+    appendBulk(output, value);
+    return;
+  }
+  const formatBytes = Buffer.byteLength(format, 'utf8');
+  if (formatBytes !== 3) throw new RangeError(`verbatim format must be three bytes, got "${format}"`);
+  const byteLength = formatBytes + 1 + Buffer.byteLength(value, 'utf8');
+  const header = `=${byteLength}\r\n`;
+  output.appendText(`${header}${format}:${value}\r\n`, header.length + byteLength + 2);
+}

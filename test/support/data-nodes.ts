@@ -1,0 +1,99 @@
+// Real data-node processes attached to a storage fleet, for tests and benchmarks that talk to
+// them with real clients (ioredis, redis-cli, redis-benchmark).
+import { join } from 'node:path';
+import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
+import { repoRoot } from './environment.js';
+import { freePort, type RunningProcess, startProcess } from './processes.js';
+
+const STARTUP_TIMEOUT_MS = 30_000;
+
+export interface DataNodeSpec {
+  id: string;
+  storage: StorageNodeAddress[];
+  cluster?: string;
+  volume?: string;
+  cu?: number;
+  readConsistency?: 'instance' | 'cluster';
+  password?: string;
+  /** Distinct per writer of one cluster; 7 + a small index is fine in tests. */
+  coordinatorId: number;
+  redisUrl?: string;
+  /** Start unattached (a warm-pool process): attach later through the admin API. */
+  unattached?: boolean;
+}
+
+export interface RunningDataNode {
+  id: string;
+  respPort: number;
+  adminUrl: string;
+  process: RunningProcess;
+  /** POSTs a lifecycle call; resolves with status and JSON body. */
+  admin(path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  health(): Promise<Record<string, unknown>>;
+  /** SIGKILL. */
+  kill(): void;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+export function storageArgument(storage: StorageNodeAddress[]): string {
+  return storage.map((node) => `${node.id}=${node.host}:${node.port}`).join(',');
+}
+
+export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode> {
+  const respPort = await freePort();
+  const args = [
+    join(repoRoot, 'dist/apps/data-node/src/main.js'),
+    '--id',
+    spec.id,
+    '--port',
+    String(respPort),
+    '--storage',
+    storageArgument(spec.storage),
+    '--coordinator-id',
+    String(spec.coordinatorId),
+  ];
+  if (spec.redisUrl !== undefined) args.push('--redis-url', spec.redisUrl);
+  if (spec.unattached !== true) {
+    const cluster = spec.cluster ?? 'test-cluster';
+    args.push('--cluster', cluster, '--volume', spec.volume ?? cluster, '--cu', String(spec.cu ?? 8));
+    args.push('--read-consistency', spec.readConsistency ?? 'instance');
+    if (spec.password !== undefined) args.push('--password', spec.password);
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HEALTH_PORT: '0',
+    HOST: '127.0.0.1',
+    BOREALIS_EXIT_WITH_PARENT: '1',
+  };
+  delete env.REDIS_URL;
+  const running = startProcess(process.execPath, args, { env });
+  const health = await running.waitFor(/health at (http:\/\/\S+)\/health/, STARTUP_TIMEOUT_MS);
+  const adminUrl = health[1] as string;
+  if (spec.unattached !== true) await running.waitFor(/serving RESP on/, STARTUP_TIMEOUT_MS);
+  return {
+    id: spec.id,
+    respPort,
+    adminUrl,
+    process: running,
+    async admin(path, body) {
+      const response = await fetch(`${adminUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body ?? {}),
+        signal: AbortSignal.timeout(60_000),
+      });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    },
+    async health() {
+      const response = await fetch(`${adminUrl}/health`, { signal: AbortSignal.timeout(10_000) });
+      return (await response.json()) as Record<string, unknown>;
+    },
+    kill: () => running.kill(),
+    async stop() {
+      if (running.child.exitCode !== null || running.child.signalCode !== null) return;
+      running.child.kill('SIGTERM');
+      await running.waitForExit(15_000).catch(() => running.kill());
+    },
+  };
+}

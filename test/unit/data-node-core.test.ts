@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
+import { capacityProblem, limitsFor, TokenBucket } from '../../apps/data-node/src/capacity/capacity.js';
+import { GroupScheduler } from '../../apps/data-node/src/engine/group-scheduler.js';
+import { LatencyHistogram } from '../../apps/data-node/src/metrics/latency-histogram.js';
+import { mulberry32 } from '../support/prng.js';
+
+describe('capacity units', () => {
+  it('buys 2,000 commands/s, 64 MiB of cache and 200 connections per CU', () => {
+    assert.deepEqual(limitsFor(2.5), {
+      cu: 2.5,
+      commandsPerSecond: 5_000,
+      burstCommands: 5_000,
+      cacheBytes: 2.5 * 64 * 1024 * 1024,
+      connections: 500,
+    });
+  });
+
+  it('accepts steps of 0.5 between 0.5 and 256 only', () => {
+    assert.equal(capacityProblem(0.5), null);
+    assert.equal(capacityProblem(256), null);
+    assert.match(capacityProblem(0) ?? '', /between/);
+    assert.match(capacityProblem(1.25) ?? '', /multiple of 0.5/);
+    assert.match(capacityProblem('2') ?? '', /number/);
+    assert.match(capacityProblem(Number.NaN) ?? '', /number/);
+  });
+
+  it('token bucket: a one-second burst, then the rate; resize keeps earned tokens up to the new burst', () => {
+    const bucket = new TokenBucket(100, 100, 0);
+    let taken = 0;
+    while (bucket.take(0)) taken++;
+    assert.equal(taken, 100);
+    assert.equal(bucket.waitMs(0), 10);
+    assert.equal(bucket.take(10), true);
+    assert.equal(bucket.take(10), false);
+    // Over one simulated second at a steady pace, the rate holds exactly.
+    let granted = 0;
+    for (let ms = 11; ms <= 1_010; ms++) if (bucket.take(ms)) granted++;
+    assert.ok(granted >= 99 && granted <= 101, `granted ${granted}`);
+    bucket.resize(1_000, 1_000, 2_000);
+    let afterResize = 0;
+    while (bucket.take(2_000)) afterResize++;
+    assert.ok(afterResize >= 99 && afterResize <= 101, `after resize ${afterResize}`);
+    assert.equal(bucket.take(2_001), true, 'the new rate refills 1 token per ms');
+  });
+});
+
+describe('versioned cache', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+
+  it('never replaces a newer version with an older one, and invalidates only older versions', () => {
+    const cache = new VersionedCache(1 << 20, 10_000);
+    cache.offer('k', { seq: 5, txid: 'a.5', value: bytes('five') }, 0);
+    cache.offer('k', { seq: 4, txid: 'a.4', value: bytes('four') }, 0);
+    assert.equal(cache.get('k', 0)?.seq, 5);
+    cache.invalidate('k', 5);
+    assert.equal(cache.get('k', 0)?.seq, 5, 'a notice of the cached version itself changes nothing');
+    cache.invalidate('k', 6);
+    assert.equal(cache.get('k', 0), null);
+    assert.equal(cache.stats.invalidations, 1);
+  });
+
+  it('does not serve entries older than the age bound', () => {
+    const cache = new VersionedCache(1 << 20, 1_000);
+    cache.offer('k', { seq: 1, txid: 'a.1', value: null }, 0);
+    assert.equal(cache.get('k', 1_000)?.seq, 1);
+    assert.equal(cache.get('k', 1_001), null);
+  });
+
+  it('evicts least recently used entries to stay within its bytes, also after a resize', () => {
+    const cache = new VersionedCache(10 * 200, 10_000);
+    for (let i = 0; i < 50; i++) cache.offer(`key${i}`, { seq: 1, txid: 't', value: new Uint8Array(100) }, 0);
+    assert.ok(cache.size.bytes <= 2_000);
+    assert.ok(cache.size.entries >= 9 && cache.size.entries <= 10);
+    assert.equal(cache.get('key49', 0)?.seq, 1, 'the newest stays');
+    assert.equal(cache.get('key0', 0), null, 'the oldest went');
+    cache.resize(400);
+    assert.ok(cache.size.bytes <= 400);
+    assert.equal(cache.get('key49', 0)?.seq, 1, 'the most recently used stays');
+  });
+});
+
+describe('group scheduler', () => {
+  interface TestWork {
+    keys: string[];
+    id: number;
+  }
+
+  it('runs work on free keys at once, batches work behind a busy key, keeps per-key order', async () => {
+    const groups: number[][] = [];
+    const releases: (() => void)[] = [];
+    const scheduler = new GroupScheduler<TestWork>(
+      (works) =>
+        new Promise<void>((resolve) => {
+          groups.push(works.map((work) => work.id));
+          releases.push(resolve);
+        }),
+      { worksPerGroupMax: 100, groupsRunningMax: 100 },
+    );
+    scheduler.submit({ id: 1, keys: ['a'] });
+    scheduler.submit({ id: 2, keys: ['b'] });
+    scheduler.submit({ id: 3, keys: ['a'] });
+    scheduler.submit({ id: 4, keys: ['a'] });
+    scheduler.submit({ id: 5, keys: ['a', 'c'] });
+    assert.deepEqual(groups, [[1], [2]]);
+    assert.deepEqual(scheduler.stats, { groupsRunning: 2, groupsWaiting: 1 });
+    releases[0]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(groups, [[1], [2], [3, 4, 5]]);
+  });
+
+  it('at the running limit, work on free keys gathers in one batch that starts when a slot frees', async () => {
+    const groups: number[][] = [];
+    const releases: (() => void)[] = [];
+    const scheduler = new GroupScheduler<TestWork>(
+      (works) =>
+        new Promise<void>((resolve) => {
+          groups.push(works.map((work) => work.id));
+          releases.push(resolve);
+        }),
+      { worksPerGroupMax: 3, groupsRunningMax: 2 },
+    );
+    for (let id = 1; id <= 8; id++) scheduler.submit({ id, keys: [`k${id}`] });
+    scheduler.submit({ id: 9, keys: ['k3'] });
+    // 1 and 2 run; 3, 4, 5 filled a batch, which was started when 6 needed a new one.
+    assert.deepEqual(groups, [[1], [2], [3, 4, 5]]);
+    releases[0]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(groups.slice(3), [], 'three running: no slot yet');
+    releases[1]?.();
+    releases[2]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(groups.slice(3), [[6, 7, 8], [9]], 'the batch, and 9 behind 3 on key k3');
+  });
+
+  it('random workloads: no two running groups share a key, and every key sees its work in submission order', async () => {
+    const random = mulberry32(7);
+    const running = new Set<TestWork[]>();
+    const seenOrder = new Map<string, number[]>();
+    const releases: (() => void)[] = [];
+    const scheduler = new GroupScheduler<TestWork>(
+      (works) => {
+        for (const other of running) {
+          for (const work of works) {
+            for (const otherWork of other) {
+              assert.ok(
+                !work.keys.some((key) => otherWork.keys.includes(key)),
+                'two running groups share a key',
+              );
+            }
+          }
+        }
+        running.add(works);
+        for (const work of works) {
+          for (const key of work.keys) {
+            const order = seenOrder.get(key) ?? [];
+            order.push(work.id);
+            seenOrder.set(key, order);
+          }
+        }
+        return new Promise<void>((resolve) =>
+          releases.push(() => {
+            running.delete(works);
+            resolve();
+          }),
+        );
+      },
+      { worksPerGroupMax: 4, groupsRunningMax: 3 },
+    );
+    const submitted = new Map<string, number[]>();
+    for (let id = 0; id < 2_000; id++) {
+      const keys = [
+        ...new Set(
+          Array.from({ length: 1 + Math.floor(random() * 3) }, () => `k${Math.floor(random() * 10)}`),
+        ),
+      ];
+      scheduler.submit({ id, keys });
+      for (const key of keys) submitted.set(key, [...(submitted.get(key) ?? []), id]);
+      while (releases.length > 0 && random() < 0.5) {
+        const index = Math.floor(random() * releases.length);
+        releases.splice(index, 1)[0]?.();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    while (releases.length > 0) {
+      releases.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(scheduler.stats, { groupsRunning: 0, groupsWaiting: 0 });
+    assert.deepEqual(seenOrder, submitted);
+  });
+});
+
+describe('latency histogram', () => {
+  it('gives percentiles within its 5% bucket resolution', () => {
+    const histogram = new LatencyHistogram();
+    for (let micros = 1; micros <= 10_000; micros++) histogram.record(micros);
+    const p50 = histogram.percentileMicros(0.5);
+    const p99 = histogram.percentileMicros(0.99);
+    assert.ok(p50 >= 5_000 && p50 <= 5_250, `p50 ${p50}`);
+    assert.ok(p99 >= 9_900 && p99 <= 10_400, `p99 ${p99}`);
+    histogram.reset();
+    assert.equal(histogram.percentileMicros(0.5), 0);
+  });
+});

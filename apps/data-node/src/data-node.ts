@@ -112,6 +112,7 @@ class Attachment {
           return attachment.request.readConsistency;
         },
         info: (sections) => node.info(sections),
+        clientList: () => [...this.sessionsOpen].map((session) => `${session.describe()}\n`).join(''),
         admitConnection: () =>
           this.server.connectionCount >= this.limits.connections
             ? error('ERR max number of clients reached')

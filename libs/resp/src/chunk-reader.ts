@@ -1,17 +1,26 @@
 // The bytes received so far, read as delimited lines and fixed-size blocks. Chunks are kept as
-// pushed: a line or block inside one chunk is returned as a view of it, one spanning chunks is
-// joined once when complete, and a line search resumes where the previous call stopped. So a
-// pipeline costs O(bytes) however it is split, and a large block arriving in many small chunks is
-// never re-copied.
+// pushed: a line or block inside one chunk is read in place, one spanning chunks is joined once
+// when complete, and a line search resumes where the previous call stopped. So a pipeline costs
+// O(bytes) however it is split, and a large block arriving in many small chunks is never re-copied.
 
-/** readLine's answer for a line that has grown past its bound without being terminated. */
+/** findLine's answer for a line that has grown past its bound without being terminated. */
 export const LINE_TOO_LONG = Symbol('line too long');
 
 const EMPTY = Buffer.alloc(0);
 // Consumed chunks are dropped from the front of the queue in batches, not one shift() at a time.
 const CONSUMED_CHUNKS_KEPT_MAX = 64;
+// Lines this short are searched byte by byte: cheaper than a call into native code.
+const INLINE_SEARCH_BYTES = 32;
 
 export class ChunkReader {
+  /**
+   * The last line findLine found: bytes lineStart..lineEnd of lineSource, its delimiter excluded.
+   * Read it before the next call that consumes bytes; the bytes themselves stay valid.
+   */
+  lineSource: Buffer = EMPTY;
+  lineStart = 0;
+  lineEnd = 0;
+
   private chunks: Buffer[] = [];
   /** Index in `chunks` of the chunk holding the first unread byte. */
   private head = 0;
@@ -35,61 +44,84 @@ export class ChunkReader {
     this.unread += chunk.length;
   }
 
-  /** The next unread byte without consuming it, or -1 when there is none. */
-  peekByte(): number {
-    return this.unread === 0 ? -1 : ((this.chunks[this.head] as Buffer)[this.offset] as number);
+  /** The unread byte `index` bytes ahead, or -1 when there is none. */
+  byteAt(index: number): number {
+    if (index >= this.unread) return -1;
+    let position = this.offset + index;
+    for (let chunkIndex = this.head; ; chunkIndex++) {
+      const chunk = this.chunks[chunkIndex] as Buffer;
+      if (position < chunk.length) return chunk[position] as number;
+      position -= chunk.length;
+    }
   }
 
   /**
-   * The bytes up to the next `delimiter`, which is consumed with them. `null` while the delimiter
-   * has not arrived; LINE_TOO_LONG once more than `maxBytes` precede it. With a `blocker` byte, the
+   * Looks for the next `delimiter` and, once it has arrived, consumes the line and the delimiter,
+   * sets lineSource, lineStart and lineEnd, and answers true. Answers false while the delimiter has
+   * not arrived, LINE_TOO_LONG once more than `maxBytes` precede it. With a `blocker` byte, the
    * search treats that byte as the end of the input, the way a C string search stops at NUL: a line
    * with a blocker before its delimiter never completes, and becomes LINE_TOO_LONG once more than
-   * `maxBytes` are buffered.
+   * `maxBytes` are buffered. Until a line is found, every call must pass the same arguments.
    */
-  readLine(delimiter: number, maxBytes: number, blocker = -1): Buffer | null | typeof LINE_TOO_LONG {
-    if (this.blocked) return this.unread > maxBytes ? LINE_TOO_LONG : null;
+  findLine(delimiter: number, maxBytes: number, blocker = -1): boolean | typeof LINE_TOO_LONG {
+    if (this.blocked) return this.unread > maxBytes ? LINE_TOO_LONG : false;
     while (this.scanChunk < this.chunks.length) {
       const chunk = this.chunks[this.scanChunk] as Buffer;
       const from = this.scanOffset;
-      const found = chunk.indexOf(delimiter, from);
+      const found = indexOfByte(chunk, delimiter, from);
       const end = found === -1 ? chunk.length : found;
       if (blocker >= 0 && includesByte(chunk, blocker, from, end)) {
         this.blocked = true;
-        return this.unread > maxBytes ? LINE_TOO_LONG : null;
+        return this.unread > maxBytes ? LINE_TOO_LONG : false;
       }
       const lineBytes = this.scannedBytes + (end - from);
       if (lineBytes > maxBytes) return LINE_TOO_LONG;
-      if (found !== -1) return this.takeLine(found, lineBytes);
+      if (found !== -1) {
+        this.takeLine(found, lineBytes);
+        return true;
+      }
       this.scannedBytes = lineBytes;
       this.scanChunk++;
       this.scanOffset = 0;
     }
-    return null;
+    return false;
   }
 
-  /** The next `length` bytes, or `null` (consuming nothing) until that many are buffered. */
-  readExact(length: number): Buffer | null {
-    if (this.unread < length) return null;
-    if (length === 0) return EMPTY;
+  /** findLine's line as a buffer of its own (a view when it lay in one chunk), or its other answers. */
+  readLine(delimiter: number, maxBytes: number, blocker = -1): Buffer | null | typeof LINE_TOO_LONG {
+    const found = this.findLine(delimiter, maxBytes, blocker);
+    if (found !== true) return found === false ? null : found;
+    return this.lineSource.subarray(this.lineStart, this.lineEnd);
+  }
+
+  /**
+   * The next `length` bytes, then `trailing` more consumed unseen; `null` (consuming nothing) until
+   * all of them are buffered.
+   */
+  readExact(length: number, trailing = 0): Buffer | null {
+    if (this.unread < length + trailing) return null;
+    if (length === 0) {
+      this.advance(trailing);
+      return EMPTY;
+    }
     const first = this.chunks[this.head] as Buffer;
+    let block: Buffer;
     if (this.offset + length <= first.length) {
-      const block = first.subarray(this.offset, this.offset + length);
-      this.advance(length);
-      return block;
+      block = first.subarray(this.offset, this.offset + length);
+    } else {
+      block = Buffer.allocUnsafe(length);
+      let written = 0;
+      let index = this.head;
+      let from = this.offset;
+      while (written < length) {
+        const chunk = this.chunks[index] as Buffer;
+        const to = Math.min(chunk.length, from + length - written);
+        written += chunk.copy(block, written, from, to);
+        index++;
+        from = 0;
+      }
     }
-    const block = Buffer.allocUnsafe(length);
-    let written = 0;
-    let index = this.head;
-    let from = this.offset;
-    while (written < length) {
-      const chunk = this.chunks[index] as Buffer;
-      const to = Math.min(chunk.length, from + length - written);
-      written += chunk.copy(block, written, from, to);
-      index++;
-      from = 0;
-    }
-    this.advance(length);
+    this.advance(length + trailing);
     return block;
   }
 
@@ -105,19 +137,21 @@ export class ChunkReader {
     this.advance(this.unread);
   }
 
-  private takeLine(delimiterAt: number, lineBytes: number): Buffer {
-    let line: Buffer;
+  private takeLine(delimiterAt: number, lineBytes: number): void {
     if (this.scanChunk === this.head) {
-      line = (this.chunks[this.head] as Buffer).subarray(this.offset, delimiterAt);
+      this.lineSource = this.chunks[this.head] as Buffer;
+      this.lineStart = this.offset;
+      this.lineEnd = delimiterAt;
     } else {
       const parts = [(this.chunks[this.head] as Buffer).subarray(this.offset)];
       for (let index = this.head + 1; index < this.scanChunk; index++)
         parts.push(this.chunks[index] as Buffer);
       parts.push((this.chunks[this.scanChunk] as Buffer).subarray(0, delimiterAt));
-      line = Buffer.concat(parts, lineBytes);
+      this.lineSource = Buffer.concat(parts, lineBytes);
+      this.lineStart = 0;
+      this.lineEnd = lineBytes;
     }
     this.advance(lineBytes + 1);
-    return line;
   }
 
   private advance(length: number): void {
@@ -140,6 +174,12 @@ export class ChunkReader {
     this.scannedBytes = 0;
     this.blocked = false;
   }
+}
+
+function indexOfByte(bytes: Buffer, byte: number, from: number): number {
+  const end = Math.min(bytes.length, from + INLINE_SEARCH_BYTES);
+  for (let index = from; index < end; index++) if (bytes[index] === byte) return index;
+  return end === bytes.length ? -1 : bytes.indexOf(byte, end);
 }
 
 function includesByte(bytes: Buffer, byte: number, from: number, to: number): boolean {

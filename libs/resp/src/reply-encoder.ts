@@ -118,9 +118,17 @@ function appendAscii(output: Output, text: string): void {
   output.appendText(text, text.length);
 }
 
+const LATIN1_HIGH = /[\u0080-\u00ff]/;
+const BEYOND_LATIN1 = /[\u0100-\uffff]/;
+
 /** A simple string or error: a line of its own, so line breaks inside become spaces, as in Redis. */
 function appendLine(output: Output, prefix: '+' | '-', text: string): void {
   const oneLine = text.replace(/[\r\n]/g, ' ');
+  // Errors quote client bytes, held as latin1 characters (as keys are): send those bytes back.
+  if (LATIN1_HIGH.test(oneLine) && !BEYOND_LATIN1.test(oneLine)) {
+    output.appendBuffer(Buffer.from(`${prefix}${oneLine}\r\n`, 'latin1'));
+    return;
+  }
   output.appendText(`${prefix}${oneLine}\r\n`, Buffer.byteLength(oneLine, 'utf8') + 3);
 }
 

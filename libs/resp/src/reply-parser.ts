@@ -55,6 +55,8 @@ interface Aggregate {
   left: number;
 }
 
+const SHOWN_CHARS_MAX = 40;
+
 /** readElement's answer when it opened an aggregate or skipped an empty attribute: read on. */
 const READ_ON = Symbol('read on');
 
@@ -75,7 +77,7 @@ export class ReplyParser {
   private readonly aggregateLengthMax: number;
   private readonly depthMax: number;
   /** The aggregates being read, outermost first. */
-  private readonly open: Aggregate[] = [];
+  private readonly openAggregates: Aggregate[] = [];
   /** A blob whose length line has been read and whose data is awaited. */
   private blob: { type: BlobType; length: number } | null = null;
   private failure: ParseError | null = null;
@@ -114,12 +116,12 @@ export class ReplyParser {
       if (element === READ_ON) continue;
       let done: Reply | undefined = element;
       while (done !== undefined) {
-        const parent = this.open.at(-1);
+        const parent = this.openAggregates.at(-1);
         if (parent === undefined) return done;
         parent.items.push(done);
         parent.left--;
         if (parent.left > 0) break;
-        this.open.pop();
+        this.openAggregates.pop();
         done = closed(parent);
       }
     }
@@ -128,13 +130,14 @@ export class ReplyParser {
   /** One reply that is not an open aggregate: a scalar, a blob or an empty aggregate. */
   private readElement(): Reply | ParseError | typeof READ_ON | null {
     if (this.blob !== null) return this.readBlob(this.blob.type, this.blob.length);
-    const type = this.reader.peekByte();
+    const type = this.reader.byteAt(0);
     if (type === -1) return null;
-    const line = this.reader.readLine(LF, this.lineBytesMax);
-    if (line === null) return null;
-    if (line === LINE_TOO_LONG) return this.fail(`line longer than ${this.lineBytesMax} bytes`);
-    if (line.length < 2 || line[line.length - 1] !== CR) return this.fail('line not ended by CRLF');
-    const text = line.toString('utf8', 1, line.length - 1);
+    const found = this.reader.findLine(LF, this.lineBytesMax);
+    if (found === false) return null;
+    if (found === LINE_TOO_LONG) return this.fail(`line longer than ${this.lineBytesMax} bytes`);
+    const { lineSource, lineStart, lineEnd } = this.reader;
+    if (lineEnd - lineStart < 2 || lineSource[lineEnd - 1] !== CR) return this.fail('line not ended by CRLF');
+    const text = lineSource.toString('utf8', lineStart + 1, lineEnd - 1);
     switch (type) {
       case Type.Simple:
         return { kind: 'simple', value: text };
@@ -148,7 +151,7 @@ export class ReplyParser {
         return this.double(text);
       case Type.Boolean:
         if (text === 't' || text === 'f') return { kind: 'integer', value: text === 't' ? 1 : 0 };
-        return this.fail(`invalid boolean '${text}'`);
+        return this.fail(`invalid boolean ${shown(text)}`);
       case Type.Null:
         return text === '' ? { kind: 'null' } : this.fail('invalid null');
       case Type.Bulk:
@@ -169,17 +172,18 @@ export class ReplyParser {
   private openBlob(type: BlobType, text: string): Reply | ParseError | null {
     if (text === '-1' && type === Type.Bulk) return { kind: 'null' };
     const length = parseLength(text);
-    if (length === null || length > this.bulkBytesMax) return this.fail(`invalid bulk length '${text}'`);
+    if (length === null || length > this.bulkBytesMax) return this.fail(`invalid bulk length ${shown(text)}`);
     this.blob = { type, length };
     return this.readBlob(type, length);
   }
 
   private readBlob(type: BlobType, length: number): Reply | ParseError | null {
-    const data = this.reader.readExact(length + 2);
-    if (data === null) return null;
+    if (this.reader.bufferedBytes < length + 2) return null;
     this.blob = null;
-    if (data[length] !== CR || data[length + 1] !== LF) return this.fail('bulk data not ended by CRLF');
-    const payload = data.subarray(0, length);
+    if (this.reader.byteAt(length) !== CR || this.reader.byteAt(length + 1) !== LF) {
+      return this.fail('bulk data not ended by CRLF');
+    }
+    const payload = this.reader.readExact(length, 2) as Buffer;
     if (type === Type.Bulk) return { kind: 'bulk', value: payload };
     if (type === Type.BlobError) return { kind: 'error', message: payload.toString('utf8') };
     if (length < 4 || payload[3] !== 0x3a) return this.fail('verbatim string without a format');
@@ -190,18 +194,19 @@ export class ReplyParser {
     if (text === '-1' && type === Type.Array) return { kind: 'nullArray' };
     const length = parseLength(text);
     if (length === null || length > this.aggregateLengthMax) {
-      return this.fail(`invalid aggregate length '${text}'`);
+      return this.fail(`invalid aggregate length ${shown(text)}`);
     }
     if (length === 0)
       return type === Type.Attribute ? READ_ON : (closed({ type, items: [], left: 0 }) as Reply);
-    if (this.open.length >= this.depthMax) return this.fail(`aggregates nested deeper than ${this.depthMax}`);
+    if (this.openAggregates.length >= this.depthMax)
+      return this.fail(`aggregates nested deeper than ${this.depthMax}`);
     const isKeyed = type === Type.Map || type === Type.Attribute;
-    this.open.push({ type, items: [], left: isKeyed ? length * 2 : length });
+    this.openAggregates.push({ type, items: [], left: isKeyed ? length * 2 : length });
     return READ_ON;
   }
 
   private integer(text: string, big: boolean): Reply | ParseError {
-    if (!DECIMAL_INTEGER.test(text)) return this.fail(`invalid integer '${text}'`);
+    if (!DECIMAL_INTEGER.test(text)) return this.fail(`invalid integer ${shown(text)}`);
     if (big) return { kind: 'integer', value: BigInt(text) };
     if (text.length <= 15) return { kind: 'integer', value: Number(text) };
     const value = BigInt(text);
@@ -212,13 +217,13 @@ export class ReplyParser {
   private double(text: string): Reply | ParseError {
     const special = SPECIAL_DOUBLES[text.toLowerCase()];
     if (special !== undefined) return { kind: 'double', value: special };
-    if (!DECIMAL_FLOAT.test(text)) return this.fail(`invalid double '${text}'`);
+    if (!DECIMAL_FLOAT.test(text)) return this.fail(`invalid double ${shown(text)}`);
     return { kind: 'double', value: Number(text) };
   }
 
   private fail(reason: string): ParseError {
     this.failure = new ParseError(`Protocol error: ${reason}`);
-    this.open.length = 0;
+    this.openAggregates.length = 0;
     this.blob = null;
     this.reader.clear();
     return this.failure;
@@ -243,6 +248,11 @@ function closed(aggregate: Aggregate): Reply | undefined {
     case Type.Attribute:
       return undefined;
   }
+}
+
+/** Peer text quoted for an error message: escaped, so it cannot break the line, and cut short. */
+function shown(text: string): string {
+  return JSON.stringify(text.length > SHOWN_CHARS_MAX ? `${text.slice(0, SHOWN_CHARS_MAX)}…` : text);
 }
 
 /** A non-negative decimal length without sign or leading zeros, or null. */

@@ -51,8 +51,11 @@ export class RequestParser {
   private argsLeft = 0;
   /** Length of the bulk argument whose data is awaited, or -1 before its `$len` line. */
   private bulkLength = -1;
-  /** A count line already read, waiting for the byte after its '\r'. */
-  private countLine: Buffer | null = null;
+  /** A count line already read, waiting for the byte after its '\r': countSource[countStart..countEnd]. */
+  private countPending = false;
+  private countSource: Buffer = Buffer.alloc(0);
+  private countStart = 0;
+  private countEnd = 0;
   private failure: ParseError | null = null;
 
   constructor(options: RequestParserOptions = {}) {
@@ -80,17 +83,18 @@ export class RequestParser {
     if (this.failure !== null) return this.failure;
     for (;;) {
       if (this.args === null) {
-        const first = this.reader.peekByte();
+        const first = this.reader.byteAt(0);
         if (first === -1) return null;
-        if (first !== STAR) {
+        // A count line waiting for the byte after its '\r' has had its '*' consumed already.
+        if (first !== STAR && !this.countPending) {
           const inline = this.readInline();
           if (inline === null || inline instanceof ParseError) return inline;
           if (inline.length > 0) return inline;
           continue;
         }
-        const line = this.readCountLine('too big mbulk count string');
-        if (line === null || line instanceof ParseError) return line;
-        const count = parseRedisInteger(line, 1);
+        const read = this.readCountLine('too big mbulk count string');
+        if (read !== true) return read;
+        const count = parseRedisInteger(this.countSource, this.countStart + 1, this.countEnd);
         if (count === null || count > INT_MAX || count > this.argsMax) {
           return this.fail('invalid multibulk length');
         }
@@ -100,20 +104,21 @@ export class RequestParser {
       }
       while (this.argsLeft > 0) {
         if (this.bulkLength === -1) {
-          const line = this.readCountLine('too big bulk count string');
-          if (line === null || line instanceof ParseError) return line;
+          const read = this.readCountLine('too big bulk count string');
+          if (read !== true) return read;
           // An empty line's first byte, to Redis, is its '\r'.
-          const first = line.length === 0 ? CR : (line[0] as number);
+          const first =
+            this.countStart === this.countEnd ? CR : (this.countSource[this.countStart] as number);
           if (first !== DOLLAR) return this.fail(`expected '$', got '${printable(first)}'`);
-          const length = parseRedisInteger(line, 1);
+          const length = parseRedisInteger(this.countSource, this.countStart + 1, this.countEnd);
           if (length === null || length < 0 || length > this.bulkBytesMax) {
             return this.fail('invalid bulk length');
           }
           this.bulkLength = length;
         }
-        const data = this.reader.readExact(this.bulkLength + 2);
+        const data = this.reader.readExact(this.bulkLength, 2);
         if (data === null) return null;
-        (this.args as Buffer[]).push(data.subarray(0, this.bulkLength));
+        (this.args as Buffer[]).push(data);
         this.bulkLength = -1;
         this.argsLeft--;
       }
@@ -131,24 +136,29 @@ export class RequestParser {
     return splitInlineArgs(content) ?? this.fail('unbalanced quotes in request');
   }
 
-  /** A count line without its '\r', once the byte after the '\r' (skipped unchecked) has arrived. */
-  private readCountLine(tooBig: string): Buffer | ParseError | null {
-    if (this.countLine === null) {
-      const line = this.reader.readLine(CR, this.countLineBytesMax, NUL);
-      if (line === null) return null;
-      if (line === LINE_TOO_LONG) return this.fail(tooBig);
-      this.countLine = line;
+  /**
+   * Reads a count line into countSource, countStart and countEnd (without its '\r'), answering
+   * true once the byte after the '\r', skipped unchecked, has arrived too.
+   */
+  private readCountLine(tooBig: string): true | ParseError | null {
+    if (!this.countPending) {
+      const found = this.reader.findLine(CR, this.countLineBytesMax, NUL);
+      if (found === false) return null;
+      if (found === LINE_TOO_LONG) return this.fail(tooBig);
+      this.countPending = true;
+      this.countSource = this.reader.lineSource;
+      this.countStart = this.reader.lineStart;
+      this.countEnd = this.reader.lineEnd;
     }
     if (!this.reader.skip(1)) return null;
-    const line = this.countLine;
-    this.countLine = null;
-    return line;
+    this.countPending = false;
+    return true;
   }
 
   private fail(reason: string): ParseError {
     this.failure = new ParseError(`${PROTOCOL_ERROR} ${reason}`);
     this.args = null;
-    this.countLine = null;
+    this.countPending = false;
     this.reader.clear();
     return this.failure;
   }
@@ -160,25 +170,25 @@ function printable(byte: number): string {
 }
 
 /**
- * The integer in `line` from `start`, by the rules of Redis's string2ll: an optional '-', no '+',
- * no leading zeros, no "-0", within 64 bits and under 21 characters; otherwise null. Values
- * beyond 2^53 lose precision, which no bound they are compared with can notice.
+ * The integer in source[start..end], by the rules of Redis's string2ll: an optional '-', no '+',
+ * no leading zeros, no "-0", within 64 bits and under 21 characters; otherwise null. Values beyond
+ * 2^53 lose precision, which no bound they are compared with can notice.
  */
-function parseRedisInteger(line: Buffer, start: number): number | null {
-  const length = line.length - start;
-  if (length === 0 || length >= COUNT_DIGITS_LIMIT) return null;
-  if (length === 1 && line[start] === 0x30) return 0;
-  const negative = line[start] === MINUS;
+function parseRedisInteger(source: Buffer, start: number, end: number): number | null {
+  const length = end - start;
+  if (length <= 0 || length >= COUNT_DIGITS_LIMIT) return null;
+  if (length === 1 && source[start] === 0x30) return 0;
+  const negative = source[start] === MINUS;
   const firstDigit = negative ? start + 1 : start;
-  const leading = line[firstDigit];
-  if (leading === undefined || leading < 0x31 || leading > 0x39) return null;
+  const leading = firstDigit < end ? (source[firstDigit] as number) : -1;
+  if (leading < 0x31 || leading > 0x39) return null;
   let value = 0;
-  for (let index = firstDigit; index < line.length; index++) {
-    const byte = line[index] as number;
+  for (let index = firstDigit; index < end; index++) {
+    const byte = source[index] as number;
     if (byte < 0x30 || byte > 0x39) return null;
     value = value * 10 + (byte - 0x30);
   }
-  if (line.length - firstDigit <= 15) return negative ? -value : value;
-  const exact = BigInt(line.toString('latin1', start));
+  if (end - firstDigit <= 15) return negative ? -value : value;
+  const exact = BigInt(source.toString('latin1', start, end));
   return exact < INT64_MIN || exact > INT64_MAX ? null : Number(exact);
 }

@@ -949,6 +949,19 @@ const COMMAND_DEFINITIONS: readonly CommandDefinition[] = [
         },
       },
       {
+        name: 'client|setinfo',
+        arity: 4,
+        flags: ['noscript', 'loading', 'stale'],
+        aclCategories: ['@slow', '@connection'],
+        docs: {
+          summary:
+            'Set client or connection specific info (Redis 7.2; accepted so that newer clients can send it at connect)',
+          since: '7.2.0',
+          group: 'connection',
+          complexity: 'O(1)',
+        },
+      },
+      {
         name: 'client|no-evict',
         arity: 3,
         flags: ['admin', 'noscript', 'loading', 'stale'],

@@ -20,6 +20,9 @@ export interface GlobOptions {
 }
 
 export function globMatch(pattern: string, subject: string, options: GlobOptions = {}): boolean {
+  // KEYS and SCAN take a lone `*` as "every key" without matching, which differs from matching
+  // only for the empty key: stringmatchlen itself never matches an empty subject with a star.
+  if (pattern === '*') return true;
   const search = { pattern, subject, ignoreCase: options.ignoreCase ?? false, skipLongerMatches: false };
   return matchFrom(search, 0, 0);
 }

@@ -5,7 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeReply, RequestParser } from '../../../../libs/resp/src/index.js';
 import { error, type Reply } from '../../../../libs/resp/src/reply.js';
-import { Session, type SessionHost } from './session.js';
+import { Session, type SessionHost, type SessionReply } from './session.js';
 
 /** What the listener asks of the node for every connection and request. */
 export interface ConnectionPolicy extends SessionHost {
@@ -27,6 +27,8 @@ export interface RespServerOptions {
 
 /** Parsed requests a connection may have waiting before it is no longer read. */
 const QUEUED_REQUESTS_MAX = 1_024;
+/** Pipelined data commands of one connection in flight at once. */
+const PIPELINED_COMMANDS_MAX = 128;
 /** Reply bytes gathered before they are written even though more requests are ready. */
 const REPLY_BATCH_BYTES = 64 * 1024;
 /** Unsent reply bytes at which a connection is no longer read (a client that does not read). */
@@ -69,7 +71,9 @@ export class RespServer {
   async stopListening(): Promise<void> {
     const server = this.server;
     this.server = null;
-    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() stops accepting at once; its callback would wait for every open connection to end,
+    // which is closeConnections' work, so it is not awaited (a drain with idle clients hung here).
+    server?.close();
   }
 
   /**
@@ -117,6 +121,8 @@ class ClientConnection {
   private closing = false;
   private closed = false;
   private paused = false;
+  /** A malformed request's error, answered after the requests read before it; then the connection closes. */
+  private protocolError: Reply | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -149,18 +155,16 @@ class ClientConnection {
   }
 
   private receive(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.protocolError !== null) return;
     this.parser.push(chunk);
     for (;;) {
       const request = this.parser.next();
       if (request === null) break;
       if (!Array.isArray(request)) {
-        // Redis answers a protocol error and closes the connection: the stream is out of sync.
-        this.queue.length = 0;
-        this.push(error(request.message));
-        this.closing = true;
-        if (!this.processing) this.endAfterFlush();
-        return;
+        // As Redis does: the requests read before it are answered in order, then the protocol
+        // error, then the connection is closed (the stream is out of sync).
+        this.protocolError = error(request.message);
+        break;
       }
       this.queue.push(request);
     }
@@ -172,19 +176,10 @@ class ClientConnection {
     this.processing = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        const args = this.queue.shift() as Buffer[];
-        const waiting = this.policy.admitCommand();
-        if (waiting !== null) {
-          this.flush();
-          await waiting;
-        }
-        const startedAt = process.hrtime.bigint();
-        const { reply, close } = await this.session.handle(args);
-        this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
-        this.push(reply);
-        if (close === true) {
-          this.closing = true;
-          this.queue.length = 0;
+        if (this.session.isPlainDataCommand(this.queue[0] as Buffer[])) {
+          await this.runPipelinedData();
+        } else {
+          await this.runOne(this.queue.shift() as Buffer[]);
         }
         if (this.closing) break;
         if (this.outgoingBytes >= REPLY_BATCH_BYTES) this.flush();
@@ -195,9 +190,55 @@ class ClientConnection {
       this.push(error(`ERR internal error: ${(cause as Error).message}`));
     } finally {
       this.processing = false;
+      if (this.protocolError !== null && !this.closing) {
+        this.push(this.protocolError);
+        this.closing = true;
+      }
       if (this.closing) this.endAfterFlush();
       else this.flush();
     }
+  }
+
+  private async runOne(args: Buffer[]): Promise<void> {
+    await this.admit();
+    const startedAt = process.hrtime.bigint();
+    const { reply, close } = await this.session.handle(args);
+    this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
+    this.push(reply);
+    if (close === true) {
+      this.closing = true;
+      this.queue.length = 0;
+    }
+  }
+
+  /**
+   * Consecutive plain data commands of a pipeline run at once: the client sent each before
+   * it had the previous reply, so they are concurrent, and the engine still orders those on
+   * the same key. Replies go out in request order.
+   */
+  private async runPipelinedData(): Promise<void> {
+    const running: { args: Buffer[]; startedAt: bigint; result: Promise<SessionReply> }[] = [];
+    while (
+      this.queue.length > 0 &&
+      running.length < PIPELINED_COMMANDS_MAX &&
+      this.session.isPlainDataCommand(this.queue[0] as Buffer[])
+    ) {
+      const args = this.queue.shift() as Buffer[];
+      await this.admit();
+      running.push({ args, startedAt: process.hrtime.bigint(), result: this.session.handle(args) });
+    }
+    for (const { args, startedAt, result } of running) {
+      const { reply } = await result;
+      this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
+      this.push(reply);
+    }
+  }
+
+  private async admit(): Promise<void> {
+    const waiting = this.policy.admitCommand();
+    if (waiting === null) return;
+    this.flush();
+    await waiting;
   }
 
   private push(reply: Reply): void {

@@ -29,7 +29,8 @@ export interface SessionHost {
   readonly password: string | null;
   readonly defaultConsistency: ReadConsistency;
   info(sections: string[]): string;
-  /** Other sessions' CLIENT LIST lines are not offered; this one's id and name are. */
+  /** CLIENT LIST: one line per connection to this node. */
+  clientList(): string;
 }
 
 export interface SessionReply {
@@ -45,6 +46,9 @@ const NOT_QUEUED = new Set(['exec', 'discard', 'multi', 'watch', 'quit']);
 const SCAN_COUNT_DEFAULT = 10;
 const SCAN_COUNT_MAX = 10_000;
 const CLIENT_NAME_PATTERN = /^[!-~]*$/;
+/** Redis 7.0's answer to HELLO, with or without a protocol version, before authentication. */
+const HELLO_NOAUTH =
+  'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time';
 
 interface QueuedRequest {
   spec: CommandSpec;
@@ -79,13 +83,21 @@ export class Session {
     return this.consistencyOverride ?? this.host.defaultConsistency;
   }
 
+  /** Whether `args` would run at once as a data command (not queued in MULTI, not refused). */
+  isPlainDataCommand(args: Buffer[]): boolean {
+    if (this.queue !== null || !this.authenticated) return false;
+    const resolution = resolveCommand(args);
+    return !('error' in resolution) && resolution.spec.kind === 'data';
+  }
+
   async handle(args: Buffer[]): Promise<SessionReply> {
-    if (!this.authenticated && !BEFORE_AUTH.has((args[0] as Buffer).toString('latin1').toLowerCase())) {
-      return { reply: error('NOAUTH Authentication required.') };
-    }
+    // As in Redis, an unknown command or a wrong arity is answered before authentication is checked.
     const resolution = resolveCommand(args);
     if ('error' in resolution) return this.refuseInQueue(resolution.error);
     const { spec } = resolution;
+    if (!this.authenticated && !BEFORE_AUTH.has(topLevelName(spec))) {
+      return { reply: error('NOAUTH Authentication required.') };
+    }
     if (this.queue !== null && !NOT_QUEUED.has(spec.name)) {
       this.queue.push({ spec, args });
       return { reply: simple('QUEUED') };
@@ -194,6 +206,7 @@ export class Session {
         return Number(index) === 0 ? OK : error('ERR DB index is out of range');
       }
       case 'auth':
+        if (args.length > 3) return error('ERR syntax error');
         return this.auth(args.length === 3 ? text(1) : 'default', text(args.length - 1));
       case 'hello':
         return this.hello(args);
@@ -265,14 +278,11 @@ export class Session {
           return error(`ERR Syntax error in HELLO option '${option}'`);
         }
       }
-      if (!this.authenticated)
-        return error(
-          'NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time',
-        );
+      if (!this.authenticated) return error(HELLO_NOAUTH);
       this.protocol = requested;
       if (name !== null) this.name = name === '' ? null : name;
     } else if (!this.authenticated) {
-      return error('NOAUTH Authentication required.');
+      return error(HELLO_NOAUTH);
     }
     return {
       kind: 'map',
@@ -315,6 +325,34 @@ export class Session {
       }
       case 'info':
         return { kind: 'verbatim', format: 'txt', value: `${this.describe()}\n` };
+      case 'list':
+        return { kind: 'verbatim', format: 'txt', value: this.host.clientList() };
+      case 'no-evict': {
+        const mode = (args[2] as Buffer).toString('latin1').toLowerCase();
+        return mode === 'on' || mode === 'off' ? OK : error('ERR syntax error');
+      }
+      case 'help':
+        return array(
+          [
+            'CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+            'ID',
+            '    Return the ID of the current connection.',
+            'INFO',
+            '    Return information about the current client connection.',
+            'LIST',
+            '    Return information about client connections.',
+            'GETNAME',
+            '    Return the name of the current connection.',
+            'SETNAME <name>',
+            '    Assign the name <name> to the current connection.',
+            'SETINFO <LIB-NAME|LIB-VER> <value>',
+            '    Set the client library name or version of the current connection.',
+            'NO-EVICT (ON|OFF)',
+            '    Accepted for compatibility; connections are never evicted.',
+            'HELP',
+            '    Print this help.',
+          ].map((line) => simple(line)),
+        );
       default:
         return error(`ERR unknown subcommand '${(args[1] as Buffer).toString('latin1')}'. Try CLIENT HELP.`);
     }

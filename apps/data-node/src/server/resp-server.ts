@@ -176,18 +176,20 @@ class ClientConnection {
     this.processing = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
-        if (this.session.isPlainDataCommand(this.queue[0] as Buffer[])) {
-          await this.runPipelinedData();
-        } else {
-          await this.runOne(this.queue.shift() as Buffer[]);
+        try {
+          if (this.session.isPlainDataCommand(this.queue[0] as Buffer[])) {
+            await this.runPipelinedData();
+          } else {
+            await this.runOne(this.queue.shift() as Buffer[]);
+          }
+        } catch (cause) {
+          // A bug, not a client error: answered to this client only; the node keeps serving.
+          this.push(error(`ERR internal error: ${(cause as Error).message}`));
         }
         if (this.closing) break;
         if (this.outgoingBytes >= REPLY_BATCH_BYTES) this.flush();
         if (this.queue.length < QUEUED_REQUESTS_MAX / 2) this.resumeIfRoom();
       }
-    } catch (cause) {
-      // A bug, not a client error: answer it to this client only and keep the node serving.
-      this.push(error(`ERR internal error: ${(cause as Error).message}`));
     } finally {
       this.processing = false;
       if (this.protocolError !== null && !this.closing) {
@@ -228,7 +230,10 @@ class ClientConnection {
       running.push({ args, startedAt: process.hrtime.bigint(), result: this.session.handle(args) });
     }
     for (const { args, startedAt, result } of running) {
-      const { reply } = await result;
+      // One reply per request whatever happens, or the replies after it would be misattributed.
+      const { reply } = await result.catch((cause: unknown) => ({
+        reply: error(`ERR internal error: ${(cause as Error).message}`),
+      }));
       this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
       this.push(reply);
     }

@@ -11,6 +11,7 @@ import {
   type Reply,
   simple,
 } from '../../../../libs/resp/src/reply.js';
+import { QuorumUnavailableError, ReadFailedError } from '../../../../libs/storage-client/src/index.js';
 import {
   arityError,
   type CommandSpec,
@@ -178,7 +179,16 @@ export class Session {
     const keys = args.slice(1).map((arg) => arg.toString('latin1'));
     const fresh = keys.filter((key) => !this.watched.has(key));
     // The WATCH-time version comes from 3 replicas: a stale cached one would fail the EXEC.
-    const reads = await this.host.engine.readFresh(fresh);
+    let reads: Awaited<ReturnType<TransactionEngine['readFresh']>>;
+    try {
+      reads = await this.host.engine.readFresh(fresh);
+    } catch (cause) {
+      // Nothing new is watched; the client may WATCH again. (Thrown, this would end the
+      // connection's request loop and leave pipelined requests unanswered.)
+      const message = (cause as Error).message ?? String(cause);
+      const unavailable = cause instanceof QuorumUnavailableError || cause instanceof ReadFailedError;
+      return error(unavailable ? `UNAVAILABLE ${message}` : `ERR ${message}`);
+    }
     for (const key of fresh) this.watched.set(key, reads.get(key)?.seq ?? 0);
     return OK;
   }

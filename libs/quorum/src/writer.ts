@@ -105,6 +105,16 @@ interface ReadState {
   /** When the read is blocked, the time of its next round. */
   retryAtMs: number | null;
   blockedSinceMs: Map<TxId, number>;
+  /**
+   * Undecided transactions pending in the first quorum of replies: the only ones the read must
+   * wait for (null until that first quorum). A transaction acknowledged before the read began
+   * has 4 YES voters, so any 3 replies show it applied or pending; one first seen later may be
+   * ordered after the read. Without this bound, a key that other writers keep writing would
+   * show a new pending transaction at every retry and starve the read.
+   */
+  mustResolve: Set<TxId> | null;
+  /** The newest committed version of each key seen in any round so far. */
+  committedSeen: Map<string, ReadValue>;
 }
 
 interface ScanState {
@@ -207,6 +217,8 @@ export class WriterCoordinator {
       sentAtMs: nowMs,
       retryAtMs: null,
       blockedSinceMs: new Map(),
+      mustResolve: null,
+      committedSeen: new Map(),
     };
     this.reads.set(requestId, state);
     this.startReadRound(requestId, state, nowMs);
@@ -447,7 +459,9 @@ export class WriterCoordinator {
    * replicas include one of a commit's 4 YES voters, which shows the key pending or applied.
    */
   private resolveRead(requestId: number, state: ReadState, nowMs: number): void {
-    const best = new Map<string, ReadValue>();
+    // Committed versions seen in earlier rounds stay candidates: a later round may hear from
+    // replicas that lag behind them.
+    const best = state.committedSeen;
     const blockers = new Set<TxId>();
     for (const reply of state.replies.values()) {
       for (const result of reply.results) {
@@ -466,6 +480,8 @@ export class WriterCoordinator {
         }
       }
     }
+    if (state.mustResolve === null) state.mustResolve = new Set(blockers);
+    for (const txid of blockers) if (!state.mustResolve.has(txid)) blockers.delete(txid);
     if (blockers.size === 0) {
       this.finishRead(requestId, state);
       this.ready.events.push({

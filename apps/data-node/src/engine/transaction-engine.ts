@@ -250,7 +250,7 @@ export class TransactionEngine {
     // (a work's own keys: works batched together are independent) or was served from the cache.
     const needsValidation =
       writes.length === 0 &&
-      (watchedKeys.size > 0 ||
+      (works.some((work, index) => work.watched !== null && results[index] !== null) ||
         works.some((work) => work.consistency === 'cluster' && work.keys.length > 1) ||
         (cluster && [...reads.values()].some((read) => !read.fresh)));
     if (writes.length > 0 || needsValidation) {

@@ -41,9 +41,9 @@ export interface SessionReply {
 }
 
 /** Commands allowed before AUTH when a password is set. */
-const BEFORE_AUTH = new Set(['auth', 'hello', 'quit']);
+const BEFORE_AUTH = new Set(['auth', 'hello', 'quit', 'reset']);
 /** Commands that act at once inside MULTI instead of being queued. */
-const NOT_QUEUED = new Set(['exec', 'discard', 'multi', 'watch', 'quit']);
+const NOT_QUEUED = new Set(['exec', 'discard', 'multi', 'watch', 'quit', 'reset']);
 const SCAN_COUNT_DEFAULT = 10;
 const SCAN_COUNT_MAX = 10_000;
 const CLIENT_NAME_PATTERN = /^[!-~]*$/;
@@ -141,6 +141,16 @@ export class Session {
         return { reply: OK };
       case 'quit':
         return { reply: OK, close: true };
+      case 'reset':
+        // As Redis: out of MULTI, nothing watched, RESP2, no name, and authenticated again only
+        // where no password is set.
+        this.queue = null;
+        this.watched.clear();
+        this.protocol = 2;
+        this.name = null;
+        this.consistencyOverride = null;
+        this.authenticated = this.host.password === null;
+        return { reply: simple('RESET') };
       default:
         return { reply: await this.connectionCommand(spec, args) };
     }

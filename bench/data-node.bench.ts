@@ -100,12 +100,20 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       notes: [
         `\`redis-benchmark -t set,get -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES} --csv\`: ${REDIS_REQUESTS.toLocaleString('en-US')} requests per test against Redis 7 (\`appendonly yes\`, \`appendfsync always\`), ${BOREALIS_REQUESTS.toLocaleString('en-US')} against Borealis.`,
         `Borealis: one data node at ${BENCH_CU} CU (no throttling), instance read consistency, six storage-node processes (4-of-6 fsynced writes) — all on the same machine as redis-benchmark.`,
-        `Data node counters after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.commits} commits, ${engine.conflicts} conflicts`}; cache hit ratio ${String((health.cache as Record<string, number> | null)?.hits ?? 'n/a')} hits.`,
+        `Data node counters after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions (commands are batched per key and under load), ${engine.commits} commits, ${engine.conflicts} conflicts`}; cache ${cacheSummary(health.cache as Record<string, number> | null)}.`,
+        'A Borealis write is two fsynced quorum rounds (votes, then acceptances) on 4 of 6 storage processes sharing these 2 cores; Redis fsyncs once per event-loop turn in one process. Run with `npm run bench -- data-node`.',
       ],
     };
   } finally {
     await cleanup();
   }
+}
+
+function cacheSummary(cache: Record<string, number> | null): string {
+  if (cache === null) return 'n/a';
+  const hits = cache.hits ?? 0;
+  const misses = cache.misses ?? 0;
+  return `${hits} hits, ${misses} misses (hit ratio ${(hits / Math.max(1, hits + misses)).toFixed(2)})`;
 }
 
 /** Runs SET then GET; parses redis-benchmark's CSV. */

@@ -1,0 +1,25 @@
+// Replies shared by the command families.
+import { error, integer, type Reply } from '../../../../libs/resp/src/reply.js';
+
+export const WRONG_TYPE = error('WRONGTYPE Operation against a key holding the wrong kind of value');
+export const NOT_AN_INTEGER = error('ERR value is not an integer or out of range');
+export const NOT_A_FLOAT = error('ERR value is not a valid float');
+export const INCREMENT_OVERFLOW = error('ERR increment or decrement would overflow');
+export const NOT_FINITE_RESULT = error('ERR increment would produce NaN or Infinity');
+export const ZERO = integer(0);
+export const ONE = integer(1);
+
+export function invalidExpireTime(commandName: string): Reply {
+  return error(`ERR invalid expire time in '${commandName}' command`);
+}
+
+export function integerReply(value: bigint): Reply {
+  return integer(
+    value >= Number.MIN_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER ? Number(value) : value,
+  );
+}
+
+/** As Redis's addReplyErrorFormat: line breaks trimmed at the ends and made spaces inside. */
+export function formattedError(message: string): Reply {
+  return error(`ERR ${message.replace(/^[\r\n]+|[\r\n]+$/g, '').replace(/[\r\n]/g, ' ')}`);
+}

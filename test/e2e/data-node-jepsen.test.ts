@@ -25,7 +25,7 @@ import {
   type RegisterOutput,
 } from '../../libs/history/src/index.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 
 const CLUSTER = 'jepsen';
@@ -48,12 +48,7 @@ const SETTLE_MS = 8_000;
 const COMMAND_TIMEOUT_MS = 12_000;
 /** A transfer whose EXEC is aborted by a concurrent change is retried this often, then fails. */
 const TRANSFER_ATTEMPTS = 4;
-const SEED =
-  process.env.FAULT_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : Number(process.env.FAULT_SEED ?? 20261124);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const SEED = seedFromEnvironment('FAULT_SEED', 20261124);
 
 type ExecReply = [Error | null, unknown][] | null;
 

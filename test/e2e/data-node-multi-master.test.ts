@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -27,12 +27,7 @@ const INVALIDATION_ROUNDS = 8;
 const INVALIDATION_BOUND_MS = 1_000;
 /** No single command may take longer: the storage layer's own deadlines are 10 s. */
 const COMMAND_TIMEOUT_MS = 15_000;
-const SEED =
-  process.env.FAULT_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : Number(process.env.FAULT_SEED ?? 20261123);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const SEED = seedFromEnvironment('FAULT_SEED', 20261123);
 
 describe('data nodes: three writers on one volume', { timeout: 120_000 }, () => {
   let fleet: StorageFleet | undefined;

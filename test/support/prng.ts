@@ -12,3 +12,15 @@ export function mulberry32(seed: number): () => number {
     return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/**
+ * The seed a test runs with: `fallback` by default (CI replays the same schedule), the number
+ * in `variable` when set, or a fresh one for `variable=random` (the test prints it).
+ */
+export function seedFromEnvironment(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === 'random') return Math.floor(Math.random() * 2 ** 31);
+  return Number(raw ?? fallback);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

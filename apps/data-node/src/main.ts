@@ -2,7 +2,14 @@
 // to a cluster (by POST /attach, or at start with --cluster). See ../ARCHITECTURE.md.
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { exitWithError, healthUrl, onShutdown, readHost, readPort } from '../../../libs/health/src/index.js';
+import {
+  exitWithError,
+  exitWithParentIfAsked,
+  healthUrl,
+  onShutdown,
+  readHost,
+  readPort,
+} from '../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
 import { startAdminServer } from './admin/admin-server.js';
 import { type AttachRequest, DataNode } from './data-node.js';
@@ -32,15 +39,8 @@ function parseStorage(text: string): StorageNodeAddress[] {
   return nodes;
 }
 
-function exitWithParent(): void {
-  const parentPid = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parentPid) process.exit(1);
-  }, 500).unref();
-}
-
 async function main(): Promise<void> {
-  if (process.env.BOREALIS_EXIT_WITH_PARENT === '1') exitWithParent();
+  exitWithParentIfAsked();
   const env = process.env;
   let values: Record<string, string | undefined>;
   try {

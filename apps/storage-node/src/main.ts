@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   exitWithError,
+  exitWithParentIfAsked,
   healthUrl,
   onShutdown,
   readHost,
@@ -95,19 +96,8 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   return { nodeId, az, port, dataDir, members };
 }
 
-/**
- * Test fleets set BOREALIS_EXIT_WITH_PARENT=1 so that a test runner killed mid-run does not
- * leave storage nodes behind.
- */
-function exitWithParent(): void {
-  const parentPid = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parentPid) process.exit(1);
-  }, 500).unref();
-}
-
 async function main(): Promise<void> {
-  if (process.env.BOREALIS_EXIT_WITH_PARENT === '1') exitWithParent();
+  exitWithParentIfAsked();
   const settings = readSettings(process.argv.slice(2), process.env);
   const label = `${APP} ${settings.nodeId} (az ${settings.az})`;
   let host: string;

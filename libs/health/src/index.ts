@@ -9,6 +9,7 @@ export {
 } from './health-server.js';
 export {
   type Env,
+  exitWithParentIfAsked,
   onShutdown,
   readHost,
   readPort,

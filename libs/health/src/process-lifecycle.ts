@@ -102,3 +102,15 @@ async function shutDown(close: () => Promise<void>, log: (line: string) => void,
   }
   process.exit(0);
 }
+
+/**
+ * With BOREALIS_EXIT_WITH_PARENT=1 (set by test fleets and benches), the process exits once its
+ * parent is gone, so that a test runner killed mid-run leaves no servers behind.
+ */
+export function exitWithParentIfAsked(env: Env = process.env): void {
+  if (env.BOREALIS_EXIT_WITH_PARENT !== '1') return;
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parentPid) process.exit(1);
+  }, 500).unref();
+}

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  encodeBatchFrames,
   encodeFrame,
   encodeFrames,
+  encodeMessage,
   FRAME_BYTES_MAX_DEFAULT,
   FrameDecoder,
   FrameError,
+  flattenBatches,
 } from '../../libs/wire/src/index.js';
 import { mulberry32 } from '../support/prng.js';
 
@@ -219,5 +222,28 @@ describe('wire frames', () => {
     assert.throws(() => new FrameDecoder({ frameBytesMax: 0 }), RangeError);
     assert.throws(() => new FrameDecoder({ frameBytesMax: 2 ** 32 }), RangeError);
     assert.throws(() => new FrameDecoder({ frameBytesMax: 1.5 }), RangeError);
+  });
+});
+
+describe('batch frames', () => {
+  it('split a turn of messages into frames within the limit, in order, leaving out what can never fit', () => {
+    const messages = Array.from({ length: 40 }, (_, index) => ({
+      index,
+      payload: new Uint8Array(index === 7 ? 5_000 : 300),
+    }));
+    const encoded = messages.map((message) => encodeMessage(message));
+    const { frames, oversized } = encodeBatchFrames(encoded, 1_000);
+    assert.equal(oversized, 1);
+    assert.ok(frames.length > 1);
+    const decoder = new FrameDecoder({ frameBytesMax: 1_000 });
+    const received: unknown[] = [];
+    for (const frame of frames) {
+      assert.ok(frame.length - 4 <= 1_000);
+      received.push(...flattenBatches(decoder.push(frame)));
+    }
+    assert.deepEqual(
+      received.map((message) => (message as { index: number }).index),
+      messages.map((message) => message.index).filter((index) => index !== 7),
+    );
   });
 });

@@ -13,7 +13,12 @@ import {
   type ReplicaTiming,
   StorageReplica,
 } from '../../../libs/quorum/src/index.js';
-import { encodeFrame, FrameDecoder, flattenBatches } from '../../../libs/wire/src/frames.js';
+import {
+  encodeBatchFrames,
+  encodeMessage,
+  FrameDecoder,
+  flattenBatches,
+} from '../../../libs/wire/src/frames.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
 import { decodeRecords, decodeSnapshot, encodeRecords, encodeSnapshot } from './record-codec.js';
 import { DurableLog } from './storage/durable-log.js';
@@ -84,6 +89,8 @@ export class StorageNodeServer {
     malformedMessages: 0,
     droppedInbound: 0,
     droppedOutbound: 0,
+    /** Replies too large for any frame (counted in droppedOutbound too). */
+    oversizedOutbound: 0,
     batches: 0,
     snapshots: 0,
   };
@@ -363,8 +370,15 @@ export class StorageNodeServer {
       }
       list.push(message);
     }
-    // One frame per writer per batch: a msgpack array the writer decodes in one call.
-    for (const [socket, messages] of toWriters) socket.write(encodeFrame(messages));
+    // One frame per writer per batch (a msgpack array the writer decodes in one call), split
+    // where the batch outgrows a frame; a single reply too large for any frame is dropped and
+    // counted: the writer's request then times out rather than this node stopping.
+    for (const [socket, messages] of toWriters) {
+      const { frames, oversized } = encodeBatchFrames(messages.map(encodeMessage));
+      this.counters.droppedOutbound += oversized;
+      this.counters.oversizedOutbound += oversized;
+      for (const frame of frames) socket.write(frame);
+    }
   }
 
   private async snapshot(): Promise<void> {

@@ -95,6 +95,40 @@ export function encodeBatchFrame(
   return frame;
 }
 
+/**
+ * Batch frames for `encodedMessages`, in order, each within `frameBytesMax`: a turn's messages
+ * to one peer can add up to more than one frame may hold. A message that alone exceeds the
+ * limit cannot be sent at all; it is left out and reported in `oversized`.
+ */
+export function encodeBatchFrames(
+  encodedMessages: readonly Buffer[],
+  frameBytesMax = FRAME_BYTES_MAX_DEFAULT,
+): { frames: Buffer[]; oversized: number } {
+  checkFrameBytesMax(frameBytesMax);
+  const frames: Buffer[] = [];
+  let oversized = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = BATCH_HEADER_BYTES;
+  for (const encoded of encodedMessages) {
+    if (BATCH_HEADER_BYTES + encoded.length > frameBytesMax) {
+      oversized++;
+      continue;
+    }
+    if (batchBytes + encoded.length > frameBytesMax) {
+      frames.push(encodeBatchFrame(batch, frameBytesMax));
+      batch = [];
+      batchBytes = BATCH_HEADER_BYTES;
+    }
+    batch.push(encoded);
+    batchBytes += encoded.length;
+  }
+  if (batch.length > 0) frames.push(encodeBatchFrame(batch, frameBytesMax));
+  return { frames, oversized };
+}
+
+/** The msgpack array32 header in front of a batch's messages. */
+const BATCH_HEADER_BYTES = 5;
+
 /** The messages of decoded frames, with batch frames (top-level arrays) flattened. */
 export function flattenBatches(decoded: readonly unknown[]): unknown[] {
   if (!decoded.some(Array.isArray)) return decoded as unknown[];

@@ -1,5 +1,6 @@
 export {
   encodeBatchFrame,
+  encodeBatchFrames,
   encodeFrame,
   encodeFrames,
   encodeMessage,

@@ -3,7 +3,7 @@
 // its socket is backed up are dropped and counted: the quorum protocol resends what matters,
 // so a bounded loss beats an unbounded queue.
 import { connect, type Socket } from 'node:net';
-import { encodeBatchFrame, encodeFrames, encodeMessage, FrameDecoder, flattenBatches } from './frames.js';
+import { encodeBatchFrames, encodeFrames, encodeMessage, FrameDecoder, flattenBatches } from './frames.js';
 
 export interface OutboundLinkOptions {
   host: string;
@@ -98,9 +98,12 @@ export class OutboundLink {
     const messages = this.queue;
     this.queue = [];
     if (messages.length === 0 || this.socket === null || !this.isConnected) return;
-    this.socket.write(encodeBatchFrame(messages));
-    this.counters.writes++;
-    this.counters.messagesSent += messages.length;
+    const { frames, oversized } = encodeBatchFrames(messages);
+    // A message too large for any frame is lost like a dropped one: its sender times out.
+    this.counters.messagesDropped += oversized;
+    for (const frame of frames) this.socket.write(frame);
+    this.counters.writes += frames.length;
+    this.counters.messagesSent += messages.length - oversized;
   }
 
   private open(): void {

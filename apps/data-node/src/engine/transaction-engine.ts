@@ -80,6 +80,14 @@ interface KeyRead {
 /** Enough transactions in flight to keep the replicas busy; beyond it, batches grow instead. */
 export const GROUPS_RUNNING_MAX_DEFAULT = 8;
 
+/** The storage protocol's key limit (bytes; keys are latin1 strings). */
+export const KEY_BYTES_MAX = 64 * 1024;
+/**
+ * Bytes one transaction may write: its proposal must fit a 16 MiB frame to the storage nodes,
+ * with room for the versions read and the other messages of its batch.
+ */
+export const WRITE_BYTES_MAX = 8 * 1024 * 1024;
+
 /** Reads per point-read request: bounds a reply frame. */
 const KEYS_PER_READ_MAX = 1_000;
 
@@ -125,6 +133,14 @@ export class TransactionEngine {
     const keys = new Set<string>();
     for (const command of commands) for (const key of command.keys) keys.add(key);
     if (watched !== null) for (const key of watched.keys()) keys.add(key);
+    for (const key of keys) {
+      if (key.length > KEY_BYTES_MAX) {
+        const refusal = error(
+          `ERR a key of ${key.length} bytes is too long: keys are at most ${KEY_BYTES_MAX} bytes`,
+        );
+        return Promise.resolve(commands.map(() => refusal));
+      }
+    }
     this.inFlightWorks++;
     return new Promise((resolve) => {
       this.scheduler.submit({
@@ -174,6 +190,11 @@ export class TransactionEngine {
           await sleep(Math.min(64, 2 ** attempt) * (0.5 + this.random()));
         }
         const outcome = await this.attempt(pending, attempt > 0);
+        if (outcome === 'split') {
+          // Together too large for one transaction: each work on its own, in order.
+          for (const work of pending) await this.runGroup([work]);
+          return;
+        }
         if (outcome === 'conflict') {
           this.counters.conflicts++;
           continue;
@@ -193,8 +214,11 @@ export class TransactionEngine {
     }
   }
 
-  /** One try at the group: settles every work and returns 'done', or 'conflict' to retry. */
-  private async attempt(works: Work[], freshOnly: boolean): Promise<'done' | 'conflict'> {
+  /**
+   * One try at the group: settles every work and returns 'done'; or 'conflict' to retry; or
+   * 'split' when the works together write more than one transaction may.
+   */
+  private async attempt(works: Work[], freshOnly: boolean): Promise<'done' | 'conflict' | 'split'> {
     const cluster = works.some((work) => work.consistency === 'cluster');
     const readOnlyCommands = works.every((work) =>
       work.commands.every((command) => command.spec.flags.includes('readonly')),
@@ -248,6 +272,16 @@ export class TransactionEngine {
     }
     // A read-only group needs a commit only where one read must be atomic over several keys
     // (a work's own keys: works batched together are independent) or was served from the cache.
+    let writeBytes = 0;
+    for (const write of writes) writeBytes += write.key.length + (write.value?.byteLength ?? 0);
+    if (writeBytes > WRITE_BYTES_MAX) {
+      if (works.length > 1) return 'split';
+      const refusal = error(
+        `ERR the command would write ${writeBytes} bytes; a transaction writes at most ${WRITE_BYTES_MAX} bytes (keys and values together)`,
+      );
+      (works[0] as Work).settle((works[0] as Work).commands.map(() => refusal));
+      return 'done';
+    }
     const needsValidation =
       writes.length === 0 &&
       (works.some((work, index) => work.watched !== null && results[index] !== null) ||

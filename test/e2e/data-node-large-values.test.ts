@@ -1,0 +1,83 @@
+// Large keys and values: what fits one transaction is stored and read back, batches that
+// together outgrow a transaction are split, and what can never fit gets a clear error while
+// the data node and the storage nodes keep serving.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
+import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+
+const MIB = 1024 * 1024;
+
+function payload(seed: number, bytes: number): Buffer {
+  const value = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i += 4096) value[i] = (seed + i) & 0xff;
+  value[bytes - 1] = seed & 0xff;
+  return value;
+}
+
+describe('data node: large keys and values', { timeout: 120_000 }, () => {
+  let fleet: StorageFleet | undefined;
+  let node: RunningDataNode | undefined;
+  let client: Redis | undefined;
+
+  before(async () => {
+    fleet = await startStorageFleet();
+    node = await startDataNode({ id: 'large', storage: fleet.nodes, coordinatorId: 7, cu: 64 });
+    client = new Redis({
+      port: node.respPort,
+      host: '127.0.0.1',
+      maxRetriesPerRequest: 0,
+      commandTimeout: 60_000,
+    });
+  });
+
+  after(async () => {
+    client?.disconnect();
+    await node?.stop();
+    await fleet?.stop();
+  });
+
+  it('stores 24 pipelined 1 MiB values on distinct keys, and 12 on one key, and reads them back', async () => {
+    const redis = client as Redis;
+    const distinct = redis.pipeline();
+    for (let i = 0; i < 24; i++) distinct.set(`big:${i}`, payload(i, MIB));
+    const results = (await distinct.exec()) ?? [];
+    assert.deepEqual(
+      results.map(([error, reply]) => error?.message ?? reply),
+      new Array(24).fill('OK'),
+    );
+    for (let i = 0; i < 24; i++) {
+      const read = await redis.getBuffer(`big:${i}`);
+      assert.ok(read?.equals(payload(i, MIB)), `big:${i} reads back`);
+    }
+    // Twelve on one key would be one 12 MiB transaction: the batch is split, in order.
+    const sameKey = redis.pipeline();
+    for (let i = 0; i < 12; i++) sameKey.set('big:same', payload(100 + i, MIB));
+    const sameResults = (await sameKey.exec()) ?? [];
+    assert.deepEqual(
+      sameResults.map(([error, reply]) => error?.message ?? reply),
+      new Array(12).fill('OK'),
+    );
+    assert.ok((await redis.getBuffer('big:same'))?.equals(payload(111, MIB)), 'the last write wins');
+  });
+
+  it('refuses a value over the transaction limit and an over-long key, and keeps serving', async () => {
+    const redis = client as Redis;
+    await assert.rejects(
+      redis.set('too-big', payload(1, 9 * MIB)),
+      /would write \d+ bytes; a transaction writes at most 8388608 bytes/,
+    );
+    await assert.rejects(
+      redis.set('k'.repeat(70_000), 'v'),
+      /a key of 70000 bytes is too long: keys are at most 65536 bytes/,
+    );
+    assert.equal(await redis.exists('too-big'), 0);
+    assert.equal(await redis.set('small', 'ok'), 'OK');
+    assert.equal(await redis.get('small'), 'ok');
+    for (let index = 0; index < 6; index++)
+      assert.ok(fleet?.isRunning(index), `storage node ${index + 1} still runs`);
+    const health = await (node as RunningDataNode).health();
+    assert.equal(health.state, 'attached');
+  });
+});

@@ -62,6 +62,22 @@ describe('data node: large keys and values', { timeout: 120_000 }, () => {
     assert.ok((await redis.getBuffer('big:same'))?.equals(payload(111, MIB)), 'the last write wins');
   });
 
+  it("lists keys with large values: SCAN, KEYS and DBSIZE read only the values' headers", async () => {
+    const redis = client as Redis;
+    const keys = (await redis.keys('big:*')).sort();
+    assert.equal(keys.length, 25, '24 distinct keys and big:same: 25 MiB of values, more than a reply frame');
+    const scanned = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, page] = await redis.scan(cursor, 'MATCH', 'big:*', 'COUNT', 100);
+      for (const key of page) scanned.add(key);
+      cursor = next;
+    } while (cursor !== '0');
+    assert.deepEqual([...scanned].sort(), keys);
+    assert.equal(await redis.dbsize(), 25);
+    assert.deepEqual((await redis.scan('0', 'COUNT', 1000, 'TYPE', 'hash'))[1], []);
+  });
+
   it('refuses a value over the transaction limit and an over-long key, and keeps serving', async () => {
     const redis = client as Redis;
     await assert.rejects(

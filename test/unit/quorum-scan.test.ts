@@ -108,4 +108,18 @@ describe('quorum scans', () => {
     assert.equal(new Set(seen).size, 199);
     assert.ok(!seen.includes('a0'), 'a deleted key is not listed');
   });
+
+  it('a read with prefixBytes returns only the leading bytes of each value, committed or pending', () => {
+    const cluster = new Cluster();
+    cluster.commit('long', 'abcdefghij');
+    const requestId = cluster.writer.read(VOLUME, ['long', 'absent'], cluster.nowMs, 3);
+    cluster.pump();
+    const event = cluster.events.find(
+      (candidate) => candidate.type === 'read' && candidate.requestId === requestId,
+    );
+    assert.ok(event !== undefined && event.type === 'read');
+    assert.equal(Buffer.from(event.values[0]?.value ?? []).toString(), 'abc');
+    assert.equal(event.values[0]?.version.seq, 1);
+    assert.equal(event.values[1]?.value, null);
+  });
 });

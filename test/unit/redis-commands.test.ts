@@ -20,9 +20,11 @@ import {
 } from '../../apps/data-node/src/commands/data-commands.js';
 import { globMatch } from '../../apps/data-node/src/commands/glob.js';
 import {
+  decodeStoredHeader,
   decodeStoredValue,
   encodeStoredValue,
   isExpired,
+  STORED_HEADER_BYTES_MAX,
   type StoredValue,
 } from '../../apps/data-node/src/commands/stored-value.js';
 import type { Reply } from '../../libs/resp/src/reply.js';
@@ -648,6 +650,19 @@ describe('the command table', () => {
 });
 
 describe('stored values', () => {
+  test('the header bytes alone give the type and expiry', () => {
+    const values: StoredValue[] = [
+      { type: 'string', value: Buffer.alloc(100_000, 1), expireAtMs: null },
+      { type: 'string', value: Buffer.alloc(0), expireAtMs: 1_700_000_000_123 },
+      { type: 'hash', fields: new Map([['f', Buffer.from('v')]]), expireAtMs: null },
+      { type: 'hash', fields: new Map([['f', Buffer.alloc(50_000)]]), expireAtMs: 42 },
+    ];
+    for (const value of values) {
+      const header = decodeStoredHeader(encodeStoredValue(value).subarray(0, STORED_HEADER_BYTES_MAX));
+      assert.deepEqual(header, { type: value.type, expireAtMs: value.expireAtMs });
+    }
+  });
+
   test('random values survive encode and decode', () => {
     const random = mulberry32(20261122);
     const bytes = (maxLength: number): Buffer =>

@@ -77,6 +77,8 @@ export interface ReadMessage {
   volume: string;
   requestId: number;
   keys: string[];
+  /** Only this many leading bytes of each value (its header), e.g. to list keys cheaply. */
+  prefixBytes?: number;
 }
 
 /**

@@ -545,14 +545,18 @@ export class StorageReplica {
 
   private onRead(from: string, message: ReadMessage): void {
     const volume = this.volume(message.volume);
+    const { prefixBytes } = message;
+    const cut = (value: Uint8Array | null): Uint8Array | null =>
+      value === null || prefixBytes === undefined ? value : value.subarray(0, prefixBytes);
     const results: ReadResult[] = message.keys.map((key) => {
       const state = volume.keys.get(key);
       if (state === undefined) return { key, version: { seq: 0, txid: '' }, value: null, pending: null };
+      const pending = state.pendingTxid === null ? null : pendingInfo(volume, state.pendingTxid, key);
       return {
         key,
         version: { seq: state.seq, txid: state.txid },
-        value: state.value,
-        pending: state.pendingTxid === null ? null : pendingInfo(volume, state.pendingTxid, key),
+        value: cut(state.value),
+        pending: pending === null ? null : { ...pending, value: cut(pending.value) },
       };
     });
     this.send(from, { type: 'readReply', volume: message.volume, requestId: message.requestId, results });

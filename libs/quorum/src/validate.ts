@@ -76,7 +76,8 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
   prepare: (m) => isName(m.txid) && isCount(m.ballot),
   decided: (m) =>
     isName(m.txid) && isDecision(m.decision) && (m.proposal === undefined || isProposal(m.proposal)),
-  read: (m) => isCount(m.requestId) && isList(m.keys, isKey),
+  read: (m) =>
+    isCount(m.requestId) && isList(m.keys, isKey) && (m.prefixBytes === undefined || isCount(m.prefixBytes)),
   scan: (m) => isCount(m.requestId) && isCount(m.fromHash) && isCount(m.limit),
   scanReply: (m) => isCount(m.requestId) && isList(m.keys, isKey) && isCount(m.nextHash),
   applied: (m) =>

@@ -13,6 +13,7 @@ import type {
   PromiseMessage,
   Proposal,
   ReadEntry,
+  ReadMessage,
   ReadReplyMessage,
   ScanReplyMessage,
   TxId,
@@ -97,6 +98,7 @@ interface CommitState {
 interface ReadState {
   volume: string;
   keys: string[];
+  prefixBytes: number | undefined;
   /** Wire id of the current round; replies to older rounds are ignored. */
   roundId: number;
   replies: Map<number, ReadReplyMessage>;
@@ -205,12 +207,16 @@ export class WriterCoordinator {
     return txid;
   }
 
-  /** Starts a point read of `keys`; answered by a `read` or `readFailed` event. */
-  read(volume: string, keys: string[], nowMs: number): number {
+  /**
+   * Starts a point read of `keys`; answered by a `read` or `readFailed` event. With
+   * `prefixBytes`, values come back cut to that many leading bytes.
+   */
+  read(volume: string, keys: string[], nowMs: number, prefixBytes?: number): number {
     const requestId = ++this.requestCounter;
     const state: ReadState = {
       volume,
       keys,
+      prefixBytes,
       roundId: 0,
       replies: new Map(),
       startedAtMs: nowMs,
@@ -442,7 +448,7 @@ export class WriterCoordinator {
     state.sentAtMs = nowMs;
     state.retryAtMs = null;
     this.readByRound.set(state.roundId, requestId);
-    this.broadcast({ type: 'read', volume: state.volume, requestId: state.roundId, keys: state.keys });
+    this.broadcast(readMessage(state));
   }
 
   private onReadReply(fromIndex: number, message: ReadReplyMessage, nowMs: number): void {
@@ -515,13 +521,7 @@ export class WriterCoordinator {
     }
     if (nowMs - state.sentAtMs >= this.timing.retransmitMs) {
       state.sentAtMs = nowMs;
-      const message = {
-        type: 'read' as const,
-        volume: state.volume,
-        requestId: state.roundId,
-        keys: state.keys,
-      };
-      this.sendToMissing(state.replies, message);
+      this.sendToMissing(state.replies, readMessage(state));
     }
   }
 
@@ -649,6 +649,17 @@ export class WriterCoordinator {
   private sendAll(envelopes: Envelope[]): void {
     for (const envelope of envelopes) this.ready.messages.push(envelope);
   }
+}
+
+function readMessage(state: ReadState): ReadMessage {
+  const message: ReadMessage = {
+    type: 'read',
+    volume: state.volume,
+    requestId: state.roundId,
+    keys: state.keys,
+  };
+  if (state.prefixBytes !== undefined) message.prefixBytes = state.prefixBytes;
+  return message;
 }
 
 function consider(best: Map<string, ReadValue>, candidate: ReadValue): void {

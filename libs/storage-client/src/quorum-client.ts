@@ -146,11 +146,12 @@ export class QuorumClient {
     }
   }
 
-  read(volume: string, keys: string[]): Promise<ReadValue[]> {
+  /** Point read from 3 replicas; with `prefixBytes`, only that many leading bytes of each value. */
+  read(volume: string, keys: string[], prefixBytes?: number): Promise<ReadValue[]> {
     const refusal = this.refusal(QUORUM.reads, 'reads');
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const requestId = this.coordinator.read(volume, keys, Date.now());
+      const requestId = this.coordinator.read(volume, keys, Date.now(), prefixBytes);
       this.readWaiters.set(requestId, { resolve, reject });
       this.drain();
     });

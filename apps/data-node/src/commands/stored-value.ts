@@ -21,8 +21,29 @@ const EXPIRY_BYTES = 8;
 /** Five LEB128 bytes hold 35 bits, enough for any length below 2^32. */
 const VARINT_BYTES_MAX = 5;
 
+/** A value's leading bytes that hold its type and expiry: enough for `decodeStoredHeader`. */
+export const STORED_HEADER_BYTES_MAX = 1 + EXPIRY_BYTES;
+
+/** Type and expiry from a value's first `STORED_HEADER_BYTES_MAX` bytes (or all of it). */
+export function decodeStoredHeader(bytes: Uint8Array): {
+  type: StoredValue['type'];
+  expireAtMs: number | null;
+} {
+  const reader = new ByteReader(bytes);
+  const tag = reader.byte('type tag');
+  const expireAtMs = (tag & HAS_EXPIRY_FLAG) !== 0 ? reader.expiry() : null;
+  switch (tag & TYPE_MASK) {
+    case STRING_TAG:
+      return { type: 'string', expireAtMs };
+    case HASH_TAG:
+      return { type: 'hash', expireAtMs };
+    default:
+      throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
+  }
+}
+
 /** True when the value's expiry has passed: Redis keeps a key alive through its expiry millisecond. */
-export function isExpired(value: StoredValue, nowMs: number): boolean {
+export function isExpired(value: { expireAtMs: number | null }, nowMs: number): boolean {
   return value.expireAtMs !== null && nowMs > value.expireAtMs;
 }
 

@@ -3,7 +3,7 @@
 // tells which exist now, are not expired, and have the wanted type.
 import type { ScanPage } from '../../../../libs/storage-client/src/index.js';
 import { globMatch } from '../commands/glob.js';
-import { decodeStoredValue, isExpired } from '../commands/stored-value.js';
+import { decodeStoredHeader, isExpired, STORED_HEADER_BYTES_MAX } from '../commands/stored-value.js';
 import type { TransactionEngine } from './transaction-engine.js';
 
 export interface KeyspaceStore {
@@ -60,15 +60,17 @@ export class Keyspace {
     const { pattern } = filter;
     const candidates = pattern === null ? names : names.filter((name) => globMatch(pattern, name));
     if (candidates.length === 0) return [];
-    const reads = await this.engine.readFresh(candidates);
+    // Type and expiry are all a listing needs: the replicas send each value's header only, so
+    // a scan costs the same whatever the values' sizes.
+    const reads = await this.engine.readFresh(candidates, STORED_HEADER_BYTES_MAX);
     const nowMs = Date.now();
     const keys: string[] = [];
     for (const key of candidates) {
       const bytes = reads.get(key)?.bytes ?? null;
       if (bytes === null) continue;
-      const value = decodeStoredValue(bytes);
-      if (isExpired(value, nowMs)) continue;
-      if (filter.type !== null && value.type !== filter.type) continue;
+      const header = decodeStoredHeader(bytes);
+      if (isExpired(header, nowMs)) continue;
+      if (filter.type !== null && header.type !== filter.type) continue;
       keys.push(key);
     }
     return keys;

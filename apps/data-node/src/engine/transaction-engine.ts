@@ -28,7 +28,7 @@ export type ReadConsistency = 'instance' | 'cluster';
 
 /** What the engine needs of the store: `QuorumClient` in production. */
 export interface TransactionStore {
-  read(volume: string, keys: string[]): Promise<ReadValue[]>;
+  read(volume: string, keys: string[], prefixBytes?: number): Promise<ReadValue[]>;
   commit(volume: string, reads: ReadEntry[], writes: WriteEntry[]): Promise<CommitResult>;
 }
 
@@ -156,12 +156,15 @@ export class TransactionEngine {
     });
   }
 
-  /** Fresh versions of `keys` from 3 replicas (for WATCH and scans); refreshes the cache. */
-  async readFresh(keys: string[]): Promise<Map<string, KeyRead>> {
+  /**
+   * Fresh versions of `keys` from 3 replicas (for WATCH and scans); refreshes the cache. With
+   * `prefixBytes`, the values are cut to that many leading bytes (and not cached).
+   */
+  async readFresh(keys: string[], prefixBytes?: number): Promise<Map<string, KeyRead>> {
     const result = new Map<string, KeyRead>();
     for (let start = 0; start < keys.length; start += KEYS_PER_READ_MAX) {
       const chunk = keys.slice(start, start + KEYS_PER_READ_MAX);
-      const values = await this.options.store.read(this.options.volume, chunk);
+      const values = await this.options.store.read(this.options.volume, chunk, prefixBytes);
       const nowMs = Date.now();
       for (const value of values) {
         result.set(value.key, {
@@ -170,6 +173,7 @@ export class TransactionEngine {
           bytes: value.value,
           fresh: true,
         });
+        if (prefixBytes !== undefined) continue;
         this.options.cache.offer(
           value.key,
           { seq: value.version.seq, txid: value.version.txid, value: value.value },

@@ -155,6 +155,9 @@ class VolumeState {
   constructor(readonly name: string) {}
 }
 
+/** Key and value bytes in one repair reply at most (beyond its first entry). */
+const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
+
 /** A scan page holds at most this many keys (plus the rest of the last hash's keys). */
 const SCAN_KEYS_MAX = 10_000;
 
@@ -716,12 +719,22 @@ export class StorageReplica {
     const limit = Math.max(1, Math.min(message.limit, 4_096));
     const start = Math.max(0, Math.min(message.fromIndex, volume.keyOrder.length));
     const entries: SyncEntry[] = [];
-    for (const key of volume.keyOrder.slice(start, start + limit)) {
+    // Bounded in bytes as well as keys: a chunk of large values must still fit one frame, or
+    // it would be dropped on every round and repair would never get past it.
+    let entryBytes = 0;
+    let next = Math.min(start + limit, volume.keyOrder.length);
+    for (let index = start; index < next; index++) {
+      const key = volume.keyOrder[index] as string;
       const state = volume.keys.get(key) as KeyState;
-      if (state.seq > 0)
-        entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
+      if (state.seq === 0) continue;
+      const bytes = key.length + (state.value?.byteLength ?? 0);
+      if (entries.length > 0 && entryBytes + bytes > SYNC_REPLY_BYTES_MAX) {
+        next = index;
+        break;
+      }
+      entryBytes += bytes;
+      entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
     }
-    const next = start + limit;
     const decisions: SyncReplyMessage['decisions'] = [];
     for (const txid of message.pendingTxids.slice(0, 64)) {
       const transaction = volume.transactions.get(txid);

@@ -88,6 +88,9 @@ export const KEY_BYTES_MAX = 64 * 1024;
  */
 export const WRITE_BYTES_MAX = 8 * 1024 * 1024;
 
+/** Proposal bytes in flight to the storage nodes at most (one transaction may always go). */
+export const IN_FLIGHT_WRITE_BYTES_MAX = 16 * 1024 * 1024;
+
 /** Reads per point-read request: bounds a reply frame. */
 const KEYS_PER_READ_MAX = 1_000;
 
@@ -106,6 +109,8 @@ export class TransactionEngine {
   private readonly attemptsMax: number;
   private readonly random: () => number;
   private inFlightWorks = 0;
+  private inFlightWriteBytes = 0;
+  private readonly writeBytesWaiters: (() => void)[] = [];
 
   constructor(private readonly options: TransactionEngineOptions) {
     this.attemptsMax = options.attemptsMax ?? 40;
@@ -286,6 +291,22 @@ export class TransactionEngine {
       (works[0] as Work).settle((works[0] as Work).commands.map(() => refusal));
       return 'done';
     }
+    await this.reserveWriteBytes(writeBytes);
+    try {
+      return await this.commitAndSettle(works, results, reads, keys, writes, cluster);
+    } finally {
+      this.releaseWriteBytes(writeBytes);
+    }
+  }
+
+  private async commitAndSettle(
+    works: Work[],
+    results: (Reply[] | null)[],
+    reads: Map<string, KeyRead>,
+    keys: string[],
+    writes: WriteEntry[],
+    cluster: boolean,
+  ): Promise<'done' | 'conflict'> {
     const needsValidation =
       writes.length === 0 &&
       (works.some((work, index) => work.watched !== null && results[index] !== null) ||
@@ -314,6 +335,22 @@ export class TransactionEngine {
       work.settle(results[index] ?? null);
     });
     return 'done';
+  }
+
+  /**
+   * Waits until `bytes` more proposal bytes may be in flight. Large values would otherwise
+   * pile up in the links to the storage nodes faster than they drain, and be dropped there.
+   */
+  private async reserveWriteBytes(bytes: number): Promise<void> {
+    while (this.inFlightWriteBytes > 0 && this.inFlightWriteBytes + bytes > IN_FLIGHT_WRITE_BYTES_MAX) {
+      await new Promise<void>((resolve) => this.writeBytesWaiters.push(resolve));
+    }
+    this.inFlightWriteBytes += bytes;
+  }
+
+  private releaseWriteBytes(bytes: number): void {
+    this.inFlightWriteBytes -= bytes;
+    for (const wake of this.writeBytesWaiters.splice(0)) wake();
   }
 
   /** Versions of `keys`: from the cache where allowed and present, else from 3 replicas. */

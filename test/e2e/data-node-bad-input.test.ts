@@ -24,14 +24,11 @@ import { Redis } from 'ioredis';
 import { resolveCommand } from '../../apps/data-node/src/commands/command-table.js';
 import { ParseError, type Reply, ReplyParser, RequestParser } from '../../libs/resp/src/index.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
-const SEED =
-  process.env.FUZZ_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : Number(process.env.FUZZ_SEED ?? 20261122);
+const SEED = seedFromEnvironment('FUZZ_SEED', 20261122);
 const FRAME_COUNT = 10_000;
 const WORKERS = 16;
 /** Replies to one batch of frames must arrive within this long. */
@@ -42,7 +39,6 @@ const FAILURES_MAX = 12;
 const PROBE_KEY = 'probe:counter';
 const MiB = 1024 * 1024;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const show = (bytes: Buffer | string, max = 160): string => {
   const text = JSON.stringify(typeof bytes === 'string' ? bytes : bytes.toString('latin1'));
   return text.length > max ? `${text.slice(0, max)}…(${bytes.length} bytes)` : text;

@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { ParseError, type Reply, ReplyParser } from '../../libs/resp/src/index.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
 import { testEnvironment } from '../support/environment.js';
+import { sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -35,8 +36,6 @@ const REPORT_FIELDS = [
   'cpuPercent',
 ] as const;
 const LOAD_CLIENTS = 40;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Report = Record<string, unknown> & { atMs: number; intervalMs: number; opsPerSecond: number };
 

@@ -19,7 +19,7 @@ import {
   QuorumClient,
   QuorumUnavailableError,
 } from '../../libs/storage-client/src/index.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -32,7 +32,6 @@ const NEMESIS_MS = 15_000;
 
 const encode = (text: string) => Buffer.from(text, 'utf8');
 const decode = (value: Uint8Array | null) => (value === null ? null : Buffer.from(value).toString('utf8'));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function healthUrl(fleet: StorageFleet, index: number): string {
   const match = /health at (\S+)/.exec(fleet.process(index).output());

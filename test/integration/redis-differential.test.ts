@@ -22,14 +22,11 @@ import {
   type StoredValue,
 } from '../../apps/data-node/src/commands/stored-value.js';
 import type { Reply } from '../../libs/resp/src/reply.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment } from '../support/prng.js';
 
 const REDIS_URL = process.env.BOREALIS_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 // As in the REST fuzz test: FUZZ_SEED=<n> replays a run, FUZZ_SEED=random tries a new one.
-const SEED =
-  process.env.FUZZ_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : Number(process.env.FUZZ_SEED ?? 20261122);
+const SEED = seedFromEnvironment('FUZZ_SEED', 20261122);
 const COMMAND_COUNT = 3_000;
 const REPLY_TIMEOUT_MS = 5_000;
 const PREFIX = `bdiff:${randomBytes(6).toString('hex')}:`;

@@ -9,17 +9,14 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { encodeFrame } from '../../libs/wire/src/frames.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
-import { mulberry32 } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment } from '../support/prng.js';
 import { freePort } from '../support/processes.js';
 import { startLoneStorageNode } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'bad-input';
 // As in the REST fuzz test: FUZZ_SEED=<n> replays a run, FUZZ_SEED=random tries a new one.
-const SEED =
-  process.env.FUZZ_SEED === 'random'
-    ? Math.floor(Math.random() * 2 ** 31)
-    : Number(process.env.FUZZ_SEED ?? 20261122);
+const SEED = seedFromEnvironment('FUZZ_SEED', 20261122);
 const dataDir = await mkdtemp(join(tmpdir(), 'borealis-bad-input-'));
 after(() => rm(dataDir, { recursive: true, force: true }));
 

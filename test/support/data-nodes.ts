@@ -2,6 +2,7 @@
 // them with real clients (ioredis, redis-cli, redis-benchmark).
 import { join } from 'node:path';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
+import { formatFleet } from '../../libs/wire/src/index.js';
 import { repoRoot } from './environment.js';
 import { freePort, type RunningProcess, startProcess } from './processes.js';
 
@@ -36,10 +37,6 @@ export interface RunningDataNode {
   stop(): Promise<void>;
 }
 
-export function storageArgument(storage: StorageNodeAddress[]): string {
-  return storage.map((node) => `${node.id}=${node.host}:${node.port}`).join(',');
-}
-
 export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode> {
   const respPort = await freePort();
   const args = [
@@ -49,7 +46,7 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     '--port',
     String(respPort),
     '--storage',
-    storageArgument(spec.storage),
+    formatFleet(spec.storage),
     '--coordinator-id',
     String(spec.coordinatorId),
   ];

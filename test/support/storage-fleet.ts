@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import type { ReadResult } from '../../libs/quorum/src/index.js';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
+import { formatFleet } from '../../libs/wire/src/index.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
 import { repoRoot } from './environment.js';
 import { freePort, type RunningProcess, startProcess } from './processes.js';
@@ -35,7 +36,7 @@ export async function startStorageFleet(
   const nodes: StorageNodeAddress[] = [];
   for (let index = 0; index < 6; index++)
     nodes.push({ id: `s${index + 1}`, host: '127.0.0.1', port: await freePort() });
-  const members = nodes.map((node) => `${node.id}=${node.host}:${node.port}`).join(',');
+  const members = formatFleet(nodes);
   const processes: (RunningProcess | null)[] = new Array(6).fill(null);
   const paused = new Set<number>();
   const entry = join(repoRoot, 'dist/apps/storage-node/src/main.js');

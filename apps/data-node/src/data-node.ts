@@ -139,6 +139,13 @@ class Attachment {
     this.cache.resize(this.limits.cacheBytes);
   }
 
+  /** Sessions inside MULTI or holding a WATCH. */
+  sessionsInTransaction(): number {
+    let count = 0;
+    for (const session of this.sessionsOpen) if (session.inTransaction) count++;
+    return count;
+  }
+
   /** The key count for INFO: the last one computed, refreshed in the background. */
   knownKeyCount(): number | null {
     const nowMs = Date.now();
@@ -343,10 +350,7 @@ export class DataNode {
     section('Clients', [
       ['connected_clients', attachment?.server.connectionCount ?? 0],
       ['maxclients', attachment?.limits.connections ?? 0],
-      [
-        'clients_in_transaction',
-        attachment === null ? 0 : [...attachment.sessionsOpen].filter((s) => s.inTransaction).length,
-      ],
+      ['clients_in_transaction', attachment?.sessionsInTransaction() ?? 0],
     ]);
     section('Persistence', [['loading', 0]]);
     section('Stats', [
@@ -416,8 +420,7 @@ export class DataNode {
       p50LatencyMs: interval.p50Micros / 1000,
       p99LatencyMs: interval.p99Micros / 1000,
       connections: attachment?.server.connectionCount ?? 0,
-      sessionsInTransaction:
-        attachment === null ? 0 : [...attachment.sessionsOpen].filter((s) => s.inTransaction).length,
+      sessionsInTransaction: attachment?.sessionsInTransaction() ?? 0,
       cacheHitRatio: lookups === 0 ? 0 : delta('hits') / lookups,
       conflicts: delta('conflicts'),
       retries: delta('retries'),

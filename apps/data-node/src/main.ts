@@ -11,14 +11,13 @@ import {
   readPort,
 } from '../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
+import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
 import { startAdminServer } from './admin/admin-server.js';
 import { type AttachRequest, DataNode } from './data-node.js';
 
 const APP = 'data-node';
 const DEFAULT_ADMIN_PORT = 7701;
 const DEFAULT_RESP_PORT = 7401;
-const DEFAULT_STORAGE =
-  's1=127.0.0.1:7811,s2=127.0.0.1:7812,s3=127.0.0.1:7813,s4=127.0.0.1:7814,s5=127.0.0.1:7815,s6=127.0.0.1:7816';
 const USAGE =
   'usage: data-node [--id d1] [--port <resp port>] [--storage s1=host:port,…six in all] [--coordinator-id <7..1048575>] ' +
   '[--redis-url redis://…] [--cluster <id> [--volume <name>] [--cu 1] [--read-consistency instance|cluster] [--password <pw>]] ' +
@@ -29,14 +28,11 @@ function usageError(problem: string): never {
 }
 
 function parseStorage(text: string): StorageNodeAddress[] {
-  const nodes = text.split(',').map((entry) => {
-    const match = /^([a-z0-9-]{1,32})=([^:\s]+):(\d{1,5})$/.exec(entry.trim());
-    if (match === null)
-      return usageError(`invalid storage node ${JSON.stringify(entry)} (want id=host:port)`);
-    return { id: match[1] as string, host: match[2] as string, port: Number(match[3]) };
-  });
-  if (nodes.length !== 6) return usageError(`--storage must list the 6 storage nodes, got ${nodes.length}`);
-  return nodes;
+  try {
+    return parseFleet(text);
+  } catch (error) {
+    return usageError(`--storage: ${(error as Error).message}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -89,7 +85,7 @@ async function main(): Promise<void> {
     nodeId,
     host,
     respPort,
-    storageNodes: parseStorage(values.storage ?? env.STORAGE_MEMBERS ?? DEFAULT_STORAGE),
+    storageNodes: parseStorage(values.storage ?? env.STORAGE_MEMBERS ?? DEFAULT_FLEET),
     coordinatorId,
     redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
   });

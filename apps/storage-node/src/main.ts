@@ -11,15 +11,13 @@ import {
   readPort,
   startHealthServer,
 } from '../../../libs/health/src/index.js';
+import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
 
 const APP = 'storage-node';
 const DEFAULT_HEALTH_PORT = 7801;
 const DEFAULT_QUORUM_PORT = 7811;
 const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
-/** The default fleet: six nodes on this machine, two per AZ, ports 7811–7816. */
-const DEFAULT_MEMBERS =
-  's1=127.0.0.1:7811,s2=127.0.0.1:7812,s3=127.0.0.1:7813,s4=127.0.0.1:7814,s5=127.0.0.1:7815,s6=127.0.0.1:7816';
 const USAGE =
   'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
   '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS); ' +
@@ -48,16 +46,11 @@ function readName(value: string | undefined, flag: string, envName: string): str
 }
 
 function parseMembers(text: string): PeerAddress[] {
-  const members = text.split(',').map((entry) => {
-    const match = /^([a-z0-9-]{1,32})=([^:\s]+):(\d{1,5})$/.exec(entry.trim());
-    if (match === null)
-      return usageError(`invalid member ${JSON.stringify(entry)} in --members (want id=host:port)`);
-    return { id: match[1] as string, host: match[2] as string, port: Number(match[3]) };
-  });
-  if (members.length !== 6 || new Set(members.map((member) => member.id)).size !== 6) {
-    return usageError(`--members must list 6 distinct nodes, got ${members.length}`);
+  try {
+    return parseFleet(text);
+  } catch (error) {
+    return usageError(`--members: ${(error as Error).message}`);
   }
-  return members;
 }
 
 function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
@@ -86,7 +79,7 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
   } catch (error) {
     return usageError((error as Error).message);
   }
-  const members = parseMembers(values.members ?? env.STORAGE_MEMBERS ?? DEFAULT_MEMBERS);
+  const members = parseMembers(values.members ?? env.STORAGE_MEMBERS ?? DEFAULT_FLEET);
   if (!members.some((member) => member.id === nodeId)) {
     return usageError(
       `node ${nodeId} is not among the members ${members.map((member) => member.id).join(',')}`,

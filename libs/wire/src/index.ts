@@ -10,3 +10,4 @@ export {
   FrameError,
   flattenBatches,
 } from './frames.js';
+export { DEFAULT_FLEET, formatFleet, type NodeAddress, parseFleet } from './node-addresses.js';

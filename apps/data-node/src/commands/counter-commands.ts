@@ -53,7 +53,7 @@ function incrbyfloat(args: Buffer[], context: DataCommandContext): Reply {
   const sum = addLongDoubles(value, increment);
   if (sum === null) return NOT_FINITE_RESULT;
   const text = Buffer.from(formatLongDouble(sum), 'latin1');
-  context.write(key, { type: 'string', value: text, expireAtMs: current?.expireAtMs ?? null });
+  context.write(key, stringValue(text, current?.expireAtMs ?? null));
   return bulk(text);
 }
 

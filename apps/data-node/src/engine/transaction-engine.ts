@@ -214,7 +214,7 @@ export class TransactionEngine {
       for (const work of pending) work.settle(work.commands.map(() => error(message)));
       pending = [];
     } catch (cause) {
-      const reply = errorReply(cause);
+      const reply = storageErrorReply(cause);
       if (cause instanceof OutcomeUnknownError) this.counters.unknownOutcomes++;
       if (cause instanceof QuorumUnavailableError || cause instanceof ReadFailedError)
         this.counters.unavailable++;
@@ -384,7 +384,8 @@ function watchedKeyChanged(
   return false;
 }
 
-function errorReply(cause: unknown): Reply {
+/** The reply for an error from the storage layer (or any other failure of a request). */
+export function storageErrorReply(cause: unknown): Reply {
   if (cause instanceof OutcomeUnknownError) {
     return error(
       `UNKNOWN the storage replicas did not confirm the outcome in time (${cause.message}); the command may or may not have been applied: read the keys to find out`,

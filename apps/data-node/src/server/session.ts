@@ -11,7 +11,6 @@ import {
   type Reply,
   simple,
 } from '../../../../libs/resp/src/reply.js';
-import { QuorumUnavailableError, ReadFailedError } from '../../../../libs/storage-client/src/index.js';
 import {
   arityError,
   type CommandSpec,
@@ -21,7 +20,12 @@ import {
   unknownCommandError,
 } from '../commands/command-table.js';
 import type { Keyspace, ScanFilter } from '../engine/keyspace.js';
-import type { QueuedCommand, ReadConsistency, TransactionEngine } from '../engine/transaction-engine.js';
+import {
+  type QueuedCommand,
+  type ReadConsistency,
+  storageErrorReply,
+  type TransactionEngine,
+} from '../engine/transaction-engine.js';
 
 /** What a session needs from the node it runs on. */
 export interface SessionHost {
@@ -195,9 +199,7 @@ export class Session {
     } catch (cause) {
       // Nothing new is watched; the client may WATCH again. (Thrown, this would end the
       // connection's request loop and leave pipelined requests unanswered.)
-      const message = (cause as Error).message ?? String(cause);
-      const unavailable = cause instanceof QuorumUnavailableError || cause instanceof ReadFailedError;
-      return error(unavailable ? `UNAVAILABLE ${message}` : `ERR ${message}`);
+      return storageErrorReply(cause);
     }
     for (const key of fresh) this.watched.set(key, reads.get(key)?.seq ?? 0);
     return OK;
@@ -207,8 +209,7 @@ export class Session {
     try {
       return await this.connectionCommandUnsafe(spec, args);
     } catch (cause) {
-      const message = (cause as Error).message ?? String(cause);
-      return error(/^[A-Z]+ /.test(message) ? message : `ERR ${message}`);
+      return storageErrorReply(cause);
     }
   }
 

@@ -1,20 +1,59 @@
-// `npm run bench`: installs what is missing, compiles, then runs the benchmarks (bench/*.bench.ts),
-// prints their tables and writes docs/benchmarks.md. `npm run bench -- <text>` runs only the
-// benches whose name contains <text>. Ctrl-C stops whatever the benches started.
+// `npm run bench`: installs what is missing, compiles, brings up Redis and PostgreSQL (by the
+// same rules as `npm test`: some benches run the whole platform), then runs the benchmarks
+// (bench/*.bench.ts), prints their tables and writes docs/benchmarks.md. `npm run bench -- <text>`
+// runs only the benches whose name contains <text>. Ctrl-C stops whatever the benches started.
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { build } from './lib/build.mjs';
+import { spawnFailure } from './lib/exec.mjs';
 import { ensureDependencies } from './lib/install.mjs';
-import { repoRoot } from './lib/paths.mjs';
+import { dataDir, repoRoot } from './lib/paths.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
 
 const runner = resolve(repoRoot, 'dist', 'bench', 'main.js');
+const benchDataDir = resolve(dataDir, 'bench');
+const embeddedPostgresPort = Number(process.env.BENCH_EMBEDDED_POSTGRES_PORT ?? 7434);
+const privateRedisPort = Number(process.env.BENCH_REDIS_PORT ?? 7381);
+const templateDatabase = 'borealis_bench_template';
 
-const steps = new Steps('bench', 2);
+const steps = new Steps('bench', 5);
+let services = [];
+const stopServices = async () => {
+  for (const service of services.reverse()) await service.stop().catch(() => undefined);
+  services = [];
+};
+let environment;
 try {
   await steps.run('install dependencies', ensureDependencies);
   await steps.run('compile', build);
+  // These import pg and ioredis, which exist only after the install step.
+  const { ensurePostgres } = await import('./lib/postgres.mjs');
+  const { ensureRedis } = await import('./lib/redis.mjs');
+  const { applyMigrations } = await import('./lib/migrate.mjs');
+  const redis = await steps.run('Redis', () =>
+    ensureRedis({ dataDir: benchDataDir, port: privateRedisPort, log: info }),
+  );
+  services.push(redis);
+  if (process.env.DATABASE_URL) {
+    const url = new URL(process.env.DATABASE_URL);
+    url.pathname = `/${templateDatabase}`;
+    process.env.DATABASE_URL = url.toString();
+  }
+  const postgres = await steps.run('PostgreSQL', () =>
+    ensurePostgres({
+      dataDir: benchDataDir,
+      port: embeddedPostgresPort,
+      database: templateDatabase,
+      scratch: true,
+      log: info,
+    }),
+  );
+  services.push(postgres);
+  await steps.run('migrate the bench template database', () => applyMigrations(postgres.url));
+  // The platform benches create their databases from this template, as the tests do.
+  environment = { BOREALIS_TEST_DATABASE_URL: postgres.url, BOREALIS_TEST_REDIS_URL: redis.url };
 } catch (error) {
+  await stopServices();
   fail(error instanceof Error ? error.message : String(error));
 }
 
@@ -22,6 +61,7 @@ info('running the benchmarks\n');
 const child = spawn(process.execPath, [runner, ...process.argv.slice(2)], {
   cwd: repoRoot,
   stdio: 'inherit',
+  env: { ...process.env, ...environment },
 });
 // The runner stops what the benches started, then exits: pass the signal on and wait for it.
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -29,7 +69,11 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   });
 }
-child.on('error', (error) => fail(`could not run the benchmarks: ${error.message}`));
-child.on('exit', (code, signal) => {
+child.on('error', async (error) => {
+  await stopServices();
+  fail(spawnFailure(process.execPath, error, 'The benchmarks did not run.').message);
+});
+child.on('exit', async (code, signal) => {
+  await stopServices();
   process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
 });

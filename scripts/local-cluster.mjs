@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnFailure } from './lib/exec.mjs';
 import { dataDir, repoRoot } from './lib/paths.mjs';
 import { prepare } from './lib/platform.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
@@ -62,6 +63,11 @@ function launch(label, args, env) {
       clearInterval(timer);
       rejectReady(new Error(`${label} exited with code ${code}`));
       if (!stopping) void stopAll(1);
+    });
+    // A child that cannot be started gets 'error' and no 'exit'.
+    child.once('error', (error) => {
+      clearInterval(timer);
+      rejectReady(spawnFailure(process.execPath, error, `${label} could not be started.`));
     });
   });
   return ready;

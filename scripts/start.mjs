@@ -1,14 +1,16 @@
-// `npm start`: installs, compiles, brings up PostgreSQL and Redis, applies migrations and
-// runs the control plane, which prints its URLs and (on first start) the admin API key.
+// `npm start`: installs, compiles, brings up Redis and PostgreSQL, applies migrations and
+// runs the control plane, which starts the fleet (six storage nodes, the proxy, a warm pool of
+// data nodes) and prints where each is and (on first start) the admin API key.
 // Ctrl-C, at any step, stops everything this command started; data under .data/ is kept.
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { repoRoot } from './lib/paths.mjs';
+import { startChild } from './lib/exec.mjs';
+import { dataDir, repoRoot } from './lib/paths.mjs';
 import { adminKeyFile, bringUpPostgres, bringUpRedis, prepare } from './lib/platform.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
 
 const controlPlaneEntry = resolve(repoRoot, 'dist', 'apps', 'control-plane', 'src', 'main.js');
-const stopTimeoutMs = 10_000;
+// The control plane drains its writers and stops its fleet first (it allows itself 45 s).
+const stopTimeoutMs = 60_000;
 
 /** What to undo on the way out, in the order it was set up (undone in reverse). */
 const cleanups = [];
@@ -51,17 +53,29 @@ async function main() {
   }
   const steps = new Steps('start', 6);
   await prepare(steps);
-  const postgres = await bringUpPostgres(steps);
-  cleanups.push(() => postgres.stop());
+  // Redis first: finding it is quick, so a machine without one fails in seconds, not after initdb.
   const redis = await bringUpRedis(steps);
   cleanups.push(() => redis.stop());
+  const postgres = await bringUpPostgres(steps);
+  cleanups.push(() => postgres.stop());
 
-  const controlPlane = await steps.run('start the control plane', async () =>
-    spawn(process.execPath, [controlPlaneEntry], {
-      cwd: repoRoot,
-      stdio: 'inherit',
-      env: { ...process.env, DATABASE_URL: postgres.url, REDIS_URL: redis.url, ADMIN_KEY_FILE: adminKeyFile },
-    }),
+  const controlPlane = await steps.run('start the control plane', () =>
+    startChild(
+      process.execPath,
+      [controlPlaneEntry],
+      {
+        cwd: repoRoot,
+        stdio: 'inherit',
+        env: {
+          ...process.env,
+          DATABASE_URL: postgres.url,
+          REDIS_URL: redis.url,
+          ADMIN_KEY_FILE: adminKeyFile,
+          BOREALIS_DATA_DIR: dataDir,
+        },
+      },
+      'Check that Node.js is installed where it was when this command started.',
+    ),
   );
   cleanups.push(() => stopChild(controlPlane));
 

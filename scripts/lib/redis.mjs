@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { delimiter, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { run } from './exec.mjs';
+import { run, startChild } from './exec.mjs';
 
 const STANDARD_URL = 'redis://127.0.0.1:6379';
 
@@ -48,8 +47,9 @@ export async function startRedisServer({ dataDir, port, log = () => {} }) {
   if (!binary && process.getuid?.() === 0 && (await findOnPath('apt-get'))) {
     log("redis-server is not installed: installing Debian's redis-server with apt-get");
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    await run('apt-get', ['update'], { env });
-    await run('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { env });
+    const hint = 'Install redis-server yourself, or set REDIS_URL.';
+    await run('apt-get', ['update'], { env, hint });
+    await run('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { env, hint });
     binary = await findOnPath('redis-server');
   }
   if (!binary) {
@@ -72,21 +72,21 @@ export async function startRedisServer({ dataDir, port, log = () => {} }) {
   // No snapshots or AOF: the data lives as long as this process, so nothing stale survives a restart.
   const args = ['--save', '', '--appendonly', 'no', '--dir', dir];
   args.push('--port', String(port), '--bind', '127.0.0.1');
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = await startChild(
+    binary,
+    args,
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+    `Repair or remove ${binary} (e.g. \`apt-get install --reinstall redis-server\`), or set REDIS_URL.`,
+  );
   // Drain its output for its whole life (a full pipe would block it), keeping only the tail for errors.
   let output = '';
   const collect = (/** @type {Buffer} */ chunk) => {
     output = (output + chunk).slice(-8000);
   };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  /** @type {Error | undefined} */
-  let spawnError;
-  child.on('error', (error) => {
-    spawnError = error;
-  });
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const running = () => child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+  const running = () => child.exitCode === null && child.signalCode === null;
 
   // A plain exit (including process.exit()) must not leave a Redis behind. 'exit' handlers must be
   // synchronous: signal it and go.
@@ -103,9 +103,9 @@ export async function startRedisServer({ dataDir, port, log = () => {} }) {
 
   const deadline = Date.now() + 10_000;
   while (!(await answers(url))) {
-    if (spawnError || !running() || Date.now() > deadline) {
+    if (!running() || Date.now() > deadline) {
       await stop();
-      const why = spawnError?.message ?? (Date.now() > deadline ? 'no PING reply within 10 s' : 'it exited');
+      const why = running() ? 'no PING reply within 10 s' : 'it exited';
       throw new Error(`redis-server did not start on 127.0.0.1:${port}: ${why}\n${output.trim()}`);
     }
     await sleep(100);

@@ -20,6 +20,8 @@ interface AppCase {
   args: string[];
   startupLine: RegExp;
   details: Record<string, unknown>;
+  /** Settings the app needs besides HOST and HEALTH_PORT. */
+  env?: Record<string, string>;
 }
 
 // Storage nodes keep a log: each run gets its own directory, and port 0 for the protocol.
@@ -47,8 +49,10 @@ const cases: AppCase[] = [
   {
     app: 'proxy',
     args: [],
-    startupLine: /^proxy health at (http:\/\/\S+\/health)$/m,
-    details: { endpoints: 0 },
+    startupLine: /^proxy p1 health at (http:\/\/\S+\/health)$/m,
+    details: { proxyId: 'p1', routes: 0, connections: 0, redisConnected: false },
+    // Nothing listens on port 1: the proxy serves its health without Redis (it keeps reconnecting).
+    env: { REDIS_URL: 'redis://127.0.0.1:1' },
   },
 ];
 
@@ -170,10 +174,10 @@ after(() => {
   rmSync(storageDataRoot, { recursive: true, force: true });
 });
 
-for (const { app, args, startupLine, details } of cases) {
+for (const { app, args, startupLine, details, env = {} } of cases) {
   describe(app, () => {
     it('serves /health, answers other paths and methods with JSON errors, and exits 0 on SIGTERM', async () => {
-      const running = run(app, args, { HEALTH_PORT: '0', HOST: '127.0.0.1' });
+      const running = run(app, args, { ...env, HEALTH_PORT: '0', HOST: '127.0.0.1' });
       try {
         const match = await waitForLine(running, startupLine, STARTUP_TIMEOUT_MS);
         const healthUrl = match[1] ?? '';
@@ -213,7 +217,7 @@ for (const { app, args, startupLine, details } of cases) {
     });
 
     it('exits non-zero with a message naming HEALTH_PORT when it is not a port number', async () => {
-      const running = run(app, args, { HEALTH_PORT: 'abc', HOST: '127.0.0.1' });
+      const running = run(app, args, { ...env, HEALTH_PORT: 'abc', HOST: '127.0.0.1' });
       try {
         const exit = await waitForExit(running, EXIT_TIMEOUT_MS);
         assert.notEqual(exit.code, 0);

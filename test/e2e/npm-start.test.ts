@@ -1,14 +1,16 @@
-// `npm start` as a newcomer runs it: embedded PostgreSQL in a fresh data directory,
-// the README's curl walkthrough verbatim, Ctrl-C, and a second start that keeps the data.
+// `npm start` as a newcomer runs it: embedded PostgreSQL in a fresh data directory, the whole
+// platform (storage fleet, proxy, warm pool), the README's walkthrough verbatim (curl, then
+// redis-cli through the new cluster's endpoint), Ctrl-C stopping every process it started, and
+// a second start that keeps the data: the cluster, and the key stored in it.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot, testEnvironment } from '../support/environment.js';
-import { freePort, type RunningProcess, startProcess } from '../support/processes.js';
+import { freePort, freePortRange, type RunningProcess, startProcess } from '../support/processes.js';
 
 /** The bash block that follows the `walkthrough` marker in README.md. */
 function readmeWalkthrough(): string {
@@ -16,6 +18,24 @@ function readmeWalkthrough(): string {
   const match = readme.match(/<!-- walkthrough[^>]*-->\s*```bash\n([\s\S]*?)```/);
   assert.ok(match?.[1], 'README.md has a walkthrough block');
   return match[1];
+}
+
+/** PIDs of the fleet's processes, from their registry entries. */
+function fleetPids(dataDir: string): number[] {
+  const registry = join(dataDir, 'fleet');
+  if (!existsSync(registry)) return [];
+  return readdirSync(registry)
+    .filter((name) => name.endsWith('.json'))
+    .map((name) => (JSON.parse(readFileSync(join(registry, name), 'utf8')) as { pid: number }).pid);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function portAnswers(port: number): Promise<boolean> {
@@ -46,8 +66,15 @@ describe('npm start', () => {
   }
 
   async function stopWithCtrlC(running: RunningProcess): Promise<void> {
+    const fleet = fleetPids(env.BOREALIS_DATA_DIR ?? '');
+    assert.ok(fleet.length >= 7, `the fleet runs (six storage nodes, the proxy, data nodes): ${fleet}`);
     running.child.kill('SIGINT');
-    assert.equal(await running.waitForExit(30_000), 0, running.output());
+    assert.equal(await running.waitForExit(60_000), 0, running.output());
+    assert.deepEqual(
+      fleet.filter(isAlive),
+      [],
+      'Ctrl-C stops every process of the fleet (they run detached, so it is not the terminal that stops them)',
+    );
     assert.match(running.output(), /Borealis stopped; data under \.data\/ is kept/);
     assert.equal(await portAnswers(restPort), false, 'the control plane is stopped');
     assert.equal(await portAnswers(postgresPort), false, 'the embedded PostgreSQL is stopped');
@@ -59,6 +86,7 @@ describe('npm start', () => {
     chmodSync(dataDir, 0o755);
     restPort = await freePort();
     postgresPort = await freePort();
+    const endpointPorts = await freePortRange(10);
     env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -66,12 +94,32 @@ describe('npm start', () => {
       EMBEDDED_POSTGRES_PORT: String(postgresPort),
       REDIS_URL: testEnvironment.redisUrl(),
       PORT: String(restPort),
+      ENDPOINT_PORT_MIN: String(endpointPorts),
+      ENDPOINT_PORT_MAX: String(endpointPorts + 9),
+      WARM_POOL_SIZE: '1',
+      // The test Redis is shared: this platform's routes stay under its own prefix.
+      BOREALIS_REDIS_PREFIX: `borealis-npm-start-${process.pid}`,
+      // A test runner that dies takes the detached fleet with it.
+      BOREALIS_EXIT_WITH_PID: String(process.pid),
       NO_COLOR: '1',
     };
   });
 
-  after(() => {
-    for (const running of processes) running.kill();
+  after(async () => {
+    // A test that failed half-way leaves a platform running: Ctrl-C stops it with its fleet and
+    // PostgreSQL (they run detached, so SIGKILL of the script alone would leave them running).
+    for (const running of processes) {
+      if (running.child.exitCode !== null || running.child.signalCode !== null) continue;
+      running.child.kill('SIGINT');
+      await running.waitForExit(60_000).catch(() => running.kill());
+    }
+    for (const pid of fleetPids(env.BOREALIS_DATA_DIR ?? '').filter(isAlive)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -98,9 +146,9 @@ describe('npm start', () => {
       timeout: 60_000,
     })
       .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
-    const [created, listed, viewerKey, ready] = lines;
+      .split('\n');
+    assert.deepEqual(lines.slice(4), ['OK', 'hello'], 'redis-cli set and get through the endpoint');
+    const [created, listed, viewerKey, ready] = lines.slice(0, 4).map((line) => JSON.parse(line));
     assert.equal(created.name, 'orders', JSON.stringify(created));
     assert.ok(created.dataPassword);
     assert.deepEqual(
@@ -123,6 +171,20 @@ describe('npm start', () => {
       [created.id],
       'the cluster survived the restart',
     );
+    const stored = execFileSync(
+      'redis-cli',
+      [
+        '-p',
+        String(created.endpoint.port),
+        '-a',
+        created.dataPassword,
+        '--no-auth-warning',
+        'get',
+        'greeting',
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(stored.trim(), 'hello', 'the key stored before Ctrl-C is there after the next start');
     await stopWithCtrlC(second);
   });
 });

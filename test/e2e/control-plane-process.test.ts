@@ -39,6 +39,8 @@ describe('control plane process', () => {
       REDIS_URL: testEnvironment.redisUrl(),
       PORT: '0',
       ADMIN_KEY_FILE: join(workDir, 'admin.key'),
+      // The process's own life (start, keys, stop); the fleet is tested by the compute tests.
+      COMPUTE_DRIVER: 'none',
       NO_COLOR: '1',
     };
   });

@@ -33,6 +33,10 @@ describe('API keys and authorization', () => {
     ['GET', '/v1/api-keys'],
     ['POST', '/v1/api-keys', { name: 'x', role: 'admin' }],
     ['DELETE', '/v1/api-keys/00000000-0000-4000-8000-000000000000'],
+    ['POST', '/v1/clusters/00000000-0000-4000-8000-000000000000/pause'],
+    ['POST', '/v1/clusters/00000000-0000-4000-8000-000000000000/resume'],
+    ['GET', '/v1/storage-nodes'],
+    ['GET', '/v1/fleet/actions'],
   ];
 
   for (const [method, path, body] of routes) {

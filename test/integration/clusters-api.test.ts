@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { ClustersRepository } from '../../apps/control-plane/src/clusters/clusters.repository.js';
 import { startIsolatedControlPlane } from '../support/control-plane.js';
 import type { ApiClient } from '../support/http-client.js';
+import { freePort } from '../support/processes.js';
+import { waitUntil } from '../support/wait.js';
 
 type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
 
@@ -15,13 +19,24 @@ function assertErrorBody(body: any, status: number, message: RegExp): void {
 describe('clusters REST API', () => {
   let running: Running;
   let api: ApiClient;
+  let sql: pg.Client;
+  let portMin: number;
+  let portMax: number;
 
   before(async () => {
-    // A narrow endpoint port range, to reach exhaustion in a few creates.
-    running = await startIsolatedControlPlane({ endpointPortMin: 7600, endpointPortMax: 7604 });
+    // A narrow endpoint port range, to reach exhaustion in a few creates; where it starts is the
+    // operating system's choice, so no two test runs assume the same ports.
+    portMin = await freePort();
+    portMax = portMin + 4;
+    running = await startIsolatedControlPlane({ endpointPortMin: portMin, endpointPortMax: portMax });
     api = running.admin;
+    sql = new pg.Client({ connectionString: running.database.url });
+    await sql.connect();
   });
-  after(() => running.close());
+  after(async () => {
+    await sql.end();
+    await running.close();
+  });
 
   it('creates a serverless cluster with defaults and shows the data password only once', async () => {
     const created = await api.post('/v1/clusters', { name: 'orders', mode: 'serverless' });
@@ -29,7 +44,12 @@ describe('clusters REST API', () => {
     assert.equal(created.body.name, 'orders');
     assert.equal(created.body.state, 'creating');
     assert.deepEqual([created.body.minCu, created.body.maxCu, created.body.autoPauseSeconds], [0, 4, 300]);
-    assert.deepEqual(created.body.endpoint, { host: '127.0.0.1', port: 7600, uri: 'redis://127.0.0.1:7600' });
+    assert.deepEqual(created.body.endpoint, {
+      host: '127.0.0.1',
+      port: portMin,
+      uri: `redis://127.0.0.1:${portMin}`,
+    });
+    assert.equal(created.body.failureReason, null);
     assert.match(created.body.dataPassword, /^[\w-]{32}$/);
 
     const fetched = await api.get(`/v1/clusters/${created.body.id}`);
@@ -165,9 +185,12 @@ describe('clusters REST API', () => {
     assert.equal(created.length, 5, JSON.stringify(responses.map((response) => response.body)));
     assert.equal(refused.length, 2);
     for (const response of refused)
-      assertErrorBody(response.body, 409, /no endpoint port is free in 7600-7604/);
+      assertErrorBody(response.body, 409, new RegExp(`no endpoint port is free in ${portMin}-${portMax}`));
     const ports = created.map((response) => response.body.endpoint.port).sort();
-    assert.deepEqual(ports, [7600, 7601, 7602, 7603, 7604]);
+    assert.deepEqual(
+      ports,
+      [0, 1, 2, 3, 4].map((offset) => portMin + offset),
+    );
     // Deleting frees the port for the next cluster.
     await api.delete(`/v1/clusters/${created[0]?.body.id}`);
     const reused = await api.post('/v1/clusters', { name: 'after-delete', mode: 'serverless' });
@@ -255,15 +278,73 @@ describe('clusters REST API', () => {
       mode: 'serverless',
       maxCu: 8,
     });
-    const [a, b] = await Promise.all([
+    // Hold the row locked so that both PATCHes read the same settings and then wait at their
+    // conditional write: the overlap is certain, not left to timing.
+    await sql.query('BEGIN');
+    await sql.query('SELECT 1 FROM "Cluster" WHERE id = $1 FOR UPDATE', [cluster.id]);
+    const patches = Promise.all([
       api.patch(`/v1/clusters/${cluster.id}`, { maxCu: 64 }),
       api.patch(`/v1/clusters/${cluster.id}`, { readConsistency: 'cluster' }),
     ]);
+    await waitUntil('both PATCHes to wait on the locked row', 10_000, async () => {
+      // One waits on this transaction, the other queues behind the first (a tuple lock).
+      const { rows } = await sql.query(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(pid)) > 0`,
+      );
+      return rows[0].waiting === 2;
+    });
+    await sql.query('COMMIT');
+    const [a, b] = await patches;
     assert.deepEqual([a.status, b.status], [200, 200]);
     const final = await api.get(`/v1/clusters/${cluster.id}`);
     assert.deepEqual([final.body.maxCu, final.body.readConsistency], [64, 'cluster']);
     await api.delete(`/v1/clusters/${cluster.id}`);
   });
+
+  it('refuses a settings write based on settings read before another write, even in the same millisecond', async () => {
+    const repository = running.app.get(ClustersRepository);
+    const { body: view } = await api.post('/v1/clusters', { name: 'same-ms', mode: 'serverless', maxCu: 8 });
+    const stale = await repository.findById(view.id);
+    assert.ok(stale);
+    const settings = {
+      mode: 'serverless' as const,
+      minCu: 0,
+      maxCu: 16,
+      autoPauseSeconds: 300,
+      writerCount: null,
+      cuPerWriter: null,
+      readConsistency: 'instance' as const,
+    };
+    assert.equal(await repository.updateSettingsIfUnchanged(stale, settings, ['creating']), true);
+    const current = await repository.findById(view.id);
+    assert.ok(current);
+    // Two writes in one millisecond leave updatedAt as it was: the stale read must still lose.
+    const sameMillisecond = { ...stale, updatedAt: current.updatedAt };
+    assert.equal(
+      await repository.updateSettingsIfUnchanged(sameMillisecond, { ...settings, maxCu: 32 }, ['creating']),
+      false,
+    );
+    assert.equal((await repository.findById(view.id))?.maxCu, 16);
+    await api.delete(`/v1/clusters/${view.id}`);
+  });
+
+  for (const state of ['modifying', 'pausing', 'resuming', 'migrating']) {
+    it(`refuses to delete a cluster while it is ${state}: 409 naming the state`, async () => {
+      const { body: cluster } = await api.post('/v1/clusters', { name: `busy-${state}`, mode: 'serverless' });
+      await sql.query('UPDATE "Cluster" SET state = $2 WHERE id = $1', [cluster.id, state]);
+      const refused = await api.delete(`/v1/clusters/${cluster.id}`);
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assertErrorBody(
+        refused.body,
+        409,
+        new RegExp(`busy-${state} is ${state}: it can be deleted once that ends`),
+      );
+      assert.equal((await api.get(`/v1/clusters/${cluster.id}`)).body.state, state);
+      await sql.query(`UPDATE "Cluster" SET state = 'available' WHERE id = $1`, [cluster.id]);
+      assert.equal((await api.delete(`/v1/clusters/${cluster.id}`)).status, 204);
+    });
+  }
 
   it('deletes a cluster: 204, then 404 everywhere', async () => {
     const { body: cluster } = await api.post('/v1/clusters', { name: 'doomed', mode: 'serverless' });

@@ -31,6 +31,8 @@ export function testConfig(
     databaseUrl,
     redisUrl: testEnvironment.redisUrl(),
     adminKeyFile: '/dev/null',
+    // The REST API alone: these tests run no fleet (the end-to-end tests run the real one).
+    computeDriver: 'none',
     ...overrides,
   };
 }

@@ -24,7 +24,7 @@ export class ApiClient {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
+      signal: AbortSignal.timeout(60_000),
     });
     const text = await response.text();
     let parsed: unknown = text;
@@ -52,7 +52,7 @@ export class ApiClient {
     return this.request<T>('GET', path);
   }
 
-  post<T = any>(path: string, body: unknown) {
+  post<T = any>(path: string, body?: unknown) {
     return this.request<T>('POST', path, body);
   }
 

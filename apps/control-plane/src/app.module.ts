@@ -1,9 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
 import { ClustersModule } from './clusters/clusters.module.js';
+import { ComputeModule } from './compute/compute.module.js';
 import type { ControlPlaneConfig } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EndpointsModule } from './endpoints/endpoints.module.js';
+import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -20,6 +23,9 @@ export class AppModule {
         RedisModule.forRoot(config.redisUrl),
         AuthModule,
         ClustersModule,
+        EndpointsModule,
+        FleetModule,
+        ComputeModule,
         HealthModule,
         MetricsModule,
       ],

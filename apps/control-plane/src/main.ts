@@ -10,8 +10,13 @@ import { ApiKeysService } from './auth/api-keys.service.js';
 import { ControlPlaneLogger } from './common/logger.js';
 import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js';
 import { databaseUnavailableReason } from './database/database-errors.js';
+import { RoutesService } from './endpoints/routes.service.js';
+import { FleetManager } from './fleet/fleet-manager.service.js';
 
-const shutdownTimeoutMs = 10_000;
+// Stopping the fleet (BOREALIS_FLEET_ON_EXIT=stop) drains writers: give it time.
+const shutdownTimeoutMs = 45_000;
+/** How long the banner waits for the proxy to open the existing clusters' endpoints. */
+const ENDPOINTS_OPEN_WAIT_MS = 15_000;
 
 /** Where the new admin key went: saved to the key file, or why not (then the banner is its only copy). */
 type KeyFileOutcome = { saved: true } | { saved: false; reason: string };
@@ -21,6 +26,7 @@ function banner(
   port: number,
   newAdminKey: string | null,
   keyFile: KeyFileOutcome,
+  fleet: string[],
 ): string {
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const where = keyFile.saved
@@ -35,6 +41,7 @@ function banner(
     `  REST API:     ${base}/v1/clusters`,
     `  OpenAPI:      ${base}/docs   (JSON: ${base}/docs-json)`,
     `  Health:       ${base}/health, ${base}/ready, metrics at ${base}/metrics`,
+    ...fleet,
     `  ${key}`,
     '',
   ].join('\n');
@@ -69,8 +76,12 @@ async function main(): Promise<void> {
   // Not app.enableShutdownHooks(): it re-raises the signal after closing, so the process
   // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
   const logger = new Logger('control-plane');
+  let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      // Ctrl-C of `npm start` reaches this process twice: from the terminal and from npm start.
+      if (stopping) return;
+      stopping = true;
       logger.log(`${signal} received: closing connections and stopping`);
       const forceExit = setTimeout(() => process.exit(1), shutdownTimeoutMs).unref();
       app.close().then(
@@ -89,7 +100,27 @@ async function main(): Promise<void> {
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  process.stdout.write(`${banner(config, port, newAdminKey, keyFile)}\n`);
+  const fleet = app.get(FleetManager);
+  await fleet.ready();
+  if (fleet.enabled) {
+    const closed = await app.get(RoutesService).waitUntilAllServing(ENDPOINTS_OPEN_WAIT_MS);
+    if (closed.length > 0)
+      logger.warn(
+        `the endpoints of ${closed.join(', ')} are not accepting connections yet; see the proxy's log under ${config.dataDir}/logs`,
+      );
+  }
+  process.stdout.write(`${banner(config, port, newAdminKey, keyFile, fleetLines(config, fleet))}\n`);
+}
+
+/** Where the fleet's parts are, for the banner. */
+function fleetLines(config: ControlPlaneConfig, fleet: FleetManager): string[] {
+  if (!fleet.enabled) return ['  Compute:      none (COMPUTE_DRIVER=none): clusters get no writers'];
+  const status = fleet.status();
+  return [
+    `  Endpoints:    ${config.endpointHost}:${config.endpointPortMin}-${config.endpointPortMax}, one port per cluster (proxy health at ${status.proxyAdminUrl ?? 'not running'}/health)`,
+    `  Storage:      ${status.storageServing}/6 storage nodes serving: ${status.storageMembers}; GET /v1/storage-nodes`,
+    `  Warm pool:    ${config.warmPoolSize} data nodes; fleet data, registry and logs under ${config.dataDir}`,
+  ];
 }
 
 /** A start-up failure in one sentence that says what to do, when the cause is a known one. */

@@ -10,8 +10,10 @@ import {
   readHost,
   readPort,
   startHealthServer,
+  writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
 import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
+import { adminRoutes } from './admin-routes.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
 
 const APP = 'storage-node';
@@ -112,6 +114,7 @@ async function main(): Promise<void> {
     host,
     port: healthPort,
     details: () => ({ nodeId: settings.nodeId, az: settings.az, ...node.stats() }),
+    routes: adminRoutes(node, process.env.BOREALIS_NODE_TOKEN || null),
   }).catch((error: unknown) => exitWithError(APP, (error as Error).message, 1));
   onShutdown(
     async () => {
@@ -119,6 +122,10 @@ async function main(): Promise<void> {
       await node.stop();
     },
     (line) => console.log(`${label}: ${line}`),
+  );
+  // Replayed and listening on both ports: now whoever started the node may find it (ADR 0006).
+  await writeRegistryEntry({ app: APP, id: settings.nodeId, host, adminPort: health.port }).catch(
+    (error: unknown) => exitWithError(APP, `cannot write its registry entry: ${(error as Error).message}`, 1),
   );
   console.log(
     `${label} serving the quorum protocol on ${host}:${node.listeningPort} (data in ${settings.dataDir})`,

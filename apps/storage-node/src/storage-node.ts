@@ -175,11 +175,36 @@ export class StorageNodeServer {
     await this.log?.close();
   }
 
+  /**
+   * Deletes a volume on this node (docs/adr/0007-deleting-volumes.md) and resolves once the drop
+   * is durable: every record appended so far, this one included, is fsynced. A second call for the
+   * same volume logs nothing but still waits for that, so it never answers before the first drop
+   * is on disk. From the next batch on, messages about the volume are ignored.
+   */
+  async dropVolume(volume: string): Promise<{ volume: string; existed: boolean; keys: number }> {
+    if (this.log === null || this.stopped)
+      throw new Error(`storage node ${this.options.nodeId} is not serving`);
+    const dropped = this.replica.dropVolume(volume, Date.now());
+    // Writers subscribed to its commits hear no more of them.
+    this.subscribers.delete(volume);
+    // The volume's data is still in the log segments: a snapshot now (or as soon as the running
+    // one ends) leaves it out and deletes the segments, instead of after the next ~500,000 records.
+    if (dropped.existed)
+      this.recordsSinceSnapshot = Math.max(this.recordsSinceSnapshot, this.snapshotThreshold);
+    this.flushReady();
+    await this.durable;
+    return { volume, ...dropped };
+  }
+
   stats(): Record<string, unknown> {
+    const replica = this.replica.stats();
     return {
       nodeId: this.options.nodeId,
       az: this.options.az,
-      replica: this.replica.stats(),
+      /** Bytes of the log segments and the snapshot on disk. */
+      logBytes: this.log?.diskBytes() ?? 0,
+      volumes: replica.volumes,
+      replica,
       log: this.log?.stats() ?? null,
       replay: this.replayStats,
       connections: { writers: this.writers.size, sockets: this.sockets.size },
@@ -246,7 +271,7 @@ export class StorageNodeServer {
         ? hello.notifyVolumes.slice(0, NOTIFY_VOLUMES_MAX)
         : [];
       for (const volume of volumes) {
-        if (typeof volume !== 'string') continue;
+        if (typeof volume !== 'string' || this.replica.isDropped(volume)) continue;
         let writers = this.subscribers.get(volume);
         if (writers === undefined) {
           writers = new Set();
@@ -295,7 +320,7 @@ export class StorageNodeServer {
 
   /** Tells the volume's other subscribed writers which keys a commit changed. */
   private noticeCommit(message: DecidedMessage): void {
-    if (message.decision !== 'commit') return;
+    if (message.decision !== 'commit' || this.replica.isDropped(message.volume)) return;
     const writers = this.subscribers.get(message.volume);
     if (writers === undefined || writers.size === 0) return;
     // YES voters get DECIDED without the proposal: they logged it with their vote.

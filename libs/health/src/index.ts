@@ -4,15 +4,22 @@ export {
   type HealthErrorBody,
   type HealthServer,
   type HealthServerOptions,
+  type HealthServerRoute,
+  HttpError,
   healthUrl,
+  ROUTE_BODY_BYTES_MAX,
+  type RouteAnswer,
+  type RouteRequest,
   startHealthServer,
 } from './health-server.js';
 export {
   type Env,
   exitWithParentIfAsked,
+  isAlive,
   onShutdown,
   readHost,
   readPort,
   SHUTDOWN_TIMEOUT_MS,
   type ShutdownOptions,
 } from './process-lifecycle.js';
+export { PROCESS_INSTANCE_ID, type RegistryEntry, writeRegistryEntry } from './registry.js';

@@ -105,12 +105,29 @@ async function shutDown(close: () => Promise<void>, log: (line: string) => void,
 
 /**
  * With BOREALIS_EXIT_WITH_PARENT=1 (set by test fleets and benches), the process exits once its
- * parent is gone, so that a test runner killed mid-run leaves no servers behind.
+ * parent is gone, so that a test runner killed mid-run leaves no servers behind. With
+ * BOREALIS_EXIT_WITH_PID=<pid> it exits once that process is gone: fleet processes of a control
+ * plane under test outlive the control plane (which a test may kill) but not the test runner.
  */
 export function exitWithParentIfAsked(env: Env = process.env): void {
-  if (env.BOREALIS_EXIT_WITH_PARENT !== '1') return;
   const parentPid = process.ppid;
+  const watchedPid = Number(env.BOREALIS_EXIT_WITH_PID ?? '');
+  const watchParent = env.BOREALIS_EXIT_WITH_PARENT === '1';
+  const watchPid = Number.isInteger(watchedPid) && watchedPid > 0;
+  if (!watchParent && !watchPid) return;
   setInterval(() => {
-    if (process.ppid !== parentPid) process.exit(1);
+    if (watchParent && process.ppid !== parentPid) process.exit(1);
+    if (watchPid && !isAlive(watchedPid)) process.exit(1);
   }, 500).unref();
+}
+
+/** Whether a process with this PID exists (EPERM: it does, under another user). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -70,6 +70,7 @@ export class ReadFailedError extends Error {
   override readonly name = 'ReadFailedError';
 }
 
+/** Too many calls in flight: refused before anything was sent, so nothing happened. */
 export class ClientOverloadedError extends Error {
   override readonly name = 'ClientOverloadedError';
 }
@@ -83,6 +84,8 @@ export class QuorumClient {
   readonly writerId: string;
   private readonly coordinator: WriterCoordinator;
   private readonly links = new Map<string, OutboundLink>();
+  /** `waitForNodes` calls, each checked when a link connects or drops. */
+  private readonly connectionWaiters = new Set<() => void>();
   private readonly commitWaiters = new Map<TxId, Waiter<CommitResult>>();
   private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
   private readonly scanWaiters = new Map<number, Waiter<ScanPage>>();
@@ -117,6 +120,9 @@ export class QuorumClient {
           port: node.port,
           hello,
           onMessage: (message) => this.onMessage(node.id, message),
+          onStateChange: () => {
+            for (const check of [...this.connectionWaiters]) check();
+          },
         }),
       );
     }
@@ -133,17 +139,30 @@ export class QuorumClient {
     return count;
   }
 
-  /** Resolves once at least `count` storage nodes are connected, or rejects after `timeoutMs`. */
-  async waitForNodes(count: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.connectedNodes < count) {
-      if (Date.now() > deadline) {
-        throw new QuorumUnavailableError(
-          `only ${this.connectedNodes} of 6 storage nodes connected after ${timeoutMs} ms`,
+  /**
+   * Resolves once at least `count` storage nodes are connected, or rejects after `timeoutMs`.
+   * Woken by the links' connections themselves: an attach waits for the last connection it
+   * needs, not for a polling interval.
+   */
+  waitForNodes(count: number, timeoutMs: number): Promise<void> {
+    if (this.connectedNodes >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.connectedNodes < count) return;
+        clearTimeout(timer);
+        this.connectionWaiters.delete(check);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.connectionWaiters.delete(check);
+        reject(
+          new QuorumUnavailableError(
+            `only ${this.connectedNodes} of 6 storage nodes connected after ${timeoutMs} ms`,
+          ),
         );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+      }, timeoutMs);
+      this.connectionWaiters.add(check);
+    });
   }
 
   /** Point read from 3 replicas; with `prefixBytes`, only that many leading bytes of each value. */
@@ -208,14 +227,25 @@ export class QuorumClient {
     throw new Error(`transaction kept conflicting after ${attemptsMax} attempts (last: ${lastReason})`);
   }
 
+  /**
+   * Closes the links and ends every call in flight. A commit in flight may already have reached
+   * the replicas and been chosen, so it ends with `OutcomeUnknownError`, never a plain failure
+   * that a caller could take for "not applied". Reads and scans end with `ReadFailedError`: a
+   * read changes nothing, so "it failed, nothing happened" is the whole truth about it.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.tickTimer);
     for (const link of this.links.values()) link.close();
-    const closedError = new Error('quorum client closed');
-    for (const waiter of this.commitWaiters.values()) waiter.reject(closedError);
-    for (const waiter of this.readWaiters.values()) waiter.reject(closedError);
-    for (const waiter of this.scanWaiters.values()) waiter.reject(closedError);
+    for (const [txid, waiter] of this.commitWaiters) {
+      this.counters.unknownOutcomes++;
+      waiter.reject(
+        new OutcomeUnknownError(txid, 'the quorum client was closed before the decision arrived'),
+      );
+    }
+    const readsClosed = new ReadFailedError('the quorum client was closed before the storage nodes answered');
+    for (const waiter of this.readWaiters.values()) waiter.reject(readsClosed);
+    for (const waiter of this.scanWaiters.values()) waiter.reject(readsClosed);
     this.commitWaiters.clear();
     this.readWaiters.clear();
     this.scanWaiters.clear();
@@ -223,9 +253,12 @@ export class QuorumClient {
 
   /** Why a call cannot even be tried right now (nothing is sent then), or null. */
   private refusal(replicasNeeded: number, what: string): Error | null {
-    if (this.closed) return new Error('quorum client closed');
+    if (this.closed) return new QuorumUnavailableError('the quorum client is closed; nothing was sent');
     if (this.inFlight >= this.inFlightMax) {
-      return new ClientOverloadedError(`${this.inFlightMax} calls already in flight; retry later`);
+      return new ClientOverloadedError(
+        `this writer already has ${this.inFlightMax} calls in flight to the storage nodes, its limit; ` +
+          'nothing was sent: retry shortly',
+      );
     }
     const connected = this.connectedNodes;
     if (connected < replicasNeeded) {

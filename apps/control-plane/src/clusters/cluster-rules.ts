@@ -1,18 +1,22 @@
 // The rules a cluster's capacity settings obey, as pure functions: the REST layer
 // checks each field's type and range (DTOs); these check what depends on the mode
 // and on the other fields, for a new cluster and for a change to an existing one.
+import { CU_PER_WRITER_MAX, CU_STEP } from '../../../../libs/limits/src/index.js';
 import type { FieldProblem } from '../common/error-body.js';
 
 export type ClusterMode = 'provisioned' | 'serverless';
 export type ReadConsistency = 'instance' | 'cluster';
 
 export const capacityLimits = {
-  /** Capacity is set in steps of half a capacity unit. */
-  stepCu: 0.5,
+  /** Capacity is set in steps of half a capacity unit (libs/limits, shared with the data node). */
+  stepCu: CU_STEP,
   minCu: 0,
   maxCu: 256,
-  /** One writer process holds at most this much; above it a cluster runs more writers. */
-  cuPerWriterMax: 8,
+  /**
+   * One writer process holds at most this much; above it a cluster runs more writers. From
+   * libs/limits: the data node refuses an attach or resize above the same number.
+   */
+  cuPerWriterMax: CU_PER_WRITER_MAX,
   writerCountMax: 16,
   autoPauseSecondsMin: 1,
   autoPauseSecondsMax: 86_400,

@@ -1,5 +1,6 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import {
+  ApiAcceptedResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
   ApiNoContentResponse,
@@ -8,6 +9,7 @@ import {
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
+import type { Response } from 'express';
 import { ApiAuthenticatedErrors, ErrorBodyDto } from '../common/api-error.responses.js';
 import { uuidParam } from '../common/uuid-param.js';
 import { ClustersService } from './clusters.service.js';
@@ -60,11 +62,30 @@ export class ClustersController {
   }
 
   @Delete(':id')
-  @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a cluster and free its endpoint port.' })
+  @ApiOperation({
+    summary:
+      'Delete a cluster: its writers are drained and stopped, its data deleted from the storage nodes, its endpoint port freed.',
+  })
   @ApiNoContentResponse({ description: 'Deleted.' })
+  @ApiAcceptedResponse({
+    type: ClusterViewDto,
+    description: 'Deletion under way (it took longer than 30 s); GET the cluster until it answers 404.',
+  })
   @ApiNotFoundResponse({ type: ErrorBodyDto })
-  async delete(@Param('id', clusterId) id: string): Promise<void> {
-    await this.clusters.delete(id);
+  @ApiConflictResponse({
+    description: 'The cluster is in a state that cannot be deleted now.',
+    type: ErrorBodyDto,
+  })
+  async delete(
+    @Param('id', clusterId) id: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<ClusterViewDto | undefined> {
+    const remaining = await this.clusters.delete(id);
+    if (remaining === null) {
+      response.status(204);
+      return undefined;
+    }
+    response.status(202);
+    return this.clusters.toView(remaining);
   }
 }

@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Cluster } from '../../../../generated/prisma/client.js';
 import { generateSecret, hashPassword } from '../../../../libs/secrets/src/index.js';
 import { ApiError } from '../common/api-error.js';
 import { CONTROL_PLANE_CONFIG, ControlPlaneConfig } from '../config/config.js';
+import { RoutesService } from '../endpoints/routes.service.js';
+import { ClusterChanges } from './cluster-changes.js';
 import {
   ClusterSettings,
   lowestFreePort,
@@ -10,7 +13,7 @@ import {
   settingsAfterChange,
   settingsForNewCluster,
 } from './cluster-rules.js';
-import { settingsEditableStates } from './cluster-state.js';
+import { canTransition, settingsEditableStates } from './cluster-state.js';
 import { ClustersRepository } from './clusters.repository.js';
 import type { ClusterPageDto, ClusterViewDto, CreatedClusterDto } from './dto/cluster.view.js';
 import type { CreateClusterDto } from './dto/create-cluster.dto.js';
@@ -21,6 +24,10 @@ const portAllocationAttempts = 5;
 // Concurrent PATCHes of one cluster: each retries on a fresh read, a bounded number of times.
 const updateAttempts = 5;
 const defaultPageSize = 20;
+/** A new endpoint must be open before the create answers, so a client can connect at once. */
+const endpointOpenWaitMs = 3_000;
+/** DELETE waits this long for the compute to be torn down; then it answers 202 and goes on. */
+const deleteWaitMs = 30_000;
 
 function settingsOf(cluster: Cluster): ClusterSettings {
   return {
@@ -45,6 +52,8 @@ export class ClustersService {
 
   constructor(
     private readonly clusters: ClustersRepository,
+    private readonly routes: RoutesService,
+    private readonly changes: ClusterChanges,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
 
@@ -58,6 +67,7 @@ export class ClustersService {
       ...settings,
       writerCount,
       cuPerWriter,
+      failureReason: cluster.failureReason,
       endpoint: {
         host: endpointHost,
         port: cluster.endpointPort,
@@ -73,6 +83,7 @@ export class ClustersService {
     if (!result.ok) throw ApiError.invalidFields(result.problems);
     const dataPassword = generateSecret(24);
     const dataPasswordHash = await hashPassword(dataPassword);
+    const id = randomUUID();
     const { endpointPortMin, endpointPortMax } = this.config;
 
     for (let attempt = 0; attempt < portAllocationAttempts; attempt += 1) {
@@ -83,10 +94,15 @@ export class ClustersService {
         );
       }
       const outcome = await this.clusters.create({
+        id,
         name: body.name,
         settings: result.settings,
         endpointPort: port,
         dataPasswordHash,
+        // Internal: what the proxy says to the cluster's writers; users never see it.
+        writerPassword: generateSecret(24),
+        // Named after the cluster's id, so a volume name is never reused.
+        volume: `v-${id}`,
       });
       if (outcome.kind === 'name-taken') {
         throw ApiError.conflict(
@@ -97,6 +113,8 @@ export class ClustersService {
         this.logger.log(
           `created ${result.settings.mode} cluster ${body.name} (${outcome.cluster.id}) on endpoint port ${port}`,
         );
+        await this.openEndpoint(outcome.cluster);
+        this.changes.changed(outcome.cluster.id);
         return { ...this.toView(outcome.cluster), dataPassword };
       }
     }
@@ -137,21 +155,55 @@ export class ClustersService {
       if (!result.ok) throw ApiError.invalidFields(result.problems);
       if (await this.clusters.updateSettingsIfUnchanged(current, result.settings, settingsEditableStates)) {
         this.logger.log(`updated settings of cluster ${current.name} (${id})`);
+        this.changes.changed(id);
         return this.get(id);
       }
     }
     throw ApiError.conflict(`cluster ${id} is being changed by other requests: try again`);
   }
 
-  async delete(id: string): Promise<void> {
+  /**
+   * Starts the deletion (its compute is drained and stopped, its volume deleted from the storage
+   * nodes, its port freed) and waits for it, within a bound. Returns null once the cluster is gone,
+   * or its row while the deletion goes on in the background.
+   */
+  async delete(id: string): Promise<Cluster | null> {
     const cluster = await this.get(id);
-    if (cluster.state !== 'deleting' && !(await this.clusters.transition(id, cluster.state, 'deleting'))) {
-      throw ApiError.conflict(`cluster ${cluster.name} changed state while being deleted: try again`);
+    if (cluster.state !== 'deleting') {
+      if (!canTransition(cluster.state, 'deleting')) {
+        throw ApiError.conflict(
+          `cluster ${cluster.name} is ${cluster.state}: it can be deleted once that ends; check its state with GET /v1/clusters/${id}`,
+        );
+      }
+      if (!(await this.clusters.transition(id, cluster.state, 'deleting'))) {
+        throw ApiError.conflict(`cluster ${cluster.name} changed state while being deleted: try again`);
+      }
     }
-    // No compute or endpoint runs for a cluster yet, so nothing needs stopping before the row goes.
-    await this.clusters.removeDeleted(id);
-    this.logger.log(
-      `deleted cluster ${cluster.name} (${id}); endpoint port ${cluster.endpointPort} is free again`,
-    );
+    const removal = this.changes.waitForRemoval(id, deleteWaitMs);
+    this.changes.changed(id);
+    if (await removal) {
+      this.logger.log(
+        `deleted cluster ${cluster.name} (${id}); endpoint port ${cluster.endpointPort} is free again`,
+      );
+      return null;
+    }
+    return this.clusters.findById(id);
+  }
+
+  /** Publishes a new cluster's route and waits (bounded) until the proxy serves its port. */
+  private async openEndpoint(cluster: Cluster): Promise<void> {
+    try {
+      await this.routes.publish(cluster.id);
+    } catch (error) {
+      // The compute side publishes it again; the endpoint opens a little later.
+      this.logger.warn(`route of new cluster ${cluster.name} not published yet: ${String(error)}`);
+      return;
+    }
+    if (this.config.computeDriver === 'none') return;
+    if (!(await this.routes.waitUntilServing(cluster.endpointPort, endpointOpenWaitMs))) {
+      this.logger.warn(
+        `endpoint port ${cluster.endpointPort} of ${cluster.name} not open after ${endpointOpenWaitMs} ms: is the proxy running?`,
+      );
+    }
   }
 }

@@ -1,5 +1,6 @@
 // Configuration of the control plane, read once from the environment at start.
 // Parsing is pure so that every rule (and its error message) is unit-tested.
+import { resolve } from 'node:path';
 
 export interface ControlPlaneConfig {
   /** Interface the REST API listens on. */
@@ -17,6 +18,24 @@ export interface ControlPlaneConfig {
   endpointPortMax: number;
   /** Largest JSON request body accepted, in bytes. */
   requestBodyLimitBytes: number;
+  /** Where the fleet keeps its state on this machine: storage data, registry, logs. */
+  dataDir: string;
+  /**
+   * How compute runs: `local` child processes (the default), or `none`, a control plane that
+   * keeps the catalogue only and runs no fleet (for tests of the REST API alone).
+   */
+  computeDriver: 'local' | 'none';
+  /** Unattached data nodes kept started, so that a resume is an attach, not a boot. */
+  warmPoolSize: number;
+  /** On a clean shutdown: stop the fleet (`stop`, what Ctrl-C of `npm start` wants) or leave it running (`keep`). */
+  fleetOnExit: 'stop' | 'keep';
+  /** Address fleet processes (storage nodes, data nodes, the proxy's admin port) bind to. */
+  fleetHost: string;
+  /**
+   * Prefix of every Redis key and channel of this platform (routes, proxy events, metrics), so
+   * that platforms sharing a Redis never see each other's.
+   */
+  redisPrefix: string;
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -29,6 +48,12 @@ export const configDefaults = {
   endpointPortMin: 7500,
   endpointPortMax: 7999,
   requestBodyLimitBytes: 64 * 1024,
+  dataDir: '.data',
+  computeDriver: 'local',
+  warmPoolSize: 2,
+  fleetOnExit: 'stop',
+  fleetHost: '127.0.0.1',
+  redisPrefix: 'borealis',
 } as const;
 
 export class ConfigError extends Error {}
@@ -50,6 +75,31 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return Number(raw);
 }
 
+function oneOf<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: T,
+  allowed: readonly T[],
+): T {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is invalid: use one of ${allowed.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function redisPrefix(env: NodeJS.ProcessEnv): string {
+  const raw = env.BOREALIS_REDIS_PREFIX?.trim();
+  if (raw === undefined || raw === '') return configDefaults.redisPrefix;
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(raw)) {
+    throw new ConfigError(
+      `BOREALIS_REDIS_PREFIX=${JSON.stringify(raw)} is invalid: use 1 to 64 letters, digits, '_', '.' or '-'`,
+    );
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
   const config: ControlPlaneConfig = {
     host: env.HOST?.trim() || configDefaults.host,
@@ -61,6 +111,12 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
     endpointPortMin: integer(env, 'ENDPOINT_PORT_MIN', configDefaults.endpointPortMin, 1, 65535),
     endpointPortMax: integer(env, 'ENDPOINT_PORT_MAX', configDefaults.endpointPortMax, 1, 65535),
     requestBodyLimitBytes: configDefaults.requestBodyLimitBytes,
+    dataDir: resolve(env.BOREALIS_DATA_DIR?.trim() || configDefaults.dataDir),
+    computeDriver: oneOf(env, 'COMPUTE_DRIVER', configDefaults.computeDriver, ['local', 'none'] as const),
+    warmPoolSize: integer(env, 'WARM_POOL_SIZE', configDefaults.warmPoolSize, 0, 32),
+    fleetOnExit: oneOf(env, 'BOREALIS_FLEET_ON_EXIT', configDefaults.fleetOnExit, ['stop', 'keep'] as const),
+    fleetHost: env.FLEET_HOST?.trim() || configDefaults.fleetHost,
+    redisPrefix: redisPrefix(env),
   };
   if (config.endpointPortMin > config.endpointPortMax) {
     throw new ConfigError(

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { ClustersRepository } from '../clusters/clusters.repository.js';
+import { FleetRepository } from '../fleet/fleet.repository.js';
 
 /** Prometheus metrics of the control plane, in a registry of its own (no global state). */
 @Injectable()
@@ -22,7 +23,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(clusters: ClustersRepository) {
+  constructor(clusters: ClustersRepository, fleet: FleetRepository) {
     collectDefaultMetrics({ register: this.registry, prefix: 'borealis_control_plane_' });
     new Gauge({
       name: 'borealis_clusters',
@@ -34,6 +35,26 @@ export class MetricsService {
         for (const group of await clusters.countByStateAndMode()) {
           this.set({ state: group.state, mode: group.mode }, group.count);
         }
+      },
+    });
+    new Gauge({
+      name: 'borealis_storage_nodes',
+      help: 'Storage nodes by state (serving, down, starting), read from the metadata database at scrape time.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const node of await fleet.storageNodes()) this.inc({ state: node.state });
+      },
+    });
+    new Gauge({
+      name: 'borealis_data_nodes',
+      help: 'Data-node processes by state (pool: the warm pool; attached: writers), read at scrape time.',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const node of await fleet.liveDataNodes()) this.inc({ state: node.state });
       },
     });
   }

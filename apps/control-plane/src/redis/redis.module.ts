@@ -8,7 +8,7 @@ export class RedisModule {
     return {
       module: RedisModule,
       providers: [{ provide: REDIS_URL, useValue: redisUrl }, RedisService],
-      exports: [RedisService],
+      exports: [RedisService, REDIS_URL],
     };
   }
 }

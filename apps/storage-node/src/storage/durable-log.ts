@@ -132,6 +132,8 @@ export interface DurableLogStats {
   pendingBytes: number;
   pendingOperations: number;
   snapshotsWritten: number;
+  /** Bytes of the log's files on disk: live segments and the current snapshot. */
+  diskBytes: number;
 }
 
 interface PendingAppend {
@@ -173,6 +175,8 @@ export class DurableLog {
   private snapshotTail: Promise<void> = Promise.resolve();
   // The segment new appends go to; ahead of `writerSegment` while rotations wait in the queue.
   private currentSegment: number;
+  /** Durable bytes of each segment file still on disk, kept as they change: no stat calls needed. */
+  private readonly segmentBytes = new Map<number, number>();
 
   private readonly counters = {
     appendCalls: 0,
@@ -192,8 +196,12 @@ export class DurableLog {
     private writerSegment: number,
     private writerOffset: number,
     private snapshotSegment: number,
+    /** Size of the current snapshot file (header included); 0 when there is none. */
+    private snapshotFileBytes: number,
+    segmentBytes: ReadonlyMap<number, number>,
   ) {
     this.currentSegment = writerSegment;
+    for (const [segment, bytes] of segmentBytes) this.segmentBytes.set(segment, bytes);
   }
 
   /**
@@ -261,12 +269,15 @@ export class DurableLog {
     let handle: FileHandle;
     let writerSegment: number;
     let writerOffset: number;
+    const segmentBytes = new Map<number, number>();
     if (live.length === 0) {
       writerSegment = snapshotSegment + 1;
       writerOffset = 0;
       handle = await open(join(dir, segmentFileName(writerSegment)), 'wx');
     } else {
-      for (const segment of live.slice(0, -1)) await replaySegment(dir, segment, replay, false);
+      for (const segment of live.slice(0, -1)) {
+        segmentBytes.set(segment, await replaySegment(dir, segment, replay, false));
+      }
       writerSegment = live[live.length - 1];
       const path = join(dir, segmentFileName(writerSegment));
       writerOffset = await replaySegment(dir, writerSegment, replay, true);
@@ -289,7 +300,19 @@ export class DurableLog {
       throw error;
     }
     report.recoveryMs = performance.now() - startedMs;
-    const log = new DurableLog(dir, pendingBytesMax, handle, writerSegment, writerOffset, snapshotSegment);
+    // The newest segment is cut to its verified prefix above, so its length is the offset.
+    segmentBytes.set(writerSegment, writerOffset);
+    const snapshotFileBytes = snapshot === null ? 0 : SNAPSHOT_HEADER_BYTES + snapshot.length;
+    const log = new DurableLog(
+      dir,
+      pendingBytesMax,
+      handle,
+      writerSegment,
+      writerOffset,
+      snapshotSegment,
+      snapshotFileBytes,
+      segmentBytes,
+    );
     return { log, snapshot, recovery: report };
   }
 
@@ -391,7 +414,15 @@ export class DurableLog {
       pendingBytes: this.pendingBytes,
       pendingOperations: this.queue.length,
       snapshotsWritten: this.counters.snapshotsWritten,
+      diskBytes: this.diskBytes(),
     };
+  }
+
+  /** Bytes of the log's files on disk: every segment not yet covered by a snapshot, and the snapshot. */
+  diskBytes(): number {
+    let bytes = this.snapshotFileBytes;
+    for (const segmentBytes of this.segmentBytes.values()) bytes += segmentBytes;
+    return bytes;
   }
 
   /** Refuses new work, waits for queued appends and snapshots, then closes the segment file. */
@@ -499,6 +530,7 @@ export class DurableLog {
         this.counters.recordsAppended += batchRecords;
         this.counters.bytesAppended += batchBytes;
         this.writerOffset += batchBytes;
+        this.segmentBytes.set(this.writerSegment, this.writerOffset);
       }
     } catch (error) {
       const failure = this.fail(error);
@@ -523,6 +555,7 @@ export class DurableLog {
     this.handle = next;
     this.writerSegment = segment;
     this.writerOffset = 0;
+    this.segmentBytes.set(segment, 0);
   }
 
   private async storeSnapshot(body: Uint8Array, coversThroughSegment: number): Promise<void> {
@@ -553,6 +586,7 @@ export class DurableLog {
       });
     }
     this.snapshotSegment = coversThroughSegment;
+    this.snapshotFileBytes = SNAPSHOT_HEADER_BYTES + body.length;
     this.counters.snapshotsWritten++;
 
     // The writer may still be finishing records of covered segments; wait until it has moved on
@@ -568,6 +602,9 @@ export class DurableLog {
         .map(snapshotFileName),
     ];
     await removeFiles(this.dir, obsolete);
+    for (const segment of this.segmentBytes.keys()) {
+      if (segment <= coversThroughSegment) this.segmentBytes.delete(segment);
+    }
     await syncDirectory(this.dir);
   }
 

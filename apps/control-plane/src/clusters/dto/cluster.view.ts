@@ -20,6 +20,12 @@ export class ClusterViewDto {
   @ApiProperty({ nullable: true, type: Number }) writerCount!: number | null;
   @ApiProperty({ nullable: true, type: Number }) cuPerWriter!: number | null;
   @ApiProperty({ enum: ['instance', 'cluster'] }) readConsistency!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Why the cluster is failed, and what to do; null unless its state is failed.',
+  })
+  failureReason!: string | null;
   @ApiProperty({ type: EndpointDto }) endpoint!: EndpointDto;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;

@@ -6,7 +6,7 @@ import { IsOptionalNotNull } from '../../common/validation.js';
 export const pageSizeMax = 100;
 
 /** Query strings arrive as text: convert digits only, so that "abc" fails validation instead of becoming NaN. */
-function toInteger({ value }: { value: unknown }): unknown {
+export function toInteger({ value }: { value: unknown }): unknown {
   return typeof value === 'string' && /^-?\d{1,9}$/.test(value) ? Number(value) : value;
 }
 

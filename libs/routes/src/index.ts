@@ -1,0 +1,154 @@
+// The contract between the control plane and the proxy (docs/adr/0006), in one place: where
+// routes and proxy events live in Redis, what they hold, and how each side reads what the other
+// wrote. Every message is checked field by field: one that does not fit is ignored (and
+// reported), never half applied.
+
+/** Redis keys and channels of a platform, under its prefix (BOREALIS_REDIS_PREFIX, `borealis` by default). */
+export function platformRedisNames(prefix: string) {
+  return {
+    /** Hash: cluster id → route JSON. */
+    routesKey: `${prefix}:routes`,
+    /** Channel: every new route, or a deletion notice. */
+    routesChannel: `${prefix}:routes`,
+    /** Channel: wake, quiesced and released events from proxies. */
+    proxyEventsChannel: `${prefix}:proxy-events`,
+    /** A proxy's activity report (`SET … PX`), for the autoscaler. */
+    proxyActivityKey: (proxyId: string) => `${prefix}:proxy-metrics:${proxyId}`,
+  };
+}
+
+export type RouteMode = 'open' | 'pausing' | 'paused';
+
+export interface RouteWriter {
+  id: string;
+  host: string;
+  port: number;
+}
+
+export interface ClusterRoute {
+  clusterId: string;
+  name: string;
+  /** The endpoint port, for the cluster's whole life. */
+  port: number;
+  /** scrypt hash of the data password (libs/secrets). */
+  passwordHash: string;
+  /** What the proxy sends as AUTH to the cluster's writers. */
+  writerPassword: string;
+  /** Grows with every change of this cluster's route. */
+  version: number;
+  mode: RouteMode;
+  writers: readonly RouteWriter[];
+}
+
+export interface RouteDeletion {
+  clusterId: string;
+  deleted: true;
+  version: number;
+}
+
+export type RouteMessage = ClusterRoute | RouteDeletion;
+
+const MODES: readonly string[] = ['open', 'pausing', 'paused'];
+const TEXT_MAX = 1024;
+
+/** The route or deletion in `text`, or the reason it is not one. */
+export function parseRouteMessage(text: string): RouteMessage | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { problem: 'not an object' };
+  const fields = value as Record<string, unknown>;
+  const { clusterId, version } = fields;
+  if (!isText(clusterId)) return { problem: 'clusterId is not a non-empty string' };
+  if (!isCount(version)) return { problem: `version of ${clusterId} is not a non-negative integer` };
+  if (fields.deleted === true) return { clusterId, deleted: true, version };
+  return parseRoute(fields, clusterId, version);
+}
+
+function parseRoute(
+  fields: Record<string, unknown>,
+  clusterId: string,
+  version: number,
+): ClusterRoute | { problem: string } {
+  const { name, port, passwordHash, writerPassword, mode, writers } = fields;
+  const problem = (what: string) => ({ problem: `route of ${clusterId}: ${what}` });
+  if (!isText(name)) return problem('name is not a non-empty string');
+  if (!isPort(port)) return problem('port is not an integer from 1 to 65535');
+  if (!isText(passwordHash)) return problem('passwordHash is not a non-empty string');
+  if (typeof writerPassword !== 'string' || writerPassword.length > TEXT_MAX)
+    return problem('writerPassword is not a string');
+  if (typeof mode !== 'string' || !MODES.includes(mode))
+    return problem('mode is not open, pausing or paused');
+  if (!Array.isArray(writers)) return problem('writers is not an array');
+  const parsedWriters: RouteWriter[] = [];
+  for (const writer of writers) {
+    const parsed = parseWriter(writer);
+    if (parsed === null) return problem(`writer ${JSON.stringify(writer)} is not { id, host, port }`);
+    parsedWriters.push(parsed);
+  }
+  if (new Set(parsedWriters.map((writer) => writer.id)).size !== parsedWriters.length)
+    return problem('two writers have the same id');
+  return {
+    clusterId,
+    name,
+    port,
+    passwordHash,
+    writerPassword,
+    version,
+    mode: mode as RouteMode,
+    writers: parsedWriters,
+  };
+}
+
+function parseWriter(value: unknown): RouteWriter | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { id, host, port } = value as Record<string, unknown>;
+  if (!isText(id) || !isText(host) || !isPort(port)) return null;
+  return { id, host, port };
+}
+
+function isText(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= TEXT_MAX;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65_535;
+}
+
+export function isDeletion(message: RouteMessage): message is RouteDeletion {
+  return 'deleted' in message;
+}
+
+export type ProxyEvent =
+  | { type: 'wake'; clusterId: string; proxyId: string }
+  | { type: 'quiesced'; clusterId: string; version: number; proxyId: string }
+  | { type: 'released'; clusterId: string; writerId: string; version: number; proxyId: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The event in `text`, or null if it is not one this control plane knows (it is then ignored). */
+export function parseProxyEvent(text: string): ProxyEvent | null {
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const { type, clusterId, proxyId, version, writerId } = value;
+  if (typeof clusterId !== 'string' || !UUID.test(clusterId) || typeof proxyId !== 'string') return null;
+  if (type === 'wake') return { type, clusterId, proxyId };
+  if (typeof version !== 'number' || !Number.isInteger(version)) return null;
+  if (type === 'quiesced') return { type, clusterId, version, proxyId };
+  if (type === 'released' && typeof writerId === 'string')
+    return { type, clusterId, writerId, version, proxyId };
+  return null;
+}

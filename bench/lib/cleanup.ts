@@ -1,6 +1,9 @@
 // What benches started and must stop when the run is interrupted (Ctrl-C, SIGTERM): each
 // resource registers its stop here and unregisters once it stopped on its own.
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
 type Cleanup = () => Promise<void>;
 
 const cleanups = new Set<Cleanup>();
@@ -19,4 +22,23 @@ export async function runCleanups(report: (error: unknown) => void): Promise<voi
     cleanups.delete(cleanup);
     await cleanup().catch(report);
   }
+}
+
+/**
+ * A bench's scratch directory under `parent` and the stops of what it starts there: `cleanup`
+ * (registered, so that Ctrl-C runs it too) stops them newest first and removes the directory.
+ */
+export async function scratchRun(
+  parent: string,
+  prefix: string,
+): Promise<{ root: string; stops: Cleanup[]; cleanup: Cleanup }> {
+  const root = await mkdtemp(join(parent, prefix));
+  const stops: Cleanup[] = [];
+  const cleanup = async () => {
+    unregister();
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  };
+  const unregister = registerCleanup(cleanup);
+  return { root, stops, cleanup };
 }

@@ -4,18 +4,18 @@
 // redis-benchmark. Replies and error texts are the ones Redis 7.0 gives for the same commands.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ParseError, type Reply, ReplyParser } from '../../libs/resp/src/index.js';
+import { COMMAND_TIMEOUT_MS, connectRedis, runTool } from '../support/clients.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
 import { mulberry32 } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
 const PASSWORD = 'correct horse battery staple';
-const COMMAND_TIMEOUT_MS = 20_000;
 const TOOL_TIMEOUT_MS = 30_000;
 const BENCHMARK_TIMEOUT_MS = 90_000;
 
@@ -42,20 +42,8 @@ function securedNode(): RunningDataNode {
 }
 
 /** An ioredis client that fails fast instead of reconnecting, closed in after(). */
-async function openClient(port: number, options: RedisOptions = {}): Promise<Redis> {
-  const client = new Redis({
-    host: '127.0.0.1',
-    port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    ...options,
-  });
-  client.on('error', () => undefined);
-  clients.add(client);
-  await client.connect();
-  return client;
+function openClient(port: number, options: RedisOptions = {}): Promise<Redis> {
+  return connectRedis(port, options, clients);
 }
 
 async function rejectsWith(promise: Promise<unknown>, message: string): Promise<void> {
@@ -174,46 +162,6 @@ function normalized(reply: Reply): unknown {
 
 function assertReply(actual: Reply, expected: Reply, message?: string): void {
   assert.deepEqual(normalized(actual), normalized(expected), message);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Command-line tools: stdin fed, output gathered, a deadline, killed in after() if still running.
-
-interface ToolResult {
-  code: number | string;
-  stdout: string;
-  stderr: string;
-}
-
-function runTool(command: string, args: string[], input: string, timeoutMs: number): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    tools.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('latin1').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('latin1').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} did not finish within ${timeoutMs} ms; output:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('error', (cause) => {
-      clearTimeout(timer);
-      tools.delete(child);
-      reject(cause);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      tools.delete(child);
-      resolve({ code: code ?? signal ?? 'unknown', stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,7 +502,11 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
       }
       const docs = (await client.call('COMMAND', ['DOCS', 'incr'])) as unknown[];
       assert.equal(docs[0], 'incr');
-      // Redis adds the arguments' docs after these; the data node leaves them out.
+      // Then the arguments' docs, as Redis gives them (redis-cli's hints come from them).
+      assert.deepEqual((docs[1] as unknown[]).slice(8), [
+        'arguments',
+        [['name', 'key', 'type', 'key', 'key_spec_index', 0]],
+      ]);
       assert.deepEqual((docs[1] as unknown[]).slice(0, 8), [
         'summary',
         'Increment the integer value of a key by one',
@@ -1655,6 +1607,7 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
         ['-p', String(dataNode().respPort)],
         `${script}\n`,
         TOOL_TIMEOUT_MS,
+        tools,
       );
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, expected);
@@ -1680,6 +1633,7 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
         ['-3', '-p', String(dataNode().respPort)],
         `${script}\n`,
         TOOL_TIMEOUT_MS,
+        tools,
       );
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, expected);
@@ -1687,13 +1641,14 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
 
     it('authenticates with -a against the node with a password', async () => {
       const port = String(securedNode().respPort);
-      const refused = await runTool('redis-cli', ['-p', port], 'GET auth:k\n', TOOL_TIMEOUT_MS);
+      const refused = await runTool('redis-cli', ['-p', port], 'GET auth:k\n', TOOL_TIMEOUT_MS, tools);
       assert.equal(refused.stdout, 'NOAUTH Authentication required.\n\n');
       const result = await runTool(
         'redis-cli',
         ['--no-auth-warning', '-a', PASSWORD, '-p', port],
         'GET auth:k\nINCR auth:count\n',
         TOOL_TIMEOUT_MS,
+        tools,
       );
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 'v\n2\n');
@@ -1721,6 +1676,7 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
         ],
         '',
         BENCHMARK_TIMEOUT_MS,
+        tools,
       );
       assert.equal(result.code, 0, `${result.stdout}\n${result.stderr}`);
       const output = `${result.stdout}\n${result.stderr}`;

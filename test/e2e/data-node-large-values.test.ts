@@ -23,7 +23,7 @@ describe('data node: large keys and values', { timeout: 120_000 }, () => {
 
   before(async () => {
     fleet = await startStorageFleet();
-    node = await startDataNode({ id: 'large', storage: fleet.nodes, coordinatorId: 7, cu: 64 });
+    node = await startDataNode({ id: 'large', storage: fleet.nodes, coordinatorId: 7, cu: 8 });
     client = new Redis({
       port: node.respPort,
       host: '127.0.0.1',

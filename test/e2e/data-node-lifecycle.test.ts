@@ -299,8 +299,12 @@ describe('data node lifecycle: attach, capacity, metrics, drain, detach', { time
       [withoutCu, /^cu must be a number$/],
       [{ ...valid, cu: 'one' }, /^cu must be a number$/],
       [{ ...valid, cu: 1.25 }, /^cu must be a multiple of 0\.5$/],
-      [{ ...valid, cu: 0 }, /^cu must be between 0\.5 and 256$/],
-      [{ ...valid, cu: 512 }, /^cu must be between 0\.5 and 256$/],
+      [{ ...valid, cu: 0 }, /^cu must be between 0\.5 and 8: /],
+      [
+        { ...valid, cu: 16 },
+        /^cu must be between 0\.5 and 8: one writer holds at most 8 capacity units; a larger cluster runs more writers$/,
+      ],
+      [{ ...valid, cu: 512 }, /^cu must be between 0\.5 and 8: /],
       [{ ...valid, readConsistency: 'eventual' }, /^readConsistency must be "instance" or "cluster"$/],
       [{ ...valid, password: '' }, /^password must be a string of 1–512 characters, or null$/],
       [{ ...valid, storageNodes: [] }, /^storageNodes must list the 6 storage nodes of the volume$/],
@@ -419,6 +423,14 @@ describe('data node lifecycle: attach, capacity, metrics, drain, detach', { time
       assert.equal(resize.body.cu, 4);
       assert.equal((resize.body.limits as Record<string, number>).commandsPerSecond, 8_000);
       assert.equal((resize.body.limits as Record<string, number>).connections, 800);
+      // Above one writer's maximum: refused, and the node keeps its size.
+      const tooLarge = await running().admin('/resize', { cu: 16 });
+      assert.equal(tooLarge.status, 400, JSON.stringify(tooLarge.body));
+      assert.match(
+        String(tooLarge.body.message),
+        /^cu must be between 0\.5 and 8: one writer holds at most 8/,
+      );
+      assert.equal((await running().health()).cu, 4);
       await sleep(500);
       const resizedFrom = Date.now();
       await sleep(2_000);

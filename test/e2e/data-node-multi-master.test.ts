@@ -74,7 +74,7 @@ describe('data nodes: three writers on one volume', { timeout: 120_000 }, () => 
           coordinatorId: 7 + index,
           cluster: CLUSTER,
           volume: CLUSTER,
-          cu: 16,
+          cu: 8,
           readConsistency: 'instance',
         }),
       ),

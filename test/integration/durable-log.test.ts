@@ -324,6 +324,36 @@ describe('durable log', () => {
     await third.log.close();
   });
 
+  it('counts the bytes of its files on disk through appends, rotations, snapshots and a torn tail', async () => {
+    const dir = await tempDir();
+    const onDisk = async (): Promise<number> => {
+      let bytes = 0;
+      for (const name of await readdir(dir)) bytes += (await stat(join(dir, name))).size;
+      return bytes;
+    };
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    assert.equal(log.diskBytes(), 0);
+    await log.append(records('one', 'two'));
+    assert.equal(log.diskBytes(), 2 * RECORD_HEADER_BYTES + 6);
+    assert.equal(log.diskBytes(), await onDisk());
+    const segment = log.rotate();
+    await log.append(records('three'));
+    assert.equal(log.diskBytes(), await onDisk());
+    await log.writeSnapshot(Buffer.from('a state of some length'), segment);
+    assert.equal(log.stats().diskBytes, await onDisk());
+    await log.append(records('four'));
+    await log.close();
+    const expected = await onDisk();
+
+    // Reopened, it counts what it found, and a torn tail it cut is not counted.
+    await appendFile(join(dir, segmentFileName(2)), Buffer.from([0, 0, 0, 9, 1, 2]));
+    const reopened = await openCollecting(dir);
+    assert.equal(reopened.recovery.tornTail?.bytesDropped, 6);
+    assert.equal(reopened.log.diskBytes(), expected);
+    assert.equal(reopened.log.diskBytes(), await onDisk());
+    await reopened.log.close();
+  });
+
   it('ignores an unfinished snapshot and refuses a damaged one whose segments are gone', async () => {
     const dir = await tempDir();
     const { log } = await DurableLog.open(dir, { onRecord: () => undefined });

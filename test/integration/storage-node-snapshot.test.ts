@@ -1,7 +1,7 @@
 // A storage node snapshots its state as its log grows, and a restarted node rebuilds the same
 // state from the snapshot plus the records after it.
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -71,5 +71,77 @@ test('snapshots while writing and restores from the snapshot after a restart', a
     }
   } finally {
     await restarted.stop();
+  }
+});
+
+test('a dropped volume stays dropped in the snapshot taken after the drop, and after a restart', async () => {
+  const dropDir = await mkdtemp(join(tmpdir(), 'borealis-snapshot-drop-'));
+  const port = await freePort();
+  const peerPorts = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+  const start = () => startLoneStorageNode({ dataDir: dropDir, port, peerPorts, snapshotEveryRecords: 40 });
+  const node = await start();
+  let votes = 0;
+  const writer = new OutboundLink({
+    host: '127.0.0.1',
+    port,
+    hello: { type: 'hello', role: 'writer', id: 'w2' },
+    onMessage: (message) => {
+      if ((message as { type?: string }).type === 'vote') votes++;
+    },
+  });
+  let txids = 0;
+  const commit = async (volume: string, key: string) => {
+    const proposal = {
+      txid: `w2.${++txids}`,
+      reads: [{ key, seq: 0 }],
+      writes: [{ key, value: Buffer.from(`${volume}:${key}`) }],
+      proposedAtMs: Date.now(),
+    };
+    writer.send({ type: 'propose', volume, proposal });
+    writer.send({ type: 'decided', volume, txid: proposal.txid, decision: 'commit' });
+    if (txids % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+  try {
+    await waitUntil('the writer link', 10_000, () => writer.connected);
+    for (let index = 0; index < 30; index++) await commit('dropped', `d${index}`);
+    for (let index = 0; index < 30; index++) await commit('kept', `k${index}`);
+    await waitUntil('every vote', 10_000, () => votes === 60);
+    const snapshotsBefore = node.counters.snapshots;
+    assert.deepEqual(await node.dropVolume('dropped'), { volume: 'dropped', existed: true, keys: 30 });
+    // The drop brings a snapshot forward, which leaves the volume out and deletes the segments
+    // that held its values: nothing of them is left on disk.
+    await waitUntil('a snapshot after the drop', 10_000, () => node.counters.snapshots > snapshotsBefore);
+    await waitUntil('the segments holding the values to be deleted', 10_000, async () => {
+      for (const name of await readdir(dropDir)) {
+        // A file listed here may be gone by the time it is read: the node deletes segments and
+        // older snapshots as it goes, and a deleted file holds nothing.
+        const bytes = await readFile(join(dropDir, name)).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return Buffer.alloc(0);
+          throw error;
+        });
+        if (bytes.includes('dropped:d')) return false;
+      }
+      return true;
+    });
+    for (let index = 30; index < 130; index++) await commit('kept', `k${index}`);
+    await waitUntil('every vote', 10_000, () => votes === 160);
+  } finally {
+    writer.close();
+    await node.stop();
+  }
+
+  const restarted = await start();
+  try {
+    assert.equal(restarted.replayStats.fromSnapshot, true);
+    assert.equal(restarted.replica.isDropped('dropped'), true);
+    assert.deepEqual(restarted.replica.volumeNames(), ['kept']);
+    for (let index = 0; index < 30; index++)
+      assert.equal(restarted.replica.inspectKey('dropped', `d${index}`), null);
+    for (let index = 0; index < 130; index++)
+      assert.equal(restarted.replica.inspectKey('kept', `k${index}`)?.seq, 1);
+    assert.deepEqual(await restarted.dropVolume('dropped'), { volume: 'dropped', existed: false, keys: 0 });
+  } finally {
+    await restarted.stop();
+    await rm(dropDir, { recursive: true, force: true });
   }
 });

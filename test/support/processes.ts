@@ -86,11 +86,44 @@ export function startProcess(
   };
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/**
+ * A loopback port that was free a moment ago, for a process that is told its port. Taken below
+ * the ephemeral range (see freePortRange): a port the kernel hands out could be taken by any
+ * outgoing connection between this check and the process binding it, or while a killed process
+ * is down before its restart on the same port.
+ */
+export function freePort(): Promise<number> {
+  return freePortRange(1);
+}
+
+/**
+ * `count` consecutive loopback ports that were free a moment ago, below the range the
+ * operating system hands out to outgoing connections (32768 and up on Linux), where a fleet's
+ * own connections could take one at any time. Random, so that parallel test files rarely meet.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    if (await allBindable(base, count)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found between 20000 and 32000`);
+}
+
+async function allBindable(base: number, count: number): Promise<boolean> {
+  const servers = [];
+  try {
+    for (let port = base; port < base + count; port++) {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', resolve);
+      });
+      servers.push(server);
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
 }

@@ -26,11 +26,20 @@ export interface StorageFleet {
   isRunning(index: number): boolean;
   /** A READ sent to one node only: what that replica holds. */
   readFrom(index: number, volume: string, keys: string[]): Promise<ReadResult[]>;
+  /** `http://host:port` of a running node's HTTP side (GET /health, DELETE /volumes/<name>). */
+  adminUrl(index: number): string;
+  /** GET /health of a running node. */
+  health(index: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
 export async function startStorageFleet(
-  options: { env?: NodeJS.ProcessEnv; dataRoot?: string } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    dataRoot?: string;
+    /** Each node writes its registry entry (ADR 0006) to `<registryDir>/<id>.json`. */
+    registryDir?: string;
+  } = {},
 ): Promise<StorageFleet> {
   const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), 'borealis-fleet-')));
   const nodes: StorageNodeAddress[] = [];
@@ -38,6 +47,7 @@ export async function startStorageFleet(
     nodes.push({ id: `s${index + 1}`, host: '127.0.0.1', port: await freePort() });
   const members = formatFleet(nodes);
   const processes: (RunningProcess | null)[] = new Array(6).fill(null);
+  const adminUrls: (string | null)[] = new Array(6).fill(null);
   const paused = new Set<number>();
   const entry = join(repoRoot, 'dist/apps/storage-node/src/main.js');
 
@@ -65,16 +75,29 @@ export async function startStorageFleet(
           HEALTH_PORT: '0',
           HOST: '127.0.0.1',
           BOREALIS_EXIT_WITH_PARENT: '1',
+          ...(options.registryDir !== undefined
+            ? { BOREALIS_REGISTRY_FILE: join(options.registryDir, `${node.id}.json`) }
+            : {}),
         },
       },
     );
     processes[index] = running;
+    adminUrls[index] = null;
     const replayed = await running.waitFor(/replayed (\d+) log records.* in (\d+) ms/, STARTUP_TIMEOUT_MS);
     await running.waitFor(/serving the quorum protocol/, STARTUP_TIMEOUT_MS);
+    const health = await running.waitFor(/health at (http:\/\/\S+)\/health/, STARTUP_TIMEOUT_MS);
+    adminUrls[index] = health[1] as string;
     return { replayedRecords: Number(replayed[1]), replayMs: Number(replayed[2]) };
   };
 
-  await Promise.all(nodes.map((_, index) => launch(index)));
+  const launched = await Promise.allSettled(nodes.map((_, index) => launch(index)));
+  const failure = launched.find((outcome) => outcome.status === 'rejected');
+  if (failure !== undefined) {
+    // One node could not start (say, its port was taken meanwhile): stop the others by PID rather
+    // than leave them to keep the test file alive until the runner's timeout.
+    for (const running of processes) running?.kill();
+    throw (failure as PromiseRejectedResult).reason;
+  }
 
   const current = (index: number): RunningProcess => {
     const running = processes[index];
@@ -103,6 +126,17 @@ export async function startStorageFleet(
       processes[index] = null;
     },
     restart: (index) => launch(index),
+    adminUrl(index) {
+      const url = adminUrls[index];
+      if (url === null || url === undefined) throw new Error(`storage node s${index + 1} is not running`);
+      return url;
+    },
+    async health(index) {
+      const url = adminUrls[index];
+      if (url === null || url === undefined) throw new Error(`storage node s${index + 1} is not running`);
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(10_000) });
+      return (await response.json()) as Record<string, unknown>;
+    },
     pause(index) {
       current(index).child.kill('SIGSTOP');
       paused.add(index);

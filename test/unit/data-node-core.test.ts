@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { capacityLimits } from '../../apps/control-plane/src/clusters/cluster-rules.js';
 import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
-import { capacityProblem, limitsFor, TokenBucket } from '../../apps/data-node/src/capacity/capacity.js';
+import { limitsFor, TokenBucket } from '../../apps/data-node/src/capacity/capacity.js';
 import { GroupScheduler } from '../../apps/data-node/src/engine/group-scheduler.js';
 import { LatencyHistogram } from '../../apps/data-node/src/metrics/latency-histogram.js';
+import {
+  CU_PER_WRITER_MAX,
+  CU_STEP,
+  KEY_BYTES_MAX,
+  PER_CAPACITY_UNIT,
+  STORAGE_KEY_BYTES_MAX,
+  writerCapacityProblem,
+} from '../../libs/limits/src/index.js';
+import { isQuorumMessage } from '../../libs/quorum/src/index.js';
 import { mulberry32 } from '../support/prng.js';
 
 describe('capacity units', () => {
@@ -17,13 +27,34 @@ describe('capacity units', () => {
     });
   });
 
-  it('accepts steps of 0.5 between 0.5 and 256 only', () => {
-    assert.equal(capacityProblem(0.5), null);
-    assert.equal(capacityProblem(256), null);
-    assert.match(capacityProblem(0) ?? '', /between/);
-    assert.match(capacityProblem(1.25) ?? '', /multiple of 0.5/);
-    assert.match(capacityProblem('2') ?? '', /number/);
-    assert.match(capacityProblem(Number.NaN) ?? '', /number/);
+  it('accepts steps of 0.5 between 0.5 and 8 only: one writer holds at most 8 CU', () => {
+    assert.equal(writerCapacityProblem(0.5), null);
+    assert.equal(writerCapacityProblem(8), null);
+    assert.match(writerCapacityProblem(0) ?? '', /between 0\.5 and 8/);
+    assert.match(
+      writerCapacityProblem(8.5) ?? '',
+      /between 0\.5 and 8: one writer holds at most 8 capacity units/,
+    );
+    assert.match(writerCapacityProblem(16) ?? '', /more writers/);
+    assert.match(writerCapacityProblem(1.25) ?? '', /multiple of 0.5/);
+    assert.match(writerCapacityProblem('2') ?? '', /number/);
+    assert.match(writerCapacityProblem(Number.NaN) ?? '', /number/);
+  });
+
+  it('agrees with the control plane on the step and the per-writer maximum', () => {
+    assert.equal(capacityLimits.cuPerWriterMax, CU_PER_WRITER_MAX);
+    assert.equal(capacityLimits.stepCu, CU_STEP);
+    // The largest writer the control plane may ask for is one the data node accepts, and no larger.
+    assert.equal(writerCapacityProblem(capacityLimits.cuPerWriterMax), null);
+    assert.notEqual(writerCapacityProblem(capacityLimits.cuPerWriterMax + capacityLimits.stepCu), null);
+    assert.deepEqual(limitsFor(1), { cu: 1, ...PER_CAPACITY_UNIT, burstCommands: 2_000 });
+  });
+
+  it('has one key limit, which the storage protocol checks with room for the escape byte', () => {
+    const read = (key: string) => ({ type: 'read', volume: 'v', requestId: 1, keys: [key] });
+    assert.equal(isQuorumMessage(read(`\xff${'\xff'.repeat(KEY_BYTES_MAX)}`)), true);
+    assert.equal(isQuorumMessage(read('k'.repeat(STORAGE_KEY_BYTES_MAX))), true);
+    assert.equal(isQuorumMessage(read('k'.repeat(STORAGE_KEY_BYTES_MAX + 1))), false);
   });
 
   it('token bucket: a one-second burst, then the rate; resize keeps earned tokens up to the new burst', () => {

@@ -4,21 +4,24 @@
 // integration test redis-differential compares whole random sequences).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { commandReply as commandReplyOver } from '../../apps/data-node/src/commands/command-command.js';
+import { keyReferences } from '../../apps/data-node/src/commands/command-keys.js';
 import {
   arityError,
-  COMMAND_SPECS,
-  commandReply,
+  createCommandTable,
   keysOf,
-  lookupCommand,
-  resolveCommand,
+  SESSION_COMMANDS,
   unknownCommandError,
   unknownSubcommandError,
 } from '../../apps/data-node/src/commands/command-table.js';
-import {
-  type DataCommandContext,
-  executeDataCommand,
-} from '../../apps/data-node/src/commands/data-commands.js';
+import { DATA_COMMAND_NAMES, executeDataCommand } from '../../apps/data-node/src/commands/data-commands.js';
 import { globMatch } from '../../apps/data-node/src/commands/glob.js';
+import {
+  COMMAND_SPECS,
+  commandReply,
+  lookupCommand,
+  resolveCommand,
+} from '../../apps/data-node/src/commands/served-commands.js';
 import {
   decodeStoredHeader,
   decodeStoredValue,
@@ -28,6 +31,7 @@ import {
   type StoredValue,
 } from '../../apps/data-node/src/commands/stored-value.js';
 import type { Reply } from '../../libs/resp/src/reply.js';
+import { MemoryKeyspace } from '../support/memory-context.js';
 import { mulberry32 } from '../support/prng.js';
 
 const START_MS = 1_700_000_000_000;
@@ -35,7 +39,7 @@ const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of v
 
 /** A Map-backed node with a clock the test moves. */
 class Node {
-  readonly values = new Map<string, StoredValue>();
+  readonly store = new MemoryKeyspace();
   nowMs = START_MS;
 
   /** Runs a command and returns its reply in a compact form: errors as `{ error }`. */
@@ -47,18 +51,7 @@ class Node {
     const args = words.map((word) => (typeof word === 'string' ? Buffer.from(word, 'latin1') : word));
     const resolution = resolveCommand(args);
     if ('error' in resolution) return resolution.error;
-    return executeDataCommand(resolution.spec, args, this.context());
-  }
-
-  private context(): DataCommandContext {
-    return {
-      nowMs: this.nowMs,
-      read: (key) => this.values.get(key) ?? null,
-      write: (key, value) => {
-        if (value === null) this.values.delete(key);
-        else this.values.set(key, value);
-      },
-    };
+    return executeDataCommand(resolution.spec, args, this.store.context(this.nowMs));
   }
 }
 
@@ -99,7 +92,7 @@ describe('keys', () => {
     assert.deepEqual(node.run('TYPE', 'missing'), { simple: 'none' });
     assert.equal(node.run('DEL', 'a', 'a', 'missing'), 1);
     assert.equal(node.run('unlink', 'h'), 1);
-    assert.equal(node.values.size, 0);
+    assert.deepEqual(node.store.keys(), []);
   });
 
   test('an expiry keeps a key through its last millisecond, then hides it', () => {
@@ -135,10 +128,10 @@ describe('keys', () => {
     const node = new Node();
     node.run('SET', 'k', 'v');
     assert.equal(node.run('EXPIRE', 'k', '-1'), 1);
-    assert.equal(node.values.has('k'), false);
+    assert.equal(node.store.has('k'), false);
     node.run('SET', 'k', 'v');
     assert.equal(node.run('PEXPIREAT', 'k', String(START_MS)), 1);
-    assert.equal(node.values.has('k'), false);
+    assert.equal(node.store.has('k'), false);
     assert.equal(node.run('EXPIRE', 'missing', '100'), 0);
   });
 
@@ -442,7 +435,7 @@ describe('hashes', () => {
     assert.equal(node.run('HDEL', 'h', 'a', 'zz'), 1);
     assert.equal(node.run('TTL', 'h'), 100);
     assert.equal(node.run('HDEL', 'h', 'b', 'a'), 1);
-    assert.equal(node.values.has('h'), false);
+    assert.equal(node.store.has('h'), false);
     assert.equal(node.run('HDEL', 'h', 'b'), 0);
   });
 
@@ -540,7 +533,7 @@ describe('the command table', () => {
     }
   });
 
-  test('keysOf follows first key, last key and step', () => {
+  test('keysOf follows the key specs of the served commands', () => {
     const keys = (...words: string[]): string[] => {
       const args = words.map((word) => Buffer.from(word, 'latin1'));
       const spec = lookupCommand(args[0] as Buffer);
@@ -623,21 +616,24 @@ describe('the command table', () => {
       'hincrby',
       'hincrbyfloat',
     ]);
+    // Sorted by name (Redis's order is its hash table's).
     assert.deepEqual(simplify(command('COMMAND', 'LIST', 'FILTERBY', 'ACLCAT', 'hash')), [
-      'hset',
-      'hsetnx',
-      'hmset',
-      'hget',
-      'hmget',
       'hdel',
-      'hgetall',
-      'hlen',
       'hexists',
+      'hget',
+      'hgetall',
       'hincrby',
       'hincrbyfloat',
       'hkeys',
-      'hvals',
+      'hlen',
+      'hmget',
+      'hmset',
+      'hrandfield',
+      'hscan',
+      'hset',
+      'hsetnx',
       'hstrlen',
+      'hvals',
     ]);
     assert.deepEqual(simplify(command('COMMAND', 'LIST', 'BOGUS')), { error: 'ERR syntax error' });
     assert.deepEqual(simplify(command('COMMAND', 'BOGUS')), {
@@ -645,6 +641,123 @@ describe('the command table', () => {
     });
     assert.deepEqual(simplify(command('COMMAND', 'COUNT', 'x')), {
       error: "ERR wrong number of arguments for 'command|count' command",
+    });
+  });
+});
+
+describe('serving commands from the generated metadata', () => {
+  const words = (...items: string[]): Buffer[] => items.map((item) => Buffer.from(item, 'latin1'));
+
+  test('a registered handler is served with Redis 7.0 metadata, as a data command, with no table edit', () => {
+    const table = createCommandTable(['get', 'lpush', 'object|encoding']);
+    const lpush = table.lookup('LPUSH');
+    assert.equal(lpush?.kind, 'data');
+    assert.equal(lpush?.arity, -3);
+    assert.deepEqual(lpush?.flags, ['write', 'denyoom', 'fast']);
+    assert.equal(lpush?.docs.arguments?.[0]?.name, 'key');
+    // A container lists only the subcommands that are served.
+    const object = table.lookup('object');
+    assert.deepEqual([...(object?.subcommands?.keys() ?? [])], ['encoding']);
+    assert.equal(object?.subcommands?.get('encoding')?.kind, 'data');
+    assert.deepEqual(simplify((table.resolve(words('OBJECT', 'FREQ', 'k')) as { error: Reply }).error), {
+      error: "ERR unknown subcommand 'FREQ'. Try OBJECT HELP.",
+    });
+    // Not implemented: unknown, as on a Redis without it.
+    assert.equal(table.lookup('rpush'), undefined);
+    assert.deepEqual(
+      simplify(commandReplyOver(table, words('COMMAND', 'LIST', 'FILTERBY', 'PATTERN', 'object*'))),
+      ['object', 'object|encoding'],
+    );
+    assert.deepEqual(simplify(commandReplyOver(table, words('COMMAND', 'COUNT'))), table.specs.length);
+  });
+
+  test('the node serves its handlers and session commands, and nothing else', () => {
+    const served = COMMAND_SPECS.flatMap((spec) => [spec, ...(spec.subcommands?.values() ?? [])]);
+    for (const spec of served) {
+      if (spec.subcommands !== null && !SESSION_COMMANDS.has(spec.name)) continue;
+      assert.equal(spec.kind === 'data', DATA_COMMAND_NAMES.includes(spec.name), spec.name);
+      assert.equal(spec.kind === 'session', SESSION_COMMANDS.has(spec.name), spec.name);
+    }
+    assert.equal(served.filter((spec) => spec.kind === 'data').length, DATA_COMMAND_NAMES.length);
+    // Implemented nowhere here: not served.
+    assert.equal(lookupCommand('zadd') === undefined, !DATA_COMMAND_NAMES.includes('zadd'));
+  });
+
+  test('a handler Redis does not know, or a command claimed twice, stops the table from being built', () => {
+    assert.throws(
+      () => createCommandTable(['nosuchcommand']),
+      /nosuchcommand is served but has no Redis definition/,
+    );
+    assert.throws(() => createCommandTable(['ping']), /ping is both a data and a session command/);
+    assert.throws(() => createCommandTable(['object']), /register object's subcommands/);
+  });
+
+  test('keys follow the key specs: index, range, keyword and a count of keys', () => {
+    const table = createCommandTable([
+      'lmpop',
+      'zunionstore',
+      'sintercard',
+      'georadius',
+      'memory|usage',
+      'set',
+      'mset',
+    ]);
+    const keys = (...items: string[]): string[] => {
+      const args = words(...items);
+      const resolution = table.resolve(args);
+      assert.ok('spec' in resolution, items.join(' '));
+      return keysOf(resolution.spec, args);
+    };
+    assert.deepEqual(keys('LMPOP', '2', 'a', 'b', 'LEFT'), ['a', 'b']);
+    assert.deepEqual(keys('LMPOP', '3', 'a', 'b', 'LEFT'), ['a', 'b', 'LEFT']);
+    assert.deepEqual(keys('LMPOP', '0', 'a', 'LEFT'), []);
+    assert.deepEqual(keys('LMPOP', '9', 'a', 'LEFT'), []);
+    // Where the strict count fails, Redis reads it with atoi (as LMPOP's own key rule does).
+    assert.deepEqual(keys('LMPOP', '1x', 'a', 'LEFT'), ['a']);
+    assert.deepEqual(keys('ZUNIONSTORE', 'dest', '2', 'a', 'b', 'WEIGHTS', '1', '2'), ['dest', 'a', 'b']);
+    assert.deepEqual(keys('SINTERCARD', '2', 'a', 'b', 'LIMIT', '1'), ['a', 'b']);
+    assert.deepEqual(keys('GEORADIUS', 'g', '0', '0', '1', 'km', 'STORE', 'dest'), ['g', 'dest']);
+    assert.deepEqual(keys('GEORADIUS', 'g', '0', '0', '1', 'km'), ['g']);
+    assert.deepEqual(keys('MEMORY', 'USAGE', 'k', 'SAMPLES', '5'), ['k']);
+    assert.deepEqual(keys('MSET', 'a', '1', 'b', '2'), ['a', 'b']);
+    const flags = (...items: string[]): readonly string[] | undefined => {
+      const args = words(...items);
+      const resolution = table.resolve(args);
+      assert.ok('spec' in resolution);
+      return keyReferences(resolution.spec, args)?.[0]?.flags;
+    };
+    assert.deepEqual(flags('SET', 'k', 'v'), ['OW', 'update']);
+    assert.deepEqual(flags('SET', 'k', 'v', 'get'), ['RW', 'access', 'update']);
+  });
+
+  test('COMMAND GETKEYS and GETKEYSANDFLAGS answer for served commands only', () => {
+    const command = (...items: string[]): unknown => simplify(commandReply(words(...items)));
+    assert.deepEqual(command('COMMAND', 'GETKEYS', 'MSET', 'a', '1', 'b', '2'), ['a', 'b']);
+    assert.deepEqual(command('COMMAND', 'GETKEYSANDFLAGS', 'GET', 'a'), [
+      ['a', [{ simple: 'RO' }, { simple: 'access' }]],
+    ]);
+    assert.deepEqual(command('COMMAND', 'GETKEYS', 'PING', 'x'), {
+      error: 'ERR The command has no key arguments',
+    });
+    assert.deepEqual(command('COMMAND', 'GETKEYS', 'NOSUCH', 'a'), {
+      error: 'ERR Invalid command specified',
+    });
+    assert.deepEqual(command('COMMAND', 'GETKEYS', 'GET', 'a', 'b'), {
+      error: 'ERR Invalid number of arguments specified for command',
+    });
+  });
+
+  test("Borealis's own command has its subcommands and docs in Redis's shape", () => {
+    const borealis = lookupCommand('borealis');
+    assert.deepEqual([...(borealis?.subcommands?.keys() ?? [])], ['consistency', 'help', 'session']);
+    const docs = simplify(commandReply(words('COMMAND', 'DOCS', 'borealis|consistency'))) as {
+      map: [string, { map: [string, unknown][] }][];
+    };
+    const fields = new Map(docs.map[0]?.[1].map);
+    assert.equal(fields.get('group'), 'connection');
+    assert.ok(Array.isArray(fields.get('arguments')));
+    assert.deepEqual(simplify((resolveCommand(words('BOREALIS', 'NOPE')) as { error: Reply }).error), {
+      error: "ERR unknown subcommand 'NOPE'. Try BOREALIS HELP.",
     });
   });
 });

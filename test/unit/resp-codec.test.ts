@@ -151,6 +151,13 @@ function asReceived(reply: Reply, protocol: RespVersion): Reply {
       );
       return protocol === 3 ? { kind: 'map', entries } : array(entries.flat());
     }
+    case 'pairs': {
+      const pairs = reply.entries.map(([first, second]) => [
+        asReceived(first, protocol),
+        asReceived(second, protocol),
+      ]);
+      return protocol === 3 ? array(pairs.map((pair) => array(pair))) : array(pairs.flat());
+    }
     case 'double':
       return protocol === 3 ? reply : bulk(formatDouble(reply.value));
     case 'verbatim':
@@ -177,7 +184,7 @@ const SPECIAL_DOUBLES = [
 ];
 
 function randomReply(random: () => number, depth: number): Reply {
-  const pick = Math.floor(random() * (depth >= 4 ? 9 : 13));
+  const pick = Math.floor(random() * (depth >= 4 ? 9 : 14));
   const text = () => randomBytes(random, Math.floor(random() * 12)).toString('base64');
   switch (pick) {
     case 0:
@@ -221,6 +228,14 @@ function randomReply(random: () => number, depth: number): Reply {
           () => [randomReply(random, depth + 1), randomReply(random, depth + 1)] as [Reply, Reply],
         ),
       };
+    case 13:
+      return {
+        kind: 'pairs',
+        entries: Array.from(
+          { length: Math.floor(random() * 4) },
+          () => [bulk(text()), { kind: 'double', value: random() * 100 }] as [Reply, Reply],
+        ),
+      };
     default:
       return {
         kind: 'set',
@@ -235,6 +250,12 @@ describe('reply encoder', () => {
     ['simple with line breaks', simple('a\r\nb\nc'), '+a  b c\r\n', '+a  b c\r\n'],
     ['error', error('ERR wrong\r\nthing'), '-ERR wrong  thing\r\n', '-ERR wrong  thing\r\n'],
     ['integer', integer(-42), ':-42\r\n', ':-42\r\n'],
+    [
+      'pairs',
+      { kind: 'pairs', entries: [[bulk('a'), { kind: 'double', value: 1.5 }]] },
+      '*2\r\n$1\r\na\r\n$3\r\n1.5\r\n',
+      '*1\r\n*2\r\n$1\r\na\r\n,1.5\r\n',
+    ],
     ['integer beyond 2^53', integer(2 ** 60), ':1152921504606846976\r\n', ':1152921504606846976\r\n'],
     ['bigint', integer(-(2n ** 63n)), ':-9223372036854775808\r\n', ':-9223372036854775808\r\n'],
     [

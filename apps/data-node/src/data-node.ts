@@ -5,17 +5,21 @@
 //                              │ ▲ resize                  ▲
 //                              └─┘          attached ─detach (drains first)
 import { randomBytes } from 'node:crypto';
-import { cpus, hostname } from 'node:os';
+import { cpus, hostname, totalmem } from 'node:os';
+import { writerCapacityProblem } from '../../../libs/limits/src/index.js';
 import { error } from '../../../libs/resp/src/reply.js';
 import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
-import { VersionedCache } from './cache/versioned-cache.js';
-import { type CapacityLimits, capacityProblem, limitsFor, TokenBucket } from './capacity/capacity.js';
-import { lookupCommand } from './commands/command-table.js';
+import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
+import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
+import { lookupCommand } from './commands/served-commands.js';
 import { Keyspace } from './engine/keyspace.js';
 import { type ReadConsistency, TransactionEngine } from './engine/transaction-engine.js';
 import { type IntervalReport, NodeMetrics } from './metrics/node-metrics.js';
 import { RedisReporter } from './metrics/redis-reporter.js';
+import { cpuFields, memoryFields, usedMemory, wantedSections } from './server/info-sections.js';
 import { RespServer } from './server/resp-server.js';
+import { ServerConfig } from './server/server-config.js';
+import { ServerStats } from './server/server-stats.js';
 import { REDIS_COMPATIBLE_VERSION, type Session } from './server/session.js';
 
 export type DataNodeState = 'unattached' | 'attaching' | 'attached' | 'draining' | 'drained';
@@ -54,12 +58,8 @@ export class LifecycleError extends Error {
   }
 }
 
-/** Cache entries are served for at most this long: a bound on staleness if a notice is lost. */
-const CACHE_ENTRY_AGE_MAX_MS = 10_000;
 /** An attach fails if fewer than 4 storage nodes answer within this time. */
 const ATTACH_STORAGE_WAIT_MS = 10_000;
-/** INFO's key count is recomputed (a full scan) at most this often. */
-const KEY_COUNT_REFRESH_MS = 5_000;
 /** A command waits at most this long for the command budget; then it runs anyway, counted. */
 const THROTTLE_WAIT_MAX_MS = 2_000;
 
@@ -76,8 +76,6 @@ class Attachment {
   readonly server: RespServer;
   limits: CapacityLimits;
   readonly sessionsOpen = new Set<Session>();
-  keyCount: { count: number; atMs: number } | null = null;
-  private keyCountRefreshing = false;
 
   constructor(
     readonly request: AttachRequest,
@@ -111,12 +109,18 @@ class Attachment {
         get defaultConsistency() {
           return attachment.request.readConsistency;
         },
+        config: node.config,
+        stats: node.stats,
         info: (sections) => node.info(sections),
-        clientList: () => [...this.sessionsOpen].map((session) => `${session.describe()}\n`).join(''),
-        admitConnection: () =>
-          this.server.connectionCount >= this.limits.connections
-            ? error('ERR max number of clients reached')
-            : null,
+        lastSaveSeconds: () => node.lastSaveSeconds(),
+        admitConnection: () => {
+          if (this.server.connectionCount >= this.limits.connections) {
+            node.stats.rejectedConnections++;
+            return error('ERR max number of clients reached');
+          }
+          node.stats.connectionsReceived++;
+          return null;
+        },
         admitCommand: () => this.admitCommand(metrics),
         commandDone: (args, micros, reply) =>
           metrics.commandDone(commandLabel(args), micros, reply.kind === 'error'),
@@ -146,29 +150,6 @@ class Attachment {
     return count;
   }
 
-  /** The key count for INFO: the last one computed, refreshed in the background. */
-  knownKeyCount(): number | null {
-    const nowMs = Date.now();
-    if (
-      !this.keyCountRefreshing &&
-      (this.keyCount === null || nowMs - this.keyCount.atMs > KEY_COUNT_REFRESH_MS)
-    ) {
-      this.keyCountRefreshing = true;
-      this.keyspace
-        .size()
-        .then(
-          (count) => {
-            this.keyCount = { count, atMs: Date.now() };
-          },
-          () => undefined,
-        )
-        .finally(() => {
-          this.keyCountRefreshing = false;
-        });
-    }
-    return this.keyCount?.count ?? null;
-  }
-
   private admitCommand(metrics: NodeMetrics): Promise<void> | null {
     if (this.bucket.take(Date.now())) return null;
     metrics.throttled();
@@ -184,6 +165,10 @@ class Attachment {
 export class DataNode {
   state: DataNodeState = 'unattached';
   readonly metrics: NodeMetrics;
+  /** CONFIG GET/SET values: this process's, kept across attachments. */
+  readonly config: ServerConfig;
+  /** INFO commandstats/errorstats and the counters CONFIG RESETSTAT resets. */
+  readonly stats = new ServerStats();
   private attachment: Attachment | null = null;
   private readonly reporter: RedisReporter | null;
   private readonly reportTimer: NodeJS.Timeout;
@@ -191,11 +176,14 @@ export class DataNode {
   private lastCpu = process.cpuUsage();
   private lastCumulative = { conflicts: 0, retries: 0, hits: 0, misses: 0 };
   private readonly startedAtMs = Date.now();
+  private readonly memoryStartupBytes = usedMemory(process.memoryUsage());
+  private memoryPeakBytes = this.memoryStartupBytes;
   private readonly log: (line: string) => void;
   lastReport: IntervalReport | null = null;
 
   constructor(private readonly options: DataNodeOptions) {
     this.log = options.log ?? ((line) => console.log(line));
+    this.config = new ServerConfig({ maxclients: () => this.attachment?.limits.connections ?? 0 });
     this.metrics = new NodeMetrics(() => {
       const attachment = this.attachment;
       return {
@@ -228,7 +216,7 @@ export class DataNode {
     if (this.state !== 'unattached') {
       throw new LifecycleError(`the node is ${this.state}; detach it before attaching it again`, 409);
     }
-    const problem = capacityProblem(request.cu);
+    const problem = writerCapacityProblem(request.cu);
     if (problem !== null) throw new LifecycleError(problem, 400);
     this.state = 'attaching';
     const attachment = new Attachment({ ...request }, this, this.options, this.metrics);
@@ -249,7 +237,7 @@ export class DataNode {
   }
 
   resize(cu: number): void {
-    const problem = capacityProblem(cu);
+    const problem = writerCapacityProblem(cu);
     if (problem !== null) throw new LifecycleError(problem, 400);
     if (this.attachment === null || this.state !== 'attached') {
       throw new LifecycleError(`the node is ${this.state}; only an attached node can be resized`, 409);
@@ -318,15 +306,14 @@ export class DataNode {
     };
   }
 
-  info(sections: string[]): string {
-    const wanted = new Set(
-      sections.length === 0 ||
-        sections.includes('all') ||
-        sections.includes('everything') ||
-        sections.includes('default')
-        ? ['server', 'clients', 'persistence', 'stats', 'keyspace', 'borealis']
-        : sections,
-    );
+  /** LASTSAVE: when this process started (ARCHITECTURE.md, "LASTSAVE"). */
+  lastSaveSeconds(): number {
+    return Math.floor(this.startedAtMs / 1000);
+  }
+
+  /** INFO [section …]: Redis's sections, named and ordered as Redis 7 does, then Borealis's. */
+  async info(sections: string[]): Promise<string> {
+    const wanted = wantedSections(sections);
     const attachment = this.attachment;
     const lines: string[] = [];
     const section = (name: string, fields: [string, string | number][]): void => {
@@ -335,6 +322,7 @@ export class DataNode {
       lines.push(`# ${name}`);
       for (const [key, value] of fields) lines.push(`${key}:${value}`);
     };
+    const uptimeSeconds = Math.floor((Date.now() - this.startedAtMs) / 1000);
     section('Server', [
       ['redis_version', REDIS_COMPATIBLE_VERSION],
       ['borealis_version', VERSION],
@@ -343,28 +331,67 @@ export class DataNode {
       ['arch_bits', 64],
       ['process_id', process.pid],
       ['tcp_port', attachment?.server.boundPort ?? 0],
-      ['uptime_in_seconds', Math.floor((Date.now() - this.startedAtMs) / 1000)],
+      ['uptime_in_seconds', uptimeSeconds],
+      ['uptime_in_days', Math.floor(uptimeSeconds / 86_400)],
       ['executable', process.argv[1] ?? ''],
       ['hostname', hostname()],
     ]);
     section('Clients', [
       ['connected_clients', attachment?.server.connectionCount ?? 0],
       ['maxclients', attachment?.limits.connections ?? 0],
+      ['blocked_clients', 0],
       ['clients_in_transaction', attachment?.sessionsInTransaction() ?? 0],
     ]);
-    section('Persistence', [['loading', 0]]);
+    const usage = process.memoryUsage();
+    this.memoryPeakBytes = Math.max(this.memoryPeakBytes, usedMemory(usage));
+    section(
+      'Memory',
+      memoryFields({
+        usage,
+        peakBytes: this.memoryPeakBytes,
+        startupBytes: this.memoryStartupBytes,
+        datasetBytes: attachment?.cache.size.bytes ?? 0,
+        totalSystemBytes: totalmem(),
+        maxmemory: this.config.get('maxmemory') ?? '0',
+        maxmemoryPolicy: this.config.get('maxmemory-policy') ?? 'noeviction',
+      }),
+    );
+    section('Persistence', [
+      ['loading', 0],
+      ['rdb_changes_since_last_save', 0],
+      ['rdb_bgsave_in_progress', 0],
+      ['rdb_last_save_time', this.lastSaveSeconds()],
+      ['aof_enabled', 0],
+      ['aof_rewrite_in_progress', 0],
+    ]);
     section('Stats', [
-      ['total_commands_processed', this.metrics.commandsSinceStart],
+      ['total_connections_received', this.stats.connectionsReceived],
+      ['total_commands_processed', this.stats.commandsProcessed],
       ['instantaneous_ops_per_sec', Math.round(this.lastReport?.opsPerSecond ?? 0)],
-      ['throttled_commands', this.metrics.throttledSinceStart],
+      ['rejected_connections', this.stats.rejectedConnections],
       ['keyspace_hits', attachment?.cache.stats.hits ?? 0],
       ['keyspace_misses', attachment?.cache.stats.misses ?? 0],
+      ['total_error_replies', this.stats.errorReplies],
+      ['throttled_commands', this.metrics.throttledSinceStart],
     ]);
-    const keyCount = attachment?.knownKeyCount() ?? null;
-    section(
-      'Keyspace',
-      keyCount === null || keyCount === 0 ? [] : [['db0', `keys=${keyCount},expires=0,avg_ttl=0`]],
-    );
+    section('Replication', [
+      ['role', 'master'],
+      ['connected_slaves', 0],
+      ['master_repl_offset', 0],
+    ]);
+    section('CPU', cpuFields(process.cpuUsage()));
+    section('Commandstats', this.stats.commandStatsFields());
+    section('Errorstats', this.stats.errorStatsFields());
+    section('Cluster', [['cluster_enabled', 0]]);
+    if (wanted.has('keyspace')) {
+      // Counted now, by the same walk as DBSIZE: a count kept from earlier went stale (INFO
+      // showed keys that were gone), and one refreshed in the background could not agree with it.
+      const counts = attachment === null ? { keys: 0, expires: 0 } : await attachment.keyspace.counts();
+      section(
+        'Keyspace',
+        counts.keys === 0 ? [] : [['db0', `keys=${counts.keys},expires=${counts.expires},avg_ttl=0`]],
+      );
+    }
     const counters = attachment?.engine.counters;
     section('Borealis', [
       ['node_id', this.options.nodeId],
@@ -387,7 +414,8 @@ export class DataNode {
       ['unknown_outcomes', counters?.unknownOutcomes ?? 0],
       ['cpus', cpus().length],
     ]);
-    return `${lines.join('\r\n')}\r\n`;
+    // As Redis: a section it does not know gives an empty reply.
+    return lines.length === 0 ? '' : `${lines.join('\r\n')}\r\n`;
   }
 
   private report(): void {
@@ -396,6 +424,8 @@ export class DataNode {
     this.lastReportAtMs = nowMs;
     const cpu = process.cpuUsage(this.lastCpu);
     this.lastCpu = process.cpuUsage();
+    // INFO's used_memory_peak: sampled here too, not only when INFO is asked.
+    this.memoryPeakBytes = Math.max(this.memoryPeakBytes, usedMemory(process.memoryUsage()));
     const interval = this.metrics.takeInterval();
     const attachment = this.attachment;
     const cumulative = {

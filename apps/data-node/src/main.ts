@@ -9,6 +9,7 @@ import {
   onShutdown,
   readHost,
   readPort,
+  writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
 import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
@@ -101,6 +102,11 @@ async function main(): Promise<void> {
       await node.stop();
     },
     (line) => console.log(`${APP} ${nodeId}: ${line}`),
+  );
+  // Ready for lifecycle calls: whoever started the node may find it now (ADR 0006). A node
+  // attached at start (--cluster) is found unattached until the attach below finishes.
+  await writeRegistryEntry({ app: APP, id: nodeId, host, adminPort: admin.port }).catch((cause: unknown) =>
+    exitWithError(APP, `cannot write its registry entry: ${(cause as Error).message}`, 1),
   );
   console.log(`${APP} ${nodeId} health at ${healthUrl(host, admin.port)}`);
   if (values.cluster !== undefined) {

@@ -21,6 +21,13 @@ export interface Version {
 export interface ReadEntry {
   key: string;
   seq: number;
+  /**
+   * A shared read is checked at the vote like any read (NO when the key is newer or pending in
+   * another transaction) but is not held until the decision, so transactions that share it do
+   * not exclude one another. Only for a key that every transaction reads and rare ones write
+   * (a volume's generation); a key the proposal also writes is held all the same (ADR 0004).
+   */
+  shared?: true;
 }
 
 export interface WriteEntry {

@@ -110,7 +110,12 @@ export type ReplicaRecord =
     }
   | { kind: 'adopt'; volume: string; entries: SyncEntry[] }
   /** Decided transactions every replica confirmed: replay drops them too instead of confirming again. */
-  | { kind: 'forget'; volume: string; txids: TxId[]; atMs: number };
+  | { kind: 'forget'; volume: string; txids: TxId[]; atMs: number }
+  /**
+   * The volume was deleted (its cluster was): its state is dropped and the name is remembered for
+   * good, so that nothing about it is answered, logged or repaired here again (`dropVolume`).
+   */
+  | { kind: 'dropVolume'; volume: string; atMs: number };
 
 export interface Ready {
   records: ReplicaRecord[];
@@ -173,6 +178,15 @@ export interface ReplicaSnapshot {
     unconfirmed: [TxId, number][];
     forgotten: [TxId, number][];
   }[];
+  /** Dropped volumes: name → when. Absent in snapshots written before volumes could be dropped. */
+  droppedVolumes?: [string, number][];
+}
+
+/** What `dropVolume` found: whether this replica held state for the volume, and how many keys. */
+export interface DroppedVolume {
+  existed: boolean;
+  /** Keys that held a value (deleted keys' versions left out). */
+  keys: number;
 }
 
 export class StorageReplica {
@@ -181,6 +195,14 @@ export class StorageReplica {
   readonly timing: ReplicaTiming;
   private readonly quorum: typeof QUORUM;
   private readonly volumes = new Map<string, VolumeState>();
+  /**
+   * Dropped volumes (name → when), kept for good: volume names are never reused (the control
+   * plane names a volume after its cluster), and a replica that forgot a drop would rebuild the
+   * volume from any peer that still holds it. A name costs tens of bytes.
+   */
+  private readonly droppedVolumes = new Map<string, number>();
+  /** Messages about dropped volumes, ignored: a later writer or a peer that has not dropped yet. */
+  private droppedVolumeMessages = 0;
   private ready: Ready = { records: [], messages: [] };
   private lastSyncAtMs = Number.NEGATIVE_INFINITY;
   private syncEveryMs: number;
@@ -213,6 +235,13 @@ export class StorageReplica {
   }
 
   step(from: string, message: QuorumMessage, nowMs: number): void {
+    if (this.droppedVolumes.has(message.volume)) {
+      // Silent, as a crashed replica would be for this volume: an answer from the empty state
+      // (absent keys, fresh votes, promises without memory) could contradict what this replica
+      // said before the drop, and a repair reply would bring the volume back.
+      this.droppedVolumeMessages++;
+      return;
+    }
     switch (message.type) {
       case 'propose':
         this.onPropose(from, message, nowMs);
@@ -281,8 +310,35 @@ export class StorageReplica {
 
   // ---- durable records -------------------------------------------------------------------
 
+  /**
+   * Deletes a volume on this replica: its keys, versions, transaction records, recoveries and
+   * repair cursors go, and a `dropVolume` record (to be made durable before anyone is told) keeps
+   * the name, so that replay drops it again and later messages about it are ignored. Idempotent:
+   * dropping a dropped volume changes nothing and logs nothing. A volume this replica never held
+   * is dropped too, so that repair cannot bring it here from a peer that still holds it.
+   */
+  dropVolume(name: string, nowMs: number): DroppedVolume {
+    if (this.droppedVolumes.has(name)) return { existed: false, keys: 0 };
+    const volume = this.volumes.get(name);
+    let keys = 0;
+    if (volume !== undefined) for (const state of volume.keys.values()) if (state.value !== null) keys++;
+    this.persist({ kind: 'dropVolume', volume: name, atMs: nowMs });
+    return { existed: volume !== undefined, keys };
+  }
+
+  isDropped(volumeName: string): boolean {
+    return this.droppedVolumes.has(volumeName);
+  }
+
   /** Applies one record to the state; used at run time and for replay after a restart. */
   applyRecord(record: ReplicaRecord): void {
+    if (record.kind === 'dropVolume') {
+      this.volumes.delete(record.volume);
+      if (!this.droppedVolumes.has(record.volume)) this.droppedVolumes.set(record.volume, record.atMs);
+      return;
+    }
+    // Nothing is logged about a volume after its drop; should a record appear anyway, the drop wins.
+    if (this.droppedVolumes.has(record.volume)) return;
     const volume = this.volume(record.volume);
     switch (record.kind) {
       case 'vote': {
@@ -290,7 +346,7 @@ export class StorageReplica {
         transaction.vote = record.vote;
         if (record.proposal !== null) transaction.proposal = record.proposal;
         if (record.vote === 'yes' && transaction.decision === null && record.proposal !== null) {
-          for (const key of keysOf(record.proposal)) this.keyState(volume, key).pendingTxid = record.txid;
+          for (const key of heldKeysOf(record.proposal)) this.keyState(volume, key).pendingTxid = record.txid;
           transaction.holdsKeys = true;
           volume.holding.add(record.txid);
         }
@@ -915,12 +971,17 @@ export class StorageReplica {
         unconfirmed: [...volume.unconfirmed],
         forgotten: [...volume.forgotten],
       })),
+      droppedVolumes: [...this.droppedVolumes],
     };
   }
 
   restore(snapshot: ReplicaSnapshot): void {
     this.volumes.clear();
+    this.droppedVolumes.clear();
+    for (const [name, droppedAtMs] of snapshot.droppedVolumes ?? [])
+      this.droppedVolumes.set(name, droppedAtMs);
     for (const saved of snapshot.volumes) {
+      if (this.droppedVolumes.has(saved.name)) continue;
       const volume = this.volume(saved.name);
       for (const [key, state] of saved.keys) {
         volume.keys.set(key, { ...state });
@@ -973,6 +1034,8 @@ export class StorageReplica {
     pendingTransactions: number;
     unconfirmedDecisions: number;
     forgottenTransactions: number;
+    droppedVolumes: number;
+    droppedVolumeMessages: number;
   } {
     let keys = 0;
     let transactions = 0;
@@ -993,6 +1056,8 @@ export class StorageReplica {
       pendingTransactions,
       unconfirmedDecisions,
       forgottenTransactions,
+      droppedVolumes: this.droppedVolumes.size,
+      droppedVolumeMessages: this.droppedVolumeMessages,
     };
   }
 
@@ -1020,6 +1085,15 @@ function pendingInfo(volume: VolumeState, txid: TxId, key: string): PendingInfo 
 /** Every key a proposal reads or writes (writes must be in the read set). */
 export function keysOf(proposal: Proposal): string[] {
   return proposal.reads.map((read) => read.key);
+}
+
+/** The keys a YES vote holds pending until the decision: all but shared reads it does not write. */
+export function heldKeysOf(proposal: Proposal): string[] {
+  if (!proposal.reads.some((read) => read.shared === true)) return keysOf(proposal);
+  const written = new Set(proposal.writes.map((write) => write.key));
+  return proposal.reads
+    .filter((read) => read.shared !== true || written.has(read.key))
+    .map((read) => read.key);
 }
 
 /** Writes only keys it read, each key once, sequence numbers non-negative integers. */

@@ -1,9 +1,13 @@
 // Shape checks for messages that arrive from the network. The state machines trust their
 // input, so a storage node or writer checks each decoded frame here first and drops (and
 // counts) anything malformed instead of letting it reach, or half-change, the state.
+// The key limit comes from libs/limits, which the data node uses too, so that a key the data node
+// accepts (with its escape byte or internal prefix) is never one the storage nodes drop.
+// Importing it keeps this library pure: libs/limits holds constants only, and the same purity
+// lint covers it.
+import { STORAGE_KEY_BYTES_MAX } from '../../limits/src/index.js';
 import type { QuorumMessage } from './messages.js';
 
-const KEY_BYTES_MAX = 64 * 1024;
 const KEYS_PER_MESSAGE_MAX = 100_000;
 
 type Json = Record<string, unknown>;
@@ -21,7 +25,7 @@ function isCount(value: unknown): value is number {
 }
 
 function isKey(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= KEY_BYTES_MAX;
+  return typeof value === 'string' && value.length <= STORAGE_KEY_BYTES_MAX;
 }
 
 function isValue(value: unknown): boolean {
@@ -50,7 +54,14 @@ function isProposal(value: unknown): boolean {
     isName(value.txid) &&
     typeof value.proposedAtMs === 'number' &&
     Number.isFinite(value.proposedAtMs) &&
-    isList(value.reads, (read) => isObject(read) && isKey(read.key) && isCount(read.seq)) &&
+    isList(
+      value.reads,
+      (read) =>
+        isObject(read) &&
+        isKey(read.key) &&
+        isCount(read.seq) &&
+        (read.shared === undefined || read.shared === true),
+    ) &&
     isList(value.writes, (write) => isObject(write) && isKey(write.key) && isValue(write.value))
   );
 }

@@ -101,6 +101,14 @@ function appendReply(output: Output, reply: Reply, protocol: RespVersion): void 
         appendReply(output, value, protocol);
       }
       return;
+    case 'pairs':
+      appendAscii(output, `*${protocol === 3 ? reply.entries.length : reply.entries.length * 2}\r\n`);
+      for (const [first, second] of reply.entries) {
+        if (protocol === 3) appendAscii(output, '*2\r\n');
+        appendReply(output, first, protocol);
+        appendReply(output, second, protocol);
+      }
+      return;
     case 'double': {
       const text = formatDouble(reply.value);
       appendAscii(output, protocol === 3 ? `,${text}\r\n` : `$${text.length}\r\n${text}\r\n`);

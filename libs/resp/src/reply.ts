@@ -18,6 +18,11 @@ export type Reply =
   | { kind: 'map'; entries: [Reply, Reply][] }
   /** RESP3 `~`; RESP2 an array. */
   | { kind: 'set'; items: Reply[] }
+  /**
+   * RESP3 an array of two-element arrays; RESP2 one flat array, member, score, member, score…
+   * (ZRANGE … WITHSCORES and the other sorted-set replies with scores).
+   */
+  | { kind: 'pairs'; entries: [Reply, Reply][] }
   /** RESP3 `,`; RESP2 a bulk string. */
   | { kind: 'double'; value: number }
   /** RESP3 `=` with a three-letter format (`txt`); RESP2 a bulk string. */

@@ -74,6 +74,11 @@ export class RequestParser {
     if (this.failure === null) this.reader.push(chunk);
   }
 
+  /** Bytes received and not yet consumed as requests (CLIENT LIST's qbuf). */
+  get bufferedBytes(): number {
+    return this.reader.bufferedBytes;
+  }
+
   /**
    * The next request's arguments; `null` until more bytes arrive. A ParseError carries the error
    * line Redis sends for the same input; every later call returns it again, as the connection is

@@ -3,6 +3,7 @@
 // bounded. With BOREALIS_NODE_TOKEN set, lifecycle calls need `Authorization: Bearer <token>`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PROCESS_INSTANCE_ID } from '../../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../../libs/storage-client/src/index.js';
 import { type AttachRequest, type DataNode, LifecycleError } from '../data-node.js';
 
@@ -74,6 +75,8 @@ async function handle(
       status: 'ok',
       app: 'data-node',
       pid: process.pid,
+      // Tells this process from a later one with the same PID when the control plane re-adopts (ADR 0006).
+      instanceId: PROCESS_INSTANCE_ID,
       uptimeSeconds: Math.floor(process.uptime()),
       ...node.describe(),
     });

@@ -15,6 +15,12 @@ interface Entry extends CachedVersion {
   bytes: number;
 }
 
+/**
+ * Cache entries are served for at most this long: a bound on staleness if a notice is lost. A
+ * session moved from another writer reads around the cache for as long (BOREALIS SESSION MOVED).
+ */
+export const CACHE_ENTRY_AGE_MAX_MS = 10_000;
+
 /** Bookkeeping bytes charged per entry on top of key and value. */
 const ENTRY_OVERHEAD_BYTES = 96;
 

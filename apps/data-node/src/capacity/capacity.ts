@@ -1,14 +1,7 @@
 // Capacity units (DESIGN §1): what one CU buys, and the token bucket that enforces its command
-// budget. Pure: time comes in as `nowMs`.
-
-export const PER_CAPACITY_UNIT = {
-  commandsPerSecond: 2_000,
-  cacheBytes: 64 * 1024 * 1024,
-  connections: 200,
-} as const;
-
-export const CU_STEP = 0.5;
-export const CU_MAX_PER_WRITER = 256;
+// budget. Pure: time comes in as `nowMs`. The facts themselves (per-CU budget, step, per-writer
+// maximum) live in libs/limits, shared with the control plane, so that the two cannot disagree.
+import { PER_CAPACITY_UNIT } from '../../../../libs/limits/src/index.js';
 
 export interface CapacityLimits {
   cu: number;
@@ -17,14 +10,6 @@ export interface CapacityLimits {
   burstCommands: number;
   cacheBytes: number;
   connections: number;
-}
-
-/** Why `cu` is not a valid writer size, or null. */
-export function capacityProblem(cu: unknown): string | null {
-  if (typeof cu !== 'number' || !Number.isFinite(cu)) return 'cu must be a number';
-  if (cu < CU_STEP || cu > CU_MAX_PER_WRITER) return `cu must be between ${CU_STEP} and ${CU_MAX_PER_WRITER}`;
-  if (!Number.isInteger(cu / CU_STEP)) return `cu must be a multiple of ${CU_STEP}`;
-  return null;
 }
 
 export function limitsFor(cu: number): CapacityLimits {

@@ -3,18 +3,48 @@
 // Layout: one tag byte (the type in the low bits, 0x80 set when an expiry follows), then the
 // expiry as a little-endian float64 of Unix milliseconds when present, then the payload:
 // - string: the raw bytes, so that encoding and decoding a string is one copy;
-// - hash: a varint field count, then for each field a varint length and its bytes followed by a
-//   varint length and the value's bytes, in insertion order.
+// - hash (stored whole, the layout before ADR 0008): a varint field count, then for each field a
+//   varint length and its bytes followed by a varint length and the value's bytes, in insertion order;
+// - a collection's header (ADR 0008; one tag per type): the 8-byte collection id, a varint element
+//   count, then the family's meta bytes to the end.
 // Varints are unsigned LEB128. A float64 holds every expiry Redis can set exactly up to 2^53 ms
 // (the year 287,396) and keeps a larger one as the nearest representable integer.
+
+export type CollectionType = 'hash' | 'set' | 'list' | 'zset';
+
+/**
+ * The value at a collection's Redis key (ADR 0008): its elements live in element keys under
+ * `id` (collections/layout.ts); `meta` is the family's own bytes (bucket count, list head, …).
+ */
+export interface CollectionHeader {
+  type: CollectionType;
+  /** 8 bytes as a latin1 string, fixed for the life of the collection. */
+  id: string;
+  /** Element count. */
+  size: number;
+  expireAtMs: number | null;
+  meta: Buffer;
+}
 
 export type StoredValue =
   | { type: 'string'; value: Buffer; expireAtMs: number | null }
   /** Field names are latin1 strings holding the field's bytes; the Map keeps insertion order. */
-  | { type: 'hash'; fields: Map<string, Buffer>; expireAtMs: number | null };
+  | { type: 'hash'; fields: Map<string, Buffer>; expireAtMs: number | null }
+  | CollectionHeader;
+
+export const COLLECTION_ID_BYTES = 8;
 
 const STRING_TAG = 0x01;
 const HASH_TAG = 0x02;
+const COLLECTION_TAGS: Readonly<Record<CollectionType, number>> = {
+  hash: 0x03,
+  set: 0x04,
+  list: 0x05,
+  zset: 0x06,
+};
+const COLLECTION_TYPE_BY_TAG = new Map<number, CollectionType>(
+  Object.entries(COLLECTION_TAGS).map(([type, tag]) => [tag, type as CollectionType]),
+);
 const HAS_EXPIRY_FLAG = 0x80;
 const TYPE_MASK = 0x7f;
 const EXPIRY_BYTES = 8;
@@ -32,14 +62,21 @@ export function decodeStoredHeader(bytes: Uint8Array): {
   const reader = new ByteReader(bytes);
   const tag = reader.byte('type tag');
   const expireAtMs = (tag & HAS_EXPIRY_FLAG) !== 0 ? reader.expiry() : null;
-  switch (tag & TYPE_MASK) {
-    case STRING_TAG:
-      return { type: 'string', expireAtMs };
-    case HASH_TAG:
-      return { type: 'hash', expireAtMs };
-    default:
-      throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
-  }
+  return { type: typeOfTag(tag), expireAtMs };
+}
+
+function typeOfTag(tag: number): StoredValue['type'] {
+  const masked = tag & TYPE_MASK;
+  if (masked === STRING_TAG) return 'string';
+  if (masked === HASH_TAG) return 'hash';
+  const collection = COLLECTION_TYPE_BY_TAG.get(masked);
+  if (collection !== undefined) return collection;
+  throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
+}
+
+/** A collection header, as opposed to a value stored whole. */
+export function isCollectionHeader(value: StoredValue): value is CollectionHeader {
+  return 'id' in value;
 }
 
 /** True when the value's expiry has passed: Redis keeps a key alive through its expiry millisecond. */
@@ -55,6 +92,7 @@ export function encodeStoredValue(value: StoredValue): Uint8Array {
     value.value.copy(bytes, offset);
     return bytes;
   }
+  if (isCollectionHeader(value)) return encodeHeader(value, headerLength);
   const fieldBytes: Buffer[] = [];
   let payloadLength = varintLength(value.fields.size);
   for (const [field, fieldValue] of value.fields) {
@@ -85,14 +123,28 @@ export function decodeStoredValue(bytes: Uint8Array): StoredValue {
   const reader = new ByteReader(bytes);
   const tag = reader.byte('type tag');
   const expireAtMs = (tag & HAS_EXPIRY_FLAG) !== 0 ? reader.expiry() : null;
-  switch (tag & TYPE_MASK) {
-    case STRING_TAG:
-      return { type: 'string', value: reader.rest(), expireAtMs };
-    case HASH_TAG:
-      return { type: 'hash', fields: decodeHashFields(reader), expireAtMs };
-    default:
-      throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
+  const type = typeOfTag(tag);
+  if (type === 'string') return { type, value: reader.rest(), expireAtMs };
+  if ((tag & TYPE_MASK) === HASH_TAG) return { type: 'hash', fields: decodeHashFields(reader), expireAtMs };
+  const id = reader.bytes(COLLECTION_ID_BYTES, 'collection id').toString('latin1');
+  const size = reader.varint('collection size');
+  return { type, id, size, expireAtMs, meta: reader.rest() };
+}
+
+function encodeHeader(header: CollectionHeader, headerLength: number): Uint8Array {
+  if (header.id.length !== COLLECTION_ID_BYTES)
+    throw new Error(`a collection id is ${COLLECTION_ID_BYTES} bytes`);
+  if (!Number.isSafeInteger(header.size) || header.size < 0 || header.size >= 2 ** 32) {
+    throw new Error(`invalid collection size ${header.size}`);
   }
+  const bytes = Buffer.allocUnsafe(
+    headerLength + COLLECTION_ID_BYTES + varintLength(header.size) + header.meta.length,
+  );
+  let offset = writeHeader(bytes, COLLECTION_TAGS[header.type], header.expireAtMs);
+  offset += bytes.write(header.id, offset, 'latin1');
+  offset = writeVarint(bytes, offset, header.size);
+  header.meta.copy(bytes, offset);
+  return bytes;
 }
 
 function decodeHashFields(reader: ByteReader): Map<string, Buffer> {

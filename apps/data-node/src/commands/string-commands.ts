@@ -10,7 +10,7 @@ import {
   stringValue,
 } from './context-access.js';
 import { parseInteger } from './number-text.js';
-import { NOT_AN_INTEGER, ONE, WRONG_TYPE, ZERO } from './replies.js';
+import { NOT_AN_INTEGER, ONE, stringGrowthRefusal, WRONG_TYPE, ZERO } from './replies.js';
 import {
   expiryFromOption,
   parseStringOptions,
@@ -168,6 +168,8 @@ function append(args: Buffer[], context: DataCommandContext): Reply {
   }
   if (current.type !== 'string') return WRONG_TYPE;
   if (exceedsStringLimit(BigInt(current.value.length), suffix.length)) return STRING_TOO_LONG;
+  const refusal = stringGrowthRefusal(current.value.length + suffix.length);
+  if (refusal !== null) return refusal;
   const value = Buffer.concat([current.value, suffix]);
   context.write(key, { type: 'string', value, expireAtMs: current.expireAtMs });
   return integer(value.length);
@@ -179,7 +181,11 @@ function strlen(args: Buffer[], context: DataCommandContext): Reply {
   return current.type === 'string' ? integer(current.value.length) : WRONG_TYPE;
 }
 
-/** GETRANGE (and its old name SUBSTR) key start end, both inclusive, negative from the end. */
+/**
+ * GETRANGE (and its old name SUBSTR) key start end, both inclusive, negative from the end. As
+ * Redis 7.4, which answers "" for a range that ends before the string starts (7.0 clamped such an
+ * end to 0 and answered the first byte: GETRANGE "Hello World" 0 -100 gave "H").
+ */
 function getrange(args: Buffer[], context: DataCommandContext): Reply {
   let start = parseInteger(args[2] as Buffer);
   if (start === null) return NOT_AN_INTEGER;
@@ -189,13 +195,11 @@ function getrange(args: Buffer[], context: DataCommandContext): Reply {
   if (current === null) return EMPTY_BULK;
   if (current.type !== 'string') return WRONG_TYPE;
   const length = BigInt(current.value.length);
-  if (start < 0n && end < 0n && start > end) return EMPTY_BULK;
   if (start < 0n) start += length;
   if (end < 0n) end += length;
+  if (length === 0n || start >= length || end < 0n || start > end) return EMPTY_BULK;
   if (start < 0n) start = 0n;
-  if (end < 0n) end = 0n;
   if (end >= length) end = length - 1n;
-  if (start > end || length === 0n) return EMPTY_BULK;
   return bulk(current.value.subarray(Number(start), Number(end) + 1));
 }
 
@@ -212,6 +216,8 @@ function setrange(args: Buffer[], context: DataCommandContext): Reply {
   if (exceedsStringLimit(offset, patch.length)) return STRING_TOO_LONG;
   const patchStart = Number(offset);
   const previous = current?.value ?? EMPTY_BUFFER;
+  const refusal = stringGrowthRefusal(patchStart + patch.length);
+  if (refusal !== null) return refusal;
   const value = Buffer.alloc(Math.max(previous.length, patchStart + patch.length));
   previous.copy(value);
   patch.copy(value, patchStart);

@@ -13,6 +13,8 @@
 export interface ScheduledWork {
   /** Every key the work reads or writes. */
   keys: readonly string[];
+  /** Work over the whole keyspace (FLUSHDB): after everything before it, before everything after. */
+  barrier?: boolean;
 }
 
 interface Group<W> {
@@ -36,6 +38,10 @@ export class GroupScheduler<W extends ScheduledWork> {
   private openBatch: Group<W> | null = null;
   private groupsRunning = 0;
   private groupsWaiting = 0;
+  /** The newest barrier group not finished yet: all later work waits for it. */
+  private barrier: Group<W> | null = null;
+  /** Every group not finished yet, which a barrier waits for. */
+  private readonly live = new Set<Group<W>>();
 
   constructor(
     private readonly runGroup: (works: W[]) => Promise<void>,
@@ -52,6 +58,12 @@ export class GroupScheduler<W extends ScheduledWork> {
       const tail = this.tails.get(key);
       if (tail !== undefined) ahead.add(tail);
     }
+    if (this.barrier !== null) ahead.add(this.barrier);
+    if (work.barrier === true) {
+      for (const group of this.live) ahead.add(group);
+      this.startGroup(work, ahead);
+      return;
+    }
     if (ahead.size === 1) {
       const [only] = ahead as unknown as [Group<W>];
       if (!only.running && only.works.length < this.limits.worksPerGroupMax) {
@@ -66,6 +78,11 @@ export class GroupScheduler<W extends ScheduledWork> {
         return;
       }
     }
+    this.startGroup(work, ahead);
+  }
+
+  /** A new group for `work`, after the groups `ahead`. */
+  private startGroup(work: W, ahead: Set<Group<W>>): void {
     const group: Group<W> = {
       works: [work],
       keys: new Set(work.keys),
@@ -73,6 +90,8 @@ export class GroupScheduler<W extends ScheduledWork> {
       waitingOn: 0,
       dependents: [],
     };
+    if (work.barrier === true) this.barrier = group;
+    this.live.add(group);
     for (const before of ahead) {
       before.dependents.push(group);
       group.waitingOn++;
@@ -111,6 +130,8 @@ export class GroupScheduler<W extends ScheduledWork> {
 
   private finish(group: Group<W>): void {
     this.groupsRunning--;
+    if (this.barrier === group) this.barrier = null;
+    this.live.delete(group);
     for (const key of group.keys) if (this.tails.get(key) === group) this.tails.delete(key);
     for (const dependent of group.dependents) {
       dependent.waitingOn--;

@@ -1,7 +1,12 @@
-// SCAN, KEYS and DBSIZE: key names come from 3 replicas in hash order (a cursor is the next
-// hash, so it is valid on every writer of the cluster), then a point read of those names
-// tells which exist now, are not expired, and have the wanted type.
+// SCAN, KEYS, DBSIZE and RANDOMKEY: key names come from 3 replicas in hash order (a cursor is the
+// next hash, so it is valid on every writer of the cluster), then a point read of those names
+// tells which exist now, are not expired, and have the wanted type. The volume's internal keys
+// (collection elements, reclaim records; ADR 0008) are skipped, and escaped Redis keys are given
+// back unescaped, so only Redis keys (values and collection headers) are listed and counted.
+import { keyHash } from '../../../../libs/quorum/src/index.js';
 import type { ScanPage } from '../../../../libs/storage-client/src/index.js';
+import { generationOf, storageKey, userKeyOf } from '../commands/collections/layout.js';
+import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
 import { globMatch } from '../commands/glob.js';
 import { decodeStoredHeader, isExpired, STORED_HEADER_BYTES_MAX } from '../commands/stored-value.js';
 import type { TransactionEngine } from './transaction-engine.js';
@@ -20,12 +25,17 @@ export interface ScanFilter {
 /** KEYS and DBSIZE stop with an error beyond this many keys: their reply must stay bounded. */
 export const KEYS_REPLY_MAX = 1_000_000;
 const FULL_SCAN_PAGE_KEYS = 5_000;
+/** RANDOMKEY reads this many names per page from its random starting point. */
+const RANDOM_KEY_PAGE_KEYS = 100;
+const HASH_SPACE = 2 ** 32;
 
 export class Keyspace {
+  /** `random` draws RANDOMKEY's starting point and pick ([0, 1)); tests pass a seeded one. */
   constructor(
     private readonly volume: string,
     private readonly store: KeyspaceStore,
     private readonly engine: TransactionEngine,
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** One SCAN page: the existing keys among about `count` names from `cursor` on. */
@@ -52,27 +62,113 @@ export class Keyspace {
     return found;
   }
 
+  /**
+   * RANDOMKEY: a key picked at random among the existing ones of a window of about
+   * RANDOM_KEY_PAGE_KEYS Redis keys from a random point of the hash order (wrapping around once),
+   * or null when there is none. Key hashes are not evenly spread, so a key after a wide gap of the
+   * hash space is somewhat likelier than one in a dense stretch (Redis's pick is not uniform
+   * either). An empty keyspace costs two pages at most; one full of expired keys costs a full
+   * scan, like DBSIZE.
+   */
+  async randomKey(): Promise<string | null> {
+    const start = Math.floor(this.random() * HASH_SPACE);
+    let cursor = start;
+    let wrapped = false;
+    let candidates: string[] = [];
+    let pageKeys = RANDOM_KEY_PAGE_KEYS;
+    for (;;) {
+      const page = await this.store.scan(this.volume, cursor, pageKeys);
+      // Past a first page without Redis keys (a stretch of collection elements, say), read on in
+      // the larger pages of a full scan.
+      pageKeys = FULL_SCAN_PAGE_KEYS;
+      for (const name of page.keys) {
+        // Only Redis keys fill the window; after wrapping around, names at or past the start were
+        // seen on the first lap.
+        if (userKeyOf(name) !== null && (!wrapped || keyHash(name) < start)) candidates.push(name);
+      }
+      let lapDone = wrapped && (page.nextHash === 0 || page.nextHash >= start);
+      if (!wrapped && page.nextHash === 0) {
+        lapDone = start === 0;
+        wrapped = true;
+      }
+      cursor = page.nextHash;
+      if (candidates.length >= RANDOM_KEY_PAGE_KEYS || lapDone) {
+        const keys = await this.existing(candidates, { pattern: null, type: null });
+        if (keys.length > 0) return keys[Math.floor(this.random() * keys.length)] ?? null;
+        if (lapDone) return null;
+        candidates = [];
+      }
+    }
+  }
+
+  /** DBSIZE: counted page by page, so no list of names is held (and no key limit applies). */
   async size(): Promise<number> {
-    return (await this.keys({ pattern: null, type: null })).length;
+    return (await this.counts()).keys;
+  }
+
+  /**
+   * DBSIZE's and INFO keyspace's numbers, by one walk (so both agree at any quiet moment): the
+   * keys that exist now, and how many of them have an expiry. Only counts are kept, so the walk
+   * needs no bound but the keyspace's own end.
+   */
+  async counts(): Promise<{ keys: number; expires: number }> {
+    let keys = 0;
+    let expires = 0;
+    let cursor = 0;
+    do {
+      const page = await this.store.scan(this.volume, cursor, FULL_SCAN_PAGE_KEYS);
+      for (const header of await this.existingHeaders(page.keys, { pattern: null, type: null })) {
+        keys++;
+        if (header.expireAtMs !== null) expires++;
+      }
+      cursor = page.nextHash;
+    } while (cursor !== 0);
+    return { keys, expires };
   }
 
   private async existing(names: string[], filter: ScanFilter): Promise<string[]> {
+    return (await this.existingHeaders(names, filter)).map((header) => header.key);
+  }
+
+  private async existingHeaders(
+    names: string[],
+    filter: ScanFilter,
+  ): Promise<{ key: string; expireAtMs: number | null }[]> {
     const { pattern } = filter;
-    const candidates = pattern === null ? names : names.filter((name) => globMatch(pattern, name));
+    const candidates: string[] = [];
+    const generation = await this.engine.currentGeneration();
+    // Reclaim records a writer left behind (it stopped before finishing), and Redis keys of
+    // generations a FLUSHDB ended: whoever meets them reclaims them (ADR 0008, decisions 6–7).
+    const reclaimable: string[] = [];
+    for (const name of names) {
+      const key = userKeyOf(name);
+      if (key === null) {
+        if (isReclaimRecordKey(name)) reclaimable.push(name);
+        continue;
+      }
+      if (generationOf(name) < generation) reclaimable.push(name);
+      else if (generationOf(name) === generation && (pattern === null || globMatch(pattern, key))) {
+        candidates.push(key);
+      }
+    }
+    if (reclaimable.length > 0) this.engine.reclaimer.enqueue(reclaimable);
     if (candidates.length === 0) return [];
     // Type and expiry are all a listing needs: the replicas send each value's header only, so
     // a scan costs the same whatever the values' sizes.
-    const reads = await this.engine.readFresh(candidates, STORED_HEADER_BYTES_MAX);
+    const reads = await this.engine.readStorageKeys(
+      candidates.map((key) => storageKey(key, generation)),
+      STORED_HEADER_BYTES_MAX,
+    );
     const nowMs = Date.now();
-    const keys: string[] = [];
+    const found: { key: string; expireAtMs: number | null }[] = [];
     for (const key of candidates) {
-      const bytes = reads.get(key)?.bytes ?? null;
+      const bytes = reads.get(storageKey(key, generation))?.bytes ?? null;
       if (bytes === null) continue;
       const header = decodeStoredHeader(bytes);
       if (isExpired(header, nowMs)) continue;
       if (filter.type !== null && header.type !== filter.type) continue;
-      keys.push(key);
+      found.push({ key, expireAtMs: header.expireAtMs });
     }
-    return keys;
+    return found;
   }
 }

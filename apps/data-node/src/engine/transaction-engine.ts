@@ -6,23 +6,44 @@
 // bounded and jittered; the client never sees it. WATCHed keys must still have their
 // WATCH-time version, or that work's EXEC answers null, as in Redis.
 //
+// Reads during a command: a group starts with the keys its commands declare (their key specs);
+// a handler may read any other key (a collection's element keys, a second key it finds in a
+// value). A key not fetched yet ends the run with `KeysNotFetched`; the engine fetches every key
+// that run asked for in one round and runs the group again from the start over a fresh overlay.
+// Every key fetched joins the transaction's read set, which the commit validates, so the group
+// sees one snapshot however many rounds it took. `random()` and `newCollectionId()` repeat
+// themselves on every re-run of one attempt, so a re-run is the same computation with more keys.
+//
 // Reads: the cache serves keys of work in `instance` mode; `cluster` mode work reads its keys
 // from 3 replicas, and a read-only group over several keys is validated by a commit without
 // writes, so that it is one atomic snapshot. Writes may start from cached versions in either
 // mode: the commit validates them and a stale one only costs a retry.
+import { randomBytes, randomFillSync } from 'node:crypto';
+import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
 import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
-import { error, type Reply } from '../../../../libs/resp/src/reply.js';
+import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import {
+  ClientOverloadedError,
   type CommitResult,
   OutcomeUnknownError,
   QuorumUnavailableError,
   ReadFailedError,
 } from '../../../../libs/storage-client/src/index.js';
 import type { VersionedCache } from '../cache/versioned-cache.js';
+import {
+  collectionIdOf,
+  decodeGeneration,
+  GENERATION_KEY,
+  isCollectionHeader,
+  storageKey,
+} from '../commands/collections/layout.js';
+import { encodeReclaimRecord, reclaimRecordKey } from '../commands/collections/reclaim.js';
 import type { CommandSpec } from '../commands/command-table.js';
-import { executeDataCommand } from '../commands/data-commands.js';
+import { type DataCommandContext, executeDataCommand } from '../commands/data-commands.js';
+import { lookupCommand } from '../commands/served-commands.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from '../commands/stored-value.js';
 import { GroupScheduler } from './group-scheduler.js';
+import { Reclaimer } from './reclaimer.js';
 
 export type ReadConsistency = 'instance' | 'cluster';
 
@@ -36,14 +57,23 @@ export interface QueuedCommand {
   spec: CommandSpec;
   args: Buffer[];
   keys: string[];
+  /** The engine's own work (reclaim): runs instead of the command's handler. */
+  task?: (context: DataCommandContext) => Reply;
 }
 
 export interface Work {
   commands: QueuedCommand[];
-  /** WATCHed keys → seq at WATCH time (null when nothing is watched). */
+  /** WATCHed Redis keys → their watch version (`readFresh`) at WATCH time (null when nothing is watched). */
   watched: ReadonlyMap<string, number> | null;
   consistency: ReadConsistency;
+  /** For the scheduler: the Redis keys as generation-0 volume keys, and the tasks' internal keys. */
   keys: string[];
+  /** The Redis keys the commands name: volume keys of the generation each attempt reads. */
+  userKeys: string[];
+  /** Volume keys read as they are (the engine's own tasks). */
+  internalKeys: string[];
+  /** FLUSHDB/FLUSHALL: runs after all work submitted before it, and before all work after it. */
+  barrier: boolean;
   /** One reply per command, or null when a watched key changed. */
   settle(result: Reply[] | null): void;
 }
@@ -56,6 +86,8 @@ export interface EngineCounters {
   watchAborts: number;
   unknownOutcomes: number;
   unavailable: number;
+  /** Refused by the storage client before sending: too many calls in flight (TRYAGAIN). */
+  overloaded: number;
   validations: number;
 }
 
@@ -68,6 +100,8 @@ export interface TransactionEngineOptions {
   /** Transactions in flight before new work gathers into batches (see group-scheduler.ts). */
   groupsRunningMax?: number;
   random?: () => number;
+  /** Runs one command over a context: `executeDataCommand` unless a test injects its own. */
+  execute?: (spec: CommandSpec, args: Buffer[], context: DataCommandContext) => Reply;
 }
 
 interface KeyRead {
@@ -80,19 +114,61 @@ interface KeyRead {
 /** Enough transactions in flight to keep the replicas busy; beyond it, batches grow instead. */
 export const GROUPS_RUNNING_MAX_DEFAULT = 8;
 
-/** The storage protocol's key limit (bytes; keys are latin1 strings). */
-export const KEY_BYTES_MAX = 64 * 1024;
-/**
- * Bytes one transaction may write: its proposal must fit a 16 MiB frame to the storage nodes,
- * with room for the versions read and the other messages of its batch.
- */
-export const WRITE_BYTES_MAX = 8 * 1024 * 1024;
+/** Bytes one transaction may write: defined in libs/limits, where the command core reads it too. */
+export { WRITE_BYTES_MAX };
 
 /** Proposal bytes in flight to the storage nodes at most (one transaction may always go). */
 export const IN_FLIGHT_WRITE_BYTES_MAX = 16 * 1024 * 1024;
 
-/** Reads per point-read request: bounds a reply frame. */
-const KEYS_PER_READ_MAX = 1_000;
+/**
+ * Keys per point-read request: bounds a reply frame (16 MiB). Collection element keys hold a
+ * bucket or chunk of about 64 elements (ADR 0008), so 256 of them stay far below a frame
+ * unless the elements themselves are many KiB each.
+ */
+export const KEYS_PER_READ_MAX = 256;
+
+/** Point-read requests of one round in flight at once. */
+const READS_IN_FLIGHT_MAX = 8;
+
+/**
+ * Rounds of fetching per attempt: a command that walks a structure (a tree's levels, a chain of
+ * chunks) reads one level per round; 32 covers any structure of the families with room to spare.
+ */
+export const ROUNDS_PER_ATTEMPT_MAX = 32;
+
+/**
+ * Keys one transaction may read: a 1,000,000-element collection is ~16,000–32,000 element keys
+ * (ADR 0008), so SMEMBERS, HGETALL or LRANGE of all of it fits, and the commit's read set stays
+ * within the storage protocol's 100,000 keys per message.
+ */
+export const KEYS_PER_TRANSACTION_MAX = 65_536;
+
+/** Commands that change the volume's generation: they run as barriers (see Work). */
+const FLUSH_COMMAND_NAMES: ReadonlySet<string> = new Set(['flushdb', 'flushall']);
+
+/** The engine's own work runs as a write, like DEL. */
+const INTERNAL_TASK_SPEC = lookupCommand('del') as CommandSpec;
+
+/** Thrown inside a context when a run reads keys not fetched yet; only the engine catches it. */
+class KeysNotFetched {
+  constructor(readonly keys: readonly string[]) {}
+}
+
+/** Randomness of one attempt: replayed identically by every re-run of that attempt. */
+interface AttemptRandomness {
+  seed: Uint32Array;
+  /** Collection ids handed out, by call order; ids drawn from crypto, so they are unique. */
+  ids: string[];
+}
+
+/** What a run of a group left: replies and the overlay, or the keys it still needs. */
+type RunOutcome =
+  | { kind: 'ran'; results: (Reply[] | null)[]; overlay: Map<string, OverlayEntry> }
+  | { kind: 'missing'; keys: readonly string[] };
+
+type OverlayEntry =
+  | { kind: 'value'; value: StoredValue | null }
+  | { kind: 'element'; bytes: Uint8Array | null };
 
 export class TransactionEngine {
   readonly counters: EngineCounters = {
@@ -103,18 +179,25 @@ export class TransactionEngine {
     watchAborts: 0,
     unknownOutcomes: 0,
     unavailable: 0,
+    overloaded: 0,
     validations: 0,
   };
   private readonly scheduler: GroupScheduler<Work>;
   private readonly attemptsMax: number;
   private readonly random: () => number;
+  private readonly execute: NonNullable<TransactionEngineOptions['execute']>;
   private inFlightWorks = 0;
+  /** The volume's generation as last read: the guess each attempt maps its first keys with. */
+  private generationGuess = 0;
   private inFlightWriteBytes = 0;
   private readonly writeBytesWaiters: (() => void)[] = [];
+  /** Deletes the element keys of collections that are gone, in the background (ADR 0008). */
+  readonly reclaimer = new Reclaimer(this);
 
   constructor(private readonly options: TransactionEngineOptions) {
     this.attemptsMax = options.attemptsMax ?? 40;
     this.random = options.random ?? Math.random;
+    this.execute = options.execute ?? executeDataCommand;
     this.scheduler = new GroupScheduler((works) => this.runGroup(works), {
       worksPerGroupMax: options.worksPerGroupMax ?? 256,
       groupsRunningMax: options.groupsRunningMax ?? GROUPS_RUNNING_MAX_DEFAULT,
@@ -135,10 +218,10 @@ export class TransactionEngine {
     consistency: ReadConsistency,
     watched: ReadonlyMap<string, number> | null = null,
   ): Promise<Reply[] | null> {
-    const keys = new Set<string>();
-    for (const command of commands) for (const key of command.keys) keys.add(key);
-    if (watched !== null) for (const key of watched.keys()) keys.add(key);
-    for (const key of keys) {
+    const userKeys = new Set<string>();
+    for (const command of commands) for (const key of command.keys) userKeys.add(key);
+    if (watched !== null) for (const key of watched.keys()) userKeys.add(key);
+    for (const key of userKeys) {
       if (key.length > KEY_BYTES_MAX) {
         const refusal = error(
           `ERR a key of ${key.length} bytes is too long: keys are at most ${KEY_BYTES_MAX} bytes`,
@@ -152,7 +235,10 @@ export class TransactionEngine {
         commands,
         watched,
         consistency,
-        keys: [...keys],
+        keys: [...userKeys].map((key) => storageKey(key)),
+        userKeys: [...userKeys],
+        internalKeys: [],
+        barrier: commands.some((command) => FLUSH_COMMAND_NAMES.has(command.spec.name)),
         settle: (result) => {
           this.inFlightWorks--;
           resolve(result);
@@ -162,31 +248,95 @@ export class TransactionEngine {
   }
 
   /**
-   * Fresh versions of `keys` from 3 replicas (for WATCH and scans); refreshes the cache. With
-   * `prefixBytes`, the values are cut to that many leading bytes (and not cached).
+   * Runs `task` as one transaction over the volume keys `keys` (internal keys, not escaped),
+   * scheduled like any work; answers the task's result, or 'failed' on a storage error.
    */
-  async readFresh(keys: string[], prefixBytes?: number): Promise<Map<string, KeyRead>> {
-    const result = new Map<string, KeyRead>();
-    for (let start = 0; start < keys.length; start += KEYS_PER_READ_MAX) {
-      const chunk = keys.slice(start, start + KEYS_PER_READ_MAX);
-      const values = await this.options.store.read(this.options.volume, chunk, prefixBytes);
-      const nowMs = Date.now();
-      for (const value of values) {
-        result.set(value.key, {
-          seq: value.version.seq,
-          txid: value.version.txid,
-          bytes: value.value,
-          fresh: true,
-        });
-        if (prefixBytes !== undefined) continue;
-        this.options.cache.offer(
-          value.key,
-          { seq: value.version.seq, txid: value.version.txid, value: value.value },
-          nowMs,
-        );
-      }
+  runInternal(keys: string[], task: (context: DataCommandContext) => string): Promise<string> {
+    this.inFlightWorks++;
+    return new Promise((resolve) => {
+      this.scheduler.submit({
+        commands: [{ spec: INTERNAL_TASK_SPEC, args: [], keys, task: (context) => simple(task(context)) }],
+        watched: null,
+        consistency: 'instance',
+        keys,
+        userKeys: [],
+        internalKeys: keys,
+        barrier: false,
+        settle: (result) => {
+          this.inFlightWorks--;
+          const [reply] = result ?? [];
+          resolve(reply?.kind === 'simple' ? reply.value : 'failed');
+        },
+      });
+    });
+  }
+
+  /**
+   * Fresh versions of the Redis keys `keys` from 3 replicas (for WATCH), by Redis key; `seq` is
+   * the watch version, which also changes when the volume is flushed (`watchVersion`).
+   */
+  async readFresh(keys: string[]): Promise<Map<string, KeyRead>> {
+    const guess = this.generationGuess;
+    let reads = await this.readStorageKeys([GENERATION_KEY, ...keys.map((key) => storageKey(key, guess))]);
+    const generation = decodeGeneration(reads.get(GENERATION_KEY)?.bytes ?? null);
+    if (generation !== guess) {
+      this.generationGuess = generation;
+      reads = await this.readStorageKeys(keys.map((key) => storageKey(key, generation)));
     }
+    return new Map(
+      keys.map((key) => {
+        const read = reads.get(storageKey(key, generation)) as KeyRead;
+        return [key, { ...read, seq: watchVersion(generation, read.seq) }];
+      }),
+    );
+  }
+
+  /** The volume's generation, from 3 replicas (for listings: only its keys are listed). */
+  async currentGeneration(): Promise<number> {
+    const reads = await this.readStorageKeys([GENERATION_KEY]);
+    this.generationGuess = decodeGeneration(reads.get(GENERATION_KEY)?.bytes ?? null);
+    return this.generationGuess;
+  }
+
+  /**
+   * Fresh versions of volume keys from 3 replicas; refreshes the cache. With `prefixBytes`,
+   * the values are cut to that many leading bytes (and not cached). Requests of
+   * `KEYS_PER_READ_MAX` keys, `READS_IN_FLIGHT_MAX` at a time.
+   */
+  async readStorageKeys(keys: readonly string[], prefixBytes?: number): Promise<Map<string, KeyRead>> {
+    const result = new Map<string, KeyRead>();
+    const chunks: string[][] = [];
+    for (let start = 0; start < keys.length; start += KEYS_PER_READ_MAX) {
+      chunks.push(keys.slice(start, start + KEYS_PER_READ_MAX));
+    }
+    let next = 0;
+    const readChunks = async (): Promise<void> => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as string[];
+        const values = await this.options.store.read(this.options.volume, chunk, prefixBytes);
+        this.remember(values, result, prefixBytes !== undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT_MAX, chunks.length) }, readChunks));
     return result;
+  }
+
+  private remember(values: ReadValue[], result: Map<string, KeyRead>, partial: boolean): void {
+    const nowMs = Date.now();
+    for (const value of values) {
+      result.set(value.key, {
+        seq: value.version.seq,
+        txid: value.version.txid,
+        bytes: value.value,
+        fresh: true,
+      });
+      if (partial) continue;
+      this.options.cache.offer(
+        value.key,
+        { seq: value.version.seq, txid: value.version.txid, value: value.value },
+        nowMs,
+      );
+    }
   }
 
   private async runGroup(works: Work[]): Promise<void> {
@@ -218,6 +368,7 @@ export class TransactionEngine {
       if (cause instanceof OutcomeUnknownError) this.counters.unknownOutcomes++;
       if (cause instanceof QuorumUnavailableError || cause instanceof ReadFailedError)
         this.counters.unavailable++;
+      if (cause instanceof ClientOverloadedError) this.counters.overloaded++;
       for (const key of new Set(pending.flatMap((work) => work.keys))) this.options.cache.drop(key);
       for (const work of pending) work.settle(work.commands.map(() => reply));
     }
@@ -225,59 +376,76 @@ export class TransactionEngine {
 
   /**
    * One try at the group: settles every work and returns 'done'; or 'conflict' to retry; or
-   * 'split' when the works together write more than one transaction may.
+   * 'split' when the works together go over a transaction's bounds (writes, keys or rounds).
    */
   private async attempt(works: Work[], freshOnly: boolean): Promise<'done' | 'conflict' | 'split'> {
     const cluster = works.some((work) => work.consistency === 'cluster');
     const readOnlyCommands = works.every((work) =>
       work.commands.every((command) => command.spec.flags.includes('readonly')),
     );
-    const watchedKeys = new Set<string>();
+    const watchedUserKeys = new Set<string>();
     for (const work of works)
-      if (work.watched !== null) for (const key of work.watched.keys()) watchedKeys.add(key);
-    const keys = [...new Set(works.flatMap((work) => work.keys))];
+      if (work.watched !== null) for (const key of work.watched.keys()) watchedUserKeys.add(key);
+    // The generation is read with the first keys, which are mapped by the last one seen; when
+    // it moved (a FLUSHDB), the keys of the new generation take one more round.
+    let generation = this.generationGuess;
+    let watchedKeys = new Set([...watchedUserKeys].map((key) => storageKey(key, generation)));
+    if (watchedUserKeys.size > 0) watchedKeys.add(GENERATION_KEY);
+    const mustBeFresh = (key: string): boolean =>
+      freshOnly || watchedKeys.has(key) || (cluster && readOnlyCommands);
+    const userKeys = [...new Set(works.flatMap((work) => work.userKeys))];
+    const internalKeys = [...new Set(works.flatMap((work) => work.internalKeys))];
     const reads = await this.readKeys(
-      keys,
-      (key) => freshOnly || watchedKeys.has(key) || (cluster && readOnlyCommands),
+      [GENERATION_KEY, ...internalKeys, ...userKeys.map((key) => storageKey(key, generation))],
+      mustBeFresh,
     );
+    const generationRead = decodeGeneration((reads.get(GENERATION_KEY) as KeyRead).bytes);
+    if (generationRead !== generation) {
+      generation = generationRead;
+      this.generationGuess = generation;
+      watchedKeys = new Set([...watchedUserKeys].map((key) => storageKey(key, generation)));
+      watchedKeys.add(GENERATION_KEY);
+      const moved = userKeys.map((key) => storageKey(key, generation));
+      for (const [key, read] of await this.readKeys(moved, mustBeFresh)) reads.set(key, read);
+    }
 
-    const overlay = new Map<string, StoredValue | null>();
-    const decoded = new Map<string, StoredValue | null>();
     const nowMs = Date.now();
-    const context = {
-      nowMs,
-      read: (key: string): StoredValue | null => {
-        if (overlay.has(key)) return overlay.get(key) ?? null;
-        let value = decoded.get(key);
-        if (value === undefined) {
-          const read = reads.get(key);
-          if (read === undefined) throw new Error(`command read key not declared by its key spec`);
-          value = read.bytes === null ? null : decodeStoredValue(read.bytes);
-          decoded.set(key, value);
-        }
-        return value;
-      },
-      write: (key: string, value: StoredValue | null): void => {
-        if (!reads.has(key)) throw new Error(`command wrote key not declared by its key spec`);
-        overlay.set(key, value);
-      },
-    };
-
-    const results: (Reply[] | null)[] = [];
-    for (const work of works) {
-      if (work.watched !== null && watchedKeyChanged(work.watched, reads, overlay)) {
-        this.counters.watchAborts++;
-        results.push(null);
-        continue;
+    const randomness: AttemptRandomness = { seed: randomFillSync(new Uint32Array(4)), ids: [] };
+    const decoded = new Map<string, StoredValue | null>();
+    let outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
+    // Keys fetched in later rounds were read at later moments than the first ones.
+    const readInRounds = outcome.kind === 'missing';
+    for (let round = 1; outcome.kind === 'missing'; round++) {
+      const bound =
+        round >= ROUNDS_PER_ATTEMPT_MAX
+          ? `ERR the command needed more than ${ROUNDS_PER_ATTEMPT_MAX} rounds of reads; a transaction reads in at most ${ROUNDS_PER_ATTEMPT_MAX}`
+          : reads.size + outcome.keys.length > KEYS_PER_TRANSACTION_MAX
+            ? `ERR the command reads more than ${KEYS_PER_TRANSACTION_MAX} keys of the volume; a transaction reads at most ${KEYS_PER_TRANSACTION_MAX}`
+            : null;
+      if (bound !== null) {
+        if (works.length > 1) return 'split';
+        const refusal = error(bound);
+        (works[0] as Work).settle((works[0] as Work).commands.map(() => refusal));
+        return 'done';
       }
-      results.push(work.commands.map((command) => executeDataCommand(command.spec, command.args, context)));
+      for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh)) reads.set(key, read);
+      outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
+    }
+    const { results, overlay } = outcome;
+    const records = reclaimRecords(overlay, reads, decoded);
+    for (const [key, bytes] of records) {
+      // A record's id is unique and its header is gone for good: the key has never existed.
+      if (!reads.has(key)) reads.set(key, { seq: 0, txid: '', bytes: null, fresh: true });
+      overlay.set(key, { kind: 'element', bytes });
     }
 
     const writes: WriteEntry[] = [];
-    for (const [key, value] of overlay) {
+    for (const [key, entry] of overlay) {
       const before = reads.get(key) as KeyRead;
-      if (value === null && before.bytes === null) continue;
-      writes.push({ key, value: value === null ? null : encodeStoredValue(value) });
+      const bytes =
+        entry.kind === 'element' ? entry.bytes : entry.value === null ? null : encodeStoredValue(entry.value);
+      if (bytes === null && before.bytes === null) continue;
+      writes.push({ key, value: bytes });
     }
     // A read-only group needs a commit only where one read must be atomic over several keys
     // (a work's own keys: works batched together are independent) or was served from the cache.
@@ -293,31 +461,157 @@ export class TransactionEngine {
     }
     await this.reserveWriteBytes(writeBytes);
     try {
-      return await this.commitAndSettle(works, results, reads, keys, writes, cluster);
+      return await this.commitAndSettle(
+        works,
+        results,
+        reads,
+        writes,
+        cluster,
+        [...records.keys()],
+        readInRounds,
+      );
     } finally {
       this.releaseWriteBytes(writeBytes);
     }
+  }
+
+  /**
+   * Runs the group's commands in order over a fresh overlay. Ends early with the keys a
+   * command asked for that are not in `reads`; those of collections created in this attempt
+   * are known to be absent and need no fetching.
+   */
+  private runWorks(
+    works: Work[],
+    reads: Map<string, KeyRead>,
+    decoded: Map<string, StoredValue | null>,
+    nowMs: number,
+    randomness: AttemptRandomness,
+    generation: number,
+  ): RunOutcome {
+    const overlay = new Map<string, OverlayEntry>();
+    // A FLUSHDB earlier in this run moves the Redis keys of later commands to the new generation.
+    const generationNow = (): number => {
+      const entry = overlay.get(GENERATION_KEY);
+      return entry?.kind === 'element' ? decodeGeneration(entry.bytes) : generation;
+    };
+    const minted = new Set<string>();
+    const random = xoshiro128(randomness.seed);
+    let idsHanded = 0;
+    const fetched = (key: string): KeyRead | undefined => {
+      const read = reads.get(key);
+      if (read !== undefined) return read;
+      const id = collectionIdOf(key);
+      if (id === null || !minted.has(id)) return undefined;
+      const absent: KeyRead = { seq: 0, txid: '', bytes: null, fresh: true };
+      reads.set(key, absent);
+      return absent;
+    };
+    const need = (keys: readonly string[]): void => {
+      const missing = keys.filter((key) => !overlay.has(key) && fetched(key) === undefined);
+      if (missing.length > 0) throw new KeysNotFetched([...new Set(missing)]);
+    };
+    const readElementNow = (key: string): Uint8Array | null => {
+      const entry = overlay.get(key);
+      if (entry !== undefined) return entry.kind === 'element' ? entry.bytes : null;
+      return (reads.get(key) as KeyRead).bytes;
+    };
+    const context: DataCommandContext = {
+      nowMs,
+      read: (userKey) => {
+        const key = storageKey(userKey, generationNow());
+        need([key]);
+        const entry = overlay.get(key);
+        if (entry !== undefined) return entry.kind === 'value' ? entry.value : null;
+        let value = decoded.get(key);
+        if (value === undefined) {
+          const bytes = (reads.get(key) as KeyRead).bytes;
+          value = bytes === null ? null : decodeStoredValue(bytes);
+          decoded.set(key, value);
+        }
+        return value;
+      },
+      write: (userKey, value) => {
+        const key = storageKey(userKey, generationNow());
+        need([key]);
+        overlay.set(key, { kind: 'value', value });
+      },
+      readElement: (key) => {
+        need([key]);
+        return readElementNow(key);
+      },
+      readElements: (keys) => {
+        need(keys);
+        return keys.map(readElementNow);
+      },
+      writeElement: (key, bytes) => {
+        need([key]);
+        overlay.set(key, { kind: 'element', bytes });
+      },
+      random,
+      newCollectionId: () => {
+        const ids = randomness.ids;
+        if (idsHanded === ids.length) ids.push(randomBytes(8).toString('latin1'));
+        const id = ids[idsHanded++] as string;
+        minted.add(id);
+        return id;
+      },
+    };
+
+    const results: (Reply[] | null)[] = [];
+    try {
+      for (const work of works) {
+        if (work.watched !== null && watchedKeyChanged(work.watched, reads, overlay, generationNow())) {
+          results.push(null);
+          continue;
+        }
+        results.push(
+          work.commands.map((command) =>
+            command.task !== undefined
+              ? command.task(context)
+              : this.execute(command.spec, command.args, context),
+          ),
+        );
+      }
+    } catch (cause) {
+      if (cause instanceof KeysNotFetched) return { kind: 'missing', keys: cause.keys };
+      throw cause;
+    }
+    return { kind: 'ran', results, overlay };
   }
 
   private async commitAndSettle(
     works: Work[],
     results: (Reply[] | null)[],
     reads: Map<string, KeyRead>,
-    keys: string[],
     writes: WriteEntry[],
     cluster: boolean,
+    reclaimRecordKeys: string[],
+    readInRounds: boolean,
   ): Promise<'done' | 'conflict'> {
+    const watchAborts = results.filter((result) => result === null).length;
+    // In cluster mode a read over keys read at different moments (several keys of one work, or
+    // a collection's header and then its elements) is validated as one snapshot.
     const needsValidation =
       writes.length === 0 &&
       (works.some((work, index) => work.watched !== null && results[index] !== null) ||
         works.some((work) => work.consistency === 'cluster' && work.keys.length > 1) ||
+        (cluster && readInRounds) ||
         (cluster && [...reads.values()].some((read) => !read.fresh)));
     if (writes.length > 0 || needsValidation) {
       if (writes.length === 0) this.counters.validations++;
-      const readEntries: ReadEntry[] = keys.map((key) => ({ key, seq: (reads.get(key) as KeyRead).seq }));
+      // Every key the group read, element keys included, so the commit validates one snapshot.
+      // The generation is read by every transaction: it is a shared read (checked, not held),
+      // or every two transactions of the volume would exclude each other at the replicas.
+      // FLUSHDB writes it, and then holds it (ADR 0008).
+      const readEntries: ReadEntry[] = [...reads].map(([key, read]) =>
+        key === GENERATION_KEY ? { key, seq: read.seq, shared: true } : { key, seq: read.seq },
+      );
       const outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
       if (outcome.outcome === 'aborted') {
-        for (const key of keys) this.options.cache.drop(key);
+        // The generation stays cached: only a flush changes it, its `applied` notice drops it, and
+        // a retry reads every key from the replicas anyway. Dropped, every other transaction of
+        // this writer would read it from the replicas after each conflict on any hot key.
+        for (const key of reads.keys()) if (key !== GENERATION_KEY) this.options.cache.drop(key);
         return 'conflict';
       }
       this.counters.commits++;
@@ -331,6 +625,9 @@ export class TransactionEngine {
         );
       }
     }
+    this.counters.watchAborts += watchAborts;
+    // Before the replies: whoever saw a DEL answered may count on its reclaim being under way.
+    if (reclaimRecordKeys.length > 0) this.reclaimer.enqueue(reclaimRecordKeys);
     works.forEach((work, index) => {
       work.settle(results[index] ?? null);
     });
@@ -355,7 +652,7 @@ export class TransactionEngine {
 
   /** Versions of `keys`: from the cache where allowed and present, else from 3 replicas. */
   private async readKeys(
-    keys: string[],
+    keys: readonly string[],
     mustBeFresh: (key: string) => boolean,
   ): Promise<Map<string, KeyRead>> {
     const reads = new Map<string, KeyRead>();
@@ -366,26 +663,76 @@ export class TransactionEngine {
       if (cached === null) missing.push(key);
       else reads.set(key, { seq: cached.seq, txid: cached.txid, bytes: cached.value, fresh: false });
     }
-    if (missing.length > 0) for (const [key, read] of await this.readFresh(missing)) reads.set(key, read);
+    if (missing.length > 0)
+      for (const [key, read] of await this.readStorageKeys(missing)) reads.set(key, read);
     return reads;
   }
+}
+
+/**
+ * Reclaim records for the collections this run removed: ids held by headers it replaced or
+ * deleted and by none of the headers it wrote (a RENAME keeps its id). Record key → bytes.
+ */
+function reclaimRecords(
+  overlay: Map<string, OverlayEntry>,
+  reads: Map<string, KeyRead>,
+  decoded: Map<string, StoredValue | null>,
+): Map<string, Uint8Array> {
+  const kept = new Set<string>();
+  const removed = new Map<string, StoredValue>();
+  for (const [key, entry] of overlay) {
+    if (entry.kind !== 'value') continue;
+    if (entry.value !== null && isCollectionHeader(entry.value)) kept.add(entry.value.id);
+    let before = decoded.get(key);
+    if (before === undefined) {
+      const bytes = reads.get(key)?.bytes ?? null;
+      before = bytes === null ? null : decodeStoredValue(bytes);
+    }
+    if (before !== null && isCollectionHeader(before)) removed.set(before.id, before);
+  }
+  const records = new Map<string, Uint8Array>();
+  for (const [id, header] of removed) {
+    if (kept.has(id) || !isCollectionHeader(header)) continue;
+    records.set(reclaimRecordKey(id), encodeReclaimRecord(header, 0));
+  }
+  return records;
 }
 
 function watchedKeyChanged(
   watched: ReadonlyMap<string, number>,
   reads: Map<string, KeyRead>,
-  overlay: Map<string, StoredValue | null>,
+  overlay: Map<string, OverlayEntry>,
+  generation: number,
 ): boolean {
-  for (const [key, seq] of watched) {
+  // A flush earlier in this same group touches every key, as Redis counts it.
+  if (overlay.has(GENERATION_KEY)) return true;
+  for (const [userKey, version] of watched) {
+    const key = storageKey(userKey, generation);
     // Written earlier in this same group: a modification after the WATCH, as Redis counts it.
     if (overlay.has(key)) return true;
-    if (reads.get(key)?.seq !== seq) return true;
+    const read = reads.get(key);
+    if (read === undefined || watchVersion(generation, read.seq) !== version) return true;
   }
   return false;
 }
 
-/** The reply for an error from the storage layer (or any other failure of a request). */
+/**
+ * What WATCH remembers of a key: its version and the volume's generation in one number, so that
+ * a FLUSHDB between WATCH and EXEC fails the EXEC as in Redis (a key's seq stays below 2^32).
+ */
+function watchVersion(generation: number, seq: number): number {
+  return generation * 2 ** 32 + seq;
+}
+
+/**
+ * The reply for an error from the storage layer (or any other failure of a request). The prefix
+ * says what happened (ARCHITECTURE.md, "Errors the storage layer can cause"): UNKNOWN when a commit
+ * was sent and its decision is not known; UNAVAILABLE when too few storage nodes answer and nothing
+ * was applied; TRYAGAIN when the writer refused the call before sending anything because it has
+ * too many calls in flight (`ClientOverloadedError` is only ever raised before a send).
+ */
 export function storageErrorReply(cause: unknown): Reply {
+  if (cause instanceof ClientOverloadedError) return error(`TRYAGAIN ${cause.message}`);
   if (cause instanceof OutcomeUnknownError) {
     return error(
       `UNKNOWN the storage replicas did not confirm the outcome in time (${cause.message}); the command may or may not have been applied: read the keys to find out`,
@@ -395,6 +742,27 @@ export function storageErrorReply(cause: unknown): Reply {
     return error(`UNAVAILABLE ${cause.message}`);
   }
   return error(`ERR ${(cause as Error).message ?? String(cause)}`);
+}
+
+/** xoshiro128**: a small PRNG with 128 bits of state, so that seeds drawn from crypto rarely meet. */
+function xoshiro128(seed: Uint32Array): () => number {
+  let [a, b, c, d] = [seed[0] as number, seed[1] as number, seed[2] as number, seed[3] as number];
+  if ((a | b | c | d) === 0) a = 1;
+  return () => {
+    const result = Math.imul(rotateLeft(Math.imul(b, 5), 7), 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = rotateLeft(d, 11);
+    return result / 4_294_967_296;
+  };
+}
+
+function rotateLeft(value: number, bits: number): number {
+  return (value << bits) | (value >>> (32 - bits));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,11 +1,13 @@
 // The RESP listener: one `ClientConnection` per socket. Requests of a connection run one at a
 // time in arrival order (a pipeline keeps its order); replies are written in batches. Every
 // buffer is bounded: a connection that sends faster than it is served stops being read until
-// its queue drains, and a protocol error closes that connection only, after its error reply.
+// its queue drains, and a protocol error closes that connection only, after its error reply:
+// from the error on, the socket is no longer read, and it is destroyed once the reply is out.
 import { createServer, type Server, type Socket } from 'node:net';
 import { encodeReply, RequestParser } from '../../../../libs/resp/src/index.js';
-import { error, type Reply } from '../../../../libs/resp/src/reply.js';
-import { Session, type SessionHost, type SessionReply } from './session.js';
+import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
+import { ClientRegistry } from './client-registry.js';
+import { type ConnectionHandle, Session, type SessionHost, type SessionReply } from './session.js';
 
 /** What the listener asks of the node for every connection and request. */
 export interface ConnectionPolicy extends SessionHost {
@@ -33,12 +35,24 @@ const PIPELINED_COMMANDS_MAX = 128;
 const REPLY_BATCH_BYTES = 64 * 1024;
 /** Unsent reply bytes at which a connection is no longer read (a client that does not read). */
 const SOCKET_BACKLOG_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Unsent MONITOR output at which a monitor is disconnected: a monitor that reads slower than the
+ * node runs commands must not grow the node's memory (Redis's client-output-buffer-limit).
+ */
+export const MONITOR_BACKLOG_BYTES_MAX = 8 * 1024 * 1024;
+/** A connection closing after a protocol error is destroyed this long after its FIN (see destroyAfterFlush). */
+const CLOSE_AFTER_ERROR_MS = 5_000;
+/** How often idle connections are looked for (CONFIG SET timeout). */
+const IDLE_SWEEP_MS = 1_000;
 export const BULK_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 
 export class RespServer {
   private server: Server | null = null;
   private readonly connections = new Set<ClientConnection>();
+  /** What the connections share: CLIENT LIST/KILL, MONITOR, CLIENT PAUSE. */
+  readonly clients = new ClientRegistry<Session>();
   private nextClientId = 1;
+  private idleSweep: NodeJS.Timeout | null = null;
   boundPort = 0;
 
   constructor(private readonly options: RespServerOptions) {}
@@ -62,6 +76,8 @@ export class RespServer {
       });
     });
     this.server = server;
+    this.idleSweep = setInterval(() => this.closeIdleConnections(), IDLE_SWEEP_MS);
+    this.idleSweep.unref();
     const address = server.address();
     this.boundPort = typeof address === 'object' && address !== null ? address.port : 0;
     return this.boundPort;
@@ -71,6 +87,8 @@ export class RespServer {
   async stopListening(): Promise<void> {
     const server = this.server;
     this.server = null;
+    if (this.idleSweep !== null) clearInterval(this.idleSweep);
+    this.idleSweep = null;
     // close() stops accepting at once; its callback would wait for every open connection to end,
     // which is closeConnections' work, so it is not awaited (a drain with idle clients hung here).
     server?.close();
@@ -83,6 +101,8 @@ export class RespServer {
   async closeConnections(timeoutMs: number): Promise<{ closedIdle: number; cut: number }> {
     let cut = 0;
     const total = this.connections.size;
+    // A CLIENT PAUSE would hold the commands the drain waits for.
+    this.clients.unpause();
     for (const connection of this.connections) connection.closeWhenIdle();
     const deadline = Date.now() + timeoutMs;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -91,6 +111,16 @@ export class RespServer {
       connection.destroy();
     }
     return { closedIdle: total - cut, cut };
+  }
+
+  /** CONFIG SET timeout: a connection idle longer is closed (not a monitor, not one mid-command), as Redis. */
+  private closeIdleConnections(): void {
+    const timeoutSeconds = this.options.policy.config.timeoutSeconds;
+    if (timeoutSeconds <= 0) return;
+    const nowMs = Date.now();
+    for (const connection of this.connections) {
+      if (connection.idleFor(nowMs) > timeoutSeconds * 1000) connection.destroy();
+    }
   }
 
   private accept(socket: Socket): void {
@@ -103,7 +133,8 @@ export class RespServer {
     }
     const connection = new ClientConnection(
       socket,
-      new Session(this.nextClientId++, this.options.policy),
+      this.nextClientId++,
+      this.clients,
       this.options.policy,
       this.options.bulkBytesMax ?? BULK_BYTES_MAX_DEFAULT,
       () => this.connections.delete(connection),
@@ -112,9 +143,15 @@ export class RespServer {
   }
 }
 
-class ClientConnection {
+class ClientConnection implements ConnectionHandle {
+  readonly session: Session;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly fd: number;
   private readonly parser: RequestParser;
   private readonly queue: Buffer[][] = [];
+  /** Bytes of the requests in `queue` and of the ones running (CLIENT LIST's argv-mem). */
+  private queuedBytes = 0;
   private outgoing: Buffer[] = [];
   private outgoingBytes = 0;
   private processing = false;
@@ -126,20 +163,27 @@ class ClientConnection {
 
   constructor(
     private readonly socket: Socket,
-    readonly session: Session,
+    id: number,
+    clients: ClientRegistry<Session>,
     private readonly policy: ConnectionPolicy,
     bulkBytesMax: number,
     private readonly onClosed: () => void,
   ) {
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
+    this.fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+    this.session = new Session(id, policy, this, clients);
     this.parser = new RequestParser({ bulkBytesMax });
-    policy.connectionOpened(session);
+    clients.add(this.session);
+    policy.connectionOpened(this.session);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     socket.on('drain', () => this.resumeIfRoom());
     socket.on('error', () => undefined);
     socket.on('close', () => {
       if (this.closed) return;
       this.closed = true;
-      policy.connectionClosed(session);
+      clients.remove(this.session);
+      policy.connectionClosed(this.session);
       this.onClosed();
     });
   }
@@ -154,18 +198,59 @@ class ClientConnection {
     this.socket.destroy();
   }
 
+  /** How long nothing has come or gone, for the idle timeout; 0 for a monitor or a connection mid-command. */
+  idleFor(nowMs: number): number {
+    if (this.processing || this.session.isMonitor) return 0;
+    return nowMs - this.session.lastInteractionMs;
+  }
+
+  inputBytes(): { qbuf: number; argvMem: number } {
+    return { qbuf: this.parser.bufferedBytes, argvMem: this.queuedBytes };
+  }
+
+  outputBytes(): { obl: number; oll: number; omem: number } {
+    return { obl: this.outgoingBytes, oll: this.outgoing.length, omem: this.socket.writableLength };
+  }
+
+  events(): string {
+    return `${this.paused || this.closing ? '' : 'r'}${this.socket.writableLength > 0 ? 'w' : ''}`;
+  }
+
+  kill(afterReply: boolean): void {
+    if (!afterReply) {
+      this.socket.destroy();
+      return;
+    }
+    // The connection running CLIENT KILL on itself: its reply goes out first, as in Redis.
+    this.closing = true;
+    this.queue.length = 0;
+  }
+
+  sendMonitorLine(line: string): void {
+    if (this.closed || this.closing) return;
+    if (this.socket.writableLength > MONITOR_BACKLOG_BYTES_MAX) {
+      this.socket.destroy();
+      return;
+    }
+    this.socket.write(encodeReply(simple(line), this.session.protocol));
+  }
+
   private receive(chunk: Buffer): void {
     if (this.closing || this.protocolError !== null) return;
+    this.session.lastInteractionMs = Date.now();
     this.parser.push(chunk);
     for (;;) {
       const request = this.parser.next();
       if (request === null) break;
       if (!Array.isArray(request)) {
         // As Redis does: the requests read before it are answered in order, then the protocol
-        // error, then the connection is closed (the stream is out of sync).
+        // error, then the connection is closed (the stream is out of sync). Nothing more is read:
+        // a client that keeps writing would otherwise have us read and drop without end.
         this.protocolError = error(request.message);
+        this.pause();
         break;
       }
+      for (const arg of request) this.queuedBytes += arg.length;
       this.queue.push(request);
     }
     if (this.queue.length >= QUEUED_REQUESTS_MAX) this.pause();
@@ -180,7 +265,7 @@ class ClientConnection {
           if (this.session.isPlainDataCommand(this.queue[0] as Buffer[])) {
             await this.runPipelinedData();
           } else {
-            await this.runOne(this.queue.shift() as Buffer[]);
+            await this.runOne(this.take());
           }
         } catch (cause) {
           // A bug, not a client error: answered to this client only; the node keeps serving.
@@ -195,18 +280,28 @@ class ClientConnection {
       if (this.protocolError !== null && !this.closing) {
         this.push(this.protocolError);
         this.closing = true;
+        this.destroyAfterFlush();
+      } else if (this.closing) {
+        this.endAfterFlush();
+      } else {
+        this.flush();
       }
-      if (this.closing) this.endAfterFlush();
-      else this.flush();
     }
+  }
+
+  private take(): Buffer[] {
+    const args = this.queue.shift() as Buffer[];
+    for (const arg of args) this.queuedBytes -= arg.length;
+    return args;
   }
 
   private async runOne(args: Buffer[]): Promise<void> {
     await this.admit();
+    const wanted = this.session.replyWanted();
     const startedAt = process.hrtime.bigint();
-    const { reply, close } = await this.session.handle(args);
+    const { reply, close, silent, alwaysSent } = await this.session.handle(args);
     this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
-    this.push(reply);
+    if ((wanted || alwaysSent === true) && silent !== true) this.push(reply);
     if (close === true) {
       this.closing = true;
       this.queue.length = 0;
@@ -214,28 +309,30 @@ class ClientConnection {
   }
 
   /**
-   * Consecutive plain data commands of a pipeline run at once: the client sent each before
-   * it had the previous reply, so they are concurrent, and the engine still orders those on
-   * the same key. Replies go out in request order.
+   * Consecutive plain data commands of a pipeline run at once: the client sent each before it
+   * had the previous reply, so they are concurrent, and the engine still orders those on the
+   * same key. Replies go out in request order.
    */
   private async runPipelinedData(): Promise<void> {
-    const running: { args: Buffer[]; startedAt: bigint; result: Promise<SessionReply> }[] = [];
+    const running: { args: Buffer[]; startedAt: bigint; wanted: boolean; result: Promise<SessionReply> }[] =
+      [];
     while (
       this.queue.length > 0 &&
       running.length < PIPELINED_COMMANDS_MAX &&
       this.session.isPlainDataCommand(this.queue[0] as Buffer[])
     ) {
-      const args = this.queue.shift() as Buffer[];
+      const args = this.take();
       await this.admit();
-      running.push({ args, startedAt: process.hrtime.bigint(), result: this.session.handle(args) });
+      const wanted = this.session.replyWanted();
+      running.push({ args, startedAt: process.hrtime.bigint(), wanted, result: this.session.handle(args) });
     }
-    for (const { args, startedAt, result } of running) {
+    for (const { args, startedAt, wanted, result } of running) {
       // One reply per request whatever happens, or the replies after it would be misattributed.
       const { reply } = await result.catch((cause: unknown) => ({
         reply: error(`ERR internal error: ${(cause as Error).message}`),
       }));
       this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
-      this.push(reply);
+      if (wanted) this.push(reply);
     }
   }
 
@@ -258,12 +355,35 @@ class ClientConnection {
     this.outgoing = [];
     this.outgoingBytes = 0;
     this.socket.write(bytes);
+    this.session.lastInteractionMs = Date.now();
     if (this.socket.writableLength > SOCKET_BACKLOG_BYTES_MAX) this.pause();
   }
 
   private endAfterFlush(): void {
     this.flush();
     this.socket.end();
+  }
+
+  /**
+   * After a protocol error: the replies and a FIN, then the socket is destroyed a little later.
+   * It is no longer read, so what the client still sends stays in the kernel's buffers, which
+   * fill and stop the client. It is not destroyed at once: closing a socket with unread input
+   * sends a reset, and a reset that reaches the client before it has read the error reply can
+   * discard that reply at the client.
+   */
+  private destroyAfterFlush(): void {
+    const deadline = setTimeout(() => this.socket.destroy(), CLOSE_AFTER_ERROR_MS);
+    deadline.unref();
+    if (this.closed) {
+      clearTimeout(deadline);
+      this.socket.destroy();
+      return;
+    }
+    this.socket.once('close', () => clearTimeout(deadline));
+    const bytes = Buffer.concat(this.outgoing);
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.socket.end(bytes);
   }
 
   private pause(): void {
@@ -273,10 +393,16 @@ class ClientConnection {
   }
 
   private resumeIfRoom(): void {
-    if (!this.paused || this.closing) return;
+    if (!this.paused || this.closing || this.protocolError !== null) return;
     if (this.queue.length >= QUEUED_REQUESTS_MAX / 2 || this.socket.writableLength > SOCKET_BACKLOG_BYTES_MAX)
       return;
     this.paused = false;
     this.socket.resume();
   }
+}
+
+/** `ip:port`, an IPv6 address in brackets, as Redis prints a peer. */
+function formatAddress(address: string | undefined, port: number | undefined): string {
+  const host = address ?? '?';
+  return host.includes(':') ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`;
 }

@@ -1,0 +1,191 @@
+// Collections over the real storage nodes (ADR 0008): a 50,000-member set and hash answer their
+// single-member and whole-collection commands; DEL answers while other commands keep being
+// served, and the element keys are then reclaimed in the background until none is left on
+// the replicas; listings count only Redis keys; MULTI/EXEC and WATCH work for hashes and sets;
+// a 64 KiB key that begins with 0xff works.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { KEY_BYTES_MAX } from '../../libs/limits/src/index.js';
+import { QuorumClient } from '../../libs/storage-client/src/index.js';
+import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
+import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
+
+const VOLUME = 'collections-e2e';
+const MEMBERS = 50_000;
+const BATCH = 2_500;
+
+describe('data node: collections over the storage nodes', { timeout: 400_000 }, () => {
+  let fleet: StorageFleet | undefined;
+  let node: RunningDataNode | undefined;
+  let client: Redis | undefined;
+  let other: Redis | undefined;
+  let store: QuorumClient | undefined;
+
+  const connect = (): Redis =>
+    new Redis({
+      port: (node as RunningDataNode).respPort,
+      host: '127.0.0.1',
+      maxRetriesPerRequest: 0,
+      commandTimeout: 60_000,
+    });
+
+  before(async () => {
+    fleet = await startStorageFleet();
+    node = await startDataNode({
+      id: 'coll',
+      storage: fleet.nodes,
+      coordinatorId: 7,
+      cu: 8,
+      cluster: VOLUME,
+    });
+    client = connect();
+    other = connect();
+    store = new QuorumClient({ writerId: 'collections-probe', coordinatorId: 99, nodes: fleet.nodes });
+    await store.waitForNodes(6, 20_000);
+  });
+
+  after(async () => {
+    client?.disconnect();
+    other?.disconnect();
+    await store?.close();
+    await node?.stop();
+    await fleet?.stop();
+  });
+
+  /** Internal keys of the volume that still hold a value: element keys and reclaim records. */
+  function liveInternalKeys(): Promise<number> {
+    return liveVolumeKeys((key) => key.startsWith('\xffe') || key.startsWith('\xffr'));
+  }
+
+  async function liveVolumeKeys(selected: (key: string) => boolean): Promise<number> {
+    const quorum = store as QuorumClient;
+    const names: string[] = [];
+    let cursor = 0;
+    do {
+      const page = await quorum.scan(VOLUME, cursor, 5_000);
+      for (const key of page.keys) if (selected(key)) names.push(key);
+      cursor = page.nextHash;
+    } while (cursor !== 0);
+    let live = 0;
+    for (let start = 0; start < names.length; start += 256) {
+      const values = await quorum.read(VOLUME, names.slice(start, start + 256));
+      live += values.filter((value) => value.value !== null).length;
+    }
+    return live;
+  }
+
+  it('serves a 50,000-member set and hash, and reclaims them after DEL', async () => {
+    const redis = client as Redis;
+    for (let start = 0; start < MEMBERS; start += BATCH) {
+      const members = Array.from({ length: BATCH }, (_, index) => `member:${start + index}`);
+      assert.equal(await redis.sadd('big:set', ...members), BATCH);
+      const fields = members.flatMap((member) => [member, `value:${member}`]);
+      assert.equal(await redis.hset('big:hash', ...fields), BATCH);
+    }
+    assert.equal(await redis.scard('big:set'), MEMBERS);
+    assert.equal(await redis.hlen('big:hash'), MEMBERS);
+    assert.equal(await redis.sismember('big:set', 'member:4242'), 1);
+    assert.equal(await redis.sismember('big:set', 'nope'), 0);
+    assert.equal(await redis.hget('big:hash', 'member:4242'), 'value:member:4242');
+    assert.equal(await redis.srem('big:set', 'member:0'), 1);
+    assert.equal(await redis.hdel('big:hash', 'member:0'), 1);
+    assert.equal(await redis.hincrby('big:hash', 'counter', 5), 5);
+    const members = await redis.smembers('big:set');
+    assert.equal(members.length, MEMBERS - 1);
+    assert.equal(new Set(members).size, MEMBERS - 1);
+    assert.equal(Object.keys(await redis.hgetall('big:hash')).length, MEMBERS);
+    const scanned = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, page] = await redis.sscan('big:set', cursor, 'COUNT', 1000);
+      for (const member of page) scanned.add(member);
+      cursor = next;
+    } while (cursor !== '0');
+    assert.equal(scanned.size, MEMBERS - 1);
+    await redis.set('small', 'v');
+    assert.equal(await redis.dbsize(), 3, 'DBSIZE counts Redis keys, not element keys');
+    assert.deepEqual((await redis.keys('*')).sort(), ['big:hash', 'big:set', 'small']);
+    assert.ok((await liveInternalKeys()) > 1_000, 'the elements are in element keys');
+
+    // DEL answers, and another client's commands go on being served while the reclaim runs.
+    const deletion = redis.del('big:set', 'big:hash');
+    const meanwhile = Array.from({ length: 20 }, (_, index) => (other as Redis).incr(`counter:${index % 4}`));
+    assert.equal(await deletion, 2);
+    assert.equal((await Promise.all(meanwhile)).length, 20);
+    assert.equal(await redis.exists('big:set', 'big:hash'), 0);
+    await waitUntil(
+      'the element keys to be reclaimed',
+      240_000,
+      async () => (await liveInternalKeys()) === 0,
+      500,
+    );
+    assert.equal(await redis.get('small'), 'v');
+  });
+
+  it('runs hashes and sets in MULTI/EXEC, and WATCH sees their changes', async () => {
+    const redis = client as Redis;
+    const results = await redis
+      .multi()
+      .sadd('tx:set', 'a', 'b')
+      .hset('tx:hash', 'f', 'v')
+      .scard('tx:set')
+      .exec();
+    assert.deepEqual(
+      results?.map(([error, reply]) => error ?? reply),
+      [2, 1, 2],
+    );
+    await redis.watch('tx:set');
+    await (other as Redis).sadd('tx:set', 'c');
+    assert.equal(
+      await redis.multi().scard('tx:set').exec(),
+      null,
+      'a watched set changed: EXEC answers null',
+    );
+    await redis.watch('tx:hash');
+    await (other as Redis).hset('tx:hash', 'g', 'w');
+    assert.equal(await redis.multi().hgetall('tx:hash').exec(), null, 'a watched hash changed');
+    await redis.watch('tx:hash');
+    const unchanged = await redis.multi().hget('tx:hash', 'g').srem('tx:set', 'a').exec();
+    assert.deepEqual(
+      unchanged?.map(([error, reply]) => error ?? reply),
+      ['w', 1],
+    );
+  });
+
+  it('FLUSHALL empties the keyspace in one write; the old keys are reclaimed once a listing meets them', async () => {
+    const redis = client as Redis;
+    await redis.sadd('flush:set', 'a', 'b', 'c');
+    await redis.set('flush:string', 'v');
+    assert.ok((await redis.dbsize()) >= 2);
+    assert.equal(await redis.flushall(), 'OK');
+    assert.equal(await redis.dbsize(), 0);
+    assert.deepEqual(await redis.keys('*'), []);
+    assert.equal(
+      await (other as Redis).exists('flush:set', 'flush:string'),
+      0,
+      'every connection sees it at once',
+    );
+    await redis.set('after', '1');
+    assert.deepEqual(await redis.keys('*'), ['after']);
+    await waitUntil(
+      'the flushed keys to be reclaimed',
+      120_000,
+      async () => {
+        await redis.dbsize();
+        return (await liveVolumeKeys((key) => key === 'flush:set' || key === 'flush:string')) === 0;
+      },
+      500,
+    );
+  });
+
+  it('stores a key of KEY_BYTES_MAX bytes that begins with 0xff', async () => {
+    const redis = client as Redis;
+    const key = Buffer.alloc(KEY_BYTES_MAX, 0xff);
+    assert.equal(await redis.sadd(key, 'm'), 1);
+    assert.deepEqual(await redis.smembers(key), ['m']);
+    assert.equal(await redis.type(key), 'set');
+    assert.equal(await redis.del(key), 1);
+  });
+});

@@ -1,0 +1,153 @@
+// What the Jepsen-style data-node tests share: six storage-node processes, writers on one volume
+// in cluster read consistency, and ioredis clients that never retry (a command in flight on a
+// lost connection is indeterminate, and the checkers must see it as such).
+import { Redis } from 'ioredis';
+import { type RunningDataNode, startDataNode } from './data-nodes.js';
+import { sleep } from './prng.js';
+import { type StorageFleet, startStorageFleet } from './storage-fleet.js';
+
+export interface NemesisOptions {
+  random: () => number;
+  /** Milliseconds since the workload started. */
+  now: () => number;
+  /** The workload's planned length, and how long before its end every fault is healed. */
+  workloadMs: number;
+  healBeforeEndMs: number;
+  /** Indexes of the writers still running: the killed one leaves it. */
+  alive: Set<number>;
+}
+
+export interface JepsenClusterOptions {
+  /** The cluster's name, which is its volume's too. */
+  name: string;
+  writers: number;
+  /** Writer ids are `<idPrefix><n>`, n from 1. */
+  idPrefix: string;
+  commandTimeoutMs: number;
+}
+
+export class JepsenCluster {
+  /** Filled by `start`, in order: writer i has coordinator id 7 + i. */
+  readonly writers: RunningDataNode[] = [];
+  private storage: StorageFleet | undefined;
+  private readonly clients = new Set<Redis>();
+
+  constructor(private readonly options: JepsenClusterOptions) {}
+
+  get fleet(): StorageFleet {
+    if (this.storage === undefined) throw new Error('the Jepsen cluster has not started');
+    return this.storage;
+  }
+
+  async start(): Promise<void> {
+    this.storage = await startStorageFleet();
+    const storage = this.storage.nodes;
+    const { name, idPrefix } = this.options;
+    this.writers.push(
+      ...(await Promise.all(
+        Array.from({ length: this.options.writers }, (_, index) =>
+          startDataNode({
+            id: `${idPrefix}${index + 1}`,
+            storage,
+            coordinatorId: 7 + index,
+            cluster: name,
+            volume: name,
+            cu: 8,
+            readConsistency: 'cluster',
+          }),
+        ),
+      )),
+    );
+  }
+
+  /** A client of writer `index`, connected; it never reconnects or resends. */
+  async connect(index: number): Promise<Redis> {
+    const writer = this.writers[index] as RunningDataNode;
+    const client = new Redis({
+      host: '127.0.0.1',
+      port: writer.respPort,
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.options.commandTimeoutMs,
+      connectTimeout: 5_000,
+    });
+    client.on('error', () => undefined);
+    this.clients.add(client);
+    try {
+      await client.connect();
+    } catch (error) {
+      this.drop(client);
+      throw error;
+    }
+    return client;
+  }
+
+  /**
+   * Storage faults in a fixed cycle with random victims (at most two down at once), and one
+   * writer SIGKILLed at a random moment in the middle; everything storage is restarted at the end.
+   */
+  async nemesis(options: NemesisOptions): Promise<{ kills: number; restarts: number; killedWriter: number }> {
+    const { random, now, alive } = options;
+    const fleet = this.fleet;
+    const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
+    const plan = ['kill', 'kill', 'restart-one', 'kill', 'restart-all'] as const;
+    const down = new Set<number>();
+    const deadline = options.workloadMs - options.healBeforeEndMs;
+    const writerKillAt = options.workloadMs * (0.3 + random() * 0.25);
+    let kills = 0;
+    let restarts = 0;
+    let killedWriter: number | null = null;
+    const killWriter = (): number => {
+      const index = Math.floor(random() * this.writers.length);
+      alive.delete(index);
+      (this.writers[index] as RunningDataNode).kill();
+      return index;
+    };
+    for (let step = 0; now() < deadline && step < 100; step++) {
+      await sleep(400 + random() * 700);
+      if (killedWriter === null && now() >= writerKillAt) {
+        killedWriter = killWriter();
+        continue;
+      }
+      const action = plan[step % plan.length];
+      if (action === 'kill' && down.size < 2) {
+        const victim = pick([0, 1, 2, 3, 4, 5].filter((index) => !down.has(index)));
+        await fleet.kill(victim);
+        down.add(victim);
+        kills++;
+      } else if (action === 'restart-one' && down.size > 0) {
+        const back = pick([...down]);
+        await fleet.restart(back);
+        down.delete(back);
+        restarts++;
+      } else if (action === 'restart-all') {
+        for (const index of down) await fleet.restart(index);
+        restarts += down.size;
+        down.clear();
+      }
+    }
+    if (killedWriter === null) killedWriter = killWriter();
+    for (const index of down) await fleet.restart(index);
+    restarts += down.size;
+    return { kills, restarts, killedWriter };
+  }
+
+  drop(client: Redis): void {
+    client.disconnect();
+    this.clients.delete(client);
+  }
+
+  disconnectAll(): void {
+    for (const client of this.clients) client.disconnect();
+    this.clients.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.disconnectAll();
+    await Promise.all(this.writers.map((writer) => writer.stop()));
+    await this.storage?.stop();
+  }
+}

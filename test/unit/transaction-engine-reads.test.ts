@@ -1,0 +1,368 @@
+// The engine's reads during a command (contract 3 of issue 12): a handler may read any key; a
+// key not fetched yet ends the run, the engine fetches everything that run asked for in one
+// round and runs the group again, with the same randomness; every key read is validated at
+// commit; the bounds on rounds and keys answer an error. Over an in-memory fake of the store.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
+import { elementKey } from '../../apps/data-node/src/commands/collections/layout.js';
+import type { CommandSpec } from '../../apps/data-node/src/commands/command-table.js';
+import type { DataCommandContext } from '../../apps/data-node/src/commands/data-commands.js';
+import { lookupCommand } from '../../apps/data-node/src/commands/served-commands.js';
+import {
+  KEYS_PER_TRANSACTION_MAX,
+  ROUNDS_PER_ATTEMPT_MAX,
+  TransactionEngine,
+  type TransactionStore,
+} from '../../apps/data-node/src/engine/transaction-engine.js';
+import type { ReadEntry, WriteEntry } from '../../libs/quorum/src/index.js';
+import { bulk, integer, type Reply, simple } from '../../libs/resp/src/reply.js';
+
+class FakeStore implements TransactionStore {
+  readonly entries = new Map<string, { seq: number; value: Uint8Array | null }>();
+  readonly readRequests: string[][] = [];
+  readonly commits: { reads: ReadEntry[]; writes: WriteEntry[] }[] = [];
+
+  async read(_volume: string, keys: string[]) {
+    this.readRequests.push([...keys]);
+    return keys.map((key) => {
+      const entry = this.entries.get(key);
+      return { key, version: { seq: entry?.seq ?? 0, txid: '' }, value: entry?.value ?? null };
+    });
+  }
+
+  async commit(_volume: string, reads: ReadEntry[], writes: WriteEntry[]) {
+    this.commits.push({ reads, writes });
+    for (const read of reads) {
+      if ((this.entries.get(read.key)?.seq ?? 0) !== read.seq) {
+        return { outcome: 'aborted' as const, txid: 't', reason: 'conflict' };
+      }
+    }
+    for (const write of writes) {
+      this.entries.set(write.key, { seq: (this.entries.get(write.key)?.seq ?? 0) + 1, value: write.value });
+    }
+    return { outcome: 'committed' as const, txid: 't' };
+  }
+
+  put(key: string, value: string): void {
+    this.entries.set(key, { seq: 1, value: Buffer.from(value, 'latin1') });
+  }
+}
+
+type Handler = (args: string[], context: DataCommandContext) => Reply;
+
+function engineWith(store: FakeStore, handler: Handler): TransactionEngine {
+  return new TransactionEngine({
+    volume: 'v',
+    store,
+    cache: new VersionedCache(1 << 20, 10_000),
+    execute: (_spec, args, context) =>
+      handler(
+        args.map((arg) => arg.toString('latin1')),
+        context,
+      ),
+  });
+}
+
+const SPEC = lookupCommand('set') as CommandSpec;
+const READ_SPEC = lookupCommand('get') as CommandSpec;
+
+function run(
+  engine: TransactionEngine,
+  args: string[],
+  keys: string[],
+  spec = SPEC,
+): Promise<Reply[] | null> {
+  return engine.run([{ spec, args: args.map((arg) => Buffer.from(arg, 'latin1')), keys }], 'instance');
+}
+
+const text = (bytes: Uint8Array | null): string =>
+  bytes === null ? '(nil)' : Buffer.from(bytes).toString('latin1');
+
+describe('reads during a command', () => {
+  test('keys a run asks for are fetched in one round, and the group runs again', async () => {
+    const store = new FakeStore();
+    const id = 'ABCDEFGH';
+    store.entries.set('c', { seq: 1, value: Buffer.from([0x01, ...Buffer.from('a,b')]) });
+    store.put(elementKey(id, 'a'), 'one');
+    store.put(elementKey(id, 'b'), 'two');
+    let runs = 0;
+    const engine = engineWith(store, (args, context) => {
+      runs++;
+      const header = context.read(args[1] as string);
+      if (header?.type !== 'string') return simple('none');
+      const suffixes = header.value.toString('latin1').split(',');
+      const values = context.readElements(suffixes.map((suffix) => elementKey(id, suffix)));
+      return bulk(Buffer.from(values.map(text).join(' ')));
+    });
+    const [reply] = (await run(engine, ['X', 'c'], ['c'], READ_SPEC)) ?? [];
+    assert.deepEqual(reply, bulk(Buffer.from('one two')));
+    assert.equal(runs, 2);
+    // The volume's generation comes with the first keys (ADR 0008, decision 7).
+    assert.deepEqual(store.readRequests, [
+      ['\xffg', 'c'],
+      [elementKey(id, 'a'), elementKey(id, 'b')],
+    ]);
+  });
+
+  test('in cluster mode a read-only command that read in several rounds is validated as one snapshot', async () => {
+    const store = new FakeStore();
+    const id = 'ABCDEFGH';
+    store.entries.set('c', { seq: 1, value: Buffer.from([0x01, ...Buffer.from('a')]) });
+    store.put(elementKey(id, 'a'), 'one');
+    const engine = engineWith(store, (args, context) => {
+      const header = context.read(args[1] as string);
+      if (header?.type !== 'string') return simple('none');
+      return bulk(Buffer.from(text(context.readElement(elementKey(id, header.value.toString('latin1'))))));
+    });
+    const command = { spec: READ_SPEC, args: [Buffer.from('X'), Buffer.from('c')], keys: ['c'] };
+    assert.deepEqual(await engine.run([command], 'cluster'), [bulk(Buffer.from('one'))]);
+    // The header and the element were read in two rounds: a commit without writes checks both.
+    assert.equal(store.commits.length, 1);
+    const validated = store.commits[0] as { reads: ReadEntry[]; writes: WriteEntry[] };
+    assert.deepEqual(validated.writes, []);
+    assert.deepEqual(
+      validated.reads.map((read) => read.key).sort(),
+      [elementKey(id, 'a'), 'c', '\xffg'].sort(),
+    );
+    // The volume's generation is a shared read: checked by the replicas, never held.
+    assert.equal(validated.reads.find((read) => read.key === '\xffg')?.shared, true);
+    // One round is one moment: a plain GET in cluster mode needs no validation.
+    const single = engineWith(store, (args, context) => {
+      const value = context.read(args[1] as string);
+      return value?.type === 'string' ? bulk(value.value) : simple('none');
+    });
+    await single.run([command], 'cluster');
+    assert.equal(store.commits.length, 1);
+  });
+
+  test('the commit validates every key read, element keys included', async () => {
+    const store = new FakeStore();
+    store.put(elementKey('ABCDEFGH', 'x'), '1');
+    const engine = engineWith(store, (args, context) => {
+      const current = text(context.readElement(elementKey('ABCDEFGH', 'x')));
+      context.write(args[1] as string, { type: 'string', value: Buffer.from(current), expireAtMs: null });
+      return simple('OK');
+    });
+    await run(engine, ['X', 'k'], ['k']);
+    assert.equal(store.commits.length, 1);
+    const readKeys = (store.commits[0] as { reads: ReadEntry[] }).reads.map((read) => read.key).sort();
+    assert.deepEqual(readKeys, [elementKey('ABCDEFGH', 'x'), 'k', '\xffg'].sort());
+  });
+
+  test('random() and newCollectionId() repeat on every run of an attempt; a new id needs no fetch', async () => {
+    const store = new FakeStore();
+    store.put(elementKey('ZZZZZZZZ', 'e'), 'elsewhere');
+    const seen: string[] = [];
+    const engine = engineWith(store, (args, context) => {
+      const draw = `${context.random()}/${Buffer.from(context.newCollectionId(), 'latin1').toString('hex')}`;
+      seen.push(draw);
+      const id = context.newCollectionId();
+      context.writeElement(elementKey(id, '0'), Buffer.from('new'));
+      context.write(args[1] as string, {
+        type: 'string',
+        value: Buffer.from(id, 'latin1'),
+        expireAtMs: null,
+      });
+      context.readElement(elementKey('ZZZZZZZZ', 'e'));
+      return simple(draw);
+    });
+    const [reply] = (await run(engine, ['X', 'k'], ['k'])) ?? [];
+    assert.equal(seen.length, 2, 'one run, one fetch of the element key, one run');
+    assert.equal(seen[0], seen[1]);
+    assert.deepEqual(reply, simple(seen[0] as string));
+    // The new collection's element key was written without being fetched first.
+    const fetched = store.readRequests.flat();
+    const stored = store.entries.get('k')?.value ?? new Uint8Array(1);
+    const id = Buffer.from(stored.subarray(1)).toString('latin1');
+    assert.equal(fetched.includes(elementKey(id, '0')), false);
+    assert.equal(text(store.entries.get(elementKey(id, '0'))?.value ?? null), 'new');
+  });
+
+  test('Redis keys that begin with 0xff are stored escaped, apart from internal keys', async () => {
+    const store = new FakeStore();
+    const engine = engineWith(store, (args, context) => {
+      context.write(args[1] as string, { type: 'string', value: Buffer.from('v'), expireAtMs: null });
+      return simple('OK');
+    });
+    await run(engine, ['X', '\xffek'], ['\xffek']);
+    assert.deepEqual([...store.entries.keys()], ['\xff\xffek']);
+    // Read as the Redis key it is, with its watch version (the generation is 0).
+    const reads = await engine.readFresh(['\xffek']);
+    assert.equal(reads.get('\xffek')?.seq, 1);
+  });
+
+  test('a command past the rounds bound or the keys bound gets an error, and writes nothing', async () => {
+    const store = new FakeStore();
+    const walker = engineWith(store, (_args, context) => {
+      for (let level = 0; ; level++) context.readElement(elementKey('ABCDEFGH', String(level)));
+    });
+    const [tooDeep] = (await run(walker, ['X', 'k'], ['k'])) ?? [];
+    assert.equal(tooDeep?.kind, 'error');
+    assert.match(
+      tooDeep?.kind === 'error' ? tooDeep.message : '',
+      new RegExp(`${ROUNDS_PER_ATTEMPT_MAX} rounds`),
+    );
+
+    const wide = engineWith(store, (_args, context) => {
+      const keys = Array.from({ length: KEYS_PER_TRANSACTION_MAX }, (_, index) =>
+        elementKey('ABCDEFGH', String(index)),
+      );
+      context.readElements(keys);
+      context.write('k', null);
+      return integer(keys.length);
+    });
+    const [tooWide] = (await run(wide, ['X', 'k'], ['k'])) ?? [];
+    assert.equal(tooWide?.kind, 'error');
+    assert.match(
+      tooWide?.kind === 'error' ? tooWide.message : '',
+      new RegExp(`more than ${KEYS_PER_TRANSACTION_MAX} keys`),
+    );
+    assert.equal(store.commits.length, 0);
+  });
+
+  test('a conflict reruns the attempt with fresh reads of every key', async () => {
+    const store = new FakeStore();
+    store.put(elementKey('ABCDEFGH', 'n'), '1');
+    let interfered = false;
+    const engine = engineWith(store, (args, context) => {
+      const value = Number(text(context.readElement(elementKey('ABCDEFGH', 'n'))));
+      if (!interfered) {
+        // Another writer commits between this read and the commit.
+        interfered = true;
+        store.entries.set(elementKey('ABCDEFGH', 'n'), { seq: 2, value: Buffer.from('5') });
+      }
+      context.writeElement(elementKey('ABCDEFGH', 'n'), Buffer.from(String(value + 1)));
+      context.write(args[1] as string, null);
+      return integer(value + 1);
+    });
+    const [reply] = (await run(engine, ['X', 'k'], ['k'])) ?? [];
+    assert.deepEqual(reply, integer(6));
+    assert.equal(text(store.entries.get(elementKey('ABCDEFGH', 'n'))?.value ?? null), '6');
+  });
+});
+
+describe('reclaim of deleted collections', () => {
+  const live = (store: FakeStore, prefix: string): string[] =>
+    [...store.entries]
+      .filter(([key, entry]) => key.startsWith(prefix) && entry.value !== null)
+      .map(([key]) => key);
+
+  test('DEL answers at once; the element keys are deleted in the background, in bounded steps', async () => {
+    const store = new FakeStore();
+    const engine = new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 24, 10_000) });
+    const members = Array.from({ length: 20_000 }, (_, index) => `member:${index}`);
+    for (let start = 0; start < members.length; start += 5_000) {
+      const args = ['SADD', 'big', ...members.slice(start, start + 5_000)];
+      await engine.run(
+        [
+          {
+            spec: lookupCommand('sadd') as CommandSpec,
+            args: args.map((arg) => Buffer.from(arg)),
+            keys: ['big'],
+          },
+        ],
+        'instance',
+      );
+    }
+    const buckets = live(store, '\xffe').length;
+    assert.ok(buckets > 200, `${buckets} buckets`);
+    const commitsBefore = store.commits.length;
+    const [reply] =
+      (await engine.run(
+        [
+          {
+            spec: lookupCommand('del') as CommandSpec,
+            args: [Buffer.from('DEL'), Buffer.from('big')],
+            keys: ['big'],
+          },
+        ],
+        'instance',
+      )) ?? [];
+    assert.deepEqual(reply, integer(1));
+    const deletion = store.commits[commitsBefore] as { writes: WriteEntry[] };
+    assert.equal(deletion.writes.length, 2, 'DEL writes the header and a reclaim record, whatever the size');
+    await engine.reclaimer.idle();
+    assert.deepEqual(live(store, '\xffe'), []);
+    assert.deepEqual(live(store, '\xffr'), []);
+    for (const commit of store.commits.slice(commitsBefore + 1)) assert.ok(commit.writes.length <= 257);
+  });
+
+  test('a header moved to another key (as RENAME does) keeps its elements', async () => {
+    const store = new FakeStore();
+    const engine = new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 20, 10_000) });
+    const sadd = (key: string, member: string) =>
+      engine.run(
+        [
+          {
+            spec: lookupCommand('sadd') as CommandSpec,
+            args: ['SADD', key, member].map((arg) => Buffer.from(arg)),
+            keys: [key],
+          },
+        ],
+        'instance',
+      );
+    await sadd('a', 'm');
+    const move = engineWith(store, (_args, context) => {
+      context.write('b', context.read('a'));
+      context.write('a', null);
+      return simple('OK');
+    });
+    await run(move, ['X', 'a', 'b'], ['a', 'b']);
+    await engine.reclaimer.idle();
+    await move.reclaimer.idle();
+    assert.equal(live(store, '\xffe').length, 1);
+    assert.deepEqual(live(store, '\xffr'), []);
+  });
+});
+
+describe('FLUSHDB', () => {
+  const command = (name: string, ...rest: string[]) => ({
+    spec: lookupCommand(name) as CommandSpec,
+    args: [name, ...rest].map((arg) => Buffer.from(arg)),
+    keys: name === 'flushdb' ? [] : rest.slice(0, 1),
+  });
+
+  test('one write of the generation hides every key; later commands see the new generation only', async () => {
+    const store = new FakeStore();
+    const engine = new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 20, 10_000) });
+    await engine.run([command('set', 'a', '1')], 'instance');
+    await engine.run([command('sadd', 's', 'm')], 'instance');
+    const commitsBefore = store.commits.length;
+    assert.deepEqual(await engine.run([command('flushdb')], 'instance'), [simple('OK')]);
+    assert.deepEqual(
+      (store.commits[commitsBefore] as { writes: WriteEntry[] }).writes.map((write) => write.key),
+      ['\xffg'],
+      'a flush writes the generation only',
+    );
+    assert.deepEqual(await engine.run([command('get', 'a')], 'instance'), [{ kind: 'null' }]);
+    assert.deepEqual(await engine.run([command('exists', 's')], 'instance'), [integer(0)]);
+    await engine.run([command('set', 'a', '2')], 'instance');
+    assert.deepEqual(await engine.run([command('get', 'a')], 'instance'), [bulk(Buffer.from('2'))]);
+    // Inside one transaction (MULTI), commands after the flush see the new generation.
+    assert.deepEqual(
+      await engine.run([command('set', 'b', 'x'), command('flushdb'), command('get', 'b')], 'instance'),
+      [simple('OK'), simple('OK'), { kind: 'null' }],
+    );
+  });
+
+  test('pipelined work keeps its order around a flush, and a flush fails a WATCH', async () => {
+    const store = new FakeStore();
+    const engine = new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 20, 10_000) });
+    const before = engine.run([command('set', 'k', 'before')], 'instance');
+    const flush = engine.run([command('flushdb')], 'instance');
+    const after = engine.run([command('set', 'j', 'after')], 'instance');
+    await Promise.all([before, flush, after]);
+    assert.deepEqual(await engine.run([command('get', 'k')], 'instance'), [{ kind: 'null' }]);
+    assert.deepEqual(await engine.run([command('get', 'j')], 'instance'), [bulk(Buffer.from('after'))]);
+
+    const watched = await engine.readFresh(['j']);
+    await engine.run([command('flushdb')], 'instance');
+    const exec = await engine.run(
+      [command('get', 'j')],
+      'instance',
+      new Map([['j', watched.get('j')?.seq ?? 0]]),
+    );
+    assert.equal(exec, null, 'EXEC after a flush of a watched key answers null');
+  });
+});

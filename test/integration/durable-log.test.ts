@@ -15,6 +15,7 @@ import {
   snapshotFileName,
 } from '../../apps/storage-node/src/storage/durable-log.js';
 import { RECORDS_PER_BATCH } from '../support/log-writer-child.js';
+import { mulberry32 } from '../support/prng.js';
 
 const childScript = fileURLToPath(new URL('../support/log-writer-child.js', import.meta.url));
 const tempDirs: string[] = [];
@@ -254,6 +255,57 @@ describe('durable log', () => {
     const reopened = await openCollecting(dir);
     assert.deepEqual(reopened.replayed, ['only']);
     assert.equal(reopened.recovery.tornTail?.bytesDropped, 4096);
+    await reopened.log.close();
+  });
+
+  // Damage with valid records after it is corruption (bit rot, a misdirected write), not a torn
+  // tail: the records after it may have been acknowledged, so they must not be cut.
+  for (const [what, damage] of [
+    ['a payload byte', (bytes: Buffer) => (bytes[RECORD_HEADER_BYTES + 2] ^= 0x10)],
+    ['a checksum byte', (bytes: Buffer) => (bytes[5] ^= 0x01)],
+    ['a length byte, so that the record boundaries after it are lost', (bytes: Buffer) => (bytes[2] ^= 0x40)],
+  ] as const) {
+    it(`refuses to cut acknowledged records after ${what} in the middle of the newest segment`, async () => {
+      const dir = await tempDir();
+      const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+      await log.append(records('first-acknowledged'));
+      await log.append(records('second-acknowledged'));
+      await log.append(records('third-acknowledged'));
+      await log.close();
+      const segmentPath = join(dir, segmentFileName(1));
+      const bytes = await readFile(segmentPath);
+      damage(bytes);
+      await writeFile(segmentPath, bytes);
+      const secondRecordAt = RECORD_HEADER_BYTES + 'first-acknowledged'.length;
+      await assert.rejects(
+        DurableLog.open(dir, { onRecord: () => undefined }),
+        isLogError(
+          'CORRUPT',
+          new RegExp(
+            `damaged at byte 0 .*a valid record follows at byte ${secondRecordAt}: this is corruption, not a torn tail`,
+          ),
+        ),
+      );
+      // Nothing was cut: the file is as the damage left it.
+      assert.deepEqual(await readFile(segmentPath), bytes);
+    });
+  }
+
+  it('still cuts a torn tail of 6 MiB whose bytes hold no valid record', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    await log.append(records('kept'));
+    await log.close();
+    // A header that claims a record longer than the rest, then 6 MiB of seeded random bytes (more
+    // than one scan chunk): the rest of an unsynced write that a crash cut short.
+    const random = mulberry32(11);
+    const tail = Buffer.alloc(6 * 1024 * 1024 + 3);
+    for (let index = 0; index < tail.length; index++) tail[index] = Math.floor(random() * 256);
+    tail.writeUInt32BE(tail.length, 0);
+    await appendFile(join(dir, segmentFileName(1)), tail);
+    const reopened = await openCollecting(dir);
+    assert.deepEqual(reopened.replayed, ['kept']);
+    assert.equal(reopened.recovery.tornTail?.bytesDropped, tail.length);
     await reopened.log.close();
   });
 

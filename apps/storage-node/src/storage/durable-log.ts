@@ -11,8 +11,9 @@
 // - An append resolves only after the fdatasync covering its records; concurrent appends share
 //   one write and one fdatasync (group commit).
 // - A new segment file is created only after every record of the previous one is fdatasynced, so
-//   only the newest segment can end in a torn record. Recovery cuts a torn or corrupt tail there
-//   and refuses to start on damage anywhere else, which would mean acknowledged records are lost.
+//   only the newest segment can end in a torn record. Recovery cuts a torn tail there: damage
+//   with no valid record after it. It refuses to start on damage anywhere else, and on damage in
+//   the newest segment that a valid record follows, which would mean acknowledged records are lost.
 // - A snapshot is renamed into place and the directory fsynced before any segment it covers is
 //   deleted, so a crash at any step leaves either the old snapshot with its segments or the new one.
 // - Payloads are never empty: a zero length marks a zero-filled (torn) tail, not a record.
@@ -728,12 +729,97 @@ async function replaySegment(dir: string, segment: number, replay: Replay, isLas
             'Restore this replica from its peers.',
         );
       }
+      // A crash can only tear what was written after the last fdatasync: the end of the file.
+      // A valid record after the damage means the damage is in the middle, where records may have
+      // been acknowledged (bit rot, a misdirected write); cutting there would silently drop them.
+      const validAt = await validRecordAfter(file, goodBytes + 1, fileBytes);
+      if (validAt !== null) {
+        const where =
+          validAt === 'unknown'
+            ? 'and the bytes after it could not all be checked for valid records'
+            : `but a valid record follows at byte ${validAt}`;
+        throw new DurableLogError(
+          'CORRUPT',
+          `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) ${where}: this is ` +
+            'corruption, not a torn tail, and records after the damage may have been acknowledged; ' +
+            'refusing to start rather than cut them. The other replicas keep serving (4 of 6 suffice); ' +
+            'keep this directory for inspection and restore this replica from its peers.',
+        );
+      }
       report.tornTail = { segment, offset: goodBytes, bytesDropped: fileBytes - goodBytes, reason: problem };
     }
     return goodBytes;
   } finally {
     await file.close();
   }
+}
+
+/** Bytes read per step while looking for a valid record after damage. */
+const SCAN_CHUNK_BYTES = 4 * 1024 * 1024;
+/** Payload bytes checksummed at most while looking; past it the answer is 'unknown'. */
+const SCAN_CHECKSUM_BYTES_MAX = 1024 * 1024 * 1024;
+
+/**
+ * The offset of the first valid record (plausible length, an end where a record could end, matching
+ * checksum) starting anywhere in [from, fileBytes), null if there is none, or 'unknown' past the
+ * checksum budget (never reached by a torn tail of an ordinary write; then recovery refuses to
+ * cut, the safe side). A torn tail
+ * (zeros, a partial record, the rest of an unsynced write) rarely holds one: a random 8-byte
+ * header has a matching CRC32C with a probability of 2^-32. Every byte offset is tried because the
+ * damage may have changed a length, after which the record boundaries are unknown.
+ */
+async function validRecordAfter(
+  file: FileHandle,
+  from: number,
+  fileBytes: number,
+): Promise<number | 'unknown' | null> {
+  const chunk = new Uint8Array(SCAN_CHUNK_BYTES);
+  let checksummed = 0;
+  for (let chunkStart = from; chunkStart + RECORD_HEADER_BYTES < fileBytes; ) {
+    const wanted = Math.min(chunk.length, fileBytes - chunkStart);
+    const { bytesRead } = await file.read(chunk, 0, wanted, chunkStart);
+    if (bytesRead < RECORD_HEADER_BYTES) return null;
+    // Offsets whose whole header lies in this chunk; the next chunk starts at the first that did not.
+    const lastOffset = bytesRead - RECORD_HEADER_BYTES;
+    for (let offset = 0; offset <= lastOffset; offset++) {
+      const payloadBytes = readUint32(chunk, offset);
+      const recordStart = chunkStart + offset;
+      if (payloadBytes === 0 || payloadBytes > RECORD_BYTES_MAX) continue;
+      const recordEnd = recordStart + RECORD_HEADER_BYTES + payloadBytes;
+      if (recordEnd > fileBytes) continue;
+      if (!(await endsWhereARecordCould(file, recordEnd, fileBytes))) continue;
+      checksummed += payloadBytes;
+      if (checksummed > SCAN_CHECKSUM_BYTES_MAX) return 'unknown';
+      const expected = readUint32(chunk, offset + 4);
+      const payloadStart = offset + RECORD_HEADER_BYTES;
+      let actual: number;
+      if (payloadStart + payloadBytes <= bytesRead) {
+        actual = crc32c(chunk, payloadStart, payloadStart + payloadBytes);
+      } else {
+        const payload = new Uint8Array(payloadBytes);
+        await file.read(payload, 0, payloadBytes, recordStart + RECORD_HEADER_BYTES);
+        actual = crc32c(payload, 0, payloadBytes);
+      }
+      if (actual === expected) return recordStart;
+    }
+    chunkStart += lastOffset + 1;
+  }
+  return null;
+}
+
+/**
+ * Whether a record ending at `offset` could be followed by what follows it: the end of the file,
+ * another record's plausible length, or zeros (a zero-filled torn tail). Records lie end to end, so
+ * a real one passes; most false candidates in arbitrary bytes do not, which spares checksumming
+ * them (their payloads may be megabytes each).
+ */
+async function endsWhereARecordCould(file: FileHandle, offset: number, fileBytes: number): Promise<boolean> {
+  if (offset === fileBytes) return true;
+  const next = new Uint8Array(4);
+  const { bytesRead } = await file.read(next, 0, 4, offset);
+  if (bytesRead < 4) return next.subarray(0, bytesRead).every((byte) => byte === 0);
+  const length = readUint32(next, 0);
+  return length <= RECORD_BYTES_MAX;
 }
 
 function checkContiguous(dir: string, live: number[], snapshotSegment: number, skipped: string[]): void {

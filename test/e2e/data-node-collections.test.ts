@@ -180,6 +180,36 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
     );
   });
 
+  it('after FLUSHALL, reclaims every old key and element in the background, with no listing', async () => {
+    const redis = client as Redis;
+    const strings = Array.from({ length: 2_000 }, (_, index) => [`old:string:${index}`, `v${index}`]).flat();
+    await redis.mset(...strings);
+    await redis.sadd('old:set', ...Array.from({ length: 3_000 }, (_, index) => `member-${index}`));
+    await redis.hset('old:hash', ...Array.from({ length: 500 }, (_, index) => [`f${index}`, 'v']).flat());
+    await redis.rpush('old:list', ...Array.from({ length: 300 }, (_, index) => `e${index}`));
+    await redis.zadd('old:zset', ...Array.from({ length: 300 }, (_, index) => [index, `m${index}`]).flat());
+    // Every key of the volume but the generation itself (earlier tests' keys included).
+    const everyKeyButTheGeneration = (key: string): boolean => key !== '\xffg';
+    assert.ok((await liveVolumeKeys(everyKeyButTheGeneration)) > 2_000 + 3_000 / 64);
+    assert.equal(await redis.flushall(), 'OK');
+    // No SCAN, KEYS or DBSIZE from here on: the writer that flushed walks the volume itself.
+    await waitUntil(
+      'every key of the flushed generation, and every element of its collections, to be reclaimed',
+      120_000,
+      async () => (await liveVolumeKeys(everyKeyButTheGeneration)) === 0,
+      500,
+    );
+    const health = await (node as RunningDataNode).health();
+    const reclaim = health.reclaim as {
+      failedSteps: number;
+      flushSweeps: { walks: number; keysHandedOn: number };
+    };
+    assert.equal(reclaim.failedSteps, 0, JSON.stringify(reclaim));
+    assert.ok(reclaim.flushSweeps.walks >= 1);
+    assert.ok(reclaim.flushSweeps.keysHandedOn >= 2_000, JSON.stringify(reclaim));
+    assert.equal(await redis.exists('old:set', 'old:hash', 'old:string:0'), 0);
+  });
+
   it('stores a key of KEY_BYTES_MAX bytes that begins with 0xff', async () => {
     const redis = client as Redis;
     const key = Buffer.alloc(KEY_BYTES_MAX, 0xff);

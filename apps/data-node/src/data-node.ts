@@ -12,6 +12,7 @@ import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-cli
 import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
 import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
 import { lookupCommand } from './commands/served-commands.js';
+import { GenerationSweeper } from './engine/generation-sweeper.js';
 import { Keyspace } from './engine/keyspace.js';
 import { type ReadConsistency, TransactionEngine } from './engine/transaction-engine.js';
 import { type IntervalReport, NodeMetrics } from './metrics/node-metrics.js';
@@ -72,6 +73,7 @@ class Attachment {
   readonly cache: VersionedCache;
   readonly engine: TransactionEngine;
   readonly keyspace: Keyspace;
+  readonly sweeper: GenerationSweeper;
   readonly bucket: TokenBucket;
   readonly server: RespServer;
   limits: CapacityLimits;
@@ -95,8 +97,17 @@ class Attachment {
         for (const change of notice.changes) this.cache.invalidate(change.key, change.seq);
       },
     });
-    this.engine = new TransactionEngine({ volume: request.volume, store: this.client, cache: this.cache });
+    this.engine = new TransactionEngine({
+      volume: request.volume,
+      store: this.client,
+      cache: this.cache,
+      onFlushCommitted: () => this.sweeper.sweep(),
+    });
     this.keyspace = new Keyspace(request.volume, this.client, this.engine);
+    const log = options.log ?? ((line: string) => console.log(line));
+    this.sweeper = new GenerationSweeper(request.volume, this.client, this.engine, (line) =>
+      log(`data-node ${options.nodeId}: ${line}`),
+    );
     this.bucket = new TokenBucket(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
     const attachment = this;
     this.server = new RespServer({
@@ -270,6 +281,7 @@ export class DataNode {
     if (attachment === null || this.state !== 'drained') {
       throw new LifecycleError(`the node is ${this.state}; nothing to detach`, 409);
     }
+    attachment.sweeper.stop();
     await attachment.client.close();
     attachment.cache.clear();
     this.attachment = null;
@@ -301,6 +313,14 @@ export class DataNode {
       engine:
         attachment === null ? null : { ...attachment.engine.counters, ...attachment.engine.schedulerStats },
       cache: attachment === null ? null : { ...attachment.cache.size, ...attachment.cache.stats },
+      reclaim:
+        attachment === null
+          ? null
+          : {
+              ...attachment.engine.reclaimer.counters,
+              pending: attachment.engine.reclaimer.pending,
+              flushSweeps: attachment.sweeper.counters,
+            },
       quorumClient: attachment?.client.counters ?? null,
       lastReport: this.lastReport,
     };

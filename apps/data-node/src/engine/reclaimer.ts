@@ -15,7 +15,7 @@ export interface ReclaimRunner {
 }
 
 export class Reclaimer {
-  readonly counters = { recordsReclaimed: 0, steps: 0, failedSteps: 0 };
+  readonly counters = { recordsReclaimed: 0, steps: 0, failedSteps: 0, lastFailure: null as string | null };
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private draining: Promise<void> | null = null;
@@ -51,8 +51,8 @@ export class Reclaimer {
       let outcome: string;
       try {
         outcome = await this.runner.runInternal([recordKey], (context) => reclaimStep(context, recordKey));
-      } catch {
-        outcome = 'failed';
+      } catch (cause) {
+        outcome = `failed: ${(cause as Error).message}`;
       }
       this.counters.steps++;
       if (outcome === 'more') {
@@ -60,11 +60,20 @@ export class Reclaimer {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      if (outcome === 'done') this.counters.recordsReclaimed++;
-      else this.counters.failedSteps++;
-      // Failed or not ours to finish: the record stays, and a later listing finds it again.
       this.queue.shift();
       this.queued.delete(recordKey);
+      if (outcome.startsWith('then:')) {
+        // An old generation's collection: its elements go next, under the record just written.
+        this.counters.recordsReclaimed++;
+        this.enqueue([outcome.slice('then:'.length)]);
+        continue;
+      }
+      if (outcome === 'done') this.counters.recordsReclaimed++;
+      else {
+        // Failed or not ours to finish: the record stays, and a later listing finds it again.
+        this.counters.failedSteps++;
+        this.counters.lastFailure = outcome;
+      }
     }
   }
 }

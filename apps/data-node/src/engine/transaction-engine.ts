@@ -100,6 +100,8 @@ export interface TransactionEngineOptions {
   /** Transactions in flight before new work gathers into batches (see group-scheduler.ts). */
   groupsRunningMax?: number;
   random?: () => number;
+  /** Called after a commit that wrote the volume's generation (FLUSHDB, FLUSHALL) on this writer. */
+  onFlushCommitted?: () => void;
   /** Runs one command over a context: `executeDataCommand` unless a test injects its own. */
   execute?: (spec: CommandSpec, args: Buffer[], context: DataCommandContext) => Reply;
 }
@@ -265,7 +267,11 @@ export class TransactionEngine {
         settle: (result) => {
           this.inFlightWorks--;
           const [reply] = result ?? [];
-          resolve(reply?.kind === 'simple' ? reply.value : 'failed');
+          resolve(
+            reply?.kind === 'simple'
+              ? reply.value
+              : `failed: ${reply?.kind === 'error' ? reply.message : 'no reply'}`,
+          );
         },
       });
     });
@@ -626,6 +632,7 @@ export class TransactionEngine {
       }
     }
     this.counters.watchAborts += watchAborts;
+    if (writes.some((write) => write.key === GENERATION_KEY)) this.options.onFlushCommitted?.();
     // Before the replies: whoever saw a DEL answered may count on its reclaim being under way.
     if (reclaimRecordKeys.length > 0) this.reclaimer.enqueue(reclaimRecordKeys);
     works.forEach((work, index) => {

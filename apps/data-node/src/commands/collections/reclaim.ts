@@ -38,7 +38,11 @@ function decodeReclaimRecord(bytes: Uint8Array): { header: CollectionHeader; pro
   return isCollectionHeader(header) ? { header, progress: buffer.readUInt32BE(0) } : null;
 }
 
-export type ReclaimStepResult = 'more' | 'done' | 'unknown-family';
+/**
+ * 'then:<record key>': the step removed an old generation's collection header and wrote the
+ * collection's reclaim record, which the reclaimer takes up next.
+ */
+export type ReclaimStepResult = 'more' | 'done' | 'unknown-family' | `then:${string}`;
 
 /**
  * One step of reclaim: for a record, a bounded batch of its element keys deleted; for a Redis
@@ -54,12 +58,13 @@ function reclaimOldKey(context: DataCommandContext, key: string): ReclaimStepRes
   const bytes = context.readElement(key);
   if (bytes === null) return 'done';
   const value = decodeStoredValue(bytes);
+  context.writeElement(key, null);
   if (isCollectionHeader(value)) {
     const recordKey = reclaimRecordKey(value.id);
     if (context.readElement(recordKey) === null)
       context.writeElement(recordKey, encodeReclaimRecord(value, 0));
+    return `then:${recordKey}`;
   }
-  context.writeElement(key, null);
   return 'done';
 }
 
@@ -74,12 +79,15 @@ function reclaimRecordStep(context: DataCommandContext, recordKey: string): Recl
   const family = COLLECTION_FAMILIES.get(record.header.type);
   // A family this node does not know (a newer writer's): leave the record to a writer that does.
   if (family === undefined) return 'unknown-family';
-  const keys = family.elementKeys(context, record.header);
-  const batch = keys.slice(record.progress, record.progress + RECLAIM_KEYS_PER_STEP);
+  const batch =
+    family.reclaimBatch?.(context, record.header, record.progress, RECLAIM_KEYS_PER_STEP) ??
+    family
+      .elementKeys(context, record.header)
+      .slice(record.progress, record.progress + RECLAIM_KEYS_PER_STEP);
   context.readElements(batch);
   for (const key of batch) context.writeElement(key, null);
   const progress = record.progress + batch.length;
-  if (progress >= keys.length) {
+  if (batch.length < RECLAIM_KEYS_PER_STEP) {
     context.writeElement(recordKey, null);
     return 'done';
   }

@@ -303,4 +303,21 @@ export const ZSET_FAMILY: CollectionFamily = {
     for (const entry of tree.range(0, header.size)) keys.push(memberKey(header.id, entry.member));
     return keys;
   },
+  // Members first, by rank, while the tree that lists them is whole; then node keys by id, every
+  // id the tree ever allocated (ids are never reused; an absent one costs nothing to delete), so
+  // deleting nodes needs no reading of the tree.
+  reclaimBatch(context: DataCommandContext, header: CollectionHeader, from: number, count: number): string[] {
+    const position = decodeMeta(header.meta);
+    const keys: string[] = [];
+    if (from < header.size) {
+      const tree = new OrderTree(nodeStorage(context, header.id), position);
+      const end = Math.min(header.size, from + count);
+      for (const entry of tree.range(from, end)) keys.push(memberKey(header.id, entry.member));
+    }
+    const firstNode = Math.max(0, from - header.size) + 1;
+    for (let nodeId = firstNode; nodeId < position.nextId && keys.length < count; nodeId++) {
+      keys.push(nodeKey(header.id, nodeId));
+    }
+    return keys;
+  },
 };

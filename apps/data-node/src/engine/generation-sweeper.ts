@@ -1,0 +1,122 @@
+// After a FLUSHDB or FLUSHALL committed on this writer, walks the whole volume once in hash order
+// (the quorum scan, a page of names at a time) and hands the Redis keys of older generations, and
+// any reclaim record it meets, to the reclaimer (ADR 0008, decision 7). Without it, the keys a
+// flush ended stay on the storage nodes until a SCAN, KEYS or DBSIZE happens to meet them.
+//
+// The walk is paced by the reclaimer: it waits for the queue to empty before handing on more
+// than QUEUE_HIGH_WATER keys, so it never holds more than a page and a queue's worth of names.
+// A flush during a walk starts the walk again from the beginning once it ends. A scan that fails
+// (storage unavailable) is retried with backoff a bounded number of times; then the walk gives up
+// and the rest is left to listings or the next flush. Nothing here is durable: a writer that stops
+// mid-walk leaves the rest the same way.
+import { generationOf, userKeyOf } from '../commands/collections/layout.js';
+import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
+import type { KeyspaceStore } from './keyspace.js';
+
+/** Names per scan page. */
+const PAGE_KEYS = 1_000;
+/** Queued reclaim work past which the walk waits for the reclaimer to catch up. */
+const QUEUE_HIGH_WATER = 5_000;
+/** Failed scans in a row before the walk gives up. */
+const SCAN_FAILURES_MAX = 8;
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5_000;
+
+export interface SweepTarget {
+  /** The volume's current generation (from 3 replicas). */
+  currentGeneration(): Promise<number>;
+  readonly reclaimer: {
+    readonly pending: number;
+    enqueue(keys: Iterable<string>): void;
+    idle(): Promise<void>;
+  };
+}
+
+export class GenerationSweeper {
+  readonly counters = { walks: 0, pages: 0, keysHandedOn: 0, abandonedWalks: 0 };
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly volume: string,
+    private readonly store: KeyspaceStore,
+    private readonly target: SweepTarget,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
+
+  /** A flush committed: walk the volume (again, if a walk is under way). */
+  sweep(): void {
+    if (this.stopped) return;
+    if (this.running !== null) {
+      this.again = true;
+      return;
+    }
+    this.running = this.walkUntilQuiet().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Resolves when no walk is under way (for tests and an orderly detach). */
+  async idle(): Promise<void> {
+    while (this.running !== null) await this.running;
+  }
+
+  /** Stops after the page in hand; later flushes start nothing. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private async walkUntilQuiet(): Promise<void> {
+    do {
+      this.again = false;
+      await this.walk();
+    } while (this.again && !this.stopped);
+  }
+
+  private async walk(): Promise<void> {
+    this.counters.walks++;
+    let cursor = 0;
+    let failures = 0;
+    let handedOn = 0;
+    do {
+      if (this.stopped) return;
+      let names: string[];
+      let generation: number;
+      try {
+        const page = await this.store.scan(this.volume, cursor, PAGE_KEYS);
+        generation = await this.target.currentGeneration();
+        names = page.keys;
+        cursor = page.nextHash;
+        failures = 0;
+      } catch (error) {
+        if (++failures >= SCAN_FAILURES_MAX) {
+          this.counters.abandonedWalks++;
+          this.log(
+            `gave up reclaiming the keys of flushed generations after ${failures} failed scans ` +
+              `(${(error as Error).message}); listings and the next flush will find the rest`,
+          );
+          return;
+        }
+        await sleep(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS));
+        continue;
+      }
+      this.counters.pages++;
+      const reclaimable = names.filter((name) =>
+        userKeyOf(name) === null ? isReclaimRecordKey(name) : generationOf(name) < generation,
+      );
+      if (reclaimable.length > 0) {
+        handedOn += reclaimable.length;
+        this.counters.keysHandedOn += reclaimable.length;
+        this.target.reclaimer.enqueue(reclaimable);
+        if (this.target.reclaimer.pending >= QUEUE_HIGH_WATER) await this.target.reclaimer.idle();
+      }
+    } while (cursor !== 0);
+    await this.target.reclaimer.idle();
+    if (handedOn > 0) this.log(`reclaimed ${handedOn} keys of flushed generations`);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

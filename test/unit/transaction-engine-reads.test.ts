@@ -316,13 +316,14 @@ describe('reclaim of deleted collections', () => {
   });
 });
 
-describe('FLUSHDB', () => {
-  const command = (name: string, ...rest: string[]) => ({
-    spec: lookupCommand(name) as CommandSpec,
-    args: [name, ...rest].map((arg) => Buffer.from(arg)),
-    keys: name === 'flushdb' ? [] : rest.slice(0, 1),
-  });
+/** A command with its first argument as its key (none for FLUSHDB). */
+const command = (name: string, ...rest: string[]) => ({
+  spec: lookupCommand(name) as CommandSpec,
+  args: [name, ...rest].map((arg) => Buffer.from(arg)),
+  keys: name === 'flushdb' ? [] : rest.slice(0, 1),
+});
 
+describe('FLUSHDB', () => {
   test('one write of the generation hides every key; later commands see the new generation only', async () => {
     const store = new FakeStore();
     const engine = new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 20, 10_000) });
@@ -364,5 +365,50 @@ describe('FLUSHDB', () => {
       new Map([['j', watched.get('j')?.seq ?? 0]]),
     );
     assert.equal(exec, null, 'EXEC after a flush of a watched key answers null');
+  });
+});
+
+describe('the engine runs on the clock it is given', () => {
+  test('cache ages and conflict backoff follow the injected clock, not the system time', async () => {
+    const store = new FakeStore();
+    // A stored string: its type tag, then its bytes.
+    const putString = (value: string, seq: number) =>
+      store.entries.set('k', { seq, value: Buffer.from([0x01, ...Buffer.from(value)]) });
+    putString('v1', 1);
+    let nowMs = 1_000_000;
+    const slept: number[] = [];
+    const engine = new TransactionEngine({
+      volume: 'v',
+      store,
+      cache: new VersionedCache(1 << 20, 10_000),
+      clock: {
+        nowMs: () => nowMs,
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+      },
+    });
+    const get = () => engine.run([command('get', 'k')], 'instance');
+    assert.deepEqual(await get(), [bulk(Buffer.from('v1'))]);
+    const readsAfterFirst = store.readRequests.length;
+    // Within the cache's 10 s age bound by the engine's clock: served from the cache.
+    nowMs += 9_000;
+    assert.deepEqual(await get(), [bulk(Buffer.from('v1'))]);
+    assert.equal(store.readRequests.length, readsAfterFirst);
+    // Past it by the engine's clock (the system's has hardly moved): read again from the store.
+    nowMs += 2_000;
+    putString('v2', 2);
+    assert.deepEqual(await get(), [bulk(Buffer.from('v2'))]);
+    assert.ok(store.readRequests.length > readsAfterFirst);
+
+    // A conflict is retried after a backoff taken from the clock's sleep.
+    const realCommit = store.commit.bind(store);
+    let conflicts = 2;
+    store.commit = async (volume, reads, writes) =>
+      conflicts-- > 0
+        ? { outcome: 'aborted' as const, txid: 't', reason: 'conflict' }
+        : realCommit(volume, reads, writes);
+    assert.deepEqual(await engine.run([command('set', 'k', 'v3')], 'instance'), [simple('OK')]);
+    assert.equal(slept.length, 2);
   });
 });

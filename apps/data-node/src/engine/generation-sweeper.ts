@@ -11,6 +11,7 @@
 // mid-walk leaves the rest the same way.
 import { generationOf, userKeyOf } from '../commands/collections/layout.js';
 import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
+import type { Clock } from './clock.js';
 import type { KeyspaceStore } from './keyspace.js';
 
 /** Names per scan page. */
@@ -23,6 +24,7 @@ const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 5_000;
 
 export interface SweepTarget {
+  readonly clock: Clock;
   /** The volume's current generation (from 3 replicas). */
   currentGeneration(): Promise<number>;
   readonly reclaimer: {
@@ -98,7 +100,7 @@ export class GenerationSweeper {
           );
           return;
         }
-        await sleep(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS));
+        await this.target.clock.sleep(Math.min(RETRY_FIRST_MS * 2 ** (failures - 1), RETRY_MAX_MS));
         continue;
       }
       this.counters.pages++;
@@ -115,8 +117,4 @@ export class GenerationSweeper {
     await this.target.reclaimer.idle();
     if (handedOn > 0) this.log(`reclaimed ${handedOn} keys of flushed generations`);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -159,7 +159,7 @@ export class Keyspace {
       candidates.map((key) => storageKey(key, generation)),
       STORED_HEADER_BYTES_MAX,
     );
-    const nowMs = Date.now();
+    const nowMs = this.engine.clock.nowMs();
     const found: { key: string; expireAtMs: number | null }[] = [];
     for (const key of candidates) {
       const bytes = reads.get(storageKey(key, generation))?.bytes ?? null;

@@ -42,6 +42,7 @@ import type { CommandSpec } from '../commands/command-table.js';
 import { type DataCommandContext, executeDataCommand } from '../commands/data-commands.js';
 import { lookupCommand } from '../commands/served-commands.js';
 import { decodeStoredValue, encodeStoredValue, type StoredValue } from '../commands/stored-value.js';
+import { type Clock, SYSTEM_CLOCK } from './clock.js';
 import { GroupScheduler } from './group-scheduler.js';
 import { Reclaimer } from './reclaimer.js';
 
@@ -100,6 +101,8 @@ export interface TransactionEngineOptions {
   /** Transactions in flight before new work gathers into batches (see group-scheduler.ts). */
   groupsRunningMax?: number;
   random?: () => number;
+  /** The system's time unless a test or a simulator passes its own. */
+  clock?: Clock;
   /** Called after a commit that wrote the volume's generation (FLUSHDB, FLUSHALL) on this writer. */
   onFlushCommitted?: () => void;
   /** Runs one command over a context: `executeDataCommand` unless a test injects its own. */
@@ -195,8 +198,10 @@ export class TransactionEngine {
   private readonly writeBytesWaiters: (() => void)[] = [];
   /** Deletes the element keys of collections that are gone, in the background (ADR 0008). */
   readonly reclaimer = new Reclaimer(this);
+  readonly clock: Clock;
 
   constructor(private readonly options: TransactionEngineOptions) {
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.attemptsMax = options.attemptsMax ?? 40;
     this.random = options.random ?? Math.random;
     this.execute = options.execute ?? executeDataCommand;
@@ -328,7 +333,7 @@ export class TransactionEngine {
   }
 
   private remember(values: ReadValue[], result: Map<string, KeyRead>, partial: boolean): void {
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     for (const value of values) {
       result.set(value.key, {
         seq: value.version.seq,
@@ -352,7 +357,7 @@ export class TransactionEngine {
       for (let attempt = 0; attempt < this.attemptsMax; attempt++) {
         if (attempt > 0) {
           this.counters.retries++;
-          await sleep(Math.min(64, 2 ** attempt) * (0.5 + this.random()));
+          await this.clock.sleep(Math.min(64, 2 ** attempt) * (0.5 + this.random()));
         }
         const outcome = await this.attempt(pending, attempt > 0);
         if (outcome === 'split') {
@@ -415,7 +420,7 @@ export class TransactionEngine {
       for (const [key, read] of await this.readKeys(moved, mustBeFresh)) reads.set(key, read);
     }
 
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     const randomness: AttemptRandomness = { seed: randomFillSync(new Uint32Array(4)), ids: [] };
     const decoded = new Map<string, StoredValue | null>();
     let outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
@@ -621,7 +626,7 @@ export class TransactionEngine {
         return 'conflict';
       }
       this.counters.commits++;
-      const committedAtMs = Date.now();
+      const committedAtMs = this.clock.nowMs();
       for (const write of writes) {
         const before = reads.get(write.key) as KeyRead;
         this.options.cache.offer(
@@ -664,7 +669,7 @@ export class TransactionEngine {
   ): Promise<Map<string, KeyRead>> {
     const reads = new Map<string, KeyRead>();
     const missing: string[] = [];
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     for (const key of keys) {
       const cached = mustBeFresh(key) ? null : this.options.cache.get(key, nowMs);
       if (cached === null) missing.push(key);
@@ -770,8 +775,4 @@ function xoshiro128(seed: Uint32Array): () => number {
 
 function rotateLeft(value: number, bits: number): number {
   return (value << bits) | (value >>> (32 - bits));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

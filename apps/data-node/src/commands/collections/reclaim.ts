@@ -38,37 +38,32 @@ function decodeReclaimRecord(bytes: Uint8Array): { header: CollectionHeader; pro
   return isCollectionHeader(header) ? { header, progress: buffer.readUInt32BE(0) } : null;
 }
 
-/**
- * 'then:<record key>': the step removed an old generation's collection header and wrote the
- * collection's reclaim record, which the reclaimer takes up next.
- */
-export type ReclaimStepResult = 'more' | 'done' | 'unknown-family' | `then:${string}`;
+export type ReclaimStepResult = 'more' | 'done' | 'unknown-family';
 
 /**
- * One step of reclaim: for a record, a bounded batch of its element keys deleted; for a Redis
- * key of a generation a FLUSHDB ended (nothing can write it any more: every transaction
- * validates the generation), the key deleted, with a record for its elements if it is a
- * collection's header (a later listing meets that record).
+ * Redis keys of generations a FLUSHDB ended (nothing can write them any more: every transaction
+ * validates the generation), deleted in one step; a collection's header leaves a reclaim record
+ * for its elements. Returns the records written, for the reclaimer to take up next.
  */
-export function reclaimStep(context: DataCommandContext, key: string): ReclaimStepResult {
-  return isReclaimRecordKey(key) ? reclaimRecordStep(context, key) : reclaimOldKey(context, key);
-}
-
-function reclaimOldKey(context: DataCommandContext, key: string): ReclaimStepResult {
-  const bytes = context.readElement(key);
-  if (bytes === null) return 'done';
-  const value = decodeStoredValue(bytes);
-  context.writeElement(key, null);
-  if (isCollectionHeader(value)) {
+export function reclaimOldKeys(context: DataCommandContext, keys: readonly string[]): string[] {
+  const records: string[] = [];
+  const values = context.readElements([...keys]);
+  keys.forEach((key, index) => {
+    const bytes = values[index] ?? null;
+    if (bytes === null) return;
+    context.writeElement(key, null);
+    const value = decodeStoredValue(bytes);
+    if (!isCollectionHeader(value)) return;
     const recordKey = reclaimRecordKey(value.id);
     if (context.readElement(recordKey) === null)
       context.writeElement(recordKey, encodeReclaimRecord(value, 0));
-    return `then:${recordKey}`;
-  }
-  return 'done';
+    records.push(recordKey);
+  });
+  return records;
 }
 
-function reclaimRecordStep(context: DataCommandContext, recordKey: string): ReclaimStepResult {
+/** One step of reclaim for a record: a bounded batch of its element keys deleted. */
+export function reclaimStep(context: DataCommandContext, recordKey: string): ReclaimStepResult {
   const bytes = context.readElement(recordKey);
   if (bytes === null) return 'done';
   const record = decodeReclaimRecord(bytes);

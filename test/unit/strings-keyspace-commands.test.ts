@@ -677,6 +677,10 @@ describe('keyspace commands on collections (ADR 0008 headers)', () => {
     type,
     elementKeys: (_context, value) =>
       Array.from({ length: value.size }, (_unused, index) => elementKey(value.id, String(index))),
+    reclaimBatch: (_context, value, from, count) =>
+      Array.from({ length: Math.max(0, Math.min(count, value.size - from)) }, (_unused, offset) =>
+        elementKey(value.id, String(from + offset)),
+      ),
   });
 
   test('OBJECT ENCODING judges a collection by its size against the default thresholds', () => {

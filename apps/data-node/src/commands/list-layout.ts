@@ -68,6 +68,18 @@ export const LIST_FAMILY: CollectionFamily = {
   elementKeys(_context: DataCommandContext, header: CollectionHeader): string[] {
     return listElementKeys(header as ListHeader);
   },
+  reclaimBatch(
+    _context: DataCommandContext,
+    header: CollectionHeader,
+    from: number,
+    count: number,
+  ): string[] {
+    const { head } = decodeListMeta(header.meta);
+    const keys: string[] = [];
+    for (let position = from; position < Math.min(header.size, from + count); position++)
+      keys.push(listElementKey(header.id, head + position));
+    return keys;
+  },
 };
 
 /**

@@ -427,5 +427,9 @@ export function bucketFamily(type: CollectionType): CollectionFamily {
     type,
     elementKeys: (_context, header) =>
       Array.from({ length: bucketCountOf(header) }, (_, index) => elementKey(header.id, bucketSuffix(index))),
+    reclaimBatch: (_context, header, from, count) =>
+      Array.from({ length: Math.max(0, Math.min(count, bucketCountOf(header) - from)) }, (_, offset) =>
+        elementKey(header.id, bucketSuffix(from + offset)),
+      ),
   };
 }

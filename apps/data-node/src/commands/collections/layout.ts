@@ -92,12 +92,11 @@ export interface CollectionFamily {
   /** Every element key of the collection; may read element keys (through `context`) to find them. */
   elementKeys(context: DataCommandContext, header: CollectionHeader): string[];
   /**
-   * For a family whose element keys can only be found by reading element keys (a tree): the
-   * keys at `[from, from + count)` of an order in which deleting a prefix never hides the rest.
-   * Reclaim deletes a batch per step; without this, it slices `elementKeys`, which must then
-   * list the same keys in the same order after any prefix of them is deleted.
+   * The element keys at `[from, from + count)` of an order in which deleting a prefix never hides
+   * the rest (reclaim deletes one batch per step), in time proportional to `count`, not to the
+   * collection: a step over a huge collection must not list all of it.
    */
-  reclaimBatch?(context: DataCommandContext, header: CollectionHeader, from: number, count: number): string[];
+  reclaimBatch(context: DataCommandContext, header: CollectionHeader, from: number, count: number): string[];
 }
 
 /** A new, empty collection's header: a fresh id, no expiry. */

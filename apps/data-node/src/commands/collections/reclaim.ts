@@ -74,11 +74,7 @@ export function reclaimStep(context: DataCommandContext, recordKey: string): Rec
   const family = COLLECTION_FAMILIES.get(record.header.type);
   // A family this node does not know (a newer writer's): leave the record to a writer that does.
   if (family === undefined) return 'unknown-family';
-  const batch =
-    family.reclaimBatch?.(context, record.header, record.progress, RECLAIM_KEYS_PER_STEP) ??
-    family
-      .elementKeys(context, record.header)
-      .slice(record.progress, record.progress + RECLAIM_KEYS_PER_STEP);
+  const batch = family.reclaimBatch(context, record.header, record.progress, RECLAIM_KEYS_PER_STEP);
   context.readElements(batch);
   for (const key of batch) context.writeElement(key, null);
   const progress = record.progress + batch.length;

@@ -278,13 +278,47 @@ async function build(
       const from = next;
       const count = Math.min(BUILD_BATCH, elements - from);
       next += count;
-      await collection.add(redis, key, from, count);
+      await addSurvivingUnknownOutcomes(redis, collection, key, from, count);
       done += count;
       progress(done / elements);
     }
   };
-  await Promise.all(Array.from({ length: BUILD_IN_FLIGHT }, worker));
+  // A list's pushes go one at a time, so that its length tells whether a push of unknown outcome
+  // was applied (see below).
+  const inFlight = collection.type === 'list' ? 1 : BUILD_IN_FLIGHT;
+  await Promise.all(Array.from({ length: inFlight }, worker));
   progress(1);
+}
+
+/** Attempts per building command whose outcome the writer could not learn. */
+const UNKNOWN_OUTCOME_ATTEMPTS = 5;
+
+/**
+ * A building command is a large transaction; on a busy machine its decision can miss the writer's
+ * deadline, and the command then answers UNKNOWN (it may or may not have been applied). Adding
+ * the same hash fields, set members or scored members again is harmless; a list push is retried
+ * only if the list's length shows it was not applied.
+ */
+async function addSurvivingUnknownOutcomes(
+  redis: Redis,
+  collection: CollectionCase,
+  key: string,
+  from: number,
+  count: number,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await collection.add(redis, key, from, count);
+      return;
+    } catch (cause) {
+      if (!(cause as Error).message.startsWith('UNKNOWN') || attempt >= UNKNOWN_OUTCOME_ATTEMPTS) throw cause;
+      if (collection.type === 'list') {
+        const length = await redis.llen(key);
+        if (length === from + count) return;
+        if (length !== from) throw new Error(`list ${key} holds ${length} elements after a push of unknown outcome`);
+      }
+    }
+  }
 }
 
 /** DEL of the huge collection while another client sends INCRs: their p99 during DEL and reclaim. */

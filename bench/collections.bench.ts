@@ -1,12 +1,17 @@
 // Single-element commands on a huge collection cost what they cost on a tiny one (ADR 0008):
-// one data node over its six storage nodes builds each collection of the CASES table at
-// 1,000,000 elements (large batched commands) and at 10, then times each single-element
-// command on both, interleaved, and prints the ratio of their latencies (the target is ≤ 2×).
-// Then DEL of each huge collection, while another client keeps sending commands: the DEL's
-// latency, and that client's p99 while the DEL runs and the element keys are reclaimed.
+// one data node over its six storage nodes builds a hash, a set, a list and a sorted set of
+// 1,000,000 elements each (large batched commands, the four at once) and of 10, then times each
+// single-element command on both sizes, interleaved, and prints the ratio of their latencies
+// (the target is ≤ 2×). Then DEL of each huge collection while another client keeps sending
+// commands: the DEL's latency, and that client's latency while the element keys are reclaimed.
 //
-// Lists and sorted sets add their cases to CASES: a type, how to add a batch of elements, and
-// the single-element commands to time. `COLLECTIONS_BENCH_ELEMENTS=<n>` changes the size.
+// The writer's cache would make a plain comparison unfair: the 10-element collection's few keys
+// are always cached, a random element of the huge one almost never. So every command is timed
+// twice, with the cache's part made equal:
+// - cluster consistency (BOREALIS CONSISTENCY CLUSTER): every read goes to 3 replicas on both
+//   sizes, and the huge collection's element is a different one each time;
+// - instance consistency, both sizes cycling over the same 10 elements, so both are equally warm.
+// `COLLECTIONS_BENCH_ELEMENTS=<n>` changes the size.
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { CU_PER_WRITER_MAX } from '../libs/limits/src/index.js';
@@ -18,21 +23,34 @@ import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 
 const LARGE_ELEMENTS = Number(process.env.COLLECTIONS_BENCH_ELEMENTS ?? 1_000_000);
 const SMALL_ELEMENTS = 10;
-/** Elements per building command: its buckets stay well under a transaction's 8 MiB of writes. */
-const BUILD_BATCH = 2_000;
-/** Building commands in flight at once (on one key they run as one transaction at a time). */
+/**
+ * Elements per building command. Each rewrites the buckets it touches (about 64 elements each),
+ * so a command of 500 writes about 1 MiB: short enough to stay far from the commit deadline on a
+ * busy machine, and the total rewritten is about the same whatever the batch.
+ */
+const BUILD_BATCH = 500;
+/** Building commands in flight at once per collection (on one key they run one at a time). */
 const BUILD_IN_FLIGHT = 2;
-/** Timed operations per command and collection size. */
-const TIMED_OPERATIONS = 400;
+/** Timed operations per command, mode and collection size. */
+const TIMED_OPERATIONS = 300;
 /** Commands the other client sends while a DEL and its reclaim run. */
 const BACKGROUND_OPERATIONS_MAX = 20_000;
+/** A multiplier prime to the sizes, spreading the huge collection's timed elements over it. */
+const SPREAD = 104_729;
 
 /** One collection type: how to build it, and the single-element commands to time on it. */
 export interface CollectionCase {
   type: string;
   /** Adds elements `from` … `from + count − 1` to `key`. */
   add(redis: Redis, key: string, from: number, count: number): Promise<unknown>;
-  commands: { name: string; run(redis: Redis, key: string, index: number, size: number): Promise<unknown> }[];
+  /**
+   * `element` is the element the command works on (an existing one: below both sizes in the
+   * warm mode), `index` the timed operation's number, `size` the collection's size.
+   */
+  commands: {
+    name: string;
+    run(redis: Redis, key: string, element: number, index: number, size: number): Promise<unknown>;
+  }[];
 }
 
 const member = (index: number): string => `member:${index}`;
@@ -49,17 +67,14 @@ export const CASES: CollectionCase[] = [
         ]).flat(),
       ),
     commands: [
-      {
-        name: 'HSET',
-        run: (redis, key, index, size) => redis.hset(key, member(index % size), `new:${index}`),
-      },
-      { name: 'HGET', run: (redis, key, index, size) => redis.hget(key, member((index * 7) % size)) },
+      { name: 'HSET', run: (redis, key, element, index) => redis.hset(key, member(element), `new:${index}`) },
+      { name: 'HGET', run: (redis, key, element) => redis.hget(key, member(element)) },
       // Deletes a field and puts it back, so the size stays the same.
       {
         name: 'HDEL',
-        run: async (redis, key, index, size) => {
-          await redis.hdel(key, member((index * 13) % size));
-          return redis.hset(key, member((index * 13) % size), 'back');
+        run: async (redis, key, element) => {
+          await redis.hdel(key, member(element));
+          return redis.hset(key, member(element), 'back');
         },
       },
     ],
@@ -69,12 +84,23 @@ export const CASES: CollectionCase[] = [
     add: (redis, key, from, count) =>
       redis.sadd(key, ...Array.from({ length: count }, (_, offset) => member(from + offset))),
     commands: [
-      { name: 'SADD', run: (redis, key, index) => redis.sadd(key, `extra:${index}`) },
+      // Adds a member that is not there and removes it again, so the size stays the same.
       {
-        name: 'SISMEMBER',
-        run: (redis, key, index, size) => redis.sismember(key, member((index * 7) % size)),
+        name: 'SADD',
+        run: async (redis, key, _element, index) => {
+          await redis.sadd(key, `extra:${index}`);
+          return redis.srem(key, `extra:${index}`);
+        },
       },
-      { name: 'SREM', run: (redis, key, index) => redis.srem(key, `extra:${index}`) },
+      { name: 'SISMEMBER', run: (redis, key, element) => redis.sismember(key, member(element)) },
+      // Removes a member and puts it back.
+      {
+        name: 'SREM',
+        run: async (redis, key, element) => {
+          await redis.srem(key, member(element));
+          return redis.sadd(key, member(element));
+        },
+      },
     ],
   },
   {
@@ -83,13 +109,10 @@ export const CASES: CollectionCase[] = [
       redis.rpush(key, ...Array.from({ length: count }, (_, offset) => member(from + offset))),
     commands: [
       // Pushes at the head and pops at the tail: over the two commands the length is unchanged.
-      { name: 'LPUSH', run: (redis, key, index) => redis.lpush(key, `new:${index}`) },
+      { name: 'LPUSH', run: (redis, key, _element, index) => redis.lpush(key, `new:${index}`) },
       { name: 'RPOP', run: (redis, key) => redis.rpop(key) },
-      { name: 'LINDEX', run: (redis, key, index, size) => redis.lindex(key, (index * 7) % size) },
-      {
-        name: 'LSET',
-        run: (redis, key, index, size) => redis.lset(key, (index * 13) % size, `set:${index}`),
-      },
+      { name: 'LINDEX', run: (redis, key, element) => redis.lindex(key, element) },
+      { name: 'LSET', run: (redis, key, element, index) => redis.lset(key, element, `set:${index}`) },
     ],
   },
   {
@@ -100,32 +123,43 @@ export const CASES: CollectionCase[] = [
         ...Array.from({ length: count }, (_, offset) => [from + offset, member(from + offset)]).flat(),
       ),
     commands: [
-      // Moves a member to a new score (above every other): out of its leaf and into the last one.
+      // Moves a member to a new score above every other: out of its leaf and into the last one.
       {
         name: 'ZADD',
-        run: (redis, key, index, size) => redis.zadd(key, size + index, member((index * 31) % size)),
+        run: (redis, key, element, index, size) => redis.zadd(key, size + index, member(element)),
       },
-      { name: 'ZSCORE', run: (redis, key, index, size) => redis.zscore(key, member((index * 7) % size)) },
-      { name: 'ZRANK', run: (redis, key, index, size) => redis.zrank(key, member((index * 11) % size)) },
+      { name: 'ZSCORE', run: (redis, key, element) => redis.zscore(key, member(element)) },
+      { name: 'ZRANK', run: (redis, key, element) => redis.zrank(key, member(element)) },
+      { name: 'ZINCRBY', run: (redis, key, element) => redis.zincrby(key, 1, member(element)) },
       {
-        name: 'ZINCRBY',
-        run: (redis, key, index, size) => redis.zincrby(key, 1, member((index * 13) % size)),
-      },
-      {
-        name: 'ZRANGE',
-        run: (redis, key, index, size) => redis.zrange(key, String(index % size), String((index % size) + 9)),
+        name: 'ZRANGE (10 by rank)',
+        run: (redis, key, element) => redis.zrange(key, String(element), String(element + 9)),
       },
       // Removes a member and puts it back, so the size stays the same.
       {
         name: 'ZREM',
-        run: async (redis, key, index, size) => {
-          await redis.zrem(key, member((index * 17) % size));
-          return redis.zadd(key, index, member((index * 17) % size));
+        run: async (redis, key, element) => {
+          await redis.zrem(key, member(element));
+          return redis.zadd(key, element, member(element));
         },
       },
     ],
   },
 ];
+
+/** How a timed run makes the cache's part equal on both sizes (see the top of the file). */
+const MODES = [
+  {
+    name: 'cluster, spread',
+    consistency: 'CLUSTER',
+    element: (index: number, size: number) => (index * SPREAD) % size,
+  },
+  {
+    name: 'instance, same 10',
+    consistency: 'INSTANCE',
+    element: (index: number) => index % SMALL_ELEMENTS,
+  },
+] as const;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-collections-');
@@ -142,59 +176,96 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     stops.push(() => node.stop());
     const connect = () =>
       new Redis({ port: node.respPort, host: '127.0.0.1', maxRetriesPerRequest: 0, commandTimeout: 120_000 });
-    const client = connect();
+    const builders = CASES.map(() => connect());
+    const timers = new Map(MODES.map((mode) => [mode.name, connect()]));
     const background = connect();
     stops.push(async () => {
-      client.disconnect();
-      background.disconnect();
+      for (const client of [...builders, ...timers.values(), background]) client.disconnect();
     });
+    for (const mode of MODES) {
+      await (timers.get(mode.name) as Redis).call('BOREALIS', 'CONSISTENCY', mode.consistency);
+    }
+
+    const notes: string[] = [];
+    // The four collections are built at once: their element keys do not overlap.
+    const label = `build a hash, a set, a list and a sorted set of ${LARGE_ELEMENTS.toLocaleString('en-US')}`;
+    const builtFractions = CASES.map(() => 0);
+    const buildStartedMs = Date.now();
+    await Promise.all(
+      CASES.map(async (collection, caseIndex) => {
+        const client = builders[caseIndex] as Redis;
+        await build(client, collection, `large:${collection.type}`, LARGE_ELEMENTS, (fraction) => {
+          builtFractions[caseIndex] = fraction;
+          options.progress(label, builtFractions.reduce((sum, each) => sum + each, 0) / CASES.length);
+        });
+        notes.push(
+          `${collection.type}: ${LARGE_ELEMENTS.toLocaleString('en-US')} elements built in ${((Date.now() - buildStartedMs) / 1000).toFixed(0)} s (commands of ${BUILD_BATCH.toLocaleString('en-US')} elements, the four collections built at once).`,
+        );
+        await build(client, collection, `small:${collection.type}`, SMALL_ELEMENTS, () => undefined);
+      }),
+    );
 
     const rows: Row[] = [];
-    const notes: string[] = [];
     for (const collection of CASES) {
-      const large = `large:${collection.type}`;
-      const small = `small:${collection.type}`;
-      const buildStartedMs = Date.now();
-      await build(client, collection, large, LARGE_ELEMENTS, (fraction) =>
-        options.progress(`build a ${collection.type} of ${LARGE_ELEMENTS.toLocaleString('en-US')}`, fraction),
-      );
-      const buildSeconds = (Date.now() - buildStartedMs) / 1000;
-      await build(client, collection, small, SMALL_ELEMENTS, () => undefined);
-      notes.push(
-        `${collection.type}: built ${LARGE_ELEMENTS.toLocaleString('en-US')} elements in ${buildSeconds.toFixed(0)} s (${Math.round(LARGE_ELEMENTS / buildSeconds).toLocaleString('en-US')} elements/s, commands of ${BUILD_BATCH.toLocaleString('en-US')}).`,
-      );
       for (const command of collection.commands) {
-        options.progress(`${collection.type}: ${command.name}`, 0);
-        const onLarge = new LatencyRecorder();
-        const onSmall = new LatencyRecorder();
-        // Interleaved, so that both sizes meet the same load on the machine.
-        for (let index = 0; index < TIMED_OPERATIONS; index++) {
-          onSmall.record(await timed(() => command.run(client, small, index, SMALL_ELEMENTS)));
-          onLarge.record(await timed(() => command.run(client, large, index, LARGE_ELEMENTS)));
+        for (const mode of MODES) {
+          const client = timers.get(mode.name) as Redis;
+          const step = `${collection.type}: ${command.name} (${mode.name})`;
+          options.progress(step, 0);
+          const onLarge = new LatencyRecorder();
+          const onSmall = new LatencyRecorder();
+          // Interleaved, each size first in turn, so that both meet the same load on the machine.
+          for (let index = 0; index < TIMED_OPERATIONS; index++) {
+            const sizes: [string, number, LatencyRecorder][] = [
+              [`small:${collection.type}`, SMALL_ELEMENTS, onSmall],
+              [`large:${collection.type}`, LARGE_ELEMENTS, onLarge],
+            ];
+            if (index % 2 === 1) sizes.reverse();
+            for (const [key, size, recorder] of sizes) {
+              const element = mode.element(index, size);
+              recorder.record(await timed(() => command.run(client, key, element, index, size)));
+            }
+          }
+          options.progress(step, 1);
+          rows.push({
+            type: collection.type,
+            command: command.name,
+            'reads from': mode.name,
+            [`p50 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(50)),
+            [`p50 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(50)),
+            'p50 ratio': round(onLarge.percentile(50) / onSmall.percentile(50)),
+            [`p99 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(99)),
+            [`p99 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(99)),
+            'p99 ratio': round(onLarge.percentile(99) / onSmall.percentile(99)),
+          });
         }
-        options.progress(`${collection.type}: ${command.name}`, 1);
-        const p50Ratio = onLarge.percentile(50) / onSmall.percentile(50);
-        rows.push({
-          type: collection.type,
-          command: command.name,
-          [`p50 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(50)),
-          [`p50 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(50)),
-          'p50 ratio': round(p50Ratio),
-          [`p99 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(99)),
-          [`p99 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(99)),
-        });
       }
-      notes.push(await deleteWhileServing(client, background, large, collection.type));
+    }
+    const sizes = await Promise.all(
+      CASES.map((collection) => sizeOf(builders[0] as Redis, collection.type, `large:${collection.type}`)),
+    );
+    notes.push(
+      `Sizes after the timed commands (each leaves the size as it found it): ${CASES.map((collection, index) => `${collection.type} ${sizes[index]?.toLocaleString('en-US')}`).join(', ')}.`,
+    );
+    for (const collection of CASES) {
+      notes.push(await deleteWhileServing(builders[0] as Redis, background, `large:${collection.type}`, collection.type));
     }
     const health = await node.health();
     const engine = health.engine as Record<string, number> | null;
     notes.push(
-      `One data node at ${CU_PER_WRITER_MAX} CU, instance read consistency, six storage-node processes, all on this machine; ${TIMED_OPERATIONS} timed commands per row and size, one at a time, the two sizes interleaved. HDEL is timed with the HSET that puts the field back. Reads (HGET, SISMEMBER) are served from the writer's cache once a bucket is in it: the 10-element collection's one bucket always is, while each timed read of the 1,000,000-element one meets a bucket not read before (15,625 of them) and reads it from 3 replicas, so their ratio is a cold read against a cached one. Engine after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.conflicts} conflicts`}. Run with \`npm run bench -- collections\`.`,
+      `One data node at ${CU_PER_WRITER_MAX} CU, six storage-node processes, all on this machine; ${TIMED_OPERATIONS} timed commands per row and size, one at a time, the two sizes interleaved. "cluster, spread": the session reads in cluster consistency (every read from 3 replicas) and each timed command on the huge collection meets another element, spread over all of it. "instance, same 10": instance consistency, both sizes cycle over elements 0–9, so the writer's cache holds the same share of both. HDEL, SREM and ZREM are timed with the command that puts the element back, SADD with the SREM that takes the new member out again. Engine after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.conflicts} conflicts`}. Run with \`npm run bench -- collections\`.`,
     );
     return { name: 'collections', rows, notes };
   } finally {
     await cleanup();
   }
+}
+
+async function sizeOf(redis: Redis, type: string, key: string): Promise<number> {
+  if (type === 'hash') return redis.hlen(key);
+  if (type === 'set') return redis.scard(key);
+  if (type === 'list') return redis.llen(key);
+  return redis.zcard(key);
 }
 
 async function build(
@@ -211,13 +282,50 @@ async function build(
       const from = next;
       const count = Math.min(BUILD_BATCH, elements - from);
       next += count;
-      await collection.add(redis, key, from, count);
+      await addSurvivingUnknownOutcomes(redis, collection, key, from, count);
       done += count;
       progress(done / elements);
     }
   };
-  await Promise.all(Array.from({ length: BUILD_IN_FLIGHT }, worker));
+  // A list's pushes go one at a time, so that its length tells whether a push of unknown outcome
+  // was applied (see below).
+  const inFlight = collection.type === 'list' ? 1 : BUILD_IN_FLIGHT;
+  await Promise.all(Array.from({ length: inFlight }, worker));
   progress(1);
+}
+
+/** Attempts per building command whose outcome the writer could not learn. */
+const UNKNOWN_OUTCOME_ATTEMPTS = 5;
+
+/**
+ * A building command is a large transaction; on a busy machine its decision can miss the writer's
+ * deadline, and the command then answers UNKNOWN (it may or may not have been applied), or its
+ * reads can, and it answers UNAVAILABLE. Adding
+ * the same hash fields, set members or scored members again is harmless; a list push is retried
+ * only if the list's length shows it was not applied.
+ */
+async function addSurvivingUnknownOutcomes(
+  redis: Redis,
+  collection: CollectionCase,
+  key: string,
+  from: number,
+  count: number,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await collection.add(redis, key, from, count);
+      return;
+    } catch (cause) {
+      const message = (cause as Error).message;
+      const retryable = message.startsWith('UNKNOWN') || message.startsWith('UNAVAILABLE');
+      if (!retryable || attempt >= UNKNOWN_OUTCOME_ATTEMPTS) throw cause;
+      if (collection.type === 'list') {
+        const length = await redis.llen(key);
+        if (length === from + count) return;
+        if (length !== from) throw new Error(`list ${key} holds ${length} elements after a push of unknown outcome`);
+      }
+    }
+  }
 }
 
 /** DEL of the huge collection while another client sends INCRs: their p99 during DEL and reclaim. */

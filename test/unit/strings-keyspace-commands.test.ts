@@ -17,6 +17,7 @@ import {
   encodeStoredValue,
   type StoredValue,
 } from '../../apps/data-node/src/commands/stored-value.js';
+import { SYSTEM_CLOCK } from '../../apps/data-node/src/engine/clock.js';
 import { Keyspace } from '../../apps/data-node/src/engine/keyspace.js';
 import type { TransactionEngine } from '../../apps/data-node/src/engine/transaction-engine.js';
 import { WRITE_BYTES_MAX } from '../../libs/limits/src/index.js';
@@ -521,6 +522,7 @@ describe('RANDOMKEY', () => {
       // No FLUSHDB has happened: every key is in generation 0; and there is no reclaim to do.
       currentGeneration: async () => 0,
       reclaimer: { enqueue: () => undefined },
+      clock: SYSTEM_CLOCK,
       readStorageKeys: async (keys: string[]) =>
         new Map(
           keys.map((key) => [

@@ -218,4 +218,38 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
     assert.equal(await redis.type(key), 'set');
     assert.equal(await redis.del(key), 1);
   });
+
+  // Last: it kills the writer the other tests use.
+  it('a walk over the volume cut short by a writer that stopped is done by the next writer to attach', async () => {
+    const redis = client as Redis;
+    await redis.mset(...Array.from({ length: 3_000 }, (_, index) => [`cut:${index}`, 'v']).flat());
+    assert.equal(await redis.flushall(), 'OK');
+    (node as RunningDataNode).kill();
+    client?.disconnect();
+    other?.disconnect();
+    const everyKeyButTheGeneration = (key: string): boolean => key !== '\xffg';
+    assert.ok(
+      (await liveVolumeKeys(everyKeyButTheGeneration)) > 0,
+      'the killed writer had not finished its walk (else this test shows nothing)',
+    );
+    const next = await startDataNode({
+      id: 'coll-next',
+      storage: (fleet as StorageFleet).nodes,
+      coordinatorId: 8,
+      cu: 8,
+      cluster: VOLUME,
+    });
+    try {
+      await waitUntil(
+        'the next writer to reclaim every key of the flushed generation',
+        120_000,
+        async () => (await liveVolumeKeys(everyKeyButTheGeneration)) === 0,
+        500,
+      );
+      const reclaim = (await next.health()).reclaim as { flushSweeps: { walks: number } };
+      assert.ok(reclaim.flushSweeps.walks >= 1, JSON.stringify(reclaim));
+    } finally {
+      await next.stop();
+    }
+  });
 });

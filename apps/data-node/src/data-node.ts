@@ -241,6 +241,11 @@ export class DataNode {
     }
     this.attachment = attachment;
     this.state = 'attached';
+    attachment.sweeper.resumeOwedWalk().catch((cause: Error) => {
+      this.log(
+        `data-node ${this.options.nodeId}: could not check for an owed walk over the volume: ${cause.message}`,
+      );
+    });
     this.metrics.capacityGauge.set(request.cu);
     this.log(
       `data-node ${this.options.nodeId}: attached to cluster ${request.clusterId} (volume ${request.volume}, ${request.cu} CU, ${request.readConsistency} reads), serving RESP on ${this.options.host}:${attachment.server.boundPort}`,

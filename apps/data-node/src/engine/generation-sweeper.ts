@@ -1,16 +1,22 @@
-// After a FLUSHDB or FLUSHALL committed on this writer, walks the whole volume once in hash order
-// (the quorum scan, a page of names at a time) and hands the Redis keys of older generations, and
-// any reclaim record it meets, to the reclaimer (ADR 0008, decision 7). Without it, the keys a
-// flush ended stay on the storage nodes until a SCAN, KEYS or DBSIZE happens to meet them.
+// After a FLUSHDB or FLUSHALL, walks the whole volume once in hash order (the quorum scan, a page
+// of names at a time) and hands the Redis keys of older generations, and any reclaim record it
+// meets, to the reclaimer (ADR 0008, decision 7). Without it, the keys a flush ended would stay on
+// the storage nodes until a SCAN, KEYS or DBSIZE happened to meet them.
+//
+// The walk is owed durably: the flush writes FLUSH_WALK_KEY in its own transaction, and a walk
+// that reaches the end removes it if no later flush asked for another. The writer that commits a
+// flush walks at once; a writer that attaches and finds the key walks too, so a walk cut short
+// by a writer that stopped is done again by the next one (walks are idempotent: reclaiming a key
+// twice costs a conflict at most).
 //
 // The walk is paced by the reclaimer: it waits for the queue to empty before handing on more
 // than QUEUE_HIGH_WATER keys, so it never holds more than a page and a queue's worth of names.
 // A flush during a walk starts the walk again from the beginning once it ends. A scan that fails
 // (storage unavailable) is retried with backoff a bounded number of times; then the walk gives up
-// and the rest is left to listings or the next flush. Nothing here is durable: a writer that stops
-// mid-walk leaves the rest the same way.
-import { generationOf, userKeyOf } from '../commands/collections/layout.js';
+// and the key stays, for the next writer to attach or the next flush.
+import { decodeGeneration, FLUSH_WALK_KEY, generationOf, userKeyOf } from '../commands/collections/layout.js';
 import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
+import type { DataCommandContext } from '../commands/context-access.js';
 import type { Clock } from './clock.js';
 import type { KeyspaceStore } from './keyspace.js';
 
@@ -27,6 +33,10 @@ export interface SweepTarget {
   readonly clock: Clock;
   /** The volume's current generation (from 3 replicas). */
   currentGeneration(): Promise<number>;
+  /** Reads of internal keys from 3 replicas. */
+  readStorageKeys(keys: string[]): Promise<Map<string, { bytes: Uint8Array | null }>>;
+  /** A transaction over internal keys; resolves to the task's answer, or `failed: …`. */
+  runInternal(keys: string[], task: (context: DataCommandContext) => string): Promise<string>;
   readonly reclaimer: {
     readonly pending: number;
     enqueue(keys: Iterable<string>): void;
@@ -59,6 +69,14 @@ export class GenerationSweeper {
     });
   }
 
+  /** On attach: walks the volume if a flush's walk is still owed (a writer stopped mid-walk). */
+  async resumeOwedWalk(): Promise<void> {
+    const owed = (await this.target.readStorageKeys([FLUSH_WALK_KEY])).get(FLUSH_WALK_KEY)?.bytes ?? null;
+    if (owed === null) return;
+    this.log(`a walk over the volume for generation ${decodeGeneration(owed)} is owed: walking it`);
+    this.sweep();
+  }
+
   /** Resolves when no walk is under way (for tests and an orderly detach). */
   async idle(): Promise<void> {
     while (this.running !== null) await this.running;
@@ -78,6 +96,14 @@ export class GenerationSweeper {
 
   private async walk(): Promise<void> {
     this.counters.walks++;
+    // Keys of generations below this one are handed on by the end of the walk: it settles what
+    // every flush up to this generation owes.
+    let walkedGeneration: number;
+    try {
+      walkedGeneration = await this.target.currentGeneration();
+    } catch {
+      walkedGeneration = 0;
+    }
     let cursor = 0;
     let failures = 0;
     let handedOn = 0;
@@ -116,5 +142,18 @@ export class GenerationSweeper {
     } while (cursor !== 0);
     await this.target.reclaimer.idle();
     if (handedOn > 0) this.log(`reclaimed ${handedOn} keys of flushed generations`);
+    if (walkedGeneration > 0) await this.settle(walkedGeneration);
+  }
+
+  /** Removes the owed-walk key unless a later flush (a higher generation) wrote it since. */
+  private async settle(walkedGeneration: number): Promise<void> {
+    const outcome = await this.target.runInternal([FLUSH_WALK_KEY], (context) => {
+      const owed = context.readElement(FLUSH_WALK_KEY);
+      if (owed !== null && decodeGeneration(owed) <= walkedGeneration)
+        context.writeElement(FLUSH_WALK_KEY, null);
+      return 'done';
+    });
+    if (outcome !== 'done')
+      this.log(`could not mark the walk over the volume done (${outcome}); a later writer walks again`);
   }
 }

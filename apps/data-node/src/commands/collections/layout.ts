@@ -41,6 +41,13 @@ export function collectionIdOf(storageKey: string): string | null {
  */
 export const GENERATION_KEY = `${INTERNAL_KEY_MARK}g`;
 const GENERATION_PREFIX = `${INTERNAL_KEY_MARK}v`;
+/**
+ * A walk over the volume is owed (engine/generation-sweeper.ts): a flush writes the generation it
+ * started here, and the walk that finishes after it removes it. A writer that attaches and finds
+ * it walks the volume, so the keys of a flushed generation are reclaimed even if the writer that
+ * flushed stopped mid-walk.
+ */
+export const FLUSH_WALK_KEY = `${INTERNAL_KEY_MARK}w`;
 const GENERATION_BYTES = 4;
 
 /** The generation a GENERATION_KEY value holds (absent: 0). */

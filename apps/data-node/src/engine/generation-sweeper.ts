@@ -64,9 +64,11 @@ export class GenerationSweeper {
       this.again = true;
       return;
     }
-    this.running = this.walkUntilQuiet().finally(() => {
-      this.running = null;
-    });
+    this.running = this.walkUntilQuiet()
+      .catch((cause: Error) => this.log(`the walk over the volume stopped: ${cause.message}`))
+      .finally(() => {
+        this.running = null;
+      });
   }
 
   /** On attach: walks the volume if a flush's walk is still owed (a writer stopped mid-walk). */

@@ -7,13 +7,17 @@
 // costs one of them a conflict.
 import { isReclaimRecordKey, reclaimOldKeys, reclaimStep } from '../commands/collections/reclaim.js';
 import type { DataCommandContext } from '../commands/context-access.js';
+import type { Clock } from './clock.js';
 
 /** Records waiting at most; more are left for a later listing to find. */
 const QUEUED_RECORDS_MAX = 100_000;
+/** The longest pause between two steps. */
+const STEP_PAUSE_MAX_MS = 1_000;
 /** Keys of flushed generations deleted per step (one transaction). */
 const OLD_KEYS_PER_STEP = 64;
 
 export interface ReclaimRunner {
+  readonly clock: Clock;
   runInternal(keys: string[], task: (context: DataCommandContext) => string): Promise<string>;
 }
 
@@ -62,6 +66,7 @@ export class Reclaimer {
   }
 
   private async recordStep(recordKey: string): Promise<void> {
+    const startedMs = this.runner.clock.nowMs();
     let outcome: string;
     try {
       outcome = await this.runner.runInternal([recordKey], (context) => reclaimStep(context, recordKey));
@@ -70,8 +75,7 @@ export class Reclaimer {
     }
     this.counters.steps++;
     if (outcome === 'more') {
-      // Let foreground work in before the next batch.
-      await new Promise((resolve) => setImmediate(resolve));
+      await this.pause(startedMs);
       return;
     }
     this.dequeue(1);
@@ -81,6 +85,7 @@ export class Reclaimer {
 
   /** The old generation's keys at the head of the queue, up to OLD_KEYS_PER_STEP, in one step. */
   private async oldKeysStep(): Promise<void> {
+    const startedMs = this.runner.clock.nowMs();
     let count = 0;
     while (
       count < OLD_KEYS_PER_STEP &&
@@ -106,7 +111,19 @@ export class Reclaimer {
     this.counters.oldKeysReclaimed += count;
     // Old collections' records: their elements go next.
     this.enqueue(JSON.parse(outcome) as string[]);
-    await new Promise((resolve) => setImmediate(resolve));
+    await this.pause(startedMs);
+  }
+
+  /**
+   * Between steps, waits as long as the step took (at least a turn of the event loop): reclaim
+   * keeps to about half of what the writer and its storage nodes can do, and the commands of
+   * clients get the rest. Back to back, a huge collection's reclaim steps (each reading and
+   * deleting 256 keys) held other clients' commands for hundreds of milliseconds.
+   */
+  private async pause(stepStartedMs: number): Promise<void> {
+    const tookMs = this.runner.clock.nowMs() - stepStartedMs;
+    if (tookMs > 0) await this.runner.clock.sleep(Math.min(tookMs, STEP_PAUSE_MAX_MS));
+    else await new Promise((resolve) => setImmediate(resolve));
   }
 
   private dequeue(count: number): void {

@@ -248,7 +248,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       `Sizes after the timed commands (each leaves the size as it found it): ${CASES.map((collection, index) => `${collection.type} ${sizes[index]?.toLocaleString('en-US')}`).join(', ')}.`,
     );
     for (const collection of CASES) {
-      notes.push(await deleteWhileServing(builders[0] as Redis, background, `large:${collection.type}`, collection.type));
+      notes.push(
+        await deleteWhileServing(
+          builders[0] as Redis,
+          background,
+          `large:${collection.type}`,
+          collection.type,
+        ),
+      );
     }
     const health = await node.health();
     const engine = health.engine as Record<string, number> | null;
@@ -322,7 +329,8 @@ async function addSurvivingUnknownOutcomes(
       if (collection.type === 'list') {
         const length = await redis.llen(key);
         if (length === from + count) return;
-        if (length !== from) throw new Error(`list ${key} holds ${length} elements after a push of unknown outcome`);
+        if (length !== from)
+          throw new Error(`list ${key} holds ${length} elements after a push of unknown outcome`);
       }
     }
   }

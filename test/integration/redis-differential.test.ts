@@ -1593,7 +1593,7 @@ class ListCommandGenerator {
       case 23:
         return ['DEL', key];
       case 24:
-        return ['SET', PREFIX + 'list-string', this.element()];
+        return ['SET', `${PREFIX}list-string`, this.element()];
       case 25:
         return ['GET', key];
       case 26:

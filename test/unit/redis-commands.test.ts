@@ -33,6 +33,7 @@ import {
 import type { Reply } from '../../libs/resp/src/reply.js';
 import { MemoryKeyspace } from '../support/memory-context.js';
 import { mulberry32 } from '../support/prng.js';
+import { simplify } from '../support/simplify-reply.js';
 
 const START_MS = 1_700_000_000_000;
 const WRONGTYPE = 'WRONGTYPE Operation against a key holding the wrong kind of value';
@@ -52,30 +53,6 @@ class Node {
     const resolution = resolveCommand(args);
     if ('error' in resolution) return resolution.error;
     return executeDataCommand(resolution.spec, args, this.store.context(this.nowMs));
-  }
-}
-
-/** Bulk strings as latin1 text, integers as numbers (or bigint), nulls as null. */
-function simplify(reply: Reply): unknown {
-  switch (reply.kind) {
-    case 'simple':
-      return { simple: reply.value };
-    case 'error':
-      return { error: reply.message };
-    case 'integer':
-      return reply.value;
-    case 'bulk':
-      return typeof reply.value === 'string' ? reply.value : reply.value.toString('latin1');
-    case 'null':
-    case 'nullArray':
-      return null;
-    case 'array':
-    case 'set':
-      return reply.items.map(simplify);
-    case 'map':
-      return { map: reply.entries.map(([key, value]) => [simplify(key), simplify(value)]) };
-    default:
-      return reply;
   }
 }
 

@@ -25,6 +25,7 @@ import { keyHash } from '../../libs/quorum/src/index.js';
 import type { Reply } from '../../libs/resp/src/reply.js';
 import { MemoryKeyspace } from '../support/memory-context.js';
 import { mulberry32 } from '../support/prng.js';
+import { simplify } from '../support/simplify-reply.js';
 
 const START_MS = 1_700_000_000_000;
 const WRONGTYPE = { error: 'WRONGTYPE Operation against a key holding the wrong kind of value' };
@@ -71,29 +72,6 @@ class Node {
       write(key, value);
     };
     return context;
-  }
-}
-
-function simplify(reply: Reply): unknown {
-  switch (reply.kind) {
-    case 'simple':
-      return { simple: reply.value };
-    case 'error':
-      return { error: reply.message };
-    case 'integer':
-      return typeof reply.value === 'bigint' ? reply.value : reply.value;
-    case 'bulk':
-      return typeof reply.value === 'string' ? reply.value : reply.value.toString('latin1');
-    case 'null':
-    case 'nullArray':
-      return null;
-    case 'array':
-    case 'set':
-      return reply.items.map(simplify);
-    case 'map':
-      return { map: reply.entries.map(([key, value]) => [simplify(key), simplify(value)]) };
-    default:
-      return reply;
   }
 }
 

@@ -104,9 +104,8 @@ class Attachment {
       onFlushCommitted: () => this.sweeper.sweep(),
     });
     this.keyspace = new Keyspace(request.volume, this.client, this.engine);
-    const log = options.log ?? ((line: string) => console.log(line));
     this.sweeper = new GenerationSweeper(request.volume, this.client, this.engine, (line) =>
-      log(`data-node ${options.nodeId}: ${line}`),
+      node.log(`data-node ${options.nodeId}: ${line}`),
     );
     this.bucket = new TokenBucket(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
     const attachment = this;
@@ -189,7 +188,7 @@ export class DataNode {
   private readonly startedAtMs = Date.now();
   private readonly memoryStartupBytes = usedMemory(process.memoryUsage());
   private memoryPeakBytes = this.memoryStartupBytes;
-  private readonly log: (line: string) => void;
+  readonly log: (line: string) => void;
   lastReport: IntervalReport | null = null;
 
   constructor(private readonly options: DataNodeOptions) {

@@ -98,14 +98,10 @@ export class GenerationSweeper {
 
   private async walk(): Promise<void> {
     this.counters.walks++;
-    // Keys of generations below this one are handed on by the end of the walk: it settles what
-    // every flush up to this generation owes.
-    let walkedGeneration: number;
-    try {
-      walkedGeneration = await this.target.currentGeneration();
-    } catch {
-      walkedGeneration = 0;
-    }
+    // Read with the first page: keys of generations below it are handed on by the end of the
+    // walk, which so settles what every flush up to it owes. A flush later in the walk starts
+    // another walk (here, or on the writer that flushed).
+    let walkedGeneration: number | null = null;
     let cursor = 0;
     let failures = 0;
     let handedOn = 0;
@@ -114,8 +110,9 @@ export class GenerationSweeper {
       let names: string[];
       let generation: number;
       try {
+        generation = walkedGeneration ?? (await this.target.currentGeneration());
+        walkedGeneration = generation;
         const page = await this.store.scan(this.volume, cursor, PAGE_KEYS);
-        generation = await this.target.currentGeneration();
         names = page.keys;
         cursor = page.nextHash;
         failures = 0;
@@ -124,7 +121,7 @@ export class GenerationSweeper {
           this.counters.abandonedWalks++;
           this.log(
             `gave up reclaiming the keys of flushed generations after ${failures} failed scans ` +
-              `(${(error as Error).message}); listings and the next flush will find the rest`,
+              `(${(error as Error).message}); the next writer to attach, a listing or the next flush finds the rest`,
           );
           return;
         }
@@ -144,7 +141,7 @@ export class GenerationSweeper {
     } while (cursor !== 0);
     await this.target.reclaimer.idle();
     if (handedOn > 0) this.log(`reclaimed ${handedOn} keys of flushed generations`);
-    if (walkedGeneration > 0) await this.settle(walkedGeneration);
+    if (walkedGeneration !== null && walkedGeneration > 0) await this.settle(walkedGeneration);
   }
 
   /** Removes the owed-walk key unless a later flush (a higher generation) wrote it since. */

@@ -14,8 +14,8 @@
 // A flush during a walk starts the walk again from the beginning once it ends. A scan that fails
 // (storage unavailable) is retried with backoff a bounded number of times; then the walk gives up
 // and the key stays, for the next writer to attach or the next flush.
-import { decodeGeneration, FLUSH_WALK_KEY, generationOf, userKeyOf } from '../commands/collections/layout.js';
-import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
+import { decodeGeneration, FLUSH_WALK_KEY } from '../commands/collections/layout.js';
+import { isReclaimable } from '../commands/collections/reclaim.js';
 import type { DataCommandContext } from '../commands/context-access.js';
 import type { Clock } from './clock.js';
 import type { KeyspaceStore } from './keyspace.js';
@@ -79,11 +79,6 @@ export class GenerationSweeper {
     this.sweep();
   }
 
-  /** Resolves when no walk is under way (for tests and an orderly detach). */
-  async idle(): Promise<void> {
-    while (this.running !== null) await this.running;
-  }
-
   /** Stops after the page in hand; later flushes start nothing. */
   stop(): void {
     this.stopped = true;
@@ -129,9 +124,7 @@ export class GenerationSweeper {
         continue;
       }
       this.counters.pages++;
-      const reclaimable = names.filter((name) =>
-        userKeyOf(name) === null ? isReclaimRecordKey(name) : generationOf(name) < generation,
-      );
+      const reclaimable = names.filter((name) => isReclaimable(name, generation));
       if (reclaimable.length > 0) {
         handedOn += reclaimable.length;
         this.counters.keysHandedOn += reclaimable.length;

@@ -6,7 +6,7 @@
 import { keyHash } from '../../../../libs/quorum/src/index.js';
 import type { ScanPage } from '../../../../libs/storage-client/src/index.js';
 import { generationOf, storageKey, userKeyOf } from '../commands/collections/layout.js';
-import { isReclaimRecordKey } from '../commands/collections/reclaim.js';
+import { isReclaimable } from '../commands/collections/reclaim.js';
 import { globMatch } from '../commands/glob.js';
 import { decodeStoredHeader, isExpired, STORED_HEADER_BYTES_MAX } from '../commands/stored-value.js';
 import type { TransactionEngine } from './transaction-engine.js';
@@ -137,17 +137,18 @@ export class Keyspace {
     const { pattern } = filter;
     const candidates: string[] = [];
     const generation = await this.engine.currentGeneration();
-    // Reclaim records a writer left behind (it stopped before finishing), and Redis keys of
-    // generations a FLUSHDB ended: whoever meets them reclaims them (ADR 0008, decisions 6–7).
     const reclaimable: string[] = [];
     for (const name of names) {
-      const key = userKeyOf(name);
-      if (key === null) {
-        if (isReclaimRecordKey(name)) reclaimable.push(name);
+      if (isReclaimable(name, generation)) {
+        reclaimable.push(name);
         continue;
       }
-      if (generationOf(name) < generation) reclaimable.push(name);
-      else if (generationOf(name) === generation && (pattern === null || globMatch(pattern, key))) {
+      const key = userKeyOf(name);
+      if (
+        key !== null &&
+        generationOf(name) === generation &&
+        (pattern === null || globMatch(pattern, key))
+      ) {
         candidates.push(key);
       }
     }

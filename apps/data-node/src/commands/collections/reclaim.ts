@@ -8,7 +8,13 @@
 import type { DataCommandContext } from '../context-access.js';
 import { decodeStoredValue, encodeStoredValue } from '../stored-value.js';
 import { COLLECTION_FAMILIES } from './families.js';
-import { type CollectionHeader, INTERNAL_KEY_MARK, isCollectionHeader } from './layout.js';
+import {
+  type CollectionHeader,
+  generationOf,
+  INTERNAL_KEY_MARK,
+  isCollectionHeader,
+  userKeyOf,
+} from './layout.js';
 
 /** Element keys one reclaim transaction deletes at most. */
 export const RECLAIM_KEYS_PER_STEP = 256;
@@ -21,6 +27,15 @@ export function reclaimRecordKey(id: string): string {
 
 export function isReclaimRecordKey(key: string): boolean {
   return key.startsWith(RECORD_PREFIX);
+}
+
+/**
+ * Whether whoever meets this volume key (a listing, a flush walk) hands it to its reclaimer: a
+ * reclaim record a writer left behind, or a Redis key of a generation before `generation`, which
+ * a FLUSHDB ended (ADR 0008, decisions 6–7).
+ */
+export function isReclaimable(name: string, generation: number): boolean {
+  return userKeyOf(name) === null ? isReclaimRecordKey(name) : generationOf(name) < generation;
 }
 
 /** 4 bytes of progress (element keys already deleted), then the old header's encoding. */

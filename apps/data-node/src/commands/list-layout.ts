@@ -53,11 +53,14 @@ export function listElementKey(id: string, index: number): string {
   return elementKey(id, `i${bytes.toString('latin1')}`);
 }
 
-/** Every live element key of a list, head to tail (for COPY, DEL's reclaim and MEMORY USAGE). */
-export function listElementKeys(header: ListHeader): string[] {
+/**
+ * The live element keys of a list at positions `[from, from + count)` (all of them by default),
+ * head to tail (for COPY, reclaim and MEMORY USAGE).
+ */
+export function listElementKeys(header: ListHeader, from = 0, count = header.size): string[] {
   const { head } = decodeListMeta(header.meta);
   const keys: string[] = [];
-  for (let position = 0; position < header.size; position++)
+  for (let position = from; position < Math.min(header.size, from + count); position++)
     keys.push(listElementKey(header.id, head + position));
   return keys;
 }
@@ -74,11 +77,7 @@ export const LIST_FAMILY: CollectionFamily = {
     from: number,
     count: number,
   ): string[] {
-    const { head } = decodeListMeta(header.meta);
-    const keys: string[] = [];
-    for (let position = from; position < Math.min(header.size, from + count); position++)
-      keys.push(listElementKey(header.id, head + position));
-    return keys;
+    return listElementKeys(header as ListHeader, from, count);
   },
 };
 

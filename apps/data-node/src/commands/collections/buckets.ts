@@ -425,11 +425,13 @@ export function saveTable(
 export function bucketFamily(type: CollectionType): CollectionFamily {
   return {
     type,
-    elementKeys: (_context, header) =>
-      Array.from({ length: bucketCountOf(header) }, (_, index) => elementKey(header.id, bucketSuffix(index))),
-    reclaimBatch: (_context, header, from, count) =>
-      Array.from({ length: Math.max(0, Math.min(count, bucketCountOf(header) - from)) }, (_, offset) =>
-        elementKey(header.id, bucketSuffix(from + offset)),
-      ),
+    elementKeys: (_context, header) => bucketKeys(header, 0, bucketCountOf(header)),
+    reclaimBatch: (_context, header, from, count) => bucketKeys(header, from, count),
   };
+}
+
+/** The keys of buckets `[from, from + count)` of a hash or set, within its bucket count. */
+function bucketKeys(header: CollectionHeader, from: number, count: number): string[] {
+  const length = Math.max(0, Math.min(count, bucketCountOf(header) - from));
+  return Array.from({ length }, (_, offset) => elementKey(header.id, bucketSuffix(from + offset)));
 }

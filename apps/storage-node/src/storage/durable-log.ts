@@ -787,7 +787,13 @@ async function validRecordAfter(
       if (payloadBytes === 0 || payloadBytes > RECORD_BYTES_MAX) continue;
       const recordEnd = recordStart + RECORD_HEADER_BYTES + payloadBytes;
       if (recordEnd > fileBytes) continue;
-      if (!(await endsWhereARecordCould(file, recordEnd, fileBytes))) continue;
+      // The 4 bytes after the candidate, from the chunk when they are in it.
+      const endInChunk = recordEnd - chunkStart;
+      const next =
+        recordEnd + 4 <= fileBytes && endInChunk + 4 <= bytesRead
+          ? chunk.subarray(endInChunk, endInChunk + 4)
+          : await readUpTo4(file, recordEnd, fileBytes);
+      if (!endsWhereARecordCould(next)) continue;
       checksummed += payloadBytes;
       if (checksummed > SCAN_CHECKSUM_BYTES_MAX) return 'unknown';
       const expected = readUint32(chunk, offset + 4);
@@ -808,18 +814,22 @@ async function validRecordAfter(
 }
 
 /**
- * Whether a record ending at `offset` could be followed by what follows it: the end of the file,
- * another record's plausible length, or zeros (a zero-filled torn tail). Records lie end to end, so
- * a real one passes; most false candidates in arbitrary bytes do not, which spares checksumming
- * them (their payloads may be megabytes each).
+ * Whether a record could end just before `next`, the (up to 4) bytes after it: the end of the
+ * file (none), another record's plausible length, or zeros (a zero-filled torn tail). Records
+ * lie end to end, so a real one passes; most false candidates in arbitrary bytes do not, which
+ * spares checksumming them (their payloads may be megabytes each).
  */
-async function endsWhereARecordCould(file: FileHandle, offset: number, fileBytes: number): Promise<boolean> {
-  if (offset === fileBytes) return true;
-  const next = new Uint8Array(4);
-  const { bytesRead } = await file.read(next, 0, 4, offset);
-  if (bytesRead < 4) return next.subarray(0, bytesRead).every((byte) => byte === 0);
-  const length = readUint32(next, 0);
-  return length <= RECORD_BYTES_MAX;
+function endsWhereARecordCould(next: Uint8Array): boolean {
+  if (next.length === 0) return true;
+  if (next.length < 4) return next.every((byte) => byte === 0);
+  return readUint32(next, 0) <= RECORD_BYTES_MAX;
+}
+
+/** The up to 4 bytes of the file from `offset` (none at its end). */
+async function readUpTo4(file: FileHandle, offset: number, fileBytes: number): Promise<Uint8Array> {
+  const next = new Uint8Array(Math.min(4, fileBytes - offset));
+  if (next.length > 0) await file.read(next, 0, next.length, offset);
+  return next;
 }
 
 function checkContiguous(dir: string, live: number[], snapshotSegment: number, skipped: string[]): void {

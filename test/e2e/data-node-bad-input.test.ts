@@ -18,7 +18,7 @@
 // FUZZ_SEED=<n> replays a run; FUZZ_SEED=random picks a seed and prints it.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { ParseError, ReplyParser } from '../../libs/resp/src/index.js';
@@ -26,11 +26,13 @@ import { RawConnection } from '../support/clients.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
 import { seedFromEnvironment, sleep } from '../support/prng.js';
 import {
+  BackPressuredWriter,
   CLOSE_TIMEOUT_MS,
   CounterProbe,
-  enc,
   fuzzAndCheck,
   PROBE_KEY,
+  pausedSocket,
+  pingStream,
   showReply,
 } from '../support/resp-fuzz.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
@@ -156,47 +158,11 @@ describe('data node fed malformed and random RESP', { timeout: 120_000 }, () => 
     const COUNT = 100_000;
     const PAYLOAD = 1_024;
     // PING <payload>: 1 KiB replies, 100 MiB in all, well past the node's 16 MiB reply backlog.
-    const header = enc(`*2\r\n$4\r\nPING\r\n$${PAYLOAD}\r\n`);
-    const frameBytes = header.length + PAYLOAD + 2;
-    const stream = Buffer.alloc(COUNT * frameBytes, 0x2e);
-    for (let index = 0; index < COUNT; index++) {
-      const at = index * frameBytes;
-      header.copy(stream, at);
-      stream.write(String(index).padStart(10, '0'), at + header.length, 'latin1');
-      stream.write('\r\n', at + header.length + PAYLOAD, 'latin1');
-    }
+    const stream = pingStream(COUNT, PAYLOAD);
     const rssBefore = rssBytes(pid);
-    const socket = connect({ host: '127.0.0.1', port: respPort });
+    const socket = await pausedSocket(respPort);
     sockets.push(socket);
-    socket.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.pause();
-    // Written in 64 KiB pieces with back-pressure, so that what the kernel has taken (what the
-    // node has read, plus the loopback buffers) is known as it goes.
-    let handedOver = 0;
-    let writing = true;
-    const writer = (async () => {
-      for (let at = 0; at < stream.length && writing && !socket.destroyed; at += 64 * 1024) {
-        const piece = stream.subarray(at, at + 64 * 1024);
-        const more = socket.write(piece, () => {
-          handedOver += piece.length;
-        });
-        if (!more) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              socket.off('drain', done);
-              socket.off('close', done);
-              resolve();
-            };
-            socket.on('drain', done);
-            socket.on('close', done);
-          });
-        }
-      }
-    })();
+    const writer = new BackPressuredWriter(socket, stream);
 
     // The node reads until its unsent replies pass its bound, then no more: what it has taken
     // stops growing while most of the stream is still on our side.
@@ -205,8 +171,8 @@ describe('data node fed malformed and random RESP', { timeout: 120_000 }, () => 
     await waitUntil('the node to stop reading the pipelining client', 15_000, async () => {
       await sleep(400);
       rssPeak = Math.max(rssPeak, rssBytes(pid));
-      const settled = handedOver === previous;
-      previous = handedOver;
+      const settled = writer.handedOver === previous;
+      previous = writer.handedOver;
       return settled;
     });
     const incrsBefore = probe?.replies ?? 0;
@@ -214,17 +180,17 @@ describe('data node fed malformed and random RESP', { timeout: 120_000 }, () => 
       await sleep(300);
       rssPeak = Math.max(rssPeak, rssBytes(pid));
     }
-    assert.equal(handedOver, previous, 'the node kept reading');
+    assert.equal(writer.handedOver, previous, 'the node kept reading');
     assert.ok(
-      handedOver < stream.length * 0.6,
-      `${(handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken without any reply being read`,
+      writer.handedOver < stream.length * 0.6,
+      `${(writer.handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken without any reply being read`,
     );
     const growth = rssPeak - rssBefore;
     assert.ok(growth < 64 * MiB, `the node's RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
     assert.ok((probe?.replies ?? 0) > incrsBefore, 'the other client was not served meanwhile');
     assert.equal(await redis?.ping(), 'PONG');
     console.log(
-      `pipelining client: ${(handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken before the node stopped reading, RSS +${(growth / MiB).toFixed(1)} MiB`,
+      `pipelining client: ${(writer.handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken before the node stopped reading, RSS +${(growth / MiB).toFixed(1)} MiB`,
     );
 
     // Reading again: every reply arrives, in order.
@@ -247,8 +213,7 @@ describe('data node fed malformed and random RESP', { timeout: 120_000 }, () => 
     });
     socket.resume();
     await waitUntil('all 100k PING replies', 30_000, () => received >= COUNT || problem !== null, 50);
-    writing = false;
-    await writer;
+    await writer.stop();
     socket.destroy();
     assert.equal(problem, null);
     assert.equal(received, COUNT);

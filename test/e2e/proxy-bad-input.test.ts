@@ -11,7 +11,7 @@
 //
 // FUZZ_SEED=<n> replays a run; FUZZ_SEED=random picks a seed and prints it.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { encodeRequest } from '../../apps/proxy/src/resp/request-bytes.js';
@@ -19,7 +19,15 @@ import { ParseError, ReplyParser } from '../../libs/resp/src/index.js';
 import { RawConnection } from '../support/clients.js';
 import { seedFromEnvironment, sleep } from '../support/prng.js';
 import { ProxyStack, type TestRoute } from '../support/proxy.js';
-import { CLOSE_TIMEOUT_MS, CounterProbe, fuzzAndCheck, PROBE_KEY } from '../support/resp-fuzz.js';
+import {
+  BackPressuredWriter,
+  CLOSE_TIMEOUT_MS,
+  CounterProbe,
+  fuzzAndCheck,
+  PROBE_KEY,
+  pausedSocket,
+  pingStream,
+} from '../support/resp-fuzz.js';
 import { waitUntil } from '../support/wait.js';
 
 const SEED = seedFromEnvironment('FUZZ_SEED', 20261206);
@@ -114,55 +122,19 @@ describe('proxy fed malformed and random RESP', { timeout: 115_000 }, () => {
     const COUNT = 100_000;
     const PAYLOAD = 1_024;
     // PING <payload>: 1 KiB replies, 100 MiB in all, well past the proxy's and the writer's bounds.
-    const header = Buffer.from(`*2\r\n$4\r\nPING\r\n$${PAYLOAD}\r\n`, 'latin1');
-    const frameBytes = header.length + PAYLOAD + 2;
-    const login = encodeRequest(['AUTH', PASSWORD]);
-    const stream = Buffer.alloc(login.length + COUNT * frameBytes, 0x2e);
-    login.copy(stream, 0);
-    for (let index = 0; index < COUNT; index++) {
-      const at = login.length + index * frameBytes;
-      header.copy(stream, at);
-      stream.write(String(index).padStart(10, '0'), at + header.length, 'latin1');
-      stream.write('\r\n', at + header.length + PAYLOAD, 'latin1');
-    }
+    const stream = pingStream(COUNT, PAYLOAD, encodeRequest(['AUTH', PASSWORD]));
     const rssBefore = running().rssBytes();
-    const socket = connect({ host: '127.0.0.1', port: route.port });
+    const socket = await pausedSocket(route.port);
     sockets.push(socket);
-    socket.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    socket.pause();
-    let handedOver = 0;
-    let writing = true;
-    const writer = (async () => {
-      for (let at = 0; at < stream.length && writing && !socket.destroyed; at += 64 * 1024) {
-        const piece = stream.subarray(at, at + 64 * 1024);
-        const more = socket.write(piece, () => {
-          handedOver += piece.length;
-        });
-        if (!more) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              socket.off('drain', done);
-              socket.off('close', done);
-              resolve();
-            };
-            socket.on('drain', done);
-            socket.on('close', done);
-          });
-        }
-      }
-    })();
+    const writer = new BackPressuredWriter(socket, stream);
 
     let previous = -1;
     let rssPeak = 0;
     await waitUntil('the proxy to stop reading the pipelining client', 30_000, async () => {
       await sleep(400);
       rssPeak = Math.max(rssPeak, running().rssBytes());
-      const settled = handedOver === previous;
-      previous = handedOver;
+      const settled = writer.handedOver === previous;
+      previous = writer.handedOver;
       return settled;
     });
     const incrsBefore = probe?.replies ?? 0;
@@ -170,16 +142,16 @@ describe('proxy fed malformed and random RESP', { timeout: 115_000 }, () => {
       await sleep(300);
       rssPeak = Math.max(rssPeak, running().rssBytes());
     }
-    assert.equal(handedOver, previous, 'the proxy kept reading');
+    assert.equal(writer.handedOver, previous, 'the proxy kept reading');
     assert.ok(
-      handedOver < stream.length * 0.6,
-      `${(handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken without any reply being read`,
+      writer.handedOver < stream.length * 0.6,
+      `${(writer.handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken without any reply being read`,
     );
     const growth = rssPeak - rssBefore;
     assert.ok(growth < 96 * MiB, `the proxy's RSS grew by ${(growth / MiB).toFixed(1)} MiB`);
     assert.ok((probe?.replies ?? 0) > incrsBefore, 'the other client was not served meanwhile');
     console.log(
-      `pipelining client: ${(handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken before the proxy stopped reading, proxy RSS +${(growth / MiB).toFixed(1)} MiB`,
+      `pipelining client: ${(writer.handedOver / MiB).toFixed(1)} of ${(stream.length / MiB).toFixed(1)} MiB taken before the proxy stopped reading, proxy RSS +${(growth / MiB).toFixed(1)} MiB`,
     );
 
     const parser = new ReplyParser();
@@ -204,8 +176,7 @@ describe('proxy fed malformed and random RESP', { timeout: 115_000 }, () => {
     });
     socket.resume();
     await waitUntil('all 100k PING replies', 60_000, () => received > COUNT || problem !== null, 50);
-    writing = false;
-    await writer;
+    await writer.stop();
     socket.destroy();
     assert.equal(problem, null);
     assert.equal(received, COUNT + 1);

@@ -7,6 +7,7 @@
 // counter meanwhile. A worker may log in first on every connection it opens (`login`), so that the
 // frames reach the writers behind a proxy rather than its NOAUTH answers.
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import type { Redis } from 'ioredis';
 import { resolveCommand } from '../../apps/data-node/src/commands/served-commands.js';
 import { ParseError, type Reply, RequestParser } from '../../libs/resp/src/index.js';
@@ -775,5 +776,79 @@ export class CounterProbe {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;
+  }
+}
+
+/**
+ * `count` pipelined `PING <payload>` requests, after `prefix` (an AUTH, say); each payload starts
+ * with its request's number in 10 digits, so that replies can be matched to requests.
+ */
+export function pingStream(count: number, payloadBytes: number, prefix: Buffer = Buffer.alloc(0)): Buffer {
+  const header = enc(`*2\r\n$4\r\nPING\r\n$${payloadBytes}\r\n`);
+  const frameBytes = header.length + payloadBytes + 2;
+  const stream = Buffer.alloc(prefix.length + count * frameBytes, 0x2e);
+  prefix.copy(stream, 0);
+  for (let index = 0; index < count; index++) {
+    const at = prefix.length + index * frameBytes;
+    header.copy(stream, at);
+    stream.write(String(index).padStart(10, '0'), at + header.length, 'latin1');
+    stream.write('\r\n', at + header.length + payloadBytes, 'latin1');
+  }
+  return stream;
+}
+
+/** A socket connected to `port` whose replies are not read until it is resumed. */
+export async function pausedSocket(port: number): Promise<Socket> {
+  const socket = connect({ host: '127.0.0.1', port });
+  socket.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.pause();
+  return socket;
+}
+
+/**
+ * Writes `stream` to `socket` in 64 KiB pieces with back-pressure, so that what the kernel has
+ * taken (what the server has read, plus the loopback buffers) is known as it goes: `handedOver`.
+ */
+export class BackPressuredWriter {
+  handedOver = 0;
+  private writing = true;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly stream: Buffer,
+  ) {
+    this.done = this.write();
+  }
+
+  /** Stops after the piece in hand and waits for it. */
+  async stop(): Promise<void> {
+    this.writing = false;
+    await this.done;
+  }
+
+  private async write(): Promise<void> {
+    const { socket, stream } = this;
+    for (let at = 0; at < stream.length && this.writing && !socket.destroyed; at += 64 * 1024) {
+      const piece = stream.subarray(at, at + 64 * 1024);
+      const more = socket.write(piece, () => {
+        this.handedOver += piece.length;
+      });
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            resolve();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
+        });
+      }
+    }
   }
 }

@@ -112,6 +112,9 @@ describe('the proxy while its Redis is down and after it restarts', { timeout: 1
       );
       const routes = new RouteWriter(ownRedis().url);
       try {
+        // As the control plane does after Redis restarts empty: every route written back, so that
+        // the proxy's next reading of the whole hash (any reconnect) leaves `served` in place.
+        await routes.publish(served);
         paused = await routes.update(paused, { mode: 'open', writers: stack.writersOf() });
         await waitForRoute(running(), paused);
         const another = await newRoute({

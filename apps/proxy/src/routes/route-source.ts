@@ -77,6 +77,9 @@ export class RouteSource {
 
   private async readSnapshot(): Promise<void> {
     if (this.closed) return;
+    // One retry chain at a time: a reconnect while a retry waits would otherwise read the hash
+    // again later, out of step with the messages applied in between.
+    if (this.snapshotTimer !== null) clearTimeout(this.snapshotTimer);
     this.snapshotTimer = null;
     let hash: Record<string, string>;
     try {

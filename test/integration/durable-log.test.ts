@@ -11,6 +11,7 @@ import {
   DurableLogError,
   type DurableLogOptions,
   RECORD_HEADER_BYTES,
+  REPAIR_MARKER_NAME,
   segmentFileName,
   snapshotFileName,
 } from '../../apps/storage-node/src/storage/durable-log.js';
@@ -480,5 +481,106 @@ describe('durable log', () => {
       assert.equal(recordsByBatch.get(id)?.size, RECORDS_PER_BATCH, `acknowledged batch ${id} is incomplete`);
     }
     await reopened.log.close();
+  });
+
+  describe("with damage: 'keepPrefix' (a replica that repairs from its peers)", () => {
+    it('keeps the records before damage in the middle of the newest segment, sets the rest aside and marks the log until repaired', async () => {
+      const dir = await tempDir();
+      const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+      await log.append(records('first', 'second'));
+      await log.append(records('third'));
+      await log.close();
+      const segmentPath = join(dir, segmentFileName(1));
+      const original = await readFile(segmentPath);
+      const damaged = Buffer.from(original);
+      const secondAt = RECORD_HEADER_BYTES + 'first'.length;
+      damaged[secondAt + RECORD_HEADER_BYTES + 1] ^= 0x20;
+      await writeFile(segmentPath, damaged);
+
+      const opened = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.deepEqual(opened.replayed, ['first']);
+      const damage = opened.recovery.damage;
+      assert.ok(damage !== null);
+      assert.equal(damage.earlier, false);
+      assert.match(damage.reason, new RegExp(`damaged at byte ${secondAt} .*a valid record follows`));
+      // The damaged file is kept, byte for byte, where the report says.
+      assert.deepEqual(await readFile(join(damage.setAsideIn as string, segmentFileName(1))), damaged);
+      assert.equal((await stat(segmentPath)).size, secondAt);
+      await opened.log.append(records('after-repair-began'));
+      await opened.log.close();
+
+      // Until the repair is confirmed, every open says the state may lack records.
+      const again = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.deepEqual(again.replayed, ['first', 'after-repair-began']);
+      assert.equal(again.recovery.damage?.earlier, true);
+      assert.equal(again.recovery.damage?.reason, damage.reason);
+      await again.log.clearRepairMarker();
+      await again.log.close();
+      assert.equal(existsSync(join(dir, REPAIR_MARKER_NAME)), false);
+      const whole = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.equal(whole.recovery.damage, null);
+      await whole.log.close();
+    });
+
+    it('continues a damaged older segment from its verified prefix and sets the later ones aside', async () => {
+      const dir = await tempDir();
+      const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+      await log.append(records('a', 'b'));
+      log.rotate();
+      await log.append(records('c'));
+      log.rotate();
+      await log.append(records('d'));
+      await log.close();
+      const secondSegment = join(dir, segmentFileName(2));
+      const bytes = await readFile(secondSegment);
+      bytes[RECORD_HEADER_BYTES] ^= 0xff;
+      await writeFile(secondSegment, bytes);
+
+      const opened = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.deepEqual(opened.replayed, ['a', 'b']);
+      assert.match(
+        opened.recovery.damage?.reason ?? '',
+        /log-0000000000000002\.wal is damaged at byte 0 .*not the newest/,
+      );
+      assert.deepEqual((await readdir(opened.recovery.damage?.setAsideIn as string)).sort(), [
+        segmentFileName(2),
+        segmentFileName(3),
+        'reason.txt',
+      ]);
+      assert.equal(existsSync(join(dir, segmentFileName(3))), false);
+      await opened.log.append(records('e'));
+      await opened.log.close();
+      const again = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.deepEqual(again.replayed, ['a', 'b', 'e']);
+      await again.log.close();
+    });
+
+    it('starts empty when a damaged snapshot leaves no whole prefix', async () => {
+      const dir = await tempDir();
+      const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+      await log.append(records('x'));
+      await log.writeSnapshot(Buffer.from('covers x'), log.rotate());
+      await log.append(records('y'));
+      await log.close();
+      const snapshotPath = join(dir, snapshotFileName(1));
+      const bytes = await readFile(snapshotPath);
+      bytes[bytes.length - 1] ^= 0x01;
+      await writeFile(snapshotPath, bytes);
+
+      const opened = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.equal(opened.snapshot, null);
+      assert.deepEqual(opened.replayed, []);
+      assert.match(opened.recovery.damage?.reason ?? '', /records are missing/);
+      assert.ok(
+        (await readdir(opened.recovery.damage?.setAsideIn as string)).includes(snapshotFileName(1)),
+        'the damaged snapshot is kept for inspection',
+      );
+      await opened.log.append(records('z'));
+      await opened.log.close();
+      const again = await openCollecting(dir, { damage: 'keepPrefix' });
+      assert.deepEqual(again.replayed, ['z']);
+      assert.equal(again.recovery.damage?.earlier, true);
+      await again.log.close();
+    });
   });
 });

@@ -9,6 +9,7 @@ import {
   type Envelope,
   isQuorumMessage,
   type QuorumMessage,
+  REPAIR_PEERS_NEEDED,
   type ReplicaSnapshot,
   type ReplicaTiming,
   StorageReplica,
@@ -127,6 +128,9 @@ export class StorageNodeServer {
         this.replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
         this.replayStats.fromSnapshot = true;
       },
+      // Damage that is not a torn tail leaves the replayed prefix, which may lack acknowledged
+      // records: the replica repairs from its peers before it takes part in quorums (ADR 0009).
+      damage: 'keepPrefix',
     });
     this.log = opened.log;
     const tornBytesDropped = opened.recovery.tornTail?.bytesDropped ?? 0;
@@ -137,6 +141,17 @@ export class StorageNodeServer {
         `${this.replayStats.fromSnapshot ? ' after a snapshot' : ''} in ${this.replayStats.durationMs} ms` +
         (tornBytesDropped > 0 ? ` (cut a torn tail of ${tornBytesDropped} bytes)` : ''),
     );
+    const damage = opened.recovery.damage;
+    if (damage !== null) {
+      this.replica.beginRepair(damage.reason, Date.now());
+      const until = new Date((this.replica.repairStatus() as { quietUntilMs: number }).quietUntilMs);
+      this.options.log(
+        `storage-node ${this.options.nodeId}: ${damage.earlier ? 'an earlier start found damage' : 'log damaged'}: ` +
+          `${damage.reason}${damage.setAsideIn !== null ? ` (damaged files copied to ${damage.setAsideIn})` : ''}. ` +
+          `Repairing from its peers: this node answers no vote, accept or read until it has read the whole ` +
+          `state of ${REPAIR_PEERS_NEEDED} healthy peers, after a quiet period until ${until.toISOString()}`,
+      );
+    }
     for (const member of this.options.members) {
       if (member.id === this.options.nodeId) continue;
       this.peers.set(
@@ -207,9 +222,31 @@ export class StorageNodeServer {
       replica,
       log: this.log?.stats() ?? null,
       replay: this.replayStats,
+      repair: this.repairHealth(),
       connections: { writers: this.writers.size, sockets: this.sockets.size },
       peers: Object.fromEntries([...this.peers].map(([id, link]) => [id, link.stats()])),
       counters: this.counters,
+    };
+  }
+
+  /** Whether the replica is whole, repairing (and how far along), or whole again after a repair. */
+  private repairHealth(): Record<string, unknown> {
+    const repairing = this.replica.repairStatus();
+    if (repairing !== null) {
+      return {
+        state: 'repairing',
+        ...repairing,
+        startedAt: new Date(repairing.startedAtMs).toISOString(),
+        quietUntil: new Date(repairing.quietUntilMs).toISOString(),
+      };
+    }
+    const last = this.replica.completedRepair();
+    if (last === null) return { state: 'whole' };
+    return {
+      state: 'repaired',
+      reason: last.reason,
+      startedAt: new Date(last.startedAtMs).toISOString(),
+      completedAt: new Date(last.completedAtMs).toISOString(),
     };
   }
 
@@ -342,6 +379,23 @@ export class StorageNodeServer {
     if (this.stopped) return;
     this.replica.tick(Date.now());
     this.flushReady();
+    if (this.replica.takeRepairCompletion()) void this.confirmRepair();
+  }
+
+  /** The state is whole again: once everything the repair wrote is durable, the log says so. */
+  private async confirmRepair(): Promise<void> {
+    const repair = this.replica.completedRepair();
+    try {
+      await (this.log as DurableLog).clearRepairMarker();
+    } catch (error) {
+      this.failStop(error);
+      return;
+    }
+    const tookS = repair === null ? 0 : (repair.completedAtMs - repair.startedAtMs) / 1000;
+    this.options.log(
+      `storage-node ${this.options.nodeId}: repair complete after ${tookS.toFixed(1)} s: ` +
+        `read the whole state of ${REPAIR_PEERS_NEEDED} healthy peers; taking part in quorums again`,
+    );
   }
 
   // ---- persist, then send ----------------------------------------------------------------------

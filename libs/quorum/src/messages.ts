@@ -226,6 +226,56 @@ export interface DecisionAckMessage {
   unknown: TxId[];
 }
 
+/** The volume named by a repair request that asks for the list of volumes (not a volume name). */
+export const EVERY_VOLUME = '*';
+
+/**
+ * A replica that lost records it may have acknowledged rebuilds its state from its peers before
+ * it takes part in quorums again (docs/adr/0009-replica-repair.md): a full pass over one peer's
+ * keys and open transactions, page by page, or (volume `EVERY_VOLUME`) the peer's volume list.
+ */
+export interface RepairRequestMessage {
+  type: 'repairRequest';
+  volume: string;
+  /** Echoed in the reply, so that a reply to an abandoned pass is recognized. */
+  pass: number;
+  /** Position in the peer's key order (the cursor of `syncRequest`); 0 also asks for transactions. */
+  fromIndex: number;
+  limit: number;
+  /** Transactions the asker waits on: the peer answers with the decisions it knows. */
+  decisionsOf: TxId[];
+}
+
+/** A transaction record sent to a repairing replica: decided (with the writes of a commit) or open. */
+export interface RepairTransaction {
+  txid: TxId;
+  /** null while the transaction holds keys undecided at the sender. */
+  decision: Decision | null;
+  proposal: Proposal | null;
+}
+
+export interface RepairReplyMessage {
+  type: 'repairReply';
+  volume: string;
+  pass: number;
+  /** The sender is repairing too: it may lack records, so its pass counts for nothing. */
+  repairing: boolean;
+  /** The sender dropped the volume (its cluster was deleted). */
+  dropped: boolean;
+  /** For `EVERY_VOLUME`: the volumes the sender holds, and those it dropped. */
+  volumes: string[];
+  droppedVolumes: string[];
+  entries: SyncEntry[];
+  /** Where the next page starts; 0 once the pass reached the end of the sender's key order. */
+  nextIndex: number;
+  /** On the first page only: the sender's decided (not yet forgotten) and open transactions. */
+  transactions: RepairTransaction[];
+  /** The transactions did not fit one reply: the pass cannot count, and is tried again later. */
+  transactionsTruncated: boolean;
+  /** Decisions the sender knows of the requested `decisionsOf`. */
+  decisions: { txid: TxId; decision: Decision; proposal: Proposal | null }[];
+}
+
 export type ToReplicaMessage =
   | ProposeMessage
   | AcceptMessage
@@ -236,7 +286,9 @@ export type ToReplicaMessage =
   | SyncRequestMessage
   | SyncReplyMessage
   | DecisionQueryMessage
-  | DecisionAckMessage;
+  | DecisionAckMessage
+  | RepairRequestMessage
+  | RepairReplyMessage;
 
 export type FromReplicaMessage =
   | VoteMessage

@@ -20,6 +20,9 @@ import type {
   QuorumMessage,
   ReadMessage,
   ReadResult,
+  RepairReplyMessage,
+  RepairRequestMessage,
+  RepairTransaction,
   ScanMessage,
   SyncEntry,
   SyncReplyMessage,
@@ -28,9 +31,19 @@ import type {
   Version,
   VoteValue,
 } from './messages.js';
-import { ballotRound, decidedMessage, keyHash, recoveryBallot } from './messages.js';
+import { ballotRound, decidedMessage, EVERY_VOLUME, keyHash, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
+import {
+  REPAIR_DECISIONS_PER_REQUEST,
+  REPAIR_PAGE_KEYS,
+  REPAIR_PEERS_NEEDED,
+  REPAIR_RESEND_MS,
+  REPAIR_RETRY_MS,
+  type RepairStatus,
+  ReplicaRepair,
+  type VolumeRepair,
+} from './repair.js';
 
 export interface ReplicaTiming {
   /** A key pending longer than this makes the replica recover the transaction itself. */
@@ -109,8 +122,12 @@ export type ReplicaRecord =
       atMs: number;
     }
   | { kind: 'adopt'; volume: string; entries: SyncEntry[] }
-  /** Decided transactions every replica confirmed: replay drops them too instead of confirming again. */
-  | { kind: 'forget'; volume: string; txids: TxId[]; atMs: number }
+  /**
+   * Decided transactions every replica confirmed: replay drops them too instead of confirming again.
+   * `repaired`: transactions a repair found held here but open at no healthy peer (ADR 0009): their
+   * keys are released whether or not this replica knows the decision.
+   */
+  | { kind: 'forget'; volume: string; txids: TxId[]; atMs: number; repaired?: true }
   /**
    * The volume was deleted (its cluster was): its state is dropped and the name is remembered for
    * good, so that nothing about it is answered, logged or repaired here again (`dropVolume`).
@@ -166,6 +183,12 @@ const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
 /** A scan page holds at most this many keys (plus the rest of the last hash's keys). */
 const SCAN_KEYS_MAX = 10_000;
 
+/** Volume names in one repair reply at most. */
+const REPAIR_VOLUMES_MAX = 100_000;
+
+/** Transaction records in one repair reply at most; a peer with more is asked again later. */
+const REPAIR_TRANSACTIONS_MAX = 10_000;
+
 /** Decision queries name at most this many transactions per peer per round. */
 const DECISION_QUERY_TXIDS_MAX = 2_048;
 
@@ -211,6 +234,10 @@ export class StorageReplica {
   private lastPruneAtMs = 0;
   private lastScanAtMs = Number.NEGATIVE_INFINITY;
   private syncPeerRotation = 0;
+  /** Set while this replica rebuilds state it may have lost (`beginRepair`); null when whole. */
+  private repair: ReplicaRepair | null = null;
+  private lastRepair: { reason: string; startedAtMs: number; completedAtMs: number } | null = null;
+  private repairCompletionUnseen = false;
 
   constructor(config: ReplicaConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -235,6 +262,17 @@ export class StorageReplica {
   }
 
   step(from: string, message: QuorumMessage, nowMs: number): void {
+    if (message.type === 'repairRequest') {
+      // Answered for dropped volumes too: a repairing peer learns the drop it may have lost.
+      this.onRepairRequest(from, message);
+      return;
+    }
+    if (this.repair !== null && ANSWERED_ONLY_WHEN_WHOLE.has(message.type)) {
+      // A replica that may have lost records it acknowledged takes no part in quorums: it is
+      // silent, as a crashed replica is, until its repair is complete (ADR 0009).
+      this.repair.messagesNotAnswered++;
+      return;
+    }
     if (this.droppedVolumes.has(message.volume)) {
       // Silent, as a crashed replica would be for this volume: an answer from the empty state
       // (absent keys, fresh votes, promises without memory) could contradict what this replica
@@ -273,6 +311,9 @@ export class StorageReplica {
       case 'decisionAck':
         this.onDecisionAck(from, message, nowMs);
         return;
+      case 'repairReply':
+        this.onRepairReply(from, message, nowMs);
+        return;
       case 'promise':
       case 'accepted':
         this.onRecoveryReply(from, message, nowMs);
@@ -293,10 +334,15 @@ export class StorageReplica {
       const pruneDue = nowMs - this.lastPruneAtMs >= this.timing.recordRetentionMs / 8;
       if (pruneDue) this.lastPruneAtMs = nowMs;
       for (const volume of this.volumes.values()) {
-        this.recoverStuckTransactions(volume, nowMs);
-        this.resendRecoveries(volume, nowMs);
+        // A repairing replica coordinates no recovery: a ballot it used before losing its records
+        // could be used again.
+        if (this.repair === null) {
+          this.recoverStuckTransactions(volume, nowMs);
+          this.resendRecoveries(volume, nowMs);
+        }
         if (pruneDue) this.pruneRecords(volume, nowMs);
       }
+      if (this.repair !== null) this.driveRepair(this.repair, nowMs);
     }
     if (nowMs - this.lastSyncAtMs >= this.syncEveryMs) {
       this.lastSyncAtMs = nowMs;
@@ -373,7 +419,9 @@ export class StorageReplica {
         return;
       case 'forget':
         for (const txid of record.txids) {
-          if (volume.transactions.get(txid)?.decision == null) continue;
+          const transaction = volume.transactions.get(txid);
+          if (record.repaired === true && transaction !== undefined) this.releaseKeys(volume, txid, transaction);
+          else if (transaction?.decision == null) continue;
           volume.unconfirmed.delete(txid);
           volume.transactions.delete(txid);
           volume.forgotten.set(txid, record.atMs);
@@ -772,41 +820,13 @@ export class StorageReplica {
 
   private onSyncRequest(from: string, message: SyncRequestMessage): void {
     const volume = this.volume(message.volume);
-    const limit = Math.max(1, Math.min(message.limit, 4_096));
-    const start = Math.max(0, Math.min(message.fromIndex, volume.keyOrder.length));
-    const entries: SyncEntry[] = [];
-    // Bounded in bytes as well as keys: a chunk of large values must still fit one frame, or
-    // it would be dropped on every round and repair would never get past it.
-    let entryBytes = 0;
-    let next = Math.min(start + limit, volume.keyOrder.length);
-    for (let index = start; index < next; index++) {
-      const key = volume.keyOrder[index] as string;
-      const state = volume.keys.get(key) as KeyState;
-      if (state.seq === 0) continue;
-      const bytes = key.length + (state.value?.byteLength ?? 0);
-      if (entries.length > 0 && entryBytes + bytes > SYNC_REPLY_BYTES_MAX) {
-        next = index;
-        break;
-      }
-      entryBytes += bytes;
-      entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
-    }
-    const decisions: SyncReplyMessage['decisions'] = [];
-    for (const txid of message.pendingTxids.slice(0, 64)) {
-      const transaction = volume.transactions.get(txid);
-      if (transaction?.decision == null) continue;
-      decisions.push({
-        txid,
-        decision: transaction.decision,
-        proposal: transaction.decision === 'commit' ? transaction.proposal : null,
-      });
-    }
+    const page = keyPage(volume, message.fromIndex, message.limit);
     this.send(from, {
       type: 'syncReply',
       volume: message.volume,
-      entries,
-      decisions,
-      nextIndex: next >= volume.keyOrder.length ? 0 : next,
+      entries: page.entries,
+      decisions: knownDecisions(volume, message.pendingTxids.slice(0, 64)),
+      nextIndex: page.nextIndex,
     });
   }
 
@@ -833,6 +853,266 @@ export class StorageReplica {
   private syncFaster(): void {
     this.emptySyncReplies = 0;
     this.syncEveryMs = this.timing.syncIntervalMs;
+  }
+
+  // ---- repair after lost records (ADR 0009) -------------------------------------------------
+
+  /**
+   * Starts a repair: this replica may lack records it acknowledged (its log was damaged), so from
+   * now on it answers no vote, accept, prepare, read or scan until it has read the whole state of
+   * `REPAIR_PEERS_NEEDED` healthy peers, after a quiet period in which every message sent before
+   * the damage has arrived or never will, and has seen every transaction they held open decided.
+   */
+  beginRepair(reason: string, nowMs: number): void {
+    const quietMs = this.timing.proposalMaxAgeMs + 4 * this.timing.pendingTimeoutMs + REPAIR_RESEND_MS;
+    this.repair = new ReplicaRepair(reason, nowMs, nowMs + quietMs);
+    for (const name of this.volumes.keys()) this.repair.include(name);
+  }
+
+  get isRepairing(): boolean {
+    return this.repair !== null;
+  }
+
+  repairStatus(): RepairStatus | null {
+    return this.repair?.status() ?? null;
+  }
+
+  /** The last repair that completed, if any. */
+  completedRepair(): { reason: string; startedAtMs: number; completedAtMs: number } | null {
+    return this.lastRepair;
+  }
+
+  /** True once after a repair completes: the shell then records that its state is whole again. */
+  takeRepairCompletion(): boolean {
+    const unseen = this.repairCompletionUnseen;
+    this.repairCompletionUnseen = false;
+    return unseen;
+  }
+
+  private driveRepair(repair: ReplicaRepair, nowMs: number): void {
+    if (nowMs < repair.quietUntilMs) return;
+    // A volume that appears while repairing (a writer or peer names it) is repaired too.
+    for (const name of this.volumes.keys()) repair.include(name);
+    for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+      if (peer === this.selfIndex || repair.listedBy.size >= REPAIR_PEERS_NEEDED) continue;
+      if (repair.listedBy.has(peer) || (repair.listRetryAfterMs.get(peer) ?? 0) > nowMs) continue;
+      const asked = repair.listPasses.get(peer);
+      if (asked !== undefined && nowMs - asked.sentAtMs < REPAIR_RESEND_MS) continue;
+      const pass = repair.nextPass();
+      repair.listPasses.set(peer, { pass, sentAtMs: nowMs });
+      this.sendRepairRequest(peer, EVERY_VOLUME, pass, 0, 0, []);
+    }
+    for (const [name, volumeRepair] of repair.volumes) {
+      if (this.droppedVolumes.has(name)) {
+        repair.volumes.delete(name);
+        continue;
+      }
+      const volume = this.volumes.get(name);
+      for (const txid of volumeRepair.open) {
+        if (volume === undefined) break;
+        if (volume.forgotten.has(txid) || volume.transactions.get(txid)?.decision != null) {
+          volumeRepair.open.delete(txid);
+        }
+      }
+      if (volumeRepair.passesDone) {
+        volumeRepair.passes.clear();
+        if (!volumeRepair.staleReleased && volume !== undefined) {
+          volumeRepair.staleReleased = true;
+          this.releaseStaleHolds(volume, volumeRepair, nowMs);
+        }
+        this.askRepairDecisions(name, volumeRepair, nowMs);
+        continue;
+      }
+      for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+        if (peer === this.selfIndex || volumeRepair.completedBy.has(peer)) continue;
+        if ((volumeRepair.retryAfterMs.get(peer) ?? 0) > nowMs) continue;
+        const pass = volumeRepair.passes.get(peer);
+        if (pass === undefined) {
+          const started = { pass: repair.nextPass(), nextIndex: 0, sentAtMs: nowMs, counts: true };
+          volumeRepair.passes.set(peer, started);
+          this.sendRepairRequest(peer, name, started.pass, 0, REPAIR_PAGE_KEYS, []);
+        } else if (nowMs - pass.sentAtMs >= REPAIR_RESEND_MS) {
+          pass.sentAtMs = nowMs;
+          this.sendRepairRequest(peer, name, pass.pass, pass.nextIndex, REPAIR_PAGE_KEYS, []);
+        }
+      }
+    }
+    if (repair.complete) {
+      this.repair = null;
+      this.lastRepair = { reason: repair.reason, startedAtMs: repair.startedAtMs, completedAtMs: nowMs };
+      this.repairCompletionUnseen = true;
+    }
+  }
+
+  /**
+   * Transactions this replica holds keys for (from the records it kept) that no healthy peer
+   * listed as open or decided: each either committed long enough ago that every replica forgot it
+   * (its writes came with the peers' keys) or can never commit (a commit has four YES voters, and
+   * three healthy peers include one that would still hold it). Waiting for a decision nobody
+   * remembers would hold the keys for good, so they are released.
+   */
+  private releaseStaleHolds(volume: VolumeState, volumeRepair: VolumeRepair, nowMs: number): void {
+    const stale: TxId[] = [];
+    for (const txid of volume.holding) {
+      if (volumeRepair.open.has(txid) || volume.transactions.get(txid)?.decision != null) continue;
+      stale.push(txid);
+    }
+    if (stale.length > 0) {
+      this.persist({ kind: 'forget', volume: volume.name, txids: stale, atMs: nowMs, repaired: true });
+    }
+  }
+
+  /** Asks the peers whose passes counted for the decisions of the transactions still open here. */
+  private askRepairDecisions(volume: string, volumeRepair: VolumeRepair, nowMs: number): void {
+    if (volumeRepair.open.size === 0 || nowMs - volumeRepair.decisionsAskedAtMs < REPAIR_RESEND_MS) return;
+    volumeRepair.decisionsAskedAtMs = nowMs;
+    const txids = [...volumeRepair.open].slice(0, REPAIR_DECISIONS_PER_REQUEST);
+    for (const peer of volumeRepair.completedBy) this.sendRepairRequest(peer, volume, 0, 0, 0, txids);
+  }
+
+  private sendRepairRequest(
+    peer: number,
+    volume: string,
+    pass: number,
+    fromIndex: number,
+    limit: number,
+    decisionsOf: TxId[],
+  ): void {
+    this.send(this.members[peer] as string, {
+      type: 'repairRequest',
+      volume,
+      pass,
+      fromIndex,
+      limit,
+      decisionsOf,
+    });
+  }
+
+  private onRepairRequest(from: string, message: RepairRequestMessage): void {
+    const reply: RepairReplyMessage = {
+      type: 'repairReply',
+      volume: message.volume,
+      pass: message.pass,
+      repairing: this.repair !== null,
+      dropped: false,
+      volumes: [],
+      droppedVolumes: [],
+      entries: [],
+      nextIndex: 0,
+      transactions: [],
+      transactionsTruncated: false,
+      decisions: [],
+    };
+    if (message.volume === EVERY_VOLUME) {
+      reply.volumes = [...this.volumes.keys()].slice(0, REPAIR_VOLUMES_MAX);
+      reply.droppedVolumes = [...this.droppedVolumes.keys()].slice(0, REPAIR_VOLUMES_MAX);
+    } else if (this.droppedVolumes.has(message.volume)) {
+      reply.dropped = true;
+    } else {
+      // A volume unknown here is answered as empty, without creating it: a healthy replica that
+      // never heard of it acknowledged nothing in it.
+      const volume = this.volumes.get(message.volume);
+      if (volume !== undefined) {
+        if (message.limit > 0) {
+          const page = keyPage(volume, message.fromIndex, message.limit);
+          reply.entries = page.entries;
+          reply.nextIndex = page.nextIndex;
+          if (message.fromIndex === 0) this.listRepairTransactions(volume, reply);
+        }
+        reply.decisions = knownDecisions(volume, message.decisionsOf.slice(0, REPAIR_DECISIONS_PER_REQUEST));
+      }
+    }
+    this.send(from, reply);
+  }
+
+  /** Decided records not yet forgotten, and records holding keys undecided. */
+  private listRepairTransactions(volume: VolumeState, reply: RepairReplyMessage): void {
+    const transactions: RepairTransaction[] = [];
+    let bytes = 0;
+    for (const [txid, record] of volume.transactions) {
+      if (record.decision === null && !record.holdsKeys) continue;
+      const proposal = record.decision === 'abort' ? null : record.proposal;
+      bytes += txid.length + proposalBytes(proposal);
+      if (transactions.length >= REPAIR_TRANSACTIONS_MAX || bytes > SYNC_REPLY_BYTES_MAX) {
+        reply.transactionsTruncated = true;
+        break;
+      }
+      transactions.push({ txid, decision: record.decision, proposal });
+    }
+    reply.transactions = transactions;
+  }
+
+  private onRepairReply(from: string, message: RepairReplyMessage, nowMs: number): void {
+    const peer = this.members.indexOf(from);
+    if (peer < 0 || peer === this.selfIndex) return;
+    if (
+      message.decisions.length > 0 &&
+      message.volume !== EVERY_VOLUME &&
+      !this.droppedVolumes.has(message.volume)
+    ) {
+      for (const known of message.decisions) {
+        this.onDecided(decidedMessage(message.volume, known.txid, known.decision, known.proposal), nowMs);
+      }
+    }
+    const repair = this.repair;
+    if (repair === null || message.pass === 0) return;
+    if (message.volume === EVERY_VOLUME) {
+      if (repair.listPasses.get(peer)?.pass !== message.pass) return;
+      repair.listPasses.delete(peer);
+      if (message.repairing) {
+        repair.listRetryAfterMs.set(peer, nowMs + REPAIR_RETRY_MS);
+        return;
+      }
+      for (const name of message.droppedVolumes) {
+        this.dropVolume(name, nowMs);
+        repair.volumes.delete(name);
+      }
+      for (const name of message.volumes) if (!this.droppedVolumes.has(name)) repair.include(name);
+      repair.listedBy.add(peer);
+      return;
+    }
+    const volumeRepair = repair.volumes.get(message.volume);
+    const pass = volumeRepair?.passes.get(peer);
+    if (volumeRepair === undefined || pass === undefined || pass.pass !== message.pass) return;
+    if (message.dropped) {
+      this.dropVolume(message.volume, nowMs);
+      repair.volumes.delete(message.volume);
+      return;
+    }
+    if (message.repairing) {
+      volumeRepair.passes.delete(peer);
+      volumeRepair.retryAfterMs.set(peer, nowMs + REPAIR_RETRY_MS);
+      return;
+    }
+    if (pass.nextIndex === 0) {
+      if (message.transactionsTruncated) pass.counts = false;
+      for (const transaction of message.transactions) {
+        if (transaction.decision !== null) {
+          this.onDecided(
+            decidedMessage(message.volume, transaction.txid, transaction.decision, transaction.proposal),
+            nowMs,
+          );
+        } else {
+          volumeRepair.open.add(transaction.txid);
+        }
+      }
+    }
+    if (message.entries.length > 0) {
+      const volume = this.volume(message.volume);
+      const newer = message.entries.filter(
+        (entry) => entry.version.seq > (volume.keys.get(entry.key)?.seq ?? 0),
+      );
+      if (newer.length > 0) this.persist({ kind: 'adopt', volume: message.volume, entries: newer });
+    }
+    if (message.nextIndex === 0) {
+      volumeRepair.passes.delete(peer);
+      if (pass.counts) volumeRepair.completedBy.add(peer);
+      else volumeRepair.retryAfterMs.set(peer, nowMs + REPAIR_RETRY_MS);
+      return;
+    }
+    pass.nextIndex = message.nextIndex;
+    pass.sentAtMs = nowMs;
+    this.sendRepairRequest(peer, message.volume, pass.pass, pass.nextIndex, REPAIR_PAGE_KEYS, []);
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------
@@ -1064,6 +1344,69 @@ export class StorageReplica {
   volumeNames(): string[] {
     return [...this.volumes.keys()];
   }
+}
+
+/** Messages a repairing replica leaves unanswered: every part it takes in a quorum. */
+const ANSWERED_ONLY_WHEN_WHOLE: ReadonlySet<QuorumMessage['type']> = new Set([
+  'propose',
+  'accept',
+  'prepare',
+  'read',
+  'scan',
+]);
+
+/**
+ * Up to `limit` (at most 4,096) versions of the volume's keys in its key order from `fromIndex`,
+ * and where the next page starts (0 at the end).
+ */
+function keyPage(
+  volume: VolumeState,
+  fromIndex: number,
+  limit: number,
+): { entries: SyncEntry[]; nextIndex: number } {
+  const start = Math.max(0, Math.min(fromIndex, volume.keyOrder.length));
+  const entries: SyncEntry[] = [];
+  // Bounded in bytes as well as keys: a chunk of large values must still fit one frame, or
+  // it would be dropped on every round and repair would never get past it.
+  let entryBytes = 0;
+  let next = Math.min(start + Math.max(1, Math.min(limit, REPAIR_PAGE_KEYS)), volume.keyOrder.length);
+  for (let index = start; index < next; index++) {
+    const key = volume.keyOrder[index] as string;
+    const state = volume.keys.get(key) as KeyState;
+    if (state.seq === 0) continue;
+    const bytes = key.length + (state.value?.byteLength ?? 0);
+    if (entries.length > 0 && entryBytes + bytes > SYNC_REPLY_BYTES_MAX) {
+      next = index;
+      break;
+    }
+    entryBytes += bytes;
+    entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
+  }
+  return { entries, nextIndex: next >= volume.keyOrder.length ? 0 : next };
+}
+
+/** The decisions this replica knows of `txids`, with the writes of commits. */
+function knownDecisions(volume: VolumeState, txids: readonly TxId[]): SyncReplyMessage['decisions'] {
+  const decisions: SyncReplyMessage['decisions'] = [];
+  for (const txid of txids) {
+    const transaction = volume.transactions.get(txid);
+    if (transaction?.decision == null) continue;
+    decisions.push({
+      txid,
+      decision: transaction.decision,
+      proposal: transaction.decision === 'commit' ? transaction.proposal : null,
+    });
+  }
+  return decisions;
+}
+
+/** Bytes of a proposal's keys and values, to bound a repair reply. */
+function proposalBytes(proposal: Proposal | null): number {
+  if (proposal === null) return 0;
+  let bytes = 64;
+  for (const read of proposal.reads) bytes += read.key.length + 16;
+  for (const write of proposal.writes) bytes += write.key.length + (write.value?.byteLength ?? 0) + 16;
+  return bytes;
 }
 
 function acceptedHeader(message: AcceptMessage): {

@@ -77,6 +77,19 @@ function isPendingInfo(value: unknown): boolean {
   );
 }
 
+function isSyncEntry(entry: unknown): boolean {
+  return isObject(entry) && isKey(entry.key) && isVersion(entry.version) && isValue(entry.value);
+}
+
+function isKnownDecision(entry: unknown): boolean {
+  return (
+    isObject(entry) &&
+    isName(entry.txid) &&
+    isDecision(entry.decision) &&
+    (entry.proposal === null || isProposal(entry.proposal))
+  );
+}
+
 const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
   propose: (m) => isProposal(m.proposal),
   accept: (m) =>
@@ -96,20 +109,28 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
     isList(m.changes, (change) => isObject(change) && isKey(change.key) && isCount(change.seq)),
   syncRequest: (m) => isCount(m.fromIndex) && isCount(m.limit) && isList(m.pendingTxids, isName),
   syncReply: (m) =>
+    isCount(m.nextIndex) && isList(m.entries, isSyncEntry) && isList(m.decisions, isKnownDecision),
+  decisionQuery: (m) => isList(m.txids, isName),
+  repairRequest: (m) =>
+    isCount(m.pass) && isCount(m.fromIndex) && isCount(m.limit) && isList(m.decisionsOf, isName),
+  repairReply: (m) =>
+    isCount(m.pass) &&
+    typeof m.repairing === 'boolean' &&
+    typeof m.dropped === 'boolean' &&
+    isList(m.volumes, isName) &&
+    isList(m.droppedVolumes, isName) &&
+    isList(m.entries, isSyncEntry) &&
     isCount(m.nextIndex) &&
     isList(
-      m.entries,
-      (entry) => isObject(entry) && isKey(entry.key) && isVersion(entry.version) && isValue(entry.value),
-    ) &&
-    isList(
-      m.decisions,
+      m.transactions,
       (entry) =>
         isObject(entry) &&
         isName(entry.txid) &&
-        isDecision(entry.decision) &&
+        (entry.decision === null || isDecision(entry.decision)) &&
         (entry.proposal === null || isProposal(entry.proposal)),
-    ),
-  decisionQuery: (m) => isList(m.txids, isName),
+    ) &&
+    typeof m.transactionsTruncated === 'boolean' &&
+    isList(m.decisions, isKnownDecision),
   decisionAck: (m) => isList(m.known, isName) && isList(m.unknown, isName),
   vote: (m) => isName(m.txid) && isVote(m.vote) && (m.reason === undefined || typeof m.reason === 'string'),
   accepted: (m) =>

@@ -6,6 +6,10 @@
 //   snapshot-<16-digit segment>.snap  a serialized state covering every record of segments up to
 //                                     and including <segment>: a 32-byte header, then the body
 //   snapshot-<segment>.snap.tmp       a snapshot being written; never read, removed on open
+//   repair-needed.json                written when damage was set aside (`damage: 'keepPrefix'`):
+//                                     the state may lack acknowledged records until the owner
+//                                     repairs it from elsewhere and calls `clearRepairMarker()`
+//   damaged-<ms>/                     copies of the damaged files, kept for inspection
 //
 // Durability rules the code relies on:
 // - An append resolves only after the fdatasync covering its records; concurrent appends share
@@ -13,7 +17,8 @@
 // - A new segment file is created only after every record of the previous one is fdatasynced, so
 //   only the newest segment can end in a torn record. Recovery cuts a torn tail there: damage
 //   with no valid record after it. It refuses to start on damage anywhere else, and on damage in
-//   the newest segment that a valid record follows, which would mean acknowledged records are lost.
+//   the newest segment that a valid record follows, which would mean acknowledged records are lost
+//   (or, with `damage: 'keepPrefix'`, keeps the verified prefix and marks the log as needing repair).
 // - A snapshot is renamed into place and the directory fsynced before any segment it covers is
 //   deleted, so a crash at any step leaves either the old snapshot with its segments or the new one.
 // - Payloads are never empty: a zero length marks a zero-filled (torn) tail, not a record.
@@ -24,7 +29,17 @@
 //       up to `segment`;
 //   (2) await log.writeSnapshot(state, segment);
 // Appends may continue throughout; they go to the new segment.
-import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import {
+  copyFile,
+  type FileHandle,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32c } from './crc32c.js';
@@ -40,6 +55,7 @@ export const REPLAY_CHUNK_BYTES_DEFAULT = 4 * 1024 * 1024;
 const SEGMENT_NAME = /^log-(\d{16})\.wal$/;
 const SNAPSHOT_NAME = /^snapshot-(\d{16})\.snap$/;
 const SNAPSHOT_TEMP_NAME = /^snapshot-\d{16}\.snap\.tmp$/;
+export const REPAIR_MARKER_NAME = 'repair-needed.json';
 // 'BSNP'
 const SNAPSHOT_MAGIC = 0x42534e50;
 const SNAPSHOT_FORMAT_VERSION = 1;
@@ -86,6 +102,26 @@ export interface DurableLogOptions {
   pendingBytesMax?: number;
   /** Size of the read buffer for replay (it grows only for a record larger than this). */
   replayChunkBytes?: number;
+  /**
+   * What to do with damage that is not a torn tail (records that may have been acknowledged are
+   * unreadable or missing). 'refuse' (the default) throws CORRUPT. 'keepPrefix' is for an owner
+   * that can repair its state from elsewhere: the records before the damage are replayed, the
+   * damaged files are copied to `damaged-<ms>/`, the log continues after the verified prefix, and
+   * a durable marker says that the state needs repair (reported as `recovery.damage` on every
+   * open until `clearRepairMarker()`).
+   */
+  damage?: 'refuse' | 'keepPrefix';
+}
+
+export interface LogDamage {
+  /** What was found, or what the marker left by an earlier open says was found. */
+  reason: string;
+  /** The directory holding copies of the damaged files; null when found by an earlier open. */
+  setAsideIn: string | null;
+  /** True when this open found no new damage, only the marker of an earlier one. */
+  earlier: boolean;
+  /** When the damage was found (ms since the epoch). */
+  foundAtMs: number;
 }
 
 export interface TornTail {
@@ -107,6 +143,8 @@ export interface RecoveryReport {
   /** Record bytes replayed, headers included. */
   bytesReplayed: number;
   tornTail: TornTail | null;
+  /** Damage kept out of the state (`damage: 'keepPrefix'`); null when the log is whole. */
+  damage: LogDamage | null;
   recoveryMs: number;
 }
 
@@ -248,10 +286,9 @@ export class DurableLog {
     for (const segment of segments) if (segment <= snapshotSegment) obsolete.push(segmentFileName(segment));
     for (const older of snapshots) if (older < snapshotSegment) obsolete.push(snapshotFileName(older));
 
-    const live = segments.filter((segment) => segment > snapshotSegment);
-    checkContiguous(dir, live, snapshotSegment, skippedSnapshots);
-
-    if (snapshot !== null) options.onSnapshot?.(snapshot, snapshotSegment);
+    const keepPrefix = options.damage === 'keepPrefix';
+    const earlierDamage = keepPrefix ? await readRepairMarker(dir) : null;
+    let live = segments.filter((segment) => segment > snapshotSegment);
     const report: RecoveryReport = {
       snapshotSegment,
       snapshotBytes: snapshot?.length ?? 0,
@@ -260,8 +297,26 @@ export class DurableLog {
       recordsReplayed: 0,
       bytesReplayed: 0,
       tornTail: null,
+      damage: earlierDamage,
       recoveryMs: 0,
     };
+    try {
+      checkContiguous(dir, live, snapshotSegment, skippedSnapshots);
+    } catch (error) {
+      if (!keepPrefix) throw error;
+      // No snapshot and segments that make a whole: nothing can be replayed as a prefix. Every
+      // file is set aside and the state starts empty, to be repaired whole.
+      const everything = names.filter((name) => SEGMENT_NAME.test(name) || SNAPSHOT_NAME.test(name));
+      report.damage = await setAsideDamage(dir, (error as Error).message, everything, everything);
+      snapshot = null;
+      snapshotSegment = 0;
+      report.snapshotSegment = 0;
+      report.snapshotBytes = 0;
+      live = [];
+      obsolete.length = 0;
+    }
+
+    if (snapshot !== null) options.onSnapshot?.(snapshot, snapshotSegment);
     const replay: Replay = {
       buffer: new Uint8Array(replayChunkBytes),
       onRecord: options.onRecord,
@@ -271,18 +326,44 @@ export class DurableLog {
     let writerSegment: number;
     let writerOffset: number;
     const segmentBytes = new Map<number, number>();
-    if (live.length === 0) {
+    let damagedAt: { segment: number; offset: number; reason: string } | null = null;
+    for (const [index, segment] of live.entries()) {
+      const isLast = index === live.length - 1;
+      const replayed = await replaySegment(dir, segment, replay, isLast);
+      if (replayed.damage !== null) {
+        if (!keepPrefix) throw new DurableLogError('CORRUPT', replayed.damage);
+        damagedAt = { segment, offset: replayed.goodBytes, reason: replayed.damage };
+        break;
+      }
+      segmentBytes.set(segment, replayed.goodBytes);
+    }
+    if (damagedAt !== null) {
+      const later = live.filter((segment) => segment > (damagedAt as { segment: number }).segment);
+      report.damage = await setAsideDamage(
+        dir,
+        damagedAt.reason,
+        [damagedAt.segment, ...later].map(segmentFileName),
+        later.map(segmentFileName),
+      );
+      writerSegment = damagedAt.segment;
+      writerOffset = damagedAt.offset;
+      handle = await open(join(dir, segmentFileName(writerSegment)), 'r+');
+      try {
+        // The damaged segment continues from its verified prefix; its copy keeps the rest.
+        await handle.truncate(writerOffset);
+        await handle.sync();
+      } catch (error) {
+        await handle.close();
+        throw error;
+      }
+    } else if (live.length === 0) {
       writerSegment = snapshotSegment + 1;
       writerOffset = 0;
       handle = await open(join(dir, segmentFileName(writerSegment)), 'wx');
     } else {
-      for (const segment of live.slice(0, -1)) {
-        segmentBytes.set(segment, await replaySegment(dir, segment, replay, false));
-      }
-      writerSegment = live[live.length - 1];
-      const path = join(dir, segmentFileName(writerSegment));
-      writerOffset = await replaySegment(dir, writerSegment, replay, true);
-      handle = await open(path, 'r+');
+      writerSegment = live[live.length - 1] as number;
+      writerOffset = segmentBytes.get(writerSegment) as number;
+      handle = await open(join(dir, segmentFileName(writerSegment)), 'r+');
       if (report.tornTail !== null) {
         try {
           await handle.truncate(writerOffset);
@@ -427,6 +508,16 @@ export class DurableLog {
   }
 
   /** Refuses new work, waits for queued appends and snapshots, then closes the segment file. */
+  /**
+   * Says that the state replayed from this log has been repaired: every record appended so far is
+   * made durable first, then the marker is removed, so that the next open reports no damage.
+   */
+  async clearRepairMarker(): Promise<void> {
+    await this.append([]);
+    await removeFiles(this.dir, [REPAIR_MARKER_NAME]);
+    await syncDirectory(this.dir);
+  }
+
   close(): Promise<void> {
     if (this.closing === null) {
       this.closed = true;
@@ -648,7 +739,12 @@ interface Replay {
  * Replays one segment and returns the length of its verified prefix. Damage in the last segment
  * is a torn tail, recorded in the report for the caller to cut; anywhere else it is fatal.
  */
-async function replaySegment(dir: string, segment: number, replay: Replay, isLast: boolean): Promise<number> {
+async function replaySegment(
+  dir: string,
+  segment: number,
+  replay: Replay,
+  isLast: boolean,
+): Promise<{ goodBytes: number; damage: string | null }> {
   const path = join(dir, segmentFileName(segment));
   const file = await open(path, 'r');
   try {
@@ -722,12 +818,13 @@ async function replaySegment(dir: string, segment: number, replay: Replay, isLas
     report.bytesReplayed += goodBytes;
     if (problem !== null) {
       if (!isLast) {
-        throw new DurableLogError(
-          'CORRUPT',
-          `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) but is not the newest ` +
+        return {
+          goodBytes,
+          damage:
+            `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) but is not the newest ` +
             'segment, so records after the damage may have been acknowledged; refusing to start. ' +
             'Restore this replica from its peers.',
-        );
+        };
       }
       // A crash can only tear what was written after the last fdatasync: the end of the file.
       // A valid record after the damage means the damage is in the middle, where records may have
@@ -738,17 +835,18 @@ async function replaySegment(dir: string, segment: number, replay: Replay, isLas
           validAt === 'unknown'
             ? 'and the bytes after it could not all be checked for valid records'
             : `but a valid record follows at byte ${validAt}`;
-        throw new DurableLogError(
-          'CORRUPT',
-          `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) ${where}: this is ` +
+        return {
+          goodBytes,
+          damage:
+            `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) ${where}: this is ` +
             'corruption, not a torn tail, and records after the damage may have been acknowledged; ' +
             'refusing to start rather than cut them. The other replicas keep serving (4 of 6 suffice); ' +
             'keep this directory for inspection and restore this replica from its peers.',
-        );
+        };
       }
       report.tornTail = { segment, offset: goodBytes, bytesDropped: fileBytes - goodBytes, reason: problem };
     }
-    return goodBytes;
+    return { goodBytes, damage: null };
   } finally {
     await file.close();
   }
@@ -898,6 +996,59 @@ async function writeFully(file: FileHandle, buffers: Uint8Array[], position: num
     pending = pending.slice(index);
     if (skipped > 0) pending[0] = pending[0].subarray(skipped);
   }
+}
+
+/** The damage an earlier open set aside, if its repair has not been confirmed yet. */
+async function readRepairMarker(dir: string): Promise<LogDamage | null> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, REPAIR_MARKER_NAME), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  let saved: { reason?: unknown; foundAtMs?: unknown } = {};
+  try {
+    saved = JSON.parse(text) as typeof saved;
+  } catch {
+    // A marker that does not parse still marks the state as needing repair: that is its point.
+  }
+  return {
+    reason: typeof saved.reason === 'string' ? saved.reason : `${REPAIR_MARKER_NAME} is present`,
+    setAsideIn: null,
+    earlier: true,
+    foundAtMs: typeof saved.foundAtMs === 'number' ? saved.foundAtMs : 0,
+  };
+}
+
+/**
+ * Marks the log as needing repair (durably, first: a crash in the middle must not leave a log that
+ * opens as whole), copies `copied` into a new `damaged-<ms>/` directory for inspection, then
+ * deletes `removed` (files whose records the state will not hold).
+ */
+async function setAsideDamage(
+  dir: string,
+  reason: string,
+  copied: string[],
+  removed: string[],
+): Promise<LogDamage> {
+  const foundAtMs = Date.now();
+  const markerPath = join(dir, REPAIR_MARKER_NAME);
+  const marker = await open(markerPath, 'w');
+  try {
+    await marker.writeFile(JSON.stringify({ reason, foundAtMs }));
+    await marker.sync();
+  } finally {
+    await marker.close();
+  }
+  await syncDirectory(dir);
+  const setAsideIn = join(dir, `damaged-${foundAtMs}`);
+  await mkdir(setAsideIn, { recursive: true });
+  for (const name of copied) await copyFile(join(dir, name), join(setAsideIn, name));
+  await writeFile(join(setAsideIn, 'reason.txt'), `${reason}\n`);
+  await removeFiles(dir, removed);
+  await syncDirectory(dir);
+  return { reason, setAsideIn, earlier: false, foundAtMs };
 }
 
 async function syncDirectory(dir: string): Promise<void> {

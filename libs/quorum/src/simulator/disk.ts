@@ -10,6 +10,27 @@ import type { ReplicaRecord, ReplicaSnapshot } from '../replica.js';
 export class SimulatedDisk {
   private snapshot: ReplicaSnapshot | null = null;
   private records: ReplicaRecord[] = [];
+  /** Records were lost to damage and the state has not been repaired since (the log's marker). */
+  needsRepair = false;
+
+  /**
+   * Damage found at a restart, kept out of the state as the storage node's log does: the records
+   * from a damaged one on are gone, or (a damaged snapshot) everything is. `pick(n)` chooses an
+   * integer in [0, n).
+   */
+  damage(pick: (n: number) => number): string {
+    this.needsRepair = true;
+    if (this.records.length === 0 || pick(5) === 0) {
+      const lost = `${this.snapshot === null ? 'no snapshot' : 'its snapshot'} and ${this.records.length} records`;
+      this.snapshot = null;
+      this.records = [];
+      return `lost ${lost}`;
+    }
+    const keep = pick(this.records.length);
+    const lost = this.records.length - keep;
+    this.records.length = keep;
+    return `lost its last ${lost} records`;
+  }
 
   append(records: readonly ReplicaRecord[]): void {
     for (const record of records) this.records.push(record);

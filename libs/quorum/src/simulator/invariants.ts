@@ -332,6 +332,21 @@ export class InvariantChecker {
     memory.touchedAtMs.delete(txid);
   }
 
+  /**
+   * The replica's disk lost records (damage found at its restart): it may have forgotten what it
+   * told others, so what it said before is no longer held against it. It repairs from its peers
+   * before it answers again (ADR 0009); the checks that matter to clients (one decision per
+   * transaction, acknowledged commits visible, linearizable histories, convergence) still hold.
+   */
+  onReplicaDamaged(index: number): void {
+    const memory = this.replicas[index] as ReplicaMemory;
+    memory.votes.clear();
+    memory.accepted.clear();
+    memory.promised.clear();
+    memory.touchedAtMs.clear();
+    memory.appliedSeq.clear();
+  }
+
   /** After a restart, the replica rebuilt from its disk must know everything it ever told anyone. */
   onReplicaRestart(index: number, replica: StorageReplica, nowMs: number): void {
     const memory = this.replicas[index] as ReplicaMemory;

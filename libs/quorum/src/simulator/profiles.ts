@@ -31,6 +31,13 @@ export interface FaultProfile {
   downtimeMs: readonly [number, number];
   /** Share of replica crashes that happen after a batch's fsync but before its messages leave. */
   tornCrashRate: number;
+  /**
+   * Share of replica crashes after which the disk turns out damaged (records or the snapshot
+   * unreadable): the replica restarts from what is left and repairs from its peers.
+   */
+  damagedDiskRate?: number;
+  /** Replicas with damaged disks not yet repaired, at most (a repair needs three healthy peers). */
+  maxDamaged?: number;
   /** How often some replica compacts its disk into a snapshot; null: never. */
   snapshotEveryMs: readonly [number, number] | null;
   /** Pause between two injected faults. */
@@ -168,6 +175,26 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     snapshotEveryMs: [150, 600],
     faultEveryMs: [150, 500],
     durationMs: 7_000,
+    recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200 },
+  },
+  damage: {
+    name: 'damage',
+    description:
+      'replicas crash and some restart with damaged disks (records or snapshot lost), repairing from their peers; writers crash; light loss',
+    network: calmNetwork,
+    partitions: [],
+    partitionLengthMs: [0, 0],
+    replicaCrashes: true,
+    writerCrashes: true,
+    maxReplicasDown: 2,
+    downtimeMs: [20, 500],
+    tornCrashRate: 0.2,
+    damagedDiskRate: 0.5,
+    maxDamaged: 2,
+    snapshotEveryMs: [150, 600],
+    faultEveryMs: [150, 500],
+    durationMs: 6_000,
+    // A short proposal age keeps the repair's quiet period (age + 4 pending timeouts) inside a run.
     recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200 },
   },
 };

@@ -130,6 +130,9 @@ export interface SimulationStats {
   readsFailed: number;
   replicaCrashes: number;
   tornCrashes: number;
+  /** Replica crashes after which the disk was damaged, and repairs that completed. */
+  damagedDisks: number;
+  repairs: number;
   writerCrashes: number;
   snapshots: number;
   partitions: number;
@@ -269,6 +272,8 @@ class Simulation implements WorkloadHost {
     readsFailed: 0,
     replicaCrashes: 0,
     tornCrashes: 0,
+    damagedDisks: 0,
+    repairs: 0,
     writerCrashes: 0,
     snapshots: 0,
     partitions: 0,
@@ -638,6 +643,12 @@ class Simulation implements WorkloadHost {
       if (node.replica === null || node.incarnation !== incarnation) return;
       node.replica.tick(this.nowMs);
       this.flushReplica(node);
+      // The records the repair wrote are on the simulated disk already: the marker can go.
+      if (node.replica?.takeRepairCompletion() === true) {
+        node.disk.needsRepair = false;
+        this.stats.repairs++;
+        this.trace(`${node.id} repaired`);
+      }
     } else {
       const node = this.writers[index] as WriterNode;
       if (node.writer === null || node.incarnation !== incarnation) return;
@@ -712,6 +723,19 @@ class Simulation implements WorkloadHost {
     node.crashAfterFsync = false;
     this.stats.replicaCrashes++;
     this.trace(`${node.id} crashed (disk: ${node.disk.describe()})`);
+    const profile = this.profile;
+    const damaged = this.replicas.filter((other) => other.disk.needsRepair).length;
+    if (
+      this.faultsActive &&
+      !node.disk.needsRepair &&
+      damaged < (profile.maxDamaged ?? 0) &&
+      this.faultRng.chance(profile.damagedDiskRate ?? 0)
+    ) {
+      const what = node.disk.damage((n) => this.faultRng.int(0, n - 1));
+      this.stats.damagedDisks++;
+      this.checker.onReplicaDamaged(node.index);
+      this.trace(`${node.id}'s disk is damaged: ${what}`);
+    }
     const downtime = this.faultsActive ? this.faultRng.between(...this.profile.downtimeMs) : 0;
     this.queue.push(this.nowMs + downtime, {
       kind: 'restartReplica',
@@ -733,6 +757,10 @@ class Simulation implements WorkloadHost {
     node.replica = replica;
     this.trace(`${node.id} restarted from ${node.disk.describe()}`);
     this.checker.onReplicaRestart(node.index, replica, this.nowMs);
+    if (node.disk.needsRepair) {
+      replica.beginRepair('simulated disk damage', this.nowMs);
+      this.trace(`${node.id} repairs from its peers`);
+    }
     this.scheduleTick('replica', node.index, node.incarnation);
   }
 
@@ -1024,5 +1052,9 @@ export function describeMessage(message: QuorumMessage): string {
       return `DECIDED? ${message.txids.join(',')}`;
     case 'decisionAck':
       return `DECIDED-ACK known ${message.known.join(',') || '-'} unknown ${message.unknown.join(',') || '-'}`;
+    case 'repairRequest':
+      return `REPAIR? ${message.volume} pass ${message.pass} from ${message.fromIndex}`;
+    case 'repairReply':
+      return `REPAIR ${message.volume} pass ${message.pass} ${message.entries.length} keys ${message.transactions.length} txs${message.repairing ? ' (repairing)' : ''}`;
   }
 }

@@ -420,7 +420,8 @@ export class StorageReplica {
       case 'forget':
         for (const txid of record.txids) {
           const transaction = volume.transactions.get(txid);
-          if (record.repaired === true && transaction !== undefined) this.releaseKeys(volume, txid, transaction);
+          if (record.repaired === true && transaction !== undefined)
+            this.releaseKeys(volume, txid, transaction);
           else if (transaction?.decision == null) continue;
           volume.unconfirmed.delete(txid);
           volume.transactions.delete(txid);

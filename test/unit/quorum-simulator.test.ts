@@ -34,6 +34,20 @@ for (const profile of PROFILE_NAMES) {
   });
 }
 
+test('simulator: the damage profile damages disks, and every damaged replica repairs before the run drains', () => {
+  let damagedDisks = 0;
+  let repairs = 0;
+  for (let seed = 1; seed <= 40; seed++) {
+    const result = runSimulation({ seed, profile: 'damage' });
+    assert.ok(result.ok, result.summary);
+    damagedDisks += result.stats.damagedDisks;
+    repairs += result.stats.repairs;
+  }
+  assert.ok(damagedDisks >= 20, `only ${damagedDisks} damaged disks in 40 runs`);
+  // A replica damaged again while repairing repairs once; none is left repairing at the end.
+  assert.ok(repairs >= damagedDisks, `${repairs} repairs for ${damagedDisks} damaged disks`);
+});
+
 test('simulator: a seed replays exactly', () => {
   const first = runSimulation({ seed: 4242, trace: true });
   const second = runSimulation({ seed: 4242, trace: true });

@@ -12,6 +12,7 @@ import {
   startHealthServer,
   writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
+import type { ReplicaTiming } from '../../../libs/quorum/src/index.js';
 import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
 import { adminRoutes } from './admin-routes.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
@@ -31,6 +32,33 @@ interface Settings {
   port: number;
   dataDir: string;
   members: PeerAddress[];
+  timing: Partial<ReplicaTiming>;
+}
+
+/**
+ * Protocol timings a deployment (or a test) may shorten: how old a proposal may be and how long a
+ * key may stay pending before the replica recovers it. Both set the quiet period of a repair
+ * (ADR 0009), so tests of repair shorten them.
+ */
+const TIMING_ENV = {
+  STORAGE_PROPOSAL_MAX_AGE_MS: 'proposalMaxAgeMs',
+  STORAGE_PENDING_TIMEOUT_MS: 'pendingTimeoutMs',
+} as const;
+
+function readTiming(env: NodeJS.ProcessEnv): Partial<ReplicaTiming> {
+  const timing: Partial<ReplicaTiming> = {};
+  for (const [name, field] of Object.entries(TIMING_ENV)) {
+    const text = env[name];
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 100 || value > 3_600_000) {
+      return usageError(
+        `${name} must be a whole number of milliseconds from 100 to 3600000, got ${JSON.stringify(text)}`,
+      );
+    }
+    timing[field] = value;
+  }
+  return timing;
 }
 
 function usageError(problem: string): never {
@@ -88,7 +116,7 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
     );
   }
   const dataDir = resolve(values['data-dir'] ?? env.STORAGE_DATA_DIR ?? `.data/storage/${nodeId}`);
-  return { nodeId, az, port, dataDir, members };
+  return { nodeId, az, port, dataDir, members, timing: readTiming(env) };
 }
 
 async function main(): Promise<void> {

@@ -917,6 +917,7 @@ class Simulation implements WorkloadHost {
     const unfinished: string[] = [];
     for (const node of this.replicas) {
       const replica = node.replica as StorageReplica;
+      if (replica.isRepairing) unfinished.push(`${node.id} is still repairing its damaged disk`);
       for (const volume of [REGISTER_VOLUME, BANK_VOLUME]) {
         const pending = replica.pendingTransactions(volume);
         if (pending.length > 0) unfinished.push(`${node.id} holds ${volume} keys for ${pending.join(', ')}`);

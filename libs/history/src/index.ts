@@ -23,3 +23,13 @@ export {
   type RegisterValue,
   type RegisterWrite,
 } from './linearizability.js';
+export {
+  checkSessionGuarantees,
+  type SessionAnomaly,
+  type SessionAnomalyKind,
+  type SessionCheckOptions,
+  type SessionCheckResult,
+  type SessionInput,
+  type SessionOperation,
+  type SessionOutput,
+} from './session-guarantees.js';

@@ -21,6 +21,8 @@ export interface DataNodeSpec {
   redisUrl?: string;
   /** Start unattached (a warm-pool process): attach later through the admin API. */
   unattached?: boolean;
+  /** The compiled entry point to run; a test may point it at a deliberately broken copy. */
+  entry?: string;
 }
 
 export interface RunningDataNode {
@@ -40,7 +42,7 @@ export interface RunningDataNode {
 export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode> {
   const respPort = await freePort();
   const args = [
-    join(repoRoot, 'dist/apps/data-node/src/main.js'),
+    spec.entry ?? join(repoRoot, 'dist/apps/data-node/src/main.js'),
     '--id',
     spec.id,
     '--port',

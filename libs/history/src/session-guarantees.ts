@@ -329,7 +329,7 @@ function checkStaleness(
     const highest: SessionOperation[] = [];
     let best: SessionOperation | undefined;
     for (const increment of increments) {
-      if (best === undefined || valueOf(increment) > valueOf(best)) best = increment;
+      if (best === undefined || incrementValue(increment) > incrementValue(best)) best = increment;
       highest.push(best);
     }
     highestByReturn.set(key, { returns: increments.map((increment) => increment.return), highest });
@@ -342,7 +342,7 @@ function checkStaleness(
     const count = countAtMost(acknowledged.returns, operation.call - maxStalenessMs);
     if (count === 0) return;
     const missed = acknowledged.highest[count - 1] as SessionOperation;
-    if (operation.output.value >= valueOf(missed)) return;
+    if (operation.output.value >= incrementValue(missed)) return;
     found.push({
       index,
       anomaly: {
@@ -359,7 +359,7 @@ function checkStaleness(
   });
 }
 
-function valueOf(operation: SessionOperation): number {
+function incrementValue(operation: SessionOperation): number {
   return (operation.output as SessionOutput).value;
 }
 

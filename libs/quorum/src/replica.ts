@@ -5,6 +5,8 @@
 // queue records and messages; the shell calls `takeReady()`, makes every record durable
 // (one fsync for the batch) and only then sends the messages. Replaying the records with
 // `applyRecord()` after a crash rebuilds the same state.
+
+import { present } from '../../invariant/src/index.js';
 import type {
   AcceptMessage,
   DecidedMessage,
@@ -182,6 +184,10 @@ const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
 
 /** A scan page holds at most this many keys (plus the rest of the last hash's keys). */
 const SCAN_KEYS_MAX = 10_000;
+
+/** What the replica's indexes promise: every key in `keyOrder` has a state, every holding txid a record. */
+const KEY_IN_ORDER = 'the state of a key listed in the key order';
+const HOLDING_RECORD = 'the record of a transaction holding keys';
 
 /** Volume names in one repair reply at most. */
 const REPAIR_VOLUMES_MAX = 100_000;
@@ -706,7 +712,7 @@ export class StorageReplica {
 
   private recoverStuckTransactions(volume: VolumeState, nowMs: number): void {
     for (const txid of volume.holding) {
-      const transaction = volume.transactions.get(txid) as TransactionRecord;
+      const transaction = present(volume.transactions.get(txid), HOLDING_RECORD);
       if (volume.recoveries.has(txid)) continue;
       if (nowMs - transaction.touchedAtMs < this.timing.pendingTimeoutMs) continue;
       this.startRecovery(volume, txid, transaction, volume.nextRecoveryRound.get(txid) ?? 1, nowMs);
@@ -803,7 +809,7 @@ export class StorageReplica {
     for (const volume of this.volumes.values()) {
       const pendingTxids: TxId[] = [];
       for (const txid of volume.holding) {
-        const transaction = volume.transactions.get(txid) as TransactionRecord;
+        const transaction = present(volume.transactions.get(txid), HOLDING_RECORD);
         if (nowMs - transaction.touchedAtMs >= this.timing.pendingTimeoutMs / 2) {
           pendingTxids.push(txid);
           if (pendingTxids.length >= 64) break;
@@ -1247,7 +1253,7 @@ export class StorageReplica {
     return {
       volumes: [...this.volumes.values()].map((volume) => ({
         name: volume.name,
-        keys: volume.keyOrder.map((key) => [key, { ...(volume.keys.get(key) as KeyState) }]),
+        keys: volume.keyOrder.map((key) => [key, { ...present(volume.keys.get(key), KEY_IN_ORDER) }]),
         transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
         unconfirmed: [...volume.unconfirmed],
         forgotten: [...volume.forgotten],
@@ -1373,7 +1379,7 @@ function keyPage(
   let next = Math.min(start + Math.max(1, Math.min(limit, REPAIR_PAGE_KEYS)), volume.keyOrder.length);
   for (let index = start; index < next; index++) {
     const key = volume.keyOrder[index] as string;
-    const state = volume.keys.get(key) as KeyState;
+    const state = present(volume.keys.get(key), KEY_IN_ORDER);
     if (state.seq === 0) continue;
     const bytes = key.length + (state.value?.byteLength ?? 0);
     if (entries.length > 0 && entryBytes + bytes > SYNC_REPLY_BYTES_MAX) {

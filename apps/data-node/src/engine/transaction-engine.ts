@@ -19,6 +19,7 @@
 // writes, so that it is one atomic snapshot. Writes may start from cached versions in either
 // mode: the commit validates them and a stale one only costs a retry.
 import { randomBytes, randomFillSync } from 'node:crypto';
+import { present } from '../../../../libs/invariant/src/index.js';
 import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
 import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
@@ -152,7 +153,10 @@ export const KEYS_PER_TRANSACTION_MAX = 65_536;
 const FLUSH_COMMAND_NAMES: ReadonlySet<string> = new Set(['flushdb', 'flushall']);
 
 /** The engine's own work runs as a write, like DEL. */
-const INTERNAL_TASK_SPEC = lookupCommand('del') as CommandSpec;
+const INTERNAL_TASK_SPEC = present(lookupCommand('del'), 'the command table entry of DEL');
+
+/** The engine fetched every key a run asked for before running it again. */
+const READ_FETCHED = 'the read of a key the engine fetched for this run';
 
 /** Thrown inside a context when a run reads keys not fetched yet; only the engine catches it. */
 class KeysNotFetched {
@@ -296,7 +300,7 @@ export class TransactionEngine {
     }
     return new Map(
       keys.map((key) => {
-        const read = reads.get(storageKey(key, generation)) as KeyRead;
+        const read = present(reads.get(storageKey(key, generation)), READ_FETCHED);
         return [key, { ...read, seq: watchVersion(generation, read.seq) }];
       }),
     );
@@ -410,7 +414,7 @@ export class TransactionEngine {
       [GENERATION_KEY, ...internalKeys, ...userKeys.map((key) => storageKey(key, generation))],
       mustBeFresh,
     );
-    const generationRead = decodeGeneration((reads.get(GENERATION_KEY) as KeyRead).bytes);
+    const generationRead = decodeGeneration(present(reads.get(GENERATION_KEY), READ_FETCHED).bytes);
     if (generationRead !== generation) {
       generation = generationRead;
       this.generationGuess = generation;
@@ -436,7 +440,8 @@ export class TransactionEngine {
       if (bound !== null) {
         if (works.length > 1) return 'split';
         const refusal = error(bound);
-        (works[0] as Work).settle((works[0] as Work).commands.map(() => refusal));
+        const only = present(works[0], 'the one work of a group that was not split');
+        only.settle(only.commands.map(() => refusal));
         return 'done';
       }
       for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh)) reads.set(key, read);
@@ -452,7 +457,7 @@ export class TransactionEngine {
 
     const writes: WriteEntry[] = [];
     for (const [key, entry] of overlay) {
-      const before = reads.get(key) as KeyRead;
+      const before = present(reads.get(key), READ_FETCHED);
       const bytes =
         entry.kind === 'element' ? entry.bytes : entry.value === null ? null : encodeStoredValue(entry.value);
       if (bytes === null && before.bytes === null) continue;
@@ -467,7 +472,8 @@ export class TransactionEngine {
       const refusal = error(
         `ERR the command would write ${writeBytes} bytes; a transaction writes at most ${WRITE_BYTES_MAX} bytes (keys and values together)`,
       );
-      (works[0] as Work).settle((works[0] as Work).commands.map(() => refusal));
+      const only = present(works[0], 'the one work of a group that was not split');
+      only.settle(only.commands.map(() => refusal));
       return 'done';
     }
     await this.reserveWriteBytes(writeBytes);
@@ -524,7 +530,7 @@ export class TransactionEngine {
     const readElementNow = (key: string): Uint8Array | null => {
       const entry = overlay.get(key);
       if (entry !== undefined) return entry.kind === 'element' ? entry.bytes : null;
-      return (reads.get(key) as KeyRead).bytes;
+      return present(reads.get(key), READ_FETCHED).bytes;
     };
     const context: DataCommandContext = {
       nowMs,
@@ -535,7 +541,7 @@ export class TransactionEngine {
         if (entry !== undefined) return entry.kind === 'value' ? entry.value : null;
         let value = decoded.get(key);
         if (value === undefined) {
-          const bytes = (reads.get(key) as KeyRead).bytes;
+          const bytes = present(reads.get(key), READ_FETCHED).bytes;
           value = bytes === null ? null : decodeStoredValue(bytes);
           decoded.set(key, value);
         }
@@ -628,7 +634,7 @@ export class TransactionEngine {
       this.counters.commits++;
       const committedAtMs = this.clock.nowMs();
       for (const write of writes) {
-        const before = reads.get(write.key) as KeyRead;
+        const before = present(reads.get(write.key), READ_FETCHED);
         this.options.cache.offer(
           write.key,
           { seq: before.seq + 1, txid: outcome.txid, value: write.value },

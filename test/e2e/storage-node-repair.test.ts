@@ -70,7 +70,7 @@ describe('a storage node restarted with a damaged log', { timeout: 180_000 }, ()
     for (let index = 0; index < 50; index++) await write(`while-down-${index}`, `down-${index}`);
 
     await fleet.restart(0);
-    assert.match(fleet.process(0).output(), /log damaged: .*damaged at byte \d+ .*Repairing from its peers/);
+    assert.match(fleet.process(0).output(), /log damaged: .*damaged at byte \d+ [\s\S]*Repairing from its peers/);
     const repairing = await repairOf(0);
     assert.equal(repairing.state, 'repairing');
     assert.match(repairing.reason ?? '', /corruption, not a torn tail/);

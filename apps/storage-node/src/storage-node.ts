@@ -1,17 +1,11 @@
-// The storage node's I/O shell around the pure `StorageReplica`: TCP in and out, the durable
-// log, ticks and snapshots. Everything a batch of messages produces is appended to the log
-// and covered by one fsync before any reply leaves (group commit), so a reply never reveals
-// state that a crash could take back.
+// The storage node's I/O bindings around its event loop (node-core.ts): TCP in and out, the
+// durable log, timers. The core decides what to log and when a message may leave (once every
+// record appended so far is durable); this file only moves bytes.
 import { createServer, type Server, type Socket } from 'node:net';
-import {
-  type AppliedMessage,
-  type DecidedMessage,
-  type Envelope,
-  isQuorumMessage,
-  type QuorumMessage,
-  REPAIR_PEERS_NEEDED,
-  type ReplicaSnapshot,
-  type ReplicaTiming,
+import type {
+  QuorumMessage,
+  ReplicaSnapshot,
+  ReplicaTiming,
   StorageReplica,
 } from '../../../libs/quorum/src/index.js';
 import {
@@ -21,7 +15,8 @@ import {
   flattenBatches,
 } from '../../../libs/wire/src/frames.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
-import { decodeRecords, decodeSnapshot, encodeRecords, encodeSnapshot } from './record-codec.js';
+import { type NodeLog, StorageNodeCore } from './node-core.js';
+import { decodeRecords, decodeSnapshot } from './record-codec.js';
 import { DurableLog } from './storage/durable-log.js';
 
 export interface PeerAddress {
@@ -53,79 +48,94 @@ export interface HelloMessage {
   notifyVolumes?: string[];
 }
 
-interface Inbound {
-  from: string;
-  message: QuorumMessage;
-}
-
-const INBOUND_QUEUE_MAX = 200_000;
-const NOTIFY_VOLUMES_MAX = 1_024;
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
 
 export class StorageNodeServer {
-  readonly replica: StorageReplica;
+  private readonly core: StorageNodeCore;
   private readonly options: Required<Omit<StorageNodeOptions, 'timing'>> & Pick<StorageNodeOptions, 'timing'>;
   private log: DurableLog | null = null;
   private server: Server | null = null;
   private readonly peers = new Map<string, OutboundLink>();
   private readonly writers = new Map<string, Socket>();
-  /** volume → writers that asked to hear of its commits (for their caches). */
-  private readonly subscribers = new Map<string, Set<string>>();
-  /** `applied` notices produced by the current batch, sent with its replies. */
-  private notices: Envelope[] = [];
   private readonly sockets = new Set<Socket>();
-  private inbound: Inbound[] = [];
-  private batchScheduled = false;
   private tickTimer: NodeJS.Timeout | null = null;
-  /** Resolves once every record appended so far is durable: replies wait behind it. */
-  private durable: Promise<void> = Promise.resolve();
-  private recordsSinceSnapshot = 0;
-  /** Jittered per node, so that six nodes under the same load do not all snapshot at once. */
-  private snapshotThreshold = 0;
-  private snapshotting = false;
   private stopped = false;
-  readonly counters = {
-    messagesIn: 0,
-    messagesOut: 0,
-    malformedMessages: 0,
-    droppedInbound: 0,
+  /** Outbound counters of the TCP side (the core counts the rest). */
+  private readonly outbound = {
     droppedOutbound: 0,
     /** Replies too large for any frame (counted in droppedOutbound too). */
     oversizedOutbound: 0,
-    batches: 0,
-    snapshots: 0,
   };
   replayStats = { records: 0, durationMs: 0, fromSnapshot: false, tornBytesDropped: 0 };
 
   constructor(options: StorageNodeOptions) {
-    const selfIndex = options.members.findIndex((member) => member.id === options.nodeId);
-    if (selfIndex < 0) throw new Error(`node ${options.nodeId} is not among the members`);
     this.options = {
       tickIntervalMs: 10,
       snapshotEveryRecords: 500_000,
       log: (line) => console.log(line),
       ...options,
     };
-    this.snapshotThreshold = this.nextSnapshotThreshold();
-    this.replica = new StorageReplica({
-      members: options.members.map((member) => member.id),
-      selfIndex,
-      ...(options.timing !== undefined ? { timing: options.timing } : {}),
-    });
+    const label = `storage-node ${options.nodeId}`;
+    this.core = new StorageNodeCore(
+      {
+        nodeId: options.nodeId,
+        members: options.members.map((member) => member.id),
+        snapshotEveryRecords: this.options.snapshotEveryRecords,
+        ...(options.timing !== undefined ? { timing: options.timing } : {}),
+      },
+      this.logPort(),
+      {
+        nowMs: () => Date.now(),
+        random: () => Math.random(),
+        defer: (run) => setImmediate(run),
+        send: (to, messages) => this.send(to, messages),
+        failStop: (reason) => this.failStop(reason),
+        logLine: (line) => this.options.log(`${label}: ${line}`),
+      },
+    );
+  }
+
+  get replica(): StorageReplica {
+    return this.core.replica;
+  }
+
+  /** The core's counters (messages, batches, snapshots) and the TCP side's. */
+  get counters(): StorageNodeCore['counters'] & StorageNodeServer['outbound'] {
+    return { ...this.core.counters, ...this.outbound };
+  }
+
+  /** The durable log, bound to the core's callback port (opened by `start`). */
+  private logPort(): NodeLog {
+    const log = (): DurableLog => {
+      if (this.log === null) throw new Error('the log is not open');
+      return this.log;
+    };
+    const settle = (promise: Promise<void>, done: (error: Error | null) => void) =>
+      promise.then(
+        () => done(null),
+        (error: unknown) => done(error instanceof Error ? error : new Error(String(error))),
+      );
+    return {
+      append: (payloads, done) => void settle(log().append(payloads), done),
+      rotate: () => log().rotate(),
+      writeSnapshot: (body, segment, done) => void settle(log().writeSnapshot(body, segment), done),
+      clearRepairMarker: (done) => void settle(log().clearRepairMarker(), done),
+    };
   }
 
   /** Replays the log, then listens: a restarted node answers only once it is caught up locally. */
   async start(): Promise<void> {
     const startedAt = performance.now();
+    const replica = this.core.replica;
     const opened = await DurableLog.open(this.options.dataDir, {
       onRecord: (payload: Uint8Array) => {
         for (const record of decodeRecords(payload)) {
-          this.replica.applyRecord(record);
+          replica.applyRecord(record);
           this.replayStats.records++;
         }
       },
       onSnapshot: (body: Uint8Array) => {
-        this.replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
+        replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
         this.replayStats.fromSnapshot = true;
       },
       // Damage that is not a torn tail leaves the replayed prefix, which may lack acknowledged
@@ -143,14 +153,11 @@ export class StorageNodeServer {
     );
     const damage = opened.recovery.damage;
     if (damage !== null) {
-      this.replica.beginRepair(damage.reason, Date.now());
-      const until = new Date((this.replica.repairStatus() as { quietUntilMs: number }).quietUntilMs);
       this.options.log(
         `storage-node ${this.options.nodeId}: ${damage.earlier ? 'an earlier start found damage' : 'log damaged'}: ` +
-          `${damage.reason}${damage.setAsideIn !== null ? ` (damaged files copied to ${damage.setAsideIn})` : ''}. ` +
-          `Repairing from its peers: this node answers no vote, accept or read until it has read the whole ` +
-          `state of ${REPAIR_PEERS_NEEDED} healthy peers, after a quiet period until ${until.toISOString()}`,
+          `${damage.reason}${damage.setAsideIn !== null ? ` (damaged files copied to ${damage.setAsideIn})` : ''}.`,
       );
+      this.core.startRepair(damage.reason);
     }
     for (const member of this.options.members) {
       if (member.id === this.options.nodeId) continue;
@@ -172,7 +179,7 @@ export class StorageNodeServer {
         resolve();
       });
     });
-    this.tickTimer = setInterval(() => this.onTick(), this.options.tickIntervalMs);
+    this.tickTimer = setInterval(() => this.core.tick(), this.options.tickIntervalMs);
   }
 
   get listeningPort(): number {
@@ -182,11 +189,13 @@ export class StorageNodeServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.core.stop();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
     for (const link of this.peers.values()) link.close();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    await this.durable.catch(() => undefined);
+    // Appends already handed to the log finish (or fail) before it closes.
+    await this.log?.append([]).catch(() => undefined);
     await this.log?.close();
   }
 
@@ -199,15 +208,9 @@ export class StorageNodeServer {
   async dropVolume(volume: string): Promise<{ volume: string; existed: boolean; keys: number }> {
     if (this.log === null || this.stopped)
       throw new Error(`storage node ${this.options.nodeId} is not serving`);
-    const dropped = this.replica.dropVolume(volume, Date.now());
-    // Writers subscribed to its commits hear no more of them.
-    this.subscribers.delete(volume);
-    // The volume's data is still in the log segments: a snapshot now (or as soon as the running
-    // one ends) leaves it out and deletes the segments, instead of after the next ~500,000 records.
-    if (dropped.existed)
-      this.recordsSinceSnapshot = Math.max(this.recordsSinceSnapshot, this.snapshotThreshold);
-    this.flushReady();
-    await this.durable;
+    const dropped = await new Promise<{ existed: boolean; keys: number }>((resolve) =>
+      this.core.dropVolume(volume, resolve),
+    );
     return { volume, ...dropped };
   }
 
@@ -274,7 +277,7 @@ export class StorageNodeServer {
           if (peerId === null) return;
           continue;
         }
-        this.receive(peerId, message);
+        this.core.receive(peerId, message);
       }
     });
     socket.on('error', () => undefined);
@@ -282,7 +285,7 @@ export class StorageNodeServer {
       this.sockets.delete(socket);
       if (peerId !== null && this.writers.get(peerId) === socket) {
         this.writers.delete(peerId);
-        for (const writers of this.subscribers.values()) writers.delete(peerId);
+        this.core.writerDisconnected(peerId);
       }
     });
   }
@@ -298,197 +301,41 @@ export class StorageNodeServer {
       hello.id.length === 0 ||
       hello.id.length > 256
     ) {
-      this.counters.malformedMessages++;
+      this.core.counters.malformedMessages++;
       socket.destroy();
       return null;
     }
     if (hello.role === 'writer') {
       this.writers.set(hello.id, socket);
-      const volumes = Array.isArray(hello.notifyVolumes)
-        ? hello.notifyVolumes.slice(0, NOTIFY_VOLUMES_MAX)
-        : [];
-      for (const volume of volumes) {
-        if (typeof volume !== 'string' || this.replica.isDropped(volume)) continue;
-        let writers = this.subscribers.get(volume);
-        if (writers === undefined) {
-          writers = new Set();
-          this.subscribers.set(volume, writers);
-        }
-        writers.add(hello.id);
-      }
+      this.core.writerConnected(hello.id, Array.isArray(hello.notifyVolumes) ? hello.notifyVolumes : []);
     }
     return hello.id;
   }
 
-  private receive(from: string, message: unknown): void {
-    if (!isQuorumMessage(message)) {
-      this.counters.malformedMessages++;
+  /** One batch of the core's messages to a peer (its link queues them) or a writer (one frame). */
+  private send(to: string, messages: QuorumMessage[]): void {
+    const peer = this.peers.get(to);
+    if (peer !== undefined) {
+      for (const message of messages) peer.send(message);
       return;
     }
-    if (this.inbound.length >= INBOUND_QUEUE_MAX) {
-      // The sender resends; an unbounded queue would only turn overload into a crash.
-      this.counters.droppedInbound++;
+    const socket = this.writers.get(to);
+    if (socket === undefined || socket.writableLength > WRITER_BACKLOG_BYTES_MAX) {
+      this.outbound.droppedOutbound += messages.length;
       return;
-    }
-    this.counters.messagesIn++;
-    this.inbound.push({ from, message });
-    this.scheduleBatch();
-  }
-
-  private scheduleBatch(): void {
-    if (this.batchScheduled) return;
-    this.batchScheduled = true;
-    setImmediate(() => this.processBatch());
-  }
-
-  private processBatch(): void {
-    this.batchScheduled = false;
-    if (this.stopped) return;
-    const batch = this.inbound;
-    this.inbound = [];
-    const nowMs = Date.now();
-    for (const { from, message } of batch) {
-      this.replica.step(from, message, nowMs);
-      if (message.type === 'decided') this.noticeCommit(message);
-    }
-    this.counters.batches++;
-    this.flushReady();
-  }
-
-  /** Tells the volume's other subscribed writers which keys a commit changed. */
-  private noticeCommit(message: DecidedMessage): void {
-    if (message.decision !== 'commit' || this.replica.isDropped(message.volume)) return;
-    const writers = this.subscribers.get(message.volume);
-    if (writers === undefined || writers.size === 0) return;
-    // YES voters get DECIDED without the proposal: they logged it with their vote.
-    const proposal =
-      message.proposal ?? this.replica.inspectTransaction(message.volume, message.txid)?.proposal ?? null;
-    if (proposal === null || proposal.writes.length === 0) return;
-    const readSeq = new Map(proposal.reads.map((read) => [read.key, read.seq]));
-    const notice: AppliedMessage = {
-      type: 'applied',
-      volume: message.volume,
-      txid: message.txid,
-      changes: proposal.writes.map((write) => ({ key: write.key, seq: (readSeq.get(write.key) ?? 0) + 1 })),
-    };
-    const origin = message.txid.slice(0, message.txid.lastIndexOf('.'));
-    for (const writer of writers) if (writer !== origin) this.notices.push({ to: writer, message: notice });
-  }
-
-  private onTick(): void {
-    if (this.stopped) return;
-    this.replica.tick(Date.now());
-    this.flushReady();
-    if (this.replica.takeRepairCompletion()) void this.confirmRepair();
-  }
-
-  /** The state is whole again: once everything the repair wrote is durable, the log says so. */
-  private async confirmRepair(): Promise<void> {
-    const repair = this.replica.completedRepair();
-    try {
-      await (this.log as DurableLog).clearRepairMarker();
-    } catch (error) {
-      this.failStop(error);
-      return;
-    }
-    const tookS = repair === null ? 0 : (repair.completedAtMs - repair.startedAtMs) / 1000;
-    this.options.log(
-      `storage-node ${this.options.nodeId}: repair complete after ${tookS.toFixed(1)} s: ` +
-        `read the whole state of ${REPAIR_PEERS_NEEDED} healthy peers; taking part in quorums again`,
-    );
-  }
-
-  // ---- persist, then send ----------------------------------------------------------------------
-
-  private flushReady(): void {
-    const ready = this.replica.takeReady();
-    if (this.notices.length > 0) {
-      for (const notice of this.notices) ready.messages.push(notice);
-      this.notices = [];
-    }
-    if (ready.records.length > 0) {
-      const log = this.log as DurableLog;
-      // One log record per batch (a msgpack array): one checksum and one encode call for all.
-      const payloads = [encodeRecords(ready.records)];
-      this.recordsSinceSnapshot += ready.records.length;
-      this.durable = log.append(payloads);
-      this.durable.catch((error: unknown) => this.failStop(error));
-    }
-    if (this.recordsSinceSnapshot >= this.snapshotThreshold) void this.snapshot();
-    if (ready.messages.length === 0) return;
-    // Messages wait for every record appended so far, not only this batch's: they may
-    // reveal state an earlier, still unsynced batch produced.
-    void this.durable.then(
-      () => this.send(ready.messages),
-      () => undefined,
-    );
-  }
-
-  private send(envelopes: Envelope[]): void {
-    const toWriters = new Map<Socket, QuorumMessage[]>();
-    for (const { to, message } of envelopes) {
-      this.counters.messagesOut++;
-      if (to === this.options.nodeId) {
-        this.receive(to, message);
-        continue;
-      }
-      const peer = this.peers.get(to);
-      if (peer !== undefined) {
-        peer.send(message);
-        continue;
-      }
-      const socket = this.writers.get(to);
-      if (socket === undefined || socket.writableLength > WRITER_BACKLOG_BYTES_MAX) {
-        this.counters.droppedOutbound++;
-        continue;
-      }
-      let list = toWriters.get(socket);
-      if (list === undefined) {
-        list = [];
-        toWriters.set(socket, list);
-      }
-      list.push(message);
     }
     // One frame per writer per batch (a msgpack array the writer decodes in one call), split
     // where the batch outgrows a frame; a single reply too large for any frame is dropped and
     // counted: the writer's request then times out rather than this node stopping.
-    for (const [socket, messages] of toWriters) {
-      const { frames, oversized } = encodeBatchFrames(messages.map(encodeMessage));
-      this.counters.droppedOutbound += oversized;
-      this.counters.oversizedOutbound += oversized;
-      for (const frame of frames) socket.write(frame);
-    }
-  }
-
-  private async snapshot(): Promise<void> {
-    if (this.snapshotting || this.log === null) return;
-    this.snapshotting = true;
-    this.recordsSinceSnapshot = 0;
-    this.snapshotThreshold = this.nextSnapshotThreshold();
-    try {
-      // Rotate and serialize in the same turn: the snapshot then covers exactly the closed segments.
-      const segment = this.log.rotate();
-      const body = encodeSnapshot(this.replica.snapshot());
-      await this.log.writeSnapshot(body, segment);
-      this.counters.snapshots++;
-    } catch (error) {
-      this.options.log(
-        `storage-node ${this.options.nodeId}: snapshot failed (will retry): ${(error as Error).message}`,
-      );
-    } finally {
-      this.snapshotting = false;
-    }
-  }
-
-  private nextSnapshotThreshold(): number {
-    return Math.round(this.options.snapshotEveryRecords * (0.75 + Math.random() * 0.5));
+    const { frames, oversized } = encodeBatchFrames(messages.map(encodeMessage));
+    this.outbound.droppedOutbound += oversized;
+    this.outbound.oversizedOutbound += oversized;
+    for (const frame of frames) socket.write(frame);
   }
 
   /** A failed fsync leaves the durable state unknown: stop rather than answer from it. */
-  private failStop(error: unknown): void {
-    this.options.log(
-      `storage-node ${this.options.nodeId}: cannot make the log durable (${(error as Error).message}); stopping`,
-    );
+  private failStop(reason: string): void {
+    this.options.log(`storage-node ${this.options.nodeId}: ${reason}; stopping`);
     process.exit(1);
   }
 }

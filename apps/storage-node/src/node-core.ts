@@ -1,0 +1,324 @@
+// The storage node's event loop without its I/O: messages arrive, are stepped through the
+// replica in batches, and what a batch produces is appended to the log; its messages leave only
+// once every record appended so far is durable, so a reply never reveals state that a crash could
+// take back. Ticks, snapshots, `applied` notices to subscribed writers and the end of a repair
+// live here too. The ports are plain callbacks: production binds them to the durable log, TCP
+// and timers (storage-node.ts); the shell simulator binds them to simulated ones and runs this
+// same class (./simulated-shell.ts).
+import {
+  type AppliedMessage,
+  type DecidedMessage,
+  type Envelope,
+  isQuorumMessage,
+  type QuorumMessage,
+  REPAIR_PEERS_NEEDED,
+  type ReplicaRecord,
+  type ReplicaTiming,
+  StorageReplica,
+} from '../../../libs/quorum/src/index.js';
+import { encodeRecords, encodeSnapshot } from './record-codec.js';
+
+/** The durable log as the core uses it; every `done` is called once, appends' in append order. */
+export interface NodeLog {
+  append(payloads: Uint8Array[], done: (error: Error | null) => void): void;
+  /** Ends the current segment; returns its number (what a snapshot taken now covers). */
+  rotate(): number;
+  writeSnapshot(body: Uint8Array, coversThroughSegment: number, done: (error: Error | null) => void): void;
+  clearRepairMarker(done: (error: Error | null) => void): void;
+}
+
+export interface NodeEnvironment {
+  nowMs(): number;
+  /** In [0, 1): jitters the snapshot threshold. */
+  random(): number;
+  /** Runs `run` after the current turn (production: setImmediate), once per scheduled batch. */
+  defer(run: () => void): void;
+  /** Sends one batch of messages to a peer storage node or a writer, by id. */
+  send(to: string, messages: QuorumMessage[]): void;
+  /** The durable state is unknown (a failed fsync): the node must stop, not answer from it. */
+  failStop(reason: string): void;
+  logLine(line: string): void;
+  /** Records that became durable, before the messages they cover leave (the simulator's checker). */
+  onDurable?(records: readonly ReplicaRecord[]): void;
+}
+
+export interface NodeCoreOptions {
+  nodeId: string;
+  /** Node ids of the protection group, in replica-index order. */
+  members: readonly string[];
+  timing?: Partial<ReplicaTiming>;
+  /** Log records appended between snapshots (jittered by ±25%). */
+  snapshotEveryRecords: number;
+}
+
+/** Messages waiting for the queue to be stepped; beyond this they are dropped (senders resend). */
+export const INBOUND_QUEUE_MAX = 200_000;
+/** Volumes one writer may subscribe to (`applied` notices). */
+export const NOTIFY_VOLUMES_MAX = 1_024;
+
+interface Waiting {
+  /** Runs once appends up to this sequence number are durable. */
+  seq: number;
+  run: () => void;
+}
+
+export class StorageNodeCore {
+  readonly replica: StorageReplica;
+  private inbound: { from: string; message: QuorumMessage }[] = [];
+  private batchScheduled = false;
+  /** volume → writers that asked to hear of its commits (for their caches). */
+  private readonly subscribers = new Map<string, Set<string>>();
+  /** `applied` notices produced by the current batch, sent with its replies. */
+  private notices: Envelope[] = [];
+  /** Appends handed to the log, and how many of them are durable (appends complete in order). */
+  private appendedSeq = 0;
+  private durableSeq = 0;
+  private readonly waiting: Waiting[] = [];
+  /** Records of appends not yet durable, for `onDurable`. */
+  private readonly undurable: { seq: number; records: ReplicaRecord[] }[] = [];
+  private recordsSinceSnapshot = 0;
+  private snapshotThreshold: number;
+  private snapshotting = false;
+  private stopped = false;
+  readonly counters = {
+    messagesIn: 0,
+    messagesOut: 0,
+    malformedMessages: 0,
+    droppedInbound: 0,
+    batches: 0,
+    snapshots: 0,
+  };
+
+  constructor(
+    private readonly options: NodeCoreOptions,
+    private readonly log: NodeLog,
+    private readonly env: NodeEnvironment,
+  ) {
+    const selfIndex = options.members.indexOf(options.nodeId);
+    if (selfIndex < 0) throw new Error(`node ${options.nodeId} is not among the members`);
+    this.replica = new StorageReplica({
+      members: options.members,
+      selfIndex,
+      ...(options.timing !== undefined ? { timing: options.timing } : {}),
+    });
+    this.snapshotThreshold = this.nextSnapshotThreshold();
+  }
+
+  /**
+   * After replay: a log that lost records it may have acknowledged makes the replica repair from
+   * its peers before it takes part in quorums (ADR 0009).
+   */
+  startRepair(reason: string): void {
+    this.replica.beginRepair(reason, this.env.nowMs());
+    const until = new Date((this.replica.repairStatus() as { quietUntilMs: number }).quietUntilMs);
+    this.env.logLine(
+      `Repairing from its peers: this node answers no vote, accept or read until it has read the whole ` +
+        `state of ${REPAIR_PEERS_NEEDED} healthy peers, after a quiet period until ${until.toISOString()}`,
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  /** A writer said hello, listing the volumes whose commits by others it wants to hear of. */
+  writerConnected(writerId: string, notifyVolumes: readonly unknown[]): void {
+    for (const volume of notifyVolumes.slice(0, NOTIFY_VOLUMES_MAX)) {
+      if (typeof volume !== 'string' || this.replica.isDropped(volume)) continue;
+      let writers = this.subscribers.get(volume);
+      if (writers === undefined) {
+        writers = new Set();
+        this.subscribers.set(volume, writers);
+      }
+      writers.add(writerId);
+    }
+  }
+
+  writerDisconnected(writerId: string): void {
+    for (const writers of this.subscribers.values()) writers.delete(writerId);
+  }
+
+  // ---- inbound ---------------------------------------------------------------------------------
+
+  /** A decoded message from a peer or a writer; anything malformed is dropped and counted. */
+  receive(from: string, message: unknown): void {
+    if (!isQuorumMessage(message)) {
+      this.counters.malformedMessages++;
+      return;
+    }
+    if (this.inbound.length >= INBOUND_QUEUE_MAX) {
+      // The sender resends; an unbounded queue would only turn overload into a crash.
+      this.counters.droppedInbound++;
+      return;
+    }
+    this.counters.messagesIn++;
+    this.inbound.push({ from, message });
+    if (this.batchScheduled) return;
+    this.batchScheduled = true;
+    this.env.defer(() => this.processBatch());
+  }
+
+  private processBatch(): void {
+    this.batchScheduled = false;
+    if (this.stopped) return;
+    const batch = this.inbound;
+    this.inbound = [];
+    const nowMs = this.env.nowMs();
+    for (const { from, message } of batch) {
+      this.replica.step(from, message, nowMs);
+      if (message.type === 'decided') this.noticeCommit(message);
+    }
+    this.counters.batches++;
+    this.flushReady();
+  }
+
+  /** Tells the volume's other subscribed writers which keys a commit changed. */
+  private noticeCommit(message: DecidedMessage): void {
+    if (message.decision !== 'commit' || this.replica.isDropped(message.volume)) return;
+    const writers = this.subscribers.get(message.volume);
+    if (writers === undefined || writers.size === 0) return;
+    // YES voters get DECIDED without the proposal: they logged it with their vote.
+    const proposal =
+      message.proposal ?? this.replica.inspectTransaction(message.volume, message.txid)?.proposal ?? null;
+    if (proposal === null || proposal.writes.length === 0) return;
+    const readSeq = new Map(proposal.reads.map((read) => [read.key, read.seq]));
+    const notice: AppliedMessage = {
+      type: 'applied',
+      volume: message.volume,
+      txid: message.txid,
+      changes: proposal.writes.map((write) => ({ key: write.key, seq: (readSeq.get(write.key) ?? 0) + 1 })),
+    };
+    const origin = message.txid.slice(0, message.txid.lastIndexOf('.'));
+    for (const writer of writers) if (writer !== origin) this.notices.push({ to: writer, message: notice });
+  }
+
+  tick(): void {
+    if (this.stopped) return;
+    this.replica.tick(this.env.nowMs());
+    this.flushReady();
+    if (this.replica.takeRepairCompletion()) this.confirmRepair();
+  }
+
+  // ---- a volume deleted --------------------------------------------------------------------------
+
+  /**
+   * Deletes a volume (docs/adr/0007-deleting-volumes.md); `done` runs once the drop is durable:
+   * every record appended so far, this one included. A second call logs nothing but still waits.
+   */
+  dropVolume(volume: string, done: (dropped: { existed: boolean; keys: number }) => void): void {
+    const dropped = this.replica.dropVolume(volume, this.env.nowMs());
+    // Writers subscribed to its commits hear no more of them.
+    this.subscribers.delete(volume);
+    // The volume's data is still in the log segments: a snapshot now (or as soon as the running
+    // one ends) leaves it out and deletes the segments, instead of after the next ~500,000 records.
+    if (dropped.existed)
+      this.recordsSinceSnapshot = Math.max(this.recordsSinceSnapshot, this.snapshotThreshold);
+    this.flushReady();
+    this.whenDurable(() => done(dropped));
+  }
+
+  // ---- persist, then send ----------------------------------------------------------------------
+
+  private flushReady(): void {
+    const ready = this.replica.takeReady();
+    if (this.notices.length > 0) {
+      for (const notice of this.notices) ready.messages.push(notice);
+      this.notices = [];
+    }
+    if (ready.records.length > 0) {
+      // One log record per batch (a msgpack array): one checksum and one encode call for all.
+      const seq = ++this.appendedSeq;
+      this.recordsSinceSnapshot += ready.records.length;
+      if (this.env.onDurable !== undefined) this.undurable.push({ seq, records: ready.records });
+      this.log.append([encodeRecords(ready.records)], (error) => {
+        if (error !== null) this.env.failStop(`cannot make the log durable (${error.message})`);
+        else this.appendDurable(seq);
+      });
+    }
+    if (this.recordsSinceSnapshot >= this.snapshotThreshold) this.snapshot();
+    if (ready.messages.length === 0) return;
+    // Messages wait for every record appended so far, not only this batch's: they may
+    // reveal state an earlier, still unsynced batch produced.
+    this.whenDurable(() => this.send(ready.messages));
+  }
+
+  /** Runs `run` once every append so far is durable: now, if none is pending. */
+  private whenDurable(run: () => void): void {
+    if (this.durableSeq >= this.appendedSeq) run();
+    else this.waiting.push({ seq: this.appendedSeq, run });
+  }
+
+  private appendDurable(seq: number): void {
+    if (seq <= this.durableSeq) return;
+    this.durableSeq = seq;
+    while (this.undurable.length > 0 && (this.undurable[0] as { seq: number }).seq <= seq) {
+      this.env.onDurable?.((this.undurable.shift() as { records: ReplicaRecord[] }).records);
+    }
+    while (this.waiting.length > 0 && (this.waiting[0] as Waiting).seq <= seq) {
+      (this.waiting.shift() as Waiting).run();
+    }
+  }
+
+  private send(envelopes: Envelope[]): void {
+    if (this.stopped) return;
+    const byDestination = new Map<string, QuorumMessage[]>();
+    for (const { to, message } of envelopes) {
+      this.counters.messagesOut++;
+      if (to === this.options.nodeId) {
+        this.receive(to, message);
+        continue;
+      }
+      let list = byDestination.get(to);
+      if (list === undefined) {
+        list = [];
+        byDestination.set(to, list);
+      }
+      list.push(message);
+    }
+    for (const [to, messages] of byDestination) this.env.send(to, messages);
+  }
+
+  // ---- snapshots and repair --------------------------------------------------------------------
+
+  private snapshot(): void {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    this.recordsSinceSnapshot = 0;
+    this.snapshotThreshold = this.nextSnapshotThreshold();
+    // Rotate and serialize in the same turn: the snapshot then covers exactly the closed segments.
+    const segment = this.log.rotate();
+    const body = encodeSnapshot(this.replica.snapshot());
+    this.log.writeSnapshot(body, segment, (error) => {
+      this.snapshotting = false;
+      if (error === null) this.counters.snapshots++;
+      else this.env.logLine(`snapshot failed (will retry): ${error.message}`);
+    });
+  }
+
+  private nextSnapshotThreshold(): number {
+    return Math.round(this.options.snapshotEveryRecords * (0.75 + this.env.random() * 0.5));
+  }
+
+  /** The state is whole again: once everything the repair wrote is durable, the log says so. */
+  private confirmRepair(): void {
+    const repair = this.replica.completedRepair();
+    this.log.clearRepairMarker((error) => {
+      if (error !== null) {
+        this.env.failStop(`cannot record the end of the repair (${error.message})`);
+        return;
+      }
+      const tookS = repair === null ? 0 : (repair.completedAtMs - repair.startedAtMs) / 1000;
+      this.env.logLine(
+        `repair complete after ${tookS.toFixed(1)} s: read the whole state of ${REPAIR_PEERS_NEEDED} ` +
+          'healthy peers; taking part in quorums again',
+      );
+    });
+  }
+
+  /** Appends handed to the log and not yet durable. */
+  get appendsInFlight(): number {
+    return this.appendedSeq - this.durableSeq;
+  }
+}

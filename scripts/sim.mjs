@@ -8,6 +8,9 @@
 //       runs one seed; --trace prints every event of the run.
 //
 // Without --profile, each seed picks its fault profile (seed mod the number of profiles).
+// --shell storage-node runs every replica inside the storage node's own event loop
+// (apps/storage-node/src/node-core.ts) over simulated disks that stall, fill up, tear and rot,
+// instead of driving the replica state machine directly.
 // --no-build skips the install and compile steps.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -20,8 +23,19 @@ const simulatorPath = resolve(repoRoot, 'dist', 'libs', 'quorum', 'src', 'simula
 const CHUNK_SEEDS = 25;
 const PROGRESS_EVERY_MS = 200;
 
+const shellPaths = {
+  'storage-node': resolve(repoRoot, 'dist', 'apps', 'storage-node', 'src', 'simulated-shell.js'),
+};
+
 async function loadSimulator() {
   return import(pathToFileURL(simulatorPath).href);
+}
+
+/** The shell factory named by --shell, or undefined for the replica state machine alone. */
+async function loadShell(name) {
+  if (name === null || name === undefined) return undefined;
+  const { storageNodeShell } = await import(pathToFileURL(shellPaths[name]).href);
+  return storageNodeShell();
 }
 
 // ---- worker: runs chunks of seeds, stops a chunk at its first failure -------------------------
@@ -29,12 +43,14 @@ async function loadSimulator() {
 async function workerMain() {
   const { runSimulation } = await loadSimulator();
   const { profile, durationMs } = workerData;
+  const shell = await loadShell(workerData.shell);
   parentPort.on('message', ({ from, count }) => {
     for (let seed = from; seed < from + count; seed++) {
       const result = runSimulation({
         seed,
         ...(profile ? { profile } : {}),
         ...(durationMs ? { durationMs } : {}),
+        ...(shell ? { shell } : {}),
       });
       if (!result.ok) {
         parentPort.postMessage({ from, ran: seed - from + 1, failure: { seed, summary: result.summary } });
@@ -57,6 +73,7 @@ function parseArguments(argv) {
     durationMs: null,
     trace: false,
     build: true,
+    shell: null,
   };
   options.workers = availableParallelism();
   const number = (flag, value) => {
@@ -93,6 +110,11 @@ function parseArguments(argv) {
         break;
       case '--trace':
         options.trace = true;
+        break;
+      case '--shell':
+        options.shell = next();
+        if (!(options.shell in shellPaths))
+          throw new Error(`--shell takes ${Object.keys(shellPaths).join(', ')}, got ${JSON.stringify(options.shell)}`);
         break;
       case '--no-build':
         options.build = false;
@@ -181,7 +203,7 @@ async function sweep(options) {
     };
     for (let index = 0; index < workerCount; index++) {
       const worker = new Worker(new URL(import.meta.url), {
-        workerData: { profile: options.profile, durationMs: options.durationMs },
+        workerData: { profile: options.profile, durationMs: options.durationMs, shell: options.shell },
       });
       workers.push(worker);
       worker.on('error', rejectSweep);
@@ -207,7 +229,7 @@ async function sweep(options) {
   bar.end(done, failures);
 
   const seconds = (Date.now() - started) / 1000;
-  const profile = options.profile ?? 'all profiles';
+  const profile = `${options.profile ?? 'all profiles'}${options.shell ? `, ${options.shell} shell` : ''}`;
   if (failure !== null) {
     process.stdout.write(`\nFAILED ${failure.summary}\n\n`);
   }
@@ -221,8 +243,10 @@ async function sweep(options) {
 
 async function replay(options) {
   const { runSimulation } = await loadSimulator();
+  const shell = await loadShell(options.shell);
   const result = runSimulation({
     seed: options.seed,
+    ...(shell ? { shell } : {}),
     ...(options.profile ? { profile: options.profile } : {}),
     ...(options.durationMs ? { durationMs: options.durationMs } : {}),
     trace: options.trace,

@@ -274,6 +274,8 @@ export interface RepairReplyMessage {
   transactionsTruncated: boolean;
   /** Decisions the sender knows of the requested `decisionsOf`. */
   decisions: { txid: TxId; decision: Decision; proposal: Proposal | null }[];
+  /** Of the requested `decisionsOf`, those the sender neither holds open nor knows decided. */
+  notHeld: TxId[];
 }
 
 export type ToReplicaMessage =

@@ -29,6 +29,8 @@ export class VolumeRepair {
   readonly open = new Set<TxId>();
   readonly passes = new Map<number, PeerPass>();
   readonly retryAfterMs = new Map<number, number>();
+  /** Open transaction → healthy peers that said they neither hold it nor know its decision. */
+  readonly notHeldBy = new Map<TxId, Set<number>>();
   decisionsAskedAtMs = Number.NEGATIVE_INFINITY;
   /** Holds left from before the damage that no healthy peer knows of were released. */
   staleReleased = false;
@@ -49,6 +51,8 @@ export interface RepairStatus {
   volumesRepaired: number;
   /** Transactions this replica waits to see decided before it takes part again. */
   openTransactions: number;
+  /** The first few of them, `volume/txid`, to say what a repair waits on. */
+  waitingOn: string[];
   /** Quorum messages left unanswered while repairing (votes, accepts, promises, reads, scans). */
   messagesNotAnswered: number;
 }
@@ -90,9 +94,11 @@ export class ReplicaRepair {
   status(): RepairStatus {
     let volumesRepaired = 0;
     let openTransactions = 0;
-    for (const volume of this.volumes.values()) {
+    const waitingOn: string[] = [];
+    for (const [name, volume] of this.volumes) {
       if (volume.passesDone && volume.open.size === 0) volumesRepaired++;
       openTransactions += volume.open.size;
+      for (const txid of volume.open) if (waitingOn.length < 8) waitingOn.push(`${name}/${txid}`);
     }
     return {
       reason: this.reason,
@@ -102,6 +108,7 @@ export class ReplicaRepair {
       volumes: this.volumes.size,
       volumesRepaired,
       openTransactions,
+      waitingOn,
       messagesNotAnswered: this.messagesNotAnswered,
     };
   }

@@ -969,12 +969,37 @@ export class StorageReplica {
     }
   }
 
-  /** Asks the peers whose passes counted for the decisions of the transactions still open here. */
+  /** Asks every peer for the decisions of the transactions still open here. */
   private askRepairDecisions(volume: string, volumeRepair: VolumeRepair, nowMs: number): void {
     if (volumeRepair.open.size === 0 || nowMs - volumeRepair.decisionsAskedAtMs < REPAIR_RESEND_MS) return;
     volumeRepair.decisionsAskedAtMs = nowMs;
     const txids = [...volumeRepair.open].slice(0, REPAIR_DECISIONS_PER_REQUEST);
-    for (const peer of volumeRepair.completedBy) this.sendRepairRequest(peer, volume, 0, 0, 0, txids);
+    for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+      if (peer !== this.selfIndex) this.sendRepairRequest(peer, volume, 0, 0, 0, txids);
+    }
+  }
+
+  /**
+   * A transaction open at a peer's pass that three healthy peers now neither hold nor know decided
+   * can never commit (a commit keeps its four YES voters holding it until the decision, and three
+   * healthy peers include one of them), so nothing waits on it any longer: its only holders gave
+   * it up undecided, as a repair does with a transaction nobody else holds.
+   */
+  private noteNotHeld(volumeRepair: VolumeRepair | undefined, peer: number, notHeld: readonly TxId[]): void {
+    if (volumeRepair === undefined) return;
+    for (const txid of notHeld) {
+      if (!volumeRepair.open.has(txid)) continue;
+      let peers = volumeRepair.notHeldBy.get(txid);
+      if (peers === undefined) {
+        peers = new Set();
+        volumeRepair.notHeldBy.set(txid, peers);
+      }
+      peers.add(peer);
+      if (peers.size >= REPAIR_PEERS_NEEDED) {
+        volumeRepair.open.delete(txid);
+        volumeRepair.notHeldBy.delete(txid);
+      }
+    }
   }
 
   private sendRepairRequest(
@@ -1009,6 +1034,7 @@ export class StorageReplica {
       transactions: [],
       transactionsTruncated: false,
       decisions: [],
+      notHeld: [],
     };
     if (message.volume === EVERY_VOLUME) {
       reply.volumes = [...this.volumes.keys()].slice(0, REPAIR_VOLUMES_MAX);
@@ -1026,7 +1052,16 @@ export class StorageReplica {
           reply.nextIndex = page.nextIndex;
           if (message.fromIndex === 0) this.listRepairTransactions(volume, reply);
         }
-        reply.decisions = knownDecisions(volume, message.decisionsOf.slice(0, REPAIR_DECISIONS_PER_REQUEST));
+        const asked = message.decisionsOf.slice(0, REPAIR_DECISIONS_PER_REQUEST);
+        reply.decisions = knownDecisions(volume, asked);
+        reply.notHeld = asked.filter((txid) => {
+          // Forgotten means decided and known to all six: not a transaction given up.
+          if (volume.forgotten.has(txid)) return false;
+          const record = volume.transactions.get(txid);
+          return record === undefined || (record.decision === null && !record.holdsKeys);
+        });
+      } else {
+        reply.notHeld = message.decisionsOf.slice(0, REPAIR_DECISIONS_PER_REQUEST);
       }
     }
     this.send(from, reply);
@@ -1062,7 +1097,11 @@ export class StorageReplica {
       }
     }
     const repair = this.repair;
-    if (repair === null || message.pass === 0) return;
+    if (repair === null) return;
+    if (message.pass === 0) {
+      if (!message.repairing) this.noteNotHeld(repair.volumes.get(message.volume), peer, message.notHeld);
+      return;
+    }
     if (message.volume === EVERY_VOLUME) {
       if (repair.listPasses.get(peer)?.pass !== message.pass) return;
       repair.listPasses.delete(peer);

@@ -130,7 +130,8 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
         (entry.proposal === null || isProposal(entry.proposal)),
     ) &&
     typeof m.transactionsTruncated === 'boolean' &&
-    isList(m.decisions, isKnownDecision),
+    isList(m.decisions, isKnownDecision) &&
+    isList(m.notHeld, isName),
   decisionAck: (m) => isList(m.known, isName) && isList(m.unknown, isName),
   vote: (m) => isName(m.txid) && isVote(m.vote) && (m.reason === undefined || typeof m.reason === 'string'),
   accepted: (m) =>

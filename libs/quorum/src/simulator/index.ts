@@ -1,4 +1,5 @@
 // The deterministic simulator of the quorum protocol (DESIGN §11.2).
+
 export { InvariantChecker, type InvariantName, InvariantViolation } from './invariants.js';
 export { Prng } from './prng.js';
 export {
@@ -8,6 +9,7 @@ export {
   PROFILE_NAMES,
   profileForSeed,
 } from './profiles.js';
+export type { ReplicaShell, ReplicaShellFactory, ShellDisk, ShellHost, ShellStart } from './shell.js';
 export {
   DEFAULT_DURATION_MS,
   describeMessage,

@@ -31,6 +31,7 @@ import { EventQueue } from './event-queue.js';
 import { formatMs, InvariantChecker, type InvariantName, InvariantViolation } from './invariants.js';
 import { Prng } from './prng.js';
 import { FAULT_PROFILES, type FaultProfile, type PartitionKind, profileForSeed } from './profiles.js';
+import type { ReplicaShell, ReplicaShellFactory, ShellDisk, ShellHost } from './shell.js';
 import {
   BANK_ACCOUNTS,
   BANK_TOTAL,
@@ -110,6 +111,11 @@ export interface SimulationOptions {
   maxEvents?: number;
   /** Replaces timings the seed drew (for experiments, such as a short record retention). */
   timing?: { replica?: Partial<ReplicaTiming>; writer?: Partial<WriterTiming> };
+  /**
+   * Runs each replica inside this shell (the storage node's event loop over a simulated disk)
+   * instead of driving `StorageReplica` directly.
+   */
+  shell?: ReplicaShellFactory;
 }
 
 export interface SimulationStats {
@@ -133,6 +139,8 @@ export interface SimulationStats {
   /** Replica crashes after which the disk was damaged, and repairs that completed. */
   damagedDisks: number;
   repairs: number;
+  /** Shells that stopped themselves (a failed fsync, a full disk). */
+  failStops: number;
   writerCrashes: number;
   snapshots: number;
   partitions: number;
@@ -178,13 +186,17 @@ type SimEvent =
   | { kind: 'snapshot' }
   | { kind: 'endFaults' }
   | { kind: 'livenessCheck' }
-  | { kind: 'convergenceCheck' };
+  | { kind: 'convergenceCheck' }
+  | { kind: 'shell'; index: number; incarnation: number; run: () => void };
 
 interface ReplicaNode {
   index: number;
   id: string;
   replica: StorageReplica | null;
   disk: SimulatedDisk;
+  /** With a shell factory: the running shell (null while down) and its disk. */
+  shell: ReplicaShell | null;
+  shellDisk: ShellDisk | null;
   incarnation: number;
   /** Crash right after the next batch is fsynced, before its messages leave. */
   crashAfterFsync: boolean;
@@ -214,10 +226,11 @@ export function runSimulation(options: SimulationOptions): SimulationResult {
 }
 
 /** The command line that replays a run. */
-export function replayCommand(seed: number, profile: string, durationMs: number): string {
+export function replayCommand(seed: number, profile: string, durationMs: number, shell?: string): string {
   const defaultMs = FAULT_PROFILES[profile]?.durationMs ?? DEFAULT_DURATION_MS;
   const duration = durationMs === defaultMs ? '' : ` --duration ${durationMs}`;
-  return `npm run sim -- --seed ${seed} --profile ${profile}${duration} --trace`;
+  const shellOption = shell === undefined ? '' : ` --shell ${shell}`;
+  return `npm run sim -- --seed ${seed} --profile ${profile}${duration}${shellOption} --trace`;
 }
 
 class Simulation implements WorkloadHost {
@@ -245,6 +258,7 @@ class Simulation implements WorkloadHost {
   private readonly writerTiming: Partial<WriterTiming>;
   private readonly replicas: ReplicaNode[];
   private readonly writers: WriterNode[];
+  private readonly shellFactory: ReplicaShellFactory | null;
   private readonly clients: Client[] = [];
   /** Location (replica id or writer location) → partition group; null when fully connected. */
   private partition: Map<string, number> | null = null;
@@ -274,6 +288,7 @@ class Simulation implements WorkloadHost {
     tornCrashes: 0,
     damagedDisks: 0,
     repairs: 0,
+    failStops: 0,
     writerCrashes: 0,
     snapshots: 0,
     partitions: 0,
@@ -319,14 +334,19 @@ class Simulation implements WorkloadHost {
     this.writerTiming = { ...timings.writer, ...options.timing?.writer };
     this.checker = new InvariantChecker(MEMBERS, this.replicaTiming.recordRetentionMs);
 
+    this.shellFactory = options.shell ?? null;
+    const factory = this.shellFactory;
     this.replicas = MEMBERS.map((id, index) => ({
       index,
       id,
-      replica: this.newReplica(index),
+      replica: factory === null ? this.newReplica(index) : null,
       disk: new SimulatedDisk(),
+      shell: null,
+      shellDisk: factory === null ? null : factory.newDisk(),
       incarnation: 0,
       crashAfterFsync: false,
     }));
+    if (factory !== null) for (const node of this.replicas) this.startShell(node, factory);
     this.writers = [];
     for (let slot = 0; slot < WRITER_COUNT; slot++) {
       const node: WriterNode = {
@@ -384,7 +404,7 @@ class Simulation implements WorkloadHost {
       const held = node.replica?.stats().transactions ?? 0;
       this.stats.retainedTransactions = Math.max(this.stats.retainedTransactions, held);
     }
-    const replay = replayCommand(this.seed, this.profileName, this.durationMs);
+    const replay = replayCommand(this.seed, this.profileName, this.durationMs, this.shellFactory?.name);
     const summary =
       violation === undefined
         ? `seed ${this.seed} (${this.profileName}) passed`
@@ -470,6 +490,11 @@ class Simulation implements WorkloadHost {
         this.checkConvergence();
         this.stopped = true;
         break;
+      case 'shell': {
+        const node = this.replicas[event.index] as ReplicaNode;
+        if (node.shell !== null && node.incarnation === event.incarnation) event.run();
+        break;
+      }
     }
   }
 
@@ -531,6 +556,10 @@ class Simulation implements WorkloadHost {
       const node = this.replicas[replicaIndex] as ReplicaNode;
       if (node.replica === null) return;
       if (tracing) this.trace(`${from} → ${to} ${describeMessage(message)}`);
+      if (node.shell !== null) {
+        node.shell.receive(from, message);
+        return;
+      }
       node.replica.step(from, message, this.nowMs);
       this.flushReplica(node);
       return;
@@ -641,6 +670,11 @@ class Simulation implements WorkloadHost {
     if (role === 'replica') {
       const node = this.replicas[index] as ReplicaNode;
       if (node.replica === null || node.incarnation !== incarnation) return;
+      if (node.shell !== null) {
+        node.shell.tick();
+        this.scheduleTick(role, index, incarnation);
+        return;
+      }
       node.replica.tick(this.nowMs);
       this.flushReplica(node);
       // The records the repair wrote are on the simulated disk already: the marker can go.
@@ -719,19 +753,28 @@ class Simulation implements WorkloadHost {
 
   private crashReplica(node: ReplicaNode): void {
     node.replica = null;
+    node.shell?.stop();
+    node.shell = null;
     node.incarnation++;
     node.crashAfterFsync = false;
     this.stats.replicaCrashes++;
-    this.trace(`${node.id} crashed (disk: ${node.disk.describe()})`);
+    const disk = node.shellDisk ?? node.disk;
+    this.trace(`${node.id} crashed (disk: ${disk.describe()})`);
+    if (node.shellDisk !== null) {
+      const torn = node.shellDisk.crash(() => this.faultRng.next());
+      if (torn.description !== '') this.trace(`${node.id}: ${torn.description}`);
+      // Durable now, though the replica told nobody: what it will say after the restart.
+      if (torn.survivors.length > 0) this.checker.onReplicaRecords(node.index, torn.survivors, this.nowMs);
+    }
     const profile = this.profile;
-    const damaged = this.replicas.filter((other) => other.disk.needsRepair).length;
+    const damaged = this.replicas.filter((other) => (other.shellDisk ?? other.disk).needsRepair).length;
     if (
       this.faultsActive &&
-      !node.disk.needsRepair &&
+      !disk.needsRepair &&
       damaged < (profile.maxDamaged ?? 0) &&
       this.faultRng.chance(profile.damagedDiskRate ?? 0)
     ) {
-      const what = node.disk.damage((n) => this.faultRng.int(0, n - 1));
+      const what = disk.damage((n) => this.faultRng.int(0, n - 1));
       this.stats.damagedDisks++;
       this.checker.onReplicaDamaged(node.index);
       this.trace(`${node.id}'s disk is damaged: ${what}`);
@@ -746,6 +789,13 @@ class Simulation implements WorkloadHost {
 
   /** A restart is a new process: the snapshot, then every later record, replayed before it answers. */
   private restartReplica(node: ReplicaNode): void {
+    if (this.shellFactory !== null) {
+      this.startShell(node, this.shellFactory);
+      this.trace(`${node.id} restarted from ${(node.shellDisk as ShellDisk).describe()}`);
+      this.checker.onReplicaRestart(node.index, node.replica as StorageReplica, this.nowMs);
+      this.scheduleTick('replica', node.index, node.incarnation);
+      return;
+    }
     const replica = this.newReplica(node.index);
     const { snapshot, records } = node.disk.read();
     if (snapshot !== null) replica.restore(snapshot);
@@ -762,6 +812,53 @@ class Simulation implements WorkloadHost {
       this.trace(`${node.id} repairs from its peers`);
     }
     this.scheduleTick('replica', node.index, node.incarnation);
+  }
+
+  /** Starts a replica process inside the shell, bound to this simulation as its host. */
+  private startShell(node: ReplicaNode, factory: ReplicaShellFactory): void {
+    const incarnation = node.incarnation;
+    const live = () => node.incarnation === incarnation && node.shell !== null;
+    const host: ShellHost = {
+      nowMs: () => this.nowMs,
+      schedule: (delayMs, run) =>
+        this.queue.push(this.nowMs + delayMs, { kind: 'shell', index: node.index, incarnation, run }),
+      send: (envelopes) => {
+        if (!live() || envelopes.length === 0) return;
+        if (node.crashAfterFsync) {
+          this.stats.tornCrashes++;
+          this.trace(`${node.id} crashes after fsync, before sending ${envelopes.length} messages`);
+          this.crashReplica(node);
+          return;
+        }
+        this.checker.onReplicaMessages(node.index, envelopes, this.nowMs);
+        for (const envelope of envelopes) this.send(node.id, envelope);
+      },
+      durable: (records) => {
+        if (live()) this.checker.onReplicaRecords(node.index, records, this.nowMs);
+      },
+      failStop: (reason) => {
+        if (!live()) return;
+        this.stats.failStops++;
+        this.trace(`${node.id} stops: ${reason}`);
+        this.crashReplica(node);
+      },
+      repaired: () => {
+        if (!live()) return;
+        this.stats.repairs++;
+        this.trace(`${node.id} repaired`);
+      },
+      random: () => this.faultRng.next(),
+      trace: (line) => this.trace(`${node.id}: ${line}`),
+    };
+    node.shell = null;
+    node.shell = factory.start({
+      index: node.index,
+      members: MEMBERS,
+      timing: this.replicaTiming,
+      disk: node.shellDisk as ShellDisk,
+      host,
+    });
+    node.replica = node.shell.replica;
   }
 
   /** Starts a writer process: fresh ids every time, since a writer keeps nothing durable. */
@@ -797,7 +894,8 @@ class Simulation implements WorkloadHost {
   }
 
   private takeSnapshot(): void {
-    if (!this.faultsActive || this.profile.snapshotEveryMs === null) return;
+    // A shell takes its own snapshots, by record count, as the storage node does.
+    if (!this.faultsActive || this.profile.snapshotEveryMs === null || this.shellFactory !== null) return;
     const live = this.replicas.filter((node) => node.replica !== null && !node.crashAfterFsync);
     if (live.length > 0) {
       const node = this.faultRng.pick(live);
@@ -917,7 +1015,13 @@ class Simulation implements WorkloadHost {
     const unfinished: string[] = [];
     for (const node of this.replicas) {
       const replica = node.replica as StorageReplica;
-      if (replica.isRepairing) unfinished.push(`${node.id} is still repairing its damaged disk`);
+      const repair = replica.repairStatus();
+      if (repair !== null) {
+        unfinished.push(
+          `${node.id} is still repairing its damaged disk (volume lists from ${repair.volumeListsRead} peers, ` +
+            `${repair.volumesRepaired}/${repair.volumes} volumes repaired, waiting on ${repair.waitingOn.join(', ') || 'nothing'})`,
+        );
+      }
       for (const volume of [REGISTER_VOLUME, BANK_VOLUME]) {
         const pending = replica.pendingTransactions(volume);
         if (pending.length > 0) unfinished.push(`${node.id} holds ${volume} keys for ${pending.join(', ')}`);

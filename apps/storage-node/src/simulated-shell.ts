@@ -1,0 +1,249 @@
+// The storage node's own event loop (StorageNodeCore) inside the deterministic simulator, over a
+// simulated disk that fails as real ones do: an fsync takes time (sometimes much longer), a full
+// disk fails an append (the node stops), a crash keeps only part of what was written and not yet
+// fsynced, and damage found at a start loses records the node may have acknowledged (it then
+// repairs from its peers, ADR 0009). Records go to the simulated disk encoded, exactly as the
+// node logs them, and come back through the same decoder on every restart.
+//
+//   npm run sim -- --shell storage-node [--profile disk] …
+import type { ReplicaRecord, ReplicaSnapshot } from '../../../libs/quorum/src/index.js';
+import type {
+  ReplicaShell,
+  ReplicaShellFactory,
+  ShellDisk,
+  ShellHost,
+  ShellStart,
+} from '../../../libs/quorum/src/simulator/index.js';
+import { type NodeLog, StorageNodeCore } from './node-core.js';
+import { decodeRecords, decodeSnapshot } from './record-codec.js';
+
+/** How a simulated disk behaves: fsync latency in ms, and the odds of its faults. */
+export interface SimulatedDiskFaults {
+  fsyncMs: readonly [number, number];
+  /** Share of fsyncs that take `slowFsyncMs` instead (a device stalling, a busy queue). */
+  slowFsyncRate: number;
+  slowFsyncMs: readonly [number, number];
+  /** Share of appends refused with ENOSPC: the node stops, as it does on any failed write. */
+  noSpaceRate: number;
+}
+
+export const CALM_DISK: SimulatedDiskFaults = {
+  fsyncMs: [0.2, 2],
+  slowFsyncRate: 0.01,
+  slowFsyncMs: [20, 120],
+  noSpaceRate: 0.0005,
+};
+
+interface Entry {
+  segment: number;
+  /** The append that wrote it: appends complete in order. */
+  append: number;
+  payload: Uint8Array;
+  synced: boolean;
+}
+
+/** What survives a crash: segments of encoded record batches, a snapshot, the repair marker. */
+export class SimulatedNodeDisk implements ShellDisk {
+  entries: Entry[] = [];
+  snapshot: { body: Uint8Array; segment: number } | null = null;
+  segment = 1;
+  needsRepair = false;
+  /** Appends are numbered across restarts, so that a number always names one append. */
+  lastAppend = 0;
+
+  describe(): string {
+    const unsynced = this.entries.filter((entry) => !entry.synced).length;
+    return (
+      `${this.snapshot === null ? 'no snapshot' : `a snapshot through segment ${this.snapshot.segment}`} + ` +
+      `${this.entries.length} log entries${unsynced > 0 ? ` (${unsynced} not fsynced)` : ''}`
+    );
+  }
+
+  crash(random: () => number): { description: string; survivors: ReplicaRecord[] } {
+    const unsynced = this.entries.filter((entry) => !entry.synced);
+    if (unsynced.length === 0) return { description: '', survivors: [] };
+    // Writes after the last fsync reach the platter in order, up to some point: a torn tail.
+    const kept = Math.floor(random() * (unsynced.length + 1));
+    const survivors: ReplicaRecord[] = [];
+    let seen = 0;
+    this.entries = this.entries.filter((entry) => {
+      if (entry.synced) return true;
+      if (seen++ >= kept) return false;
+      survivors.push(...decodeRecords(entry.payload));
+      return true;
+    });
+    for (const entry of this.entries) entry.synced = true;
+    return {
+      description: `kept ${kept} of ${unsynced.length} log entries written after the last fsync`,
+      survivors,
+    };
+  }
+
+  damage(pick: (n: number) => number): string {
+    this.needsRepair = true;
+    if (this.entries.length === 0 || pick(5) === 0) {
+      const lost = `${this.snapshot === null ? 'no snapshot' : 'its snapshot'} and ${this.entries.length} log entries`;
+      this.snapshot = null;
+      this.entries = [];
+      return `lost ${lost}`;
+    }
+    const keep = pick(this.entries.length);
+    const lost = this.entries.length - keep;
+    this.entries.length = keep;
+    return `lost its last ${lost} log entries`;
+  }
+}
+
+/** The log a running shell writes through: group commit over the simulated disk. */
+class SimulatedNodeLog implements NodeLog {
+  /** Every append up to this one is durable (synced, or covered by a snapshot). */
+  private durableThrough: number;
+  private readonly waiting: { append: number; done: (error: Error | null) => void }[] = [];
+  private syncing = false;
+
+  constructor(
+    private readonly disk: SimulatedNodeDisk,
+    private readonly host: ShellHost,
+    private readonly faults: SimulatedDiskFaults,
+  ) {
+    // What a crash left on the disk is all there is: durable.
+    this.durableThrough = disk.lastAppend;
+  }
+
+  private get lastAppend(): number {
+    return this.disk.lastAppend;
+  }
+
+  append(payloads: Uint8Array[], done: (error: Error | null) => void): void {
+    if (this.host.random() < this.faults.noSpaceRate) {
+      this.host.schedule(0, () => done(new Error('ENOSPC: no space left on device, write')));
+      return;
+    }
+    const append = ++this.disk.lastAppend;
+    for (const payload of payloads) {
+      this.disk.entries.push({ segment: this.disk.segment, append, payload, synced: false });
+    }
+    this.waiting.push({ append, done });
+    this.startSync();
+  }
+
+  rotate(): number {
+    return this.disk.segment++;
+  }
+
+  writeSnapshot(body: Uint8Array, coversThroughSegment: number, done: (error: Error | null) => void): void {
+    this.host.schedule(this.fsyncMs(), () => {
+      // As the durable log does: the snapshot covers whole segments, whose appends are then
+      // durable whatever their own fsync's progress, and those segments go.
+      let covered = 0;
+      for (const entry of this.disk.entries) {
+        if (entry.segment <= coversThroughSegment) covered = Math.max(covered, entry.append);
+      }
+      this.disk.snapshot = { body, segment: coversThroughSegment };
+      this.disk.entries = this.disk.entries.filter((entry) => entry.segment > coversThroughSegment);
+      this.durable(covered);
+      done(null);
+    });
+  }
+
+  clearRepairMarker(done: (error: Error | null) => void): void {
+    // Behind every append so far, as the durable log's is.
+    const after = this.lastAppend;
+    const clear = () => {
+      if (this.durableThrough < after) {
+        this.host.schedule(1, clear);
+        return;
+      }
+      this.disk.needsRepair = false;
+      this.host.repaired();
+      done(null);
+    };
+    this.host.schedule(this.fsyncMs(), clear);
+  }
+
+  /** One fsync at a time; appends made meanwhile share the next one (group commit). */
+  private startSync(): void {
+    if (this.syncing || this.lastAppend <= this.durableThrough) return;
+    this.syncing = true;
+    const through = this.lastAppend;
+    this.host.schedule(this.fsyncMs(), () => {
+      this.syncing = false;
+      for (const entry of this.disk.entries) if (entry.append <= through) entry.synced = true;
+      this.durable(through);
+      this.startSync();
+    });
+  }
+
+  private durable(through: number): void {
+    if (through <= this.durableThrough) return;
+    this.durableThrough = through;
+    while (this.waiting.length > 0 && (this.waiting[0] as { append: number }).append <= through) {
+      (this.waiting.shift() as { done: (error: Error | null) => void }).done(null);
+    }
+  }
+
+  private fsyncMs(): number {
+    const [low, high] =
+      this.host.random() < this.faults.slowFsyncRate ? this.faults.slowFsyncMs : this.faults.fsyncMs;
+    return low + this.host.random() * (high - low);
+  }
+}
+
+class StorageNodeShell implements ReplicaShell {
+  readonly core: StorageNodeCore;
+
+  constructor(options: ShellStart, faults: SimulatedDiskFaults) {
+    const { host } = options;
+    const disk = options.disk as SimulatedNodeDisk;
+    const nodeId = options.members[options.index] as string;
+    this.core = new StorageNodeCore(
+      // A small threshold, so that a few virtual seconds take snapshots and replay them.
+      { nodeId, members: options.members, timing: options.timing, snapshotEveryRecords: 400 },
+      new SimulatedNodeLog(disk, host, faults),
+      {
+        nowMs: () => host.nowMs(),
+        random: () => host.random(),
+        defer: (run) => host.schedule(0, run),
+        send: (to, messages) => host.send(messages.map((message) => ({ to, message }))),
+        failStop: (reason) => host.failStop(reason),
+        logLine: (line) => host.trace(line),
+        onDurable: (records) => host.durable(records),
+      },
+    );
+    // Replay, as the process does before it listens.
+    const replica = this.core.replica;
+    if (disk.snapshot !== null) replica.restore(decodeSnapshot(disk.snapshot.body) as ReplicaSnapshot);
+    for (const entry of disk.entries)
+      for (const record of decodeRecords(entry.payload)) replica.applyRecord(record);
+    const leftover = replica.takeReady();
+    if (leftover.records.length > 0 || leftover.messages.length > 0) {
+      throw new Error(`${nodeId} produced work while replaying its disk`);
+    }
+    if (disk.needsRepair) this.core.startRepair('simulated disk damage');
+  }
+
+  get replica() {
+    return this.core.replica;
+  }
+
+  receive(from: string, message: Parameters<StorageNodeCore['receive']>[1]): void {
+    this.core.receive(from, message);
+  }
+
+  tick(): void {
+    this.core.tick();
+  }
+
+  stop(): void {
+    this.core.stop();
+  }
+}
+
+/** The storage node's shell over simulated disks with `faults`. */
+export function storageNodeShell(faults: SimulatedDiskFaults = CALM_DISK): ReplicaShellFactory {
+  return {
+    name: 'storage-node',
+    newDisk: () => new SimulatedNodeDisk(),
+    start: (options) => new StorageNodeShell(options, faults),
+  };
+}

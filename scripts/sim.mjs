@@ -114,7 +114,9 @@ function parseArguments(argv) {
       case '--shell':
         options.shell = next();
         if (!(options.shell in shellPaths))
-          throw new Error(`--shell takes ${Object.keys(shellPaths).join(', ')}, got ${JSON.stringify(options.shell)}`);
+          throw new Error(
+            `--shell takes ${Object.keys(shellPaths).join(', ')}, got ${JSON.stringify(options.shell)}`,
+          );
         break;
       case '--no-build':
         options.build = false;

@@ -41,6 +41,8 @@ class Cluster {
   readonly sent: { from: string; message: QuorumMessage }[] = [];
   readonly events: WriterEvent[] = [];
   readonly down = new Set<string>();
+  /** Links cut one way: `from>to`. */
+  readonly cut = new Set<string>();
   nowMs = 1_000;
 
   pump(): void {
@@ -60,7 +62,8 @@ class Cluster {
       });
       if (envelopes.length === 0) return;
       for (const { from, envelope } of envelopes) {
-        if (this.down.has(from) || this.down.has(envelope.to)) continue;
+        if (this.down.has(from) || this.down.has(envelope.to) || this.cut.has(`${from}>${envelope.to}`))
+          continue;
         if (envelope.to === 'w') {
           this.writer.step(from, envelope.message as FromReplicaMessage, this.nowMs);
           continue;
@@ -225,6 +228,41 @@ describe('a replica repairing after lost records', () => {
     assert.equal(replica.inspectTransaction(VOLUME, 'w.4')?.decision, 'commit');
     assertHolds(replica, keys('k', 3));
     assert.equal(replica.inspectKey(VOLUME, 'open')?.seq, 1);
+  });
+
+  it('gives up waiting on a transaction that three healthy peers neither hold nor know decided', () => {
+    const cluster = new Cluster();
+    cluster.write(keys('k', 2));
+    const replica = cluster.damage(0, 0);
+    cluster.run(QUIET_MS - 50);
+    // Just before the passes, a transaction proposed to s2 alone, whose writer then dies: one YES
+    // vote, so it can never commit. s2 is cut off from s3–s6, so its own recovery cannot end it:
+    // it holds the transaction for as long as the test runs.
+    for (const peer of ['s3', 's4', 's5', 's6']) {
+      cluster.cut.add(`s2>${peer}`);
+      cluster.cut.add(`${peer}>s2`);
+    }
+    cluster.down.add('w');
+    cluster.writer.begin(
+      VOLUME,
+      [{ key: 'lone', seq: 0 }],
+      [{ key: 'lone', value: Buffer.from('x') }],
+      cluster.nowMs,
+    );
+    const toS2 = cluster.writer.takeReady().messages.find((envelope) => envelope.to === 's2') as Envelope;
+    cluster.replicas[1]?.step('w', toS2.message, cluster.nowMs);
+    cluster.replicas[1]?.takeReady();
+
+    let sawWaiting = false;
+    const startedAtMs = cluster.nowMs;
+    while (replica.isRepairing && cluster.nowMs - startedAtMs < 10_000) {
+      cluster.run(TICK_MS);
+      if (replica.repairStatus()?.waitingOn.some((name) => name.endsWith('/w.3')) === true) sawWaiting = true;
+    }
+    assert.equal(replica.isRepairing, false);
+    assert.ok(sawWaiting, 's2 listed the transaction open in its pass');
+    assert.deepEqual(cluster.replicas[1]?.pendingTransactions(VOLUME), ['w.3'], 'still undecided at s2');
+    assert.equal(replica.inspectTransaction(VOLUME, 'w.3'), null);
   });
 
   it('releases keys it held for a transaction that every peer has forgotten since', () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { storageNodeShell } from '../../apps/storage-node/src/simulated-shell.js';
 import { PROFILE_NAMES, runSimulation, type SimulationStats } from '../../libs/quorum/src/simulator/index.js';
@@ -43,18 +43,33 @@ test(`storage-node shell: seeds 1..${SEEDS} over every profile keep every invari
 // dist/test/unit → dist
 const compiled = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-test('storage-node shell: replies sent before their fsync completes are caught', async (context) => {
+interface ShellMutation {
+  /** File under dist/apps/storage-node/src in the compiled copy. */
+  file: string;
+  /** Must match exactly once, so that the test fails loudly if the code drifts. */
+  anchor: RegExp;
+  replacement: string;
+  profile: string;
+  seeds: number;
+}
+
+/** Runs seeds of `profile` over a patched copy of the compiled node and libraries; the first failure. */
+async function firstFailure(mutation: ShellMutation) {
   // Inside dist, so that the copy's packages (msgpackr) resolve from the repository's node_modules.
   const root = mkdtempSync(join(compiled, '.mutant-'));
   try {
     for (const part of ['libs', 'apps/storage-node']) {
       cpSync(join(compiled, part), join(root, part), { recursive: true });
     }
-    const path = join(root, 'apps', 'storage-node', 'src', 'node-core.js');
+    const path = join(root, 'apps', 'storage-node', 'src', mutation.file);
     const source = readFileSync(path, 'utf8');
-    const anchor = /this\.whenDurable\(\(\) => this\.send\(ready\.messages\)\);/g;
-    assert.equal(source.match(anchor)?.length, 1, 'the persist-then-send rule is where the test expects it');
-    writeFileSync(path, source.replace(anchor, 'this.send(ready.messages);'));
+    const matches = source.match(new RegExp(mutation.anchor.source, 'g')) ?? [];
+    assert.equal(
+      matches.length,
+      1,
+      `the anchor ${mutation.anchor} must occur exactly once in ${mutation.file}`,
+    );
+    writeFileSync(path, source.replace(mutation.anchor, mutation.replacement));
 
     const shellModule = (await import(
       pathToFileURL(join(root, 'apps', 'storage-node', 'src', 'simulated-shell.js')).href
@@ -63,16 +78,42 @@ test('storage-node shell: replies sent before their fsync completes are caught',
       pathToFileURL(join(root, 'libs', 'quorum', 'src', 'simulator', 'index.js')).href
     )) as typeof import('../../libs/quorum/src/simulator/index.js');
     const shell = shellModule.storageNodeShell();
-    let caught: { seed: number; summary: string; invariant: string } | null = null;
-    for (let seed = 1; seed <= 300 && caught === null; seed++) {
-      const result = simulator.runSimulation({ seed, profile: 'crash', shell });
-      if (!result.ok)
-        caught = { seed, summary: result.summary, invariant: result.violation?.invariant ?? '' };
+    for (let seed = 1; seed <= mutation.seeds; seed++) {
+      const result = simulator.runSimulation({ seed, profile: mutation.profile, shell });
+      if (!result.ok) return { seed, summary: result.summary, invariant: result.violation?.invariant ?? '' };
     }
-    assert.ok(caught !== null, 'no violation in 300 seeds of profile crash');
-    assert.notEqual(caught.invariant, 'exception', caught.summary);
-    context.diagnostic(`caught by seed ${caught.seed} (crash): ${caught.invariant}`);
+    return null;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+async function assertCaught(context: TestContext, mutation: ShellMutation): Promise<void> {
+  const caught = await firstFailure(mutation);
+  assert.ok(caught !== null, `no violation in ${mutation.seeds} seeds of profile ${mutation.profile}`);
+  // A crash of the harness is not a verdict on the node.
+  assert.notEqual(caught.invariant, 'exception', caught.summary);
+  context.diagnostic(`caught by seed ${caught.seed} (${mutation.profile}): ${caught.invariant}`);
+}
+
+test('storage-node shell: replies sent before their fsync completes are caught', async (context) => {
+  await assertCaught(context, {
+    file: 'node-core.js',
+    anchor: /this\.whenDurable\(\(\) => this\.send\(ready\.messages\)\);/,
+    replacement: 'this.send(ready.messages);',
+    profile: 'crash',
+    seeds: 300,
+  });
+});
+
+test('storage-node shell: replay that cuts after a damaged record in the middle of the newest segment is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'storage/durable-log.js',
+    // Damage in the newest segment taken for a torn tail whatever follows it.
+    anchor:
+      /return damage\.newestSegment && damage\.validRecordFollows === false \? 'torn-tail' : 'corruption';/,
+    replacement: "return damage.newestSegment ? 'torn-tail' : 'corruption';",
+    profile: 'damage',
+    seeds: 300,
+  });
 });

@@ -16,6 +16,7 @@ import type {
 } from '../../../libs/quorum/src/simulator/index.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
 import { decodeRecords, decodeSnapshot } from './record-codec.js';
+import { damageVerdict } from './storage/durable-log.js';
 
 /** How a simulated disk behaves: fsync latency in ms, and the odds of its faults. */
 export interface SimulatedDiskFaults {
@@ -79,18 +80,45 @@ export class SimulatedNodeDisk implements ShellDisk {
     };
   }
 
+  /** An entry whose bytes rotted since it was fsynced: found unreadable at the next start. */
+  rotten: number | null = null;
+
   damage(pick: (n: number) => number): string {
     this.needsRepair = true;
-    if (this.entries.length === 0 || pick(5) === 0) {
+    if (this.entries.length < 2 || pick(5) === 0) {
+      // A damaged snapshot whose segments are gone: nothing whole to replay (the log's
+      // "records are missing" case), so the node starts empty and repairs.
       const lost = `${this.snapshot === null ? 'no snapshot' : 'its snapshot'} and ${this.entries.length} log entries`;
       this.snapshot = null;
       this.entries = [];
       return `lost ${lost}`;
     }
-    const keep = pick(this.entries.length);
-    const lost = this.entries.length - keep;
-    this.entries.length = keep;
-    return `lost its last ${lost} log entries`;
+    // A bit flip in a synced entry that valid entries follow. (One in the very last entry looks
+    // exactly like a torn write, which no log can tell apart; it is not simulated.)
+    this.rotten = pick(this.entries.length - 1);
+    return `entry ${this.rotten} of ${this.entries.length} rotted`;
+  }
+
+  /**
+   * At a start: what the log does with a rotten entry, by the log's own rule (`damageVerdict`):
+   * corruption keeps the entries before it and marks the disk for repair; a torn tail would be cut.
+   */
+  recover(): string | null {
+    const rotten = this.rotten;
+    if (rotten === null) return null;
+    this.rotten = null;
+    const entry = this.entries[rotten] as Entry;
+    const verdict = damageVerdict({
+      newestSegment: entry.segment === this.segment,
+      validRecordFollows: rotten < this.entries.length - 1,
+    });
+    const dropped = this.entries.length - rotten;
+    this.entries.length = rotten;
+    if (verdict === 'torn-tail') {
+      this.needsRepair = false;
+      return `cut ${dropped} log entries from the unreadable one on, as a torn tail`;
+    }
+    return `kept the ${rotten} log entries before the unreadable one (${dropped} set aside): corruption`;
   }
 }
 
@@ -211,6 +239,8 @@ class StorageNodeShell implements ReplicaShell {
       },
     );
     // Replay, as the process does before it listens.
+    const recovered = disk.recover();
+    if (recovered !== null) host.trace(recovered);
     const replica = this.core.replica;
     if (disk.snapshot !== null) replica.restore(decodeSnapshot(disk.snapshot.body) as ReplicaSnapshot);
     for (const entry of disk.entries)

@@ -817,31 +817,27 @@ async function replaySegment(
     report.recordsReplayed += records;
     report.bytesReplayed += goodBytes;
     if (problem !== null) {
-      if (!isLast) {
-        return {
-          goodBytes,
-          damage:
-            `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) but is not the newest ` +
-            'segment, so records after the damage may have been acknowledged; refusing to start. ' +
-            'Restore this replica from its peers.',
-        };
-      }
-      // A crash can only tear what was written after the last fdatasync: the end of the file.
-      // A valid record after the damage means the damage is in the middle, where records may have
-      // been acknowledged (bit rot, a misdirected write); cutting there would silently drop them.
-      const validAt = await validRecordAfter(file, goodBytes + 1, fileBytes);
-      if (validAt !== null) {
-        const where =
-          validAt === 'unknown'
-            ? 'and the bytes after it could not all be checked for valid records'
-            : `but a valid record follows at byte ${validAt}`;
-        return {
-          goodBytes,
-          damage:
-            `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) ${where}: this is ` +
-            'corruption, not a torn tail, and records after the damage may have been acknowledged; ' +
+      // A crash can only tear what was written after the last fdatasync: the end of the newest
+      // segment. Only there is the first unreadable record worth looking past.
+      const validAt = isLast ? await validRecordAfter(file, goodBytes + 1, fileBytes) : 'not looked for';
+      const verdict = damageVerdict({
+        newestSegment: isLast,
+        validRecordFollows: validAt === null ? false : validAt === 'unknown' ? 'unknown' : true,
+      });
+      if (verdict === 'corruption') {
+        const detail = !isLast
+          ? 'but is not the newest segment, so records after the damage may have been acknowledged; ' +
+            'refusing to start. Restore this replica from its peers.'
+          : `${
+              validAt === 'unknown'
+                ? 'and the bytes after it could not all be checked for valid records'
+                : `but a valid record follows at byte ${validAt}`
+            }: this is corruption, not a torn tail, and records after the damage may have been acknowledged; ` +
             'refusing to start rather than cut them. The other replicas keep serving (4 of 6 suffice); ' +
-            'keep this directory for inspection and restore this replica from its peers.',
+            'keep this directory for inspection and restore this replica from its peers.';
+        return {
+          goodBytes,
+          damage: `${path} is damaged at byte ${goodBytes} of ${fileBytes} (${problem}) ${detail}`,
         };
       }
       report.tornTail = { segment, offset: goodBytes, bytesDropped: fileBytes - goodBytes, reason: problem };
@@ -850,6 +846,20 @@ async function replaySegment(
   } finally {
     await file.close();
   }
+}
+
+/**
+ * What an unreadable record means. Only the end of the newest segment can be torn by a crash
+ * (writes after the last fdatasync); damage anywhere else, or with a valid record after it, hit
+ * records that may have been acknowledged (bit rot, a misdirected write): corruption, which must
+ * never be cut silently. The storage node's simulator decides its damaged disks with this same
+ * rule, so that a change to it is caught there too.
+ */
+export function damageVerdict(damage: {
+  newestSegment: boolean;
+  validRecordFollows: boolean | 'unknown';
+}): 'torn-tail' | 'corruption' {
+  return damage.newestSegment && damage.validRecordFollows === false ? 'torn-tail' : 'corruption';
 }
 
 /** Bytes read per step while looking for a valid record after damage. */

@@ -197,6 +197,7 @@ interface ReplicaNode {
   /** With a shell factory: the running shell (null while down) and its disk. */
   shell: ReplicaShell | null;
   shellDisk: ShellDisk | null;
+  damagedSinceCrash: boolean;
   incarnation: number;
   /** Crash right after the next batch is fsynced, before its messages leave. */
   crashAfterFsync: boolean;
@@ -343,6 +344,7 @@ class Simulation implements WorkloadHost {
       disk: new SimulatedDisk(),
       shell: null,
       shellDisk: factory === null ? null : factory.newDisk(),
+      damagedSinceCrash: false,
       incarnation: 0,
       crashAfterFsync: false,
     }));
@@ -776,7 +778,10 @@ class Simulation implements WorkloadHost {
     ) {
       const what = disk.damage((n) => this.faultRng.int(0, n - 1));
       this.stats.damagedDisks++;
-      this.checker.onReplicaDamaged(node.index);
+      // A shell's fsync that completed as it crashed may still report records after this point:
+      // its damage counts from the restart.
+      if (node.shellDisk === null) this.checker.onReplicaDamaged(node.index);
+      else node.damagedSinceCrash = true;
       this.trace(`${node.id}'s disk is damaged: ${what}`);
     }
     const downtime = this.faultsActive ? this.faultRng.between(...this.profile.downtimeMs) : 0;
@@ -790,6 +795,8 @@ class Simulation implements WorkloadHost {
   /** A restart is a new process: the snapshot, then every later record, replayed before it answers. */
   private restartReplica(node: ReplicaNode): void {
     if (this.shellFactory !== null) {
+      if (node.damagedSinceCrash) this.checker.onReplicaDamaged(node.index);
+      node.damagedSinceCrash = false;
       this.startShell(node, this.shellFactory);
       this.trace(`${node.id} restarted from ${(node.shellDisk as ShellDisk).describe()}`);
       this.checker.onReplicaRestart(node.index, node.replica as StorageReplica, this.nowMs);
@@ -833,9 +840,9 @@ class Simulation implements WorkloadHost {
         this.checker.onReplicaMessages(node.index, envelopes, this.nowMs);
         for (const envelope of envelopes) this.send(node.id, envelope);
       },
-      durable: (records) => {
-        if (live()) this.checker.onReplicaRecords(node.index, records, this.nowMs);
-      },
+      // Reported even when the replica crashed a moment ago: the rest of the fsync that completed
+      // as it crashed is on its disk all the same (later events of a crashed shell never run).
+      durable: (records) => this.checker.onReplicaRecords(node.index, records, this.nowMs),
       failStop: (reason) => {
         if (!live()) return;
         this.stats.failStops++;

@@ -985,8 +985,10 @@ export class StorageReplica {
    * healthy peers include one of them), so nothing waits on it any longer: its only holders gave
    * it up undecided, as a repair does with a transaction nobody else holds.
    */
-  private noteNotHeld(volumeRepair: VolumeRepair | undefined, peer: number, notHeld: readonly TxId[]): void {
+  private noteNotHeld(volumeName: string, peer: number, notHeld: readonly TxId[], nowMs: number): void {
+    const volumeRepair = this.repair?.volumes.get(volumeName);
     if (volumeRepair === undefined) return;
+    const givenUp: TxId[] = [];
     for (const txid of notHeld) {
       if (!volumeRepair.open.has(txid)) continue;
       let peers = volumeRepair.notHeldBy.get(txid);
@@ -998,8 +1000,15 @@ export class StorageReplica {
       if (peers.size >= REPAIR_PEERS_NEEDED) {
         volumeRepair.open.delete(txid);
         volumeRepair.notHeldBy.delete(txid);
+        givenUp.push(txid);
       }
     }
+    // Keys this replica still holds for it from before the damage go too, as stale holds do: a
+    // recovery of its own could otherwise run at a ballot it used before and no longer remembers.
+    const volume = this.volumes.get(volumeName);
+    const held = givenUp.filter((txid) => volume?.holding.has(txid) === true);
+    if (held.length > 0)
+      this.persist({ kind: 'forget', volume: volumeName, txids: held, atMs: nowMs, repaired: true });
   }
 
   private sendRepairRequest(
@@ -1099,7 +1108,7 @@ export class StorageReplica {
     const repair = this.repair;
     if (repair === null) return;
     if (message.pass === 0) {
-      if (!message.repairing) this.noteNotHeld(repair.volumes.get(message.volume), peer, message.notHeld);
+      if (!message.repairing) this.noteNotHeld(message.volume, peer, message.notHeld, nowMs);
       return;
     }
     if (message.volume === EVERY_VOLUME) {

@@ -3,13 +3,15 @@
 // the same closed-loop driver, in-flight count, warm-up, window and value size. The two systems
 // run one after the other, never at the same time, on the same machine.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { ReadValue } from '../libs/quorum/src/index.js';
 import { QuorumClient } from '../libs/storage-client/src/index.js';
+import { repoRoot } from '../test/support/environment.js';
 import { type StorageFleet, startStorageFleet } from '../test/support/storage-fleet.js';
 import { registerCleanup } from './lib/cleanup.js';
+import { committedSection, compareWithCommitted } from './lib/committed.js';
 import { type ClosedLoopResult, driveClosedLoop } from './lib/drive.js';
 import { type EtcdCluster, EtcdUnavailableError, startEtcdCluster } from './lib/etcd.js';
 import {
@@ -38,6 +40,8 @@ const RMW_KEYS = 10_000;
 const PRELOAD_IN_FLIGHT = 16;
 const WRITERS = 3;
 const FIRST_COORDINATOR_ID = 7;
+/** Server CPU per commit may grow this much over the committed figure before the run says so. */
+const CPU_PER_COMMIT_ALLOWED_RATIO = 1.25;
 const VOLUME = 'bench';
 
 type Operation = (worker: number) => Promise<void>;
@@ -455,6 +459,30 @@ function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
   return notes;
 }
 
+/**
+ * The guard against regressions: Borealis's server CPU per commit against the figure committed in
+ * docs/benchmarks.md, which moves far less with the machine's load than commits/s do.
+ */
+async function cpuPerCommitNotes(borealis: Measured[]): Promise<string[]> {
+  const doc = await readFile(join(repoRoot, 'docs', 'benchmarks.md'), 'utf8').catch(() => '');
+  const committed = committedSection(doc, NAME);
+  if (committed === null) return ['No committed quorum section to compare server CPU per commit with.'];
+  const compared = compareWithCommitted(
+    borealis.map((m) => m.row),
+    committed,
+    ['system', 'shape', 'in flight'],
+    'server CPU ms per commit',
+    CPU_PER_COMMIT_ALLOWED_RATIO,
+  );
+  const when = committed.measured.replace(/^Measured /, '').split(' on ')[0];
+  return [
+    `Server CPU ms per commit against the committed figures (measured ${when}): ${compared.lines.join('; ')}. ` +
+      (compared.regressions === 0
+        ? `No row is more than ${CPU_PER_COMMIT_ALLOWED_RATIO}× its committed figure.`
+        : `${compared.regressions} row(s) above ${CPU_PER_COMMIT_ALLOWED_RATIO}× the committed figure: a regression to explain before committing this table.`),
+  ];
+}
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const value = new Uint8Array(randomBytes(VALUE_BYTES));
   const loadAtStart = loadavg()[0] ?? 0;
@@ -466,6 +494,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows = measured.map((m) => m.row);
   const setup = [
     ...ratioNotes(borealis, etcd?.measured ?? []),
+    ...(await cpuPerCommitNotes(borealis)),
     `Borealis: 6 storage-node processes on 127.0.0.1 (one data dir each, group commit: every batch of ` +
       `records is fdatasynced before any reply), driven by ${WRITERS} QuorumClient writers in this process ` +
       `(coordinator ids ${FIRST_COORDINATOR_ID}-${FIRST_COORDINATOR_ID + WRITERS - 1}) sharing the load: ` +

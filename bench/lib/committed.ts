@@ -44,21 +44,38 @@ export function compareWithCommitted(
   keyColumns: readonly string[],
   column: string,
   allowedRatio: number,
-): { lines: string[]; regressions: number } {
+  /** The machine's own drift, from a peer measured both times (1 when unknown): ratios are divided by it. */
+  machineFactor = 1,
+): { lines: string[]; regressions: number; ratios: number[] } {
   const key = (row: Row) => keyColumns.map((name) => String(row[name] ?? '')).join(' · ');
   const before = new Map(committed.rows.map((row) => [key(row), Number(row[column])]));
   const lines: string[] = [];
+  const ratios: number[] = [];
   let regressions = 0;
   for (const row of current) {
     const then = before.get(key(row));
     const now = Number(row[column]);
     if (then === undefined || !Number.isFinite(then) || then <= 0 || !Number.isFinite(now)) continue;
     const ratio = now / then;
-    const flagged = ratio > allowedRatio;
+    const adjusted = ratio / machineFactor;
+    ratios.push(ratio);
+    const flagged = adjusted > allowedRatio;
     if (flagged) regressions++;
+    const adjustment = machineFactor === 1 ? '' : `, ${adjusted.toFixed(2)}× after the machine's drift`;
     lines.push(
-      `${key(row)}: ${now} now, ${then} committed (${ratio.toFixed(2)}×)${flagged ? `, higher than the ${allowedRatio}× allowed` : ''}`,
+      `${key(row)}: ${now} now, ${then} committed (${ratio.toFixed(2)}×${adjustment})` +
+        (flagged ? `, higher than the ${allowedRatio}× allowed` : ''),
     );
   }
-  return { lines, regressions };
+  return { lines, regressions, ratios };
+}
+
+/** The median of `values` (1 for none): a peer's typical drift between two runs. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 1;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { committedSection, compareWithCommitted } from '../../bench/lib/committed.js';
+import { committedSection, compareWithCommitted, median } from '../../bench/lib/committed.js';
 
 const DOC = `# Benchmarks
 
@@ -53,6 +53,24 @@ describe('the committed benchmark figures', () => {
       'Borealis · batch 1: insert of a new key (seq 0) · 64: 0.64 now, 0.41 committed (1.56×), higher than the 1.25× allowed',
       'Borealis · batch 1: insert of a new key (seq 0) · 256: 0.3 now, 0.29 committed (1.03×)',
     ]);
+    // The machine ran 1.5× slower for its peer too: then nothing stands out.
+    const drifted = compareWithCommitted(
+      now,
+      section,
+      ['system', 'shape', 'in flight'],
+      'server CPU ms per commit',
+      1.25,
+      1.5,
+    );
+    assert.equal(drifted.regressions, 0);
+    assert.match(drifted.lines[0] ?? '', /\(1\.56×, 1\.04× after the machine's drift\)$/);
+    assert.deepEqual(
+      drifted.ratios.map((ratio) => ratio.toFixed(2)),
+      ['1.56', '1.03'],
+    );
+    assert.equal(median([3, 1, 2]), 2);
+    assert.equal(median([1, 2, 3, 4]), 2.5);
+    assert.equal(median([]), 1);
     assert.equal(committedSection(DOC, 'absent'), null);
   });
 });

@@ -1,11 +1,12 @@
 // The storage node's own event loop (StorageNodeCore) inside the deterministic simulator, over a
 // simulated disk that fails as real ones do: an fsync takes time (sometimes much longer), a full
 // disk fails an append (the node stops), a crash keeps only part of what was written and not yet
-// fsynced, and damage found at a start loses records the node may have acknowledged (it then
-// repairs from its peers, ADR 0009). Records go to the simulated disk encoded, exactly as the
-// node logs them, and come back through the same decoder on every restart.
+// fsynced, and a synced entry or a snapshot can rot, which the next start finds (by the log's own
+// rule, the node then keeps what is before the damage and repairs from its peers, ADR 0009).
+// Records go to the simulated disk encoded, exactly as the node logs them, and come back through
+// the same decoder on every restart.
 //
-//   npm run sim -- --shell storage-node [--profile disk] …
+//   npm run sim -- --shell storage-node [--profile damage] …
 import type { ReplicaRecord, ReplicaSnapshot } from '../../../libs/quorum/src/index.js';
 import type {
   ReplicaShell,
@@ -28,7 +29,8 @@ export interface SimulatedDiskFaults {
   noSpaceRate: number;
 }
 
-export const CALM_DISK: SimulatedDiskFaults = {
+/** The faults every simulated disk has unless told otherwise. */
+export const DEFAULT_DISK_FAULTS: SimulatedDiskFaults = {
   fsyncMs: [0.2, 2],
   slowFsyncRate: 0.01,
   slowFsyncMs: [20, 120],
@@ -270,7 +272,7 @@ class StorageNodeShell implements ReplicaShell {
 }
 
 /** The storage node's shell over simulated disks with `faults`. */
-export function storageNodeShell(faults: SimulatedDiskFaults = CALM_DISK): ReplicaShellFactory {
+export function storageNodeShell(faults: SimulatedDiskFaults = DEFAULT_DISK_FAULTS): ReplicaShellFactory {
   return {
     name: 'storage-node',
     newDisk: () => new SimulatedNodeDisk(),

@@ -347,15 +347,8 @@ export class DurableLog {
       );
       writerSegment = damagedAt.segment;
       writerOffset = damagedAt.offset;
-      handle = await open(join(dir, segmentFileName(writerSegment)), 'r+');
-      try {
-        // The damaged segment continues from its verified prefix; its copy keeps the rest.
-        await handle.truncate(writerOffset);
-        await handle.sync();
-      } catch (error) {
-        await handle.close();
-        throw error;
-      }
+      // The damaged segment continues from its verified prefix; its copy keeps the rest.
+      handle = await openCutTo(join(dir, segmentFileName(writerSegment)), writerOffset);
     } else if (live.length === 0) {
       writerSegment = snapshotSegment + 1;
       writerOffset = 0;
@@ -363,16 +356,8 @@ export class DurableLog {
     } else {
       writerSegment = live[live.length - 1] as number;
       writerOffset = segmentBytes.get(writerSegment) as number;
-      handle = await open(join(dir, segmentFileName(writerSegment)), 'r+');
-      if (report.tornTail !== null) {
-        try {
-          await handle.truncate(writerOffset);
-          await handle.sync();
-        } catch (error) {
-          await handle.close();
-          throw error;
-        }
-      }
+      const path = join(dir, segmentFileName(writerSegment));
+      handle = report.tornTail !== null ? await openCutTo(path, writerOffset) : await open(path, 'r+');
     }
     try {
       await removeFiles(dir, obsolete);
@@ -1006,6 +991,19 @@ async function writeFully(file: FileHandle, buffers: Uint8Array[], position: num
     pending = pending.slice(index);
     if (skipped > 0) pending[0] = pending[0].subarray(skipped);
   }
+}
+
+/** Opens `path` for appending, cut to its first `bytes` bytes (durably); closed again if that fails. */
+async function openCutTo(path: string, bytes: number): Promise<FileHandle> {
+  const handle = await open(path, 'r+');
+  try {
+    await handle.truncate(bytes);
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return handle;
 }
 
 /** The damage an earlier open set aside, if its repair has not been confirmed yet. */

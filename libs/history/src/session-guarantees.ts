@@ -200,39 +200,33 @@ function checkSessions(operations: readonly SessionOperation[], found: Found[]):
           : view.written;
       const value = output.value;
 
+      // The session anomaly of this operation, against the earlier one that saw the most.
+      const report = (seen: Seen, kind: SessionAnomalyKind, label: string) =>
+        found.push({
+          index,
+          anomaly: {
+            kind,
+            process,
+            key,
+            operation,
+            earlier: seen.operation,
+            message: `process ${process} ${describe(operation, 'did')} after it had ${describe(seen.operation, 'had')} (${label})`,
+          },
+        });
+
       if (operation.input.f === 'get') {
         if (highest !== undefined && value < highest.value) {
-          const ownWrite = highest === view.written;
-          found.push({
-            index,
-            anomaly: {
-              kind: ownWrite ? 'read-your-writes' : 'monotonic-reads',
-              process,
-              key,
-              operation,
-              earlier: highest.operation,
-              message:
-                `process ${process} ${describe(operation, 'did')} after it had ${describe(highest.operation, 'had')} ` +
-                (ownWrite ? '(read-your-writes)' : '(monotonic reads)'),
-            },
-          });
+          if (highest === view.written) report(highest, 'read-your-writes', 'read-your-writes');
+          else report(highest, 'monotonic-reads', 'monotonic reads');
         }
         if (view.read === undefined || value > view.read.value) view.read = { value, operation };
       } else {
         if (highest !== undefined && value <= highest.value) {
-          found.push({
-            index,
-            anomaly: {
-              kind: 'monotonic-writes',
-              process,
-              key,
-              operation,
-              earlier: highest.operation,
-              message:
-                `process ${process} ${describe(operation, 'did')} after it had ${describe(highest.operation, 'had')} ` +
-                (highest === view.written ? '(monotonic writes)' : '(writes-follow-reads)'),
-            },
-          });
+          report(
+            highest,
+            'monotonic-writes',
+            highest === view.written ? 'monotonic writes' : 'writes-follow-reads',
+          );
         }
         if (view.written === undefined || value > view.written.value) view.written = { value, operation };
       }

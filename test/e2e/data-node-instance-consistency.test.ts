@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
   checkSessionGuarantees,
   HistoryRecorder,
   type SessionInput,
   type SessionOutput,
 } from '../../libs/history/src/index.js';
+import { connectRedis } from '../support/clients.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
 import { repoRoot } from '../support/environment.js';
 import { mulberry32, sleep } from '../support/prng.js';
@@ -43,22 +44,12 @@ async function runWorkload(roles: Role[], seed: number, during?: (stopped: () =>
   const now = () => performance.now() - startedAt;
   let nextProcess = 0;
   const clients = new Set<Redis>();
-  const connect = async (writer: RunningDataNode): Promise<Redis> => {
-    const client = new Redis({
-      host: '127.0.0.1',
-      port: writer.respPort,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: 5_000,
-    });
-    client.on('error', () => undefined);
-    clients.add(client);
-    await client.connect();
-    return client;
-  };
+  const connect = (writer: RunningDataNode): Promise<Redis> =>
+    connectRedis(
+      writer.respPort,
+      { enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: 5_000 },
+      clients,
+    );
   const counts = { acknowledged: 0, unknown: 0, failedReads: 0 };
 
   const connection = async (role: Role) => {

@@ -11,7 +11,10 @@ import { waitUntil } from './wait.js';
 
 export const COMMAND_TIMEOUT_MS = 20_000;
 
-/** An ioredis client that never reconnects on its own and fails fast, added to `open`; connected. */
+/**
+ * An ioredis client that never reconnects on its own and fails fast, kept in `open`; connected.
+ * A failed connection rejects and leaves nothing in `open`.
+ */
 export async function connectRedis(
   port: number,
   options: RedisOptions,
@@ -29,7 +32,14 @@ export async function connectRedis(
   });
   client.on('error', (cause: Error) => onError?.(cause));
   open.add(client);
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    // Never connected: nothing to keep open for the caller to close.
+    open.delete(client);
+    client.disconnect();
+    throw error;
+  }
   return client;
 }
 

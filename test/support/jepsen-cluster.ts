@@ -1,7 +1,8 @@
 // What the Jepsen-style data-node tests share: six storage-node processes, writers on one volume
 // in cluster read consistency, and ioredis clients that never retry (a command in flight on a
 // lost connection is indeterminate, and the checkers must see it as such).
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './clients.js';
 import { type RunningDataNode, startDataNode } from './data-nodes.js';
 import { sleep } from './prng.js';
 import { type StorageFleet, startStorageFleet } from './storage-fleet.js';
@@ -61,28 +62,18 @@ export class JepsenCluster {
   }
 
   /** A client of writer `index`, connected; it never reconnects or resends. */
-  async connect(index: number): Promise<Redis> {
+  connect(index: number): Promise<Redis> {
     const writer = this.writers[index] as RunningDataNode;
-    const client = new Redis({
-      host: '127.0.0.1',
-      port: writer.respPort,
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      commandTimeout: this.options.commandTimeoutMs,
-      connectTimeout: 5_000,
-    });
-    client.on('error', () => undefined);
-    this.clients.add(client);
-    try {
-      await client.connect();
-    } catch (error) {
-      this.drop(client);
-      throw error;
-    }
-    return client;
+    return connectRedis(
+      writer.respPort,
+      {
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+        commandTimeout: this.options.commandTimeoutMs,
+        connectTimeout: 5_000,
+      },
+      this.clients,
+    );
   }
 
   /**

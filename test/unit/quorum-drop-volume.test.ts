@@ -3,106 +3,13 @@
 // as its disk so that replay and snapshots can be checked.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type Envelope,
-  type FromReplicaMessage,
-  type QuorumMessage,
-  type ReplicaRecord,
-  StorageReplica,
-  WriterCoordinator,
-  type WriterEvent,
-} from '../../libs/quorum/src/index.js';
+import { type QuorumMessage, type ReplicaRecord, StorageReplica } from '../../libs/quorum/src/index.js';
+import { MEMBERS, ReplicaGroup } from '../support/replica-group.js';
 
-const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const GONE = 'v-deleted';
 const KEPT = 'v-kept';
 /** Short timings, so that a few virtual seconds run many repair and confirmation rounds. */
 const TIMING = { syncIntervalMs: 20, syncIntervalMaxMs: 100, decisionConfirmAfterMs: 50, retransmitMs: 40 };
-const TICK_MS = 10;
-
-class Cluster {
-  readonly replicas = MEMBERS.map(
-    (_, selfIndex) => new StorageReplica({ members: MEMBERS, selfIndex, timing: TIMING }),
-  );
-  readonly writer = new WriterCoordinator({
-    writerId: 'w',
-    coordinatorId: 7,
-    members: MEMBERS,
-    timing: { commitDeadlineMs: 1_000, readDeadlineMs: 1_000 },
-  });
-  /** Each replica's records, in the order it would have logged them. */
-  readonly disks: ReplicaRecord[][] = MEMBERS.map(() => []);
-  /** Every message a replica sent, for checking what still flows about a volume. */
-  readonly sent: { from: string; message: QuorumMessage }[] = [];
-  readonly events: WriterEvent[] = [];
-  /** Replicas that are down: they neither tick nor receive, and nothing leaves them. */
-  readonly down = new Set<string>();
-  nowMs = 1_000;
-
-  pump(): void {
-    for (let round = 0; round < 10_000; round++) {
-      const envelopes: { from: string; envelope: Envelope }[] = [];
-      const fromWriter = this.writer.takeReady();
-      this.events.push(...fromWriter.events);
-      for (const envelope of fromWriter.messages) envelopes.push({ from: 'w', envelope });
-      this.replicas.forEach((replica, index) => {
-        const from = MEMBERS[index] as string;
-        const ready = replica.takeReady();
-        (this.disks[index] as ReplicaRecord[]).push(...ready.records);
-        for (const envelope of ready.messages) {
-          envelopes.push({ from, envelope });
-          this.sent.push({ from, message: envelope.message });
-        }
-      });
-      if (envelopes.length === 0) return;
-      for (const { from, envelope } of envelopes) {
-        if (this.down.has(from) || this.down.has(envelope.to)) continue;
-        if (envelope.to === 'w') {
-          this.writer.step(from, envelope.message as FromReplicaMessage, this.nowMs);
-          continue;
-        }
-        this.replicas[MEMBERS.indexOf(envelope.to)]?.step(from, envelope.message, this.nowMs);
-      }
-    }
-    throw new Error('messages kept flowing');
-  }
-
-  /** Lets `ms` of virtual time pass: ticks (repair, confirmations, recovery) and deliveries. */
-  run(ms: number): void {
-    for (let elapsed = 0; elapsed < ms; elapsed += TICK_MS) {
-      this.nowMs += TICK_MS;
-      this.replicas.forEach((replica, index) => {
-        if (!this.down.has(MEMBERS[index] as string)) replica.tick(this.nowMs);
-      });
-      this.writer.tick(this.nowMs);
-      this.pump();
-    }
-  }
-
-  /** Blind writes of fresh keys (read version 0), each its own transaction. */
-  write(volume: string, keys: string[]): void {
-    for (const key of keys) {
-      const txid = this.writer.begin(
-        volume,
-        [{ key, seq: 0 }],
-        [{ key, value: Buffer.from(`${key}!`) }],
-        this.nowMs,
-      );
-      this.pump();
-      const outcome = this.events.find(
-        (event) => (event.type === 'committed' || event.type === 'aborted') && event.txid === txid,
-      );
-      assert.equal(outcome?.type, 'committed', `${volume}/${key}`);
-    }
-  }
-
-  /** What a fresh replica rebuilds from replica `index`'s records. */
-  replay(index: number): StorageReplica {
-    const replica = new StorageReplica({ members: MEMBERS, selfIndex: index, timing: TIMING });
-    for (const record of this.disks[index] as ReplicaRecord[]) replica.applyRecord(record);
-    return replica;
-  }
-}
 
 const keys = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
@@ -122,7 +29,7 @@ function assertGone(replica: StorageReplica, volume: string, names: string[]): v
 
 describe('dropping a volume on a replica', () => {
   it('forgets its keys and records, logs one dropVolume record, and leaves other volumes alone', () => {
-    const cluster = new Cluster();
+    const cluster = new ReplicaGroup(TIMING);
     cluster.write(GONE, keys('g', 20));
     cluster.write(KEPT, keys('k', 5));
     cluster.run(300);
@@ -154,7 +61,7 @@ describe('dropping a volume on a replica', () => {
   });
 
   it('stays dropped after replay and after a snapshot, which leaves the volume out', () => {
-    const cluster = new Cluster();
+    const cluster = new ReplicaGroup(TIMING);
     cluster.write(GONE, keys('g', 10));
     cluster.write(KEPT, keys('k', 10));
     const replica = cluster.replicas[2] as StorageReplica;
@@ -193,7 +100,7 @@ describe('dropping a volume on a replica', () => {
   });
 
   it('answers nothing and logs nothing about a dropped volume, whoever asks', () => {
-    const cluster = new Cluster();
+    const cluster = new ReplicaGroup(TIMING);
     cluster.write(GONE, keys('g', 3));
     const replica = cluster.replicas[0] as StorageReplica;
     replica.dropVolume(GONE, cluster.nowMs);
@@ -235,7 +142,7 @@ describe('dropping a volume on a replica', () => {
   });
 
   it('is not brought back by repair from a replica that was down at delete time, which keeps its copy until dropped itself', () => {
-    const cluster = new Cluster();
+    const cluster = new ReplicaGroup(TIMING);
     cluster.write(GONE, keys('g', 30));
     cluster.write(KEPT, keys('k', 10));
     cluster.run(500);
@@ -296,7 +203,7 @@ describe('dropping a volume on a replica', () => {
   });
 
   it('leaves a writer that still uses the volume without answers: reads fail, commits end unknown', () => {
-    const cluster = new Cluster();
+    const cluster = new ReplicaGroup(TIMING);
     cluster.write(GONE, keys('g', 1));
     for (const replica of cluster.replicas) replica.dropVolume(GONE, cluster.nowMs);
     cluster.pump();

@@ -3,17 +3,9 @@
 // replica's records kept as its disk so that a damaged disk can be replayed as a prefix.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  type Envelope,
-  type FromReplicaMessage,
-  type QuorumMessage,
-  type ReplicaRecord,
-  StorageReplica,
-  WriterCoordinator,
-  type WriterEvent,
-} from '../../libs/quorum/src/index.js';
+import type { Envelope, ReplicaRecord, StorageReplica } from '../../libs/quorum/src/index.js';
+import { MEMBERS, ReplicaGroup, TICK_MS } from '../support/replica-group.js';
 
-const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const VOLUME = 'v';
 /** Short timings: the quiet period (proposal age + 4 pending timeouts + 1 s) is 2.7 s. */
 const TIMING = {
@@ -25,64 +17,10 @@ const TIMING = {
   pendingTimeoutMs: 300,
 };
 const QUIET_MS = 500 + 4 * 300 + 1_000;
-const TICK_MS = 10;
-
-class Cluster {
-  readonly replicas = MEMBERS.map(
-    (_, selfIndex) => new StorageReplica({ members: MEMBERS, selfIndex, timing: TIMING }),
-  );
-  readonly writer = new WriterCoordinator({
-    writerId: 'w',
-    coordinatorId: 7,
-    members: MEMBERS,
-    timing: { commitDeadlineMs: 1_000, readDeadlineMs: 1_000 },
-  });
-  readonly disks: ReplicaRecord[][] = MEMBERS.map(() => []);
-  readonly sent: { from: string; message: QuorumMessage }[] = [];
-  readonly events: WriterEvent[] = [];
-  readonly down = new Set<string>();
-  /** Links cut one way: `from>to`. */
-  readonly cut = new Set<string>();
-  nowMs = 1_000;
-
-  pump(): void {
-    for (let round = 0; round < 10_000; round++) {
-      const envelopes: { from: string; envelope: Envelope }[] = [];
-      const fromWriter = this.writer.takeReady();
-      this.events.push(...fromWriter.events);
-      for (const envelope of fromWriter.messages) envelopes.push({ from: 'w', envelope });
-      this.replicas.forEach((replica, index) => {
-        const from = MEMBERS[index] as string;
-        const ready = replica.takeReady();
-        (this.disks[index] as ReplicaRecord[]).push(...ready.records);
-        for (const envelope of ready.messages) {
-          envelopes.push({ from, envelope });
-          this.sent.push({ from, message: envelope.message });
-        }
-      });
-      if (envelopes.length === 0) return;
-      for (const { from, envelope } of envelopes) {
-        if (this.down.has(from) || this.down.has(envelope.to) || this.cut.has(`${from}>${envelope.to}`))
-          continue;
-        if (envelope.to === 'w') {
-          this.writer.step(from, envelope.message as FromReplicaMessage, this.nowMs);
-          continue;
-        }
-        this.replicas[MEMBERS.indexOf(envelope.to)]?.step(from, envelope.message, this.nowMs);
-      }
-    }
-    throw new Error('messages kept flowing');
-  }
-
-  run(ms: number): void {
-    for (let elapsed = 0; elapsed < ms; elapsed += TICK_MS) {
-      this.nowMs += TICK_MS;
-      this.replicas.forEach((replica, index) => {
-        if (!this.down.has(MEMBERS[index] as string)) replica.tick(this.nowMs);
-      });
-      this.writer.tick(this.nowMs);
-      this.pump();
-    }
+/** The group with what these tests add: damaging a replica's disk, and waiting for its repair. */
+class Cluster extends ReplicaGroup {
+  constructor() {
+    super(TIMING);
   }
 
   /** Runs until `replica` is whole again, at most `boundMs`; returns how long it took. */
@@ -96,31 +34,13 @@ class Cluster {
     return this.nowMs - startedAtMs;
   }
 
-  write(keys: string[]): void {
-    for (const key of keys) {
-      const txid = this.writer.begin(
-        VOLUME,
-        [{ key, seq: 0 }],
-        [{ key, value: Buffer.from(`${key}!`) }],
-        this.nowMs,
-      );
-      this.pump();
-      const outcome = this.events.find(
-        (event) => (event.type === 'committed' || event.type === 'aborted') && event.txid === txid,
-      );
-      assert.equal(outcome?.type, 'committed', key);
-    }
-  }
-
   /**
    * Replica `index` restarts from the first `keep` records of its disk (the rest lost to damage)
    * and repairs. Its disk becomes that prefix, as the log's verified prefix does.
    */
   damage(index: number, keep: number): StorageReplica {
-    const disk = (this.disks[index] as ReplicaRecord[]).slice(0, keep);
-    this.disks[index] = disk;
-    const replica = new StorageReplica({ members: MEMBERS, selfIndex: index, timing: TIMING });
-    for (const record of disk) replica.applyRecord(record);
+    const replica = this.replay(index, keep);
+    this.disks[index] = (this.disks[index] as ReplicaRecord[]).slice(0, keep);
     replica.beginRepair('test damage', this.nowMs);
     this.replicas[index] = replica;
     return replica;
@@ -144,7 +64,7 @@ function assertHolds(replica: StorageReplica, names: string[]): void {
 describe('a replica repairing after lost records', () => {
   it('answers no vote or read until it has read three healthy peers after the quiet period, then holds every commit', () => {
     const cluster = new Cluster();
-    cluster.write(keys('k', 30));
+    cluster.write(VOLUME, keys('k', 30));
     cluster.run(200);
     const replica = cluster.damage(0, 4);
     assert.ok((replica.inspectKey(VOLUME, 'k29')?.seq ?? 0) === 0, 'the damage lost later commits');
@@ -171,13 +91,13 @@ describe('a replica repairing after lost records', () => {
     assert.equal(replica.completedRepair()?.reason, 'test damage');
     assert.equal(replica.takeRepairCompletion(), true);
     assert.equal(replica.takeRepairCompletion(), false);
-    cluster.write(['after']);
+    cluster.write(VOLUME, ['after']);
     assertHolds(replica, ['after']);
   });
 
   it('does not count a peer that is repairing too, and waits while fewer than three healthy peers answer', () => {
     const cluster = new Cluster();
-    cluster.write(keys('k', 10));
+    cluster.write(VOLUME, keys('k', 10));
     cluster.run(200);
     const first = cluster.damage(0, 2);
     cluster.damage(1, 2);
@@ -196,7 +116,7 @@ describe('a replica repairing after lost records', () => {
 
   it('waits until a transaction its peers hold open is decided', () => {
     const cluster = new Cluster();
-    cluster.write(keys('k', 3));
+    cluster.write(VOLUME, keys('k', 3));
     const replica = cluster.damage(0, 0);
     cluster.run(QUIET_MS - 50);
     // Just before the passes start, a commit whose writer dies after its votes: five replicas hold
@@ -232,7 +152,7 @@ describe('a replica repairing after lost records', () => {
 
   it('gives up waiting on a transaction that three healthy peers neither hold nor know decided', () => {
     const cluster = new Cluster();
-    cluster.write(keys('k', 2));
+    cluster.write(VOLUME, keys('k', 2));
     const replica = cluster.damage(0, 0);
     cluster.run(QUIET_MS - 50);
     // Just before the passes, a transaction proposed to s2 alone, whose writer then dies: one YES
@@ -267,7 +187,7 @@ describe('a replica repairing after lost records', () => {
 
   it('releases keys it held for a transaction that every peer has forgotten since', () => {
     const cluster = new Cluster();
-    cluster.write(['held']);
+    cluster.write(VOLUME, ['held']);
     cluster.run(2_000);
     assert.equal(cluster.replicas[1]?.isForgotten(VOLUME, 'w.1'), true, 'all six confirmed the decision');
     // The disk keeps the YES vote and loses the decision: the prefix holds `held` pending.
@@ -278,7 +198,7 @@ describe('a replica repairing after lost records', () => {
     cluster.runUntilRepaired(0, 5_000);
     assert.deepEqual(replica.pendingTransactions(VOLUME), []);
     assertHolds(replica, ['held']);
-    cluster.write(['another']);
+    cluster.write(VOLUME, ['another']);
     const txid = cluster.writer.begin(
       VOLUME,
       [{ key: 'held', seq: 1 }],

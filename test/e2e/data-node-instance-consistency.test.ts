@@ -6,7 +6,6 @@
 // a broken copy of the data node whose cache ignores the storage nodes' `applied` notices, where
 // reads on the second writer fall behind by seconds and the checker must say so.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
@@ -17,8 +16,8 @@ import {
   type SessionOutput,
 } from '../../libs/history/src/index.js';
 import { connectRedis } from '../support/clients.js';
+import { patchedCopy } from '../support/compiled-copy.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
-import { repoRoot } from '../support/environment.js';
 import { mulberry32, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 
@@ -99,24 +98,17 @@ async function runWorkload(roles: Role[], seed: number, during?: (stopped: () =>
 
 /** A copy of the compiled apps whose data node drops every `applied` notice; returns its entry. */
 function brokenCopyIgnoringAppliedNotices(): { entry: string; remove: () => void } {
-  // Inside dist, so that packages resolve from the repository's node_modules.
-  const root = mkdtempSync(join(repoRoot, 'dist', '.mutant-'));
-  for (const part of ['apps', 'libs', 'generated']) {
-    cpSync(join(repoRoot, 'dist', part), join(root, part), { recursive: true });
-  }
-  const path = join(root, 'apps', 'data-node', 'src', 'data-node.js');
-  const source = readFileSync(path, 'utf8');
-  const anchor = /this\.cache\.invalidate\(change\.key, change\.seq\);/g;
-  assert.equal(
-    source.match(anchor)?.length,
-    1,
-    'the cache invalidation to break is where the test expects it',
+  const copy = patchedCopy(
+    ['apps', 'libs', 'generated'],
+    [
+      {
+        file: 'apps/data-node/src/data-node.js',
+        anchor: /this\.cache\.invalidate\(change\.key, change\.seq\);/,
+        replacement: 'void change; /* the notice is ignored */',
+      },
+    ],
   );
-  writeFileSync(path, source.replace(anchor, 'void change; /* the notice is ignored */'));
-  return {
-    entry: join(root, 'apps', 'data-node', 'src', 'main.js'),
-    remove: () => rmSync(root, { recursive: true, force: true }),
-  };
+  return { entry: join(copy.root, 'apps', 'data-node', 'src', 'main.js'), remove: copy.remove };
 }
 
 describe('instance read consistency, checked on real processes', { timeout: 240_000 }, () => {

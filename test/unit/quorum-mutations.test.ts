@@ -2,49 +2,28 @@
 // repository) and requires the simulator, running on that copy, to report a violation. A checker
 // that cannot tell these bugs from correct code proves nothing.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { type Patch, patchedCopy } from '../support/compiled-copy.js';
 
 type SimulatorModule = typeof import('../../libs/quorum/src/simulator/index.js');
 
-// This file runs from dist/test/unit; the compiled libraries are in dist/libs.
-const compiledLibs = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'libs');
-
-interface Patch {
-  /** File under libs/ in the compiled copy. */
-  file: string;
-  /** Must match exactly one place in that file, so that the test fails loudly if the code drifts. */
-  anchor: RegExp;
-  replacement: string;
-}
-
+/** A patch of a file under libs/ in the compiled copy. */
 interface Mutation extends Patch {
   /** Seeds tried in order until one shows a violation. */
   seeds: { from: number; count: number; profile: string };
 }
 
-/** Copies the compiled libraries to a temporary directory, patches the copy, imports its simulator. */
+/** Patches a copy of the compiled libraries and imports its simulator. */
 async function withCopy<T>(patch: Patch | null, run: (simulator: SimulatorModule) => T): Promise<T> {
-  const root = mkdtempSync(join(tmpdir(), 'borealis-mutation-'));
+  const copy = patchedCopy(['libs'], patch === null ? [] : [{ ...patch, file: `libs/${patch.file}` }]);
   try {
-    cpSync(compiledLibs, join(root, 'libs'), { recursive: true });
-    // The copy is outside the project, so it needs its own marker that .js files are ES modules.
-    writeFileSync(join(root, 'package.json'), '{ "type": "module" }\n');
-    if (patch !== null) {
-      const path = join(root, 'libs', patch.file);
-      const source = readFileSync(path, 'utf8');
-      const matches = source.match(new RegExp(patch.anchor.source, 'g')) ?? [];
-      assert.equal(matches.length, 1, `the anchor ${patch.anchor} must occur exactly once in ${patch.file}`);
-      writeFileSync(path, source.replace(patch.anchor, patch.replacement));
-    }
-    const entry = join(root, 'libs', 'quorum', 'src', 'simulator', 'index.js');
+    const entry = join(copy.root, 'libs', 'quorum', 'src', 'simulator', 'index.js');
     const simulator = (await import(pathToFileURL(entry).href)) as SimulatorModule;
     return run(simulator);
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    copy.remove();
   }
 }
 

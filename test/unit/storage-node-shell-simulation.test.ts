@@ -3,12 +3,12 @@
 // simulated-shell.ts): seeds over every fault profile must keep every invariant, and a broken copy
 // of the compiled node whose replies leave before their fsync must be caught.
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { storageNodeShell } from '../../apps/storage-node/src/simulated-shell.js';
 import { PROFILE_NAMES, runSimulation, type SimulationStats } from '../../libs/quorum/src/simulator/index.js';
+import { type Patch, patchedCopy } from '../support/compiled-copy.js';
 
 const SEEDS = 500;
 
@@ -40,42 +40,20 @@ test(`storage-node shell: seeds 1..${SEEDS} over every profile keep every invari
   assert.ok((totals.repairs ?? 0) >= (totals.damagedDisks ?? 0), JSON.stringify(totals));
 });
 
-// dist/test/unit → dist
-const compiled = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-interface ShellMutation {
-  /** File under dist/apps/storage-node/src in the compiled copy. */
-  file: string;
-  /** Must match exactly once, so that the test fails loudly if the code drifts. */
-  anchor: RegExp;
-  replacement: string;
+interface ShellMutation extends Patch {
   profile: string;
   seeds: number;
 }
 
 /** Runs seeds of `profile` over a patched copy of the compiled node and libraries; the first failure. */
 async function firstFailure(mutation: ShellMutation) {
-  // Inside dist, so that the copy's packages (msgpackr) resolve from the repository's node_modules.
-  const root = mkdtempSync(join(compiled, '.mutant-'));
+  const copy = patchedCopy(['libs', 'apps/storage-node'], [mutation]);
   try {
-    for (const part of ['libs', 'apps/storage-node']) {
-      cpSync(join(compiled, part), join(root, part), { recursive: true });
-    }
-    const path = join(root, 'apps', 'storage-node', 'src', mutation.file);
-    const source = readFileSync(path, 'utf8');
-    const matches = source.match(new RegExp(mutation.anchor.source, 'g')) ?? [];
-    assert.equal(
-      matches.length,
-      1,
-      `the anchor ${mutation.anchor} must occur exactly once in ${mutation.file}`,
-    );
-    writeFileSync(path, source.replace(mutation.anchor, mutation.replacement));
-
     const shellModule = (await import(
-      pathToFileURL(join(root, 'apps', 'storage-node', 'src', 'simulated-shell.js')).href
+      pathToFileURL(join(copy.root, 'apps', 'storage-node', 'src', 'simulated-shell.js')).href
     )) as typeof import('../../apps/storage-node/src/simulated-shell.js');
     const simulator = (await import(
-      pathToFileURL(join(root, 'libs', 'quorum', 'src', 'simulator', 'index.js')).href
+      pathToFileURL(join(copy.root, 'libs', 'quorum', 'src', 'simulator', 'index.js')).href
     )) as typeof import('../../libs/quorum/src/simulator/index.js');
     const shell = shellModule.storageNodeShell();
     for (let seed = 1; seed <= mutation.seeds; seed++) {
@@ -84,7 +62,7 @@ async function firstFailure(mutation: ShellMutation) {
     }
     return null;
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    copy.remove();
   }
 }
 
@@ -98,7 +76,7 @@ async function assertCaught(context: TestContext, mutation: ShellMutation): Prom
 
 test('storage-node shell: replies sent before their fsync completes are caught', async (context) => {
   await assertCaught(context, {
-    file: 'node-core.js',
+    file: 'apps/storage-node/src/node-core.js',
     anchor: /this\.whenDurable\(\(\) => this\.send\(ready\.messages\)\);/,
     replacement: 'this.send(ready.messages);',
     profile: 'crash',
@@ -108,7 +86,7 @@ test('storage-node shell: replies sent before their fsync completes are caught',
 
 test('storage-node shell: replay that cuts after a damaged record in the middle of the newest segment is caught', async (context) => {
   await assertCaught(context, {
-    file: 'storage/durable-log.js',
+    file: 'apps/storage-node/src/storage/durable-log.js',
     // Damage in the newest segment taken for a torn tail whatever follows it.
     anchor:
       /return damage\.newestSegment && damage\.validRecordFollows === false \? 'torn-tail' : 'corruption';/,

@@ -312,6 +312,8 @@ describe('clusters REST API', () => {
       minCu: 0,
       maxCu: 16,
       autoPauseSeconds: 300,
+      cuPerWriterMax: 8,
+      scaleDownWindowSeconds: 30,
       writerCount: null,
       cuPerWriter: null,
       readConsistency: 'instance' as const,

@@ -2,7 +2,12 @@
 // gets for a cluster in each state, and which proxy events the control plane accepts.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planWriters, startingCu } from '../../apps/control-plane/src/compute/writer-plan.js';
+import {
+  planCapacity,
+  planWriters,
+  startingCu,
+  writerLayout,
+} from '../../apps/control-plane/src/compute/writer-plan.js';
 import { routeOf } from '../../apps/control-plane/src/endpoints/route.js';
 import type { Cluster, DataNode } from '../../generated/prisma/client.js';
 import { parseProxyEvent } from '../../libs/routes/src/index.js';
@@ -13,6 +18,7 @@ const serverless = {
   maxCu: 8,
   provisionedWriterCount: null,
   cuPerWriter: null,
+  cuPerWriterMax: 8,
 };
 const provisioned = {
   mode: 'provisioned' as const,
@@ -20,27 +26,36 @@ const provisioned = {
   maxCu: null,
   provisionedWriterCount: 3,
   cuPerWriter: 4,
+  cuPerWriterMax: null,
 };
 
 describe('writer plan', () => {
   it('starts a serverless cluster at its minimum, or half a CU when the minimum is 0', () => {
     assert.equal(startingCu(serverless), 0.5);
     assert.equal(startingCu({ ...serverless, minCu: 2 }), 2);
-    // A writer holds at most 8 CU: a larger minimum is more writers' business (the autoscaler's).
-    assert.equal(startingCu({ ...serverless, minCu: 16, maxCu: 32 }), 8);
+    assert.deepEqual(planWriters({ ...serverless, minCu: 16, maxCu: 32 }, []).sizes, [8, 8]);
   });
 
   it('runs exactly the provisioned writers, each of the provisioned size', () => {
-    const plan = planWriters(provisioned, 1);
+    const plan = planWriters(provisioned, [4]);
     assert.equal(plan.count, 3);
-    assert.deepEqual([plan.cuOf(null), plan.cuOf(2), plan.cuOf(8)], [4, 4, 4]);
+    assert.deepEqual(plan.sizes, [4, 4, 4]);
   });
 
-  it('keeps a serverless writer at its size when within range, and brings it into range otherwise', () => {
-    const plan = planWriters({ ...serverless, minCu: 1, maxCu: 4 }, 2);
-    assert.equal(plan.count, 2, 'the writers the autoscaler chose stay');
-    assert.deepEqual([plan.cuOf(null), plan.cuOf(0.5), plan.cuOf(3), plan.cuOf(6)], [1, 1, 3, 4]);
-    assert.equal(planWriters(serverless, 0).count, 1, 'an awake serverless cluster has a writer');
+  it('keeps the capacity a serverless cluster runs when within range, and brings it into range otherwise', () => {
+    const shape = { ...serverless, minCu: 1, maxCu: 4 };
+    assert.deepEqual(planWriters(shape, [3]).sizes, [3], 'the size the autoscaler chose stays');
+    assert.deepEqual(planWriters(shape, [0.5]).sizes, [1], 'raised to the minimum');
+    assert.deepEqual(planWriters(shape, [6]).sizes, [4], 'lowered to the maximum');
+    assert.deepEqual(planWriters(serverless, []).sizes, [0.5], 'an awake serverless cluster has a writer');
+  });
+
+  it('spreads capacity over writers of at most cuPerWriterMax, larger first', () => {
+    assert.deepEqual(writerLayout(2.5, 1), [1, 1, 0.5]);
+    assert.deepEqual(writerLayout(10, 8), [5, 5]);
+    assert.deepEqual(writerLayout(3, 8), [3]);
+    assert.deepEqual(planWriters({ ...serverless, maxCu: 16, cuPerWriterMax: 1 }, [2, 1]).sizes, [1, 1, 1]);
+    assert.deepEqual(planCapacity({ ...serverless, cuPerWriterMax: 1 }, 0.5).sizes, [0.5]);
   });
 });
 

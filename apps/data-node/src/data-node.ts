@@ -35,6 +35,8 @@ export interface DataNodeOptions {
   /** Unique among the cluster's writers, ≥ 7 (recovery ballots). */
   coordinatorId: number;
   redisUrl: string | null;
+  /** Commands per second one CU buys (a platform setting); PER_CAPACITY_UNIT's by default. */
+  cuCommandsPerSecond?: number;
   reportIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -77,6 +79,7 @@ class Attachment {
   readonly bucket: TokenBucket;
   readonly server: RespServer;
   limits: CapacityLimits;
+  private readonly cuCommandsPerSecond: number | undefined;
   readonly sessionsOpen = new Set<Session>();
 
   constructor(
@@ -86,7 +89,8 @@ class Attachment {
     metrics: NodeMetrics,
   ) {
     this.writerId = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
-    this.limits = limitsFor(request.cu);
+    this.cuCommandsPerSecond = options.cuCommandsPerSecond;
+    this.limits = limitsFor(request.cu, this.cuCommandsPerSecond);
     this.cache = new VersionedCache(this.limits.cacheBytes, CACHE_ENTRY_AGE_MAX_MS);
     this.client = new QuorumClient({
       writerId: this.writerId,
@@ -147,7 +151,7 @@ class Attachment {
   }
 
   resize(cu: number): void {
-    this.limits = limitsFor(cu);
+    this.limits = limitsFor(cu, this.cuCommandsPerSecond);
     this.request.cu = cu;
     this.bucket.resize(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
     this.cache.resize(this.limits.cacheBytes);

@@ -82,6 +82,16 @@ async function main(): Promise<void> {
   if (!Number.isInteger(coordinatorId) || coordinatorId < 7 || coordinatorId >= 2 ** 20) {
     return usageError('--coordinator-id must be an integer from 7 to 1048575');
   }
+  const cuRateText = env.DATA_NODE_CU_COMMANDS_PER_SECOND?.trim();
+  const cuCommandsPerSecond = cuRateText ? Number(cuRateText) : undefined;
+  if (
+    cuCommandsPerSecond !== undefined &&
+    !(Number.isInteger(cuCommandsPerSecond) && cuCommandsPerSecond >= 1)
+  ) {
+    return usageError(
+      'DATA_NODE_CU_COMMANDS_PER_SECOND must be a whole number of commands per second, at least 1',
+    );
+  }
   const node = new DataNode({
     nodeId,
     host,
@@ -89,6 +99,7 @@ async function main(): Promise<void> {
     storageNodes: parseStorage(values.storage ?? env.STORAGE_MEMBERS ?? DEFAULT_FLEET),
     coordinatorId,
     redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
+    cuCommandsPerSecond,
   });
   const admin = await startAdminServer({
     host,

@@ -20,9 +20,19 @@ export const capacityLimits = {
   writerCountMax: 16,
   autoPauseSecondsMin: 1,
   autoPauseSecondsMax: 86_400,
+  scaleDownWindowSecondsMin: 1,
+  scaleDownWindowSecondsMax: 3_600,
 } as const;
 
-export const serverlessDefaults = { minCu: 0, maxCu: 4, autoPauseSeconds: 300 } as const;
+export const serverlessDefaults = {
+  minCu: 0,
+  maxCu: 4,
+  autoPauseSeconds: 300,
+  /** Above this much capacity per writer a serverless cluster runs more writers (DESIGN §5). */
+  cuPerWriterMax: CU_PER_WRITER_MAX,
+  /** Scale-down goes to the highest capacity needed within this window (DESIGN §5). */
+  scaleDownWindowSeconds: 30,
+} as const;
 export const provisionedDefaults = { writerCount: 1, cuPerWriter: 2 } as const;
 
 export interface ClusterSettings {
@@ -32,6 +42,10 @@ export interface ClusterSettings {
   maxCu: number | null;
   /** Serverless with minCu 0 only; null means the cluster never pauses. */
   autoPauseSeconds: number | null;
+  /** Serverless only: the largest writer; above it the cluster runs more writers. */
+  cuPerWriterMax: number | null;
+  /** Serverless only: scale-down waits for the peak of this many seconds to pass. */
+  scaleDownWindowSeconds: number | null;
   /** Provisioned only. */
   writerCount: number | null;
   cuPerWriter: number | null;
@@ -43,6 +57,8 @@ export interface SettingsInput {
   minCu?: number;
   maxCu?: number;
   autoPauseSeconds?: number | null;
+  cuPerWriterMax?: number;
+  scaleDownWindowSeconds?: number;
   writerCount?: number;
   cuPerWriter?: number;
   readConsistency?: ReadConsistency;
@@ -52,7 +68,13 @@ export type SettingsResult =
   | { ok: true; settings: ClusterSettings }
   | { ok: false; problems: FieldProblem[] };
 
-const serverlessFields = ['minCu', 'maxCu', 'autoPauseSeconds'] as const;
+const serverlessFields = [
+  'minCu',
+  'maxCu',
+  'autoPauseSeconds',
+  'cuPerWriterMax',
+  'scaleDownWindowSeconds',
+] as const;
 const provisionedFields = ['writerCount', 'cuPerWriter'] as const;
 export const settingsFields = [...serverlessFields, ...provisionedFields, 'readConsistency'] as const;
 
@@ -83,6 +105,11 @@ function resolveServerless(base: Partial<ClusterSettings>, input: SettingsInput)
     minCu,
     maxCu,
     autoPauseSeconds,
+    cuPerWriterMax: input.cuPerWriterMax ?? base.cuPerWriterMax ?? serverlessDefaults.cuPerWriterMax,
+    scaleDownWindowSeconds:
+      input.scaleDownWindowSeconds ??
+      base.scaleDownWindowSeconds ??
+      serverlessDefaults.scaleDownWindowSeconds,
     writerCount: null,
     cuPerWriter: null,
     readConsistency: input.readConsistency ?? base.readConsistency ?? 'instance',
@@ -95,6 +122,8 @@ function resolveProvisioned(base: Partial<ClusterSettings>, input: SettingsInput
     minCu: null,
     maxCu: null,
     autoPauseSeconds: null,
+    cuPerWriterMax: null,
+    scaleDownWindowSeconds: null,
     writerCount: input.writerCount ?? base.writerCount ?? provisionedDefaults.writerCount,
     cuPerWriter: input.cuPerWriter ?? base.cuPerWriter ?? provisionedDefaults.cuPerWriter,
     readConsistency: input.readConsistency ?? base.readConsistency ?? 'instance',

@@ -31,6 +31,8 @@ function settingsColumns(settings: ClusterSettings) {
     minCu: settings.minCu,
     maxCu: settings.maxCu,
     autoPauseSeconds: settings.autoPauseSeconds,
+    cuPerWriterMax: settings.cuPerWriterMax,
+    scaleDownWindowSeconds: settings.scaleDownWindowSeconds,
     provisionedWriterCount: settings.writerCount,
     cuPerWriter: settings.cuPerWriter,
     readConsistency: settings.readConsistency,

@@ -35,6 +35,8 @@ function settingsOf(cluster: Cluster): ClusterSettings {
     minCu: cluster.minCu,
     maxCu: cluster.maxCu,
     autoPauseSeconds: cluster.autoPauseSeconds,
+    cuPerWriterMax: cluster.cuPerWriterMax,
+    scaleDownWindowSeconds: cluster.scaleDownWindowSeconds,
     writerCount: cluster.provisionedWriterCount,
     cuPerWriter: cluster.cuPerWriter,
     readConsistency: cluster.readConsistency,
@@ -42,8 +44,26 @@ function settingsOf(cluster: Cluster): ClusterSettings {
 }
 
 function settingsInput(body: SettingsInput): SettingsInput {
-  const { minCu, maxCu, autoPauseSeconds, writerCount, cuPerWriter, readConsistency } = body;
-  return { minCu, maxCu, autoPauseSeconds, writerCount, cuPerWriter, readConsistency };
+  const {
+    minCu,
+    maxCu,
+    autoPauseSeconds,
+    cuPerWriterMax,
+    scaleDownWindowSeconds,
+    writerCount,
+    cuPerWriter,
+    readConsistency,
+  } = body;
+  return {
+    minCu,
+    maxCu,
+    autoPauseSeconds,
+    cuPerWriterMax,
+    scaleDownWindowSeconds,
+    writerCount,
+    cuPerWriter,
+    readConsistency,
+  };
 }
 
 @Injectable()

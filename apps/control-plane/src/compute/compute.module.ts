@@ -11,5 +11,6 @@ import { ScalingEventsRepository } from './scaling-events.repository.js';
   imports: [ClustersModule, FleetModule, EndpointsModule],
   controllers: [ComputeController],
   providers: [ComputeService, ScalingEventsRepository],
+  exports: [ComputeService, ScalingEventsRepository],
 })
 export class ComputeModule {}

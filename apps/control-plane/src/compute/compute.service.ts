@@ -16,8 +16,13 @@ import { FleetRepository } from '../fleet/fleet.repository.js';
 import { FleetActions } from '../fleet/fleet-actions.js';
 import { FleetManager } from '../fleet/fleet-manager.service.js';
 import { StorageFleetService } from '../fleet/storage-fleet.service.js';
-import { ScalingEventsRepository } from './scaling-events.repository.js';
-import { planWriters, startingCu } from './writer-plan.js';
+import {
+  type CapacitySummary,
+  ScalingEventsRepository,
+  type ScalingRecord,
+  scalingKind,
+} from './scaling-events.repository.js';
+import { planCapacity, planWriters, startingCu, type WriterPlan } from './writer-plan.js';
 
 /** Every cluster is checked against its plan this often (and at once on any change). */
 const RECONCILE_INTERVAL_MS = 2_000;
@@ -31,12 +36,18 @@ const PROVISION_RETRY_MS = 1_000;
 
 export class ComputeStateError extends Error {}
 
+/** What a scaling request came to. */
+export type ScaleOutcome =
+  | { applied: true; from: CapacitySummary; to: CapacitySummary }
+  | { applied: false; why: string };
+
 @Injectable()
 export class ComputeService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Compute');
   private readonly queues = new Map<string, Promise<unknown>>();
   private reconcileTimer: NodeJS.Timeout | null = null;
   private stopping = false;
+  private readonly scalingListeners: ((event: ScalingRecord) => void)[] = [];
 
   constructor(
     private readonly clusters: ClustersRepository,
@@ -54,7 +65,10 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
   onApplicationBootstrap(): void {
     this.changes.onChange((clusterId) => this.kick(clusterId));
     this.dataNodes.onWriterLost((lost) => this.kick(lost.clusterId, () => this.replaceLost(lost)));
-    this.proxyEvents.onWake((event) => this.kick(event.clusterId, () => this.wake(event.clusterId)));
+    this.proxyEvents.onWake((event) => {
+      const heardAtMs = Date.now();
+      this.kick(event.clusterId, () => this.wake(event.clusterId, heardAtMs));
+    });
     void this.fleet.ready().then(() => {
       if (this.stopping) return;
       this.reconcileTimer = setInterval(() => this.reconcileAll(), RECONCILE_INTERVAL_MS);
@@ -114,6 +128,57 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
     });
   }
 
+  /** Hears every capacity change once it is recorded (metrics, the autoscaler). */
+  onScaled(listener: (event: ScalingRecord) => void): void {
+    this.scalingListeners.push(listener);
+  }
+
+  /** Whether work on the cluster is queued or running. */
+  isBusy(clusterId: string): boolean {
+    return this.queues.has(clusterId);
+  }
+
+  /**
+   * The autoscaler's decision: run `toCu` over the writers its layout needs. Capacity grows
+   * first (resizes up, new writers), then shrinks (resizes down, writers drained: their sessions
+   * move at command boundaries), so the cluster never has less than either end while it changes.
+   */
+  scaleTo(clusterId: string, toCu: number, reason: string, decidedAtMs: number): Promise<ScaleOutcome> {
+    return this.enqueue(clusterId, async () => {
+      const cluster = await this.clusters.findById(clusterId);
+      if (cluster === null) return { applied: false, why: 'the cluster is gone' };
+      if (cluster.mode !== 'serverless' || cluster.state !== 'available' || !this.fleet.enabled) {
+        return { applied: false, why: `the cluster is ${cluster.mode} and ${cluster.state}` };
+      }
+      const writers = await this.fleetRows.writersOf(cluster.id);
+      const from = summary(writers);
+      const plan = planCapacity(cluster, toCu);
+      await this.applyPlan(cluster, writers, plan, reason);
+      const to = summary(await this.fleetRows.writersOf(cluster.id));
+      await this.recordScaling({
+        clusterId,
+        kind: scalingKind(from, to),
+        from,
+        to,
+        reason,
+        decidedAtMs,
+        effectiveAtMs: Date.now(),
+      });
+      return { applied: true, from, to };
+    });
+  }
+
+  /** The autoscaler's decision to pause an idle cluster (a command arriving meanwhile cancels it). */
+  autoPause(clusterId: string, reason: string, decidedAtMs: number): Promise<boolean> {
+    return this.enqueue(clusterId, async () => {
+      const cluster = await this.clusters.findById(clusterId);
+      if (cluster === null || cluster.mode !== 'serverless' || !this.fleet.enabled) return false;
+      if (cluster.state !== 'available') return false;
+      if (!(await this.clusters.transition(clusterId, 'available', 'pausing'))) return false;
+      return this.runPause({ ...cluster, state: 'pausing' }, reason, decidedAtMs);
+    });
+  }
+
   /** Runs `work` after everything already queued for the cluster (one piece of work at a time). */
   private enqueue<T>(clusterId: string, work: () => Promise<T>): Promise<T> {
     const previous = this.queues.get(clusterId) ?? Promise.resolve();
@@ -163,7 +228,8 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
       case 'available':
         return this.keepToPlan(cluster, 'its settings or writers changed');
       case 'pausing':
-        return this.runPause(cluster, 'a pause left unfinished by an earlier control plane');
+        await this.runPause(cluster, 'a pause left unfinished by an earlier control plane');
+        return;
       case 'resuming':
         return this.runResume(cluster, 'a resume left unfinished by an earlier control plane');
       case 'paused':
@@ -175,20 +241,22 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
 
   /** creating → available with the writers of its plan, or → failed with the reason. */
   private async provision(cluster: Cluster): Promise<void> {
-    const startedAt = performance.now();
+    const startedAtMs = Date.now();
     let lastError = '';
     for (let attempt = 1; attempt <= PROVISION_ATTEMPTS && !this.stopping; attempt++) {
       try {
         await this.keepToPlan(cluster, 'the cluster was created');
         await this.move(cluster, 'creating', 'available');
         const writers = await this.fleetRows.writersOf(cluster.id);
-        await this.scalingEvents.record(
-          cluster.id,
-          { cu: 0, writers: 0 },
-          summary(writers),
-          'created',
-          Math.round(performance.now() - startedAt),
-        );
+        await this.recordScaling({
+          clusterId: cluster.id,
+          kind: 'created',
+          from: { cu: 0, writers: 0 },
+          to: summary(writers),
+          reason: 'created',
+          decidedAtMs: startedAtMs,
+          effectiveAtMs: Date.now(),
+        });
         return;
       } catch (error) {
         // Deleted (or otherwise moved on) meanwhile: whoever moved it takes over.
@@ -212,26 +280,48 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
 
   /** Adds, removes and resizes writers until the cluster matches its plan; publishes its route if anything changed. */
   private async keepToPlan(cluster: Cluster, reason: string): Promise<void> {
-    let writers = await this.fleetRows.writersOf(cluster.id);
-    const plan = planWriters(cluster, writers.length);
-    let changed = false;
-    for (const writer of writers.slice(plan.count)) {
+    const writers = await this.fleetRows.writersOf(cluster.id);
+    await this.applyPlan(
+      cluster,
+      writers,
+      planWriters(
+        cluster,
+        writers.map((writer) => writer.cu),
+      ),
+      reason,
+    );
+  }
+
+  /**
+   * Brings the writers to `plan`: the first ones are kept (resized), new ones added, the rest
+   * drained. Growth goes first and shrinking last; the route is published once writers join
+   * and again as each one leaves.
+   */
+  private async applyPlan(
+    cluster: Cluster,
+    writers: DataNode[],
+    plan: WriterPlan,
+    reason: string,
+  ): Promise<void> {
+    const kept = writers.slice(0, plan.count);
+    const leaving = writers.slice(plan.count);
+    const shrinking: [DataNode, number][] = [];
+    for (const [index, writer] of kept.entries()) {
+      const cu = plan.sizes[index] as number;
+      if (writer.state !== 'attached' || writer.cu === cu) continue;
+      if (writer.cu !== null && cu < writer.cu) shrinking.push([writer, cu]);
+      else await this.dataNodes.resize(writer, cu, reason);
+    }
+    let joined = false;
+    for (let index = kept.length; index < plan.count; index++) {
+      await this.addWriter(cluster, plan.sizes[index] as number, reason);
+      joined = true;
+    }
+    if (joined) await this.routes.publish(cluster.id);
+    for (const [writer, cu] of shrinking) await this.dataNodes.resize(writer, cu, reason);
+    for (const writer of leaving) {
       await this.retireWriter(cluster, writer, `${reason}: the cluster runs ${plan.count} writers`);
-      changed = true;
     }
-    writers = writers.slice(0, plan.count);
-    for (const writer of writers) {
-      const cu = plan.cuOf(writer.cu);
-      if (writer.state === 'attached' && writer.cu !== cu) {
-        await this.dataNodes.resize(writer, cu, reason);
-        changed = true;
-      }
-    }
-    for (let index = writers.length; index < plan.count; index++) {
-      await this.addWriter(cluster, plan.cuOf(null), reason);
-      changed = true;
-    }
-    if (changed) await this.routes.publish(cluster.id);
   }
 
   private async addWriter(cluster: Cluster, cu: number, reason: string): Promise<DataNode> {
@@ -269,8 +359,7 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
    * a wake cancels the pause (→ available), a quiesced proxy (or none answering) lets the writers
    * be drained and returned to the warm pool.
    */
-  private async runPause(cluster: Cluster, reason: string): Promise<void> {
-    const startedAt = performance.now();
+  private async runPause(cluster: Cluster, reason: string, decidedAtMs = Date.now()): Promise<boolean> {
     const before = summary(await this.fleetRows.writersOf(cluster.id));
     const answer = this.proxyEvents.waitForPauseAnswer(
       cluster.id,
@@ -292,7 +381,7 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
           await this.routes.publish(cluster.id);
         },
       );
-      return;
+      return false;
     }
     if (outcome === 'timeout')
       this.logger.warn(
@@ -301,13 +390,20 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
     await this.releaseAll(cluster, reason);
     await this.move(cluster, 'pausing', 'paused');
     await this.routes.publish(cluster.id);
-    const durationMs = Math.round(performance.now() - startedAt);
-    await this.scalingEvents.record(cluster.id, before, { cu: 0, writers: 0 }, reason, durationMs);
+    await this.recordScaling({
+      clusterId: cluster.id,
+      kind: 'pause',
+      from: before,
+      to: { cu: 0, writers: 0 },
+      reason,
+      decidedAtMs,
+      effectiveAtMs: Date.now(),
+    });
+    return true;
   }
 
   /** paused → resuming → available: a writer from the warm pool, then the route that opens the cluster. */
-  private async runResume(cluster: Cluster, reason: string): Promise<void> {
-    const startedAt = performance.now();
+  private async runResume(cluster: Cluster, reason: string, decidedAtMs = Date.now()): Promise<void> {
     // A paused cluster has no writers (its pause released them); one left `resuming` by an
     // earlier control plane may have got one already.
     if (cluster.state === 'paused') await this.move(cluster, 'paused', 'resuming');
@@ -315,17 +411,30 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
     if (writers.length === 0) writers.push(await this.addWriter(cluster, startingCu(cluster), reason));
     await this.move(cluster, 'resuming', 'available');
     await this.routes.publish(cluster.id);
-    const durationMs = Math.round(performance.now() - startedAt);
-    this.logger.log(`cluster ${cluster.name} resumed in ${durationMs} ms (${reason})`);
-    await this.scalingEvents.record(cluster.id, { cu: 0, writers: 0 }, summary(writers), reason, durationMs);
+    const effectiveAtMs = Date.now();
+    this.logger.log(`cluster ${cluster.name} resumed in ${effectiveAtMs - decidedAtMs} ms (${reason})`);
+    await this.recordScaling({
+      clusterId: cluster.id,
+      kind: 'resume',
+      from: { cu: 0, writers: 0 },
+      to: summary(writers),
+      reason,
+      decidedAtMs,
+      effectiveAtMs,
+    });
+  }
+
+  private async recordScaling(event: ScalingRecord): Promise<void> {
+    await this.scalingEvents.record(event);
+    for (const listener of this.scalingListeners) listener(event);
   }
 
   /** A proxy holds a command for the cluster: resume it, or give it writers if it has none. */
-  private async wake(clusterId: string): Promise<void> {
+  private async wake(clusterId: string, heardAtMs: number): Promise<void> {
     const cluster = await this.clusters.findById(clusterId);
     if (cluster === null || !this.fleet.enabled) return;
     if (cluster.state === 'paused')
-      await this.runResume(cluster, 'a client sent a command while it was paused');
+      await this.runResume(cluster, 'a client sent a command while it was paused', heardAtMs);
     else if (cluster.state === 'available')
       await this.keepToPlan(cluster, 'a client waits and the cluster has no writer');
   }

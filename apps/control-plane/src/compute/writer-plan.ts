@@ -1,6 +1,7 @@
 // How many writers a cluster should run and how large, as pure functions of its settings and
-// the writers it has (DESIGN §1, §5): what provisioning, resuming and settings changes aim at.
-import { capacityLimits } from '../clusters/cluster-rules.js';
+// the writers it has (DESIGN §1, §5): what provisioning, resuming, settings changes and the
+// autoscaler's decisions aim at.
+import { capacityLimits, serverlessDefaults } from '../clusters/cluster-rules.js';
 
 export interface ClusterShape {
   mode: 'serverless' | 'provisioned';
@@ -8,35 +9,63 @@ export interface ClusterShape {
   maxCu: number | null;
   provisionedWriterCount: number | null;
   cuPerWriter: number | null;
+  cuPerWriterMax: number | null;
 }
 
 export interface WriterPlan {
   /** Writers the cluster should run. */
   count: number;
-  /** Capacity each writer should have after this change, by writer index (new ones last). */
-  cuOf(currentCu: number | null): number;
+  /** Capacity of each writer, by position (the writers it keeps first, new ones last). */
+  sizes: number[];
 }
 
-/** The capacity a serverless cluster starts or resumes at: its minimum, or half a CU at minimum 0. */
+/** The largest writer of a serverless cluster: its setting, within what one process may hold. */
+export function writerCuMax(shape: ClusterShape): number {
+  return Math.min(shape.cuPerWriterMax ?? serverlessDefaults.cuPerWriterMax, capacityLimits.cuPerWriterMax);
+}
+
+/** The least capacity an awake serverless cluster runs: its minimum, or half a CU at minimum 0. */
+export function floorCu(shape: ClusterShape): number {
+  return Math.min(Math.max(shape.minCu ?? 0, capacityLimits.stepCu), shape.maxCu ?? Number.POSITIVE_INFINITY);
+}
+
+/** The capacity a serverless cluster starts or resumes at: its floor. */
 export function startingCu(shape: ClusterShape): number {
-  const floor = Math.max(shape.minCu ?? 0, capacityLimits.stepCu);
-  return Math.min(floor, shape.maxCu ?? floor, capacityLimits.cuPerWriterMax);
+  return floorCu(shape);
+}
+
+/**
+ * How `totalCu` (a multiple of 0.5) is spread over writers of at most `cuPerWriterMax` each:
+ * as few writers as hold it, sizes as equal as steps of 0.5 allow, larger first. 2.5 at 1 →
+ * [1, 1, 0.5]; 10 at 8 → [5, 5].
+ */
+export function writerLayout(totalCu: number, cuPerWriterMax: number): number[] {
+  const step = capacityLimits.stepCu;
+  const steps = Math.max(1, Math.round(totalCu / step));
+  const count = Math.max(1, Math.ceil(steps / Math.max(1, Math.floor(cuPerWriterMax / step))));
+  const base = Math.floor(steps / count);
+  const larger = steps - base * count;
+  return Array.from({ length: count }, (_, index) => (base + (index < larger ? 1 : 0)) * step);
+}
+
+/** The writers of a serverless cluster running `totalCu`, brought into its range. */
+export function planCapacity(shape: ClusterShape, totalCu: number): WriterPlan {
+  const total = Math.min(Math.max(totalCu, floorCu(shape)), shape.maxCu ?? totalCu);
+  const sizes = writerLayout(total, writerCuMax(shape));
+  return { count: sizes.length, sizes };
 }
 
 /**
  * What the cluster's writers should be. Provisioned: exactly its writer count and size.
- * Serverless: at least one writer; each keeps its size when within the cluster's range (the
- * autoscaler moves it), else it is brought into the range.
+ * Serverless: the capacity it runs now (the autoscaler moves it), or its floor when it runs
+ * none, brought into its range and laid out over writers of at most `cuPerWriterMax`.
  */
-export function planWriters(shape: ClusterShape, currentCount: number): WriterPlan {
+export function planWriters(shape: ClusterShape, currentSizes: readonly (number | null)[]): WriterPlan {
   if (shape.mode === 'provisioned') {
+    const count = shape.provisionedWriterCount ?? 1;
     const cu = shape.cuPerWriter ?? capacityLimits.stepCu;
-    return { count: shape.provisionedWriterCount ?? 1, cuOf: () => cu };
+    return { count, sizes: Array.from({ length: count }, () => cu) };
   }
-  const low = startingCu(shape);
-  const high = Math.min(Math.max(shape.maxCu ?? low, low), capacityLimits.cuPerWriterMax);
-  return {
-    count: Math.max(1, currentCount),
-    cuOf: (currentCu) => (currentCu === null ? low : Math.min(high, Math.max(low, currentCu))),
-  };
+  const total = currentSizes.reduce<number>((sum, cu) => sum + (cu ?? 0), 0);
+  return planCapacity(shape, total > 0 ? total : startingCu(shape));
 }

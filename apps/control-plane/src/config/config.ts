@@ -1,6 +1,7 @@
 // Configuration of the control plane, read once from the environment at start.
 // Parsing is pure so that every rule (and its error message) is unit-tested.
 import { resolve } from 'node:path';
+import { PER_CAPACITY_UNIT } from '../../../../libs/limits/src/index.js';
 
 export interface ControlPlaneConfig {
   /** Interface the REST API listens on. */
@@ -36,6 +37,16 @@ export interface ControlPlaneConfig {
    * that platforms sharing a Redis never see each other's.
    */
   redisPrefix: string;
+  /**
+   * Commands per second one capacity unit buys (DESIGN §1; 2,000 by default). The data nodes the
+   * fleet starts enforce it and the autoscaler sizes clusters by it. Tests lower it so that this
+   * machine can drive several CU of load.
+   */
+  cuCommandsPerSecond: number;
+  /** How often the autoscaler looks at every cluster (DESIGN §5). */
+  autoscalerTickMs: number;
+  /** The share of a CU's command rate the autoscaler aims to use (DESIGN §5: 0.7). */
+  targetUtilization: number;
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -54,6 +65,9 @@ export const configDefaults = {
   fleetOnExit: 'stop',
   fleetHost: '127.0.0.1',
   redisPrefix: 'borealis',
+  cuCommandsPerSecond: PER_CAPACITY_UNIT.commandsPerSecond,
+  autoscalerTickMs: 250,
+  targetUtilization: 0.7,
 } as const;
 
 export class ConfigError extends Error {}
@@ -73,6 +87,18 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     );
   }
   return Number(raw);
+}
+
+function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^(0|1)?(\.\d+)?$/.test(raw) || !(value > 0 && value <= 1)) {
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} is invalid: use a fraction above 0 and at most 1, e.g. 0.7`,
+    );
+  }
+  return value;
 }
 
 function oneOf<T extends string>(
@@ -117,6 +143,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
     fleetOnExit: oneOf(env, 'BOREALIS_FLEET_ON_EXIT', configDefaults.fleetOnExit, ['stop', 'keep'] as const),
     fleetHost: env.FLEET_HOST?.trim() || configDefaults.fleetHost,
     redisPrefix: redisPrefix(env),
+    cuCommandsPerSecond: integer(
+      env,
+      'BOREALIS_CU_COMMANDS_PER_SECOND',
+      configDefaults.cuCommandsPerSecond,
+      1,
+      1_000_000,
+    ),
+    autoscalerTickMs: integer(env, 'AUTOSCALER_TICK_MS', configDefaults.autoscalerTickMs, 50, 10_000),
+    targetUtilization: fraction(env, 'AUTOSCALER_TARGET_UTILIZATION', configDefaults.targetUtilization),
   };
   if (config.endpointPortMin > config.endpointPortMax) {
     throw new ConfigError(

@@ -19,6 +19,7 @@ function driverFor(config: ControlPlaneConfig): ComputeDriver {
     host: config.fleetHost,
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
+    cuCommandsPerSecond: config.cuCommandsPerSecond,
     environment: process.env,
     log: (line) => logger.log(line),
   });

@@ -103,6 +103,22 @@ export class FleetRepository {
     return new Map(groups.map((group) => [group.clusterId as string, group._count._all]));
   }
 
+  /** Attached writers' capacity per cluster (sum of CU and count), in one query. */
+  async writerCapacities(): Promise<Map<string, { cu: number; writers: number }>> {
+    const groups = await this.prisma.dataNode.groupBy({
+      by: ['clusterId'],
+      where: { state: 'attached', clusterId: { not: null } },
+      _count: { _all: true },
+      _sum: { cu: true },
+    });
+    return new Map(
+      groups.map((group) => [
+        group.clusterId as string,
+        { cu: group._sum.cu ?? 0, writers: group._count._all },
+      ]),
+    );
+  }
+
   /** Moves a data node from one of `from` to `to` with `data`; false if it was in no state of `from`. */
   async moveDataNode(
     id: string,

@@ -37,6 +37,8 @@ export interface LocalDriverOptions {
   redisUrl: string;
   /** Prefix of the platform's Redis keys and channels. */
   redisPrefix: string;
+  /** Commands per second one CU buys, for the data nodes (BOREALIS_CU_COMMANDS_PER_SECOND). */
+  cuCommandsPerSecond: number;
   /** The environment fleet processes inherit from (the control plane's own). */
   environment: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -196,6 +198,9 @@ export class LocalDriver implements ComputeDriver {
       BOREALIS_REDIS_PREFIX: this.options.redisPrefix,
       BOREALIS_REGISTRY_FILE: registryFile,
       ...(spec.role === 'proxy' ? { PROXY_ID: spec.id } : {}),
+      ...(spec.role === 'data-node'
+        ? { DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.cuCommandsPerSecond) }
+        : {}),
     };
   }
 

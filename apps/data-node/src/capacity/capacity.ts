@@ -12,8 +12,16 @@ export interface CapacityLimits {
   connections: number;
 }
 
-export function limitsFor(cu: number): CapacityLimits {
-  const commandsPerSecond = cu * PER_CAPACITY_UNIT.commandsPerSecond;
+/**
+ * What `cu` capacity units buy. The command rate of one CU is a platform setting
+ * (BOREALIS_CU_COMMANDS_PER_SECOND, passed to data nodes as DATA_NODE_CU_COMMANDS_PER_SECOND);
+ * tests lower it so that one machine can drive several CU of load.
+ */
+export function limitsFor(
+  cu: number,
+  cuCommandsPerSecond: number = PER_CAPACITY_UNIT.commandsPerSecond,
+): CapacityLimits {
+  const commandsPerSecond = cu * cuCommandsPerSecond;
   return {
     cu,
     commandsPerSecond,

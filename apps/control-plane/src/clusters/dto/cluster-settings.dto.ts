@@ -5,7 +5,15 @@ import { capacityLimits, ReadConsistency, serverlessDefaults } from '../cluster-
 import { IsCapacityUnits } from './capacity.validators.js';
 
 const consistencies: ReadConsistency[] = ['instance', 'cluster'];
-const { stepCu, cuPerWriterMax, writerCountMax, autoPauseSecondsMin, autoPauseSecondsMax } = capacityLimits;
+const {
+  stepCu,
+  cuPerWriterMax,
+  writerCountMax,
+  autoPauseSecondsMin,
+  autoPauseSecondsMax,
+  scaleDownWindowSecondsMin,
+  scaleDownWindowSecondsMax,
+} = capacityLimits;
 
 /** Settings shared by create and update; what applies depends on the cluster's mode. */
 export class ClusterSettingsDto {
@@ -36,6 +44,28 @@ export class ClusterSettingsDto {
   @Max(autoPauseSecondsMax, { message: `autoPauseSeconds must be at most ${autoPauseSecondsMax} (one day)` })
   @IsInt({ message: 'autoPauseSeconds must be a whole number of seconds' })
   autoPauseSeconds?: number | null;
+
+  @ApiPropertyOptional({
+    description: `Serverless: the largest writer in CU (0.5 to ${cuPerWriterMax}, steps of 0.5); above it the cluster runs more writers, below it fewer. Default ${serverlessDefaults.cuPerWriterMax}.`,
+    example: 8,
+  })
+  @IsOptionalNotNull()
+  @IsCapacityUnits(stepCu, cuPerWriterMax)
+  cuPerWriterMax?: number;
+
+  @ApiPropertyOptional({
+    description: `Serverless: scale-down goes to the highest capacity needed within this many seconds (${scaleDownWindowSecondsMin} to ${scaleDownWindowSecondsMax}). Default ${serverlessDefaults.scaleDownWindowSeconds}.`,
+    example: 30,
+  })
+  @IsOptionalNotNull()
+  @Min(scaleDownWindowSecondsMin, {
+    message: `scaleDownWindowSeconds must be at least ${scaleDownWindowSecondsMin}`,
+  })
+  @Max(scaleDownWindowSecondsMax, {
+    message: `scaleDownWindowSeconds must be at most ${scaleDownWindowSecondsMax} (one hour)`,
+  })
+  @IsInt({ message: 'scaleDownWindowSeconds must be a whole number of seconds' })
+  scaleDownWindowSeconds?: number;
 
   @ApiPropertyOptional({
     description: `Provisioned: number of writers (1 to ${writerCountMax}). Default 1.`,

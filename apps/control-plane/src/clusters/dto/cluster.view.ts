@@ -17,6 +17,8 @@ export class ClusterViewDto {
   @ApiProperty({ nullable: true, type: Number }) minCu!: number | null;
   @ApiProperty({ nullable: true, type: Number }) maxCu!: number | null;
   @ApiProperty({ nullable: true, type: Number }) autoPauseSeconds!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) cuPerWriterMax!: number | null;
+  @ApiProperty({ nullable: true, type: Number }) scaleDownWindowSeconds!: number | null;
   @ApiProperty({ nullable: true, type: Number }) writerCount!: number | null;
   @ApiProperty({ nullable: true, type: Number }) cuPerWriter!: number | null;
   @ApiProperty({ enum: ['instance', 'cluster'] }) readConsistency!: string;

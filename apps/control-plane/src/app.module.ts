@@ -1,5 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from './auth/auth.module.js';
+import { AutoscalingModule } from './autoscaling/autoscaling.module.js';
+import { ClusterMetricsModule } from './cluster-metrics/cluster-metrics.module.js';
 import { ClustersModule } from './clusters/clusters.module.js';
 import { ComputeModule } from './compute/compute.module.js';
 import type { ControlPlaneConfig } from './config/config.js';
@@ -26,6 +28,8 @@ export class AppModule {
         EndpointsModule,
         FleetModule,
         ComputeModule,
+        ClusterMetricsModule,
+        AutoscalingModule,
         HealthModule,
         MetricsModule,
       ],

@@ -35,6 +35,8 @@ export interface DataNodeOptions {
   /** Unique among the cluster's writers, ≥ 7 (recovery ballots). */
   coordinatorId: number;
   redisUrl: string | null;
+  /** Prefix of the platform's Redis keys and channels (BOREALIS_REDIS_PREFIX); `borealis` by default. */
+  redisPrefix?: string;
   /** Commands per second one CU buys (a platform setting); PER_CAPACITY_UNIT's by default. */
   cuCommandsPerSecond?: number;
   reportIntervalMs?: number;
@@ -212,7 +214,9 @@ export class DataNode {
     this.reporter =
       options.redisUrl === null
         ? null
-        : new RedisReporter(options.redisUrl, (line) => this.log(`data-node ${options.nodeId}: ${line}`));
+        : new RedisReporter(options.redisUrl, options.redisPrefix ?? 'borealis', (line) =>
+            this.log(`data-node ${options.nodeId}: ${line}`),
+          );
     const intervalMs = Math.min(500, Math.max(250, options.reportIntervalMs ?? 400));
     this.reportTimer = setInterval(() => this.report(), intervalMs);
     this.reportTimer.unref();

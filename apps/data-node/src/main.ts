@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     storageNodes: parseStorage(values.storage ?? env.STORAGE_MEMBERS ?? DEFAULT_FLEET),
     coordinatorId,
     redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
+    redisPrefix: env.BOREALIS_REDIS_PREFIX?.trim() || 'borealis',
     cuCommandsPerSecond,
   });
   const admin = await startAdminServer({

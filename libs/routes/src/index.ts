@@ -14,6 +14,12 @@ export function platformRedisNames(prefix: string) {
     proxyEventsChannel: `${prefix}:proxy-events`,
     /** A proxy's activity report (`SET … PX`), for the autoscaler. */
     proxyActivityKey: (proxyId: string) => `${prefix}:proxy-metrics:${proxyId}`,
+    /** Channel: every proxy activity report, as it is stored. */
+    proxyActivityChannel: `${prefix}:proxy-metrics`,
+    /** Channel: every data node's interval report (load, latency, sessions in MULTI/WATCH). */
+    dataNodeMetricsChannel: `${prefix}:metrics`,
+    /** A data node's latest interval report (`SET … PX`). */
+    dataNodeMetricsKey: (clusterId: string, nodeId: string) => `${prefix}:metrics:${clusterId}:${nodeId}`,
   };
 }
 

@@ -1,19 +1,17 @@
 // Every 250–500 ms the node's interval numbers go to Redis for the control plane (DESIGN §5):
-// SET borealis:metrics:<cluster>:<node> <json> PX 5000 (the latest report, gone when the node
-// is) and PUBLISH borealis:metrics <json> (for listeners that want every report). A slow or
-// absent Redis only costs reports: one in flight at a time, no offline queue.
+// SET <prefix>:metrics:<cluster>:<node> <json> PX 5000 (the latest report, gone when the node
+// is) and PUBLISH <prefix>:metrics <json> (the autoscaler hears every report), the prefix being
+// the platform's (BOREALIS_REDIS_PREFIX, `borealis` by default). A slow or absent Redis only
+// costs reports: one in flight at a time, no offline queue.
 import { Redis } from 'ioredis';
+import { platformRedisNames } from '../../../../libs/routes/src/index.js';
 import type { IntervalReport } from './node-metrics.js';
 
-export const METRICS_CHANNEL = 'borealis:metrics';
 export const REPORT_TTL_MS = 5_000;
-
-export function metricsKey(clusterId: string, nodeId: string): string {
-  return `borealis:metrics:${clusterId}:${nodeId}`;
-}
 
 export class RedisReporter {
   private readonly redis: Redis;
+  private readonly names: ReturnType<typeof platformRedisNames>;
   private inFlight = false;
   private failing = false;
   reportsSent = 0;
@@ -21,8 +19,10 @@ export class RedisReporter {
 
   constructor(
     url: string,
+    prefix: string,
     private readonly log: (line: string) => void,
   ) {
+    this.names = platformRedisNames(prefix);
     this.redis = new Redis(url, {
       lazyConnect: false,
       enableOfflineQueue: false,
@@ -39,8 +39,8 @@ export class RedisReporter {
     const json = JSON.stringify(report);
     this.redis
       .multi()
-      .set(metricsKey(report.clusterId, report.nodeId), json, 'PX', REPORT_TTL_MS)
-      .publish(METRICS_CHANNEL, json)
+      .set(this.names.dataNodeMetricsKey(report.clusterId, report.nodeId), json, 'PX', REPORT_TTL_MS)
+      .publish(this.names.dataNodeMetricsChannel, json)
       .exec()
       .then(
         () => {

@@ -1,5 +1,6 @@
 // What the proxy tells the control plane (docs/adr/0006, proxy events) on `borealis:proxy-events`,
-// and its per-cluster activity report (`SET borealis:proxy-metrics:<proxyId> <json> PX 5000`).
+// and its per-cluster activity report (`SET borealis:proxy-metrics:<proxyId> <json> PX 5000`,
+// also published on `borealis:proxy-metrics` for the autoscaler).
 // Redis may be down: events wait in a bounded outbox, oldest dropped first, and go out in order
 // once it is back (a wake already waiting there is not queued again: wake repeats every second);
 // a report that cannot go is skipped. Nothing here ever waits on Redis in the data path.
@@ -64,7 +65,10 @@ export class EventPublisher {
     if (this.closed || this.reporting || !this.connected) return;
     this.reporting = true;
     this.redis
+      .multi()
       .set(this.names.proxyActivityKey(proxyId), json, 'PX', ACTIVITY_TTL_MS)
+      .publish(this.names.proxyActivityChannel, json)
+      .exec()
       .catch(() => undefined)
       .finally(() => {
         this.reporting = false;

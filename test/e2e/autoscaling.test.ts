@@ -178,7 +178,7 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
 
   it('a session inside MULTI or holding a WATCH keeps the cluster awake, and /autoscaling says so', async () => {
     const cluster = await platform.createCluster(
-      { name: 'txn', mode: 'serverless', minCu: 0, maxCu: 2, autoPauseSeconds: 2 },
+      { name: 'txn', mode: 'serverless', minCu: 0, maxCu: 2, autoPauseSeconds: 3 },
       { state: 'available', timeoutMs: 10_000 },
     );
     const cases: [string[], string[]][] = [
@@ -187,11 +187,15 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
     ];
     for (const [[openCommand = 'MULTI', ...openArgs], [closeCommand = 'DISCARD']] of cases) {
       const session = await idleClient(cluster);
+      // A command first, so that the cluster is awake (it pauses on its own after 3 s idle).
+      assert.equal(await session.set('before', 'awake'), 'OK');
       await session.call(openCommand, ...openArgs);
       let view = await explain(cluster.id);
       await waitUntil('the autoscaler to see the open transaction past the idle time', 30_000, async () => {
         view = await explain(cluster.id);
-        return view.holders.includes('transaction') && (view.idleSeconds ?? 0) >= 4;
+        return view.holders.includes('transaction') && (view.idleSeconds ?? 0) >= 5;
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}; last explanation: ${JSON.stringify(view)}`);
       });
       assert.match(view.summary, /MULTI|WATCH/);
       assert.equal((await platform.api.get(`/v1/clusters/${cluster.id}`)).body.state, 'available');

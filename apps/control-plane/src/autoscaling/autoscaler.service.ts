@@ -53,6 +53,13 @@ export class AutoscalerService implements OnApplicationBootstrap, OnApplicationS
   ) {}
 
   onApplicationBootstrap(): void {
+    // Idle time counts from a resume at the latest: load reports from before the pause say
+    // nothing about the sessions that woke it.
+    this.compute.onScaled((event) => {
+      if (event.kind !== 'resume' && event.kind !== 'created') return;
+      this.availableSince.set(event.clusterId, event.effectiveAtMs ?? Date.now());
+      this.memories.delete(event.clusterId);
+    });
     if (!this.fleet.enabled) return;
     void this.fleet.ready().then(() => {
       if (this.stopping) return;
@@ -101,7 +108,7 @@ export class AutoscalerService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private assess(cluster: Cluster, current: Capacity, nowMs: number): ClusterAssessment {
-    if (cluster.state !== 'available') this.availableSince.delete(cluster.id);
+    if (cluster.state !== 'available' && cluster.state !== 'resuming') this.availableSince.delete(cluster.id);
     else if (!this.availableSince.has(cluster.id)) this.availableSince.set(cluster.id, nowMs);
     const view: ClusterView = {
       clusterId: cluster.id,

@@ -425,8 +425,9 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async recordScaling(event: ScalingRecord): Promise<void> {
-    await this.scalingEvents.record(event);
+    // Listeners first: the autoscaler must know of a resume before its next tick.
     for (const listener of this.scalingListeners) listener(event);
+    await this.scalingEvents.record(event);
   }
 
   /** A proxy holds a command for the cluster: resume it, or give it writers if it has none. */

@@ -97,6 +97,8 @@ export class ClusterEndpoint implements EndpointServices {
     }
     this.pool.setWriters(route.writers);
     this.dropWriters(previous.writers, route);
+    if (route.writers.some((writer) => !previous.writers.some((old) => old.id === writer.id)))
+      this.rebalance();
     this.quiesce.routeApplied(route.mode, route.version);
     // A wake sent under an earlier route says nothing about this one (a pause may have come in
     // between): the next held command wakes the cluster at once.
@@ -293,6 +295,32 @@ export class ClusterEndpoint implements EndpointServices {
     this.connections.add(new ClientConnection(socket, this, this.context.nextClientId(), address));
   }
 
+  /**
+   * Writers joined (scale-out): sessions on a writer holding more than its share leave it at
+   * their next command boundary, and their next command opens a link to the writer with the
+   * fewest (DESIGN §5, §6). Sessions inside MULTI or holding a WATCH stay where they are.
+   */
+  private rebalance(): void {
+    const writers = this.route.writers;
+    if (writers.length < 2 || this.route.mode !== 'open') return;
+    const linked = new Map<string, ClientConnection[]>();
+    let total = 0;
+    for (const connection of this.connections) {
+      const writerId = connection.linkedWriterId;
+      if (writerId === null) continue;
+      total++;
+      if (connection.state.inTransaction) continue;
+      const sessions = linked.get(writerId);
+      if (sessions === undefined) linked.set(writerId, [connection]);
+      else sessions.push(connection);
+    }
+    const share = Math.ceil(total / writers.length);
+    for (const [writerId, sessions] of linked) {
+      const surplus = this.pool.linksTo(writerId) - share;
+      for (const connection of sessions.slice(0, Math.max(0, surplus))) connection.retireLinkTo(writerId);
+    }
+  }
+
   private dropWriters(previousWriters: readonly RouteWriter[], route: ClusterRoute): void {
     const current = new Map(route.writers.map((writer) => [writer.id, writer]));
     for (const id of [...this.dropped.keys()]) {
@@ -346,7 +374,9 @@ export class ClusterEndpoint implements EndpointServices {
   }
 
   private decideQuiesce(): void {
-    const outcome = this.quiesce.decide(this.inFlight, this.holders.size > 0);
+    // A session inside MULTI or holding a WATCH keeps the cluster awake (DESIGN §5): closing its
+    // link would drop what its writer holds for it, so the pause is refused like a held command.
+    const outcome = this.quiesce.decide(this.inFlight, this.holders.size > 0 || this.anyInTransaction());
     if (outcome === null) return;
     if (outcome.type === 'wake') {
       this.wake(Date.now());
@@ -361,6 +391,11 @@ export class ClusterEndpoint implements EndpointServices {
     });
     for (const connection of this.connections) connection.closeIdleLink();
     this.log(`quiesced (route version ${outcome.version})`);
+  }
+
+  private anyInTransaction(): boolean {
+    for (const connection of this.connections) if (connection.state.inTransaction) return true;
+    return false;
   }
 
   private wake(nowMs: number): void {

@@ -1,6 +1,7 @@
 // The proxy's answer to a `pausing` route (docs/adr/0006, pause): it holds new commands, waits
 // for those in flight, and then, in one turn of the event loop, decides: `wake` if a command is
-// held (the pause is cancelled), else `quiesced` for that route version. Pure: the endpoint tells
+// held or a session is inside MULTI or holds a WATCH (the pause is cancelled), else `quiesced`
+// for that route version. Pure: the endpoint tells
 // it what it sees and acts on the decision at once, so no command can be between forwarded and
 // held when it decides.
 

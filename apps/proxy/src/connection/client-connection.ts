@@ -123,6 +123,11 @@ export class ClientConnection implements ForwarderHost {
     this.forwarder.retireLinkTo(writerId);
   }
 
+  /** The writer the session uses (and is not leaving), or null. */
+  get linkedWriterId(): string | null {
+    return this.forwarder.linkedWriterId;
+  }
+
   closeIdleLink(): void {
     this.forwarder.closeIdleLink();
   }

@@ -73,6 +73,12 @@ export class SessionForwarder implements LinkOwner {
     private readonly host: ForwarderHost,
   ) {}
 
+  /** The writer this session's link goes to, unless it is leaving it; null without a link. */
+  get linkedWriterId(): string | null {
+    const link = this.link;
+    return link === null || link.retiring || this.retireAfterWatch !== null ? null : link.writer.id;
+  }
+
   /** A link is open, or commands wait for one: a RESET must reach the writer in order. */
   get engaged(): boolean {
     return this.link !== null || this.unsent.length > 0;

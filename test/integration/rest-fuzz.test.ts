@@ -1,5 +1,7 @@
 // Seeded fuzzing of the cluster write routes: 1,000 random and malformed requests to
-// POST /v1/clusters and PATCH /v1/clusters/:id, sent as raw bytes over real HTTP.
+// POST /v1/clusters and PATCH /v1/clusters/:id, sent as raw bytes over real HTTP; then 500
+// random query strings and ids for the read routes of a cluster's autoscaling (events,
+// autoscaling, metrics).
 // The API must never answer 5xx, every error must have the API's error shape, every
 // accepted create must be a real cluster, and the server must stay healthy afterwards.
 // The suite runs a fixed seed so that CI is repeatable; `FUZZ_SEED=random npm test -- rest-fuzz`
@@ -16,6 +18,7 @@ import { mulberry32 } from '../support/prng.js';
 type Running = Awaited<ReturnType<typeof startIsolatedControlPlane>>;
 
 const REQUESTS = 1_000;
+const READ_REQUESTS = 500;
 const CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 15_000;
 const BODY_LIMIT_BYTES = 64 * 1024;
@@ -291,6 +294,8 @@ const settingFields = [
   'minCu',
   'maxCu',
   'autoPauseSeconds',
+  'cuPerWriterMax',
+  'scaleDownWindowSeconds',
   'writerCount',
   'cuPerWriter',
   'readConsistency',
@@ -308,6 +313,8 @@ function validServerlessSettings(r: Random): JsonObject {
   if (r.chance(0.7)) body.set('minCu', minCu);
   if (r.chance(0.7)) body.set('maxCu', halfSteps(r, Math.max(minCu, 4), 32));
   if (minCu === 0 && r.chance(0.5)) body.set('autoPauseSeconds', r.int(1, 86_400));
+  if (r.chance(0.3)) body.set('cuPerWriterMax', halfSteps(r, 0.5, 8));
+  if (r.chance(0.3)) body.set('scaleDownWindowSeconds', r.int(1, 3_600));
   if (r.chance(0.4)) body.set('readConsistency', r.pick(['instance', 'cluster']));
   return body;
 }
@@ -959,6 +966,67 @@ function prototypeSnapshot(): Map<string | symbol, unknown> {
   );
 }
 
+// --- queries of the read routes ---------------------------------------------------------
+
+const readRoutes = ['events', 'autoscaling', 'metrics'] as const;
+const queryKeys = [
+  'limit',
+  'cursor',
+  'from',
+  'to',
+  'step',
+  'junk',
+  '__proto__',
+  'constructor',
+  'limit[]',
+  'from[a]',
+];
+
+function queryValue(r: Random): string {
+  return r.pick<() => string>([
+    () => String(r.int(-5, 5_000)),
+    () => String(Date.now() - r.int(0, 7_200_000)),
+    () => new Date(Date.now() - r.int(-3_600_000, 90_000_000)).toISOString(),
+    () =>
+      r.pick([
+        '',
+        ' ',
+        '0',
+        '-1',
+        '1.5',
+        '1e3',
+        'NaN',
+        'Infinity',
+        '9'.repeat(r.int(10, 400)),
+        'null',
+        'true',
+      ]),
+    () => r.pick(['2026-13-45T99:99:99Z', '2026-12-03', 'yesterday', 'now', '2026-12-03T10:00:00+25:00']),
+    () => randomAsciiString(r, r.int(0, 300)),
+    () => randomString(r).slice(0, 200),
+  ])();
+}
+
+/** Every byte percent-encoded (a lone surrogate becomes U+FFFD's bytes; encodeURIComponent would throw). */
+function percentEncode(text: string): string {
+  return [...Buffer.from(text, 'utf8')].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('');
+}
+
+/** A path under /v1/clusters/:id with a random id (mostly the real one) and a random query string. */
+function readCase(r: Random, clusterId: string): string {
+  const id = r.weighted<string>([
+    [8, clusterId],
+    [1, '00000000-0000-4000-8000-000000000000'],
+    [1, percentEncode(r.pick(['not-a-uuid', '', '..', '%00', randomString(r)]))],
+  ]);
+  const parts: string[] = [];
+  for (let index = r.int(0, 4); index > 0; index--) {
+    parts.push(`${percentEncode(r.pick(queryKeys))}=${percentEncode(queryValue(r))}`);
+  }
+  if (r.chance(0.05)) parts.push('%E0%A4%A=broken');
+  return `/v1/clusters/${id}/${r.pick(readRoutes)}${parts.length > 0 ? `?${parts.join('&')}` : ''}`;
+}
+
 describe(`REST API fuzzing (seed ${seed})`, () => {
   let running: Running;
   let apiKey: string;
@@ -1124,6 +1192,34 @@ describe(`REST API fuzzing (seed ${seed})`, () => {
           `${summary}\nexamples:\n${examples}`,
       );
     }
+  });
+
+  it(`answers ${READ_REQUESTS} random queries of the autoscaling read routes without a 5xx (rerun with FUZZ_SEED=${seed})`, {
+    timeout: 120_000,
+  }, async () => {
+    const r = new Random(seed ^ 0x5eed);
+    const problems: string[] = [];
+    const queue = Array.from({ length: READ_REQUESTS }, () => readCase(r, patchedId));
+    const worker = async () => {
+      for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
+        const outcome = await call('GET', path);
+        const body = outcome.json as Fields | undefined;
+        const shown = path.length > 200 ? `${path.slice(0, 200)}…` : path;
+        if (outcome.status >= 500)
+          problems.push(`${outcome.status} for GET ${shown}: ${outcome.text.slice(0, 300)}`);
+        // 431: Node's HTTP parser refuses a request line past its header limit before the API sees it.
+        else if (
+          outcome.status >= 400 &&
+          outcome.status !== 431 &&
+          (body === undefined || typeof body.message !== 'string')
+        )
+          problems.push(`${outcome.status} without the error body for GET ${shown}`);
+        else if (outcome.status === 200 && body === undefined)
+          problems.push(`200 without JSON for GET ${shown}`);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    assert.deepEqual(problems.slice(0, MAX_EXAMPLES), []);
   });
 
   it('stays healthy and usable after the fuzzing', async () => {

@@ -119,7 +119,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       await atFloor();
       const startedAt = performance.now();
       const raised = await platform.api.patch(`/v1/clusters/${cluster.id}`, { minCu: ENOUGH_CU });
-      if (raised.status !== 200) throw new Error(`PATCH answered ${raised.status}: ${JSON.stringify(raised.body)}`);
+      if (raised.status !== 200)
+        throw new Error(`PATCH answered ${raised.status}: ${JSON.stringify(raised.body)}`);
       await waitUntil(
         `the writer at ${ENOUGH_CU} CU`,
         30_000,

@@ -154,7 +154,11 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
     assert.equal(summary.failed, 0, JSON.stringify(summary.errorsByKind));
     const loadEndedAtMs = Date.now();
     await waitForClusterState(platform.api, cluster.id, 'paused', 60_000);
-    assert.deepEqual(await platform.writersOf(cluster.id), [], 'no writer stays attached to a paused cluster');
+    assert.deepEqual(
+      await platform.writersOf(cluster.id),
+      [],
+      'no writer stays attached to a paused cluster',
+    );
 
     const history = await events(cluster.id);
     const kinds = history.map((event) => event.kind);
@@ -254,7 +258,11 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
     let acknowledged = 0;
     for (const [key, count] of Object.entries(summary.counters?.acknowledged ?? {})) {
       acknowledged += count;
-      assert.equal(Number(await idle.get(key)), count, `counter ${key}: its value equals the acknowledged INCRs`);
+      assert.equal(
+        Number(await idle.get(key)),
+        count,
+        `counter ${key}: its value equals the acknowledged INCRs`,
+      );
     }
     assert.equal(acknowledged, summary.ops);
   });

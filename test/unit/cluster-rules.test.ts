@@ -21,12 +21,14 @@ function problems(result: ReturnType<typeof settingsForNewCluster>): string[] {
 }
 
 describe('settings of a new cluster', () => {
-  it('gives a serverless cluster the defaults: 0 to 4 CU, pausing after 300 s', () => {
+  it('gives a serverless cluster the defaults: 0 to 4 CU, pausing after 300 s, writers of up to 8 CU, a 30 s window', () => {
     assert.deepEqual(ok(settingsForNewCluster('serverless', {})), {
       mode: 'serverless',
       minCu: 0,
       maxCu: 4,
       autoPauseSeconds: 300,
+      cuPerWriterMax: 8,
+      scaleDownWindowSeconds: 30,
       writerCount: null,
       cuPerWriter: null,
       readConsistency: 'instance',

@@ -1,26 +1,8 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
-import { toInteger } from '../clusters/dto/list-clusters.query.js';
-import { IsOptionalNotNull } from '../common/validation.js';
+import { ApiProperty } from '@nestjs/swagger';
+import { ListClustersQuery } from '../clusters/dto/list-clusters.query.js';
 
-export const eventsPageSizeMax = 100;
-
-export class ListEventsQuery {
-  @ApiPropertyOptional({ description: `Page size, 1 to ${eventsPageSizeMax}. Default 20.`, example: 20 })
-  @IsOptionalNotNull()
-  @Transform(toInteger)
-  @Min(1, { message: 'limit must be at least 1' })
-  @Max(eventsPageSizeMax, { message: `limit must be at most ${eventsPageSizeMax}` })
-  @IsInt({ message: 'limit must be a whole number' })
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'The nextCursor of the previous page.' })
-  @IsOptionalNotNull()
-  @MaxLength(200, { message: 'cursor is too long: pass the nextCursor value of the previous page' })
-  @IsString({ message: 'cursor must be a string' })
-  cursor?: string;
-}
+/** The same paging as the cluster list: `limit` (1 to 100) and the previous page's `nextCursor`. */
+export class ListEventsQuery extends ListClustersQuery {}
 
 export class ScalingEventDto {
   @ApiProperty({ format: 'uuid' }) id!: string;

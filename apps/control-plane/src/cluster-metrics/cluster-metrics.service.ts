@@ -10,7 +10,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Counter } from 'prom-client';
 import { platformRedisNames } from '../../../../libs/routes/src/index.js';
 import type { LoadSample } from '../autoscaling/autoscaler-model.js';
@@ -18,6 +18,7 @@ import type { LoadSource } from '../autoscaling/load-source.js';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
+import { subscriberConnection } from '../redis/subscriber.js';
 import { LoadAggregator, parseProxyReport, parseWriterReport } from './load-aggregator.js';
 import { aggregate, type MetricsPoint, parsePoint, pointOf, SERIES_RETENTION_MS } from './metrics-series.js';
 
@@ -47,13 +48,7 @@ export class ClusterMetricsService implements LoadSource, OnApplicationBootstrap
       labelNames: ['source', 'outcome'] as const,
       registers: [metrics.registry],
     });
-    this.subscriber = new Redis(config.redisUrl, {
-      lazyConnect: true,
-      connectTimeout: 3_000,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    });
-    this.subscriber.on('error', () => undefined);
+    this.subscriber = subscriberConnection(config.redisUrl);
     this.subscriber.on('message', (channel: string, text: string) => this.hear(channel, text));
   }
 

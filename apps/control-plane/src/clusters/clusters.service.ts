@@ -11,6 +11,7 @@ import {
   lowestFreePort,
   SettingsInput,
   settingsAfterChange,
+  settingsFields,
   settingsForNewCluster,
 } from './cluster-rules.js';
 import { canTransition, settingsEditableStates } from './cluster-state.js';
@@ -43,27 +44,11 @@ function settingsOf(cluster: Cluster): ClusterSettings {
   };
 }
 
+/** The settings fields of a request body, and nothing else of it. */
 function settingsInput(body: SettingsInput): SettingsInput {
-  const {
-    minCu,
-    maxCu,
-    autoPauseSeconds,
-    cuPerWriterMax,
-    scaleDownWindowSeconds,
-    writerCount,
-    cuPerWriter,
-    readConsistency,
-  } = body;
-  return {
-    minCu,
-    maxCu,
-    autoPauseSeconds,
-    cuPerWriterMax,
-    scaleDownWindowSeconds,
-    writerCount,
-    cuPerWriter,
-    readConsistency,
-  };
+  const input: Record<string, unknown> = {};
+  for (const field of settingsFields) input[field] = body[field];
+  return input as SettingsInput;
 }
 
 @Injectable()

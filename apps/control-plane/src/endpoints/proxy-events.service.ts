@@ -10,9 +10,10 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { type ProxyEvent, parseProxyEvent, platformRedisNames } from '../../../../libs/routes/src/index.js';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.js';
+import { subscriberConnection } from '../redis/subscriber.js';
 
 @Injectable()
 export class ProxyEventsService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -24,13 +25,7 @@ export class ProxyEventsService implements OnApplicationBootstrap, OnApplication
   constructor(@Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig) {
     this.events.setMaxListeners(0);
     this.channel = platformRedisNames(config.redisPrefix).proxyEventsChannel;
-    this.subscriber = new Redis(config.redisUrl, {
-      lazyConnect: true,
-      connectTimeout: 3000,
-      maxRetriesPerRequest: null,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    });
-    this.subscriber.on('error', () => undefined);
+    this.subscriber = subscriberConnection(config.redisUrl);
     this.subscriber.on('message', (_channel: string, text: string) => {
       const event = parseProxyEvent(text);
       if (event !== null) this.events.emit(event.type, event);

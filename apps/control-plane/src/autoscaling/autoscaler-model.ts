@@ -57,7 +57,7 @@ export interface LoadSample {
 
 /** What the autoscaler remembers of a cluster between ticks. */
 export interface AutoscalerMemory {
-  /** Desired CU seen within the scale-down window, oldest first. */
+  /** Desired CU within the scale-down window that can still be its peak (a sliding-window maximum), oldest first. */
   window: ReadonlyArray<{ atMs: number; cu: number }>;
 }
 

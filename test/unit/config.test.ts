@@ -40,6 +40,49 @@ describe('control plane configuration', () => {
     assert.throws(() => loadConfig({ ...base, BOREALIS_FLEET_ON_EXIT: 'maybe' }), /use one of stop, keep/);
   });
 
+  it('reads what one capacity unit buys and the autoscaler’s settings', () => {
+    const defaults = loadConfig(base);
+    assert.deepEqual(
+      [
+        defaults.cuCommandsPerSecond,
+        defaults.cuCacheBytes,
+        defaults.cuConnections,
+        defaults.targetUtilization,
+        defaults.autoscalerTickMs,
+      ],
+      [2_000, 64 * 1024 * 1024, 200, 0.7, 250],
+    );
+    const config = loadConfig({
+      ...base,
+      BOREALIS_CU_COMMANDS_PER_SECOND: '100',
+      BOREALIS_CU_CACHE_BYTES: '1048576',
+      BOREALIS_CU_CONNECTIONS: '50',
+      AUTOSCALER_TARGET_UTILIZATION: '0.5',
+      AUTOSCALER_TICK_MS: '100',
+    });
+    assert.deepEqual(
+      [
+        config.cuCommandsPerSecond,
+        config.cuCacheBytes,
+        config.cuConnections,
+        config.targetUtilization,
+        config.autoscalerTickMs,
+      ],
+      [100, 1_048_576, 50, 0.5, 100],
+    );
+    for (const wrong of ['0', '1.5', '-0.2', 'most', '0.7.1']) {
+      assert.throws(
+        () => loadConfig({ ...base, AUTOSCALER_TARGET_UTILIZATION: wrong }),
+        /AUTOSCALER_TARGET_UTILIZATION=.* is invalid: use a fraction above 0 and at most 1, e.g. 0.7/,
+        wrong,
+      );
+    }
+    assert.throws(
+      () => loadConfig({ ...base, BOREALIS_CU_COMMANDS_PER_SECOND: '0' }),
+      /BOREALIS_CU_COMMANDS_PER_SECOND="0" is invalid: use a whole number from 1/,
+    );
+  });
+
   it('names the variable that is wrong and what would be right', () => {
     assert.throws(
       () => loadConfig({ ...base, PORT: 'eighty' }),

@@ -6,7 +6,7 @@
 //                              └─┘          attached ─detach (drains first)
 import { randomBytes } from 'node:crypto';
 import { cpus, hostname, totalmem } from 'node:os';
-import { writerCapacityProblem } from '../../../libs/limits/src/index.js';
+import { type CapacityUnit, writerCapacityProblem } from '../../../libs/limits/src/index.js';
 import { error } from '../../../libs/resp/src/reply.js';
 import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
 import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
@@ -37,8 +37,8 @@ export interface DataNodeOptions {
   redisUrl: string | null;
   /** Prefix of the platform's Redis keys and channels (BOREALIS_REDIS_PREFIX); `borealis` by default. */
   redisPrefix?: string;
-  /** Commands per second one CU buys (a platform setting); PER_CAPACITY_UNIT's by default. */
-  cuCommandsPerSecond?: number;
+  /** What one CU buys (a platform setting); PER_CAPACITY_UNIT by default. */
+  capacityUnit?: CapacityUnit;
   reportIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -81,7 +81,7 @@ class Attachment {
   readonly bucket: TokenBucket;
   readonly server: RespServer;
   limits: CapacityLimits;
-  private readonly cuCommandsPerSecond: number | undefined;
+  private readonly capacityUnit: CapacityUnit | undefined;
   readonly sessionsOpen = new Set<Session>();
 
   constructor(
@@ -91,8 +91,8 @@ class Attachment {
     metrics: NodeMetrics,
   ) {
     this.writerId = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
-    this.cuCommandsPerSecond = options.cuCommandsPerSecond;
-    this.limits = limitsFor(request.cu, this.cuCommandsPerSecond);
+    this.capacityUnit = options.capacityUnit;
+    this.limits = limitsFor(request.cu, this.capacityUnit);
     this.cache = new VersionedCache(this.limits.cacheBytes, CACHE_ENTRY_AGE_MAX_MS);
     this.client = new QuorumClient({
       writerId: this.writerId,
@@ -153,7 +153,7 @@ class Attachment {
   }
 
   resize(cu: number): void {
-    this.limits = limitsFor(cu, this.cuCommandsPerSecond);
+    this.limits = limitsFor(cu, this.capacityUnit);
     this.request.cu = cu;
     this.bucket.resize(this.limits.commandsPerSecond, this.limits.burstCommands, Date.now());
     this.cache.resize(this.limits.cacheBytes);

@@ -11,6 +11,7 @@ import {
   readPort,
   writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
+import { type CapacityUnit, PER_CAPACITY_UNIT } from '../../../libs/limits/src/index.js';
 import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
 import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
 import { startAdminServer } from './admin/admin-server.js';
@@ -34,6 +35,28 @@ function parseStorage(text: string): StorageNodeAddress[] {
   } catch (error) {
     return usageError(`--storage: ${(error as Error).message}`);
   }
+}
+
+/** What one CU buys, from DATA_NODE_CU_* (the platform's setting, passed on by the control plane). */
+function capacityUnitOf(env: NodeJS.ProcessEnv): CapacityUnit {
+  const read = (name: string, fallback: number, what: string): number => {
+    const text = env[name]?.trim();
+    if (text === undefined || text === '') return fallback;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < 1 || !Number.isSafeInteger(value)) {
+      throw new Error(`${name} must be a whole number of ${what}, at least 1`);
+    }
+    return value;
+  };
+  return {
+    commandsPerSecond: read(
+      'DATA_NODE_CU_COMMANDS_PER_SECOND',
+      PER_CAPACITY_UNIT.commandsPerSecond,
+      'commands per second',
+    ),
+    cacheBytes: read('DATA_NODE_CU_CACHE_BYTES', PER_CAPACITY_UNIT.cacheBytes, 'bytes'),
+    connections: read('DATA_NODE_CU_CONNECTIONS', PER_CAPACITY_UNIT.connections, 'connections'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -82,15 +105,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(coordinatorId) || coordinatorId < 7 || coordinatorId >= 2 ** 20) {
     return usageError('--coordinator-id must be an integer from 7 to 1048575');
   }
-  const cuRateText = env.DATA_NODE_CU_COMMANDS_PER_SECOND?.trim();
-  const cuCommandsPerSecond = cuRateText ? Number(cuRateText) : undefined;
-  if (
-    cuCommandsPerSecond !== undefined &&
-    !(Number.isInteger(cuCommandsPerSecond) && cuCommandsPerSecond >= 1)
-  ) {
-    return usageError(
-      'DATA_NODE_CU_COMMANDS_PER_SECOND must be a whole number of commands per second, at least 1',
-    );
+  let capacityUnit: CapacityUnit;
+  try {
+    capacityUnit = capacityUnitOf(env);
+  } catch (cause) {
+    return usageError((cause as Error).message);
   }
   const node = new DataNode({
     nodeId,
@@ -100,7 +119,7 @@ async function main(): Promise<void> {
     coordinatorId,
     redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
     redisPrefix: env.BOREALIS_REDIS_PREFIX?.trim() || 'borealis',
-    cuCommandsPerSecond,
+    capacityUnit,
   });
   const admin = await startAdminServer({
     host,

@@ -3,7 +3,14 @@
 // Plain constants and one pure check, so that any app or library may import it, the pure
 // protocol core included (the purity lint applies here too).
 
-/** What one capacity unit (CU) buys a writer. */
+/** What one capacity unit buys: a platform setting, these being its defaults. */
+export interface CapacityUnit {
+  commandsPerSecond: number;
+  cacheBytes: number;
+  connections: number;
+}
+
+/** What one capacity unit (CU) buys a writer by default (DESIGN §1). */
 export const PER_CAPACITY_UNIT = {
   /** The command budget: a token bucket refilled at this rate, holding one second of commands. */
   commandsPerSecond: 2_000,

@@ -43,6 +43,10 @@ export interface ControlPlaneConfig {
    * machine can drive several CU of load.
    */
   cuCommandsPerSecond: number;
+  /** Writer cache bytes one capacity unit buys (64 MiB by default). */
+  cuCacheBytes: number;
+  /** Client connections one capacity unit buys at a writer (200 by default). */
+  cuConnections: number;
   /** How often the autoscaler looks at every cluster (DESIGN §5). */
   autoscalerTickMs: number;
   /** The share of a CU's command rate the autoscaler aims to use (DESIGN §5: 0.7). */
@@ -66,6 +70,8 @@ export const configDefaults = {
   fleetHost: '127.0.0.1',
   redisPrefix: 'borealis',
   cuCommandsPerSecond: PER_CAPACITY_UNIT.commandsPerSecond,
+  cuCacheBytes: PER_CAPACITY_UNIT.cacheBytes,
+  cuConnections: PER_CAPACITY_UNIT.connections,
   autoscalerTickMs: 250,
   targetUtilization: 0.7,
 } as const;
@@ -150,6 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
       1,
       1_000_000,
     ),
+    cuCacheBytes: integer(env, 'BOREALIS_CU_CACHE_BYTES', configDefaults.cuCacheBytes, 1_024, 2 ** 40),
+    cuConnections: integer(env, 'BOREALIS_CU_CONNECTIONS', configDefaults.cuConnections, 1, 100_000),
     autoscalerTickMs: integer(env, 'AUTOSCALER_TICK_MS', configDefaults.autoscalerTickMs, 50, 10_000),
     targetUtilization: fraction(env, 'AUTOSCALER_TARGET_UTILIZATION', configDefaults.targetUtilization),
   };

@@ -19,7 +19,11 @@ function driverFor(config: ControlPlaneConfig): ComputeDriver {
     host: config.fleetHost,
     redisUrl: config.redisUrl,
     redisPrefix: config.redisPrefix,
-    cuCommandsPerSecond: config.cuCommandsPerSecond,
+    capacityUnit: {
+      commandsPerSecond: config.cuCommandsPerSecond,
+      cacheBytes: config.cuCacheBytes,
+      connections: config.cuConnections,
+    },
     environment: process.env,
     log: (line) => logger.log(line),
   });

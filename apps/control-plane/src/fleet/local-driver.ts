@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from '../../../../libs/health/src/process-lifecycle.js';
 import type { RegistryEntry } from '../../../../libs/health/src/registry.js';
+import type { CapacityUnit } from '../../../../libs/limits/src/index.js';
 import type { ComputeDriver, ExitListener, FleetInstance, FleetRole, ProcessSpec } from './compute-driver.js';
 
 /** A process must be ready (registry entry written, health answering) within this time. */
@@ -37,8 +38,8 @@ export interface LocalDriverOptions {
   redisUrl: string;
   /** Prefix of the platform's Redis keys and channels. */
   redisPrefix: string;
-  /** Commands per second one CU buys, for the data nodes (BOREALIS_CU_COMMANDS_PER_SECOND). */
-  cuCommandsPerSecond: number;
+  /** What one CU buys, for the data nodes (BOREALIS_CU_*). */
+  capacityUnit: CapacityUnit;
   /** The environment fleet processes inherit from (the control plane's own). */
   environment: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -199,7 +200,11 @@ export class LocalDriver implements ComputeDriver {
       BOREALIS_REGISTRY_FILE: registryFile,
       ...(spec.role === 'proxy' ? { PROXY_ID: spec.id } : {}),
       ...(spec.role === 'data-node'
-        ? { DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.cuCommandsPerSecond) }
+        ? {
+            DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.capacityUnit.commandsPerSecond),
+            DATA_NODE_CU_CACHE_BYTES: String(this.options.capacityUnit.cacheBytes),
+            DATA_NODE_CU_CONNECTIONS: String(this.options.capacityUnit.connections),
+          }
         : {}),
     };
   }

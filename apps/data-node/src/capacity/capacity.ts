@@ -1,7 +1,7 @@
 // Capacity units (DESIGN §1): what one CU buys, and the token bucket that enforces its command
 // budget. Pure: time comes in as `nowMs`. The facts themselves (per-CU budget, step, per-writer
 // maximum) live in libs/limits, shared with the control plane, so that the two cannot disagree.
-import { PER_CAPACITY_UNIT } from '../../../../libs/limits/src/index.js';
+import { type CapacityUnit, PER_CAPACITY_UNIT } from '../../../../libs/limits/src/index.js';
 
 export interface CapacityLimits {
   cu: number;
@@ -13,21 +13,18 @@ export interface CapacityLimits {
 }
 
 /**
- * What `cu` capacity units buy. The command rate of one CU is a platform setting
- * (BOREALIS_CU_COMMANDS_PER_SECOND, passed to data nodes as DATA_NODE_CU_COMMANDS_PER_SECOND);
- * tests lower it so that one machine can drive several CU of load.
+ * What `cu` capacity units buy. What one CU buys is a platform setting (BOREALIS_CU_*, passed to
+ * data nodes as DATA_NODE_CU_*); tests lower its command rate so that one machine can drive
+ * several CU of load.
  */
-export function limitsFor(
-  cu: number,
-  cuCommandsPerSecond: number = PER_CAPACITY_UNIT.commandsPerSecond,
-): CapacityLimits {
-  const commandsPerSecond = cu * cuCommandsPerSecond;
+export function limitsFor(cu: number, unit: CapacityUnit = PER_CAPACITY_UNIT): CapacityLimits {
+  const commandsPerSecond = cu * unit.commandsPerSecond;
   return {
     cu,
     commandsPerSecond,
     burstCommands: commandsPerSecond,
-    cacheBytes: cu * PER_CAPACITY_UNIT.cacheBytes,
-    connections: Math.floor(cu * PER_CAPACITY_UNIT.connections),
+    cacheBytes: cu * unit.cacheBytes,
+    connections: Math.floor(cu * unit.connections),
   };
 }
 

@@ -95,7 +95,7 @@ export class AutoscalerService implements OnApplicationBootstrap, OnApplicationS
       this.lastTickMs = performance.now() - startedAt;
     } catch (error) {
       // The metadata database is unreachable: nothing changes until it is back.
-      this.logger.debug?.(`tick skipped: ${(error as Error).message}`);
+      this.logger.debug(`tick skipped: ${(error as Error).message}`);
     } finally {
       this.ticking = false;
     }

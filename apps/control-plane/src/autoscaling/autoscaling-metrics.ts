@@ -37,11 +37,18 @@ export class AutoscalingMetrics implements OnApplicationBootstrap {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    const capacityGauge = new Gauge({
+    // Each gauge reads at its own collect: one filled by the other's collect would show the
+    // previous scrape's values (the registry collects and reads one metric at a time).
+    new Gauge({
       name: 'borealis_cluster_capacity_units',
       help: 'Capacity units of the writers attached to each cluster, read at scrape time.',
       labelNames: ['cluster'] as const,
       registers,
+      async collect() {
+        const capacities = await fleetRows.writerCapacities();
+        this.reset();
+        for (const [cluster, capacity] of capacities) this.set({ cluster }, capacity.cu);
+      },
     });
     new Gauge({
       name: 'borealis_cluster_writers',
@@ -51,11 +58,7 @@ export class AutoscalingMetrics implements OnApplicationBootstrap {
       async collect() {
         const capacities = await fleetRows.writerCapacities();
         this.reset();
-        capacityGauge.reset();
-        for (const [cluster, capacity] of capacities) {
-          this.set({ cluster }, capacity.writers);
-          capacityGauge.set({ cluster }, capacity.cu);
-        }
+        for (const [cluster, capacity] of capacities) this.set({ cluster }, capacity.writers);
       },
     });
     new Gauge({

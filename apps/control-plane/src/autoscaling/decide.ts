@@ -3,7 +3,7 @@
 // the new memory and an explanation for people come out. No I/O, no clock, no randomness: the
 // control plane's loop feeds it, and tests drive it with a fake clock.
 import { capacityLimits } from '../clusters/cluster-rules.js';
-import { writerLayout } from '../compute/writer-plan.js';
+import { floorCu, writerLayout } from '../compute/writer-plan.js';
 import {
   type AutoscalerAction,
   type AutoscalerMemory,
@@ -20,11 +20,6 @@ const STEP = capacityLimits.stepCu;
 
 export function emptyMemory(): AutoscalerMemory {
   return { window: [] };
-}
-
-/** The least capacity of an awake cluster: its minimum, at least one step. */
-export function floorCu(settings: { minCu: number; maxCu: number }): number {
-  return Math.min(Math.max(settings.minCu, STEP), Math.max(settings.maxCu, STEP));
 }
 
 /**

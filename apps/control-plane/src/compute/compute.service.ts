@@ -16,12 +16,7 @@ import { FleetRepository } from '../fleet/fleet.repository.js';
 import { FleetActions } from '../fleet/fleet-actions.js';
 import { FleetManager } from '../fleet/fleet-manager.service.js';
 import { StorageFleetService } from '../fleet/storage-fleet.service.js';
-import {
-  type CapacitySummary,
-  ScalingEventsRepository,
-  type ScalingRecord,
-  scalingKind,
-} from './scaling-events.repository.js';
+import { ScalingEventsRepository, type ScalingRecord, scalingKind } from './scaling-events.repository.js';
 import { planCapacity, planWriters, startingCu, type WriterPlan } from './writer-plan.js';
 
 /** Every cluster is checked against its plan this often (and at once on any change). */
@@ -35,11 +30,6 @@ const PROVISION_ATTEMPTS = 3;
 const PROVISION_RETRY_MS = 1_000;
 
 export class ComputeStateError extends Error {}
-
-/** What a scaling request came to. */
-export type ScaleOutcome =
-  | { applied: true; from: CapacitySummary; to: CapacitySummary }
-  | { applied: false; why: string };
 
 @Injectable()
 export class ComputeService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -143,13 +133,12 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
    * first (resizes up, new writers), then shrinks (resizes down, writers drained: their sessions
    * move at command boundaries), so the cluster never has less than either end while it changes.
    */
-  scaleTo(clusterId: string, toCu: number, reason: string, decidedAtMs: number): Promise<ScaleOutcome> {
+  scaleTo(clusterId: string, toCu: number, reason: string, decidedAtMs: number): Promise<void> {
     return this.enqueue(clusterId, async () => {
       const cluster = await this.clusters.findById(clusterId);
-      if (cluster === null) return { applied: false, why: 'the cluster is gone' };
-      if (cluster.mode !== 'serverless' || cluster.state !== 'available' || !this.fleet.enabled) {
-        return { applied: false, why: `the cluster is ${cluster.mode} and ${cluster.state}` };
-      }
+      // Deleted, paused or changed meanwhile: the next tick decides again.
+      if (cluster === null || cluster.mode !== 'serverless' || cluster.state !== 'available') return;
+      if (!this.fleet.enabled) return;
       const writers = await this.fleetRows.writersOf(cluster.id);
       const from = summary(writers);
       const plan = planCapacity(cluster, toCu);
@@ -164,18 +153,16 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
         decidedAtMs,
         effectiveAtMs: Date.now(),
       });
-      return { applied: true, from, to };
     });
   }
 
   /** The autoscaler's decision to pause an idle cluster (a command arriving meanwhile cancels it). */
-  autoPause(clusterId: string, reason: string, decidedAtMs: number): Promise<boolean> {
+  autoPause(clusterId: string, reason: string, decidedAtMs: number): Promise<void> {
     return this.enqueue(clusterId, async () => {
       const cluster = await this.clusters.findById(clusterId);
-      if (cluster === null || cluster.mode !== 'serverless' || !this.fleet.enabled) return false;
-      if (cluster.state !== 'available') return false;
-      if (!(await this.clusters.transition(clusterId, 'available', 'pausing'))) return false;
-      return this.runPause({ ...cluster, state: 'pausing' }, reason, decidedAtMs);
+      if (cluster === null || cluster.mode !== 'serverless' || cluster.state !== 'available') return;
+      if (!this.fleet.enabled || !(await this.clusters.transition(clusterId, 'available', 'pausing'))) return;
+      await this.runPause({ ...cluster, state: 'pausing' }, reason, decidedAtMs);
     });
   }
 
@@ -228,8 +215,7 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
       case 'available':
         return this.keepToPlan(cluster, 'its settings or writers changed');
       case 'pausing':
-        await this.runPause(cluster, 'a pause left unfinished by an earlier control plane');
-        return;
+        return this.runPause(cluster, 'a pause left unfinished by an earlier control plane');
       case 'resuming':
         return this.runResume(cluster, 'a resume left unfinished by an earlier control plane');
       case 'paused':
@@ -359,7 +345,7 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
    * a wake cancels the pause (→ available), a quiesced proxy (or none answering) lets the writers
    * be drained and returned to the warm pool.
    */
-  private async runPause(cluster: Cluster, reason: string, decidedAtMs = Date.now()): Promise<boolean> {
+  private async runPause(cluster: Cluster, reason: string, decidedAtMs = Date.now()): Promise<void> {
     const before = summary(await this.fleetRows.writersOf(cluster.id));
     const answer = this.proxyEvents.waitForPauseAnswer(
       cluster.id,
@@ -381,7 +367,7 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
           await this.routes.publish(cluster.id);
         },
       );
-      return false;
+      return;
     }
     if (outcome === 'timeout')
       this.logger.warn(
@@ -399,7 +385,6 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
       decidedAtMs,
       effectiveAtMs: Date.now(),
     });
-    return true;
   }
 
   /** paused → resuming → available: a writer from the warm pool, then the route that opens the cluster. */

@@ -25,8 +25,8 @@ export function writerCuMax(shape: ClusterShape): number {
 }
 
 /** The least capacity an awake serverless cluster runs: its minimum, or half a CU at minimum 0. */
-export function floorCu(shape: ClusterShape): number {
-  return Math.min(Math.max(shape.minCu ?? 0, capacityLimits.stepCu), shape.maxCu ?? Number.POSITIVE_INFINITY);
+export function floorCu(range: { minCu: number | null; maxCu: number | null }): number {
+  return Math.min(Math.max(range.minCu ?? 0, capacityLimits.stepCu), range.maxCu ?? Number.POSITIVE_INFINITY);
 }
 
 /** The capacity a serverless cluster starts or resumes at: its floor. */

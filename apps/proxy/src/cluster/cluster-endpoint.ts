@@ -137,8 +137,7 @@ export class ClusterEndpoint implements EndpointServices {
   /** The activity since the last call, for the report to the autoscaler. */
   takeActivity(): ClusterActivity {
     const held = this.context.budget.of(this.clusterId);
-    let sessionsInTransaction = 0;
-    for (const connection of this.connections) if (connection.state.inTransaction) sessionsInTransaction++;
+    const sessionsInTransaction = this.sessionsInTransaction();
     const commands = this.commandsSinceReport;
     this.commandsSinceReport = 0;
     return {
@@ -376,7 +375,10 @@ export class ClusterEndpoint implements EndpointServices {
   private decideQuiesce(): void {
     // A session inside MULTI or holding a WATCH keeps the cluster awake (DESIGN §5): closing its
     // link would drop what its writer holds for it, so the pause is refused like a held command.
-    const outcome = this.quiesce.decide(this.inFlight, this.holders.size > 0 || this.anyInTransaction());
+    const outcome = this.quiesce.decide(
+      this.inFlight,
+      this.holders.size > 0 || this.sessionsInTransaction() > 0,
+    );
     if (outcome === null) return;
     if (outcome.type === 'wake') {
       this.wake(Date.now());
@@ -393,9 +395,11 @@ export class ClusterEndpoint implements EndpointServices {
     this.log(`quiesced (route version ${outcome.version})`);
   }
 
-  private anyInTransaction(): boolean {
-    for (const connection of this.connections) if (connection.state.inTransaction) return true;
-    return false;
+  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
+  private sessionsInTransaction(): number {
+    let count = 0;
+    for (const connection of this.connections) if (connection.state.inTransaction) count++;
+    return count;
   }
 
   private wake(nowMs: number): void {

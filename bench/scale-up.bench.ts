@@ -5,10 +5,9 @@
 // serves the load taking effect. The peer in the same run is the resize mechanism alone: the
 // same change asked for directly (PATCH minCu) and timed until the writer has it, so the ratio is
 // what deciding costs on top of doing.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../test/support/environment.js';
+import { runLoadgen } from '../test/support/loadgen.js';
 import { startPlatform, waitForClusterState } from '../test/support/platform.js';
 import { waitUntil } from '../test/support/wait.js';
 import { registerCleanup } from './lib/cleanup.js';
@@ -23,41 +22,8 @@ const ENOUGH_CU = STEP_RATE / CU_RATE;
 const IDLE_BEFORE_STEP_S = 1;
 const LOAD_S = 3;
 
-interface Summary {
-  startedAtMs: number;
-  failed: number;
-  connections: { dropped: number };
-}
-
 function round(value: number): number {
   return Math.round(value * 10) / 10;
-}
-
-function runLoadgen(port: number, password: string, out: string): Promise<Summary> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [
-        join(repoRoot, 'dist/apps/loadgen/src/main.js'),
-        '--endpoint',
-        `127.0.0.1:${port}`,
-        '--password',
-        password,
-        '--pattern',
-        'custom',
-        '--steps',
-        `${IDLE_BEFORE_STEP_S}:0,${LOAD_S}:${STEP_RATE}`,
-        '--quiet',
-        '--json',
-        out,
-      ],
-      { timeout: 60_000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`loadgen failed: ${error.message}\n${stdout}\n${stderr}`));
-        resolve(JSON.parse(readFileSync(out, 'utf8')) as Summary);
-      },
-    );
-  });
 }
 
 function row(label: string, recorder: LatencyRecorder): Row {
@@ -96,8 +62,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     for (let step = 0; step < STEPS; step++) {
       await atFloor();
       const summary = await runLoadgen(
-        cluster.endpoint.port,
-        cluster.dataPassword,
+        { port: cluster.endpoint.port, password: cluster.dataPassword },
+        ['--pattern', 'custom', '--steps', `${IDLE_BEFORE_STEP_S}:0,${LOAD_S}:${STEP_RATE}`],
         join(scratch, `step-${step}.json`),
       );
       failed += summary.failed;

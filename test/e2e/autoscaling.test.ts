@@ -5,13 +5,13 @@
 // and pause after the idle time with an idle connection kept open, no pause under MULTI or
 // WATCH, and scale-out and scale-in of writers under a counter workload that loses no INCR.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { repoRoot } from '../support/environment.js';
+import type { SummaryJson } from '../../apps/loadgen/src/summary.js';
+import { runLoadgen } from '../support/loadgen.js';
 import {
   type CreatedCluster,
   endpointClient,
@@ -23,15 +23,6 @@ import { waitUntil } from '../support/wait.js';
 
 /** Commands per second one CU buys on this test platform (2,000 by default). */
 const CU_RATE = 100;
-
-interface LoadSummary {
-  ops: number;
-  failed: number;
-  errorsByKind: Record<string, number>;
-  startedAtMs: number;
-  connections: { opened: number; dropped: number };
-  counters?: { acknowledged: Record<string, number>; unknown: Record<string, number> };
-}
 
 interface ScalingEventView {
   kind: string;
@@ -49,29 +40,12 @@ const scratch = mkdtempSync(join(tmpdir(), 'borealis-autoscaling-'));
 let runs = 0;
 
 /** Runs the load generator's CLI against a cluster's endpoint and returns its JSON summary. */
-function loadgen(cluster: CreatedCluster, args: string[]): Promise<LoadSummary> {
-  const out = join(scratch, `run-${++runs}.json`);
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [
-        join(repoRoot, 'dist/apps/loadgen/src/main.js'),
-        '--endpoint',
-        `127.0.0.1:${cluster.endpoint.port}`,
-        '--password',
-        cluster.dataPassword,
-        '--quiet',
-        '--json',
-        out,
-        ...args,
-      ],
-      { timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`loadgen failed: ${error.message}\n${stdout}\n${stderr}`));
-        resolve(JSON.parse(readFileSync(out, 'utf8')) as LoadSummary);
-      },
-    );
-  });
+function loadgen(cluster: CreatedCluster, args: string[]): Promise<SummaryJson> {
+  return runLoadgen(
+    { port: cluster.endpoint.port, password: cluster.dataPassword },
+    args,
+    join(scratch, `run-${++runs}.json`),
+  );
 }
 
 describe('autoscaling through the endpoint, driven by the load generator', { timeout: 600_000 }, () => {

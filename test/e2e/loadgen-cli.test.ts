@@ -3,24 +3,16 @@
 // the counters' final values, the idle pattern's connections all answering at the end, and the
 // exit codes and one-line errors for wrong options and an endpoint nobody listens on.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { repoRoot, testEnvironment } from '../support/environment.js';
+import { testEnvironment } from '../support/environment.js';
+import { runLoadgenCli } from '../support/loadgen.js';
 import { freePortRange } from '../support/processes.js';
 
-const main = join(repoRoot, 'dist/apps/loadgen/src/main.js');
-
-function loadgen(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [main, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), stdout, stderr });
-    });
-  });
-}
+const loadgen = (args: string[]) => runLoadgenCli(args, 60_000);
 
 describe('the load generator CLI', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'borealis-loadgen-'));

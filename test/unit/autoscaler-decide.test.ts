@@ -101,7 +101,7 @@ describe('autoscaler decide: scaling', () => {
     assert.equal(decision.explanation.demandCu, 6.5);
   });
 
-  it('counts throttled commands as demand, and takes the endpoint’s rate when it is higher', () => {
+  it('counts throttled commands as demand without endpoint traffic, and the endpoint’s rate with it', () => {
     const throttled = decide(
       view(),
       emptyMemory(),
@@ -113,6 +113,18 @@ describe('autoscaler decide: scaling', () => {
     const atProxy = decide(view(), emptyMemory(), load(T0, 50, { proxyCommandsPerSecond: 700 }), T0);
     assert.equal(atProxy.explanation.demandCu, 8, 'capped at maxCu');
     assert.ok(atProxy.explanation.holders.includes('maximum'));
+  });
+
+  it('with endpoint traffic, demand is what arrives there: a draining queue is not more demand', () => {
+    // 200/s arrive; the writers serve 300/s while they work off a queue, most of it throttled.
+    const draining = decide(
+      view(),
+      emptyMemory(),
+      load(T0, 300, { throttledPerSecond: 290, proxyCommandsPerSecond: 200 }),
+      T0,
+    );
+    assert.equal(draining.explanation.demandPerSecond, 200);
+    assert.equal(draining.explanation.demandCu, 3);
   });
 
   it('steps down only after the window, to the window’s peak', () => {

@@ -45,9 +45,9 @@ export interface LoadSample {
   atMs: number;
   /** Commands per second the writers served. */
   commandsPerSecond: number;
-  /** Commands per second delayed by the writers' capacity budget (they count as demand). */
+  /** Commands per second delayed by the writers' capacity budget (demand without endpoint traffic). */
   throttledPerSecond: number;
-  /** Commands per second clients sent to the endpoint (demand seen before any throttling). */
+  /** Commands per second clients sent to the endpoint (the demand, each command counted once). */
   proxyCommandsPerSecond: number;
   /** When the last command arrived anywhere (ms since the epoch); 0 if none was seen. */
   lastCommandAtMs: number;

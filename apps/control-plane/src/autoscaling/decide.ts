@@ -37,8 +37,17 @@ export function desiredCu(
   return Math.min(Math.max(steps * STEP, floorCu(settings)), Math.max(settings.maxCu, STEP));
 }
 
+/**
+ * Commands/s that arrive for the cluster. At the endpoint the proxy counts each command once, as
+ * it arrives, whether a writer then serves it at once or throttles it. Without endpoint traffic
+ * (clients on the writers directly, or before the proxy's first report) the writers' served plus
+ * throttled commands stand in. The writers' numbers are not added to the endpoint's: a throttled
+ * command is counted by a writer twice (delayed, then served), and while a queue drains they
+ * read as demand the clients never sent, which scaled a steady 200 commands/s to 8 writers.
+ */
 function demandOf(load: LoadSample): number {
-  return Math.max(load.commandsPerSecond + load.throttledPerSecond, load.proxyCommandsPerSecond);
+  if (load.proxyCommandsPerSecond > 0) return load.proxyCommandsPerSecond;
+  return load.commandsPerSecond + load.throttledPerSecond;
 }
 
 function writersFor(cu: number, cuPerWriterMax: number): number {

@@ -70,8 +70,8 @@ function cluster(state: Cluster['state']): Cluster {
   } as Cluster;
 }
 
-function writer(id: string, state: DataNode['state'], respPort: number | null): DataNode {
-  return { id, state, host: '127.0.0.1', respPort } as DataNode;
+function writer(id: string, state: DataNode['state'], respPort: number | null, cu = 2): DataNode {
+  return { id, state, host: '127.0.0.1', respPort, cu } as DataNode;
 }
 
 describe('routes', () => {
@@ -85,7 +85,7 @@ describe('routes', () => {
     const route = routeOf(cluster('available'), writers, 12);
     assert.equal(route.mode, 'open');
     assert.equal(route.version, 12);
-    assert.deepEqual(route.writers, [{ id: 'd7', host: '127.0.0.1', port: 40001 }]);
+    assert.deepEqual(route.writers, [{ id: 'd7', host: '127.0.0.1', port: 40001, cu: 2 }], 'with its CU');
     assert.equal(route.writerPassword, 'internal');
   });
 

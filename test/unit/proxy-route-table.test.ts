@@ -16,7 +16,7 @@ function route(clusterId: string, version: number, changes: Partial<ClusterRoute
     writerPassword: 'w',
     version,
     mode: 'open',
-    writers: [{ id: 'd1', host: '127.0.0.1', port: 7401 }],
+    writers: [{ id: 'd1', host: '127.0.0.1', port: 7401, cu: 1 }],
     ...changes,
   };
 }
@@ -81,6 +81,22 @@ describe('route messages', () => {
     });
   });
 
+  it("reads each writer's CU; a writer without one (a route stored before CU was in it) weighs 1", () => {
+    const stored = {
+      ...route('a', 1),
+      writers: [
+        { id: 'd1', host: 'h', port: 1 },
+        { id: 'd2', host: 'h', port: 2, cu: 0.5 },
+      ],
+    };
+    const parsed = parseRouteMessage(JSON.stringify(stored));
+    assert.ok(!('problem' in parsed) && !('deleted' in parsed), JSON.stringify(parsed));
+    assert.deepEqual(
+      parsed.writers.map((writer) => writer.cu),
+      [1, 0.5],
+    );
+  });
+
   it('refuses what is not a route, saying why', () => {
     const bad: [string, RegExp][] = [
       ['nope', /not JSON/],
@@ -90,6 +106,9 @@ describe('route messages', () => {
       [JSON.stringify({ ...route('a', 1), port: 70000 }), /port/],
       [JSON.stringify({ ...route('a', 1), mode: 'asleep' }), /mode/],
       [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h' }] }), /writer/],
+      [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h', port: 1, cu: 0 }] }), /writer/],
+      [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h', port: 1, cu: '2' }] }), /writer/],
+      [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h', port: 1, cu: 1e6 }] }), /writer/],
       [
         JSON.stringify({ ...route('a', 1), writers: [route('a', 1).writers[0], route('a', 1).writers[0]] }),
         /same id/,

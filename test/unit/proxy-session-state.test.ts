@@ -261,8 +261,8 @@ describe('pause decision', () => {
 
 describe('writer choice', () => {
   const writers = [
-    { id: 'a', host: 'h', port: 1 },
-    { id: 'b', host: 'h', port: 2 },
+    { id: 'a', host: 'h', port: 1, cu: 1 },
+    { id: 'b', host: 'h', port: 2, cu: 1 },
   ];
 
   it('picks the writer with the fewest links', () => {
@@ -275,6 +275,29 @@ describe('writer choice', () => {
     pool.linkClosed('a');
     pool.linkClosed('a');
     assert.equal(pool.choose(0)?.id, 'a');
+  });
+
+  it('spreads links in proportion to CU: a writer of half the size gets half as many', () => {
+    const pool = new WriterPool();
+    pool.setWriters([
+      { id: 'big', host: 'h', port: 1, cu: 1 },
+      { id: 'small', host: 'h', port: 2, cu: 0.5 },
+      { id: 'other', host: 'h', port: 3, cu: 1 },
+    ]);
+    for (let link = 0; link < 10; link++) pool.linkOpened((pool.choose(0) as { id: string }).id);
+    assert.deepEqual(
+      ['big', 'small', 'other'].map((id) => pool.linksTo(id)),
+      [4, 2, 4],
+    );
+    assert.deepEqual(
+      [...pool.shares(10)],
+      [
+        ['big', 4],
+        ['small', 2],
+        ['other', 4],
+      ],
+      'the shares a rebalance aims at',
+    );
   });
 
   it('keeps a writer that fails again and again out longer each time, until a session logs in on it', () => {

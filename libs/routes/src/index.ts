@@ -29,7 +29,16 @@ export interface RouteWriter {
   id: string;
   host: string;
   port: number;
+  /**
+   * The writer's capacity units: new sessions spread in proportion to it, so that a writer of
+   * half the size gets half the sessions. A route that does not say (one stored before it was
+   * part of the route) weighs every writer the same, as 1.
+   */
+  cu: number;
 }
+
+/** The largest CU a route may give one writer (a bound on what is parsed, well above any plan). */
+const ROUTE_WRITER_CU_MAX = 1_024;
 
 export interface ClusterRoute {
   clusterId: string;
@@ -93,7 +102,8 @@ function parseRoute(
   const parsedWriters: RouteWriter[] = [];
   for (const writer of writers) {
     const parsed = parseWriter(writer);
-    if (parsed === null) return problem(`writer ${JSON.stringify(writer)} is not { id, host, port }`);
+    if (parsed === null)
+      return problem(`writer ${JSON.stringify(writer)} is not { id, host, port, cu (optional) }`);
     parsedWriters.push(parsed);
   }
   if (new Set(parsedWriters.map((writer) => writer.id)).size !== parsedWriters.length)
@@ -112,9 +122,11 @@ function parseRoute(
 
 function parseWriter(value: unknown): RouteWriter | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { id, host, port } = value as Record<string, unknown>;
+  const { id, host, port, cu } = value as Record<string, unknown>;
   if (!isText(id) || !isText(host) || !isPort(port)) return null;
-  return { id, host, port };
+  if (cu === undefined) return { id, host, port, cu: 1 };
+  if (typeof cu !== 'number' || !Number.isFinite(cu) || cu <= 0 || cu > ROUTE_WRITER_CU_MAX) return null;
+  return { id, host, port, cu };
 }
 
 function isText(value: unknown): value is string {

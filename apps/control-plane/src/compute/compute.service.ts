@@ -279,9 +279,9 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * Brings the writers to `plan`: the first ones are kept (resized), new ones added, the rest
-   * drained. Growth goes first and shrinking last; the route is published once writers join
-   * and again as each one leaves.
+   * Brings the writers to `plan`: the first ones are kept (resized), new ones added (all at
+   * once), the rest drained. Growth goes first and shrinking last; the route is published once
+   * writers join and again as each one leaves.
    */
   private async applyPlan(
     cluster: Cluster,
@@ -292,19 +292,29 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
     const kept = writers.slice(0, plan.count);
     const leaving = writers.slice(plan.count);
     const shrinking: [DataNode, number][] = [];
+    let grew = false;
     for (const [index, writer] of kept.entries()) {
       const cu = plan.sizes[index] as number;
       if (writer.state !== 'attached' || writer.cu === cu) continue;
       if (writer.cu !== null && cu < writer.cu) shrinking.push([writer, cu]);
-      else await this.dataNodes.resize(writer, cu, reason);
+      else {
+        await this.dataNodes.resize(writer, cu, reason);
+        grew = true;
+      }
     }
-    let joined = false;
-    for (let index = kept.length; index < plan.count; index++) {
-      await this.addWriter(cluster, plan.sizes[index] as number, reason);
-      joined = true;
-    }
-    if (joined) await this.routes.publish(cluster.id);
+    // New writers attach side by side: a scale-out takes one attach, not one per writer. Those
+    // that joined go into the route even when another failed (its error is thrown after).
+    const attaches = await Promise.allSettled(
+      plan.sizes.slice(kept.length).map((cu) => this.addWriter(cluster, cu, reason)),
+    );
+    // The route carries each writer's CU (the proxy spreads sessions by it): published when
+    // writers join or change size.
+    if (grew || attaches.some((attach) => attach.status === 'fulfilled'))
+      await this.routes.publish(cluster.id);
+    const failed = attaches.find((attach) => attach.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     for (const [writer, cu] of shrinking) await this.dataNodes.resize(writer, cu, reason);
+    if (shrinking.length > 0 && leaving.length === 0) await this.routes.publish(cluster.id);
     for (const writer of leaving) {
       await this.retireWriter(cluster, writer, `${reason}: the cluster runs ${plan.count} writers`);
     }

@@ -9,7 +9,10 @@ function modeOf(state: ClusterState): RouteMode {
   return 'open';
 }
 
-/** The route of `cluster` at `version`: only attached writers with a RESP port take traffic. */
+/**
+ * The route of `cluster` at `version`: only attached writers with a RESP port take traffic, each
+ * with its CU (the proxy spreads sessions in proportion).
+ */
 export function routeOf(cluster: Cluster, writers: DataNode[], version: number): ClusterRoute {
   const mode = modeOf(cluster.state);
   return {
@@ -25,6 +28,11 @@ export function routeOf(cluster: Cluster, writers: DataNode[], version: number):
         ? []
         : writers
             .filter((writer) => writer.state === 'attached' && writer.respPort !== null)
-            .map((writer) => ({ id: writer.id, host: writer.host, port: writer.respPort as number })),
+            .map((writer) => ({
+              id: writer.id,
+              host: writer.host,
+              port: writer.respPort as number,
+              cu: writer.cu ?? 1,
+            })),
   };
 }

@@ -97,8 +97,7 @@ export class ClusterEndpoint implements EndpointServices {
     }
     this.pool.setWriters(route.writers);
     this.dropWriters(previous.writers, route);
-    if (route.writers.some((writer) => !previous.writers.some((old) => old.id === writer.id)))
-      this.rebalance();
+    if (sharesChanged(previous.writers, route.writers)) this.rebalance();
     this.quiesce.routeApplied(route.mode, route.version);
     // A wake sent under an earlier route says nothing about this one (a pause may have come in
     // between): the next held command wakes the cluster at once.
@@ -295,9 +294,10 @@ export class ClusterEndpoint implements EndpointServices {
   }
 
   /**
-   * Writers joined (scale-out): sessions on a writer holding more than its share leave it at
-   * their next command boundary, and their next command opens a link to the writer with the
-   * fewest (DESIGN §5, §6). Sessions inside MULTI or holding a WATCH stay where they are.
+   * Writers joined (scale-out) or changed size: sessions on a writer holding more than its share
+   * (in proportion to its CU) leave it at their next command boundary, and their next command
+   * opens a link to the writer with the fewest links per CU (DESIGN §5, §6). Sessions inside
+   * MULTI or holding a WATCH stay where they are.
    */
   private rebalance(): void {
     const writers = this.route.writers;
@@ -313,9 +313,9 @@ export class ClusterEndpoint implements EndpointServices {
       if (sessions === undefined) linked.set(writerId, [connection]);
       else sessions.push(connection);
     }
-    const share = Math.ceil(total / writers.length);
+    const shares = this.pool.shares(total);
     for (const [writerId, sessions] of linked) {
-      const surplus = this.pool.linksTo(writerId) - share;
+      const surplus = this.pool.linksTo(writerId) - (shares.get(writerId) ?? 0);
       for (const connection of sessions.slice(0, Math.max(0, surplus))) connection.retireLinkTo(writerId);
     }
   }
@@ -415,8 +415,16 @@ export class ClusterEndpoint implements EndpointServices {
   }
 }
 
+/** Whether a writer joined or one that stays changed its CU: the sessions' shares moved. */
+function sharesChanged(previous: readonly RouteWriter[], current: readonly RouteWriter[]): boolean {
+  const before = new Map(previous.map((writer) => [writer.id, writer.cu]));
+  return current.some((writer) => before.get(writer.id) !== writer.cu);
+}
+
 function describeRoute(route: ClusterRoute): string {
-  const writers = route.writers.map((writer) => `${writer.id}@${writer.host}:${writer.port}`).join(', ');
+  const writers = route.writers
+    .map((writer) => `${writer.id}@${writer.host}:${writer.port} ${writer.cu} CU`)
+    .join(', ');
   return `${route.mode}, writers [${writers}]`;
 }
 

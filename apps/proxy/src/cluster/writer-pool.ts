@@ -1,5 +1,5 @@
-// Which writer a new session link goes to: the route's writer with the fewest links, skipping one
-// that just failed. A failed writer is kept out for QUARANTINE_MS, twice as long after each
+// Which writer a new session link goes to: the route's writer with the fewest links for its
+// capacity (links per CU), skipping one that just failed. A failed writer is kept out for QUARANTINE_MS, twice as long after each
 // failure in a row (up to QUARANTINE_MAX_MS), until a session logs in on it again: a dead writer
 // still in the route, having no links, would otherwise draw every new session. Counts links per
 // writer, which also says when a writer the route dropped is released. Pure: time comes in as
@@ -36,20 +36,30 @@ export class WriterPool {
     return this.writers.some((writer) => this.isUp(writer.id, nowMs));
   }
 
+  /** The writer whose links per CU would be fewest with one more: sessions spread by capacity. */
   choose(nowMs: number): RouteWriter | null {
     let best: RouteWriter | null = null;
-    let bestLinks = Number.POSITIVE_INFINITY;
+    let bestLoad = Number.POSITIVE_INFINITY;
     const count = this.writers.length;
     for (let step = 0; step < count; step++) {
       const writer = this.writers[(this.rotation + step) % count] as RouteWriter;
-      const links = this.linksTo(writer.id);
-      if (links < bestLinks && this.isUp(writer.id, nowMs)) {
+      const load = (this.linksTo(writer.id) + 1) / writer.cu;
+      if (load < bestLoad && this.isUp(writer.id, nowMs)) {
         best = writer;
-        bestLinks = links;
+        bestLoad = load;
       }
     }
     this.rotation = (this.rotation + 1) % Math.max(1, count);
     return best;
+  }
+
+  /**
+   * How many of `sessions` links each writer should hold: in proportion to its CU, rounded up (so
+   * that the shares cover every session).
+   */
+  shares(sessions: number): Map<string, number> {
+    const totalCu = this.writers.reduce((sum, writer) => sum + writer.cu, 0);
+    return new Map(this.writers.map((writer) => [writer.id, Math.ceil((sessions * writer.cu) / totalCu)]));
   }
 
   linkOpened(writerId: string): void {

@@ -45,7 +45,7 @@ describe('the proxy while its Redis is down and after it restarts', { timeout: 1
 
   after(() => stack.stop());
 
-  it('reports each cluster’s activity for the autoscaler every second', async () => {
+  it('reports each cluster’s activity for the autoscaler', async () => {
     const client = await clients.redis(served.port, { password: PASSWORD });
     await client.set('activity:k', '1');
     const reader = new Redis(ownRedis().url, { maxRetriesPerRequest: 1 });

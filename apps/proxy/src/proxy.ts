@@ -14,7 +14,8 @@ import { RouteSource } from './routes/route-source.js';
 import { type RouteChange, RouteTable } from './routes/route-table.js';
 
 const TICK_MS = 200;
-const REPORT_INTERVAL_MS = 1_000;
+/** As often as the data nodes report: the autoscaler sees a step of load within this. */
+const REPORT_INTERVAL_MS = 400;
 /** scrypt runs at once: each takes a core for tens of ms. */
 const PASSWORD_CHECKS_AT_ONCE = 2;
 const PASSWORD_CHECKS_WAITING_MAX = 256;

@@ -280,8 +280,9 @@ export class ComputeService implements OnApplicationBootstrap, OnApplicationShut
 
   /**
    * Brings the writers to `plan`: the first ones are kept (resized), new ones added (all at
-   * once), the rest drained. Growth goes first and shrinking last; the route is published once
-   * writers join and again as each one leaves.
+   * once), the rest drained. Growth goes first and shrinking last; the route (which carries each
+   * writer's CU) is published once writers join or grow, once more when they shrink, and again
+   * as each one leaves.
    */
   private async applyPlan(
     cluster: Cluster,

@@ -1,9 +1,9 @@
 // Which writer a new session link goes to: the route's writer with the fewest links for its
-// capacity (links per CU), skipping one that just failed. A failed writer is kept out for QUARANTINE_MS, twice as long after each
-// failure in a row (up to QUARANTINE_MAX_MS), until a session logs in on it again: a dead writer
-// still in the route, having no links, would otherwise draw every new session. Counts links per
-// writer, which also says when a writer the route dropped is released. Pure: time comes in as
-// `nowMs`.
+// capacity (links per CU), skipping one that just failed. A failed writer is kept out for
+// QUARANTINE_MS, twice as long after each failure in a row (up to QUARANTINE_MAX_MS), until a
+// session logs in on it again: a dead writer still in the route, having no links, would
+// otherwise draw every new session. Counts links per writer, which also says when a writer the
+// route dropped is released. Pure: time comes in as `nowMs`.
 import type { RouteWriter } from '../../../../libs/routes/src/index.js';
 
 export const QUARANTINE_MS = 1_000;

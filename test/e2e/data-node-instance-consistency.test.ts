@@ -28,6 +28,13 @@ const KEYS = ['c0', 'c1', 'c2'];
  */
 const STALENESS_BOUND_MS = 3_000;
 const WORKLOAD_MS = 8_000;
+/** After faults, the workload runs on at least this long with every storage node back. */
+const HEALED_MS = 1_000;
+/**
+ * Fault steps of the nemesis, 500–1,000 ms apart. It counts steps, not time: a slow machine
+ * sees the same faults (the draws come from a fixed seed).
+ */
+const NEMESIS_STEPS = 9;
 
 interface Role {
   writer: RunningDataNode;
@@ -35,8 +42,11 @@ interface Role {
   incrementShare: number;
 }
 
-/** Runs connections in the given roles for `WORKLOAD_MS`; returns the recorded history. */
-async function runWorkload(roles: Role[], seed: number, during?: (stopped: () => boolean) => Promise<void>) {
+/**
+ * Runs connections in the given roles for `WORKLOAD_MS`, and on until `during` has finished and
+ * `HEALED_MS` more; returns the recorded history.
+ */
+async function runWorkload(roles: Role[], seed: number, during?: () => Promise<void>) {
   const random = mulberry32(seed);
   const history = new HistoryRecorder<SessionInput, SessionOutput>();
   const startedAt = performance.now();
@@ -50,11 +60,13 @@ async function runWorkload(roles: Role[], seed: number, during?: (stopped: () =>
       clients,
     );
   const counts = { acknowledged: 0, unknown: 0, failedReads: 0 };
+  // With nothing running beside the workload, it ends at WORKLOAD_MS.
+  let endsAt = during === undefined ? WORKLOAD_MS : Number.POSITIVE_INFINITY;
 
   const connection = async (role: Role) => {
     let client = await connect(role.writer);
     let process = nextProcess++;
-    while (now() < WORKLOAD_MS) {
+    while (now() < endsAt) {
       const key = KEYS[Math.floor(random() * KEYS.length)] as string;
       const f = random() < role.incrementShare ? 'incr' : 'get';
       const handle = history.invoke(process, { f, key }, now());
@@ -83,14 +95,12 @@ async function runWorkload(roles: Role[], seed: number, during?: (stopped: () =>
     }
   };
 
-  let stopped = false;
+  const beside = during?.().finally(() => {
+    endsAt = Math.max(WORKLOAD_MS, now() + HEALED_MS);
+  });
   try {
-    await Promise.all([
-      ...roles.map((role) => connection(role)),
-      during?.(() => stopped || now() >= WORKLOAD_MS - 1_000),
-    ]);
+    await Promise.all([...roles.map((role) => connection(role)), beside]);
   } finally {
-    stopped = true;
     for (const client of clients) client.disconnect();
   }
   return { operations: history.operations(), counts };
@@ -140,11 +150,10 @@ describe('instance read consistency, checked on real processes', { timeout: 240_
     const writer = await writerOf('instance-faults', 0);
     const random = mulberry32(20261203);
     let kills = 0;
-    const nemesis = async (stopped: () => boolean) => {
+    const nemesis = async () => {
       const down: number[] = [];
-      while (!stopped()) {
+      for (let step = 0; step < NEMESIS_STEPS; step++) {
         await sleep(500 + random() * 500);
-        if (stopped()) break;
         if (down.length < 2 && random() < 0.6) {
           const victim = [0, 1, 2, 3, 4, 5].filter((index) => !down.includes(index))[
             Math.floor(random() * 4)

@@ -27,11 +27,17 @@ const LIST = 'jepsen:list';
 const WRITERS = 3;
 const PUSHERS_PER_WRITER = 2;
 const POPPERS_PER_WRITER = 2;
-/** The workload runs this long under faults, then on (healed) until enough has completed. */
+/**
+ * The workload runs at least this long, and on after the nemesis has healed everything until
+ * enough has completed.
+ */
 const WORKLOAD_MS = 15_000;
+/** When the nemesis is quick, the wait for enough ends here; a slow one moves it on as far. */
 const WORKLOAD_MAX_MS = 45_000;
-/** The nemesis heals everything this long before the workload's first end. */
-const HEAL_BEFORE_END_MS = 2_500;
+/** Fault steps the nemesis takes, 400–1,100 ms apart: at least eight storage kills. */
+const NEMESIS_STEPS = 14;
+/** The workload runs on at least this long after the nemesis has healed everything. */
+const HEALED_MS = 2_500;
 const MINIMUMS = { pushes: 200, popped: 60 };
 /** Operations still running this long after the workload stops are cut (and stay unknown). */
 const SETTLE_MS = 8_000;
@@ -230,9 +236,8 @@ describe('lists under storage and writer crashes (Jepsen-style)', { timeout: 180
     };
 
     // Storage faults in a fixed cycle with random victims (at most two down at once), and one
-    // writer SIGKILLed at a random moment in the middle.
-    const nemesis = () =>
-      cluster.nemesis({ random, now, workloadMs: WORKLOAD_MS, healBeforeEndMs: HEAL_BEFORE_END_MS, alive });
+    // writer SIGKILLed at a random step in the middle.
+    const nemesis = () => cluster.nemesis({ random, steps: NEMESIS_STEPS, alive });
 
     const workers: Promise<void>[] = [];
     for (const home of writers.keys()) {
@@ -245,7 +250,11 @@ describe('lists under storage and writer crashes (Jepsen-style)', { timeout: 180
     const enough = () =>
       ledger.counts.pushesOk > MINIMUMS.pushes && ledger.counts.poppedElements > MINIMUMS.popped;
     // On a slow machine the workload runs on a little (healed) to complete enough to judge.
-    while (now() < WORKLOAD_MS || (now() < WORKLOAD_MAX_MS && !enough())) await sleep(100);
+    // A slow nemesis moves both ends: the healed run is never shorter than a fast machine's.
+    const healedAt = now();
+    const end = Math.max(WORKLOAD_MS, healedAt + HEALED_MS);
+    const lastEnd = end + WORKLOAD_MAX_MS - WORKLOAD_MS;
+    while (now() < end || (now() < lastEnd && !enough())) await sleep(100);
     running = false;
     // Whatever is still running when the workload is cut stays unknown.
     let settleTimer: NodeJS.Timeout | undefined;

@@ -24,8 +24,12 @@ const CLUSTER = 'jepsen-zsets';
 const WRITERS = 3;
 const CLIENTS_PER_WRITER = 2;
 const MEMBERS = ['m0', 'm1', 'm2', 'm3', 'm4'];
+/** The workload runs at least this long, and at least HEALED_MS after the nemesis has healed. */
 const WORKLOAD_MS = 12_000;
-const HEAL_BEFORE_END_MS = 2_500;
+/** Fault steps the nemesis takes, 400–1,100 ms apart: at least six storage kills. */
+const NEMESIS_STEPS = 11;
+/** The workload runs on at least this long after the nemesis has healed everything. */
+const HEALED_MS = 2_500;
 const COMMAND_TIMEOUT_MS = 12_000;
 /** A worker's operations are sequential; this bounds each worker's history. */
 const OPERATIONS_PER_WORKER_MAX = 5_000;
@@ -110,7 +114,6 @@ describe('sorted sets on data nodes: transactions and ZINCRBY under storage faul
 
   it(`keeps ZINCRBY sums through storage crashes (seed ${SEED})`, async (t) => {
     if (process.env.FAULT_SEED === 'random') console.log(`sorted-set Jepsen test: FAULT_SEED=${SEED}`);
-    const currentFleet = cluster.fleet;
     const random = mulberry32(SEED);
     const histories = new Map<string, MemberHistory>(
       MEMBERS.map((member) => [member, { acknowledged: 0, unknown: 0, replies: [] }]),
@@ -153,32 +156,15 @@ describe('sorted sets on data nodes: transactions and ZINCRBY under storage faul
       if (client !== null) drop(client);
     };
 
-    const nemesis = async () => {
-      const down = new Set<number>();
-      let kills = 0;
-      while (Date.now() - startedAt < WORKLOAD_MS - HEAL_BEFORE_END_MS) {
-        await sleep(300 + random() * 600);
-        if (down.size < 2 && random() < 0.6) {
-          const candidates = [0, 1, 2, 3, 4, 5].filter((index) => !down.has(index));
-          const victim = candidates[Math.floor(random() * candidates.length)] as number;
-          await currentFleet.kill(victim);
-          down.add(victim);
-          kills++;
-        } else if (down.size > 0) {
-          const back = [...down][Math.floor(random() * down.size)] as number;
-          await currentFleet.restart(back);
-          down.delete(back);
-        }
-      }
-      for (const index of down) await currentFleet.restart(index);
-      return kills;
-    };
+    // Storage faults in a fixed cycle with random victims, at most two down at once.
+    const nemesis = () => cluster.nemesis({ random, steps: NEMESIS_STEPS });
 
     const workers = writers.flatMap((_, writer) =>
       Array.from({ length: CLIENTS_PER_WRITER }, (_, index) => worker(writer, SEED + writer * 100 + index)),
     );
-    const kills = await nemesis();
-    while (Date.now() - startedAt < WORKLOAD_MS) await sleep(100);
+    const { kills } = await nemesis();
+    const healedAt = Date.now();
+    while (Date.now() < Math.max(startedAt + WORKLOAD_MS, healedAt + HEALED_MS)) await sleep(100);
     stopping = true;
     await Promise.all(workers);
 

@@ -19,11 +19,17 @@ const CLUSTER = 'jepsen';
 const WRITERS = 3;
 const REGISTER_CLIENTS_PER_WRITER = 2;
 const BANK_CLIENTS_PER_WRITER = 3;
-/** The workload runs this long under faults, then on (healed) until enough has completed. */
+/**
+ * The workload runs at least this long, and on after the nemesis has healed everything until
+ * enough has completed.
+ */
 const WORKLOAD_MS = 15_000;
+/** When the nemesis is quick, the wait for enough ends here; a slow one moves it on as far. */
 const WORKLOAD_MAX_MS = 24_000;
-/** The nemesis heals everything this long before the workload's first end. */
-const HEAL_BEFORE_END_MS = 2_500;
+/** Fault steps the nemesis takes, 400–1,100 ms apart: at least eight storage kills. */
+const NEMESIS_STEPS = 14;
+/** The workload runs on at least this long after the nemesis has healed everything. */
+const HEALED_MS = 2_500;
 const MINIMUMS = { registerOps: 200, transfers: 50, bankReads: 10 };
 /** The storage layer's own deadlines are 10 s; a command gets a little more. */
 const COMMAND_TIMEOUT_MS = 12_000;
@@ -65,9 +71,8 @@ describe('data nodes under storage and writer crashes (Jepsen-style)', { timeout
     const now = () => workload.now();
 
     // Storage faults in a fixed cycle with random victims (at most two down at once), and one
-    // writer SIGKILLed at a random moment in the middle.
-    const nemesis = () =>
-      cluster.nemesis({ random, now, workloadMs: WORKLOAD_MS, healBeforeEndMs: HEAL_BEFORE_END_MS, alive });
+    // writer SIGKILLed at a random step in the middle.
+    const nemesis = () => cluster.nemesis({ random, steps: NEMESIS_STEPS, alive });
 
     for (const index of writers.keys()) {
       workload.start(index, 'register', REGISTER_CLIENTS_PER_WRITER);
@@ -75,7 +80,11 @@ describe('data nodes under storage and writer crashes (Jepsen-style)', { timeout
     }
     const faults = await nemesis();
     // On a slow machine the workload runs on a little (healed) to complete enough to judge.
-    while (now() < WORKLOAD_MS || (now() < WORKLOAD_MAX_MS && !workload.enough(MINIMUMS))) await sleep(100);
+    // A slow nemesis moves both ends: the healed run is never shorter than a fast machine's.
+    const healedAt = now();
+    const end = Math.max(WORKLOAD_MS, healedAt + HEALED_MS);
+    const lastEnd = end + WORKLOAD_MAX_MS - WORKLOAD_MS;
+    while (now() < end || (now() < lastEnd && !workload.enough(MINIMUMS))) await sleep(100);
     // Whatever is still running when the workload is cut stays unknown.
     await workload.stop(() => {
       cluster.disconnectAll();

@@ -9,14 +9,17 @@ import { type StorageFleet, startStorageFleet } from './storage-fleet.js';
 
 export interface NemesisOptions {
   random: () => number;
-  /** Milliseconds since the workload started. */
-  now: () => number;
-  /** The workload's planned length, and how long before its end every fault is healed. */
-  workloadMs: number;
-  healBeforeEndMs: number;
-  /** Indexes of the writers still running: the killed one leaves it. */
-  alive: Set<number>;
+  /**
+   * How many fault steps to take. The nemesis counts steps, not time: a slow machine takes
+   * longer over them but sees the same faults, so a test's "at least N kills" cannot fail there.
+   */
+  steps: number;
+  /** Indexes of the writers still running; one is SIGKILLed and leaves it, when given. */
+  alive?: Set<number>;
 }
+
+/** The nemesis's storage actions, in turn: three kills in every five steps. */
+const NEMESIS_CYCLE = ['kill', 'kill', 'restart-one', 'kill', 'restart-all'] as const;
 
 export interface JepsenClusterOptions {
   /** The cluster's name, which is its volume's too. */
@@ -77,33 +80,30 @@ export class JepsenCluster {
   }
 
   /**
-   * Storage faults in a fixed cycle with random victims (at most two down at once), and one
-   * writer SIGKILLed at a random moment in the middle; everything storage is restarted at the end.
+   * Storage faults in a fixed cycle with random victims (at most two down at once), 400–1,100 ms
+   * apart, and, when `alive` is given, one writer SIGKILLed at a random step in the middle;
+   * everything storage is restarted at the end.
    */
-  async nemesis(options: NemesisOptions): Promise<{ kills: number; restarts: number; killedWriter: number }> {
-    const { random, now, alive } = options;
+  async nemesis(
+    options: NemesisOptions,
+  ): Promise<{ kills: number; restarts: number; killedWriter: number | null }> {
+    const { random, steps, alive } = options;
     const fleet = this.fleet;
     const pick = <T>(items: readonly T[]) => items[Math.floor(random() * items.length)] as T;
-    const plan = ['kill', 'kill', 'restart-one', 'kill', 'restart-all'] as const;
     const down = new Set<number>();
-    const deadline = options.workloadMs - options.healBeforeEndMs;
-    const writerKillAt = options.workloadMs * (0.3 + random() * 0.25);
+    const writerKillStep = alive === undefined ? -1 : Math.floor(steps * (0.3 + random() * 0.25));
     let kills = 0;
     let restarts = 0;
     let killedWriter: number | null = null;
-    const killWriter = (): number => {
-      const index = Math.floor(random() * this.writers.length);
-      alive.delete(index);
-      (this.writers[index] as RunningDataNode).kill();
-      return index;
-    };
-    for (let step = 0; now() < deadline && step < 100; step++) {
+    for (let step = 0; step < steps; step++) {
       await sleep(400 + random() * 700);
-      if (killedWriter === null && now() >= writerKillAt) {
-        killedWriter = killWriter();
+      if (alive !== undefined && step === writerKillStep) {
+        killedWriter = Math.floor(random() * this.writers.length);
+        alive.delete(killedWriter);
+        (this.writers[killedWriter] as RunningDataNode).kill();
         continue;
       }
-      const action = plan[step % plan.length];
+      const action = NEMESIS_CYCLE[step % NEMESIS_CYCLE.length];
       if (action === 'kill' && down.size < 2) {
         const victim = pick([0, 1, 2, 3, 4, 5].filter((index) => !down.has(index)));
         await fleet.kill(victim);
@@ -120,7 +120,6 @@ export class JepsenCluster {
         down.clear();
       }
     }
-    if (killedWriter === null) killedWriter = killWriter();
     for (const index of down) await fleet.restart(index);
     restarts += down.size;
     return { kills, restarts, killedWriter };

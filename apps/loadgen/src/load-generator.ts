@@ -42,6 +42,7 @@ export interface Progress {
 }
 
 export interface LoadResult {
+  /** When the schedule's time 0 was, ms since the epoch. */
   startedAtMs: number;
   durationSeconds: number;
   ops: number;

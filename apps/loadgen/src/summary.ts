@@ -3,20 +3,22 @@
 import type { LoadResult, Progress, Workload } from './load-generator.js';
 import type { PatternName } from './patterns.js';
 
-export interface SummaryJson {
+export interface SummaryJson
+  extends Pick<
+    LoadResult,
+    | 'startedAtMs'
+    | 'durationSeconds'
+    | 'ops'
+    | 'failed'
+    | 'errorsByKind'
+    | 'shortfall'
+    | 'connections'
+    | 'perSecond'
+  > {
   pattern: PatternName;
   workload: Workload;
-  /** When the schedule's time 0 was, ms since the epoch. */
-  startedAtMs: number;
-  durationSeconds: number;
-  ops: number;
-  failed: number;
-  errorsByKind: Record<string, number>;
-  shortfall: number;
   latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
-  connections: { opened: number; dropped: number };
-  perSecond: { second: number; ops: number; failed: number }[];
-  counters?: { acknowledged: Record<string, number>; unknown: Record<string, number> };
+  counters?: NonNullable<LoadResult['counters']>;
 }
 
 const ms = (micros: number) => Math.round(micros) / 1_000;

@@ -2,7 +2,7 @@
 // published there, and a tick that drives the time-based parts (wake repeats, resume deadlines,
 // writers kept out after a failure, stalled writers). See ../ARCHITECTURE.md.
 
-import type { RouteMessage } from '../../../libs/routes/src/index.js';
+import type { ProxyActivityReport, RouteMessage } from '../../../libs/routes/src/index.js';
 import { PasswordChecker } from './auth/password-checker.js';
 import { ClusterEndpoint } from './cluster/cluster-endpoint.js';
 import type { ProxyContext } from './cluster/proxy-context.js';
@@ -141,12 +141,12 @@ export class ProxyServer {
     for (const endpoint of this.endpoints.values()) endpoint.tick(nowMs);
   }
 
-  /** The per-cluster activity report for the autoscaler, every second. */
+  /** The per-cluster activity report for the autoscaler, every report interval. */
   private report(): void {
     const nowMs = Date.now();
-    const clusters: Record<string, unknown> = {};
+    const clusters: ProxyActivityReport['clusters'] = {};
     for (const endpoint of this.endpoints.values()) clusters[endpoint.clusterId] = endpoint.takeActivity();
-    const report = {
+    const report: ProxyActivityReport = {
       proxyId: this.config.proxyId,
       atMs: nowMs,
       intervalMs: nowMs - this.lastReportAtMs,

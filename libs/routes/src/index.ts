@@ -1,7 +1,7 @@
-// The contract between the control plane and the proxy (docs/adr/0006), in one place: where
-// routes and proxy events live in Redis, what they hold, and how each side reads what the other
-// wrote. Every message is checked field by field: one that does not fit is ignored (and
-// reported), never half applied.
+// The contract between the control plane, the proxy and the data nodes (docs/adr/0006, 0010), in
+// one place: where routes, proxy events and load reports live in Redis, what they hold, and how
+// each side reads what the other wrote. Every message is checked field by field: one that does
+// not fit is ignored (and reported), never half applied.
 
 /** Redis keys and channels of a platform, under its prefix (BOREALIS_REDIS_PREFIX, `borealis` by default). */
 export function platformRedisNames(prefix: string) {
@@ -169,4 +169,49 @@ export function parseProxyEvent(text: string): ProxyEvent | null {
   if (type === 'released' && typeof writerId === 'string')
     return { type, clusterId, writerId, version, proxyId };
   return null;
+}
+
+/** A data node's interval report, as it publishes it on `dataNodeMetricsChannel` (JSON). */
+export interface DataNodeIntervalReport {
+  nodeId: string;
+  clusterId: string | null;
+  state: string;
+  cu: number;
+  atMs: number;
+  intervalMs: number;
+  opsPerSecond: number;
+  commands: number;
+  throttledCommands: number;
+  p50LatencyMs: number;
+  p99LatencyMs: number;
+  connections: number;
+  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
+  sessionsInTransaction: number;
+  cacheHitRatio: number;
+  conflicts: number;
+  retries: number;
+  cpuPercent: number;
+  /** When the last command arrived (ms since the epoch), 0 if none yet. */
+  lastCommandAtMs: number;
+}
+
+/** What a proxy saw of one cluster's endpoint since its last report. */
+export interface ProxyClusterActivity {
+  connections: number;
+  heldConnections: number;
+  heldBytes: number;
+  /** Commands received since the last report. */
+  commands: number;
+  lastCommandAtMs: number;
+  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
+  sessionsInTransaction: number;
+}
+
+/** A proxy's activity report, as it publishes it on `proxyActivityChannel` (JSON). */
+export interface ProxyActivityReport {
+  proxyId: string;
+  atMs: number;
+  intervalMs: number;
+  /** Cluster id → its endpoint's activity. */
+  clusters: Record<string, ProxyClusterActivity>;
 }

@@ -3,6 +3,11 @@
 // comes out; the service around it does the Redis I/O. Reports are checked field by field (one
 // that does not fit is refused, never half used), and memory is bounded: a report older than
 // `REPORT_FRESH_MS` no longer counts, and a cluster silent for `FORGET_AFTER_MS` is forgotten.
+import type {
+  DataNodeIntervalReport,
+  ProxyActivityReport,
+  ProxyClusterActivity as WireProxyClusterActivity,
+} from '../../../../libs/routes/src/index.js';
 import type { LoadSample } from '../autoscaling/autoscaler-model.js';
 
 /** A report older than this no longer counts toward a cluster's load. */
@@ -13,35 +18,31 @@ export const FORGET_AFTER_MS = 60_000;
 const ID_MAX = 128;
 const CLUSTERS_PER_PROXY_REPORT_MAX = 10_000;
 
-export interface WriterReport {
-  nodeId: string;
+/** The numbers of a data node's interval report that the autoscaler uses. */
+const WRITER_NUMBERS = [
+  'atMs',
+  'intervalMs',
+  'cu',
+  'opsPerSecond',
+  'throttledCommands',
+  'p50LatencyMs',
+  'p99LatencyMs',
+  'connections',
+  'sessionsInTransaction',
+  'cacheHitRatio',
+  'cpuPercent',
+  'lastCommandAtMs',
+] as const satisfies readonly (keyof DataNodeIntervalReport)[];
+
+/** A writer's interval report, as far as the autoscaler reads it: a writer of a cluster. */
+export type WriterReport = Pick<DataNodeIntervalReport, 'nodeId' | (typeof WRITER_NUMBERS)[number]> & {
   clusterId: string;
-  atMs: number;
-  intervalMs: number;
-  cu: number;
-  opsPerSecond: number;
-  throttledCommands: number;
-  p50LatencyMs: number;
-  p99LatencyMs: number;
-  connections: number;
-  sessionsInTransaction: number;
-  cacheHitRatio: number;
-  cpuPercent: number;
-  lastCommandAtMs: number;
-}
+};
 
-export interface ProxyClusterActivity {
-  connections: number;
-  heldConnections: number;
-  commands: number;
-  lastCommandAtMs: number;
-  sessionsInTransaction: number;
-}
+/** A proxy's activity for one cluster, as far as the autoscaler reads it. */
+export type ProxyClusterActivity = Omit<WireProxyClusterActivity, 'heldBytes'>;
 
-export interface ProxyReport {
-  proxyId: string;
-  atMs: number;
-  intervalMs: number;
+export interface ProxyReport extends Omit<ProxyActivityReport, 'clusters'> {
   clusters: Map<string, ProxyClusterActivity>;
 }
 
@@ -63,21 +64,6 @@ function object(text: string): Record<string, unknown> | null {
     return null;
   }
 }
-
-const WRITER_NUMBERS = [
-  'atMs',
-  'intervalMs',
-  'cu',
-  'opsPerSecond',
-  'throttledCommands',
-  'p50LatencyMs',
-  'p99LatencyMs',
-  'connections',
-  'sessionsInTransaction',
-  'cacheHitRatio',
-  'cpuPercent',
-  'lastCommandAtMs',
-] as const;
 
 /** A data node's interval report, or null when it is not one (or belongs to no cluster). */
 export function parseWriterReport(text: string): WriterReport | null {

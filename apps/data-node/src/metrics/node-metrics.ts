@@ -1,30 +1,11 @@
 // What a data node measures: counted as commands run, read out every reporting interval (for
 // the control plane, through Redis) and on scrape (Prometheus).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DataNodeIntervalReport } from '../../../../libs/routes/src/index.js';
 import { LatencyHistogram } from './latency-histogram.js';
 
-export interface IntervalReport {
-  nodeId: string;
-  clusterId: string | null;
-  state: string;
-  cu: number;
-  atMs: number;
-  intervalMs: number;
-  opsPerSecond: number;
-  commands: number;
-  throttledCommands: number;
-  p50LatencyMs: number;
-  p99LatencyMs: number;
-  connections: number;
-  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
-  sessionsInTransaction: number;
-  cacheHitRatio: number;
-  conflicts: number;
-  retries: number;
-  cpuPercent: number;
-  /** When the last command arrived (ms since the epoch), 0 if none yet. */
-  lastCommandAtMs: number;
-}
+/** The report published every interval; its shape is the platform's contract (libs/routes). */
+export type IntervalReport = DataNodeIntervalReport;
 
 /** Counters that only grow; the reporter turns them into per-interval deltas. */
 export interface CumulativeSource {

@@ -5,7 +5,7 @@
 // writers the route drops and says `released` once none uses them, and notices stalled writers.
 import type { Socket } from 'node:net';
 import { error } from '../../../../libs/resp/src/index.js';
-import type { ClusterRoute, RouteWriter } from '../../../../libs/routes/src/index.js';
+import type { ClusterRoute, ProxyClusterActivity, RouteWriter } from '../../../../libs/routes/src/index.js';
 import type { AuthOutcome } from '../auth/password-checker.js';
 import { ClientConnection } from '../connection/client-connection.js';
 import type { EndpointServices, HoldingConnection } from '../connection/endpoint-services.js';
@@ -23,17 +23,6 @@ export const WAKE_REPEAT_MS = 1_000;
 const WAKE_AGAIN_AFTER_MS = 200;
 /** A writer that answers nothing this long with commands in flight is taken as failed. */
 export const WRITER_STALL_MS = 30_000;
-
-export interface ClusterActivity {
-  connections: number;
-  heldConnections: number;
-  heldBytes: number;
-  /** Commands received since the last report. */
-  commands: number;
-  lastCommandAtMs: number;
-  /** Sessions inside MULTI or holding a WATCH: the cluster must not pause under them. */
-  sessionsInTransaction: number;
-}
 
 export class ClusterEndpoint implements EndpointServices {
   private route: ClusterRoute;
@@ -134,7 +123,7 @@ export class ClusterEndpoint implements EndpointServices {
   }
 
   /** The activity since the last call, for the report to the autoscaler. */
-  takeActivity(): ClusterActivity {
+  takeActivity(): ProxyClusterActivity {
     const held = this.context.budget.of(this.clusterId);
     const sessionsInTransaction = this.sessionsInTransaction();
     const commands = this.commandsSinceReport;

@@ -1,0 +1,158 @@
+// The machine's own limit for durable writes: how many fdatasyncs per second its disk completes
+// for one process and for six at once (as many as a volume's storage nodes), each appending small
+// records to its own file and syncing after every one. Peer: the same appends without a sync, so
+// the ratio is what durability costs here. The quorum bench's "fsyncs/s per server" is read
+// against these figures: six storage nodes near the six-process total are bound by the disk.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+
+const NAME = 'disk';
+const RECORD_BYTES = 200;
+const DURATION_MS = 4_000;
+/** Processes start together at an agreed moment, this long after they are spawned. */
+const START_DELAY_MS = 1_500;
+/** A writer that has not reported this long after its window is taken as hung. */
+const WRITER_DEADLINE_MS = DURATION_MS + START_DELAY_MS + 10_000;
+const PARALLEL = 6;
+
+interface WriterReport {
+  operations: number;
+  p50Micros: number;
+  p99Micros: number;
+}
+
+// One writer process: appends a record (and fdatasyncs it, unless told not to) until its window
+// ends, then prints a JSON report. A child process, not a worker thread, because a storage node
+// is a process of its own and the kernel's per-process costs are part of what is measured.
+const WRITER_SOURCE = `
+import { openSync, writeSync, fdatasyncSync, closeSync } from 'node:fs';
+import { createHistogram, performance } from 'node:perf_hooks';
+const [file, startAtText, durationText, syncText] = process.argv.slice(1);
+const startAt = Number(startAtText);
+const sync = syncText === 'sync';
+const fd = openSync(file, 'a');
+const record = Buffer.alloc(${RECORD_BYTES}, 0x61);
+const histogram = createHistogram();
+while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 5));
+const endAt = performance.now() + Number(durationText);
+let operations = 0;
+while (performance.now() < endAt) {
+  const begun = performance.now();
+  writeSync(fd, record);
+  if (sync) fdatasyncSync(fd);
+  histogram.record(Math.max(1, Math.round((performance.now() - begun) * 1000)));
+  operations++;
+}
+closeSync(fd);
+process.stdout.write(JSON.stringify({ operations, p50Micros: histogram.percentile(50), p99Micros: histogram.percentile(99) }));
+`;
+
+function runWriter(file: string, startAt: number, sync: boolean): Promise<WriterReport> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        WRITER_SOURCE,
+        file,
+        String(startAt),
+        String(DURATION_MS),
+        sync ? 'sync' : 'nosync',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    let errors = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      errors += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), WRITER_DEADLINE_MS);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`a disk writer exited with ${code}: ${errors.trim().slice(0, 500)}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(output) as WriterReport);
+      } catch {
+        reject(new Error(`a disk writer printed no report: ${output.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+async function measure(dir: string, processes: number, sync: boolean): Promise<WriterReport[]> {
+  const startAt = Date.now() + START_DELAY_MS;
+  return Promise.all(
+    Array.from({ length: processes }, (_, index) =>
+      runWriter(join(dir, `${sync}-${processes}-${index}`), startAt, sync),
+    ),
+  );
+}
+
+function row(caseName: string, processes: number, reports: WriterReport[]): Row {
+  const total = reports.reduce((sum, report) => sum + report.operations, 0);
+  const perSecond = total / (DURATION_MS / 1000);
+  const p50 = reports.map((report) => report.p50Micros).sort((a, b) => a - b);
+  return {
+    case: caseName,
+    processes,
+    'operations/s, all processes': Math.round(perSecond),
+    'operations/s per process': Math.round(perSecond / processes),
+    'p50 µs (median process)': p50[Math.floor(p50.length / 2)] as number,
+    'p99 µs (worst process)': Math.max(...reports.map((report) => report.p99Micros)),
+  };
+}
+
+export async function run(options: Partial<BenchOptions> = {}): Promise<BenchResult> {
+  const progress = options.progress ?? (() => undefined);
+  const dir = await mkdtemp(join(options.dataDir ?? tmpdir(), 'borealis-disk-'));
+  try {
+    const cases = [
+      { name: `append ${RECORD_BYTES} B + fdatasync`, processes: 1, sync: true },
+      { name: `append ${RECORD_BYTES} B + fdatasync`, processes: PARALLEL, sync: true },
+      { name: `append ${RECORD_BYTES} B, no sync (peer)`, processes: 1, sync: false },
+    ];
+    const rows: Row[] = [];
+    const totals: number[] = [];
+    for (const [index, testCase] of cases.entries()) {
+      progress('measuring the disk', index / cases.length);
+      const reports = await measure(dir, testCase.processes, testCase.sync);
+      rows.push(row(testCase.name, testCase.processes, reports));
+      totals.push(reports.reduce((sum, report) => sum + report.operations, 0));
+    }
+    progress('measuring the disk', 1);
+    const [one = 0, six = 0, unsynced = 0] = totals;
+    return {
+      name: NAME,
+      rows,
+      notes: [
+        `Each process appends ${RECORD_BYTES}-byte records to its own file in the data dir for ` +
+          `${DURATION_MS / 1000} s, all starting at one moment; with fdatasync after every append, ` +
+          'as a storage node does for every batch it logs.',
+        `${PARALLEL} processes complete ${(six / Math.max(one, 1)).toFixed(2)}× the fdatasyncs/s of one ` +
+          '(how far the disk serves syncs of different files at once).',
+        `One process appends ${(unsynced / Math.max(one, 1)).toFixed(0)}× faster without a sync ` +
+          '(same run): what a sync costs on this disk.',
+        'Read the quorum bench\'s "fsyncs/s per server" (six storage nodes) against the six-process row: ' +
+          'near it, a row is bound by the disk; well below it, by CPU or round trips.',
+      ],
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

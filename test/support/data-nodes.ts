@@ -23,6 +23,8 @@ export interface DataNodeSpec {
   unattached?: boolean;
   /** The compiled entry point to run; a test may point it at a deliberately broken copy. */
   entry?: string;
+  /** Environment on top of this process's, e.g. DATA_NODE_CU_* for what one CU buys. */
+  env?: Record<string, string>;
 }
 
 export interface RunningDataNode {
@@ -64,6 +66,7 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     HEALTH_PORT: '0',
     HOST: '127.0.0.1',
     BOREALIS_EXIT_WITH_PARENT: '1',
+    ...spec.env,
   };
   delete env.REDIS_URL;
   const running = startProcess(process.execPath, args, { env });

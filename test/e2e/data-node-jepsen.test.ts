@@ -26,7 +26,7 @@ const BANK_CLIENTS_PER_WRITER = 3;
 const WORKLOAD_MS = 15_000;
 /** When the nemesis is quick, the wait for enough ends here; a slow one moves it on as far. */
 const WORKLOAD_MAX_MS = 24_000;
-/** Fault steps the nemesis takes, 400–1,100 ms apart: at least eight storage kills. */
+/** Fault steps the nemesis takes, 400–1,100 ms apart: at least seven storage kills. */
 const NEMESIS_STEPS = 14;
 /** The workload runs on at least this long after the nemesis has healed everything. */
 const HEALED_MS = 2_500;

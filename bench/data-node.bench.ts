@@ -59,7 +59,7 @@ interface Measured {
   /** Borealis only: the data node's share, and the storage nodes'. */
   dataNodeCpuMsPerRequest?: number;
   storageCpuMsPerRequest?: number;
-  /** Borealis only: requests over the engine's commits in the case (SET), or over its transactions. */
+  /** Borealis SET cases only: requests over the quorum commits the engine made during the case. */
   requestsPerCommit?: number;
 }
 
@@ -82,7 +82,7 @@ async function measureCase(
     measured.storageCpuMsPerRequest = (serverCpuMs - dataNodeCpuMs) / requests;
   }
   if (engineCounters !== undefined && testCase.command === 'set') {
-    const commits = ((await engineCounters()).commits ?? 0) - commitsBefore;
+    const commits = (await engineCounters()).commits - commitsBefore;
     measured.requestsPerCommit = requests / Math.max(1, commits);
   }
   return measured;

@@ -3,13 +3,13 @@
 // real redis-server with `appendonly yes, appendfsync always`: both durable on every write, so
 // the ratio shows what the six-way quorum costs next to one fsyncing process. Each test also
 // reports the servers' CPU per request, the figure that moves least with the machine's noise.
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { CU_PER_WRITER_MAX, PER_CAPACITY_UNIT } from '../libs/limits/src/index.js';
 import { startDataNode } from '../test/support/data-nodes.js';
 import { freePort, startProcess } from '../test/support/processes.js';
 import { startStorageFleet } from '../test/support/storage-fleet.js';
 import { scratchRun } from './lib/cleanup.js';
+import { commandOutput } from './lib/command.js';
 import { processesCpuMs } from './lib/process-cpu.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 
@@ -203,15 +203,11 @@ function cacheSummary(cache: Record<string, number> | null): string {
 
 /** The data node's throttled_commands since it started, from INFO stats. */
 async function throttledCommands(port: number): Promise<number> {
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile(
-      'redis-cli',
-      ['-h', '127.0.0.1', '-p', String(port), 'INFO', 'stats'],
-      { timeout: 10_000 },
-      (error, stdout) =>
-        error === null ? resolve(stdout) : reject(new Error(`redis-cli INFO failed: ${error.message}`)),
-    );
-  });
+  const output = await commandOutput(
+    'redis-cli',
+    ['-h', '127.0.0.1', '-p', String(port), 'INFO', 'stats'],
+    10_000,
+  );
   const match = /throttled_commands:(\d+)/.exec(output);
   if (match === null) throw new Error('INFO stats has no throttled_commands');
   return Number(match[1]);
@@ -219,35 +215,29 @@ async function throttledCommands(port: number): Promise<number> {
 
 /** Runs one test; parses redis-benchmark's CSV. */
 async function benchmark(port: number, requests: number, testCase: Case): Promise<TestResult> {
-  const output = await new Promise<string>((resolve, reject) => {
-    execFile(
-      'redis-benchmark',
-      [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-t',
-        testCase.command,
-        '-P',
-        String(testCase.pipeline),
-        '-c',
-        String(CLIENTS),
-        '-n',
-        String(requests),
-        '-r',
-        String(KEY_SPACE),
-        '-d',
-        String(VALUE_BYTES),
-        '--csv',
-      ],
-      { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) =>
-        error === null
-          ? resolve(stdout)
-          : reject(new Error(`redis-benchmark failed: ${error.message} ${stderr}`)),
-    );
-  });
+  const output = await commandOutput(
+    'redis-benchmark',
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      testCase.command,
+      '-P',
+      String(testCase.pipeline),
+      '-c',
+      String(CLIENTS),
+      '-n',
+      String(requests),
+      '-r',
+      String(KEY_SPACE),
+      '-d',
+      String(VALUE_BYTES),
+      '--csv',
+    ],
+    300_000,
+  );
   const results: TestResult[] = [];
   for (const line of output.split('\n')) {
     const fields = line.split(',').map((field) => field.replace(/^"|"$/g, ''));

@@ -3,10 +3,10 @@
 // records to its own file and syncing after every one. Peer: the same appends without a sync, so
 // the ratio is what durability costs here. The quorum bench's "fsyncs/s per server" is read
 // against these figures: six storage nodes near the six-process total are bound by the disk.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { commandOutput } from './lib/command.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 
 const NAME = 'disk';
@@ -14,7 +14,7 @@ const RECORD_BYTES = 200;
 const DURATION_MS = 4_000;
 /** Processes start together at an agreed moment, this long after they are spawned. */
 const START_DELAY_MS = 1_500;
-/** A writer that has not reported this long after its window is taken as hung. */
+/** A writer that has not ended this long after it started is taken as hung (and stopped). */
 const WRITER_DEADLINE_MS = DURATION_MS + START_DELAY_MS + 10_000;
 const PARALLEL = 6;
 
@@ -47,52 +47,26 @@ while (performance.now() < endAt) {
   operations++;
 }
 closeSync(fd);
-process.stdout.write(JSON.stringify({ operations, p50Micros: histogram.percentile(50), p99Micros: histogram.percentile(99) }));
+process.stdout.write(JSON.stringify({ operations, p50Micros: histogram.percentile(50), p99Micros: histogram.percentile(99) }) + '\\n');
 `;
 
-function runWriter(file: string, startAt: number, sync: boolean): Promise<WriterReport> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        WRITER_SOURCE,
-        file,
-        String(startAt),
-        String(DURATION_MS),
-        sync ? 'sync' : 'nosync',
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    let errors = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      errors += chunk.toString('utf8');
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), WRITER_DEADLINE_MS);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) {
-        reject(new Error(`a disk writer exited with ${code}: ${errors.trim().slice(0, 500)}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(output) as WriterReport);
-      } catch {
-        reject(new Error(`a disk writer printed no report: ${output.slice(0, 200)}`));
-      }
-    });
-  });
+async function runWriter(file: string, startAt: number, sync: boolean): Promise<WriterReport> {
+  const output = await commandOutput(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      WRITER_SOURCE,
+      file,
+      String(startAt),
+      String(DURATION_MS),
+      sync ? 'sync' : 'nosync',
+    ],
+    WRITER_DEADLINE_MS,
+  );
+  const report = output.split('\n').find((line) => line.startsWith('{'));
+  if (report === undefined) throw new Error(`a disk writer printed no report: ${output.slice(0, 200)}`);
+  return JSON.parse(report) as WriterReport;
 }
 
 async function measure(dir: string, processes: number, sync: boolean): Promise<WriterReport[]> {

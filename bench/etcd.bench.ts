@@ -1,8 +1,9 @@
 // Durable commits on a real three-member etcd cluster, driven from Node through etcd's v3 JSON
 // gateway: the peer that Borealis's quorum store is compared against.
 import { randomBytes } from 'node:crypto';
+import { runCommand } from './lib/command.js';
 import { driveClosedLoop } from './lib/drive.js';
-import { type EtcdCluster, EtcdUnavailableError, etcdEnv, runCommand, startEtcdCluster } from './lib/etcd.js';
+import { type EtcdCluster, EtcdUnavailableError, etcdEnv, startEtcdCluster } from './lib/etcd.js';
 import {
   b64,
   checkEtcdRoundTrip,

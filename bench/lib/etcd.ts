@@ -1,7 +1,7 @@
 // A real three-member etcd cluster on 127.0.0.1 for the benches to compare against: Debian's
 // etcd-server (installed with apt-get when missing and run as root), default durability (the
 // WAL is fsynced for every batch of entries), data in a fresh directory removed on stop.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { access, mkdtemp, rm } from 'node:fs/promises';
 import { get } from 'node:http';
@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { registerCleanup } from './cleanup.js';
+import { runCommand } from './command.js';
 
 /** Member i listens for clients on 7911 + 2i and for its peers on 7912 + 2i (not etcd's standard 2379/2380). */
 const FIRST_PORT = 7911;
@@ -38,30 +39,6 @@ export interface StartEtcdOptions {
   /** Under which to make the data directory (default: the OS temp dir). */
   parentDir?: string;
   log?: (message: string) => void;
-}
-
-/** Runs a command to completion, capturing its output; kills it (by PID) after `timeoutMs`. */
-export function runCommand(
-  command: string,
-  args: string[],
-  options: { timeoutMs: number; env?: NodeJS.ProcessEnv },
-): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      command,
-      args,
-      { env: options.env ?? process.env, timeout: options.timeoutMs, maxBuffer: 16 * 2 ** 20 },
-      (error, stdout, stderr) => {
-        unregister();
-        const output = `${stdout}${stderr}`;
-        if (error && typeof error.code !== 'number' && !error.killed) reject(error);
-        else resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, output });
-      },
-    );
-    const unregister = registerCleanup(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    });
-  });
 }
 
 async function findOnPath(name: string): Promise<string | null> {

@@ -18,7 +18,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { JepsenCluster } from '../support/jepsen-cluster.js';
+import { JepsenCluster, untilWorkloadEnds } from '../support/jepsen-cluster.js';
 import { definitelyNotApplied } from '../support/jepsen-workload.js';
 import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
 
@@ -250,11 +250,12 @@ describe('lists under storage and writer crashes (Jepsen-style)', { timeout: 180
     const enough = () =>
       ledger.counts.pushesOk > MINIMUMS.pushes && ledger.counts.poppedElements > MINIMUMS.popped;
     // On a slow machine the workload runs on a little (healed) to complete enough to judge.
-    // A slow nemesis moves both ends: the healed run is never shorter than a fast machine's.
-    const healedAt = now();
-    const end = Math.max(WORKLOAD_MS, healedAt + HEALED_MS);
-    const lastEnd = end + WORKLOAD_MAX_MS - WORKLOAD_MS;
-    while (now() < end || (now() < lastEnd && !enough())) await sleep(100);
+    await untilWorkloadEnds(now, {
+      workloadMs: WORKLOAD_MS,
+      healedMs: HEALED_MS,
+      workloadMaxMs: WORKLOAD_MAX_MS,
+      enough: enough,
+    });
     running = false;
     // Whatever is still running when the workload is cut stays unknown.
     let settleTimer: NodeJS.Timeout | undefined;

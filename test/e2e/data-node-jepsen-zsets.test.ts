@@ -16,7 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { JepsenCluster } from '../support/jepsen-cluster.js';
+import { JepsenCluster, untilWorkloadEnds } from '../support/jepsen-cluster.js';
 import { definitelyNotApplied } from '../support/jepsen-workload.js';
 import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
 
@@ -163,8 +163,12 @@ describe('sorted sets on data nodes: transactions and ZINCRBY under storage faul
       Array.from({ length: CLIENTS_PER_WRITER }, (_, index) => worker(writer, SEED + writer * 100 + index)),
     );
     const { kills } = await nemesis();
-    const healedAt = Date.now();
-    while (Date.now() < Math.max(startedAt + WORKLOAD_MS, healedAt + HEALED_MS)) await sleep(100);
+    await untilWorkloadEnds(() => Date.now() - startedAt, {
+      workloadMs: WORKLOAD_MS,
+      healedMs: HEALED_MS,
+      workloadMaxMs: WORKLOAD_MS,
+      enough: () => true,
+    });
     stopping = true;
     await Promise.all(workers);
 

@@ -11,9 +11,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
-import { JepsenCluster } from '../support/jepsen-cluster.js';
+import { JepsenCluster, untilWorkloadEnds } from '../support/jepsen-cluster.js';
 import { JepsenWorkload } from '../support/jepsen-workload.js';
-import { mulberry32, seedFromEnvironment, sleep } from '../support/prng.js';
+import { mulberry32, seedFromEnvironment } from '../support/prng.js';
 
 const CLUSTER = 'jepsen';
 const WRITERS = 3;
@@ -80,11 +80,12 @@ describe('data nodes under storage and writer crashes (Jepsen-style)', { timeout
     }
     const faults = await nemesis();
     // On a slow machine the workload runs on a little (healed) to complete enough to judge.
-    // A slow nemesis moves both ends: the healed run is never shorter than a fast machine's.
-    const healedAt = now();
-    const end = Math.max(WORKLOAD_MS, healedAt + HEALED_MS);
-    const lastEnd = end + WORKLOAD_MAX_MS - WORKLOAD_MS;
-    while (now() < end || (now() < lastEnd && !workload.enough(MINIMUMS))) await sleep(100);
+    await untilWorkloadEnds(now, {
+      workloadMs: WORKLOAD_MS,
+      healedMs: HEALED_MS,
+      workloadMaxMs: WORKLOAD_MAX_MS,
+      enough: () => workload.enough(MINIMUMS),
+    });
     // Whatever is still running when the workload is cut stays unknown.
     await workload.stop(() => {
       cluster.disconnectAll();

@@ -21,6 +21,26 @@ export interface NemesisOptions {
 /** The nemesis's storage actions, in turn: three kills in every five steps. */
 const NEMESIS_CYCLE = ['kill', 'kill', 'restart-one', 'kill', 'restart-all'] as const;
 
+export interface WorkloadEnd {
+  /** The workload runs at least this long (ms since it started)… */
+  workloadMs: number;
+  /** …and at least this long after the nemesis has healed everything. */
+  healedMs: number;
+  /**
+   * Then on until `enough` holds, for at most `workloadMaxMs − workloadMs` more. A slow nemesis
+   * moves both ends on: the healed run is never shorter than a fast machine's.
+   */
+  workloadMaxMs: number;
+  enough: () => boolean;
+}
+
+/** Waits, once the nemesis has healed everything (now), until the workload may stop. */
+export async function untilWorkloadEnds(now: () => number, end: WorkloadEnd): Promise<void> {
+  const earliest = Math.max(end.workloadMs, now() + end.healedMs);
+  const latest = earliest + end.workloadMaxMs - end.workloadMs;
+  while (now() < earliest || (now() < latest && !end.enough())) await sleep(100);
+}
+
 export interface JepsenClusterOptions {
   /** The cluster's name, which is its volume's too. */
   name: string;

@@ -11,6 +11,9 @@
 // --shell storage-node runs every replica inside the storage node's own event loop
 // (apps/storage-node/src/node-core.ts) over simulated disks that stall, fill up, tear and rot,
 // instead of driving the replica state machine directly.
+// --writer data-node runs every writer as the data node's writer stack (storage client,
+// transaction engine, cache, sessions; apps/data-node/src/simulated-writer.ts) with clients that
+// speak Redis commands; it brings the storage node's shell along unless --shell says otherwise.
 // --no-build skips the install and compile steps.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -26,6 +29,9 @@ const PROGRESS_EVERY_MS = 200;
 const shellPaths = {
   'storage-node': resolve(repoRoot, 'dist', 'apps', 'storage-node', 'src', 'simulated-shell.js'),
 };
+const writerPaths = {
+  'data-node': resolve(repoRoot, 'dist', 'apps', 'data-node', 'src', 'simulated-writer.js'),
+};
 
 async function loadSimulator() {
   return import(pathToFileURL(simulatorPath).href);
@@ -38,20 +44,33 @@ async function loadShell(name) {
   return storageNodeShell();
 }
 
+/** The writer process factory named by --writer, or undefined for the bare writer coordinator. */
+async function loadWriter(name) {
+  if (name === null || name === undefined) return undefined;
+  const { dataNodeWriterShell } = await import(pathToFileURL(writerPaths[name]).href);
+  return dataNodeWriterShell();
+}
+
+/** What the options give every run: the profile, the duration, the shells. */
+async function runOptions(options) {
+  const shell = await loadShell(options.shell);
+  const writer = await loadWriter(options.writer);
+  return {
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.durationMs ? { durationMs: options.durationMs } : {}),
+    ...(shell ? { shell } : {}),
+    ...(writer ? { writer } : {}),
+  };
+}
+
 // ---- worker: runs chunks of seeds, stops a chunk at its first failure -------------------------
 
 async function workerMain() {
-  const { runSimulation } = await loadSimulator();
-  const { profile, durationMs } = workerData;
-  const shell = await loadShell(workerData.shell);
-  parentPort.on('message', ({ from, count }) => {
+  const { runSimulationAsync } = await loadSimulator();
+  const common = await runOptions(workerData);
+  parentPort.on('message', async ({ from, count }) => {
     for (let seed = from; seed < from + count; seed++) {
-      const result = runSimulation({
-        seed,
-        ...(profile ? { profile } : {}),
-        ...(durationMs ? { durationMs } : {}),
-        ...(shell ? { shell } : {}),
-      });
+      const result = await runSimulationAsync({ seed, ...common });
       if (!result.ok) {
         parentPort.postMessage({ from, ran: seed - from + 1, failure: { seed, summary: result.summary } });
         return;
@@ -74,8 +93,10 @@ function parseArguments(argv) {
     trace: false,
     build: true,
     shell: null,
+    writer: null,
   };
   options.workers = availableParallelism();
+  let explicitShell = false;
   const number = (flag, value) => {
     const parsed = Number(value);
     if (!Number.isSafeInteger(parsed))
@@ -89,6 +110,7 @@ function parseArguments(argv) {
       if (index >= argv.length) throw new Error(`${flag} needs a value`);
       return argv[index];
     };
+    if (flag === '--shell') explicitShell = true;
     switch (flag) {
       case '--seeds':
         options.seeds = number(flag, next());
@@ -118,6 +140,13 @@ function parseArguments(argv) {
             `--shell takes ${Object.keys(shellPaths).join(', ')}, got ${JSON.stringify(options.shell)}`,
           );
         break;
+      case '--writer':
+        options.writer = next();
+        if (!(options.writer in writerPaths))
+          throw new Error(
+            `--writer takes ${Object.keys(writerPaths).join(', ')}, got ${JSON.stringify(options.writer)}`,
+          );
+        break;
       case '--no-build':
         options.build = false;
         break;
@@ -126,6 +155,7 @@ function parseArguments(argv) {
     }
   }
   if (options.seed === null && options.seeds === null) options.seeds = 1_000;
+  if (options.writer !== null && !explicitShell) options.shell = 'storage-node';
   return options;
 }
 
@@ -205,7 +235,12 @@ async function sweep(options) {
     };
     for (let index = 0; index < workerCount; index++) {
       const worker = new Worker(new URL(import.meta.url), {
-        workerData: { profile: options.profile, durationMs: options.durationMs, shell: options.shell },
+        workerData: {
+          profile: options.profile,
+          durationMs: options.durationMs,
+          shell: options.shell,
+          writer: options.writer,
+        },
       });
       workers.push(worker);
       worker.on('error', rejectSweep);
@@ -231,7 +266,7 @@ async function sweep(options) {
   bar.end(done, failures);
 
   const seconds = (Date.now() - started) / 1000;
-  const profile = `${options.profile ?? 'all profiles'}${options.shell ? `, ${options.shell} shell` : ''}`;
+  const profile = `${options.profile ?? 'all profiles'}${options.shell ? `, ${options.shell} shell` : ''}${options.writer ? `, ${options.writer} writers` : ''}`;
   if (failure !== null) {
     process.stdout.write(`\nFAILED ${failure.summary}\n\n`);
   }
@@ -244,13 +279,10 @@ async function sweep(options) {
 }
 
 async function replay(options) {
-  const { runSimulation } = await loadSimulator();
-  const shell = await loadShell(options.shell);
-  const result = runSimulation({
+  const { runSimulationAsync } = await loadSimulator();
+  const result = await runSimulationAsync({
     seed: options.seed,
-    ...(shell ? { shell } : {}),
-    ...(options.profile ? { profile: options.profile } : {}),
-    ...(options.durationMs ? { durationMs: options.durationMs } : {}),
+    ...(await runOptions(options)),
     trace: options.trace,
     onTrace: (line) => process.stdout.write(`${line}\n`),
   });

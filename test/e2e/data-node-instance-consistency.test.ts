@@ -112,9 +112,9 @@ function brokenCopyIgnoringAppliedNotices(): { entry: string; remove: () => void
     ['apps', 'libs', 'generated'],
     [
       {
-        file: 'apps/data-node/src/data-node.js',
-        anchor: /this\.cache\.invalidate\(change\.key, change\.seq\);/,
-        replacement: 'void change; /* the notice is ignored */',
+        file: 'apps/data-node/src/cache/versioned-cache.js',
+        anchor: /for \(const change of changes\)\s*this\.invalidate\(change\.key, change\.seq\);/,
+        replacement: 'void changes; /* the notice is ignored */',
       },
     ],
   );

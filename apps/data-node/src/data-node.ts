@@ -99,9 +99,7 @@ class Attachment {
       coordinatorId: options.coordinatorId,
       nodes: request.storageNodes ?? options.storageNodes,
       notifyVolumes: [request.volume],
-      onApplied: (notice) => {
-        for (const change of notice.changes) this.cache.invalidate(change.key, change.seq);
-      },
+      onApplied: (notice) => this.cache.applyNotice(notice.changes),
     });
     this.engine = new TransactionEngine({
       volume: request.volume,

@@ -262,6 +262,14 @@ class StorageNodeShell implements ReplicaShell {
     this.core.receive(from, message);
   }
 
+  writerConnected(writerId: string, notifyVolumes: readonly string[]): void {
+    this.core.writerConnected(writerId, notifyVolumes);
+  }
+
+  writerDisconnected(writerId: string): void {
+    this.core.writerDisconnected(writerId);
+  }
+
   tick(): void {
     this.core.tick();
   }

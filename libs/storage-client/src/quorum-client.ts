@@ -1,6 +1,9 @@
-// The writers' client for the six-replica store: drives the pure `WriterCoordinator` over TCP.
-// Messages for one storage node are batched per event-loop turn (one socket write each), the
-// coordinator ticks on a timer (resends, timeouts, recovery), and every call has a deadline.
+// The writers' client for the six-replica store: drives the pure `WriterCoordinator` over links to
+// the storage nodes. Messages for one storage node are batched per event-loop turn (one socket
+// write each), the coordinator ticks on a timer (resends, timeouts, recovery), and every call has
+// a deadline. Links and time are bound at construction: TCP and the system's timers in production,
+// the simulator's network and virtual clock in the deterministic simulator, which runs this class
+// as it ships.
 import {
   type AppliedMessage,
   type FromReplicaMessage,
@@ -23,6 +26,79 @@ export interface StorageNodeAddress {
   port: number;
 }
 
+/** A link to one storage node. A broadcast passes the same message object to every link. */
+export interface StorageLink {
+  readonly connected: boolean;
+  send(message: object): void;
+  close(): void;
+}
+
+export interface StorageLinkEvents {
+  /** Every message the storage node sends back on this link. */
+  onMessage(message: unknown): void;
+  /** The link connected or dropped. */
+  onStateChange(): void;
+}
+
+/** Opens the link to one storage node; it sends `hello` first on every connection. */
+export type StorageLinkFactory = (
+  node: StorageNodeAddress,
+  hello: object,
+  events: StorageLinkEvents,
+) => StorageLink;
+
+/** Time as the client sees it. */
+export interface ClientClock {
+  nowMs(): number;
+  /** Runs `run` every `ms` until cancelled. */
+  every(ms: number, run: () => void): () => void;
+  /** Runs `run` once after `ms`, unless cancelled. */
+  after(ms: number, run: () => void): () => void;
+  /** Runs `run` after the work of this turn (replies of many nodes handled together). */
+  defer(run: () => void): void;
+}
+
+export const SYSTEM_CLIENT_CLOCK: ClientClock = {
+  nowMs: () => Date.now(),
+  every: (ms, run) => {
+    const timer = setInterval(run, ms);
+    return () => clearInterval(timer);
+  },
+  after: (ms, run) => {
+    const timer = setTimeout(run, ms);
+    return () => clearTimeout(timer);
+  },
+  defer: (run) => setImmediate(run),
+};
+
+/** Broadcasts share one message object: encoded once for all six links. */
+const encodedMessages = new WeakMap<object, Buffer>();
+
+/** Production's links: TCP, reconnecting by themselves (libs/wire's OutboundLink). */
+export const TCP_STORAGE_LINKS: StorageLinkFactory = (node, hello, events) => {
+  const link = new OutboundLink({
+    host: node.host,
+    port: node.port,
+    hello,
+    onMessage: (message) => events.onMessage(message),
+    onStateChange: () => events.onStateChange(),
+  });
+  return {
+    get connected() {
+      return link.connected;
+    },
+    send(message) {
+      let bytes = encodedMessages.get(message);
+      if (bytes === undefined) {
+        bytes = encodeMessage(message);
+        encodedMessages.set(message, bytes);
+      }
+      link.sendEncoded(bytes);
+    },
+    close: () => link.close(),
+  };
+};
+
 export interface QuorumClientOptions {
   /** Unique per writer process incarnation; prefixes its transaction ids. */
   writerId: string;
@@ -38,6 +114,14 @@ export interface QuorumClientOptions {
   notifyVolumes?: string[];
   /** Another writer's commit, once per storage node that learns it (so up to six times). */
   onApplied?: (message: AppliedMessage) => void;
+  /** TCP unless the simulator passes its own. */
+  links?: StorageLinkFactory;
+  /** The system's time unless the simulator passes its own. */
+  clock?: ClientClock;
+  /** For the backoff of `transact`: Math.random unless the simulator passes its own. */
+  random?: () => number;
+  /** Thresholds of the quorum table: only for tests that prove the checkers catch a bad one. */
+  quorum?: typeof QUORUM;
 }
 
 export interface ScanPage {
@@ -83,14 +167,16 @@ interface Waiter<T> {
 export class QuorumClient {
   readonly writerId: string;
   private readonly coordinator: WriterCoordinator;
-  private readonly links = new Map<string, OutboundLink>();
+  private readonly links = new Map<string, StorageLink>();
   /** `waitForNodes` calls, each checked when a link connects or drops. */
   private readonly connectionWaiters = new Set<() => void>();
   private readonly commitWaiters = new Map<TxId, Waiter<CommitResult>>();
   private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
   private readonly scanWaiters = new Map<number, Waiter<ScanPage>>();
   private readonly onApplied: ((message: AppliedMessage) => void) | undefined;
-  private readonly tickTimer: NodeJS.Timeout;
+  private readonly stopTicking: () => void;
+  private readonly clock: ClientClock;
+  private readonly random: () => number;
   private readonly inFlightMax: number;
   private flushScheduled = false;
   private closed = false;
@@ -100,6 +186,8 @@ export class QuorumClient {
     this.writerId = options.writerId;
     this.inFlightMax = options.inFlightMax ?? 4_096;
     this.onApplied = options.onApplied;
+    this.clock = options.clock ?? SYSTEM_CLIENT_CLOCK;
+    this.random = options.random ?? Math.random;
     const hello = {
       type: 'hello',
       role: 'writer',
@@ -111,14 +199,13 @@ export class QuorumClient {
       coordinatorId: options.coordinatorId,
       members: options.nodes.map((node) => node.id),
       ...(options.timing !== undefined ? { timing: options.timing } : {}),
+      ...(options.quorum !== undefined ? { quorum: options.quorum } : {}),
     });
+    const openLink = options.links ?? TCP_STORAGE_LINKS;
     for (const node of options.nodes) {
       this.links.set(
         node.id,
-        new OutboundLink({
-          host: node.host,
-          port: node.port,
-          hello,
+        openLink(node, hello, {
           onMessage: (message) => this.onMessage(node.id, message),
           onStateChange: () => {
             for (const check of [...this.connectionWaiters]) check();
@@ -126,10 +213,10 @@ export class QuorumClient {
         }),
       );
     }
-    this.tickTimer = setInterval(() => {
-      this.coordinator.tick(Date.now());
+    this.stopTicking = this.clock.every(options.tickIntervalMs ?? 5, () => {
+      this.coordinator.tick(this.clock.nowMs());
       this.drain();
-    }, options.tickIntervalMs ?? 5);
+    });
   }
 
   /** Storage nodes with an open connection right now. */
@@ -149,18 +236,18 @@ export class QuorumClient {
     return new Promise((resolve, reject) => {
       const check = () => {
         if (this.connectedNodes < count) return;
-        clearTimeout(timer);
+        cancel();
         this.connectionWaiters.delete(check);
         resolve();
       };
-      const timer = setTimeout(() => {
+      const cancel = this.clock.after(timeoutMs, () => {
         this.connectionWaiters.delete(check);
         reject(
           new QuorumUnavailableError(
             `only ${this.connectedNodes} of 6 storage nodes connected after ${timeoutMs} ms`,
           ),
         );
-      }, timeoutMs);
+      });
       this.connectionWaiters.add(check);
     });
   }
@@ -170,7 +257,7 @@ export class QuorumClient {
     const refusal = this.refusal(QUORUM.reads, 'reads');
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const requestId = this.coordinator.read(volume, keys, Date.now(), prefixBytes);
+      const requestId = this.coordinator.read(volume, keys, this.clock.nowMs(), prefixBytes);
       this.readWaiters.set(requestId, { resolve, reject });
       this.drain();
     });
@@ -181,7 +268,7 @@ export class QuorumClient {
     const refusal = this.refusal(QUORUM.reads, 'scans');
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const requestId = this.coordinator.scan(volume, fromHash, limit, Date.now());
+      const requestId = this.coordinator.scan(volume, fromHash, limit, this.clock.nowMs());
       this.scanWaiters.set(requestId, { resolve, reject });
       this.drain();
     });
@@ -197,7 +284,7 @@ export class QuorumClient {
     const refusal = this.refusal(QUORUM.commitVotes, 'writes');
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
-      const txid = this.coordinator.begin(volume, reads, writes, Date.now());
+      const txid = this.coordinator.begin(volume, reads, writes, this.clock.nowMs());
       this.commitWaiters.set(txid, { resolve, reject });
       this.drain();
     });
@@ -221,8 +308,8 @@ export class QuorumClient {
       const outcome = await this.commit(volume, reads, writes);
       if (outcome.outcome === 'committed') return result;
       lastReason = outcome.reason;
-      const backoffMs = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
-      await new Promise((resolve) => setTimeout(resolve, backoffMs));
+      const backoffMs = Math.min(50, 2 ** attempt) * (0.5 + this.random());
+      await new Promise<void>((resolve) => this.clock.after(backoffMs, resolve));
     }
     throw new Error(`transaction kept conflicting after ${attemptsMax} attempts (last: ${lastReason})`);
   }
@@ -235,7 +322,7 @@ export class QuorumClient {
    */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.tickTimer);
+    this.stopTicking();
     for (const link of this.links.values()) link.close();
     for (const [txid, waiter] of this.commitWaiters) {
       this.counters.unknownOutcomes++;
@@ -279,7 +366,7 @@ export class QuorumClient {
       this.onApplied?.(message);
       return;
     }
-    this.coordinator.step(from, message as FromReplicaMessage, Date.now());
+    this.coordinator.step(from, message as FromReplicaMessage, this.clock.nowMs());
     this.scheduleDrain();
   }
 
@@ -287,7 +374,7 @@ export class QuorumClient {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Replies from many nodes in one turn are handled first, then sent on together.
-    setImmediate(() => {
+    this.clock.defer(() => {
       this.flushScheduled = false;
       this.drain();
     });
@@ -295,16 +382,7 @@ export class QuorumClient {
 
   private drain(): void {
     const { messages, events } = this.coordinator.takeReady();
-    // Broadcasts share one message object: encode it once for all six links.
-    const encoded = new Map<object, Buffer>();
-    for (const { to, message } of messages) {
-      let bytes = encoded.get(message);
-      if (bytes === undefined) {
-        bytes = encodeMessage(message);
-        encoded.set(message, bytes);
-      }
-      this.links.get(to)?.sendEncoded(bytes);
-    }
+    for (const { to, message } of messages) this.links.get(to)?.send(message);
     for (const event of events) this.settle(event);
   }
 

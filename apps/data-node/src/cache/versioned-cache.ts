@@ -85,6 +85,14 @@ export class VersionedCache {
     this.stats.invalidations++;
   }
 
+  /**
+   * Another writer's commit, as a storage node's `applied` notice lists it: every cached version
+   * it supersedes goes. Instance consistency's freshness across writers rests on this.
+   */
+  applyNotice(changes: readonly { key: string; seq: number }[]): void {
+    for (const change of changes) this.invalidate(change.key, change.seq);
+  }
+
   /** Our own commit lost a race on this key: we do not know the winner's version. */
   drop(key: string): void {
     const entry = this.entries.get(key);

@@ -9,6 +9,7 @@ export {
   PROFILE_NAMES,
   profileForSeed,
 } from './profiles.js';
+export { COUNTER_KEYS, ConnectionLost } from './redis-workload.js';
 export type { ReplicaShell, ReplicaShellFactory, ShellDisk, ShellHost, ShellStart } from './shell.js';
 export {
   DEFAULT_DURATION_MS,
@@ -18,9 +19,18 @@ export {
   type QuorumTable,
   replayCommand,
   runSimulation,
+  runSimulationAsync,
   type SimulationOptions,
   type SimulationResult,
   type SimulationStats,
   type SimulationViolation,
   simulatedTimings,
 } from './simulation.js';
+export type {
+  SimConnection,
+  SimReply,
+  WriterShell,
+  WriterShellFactory,
+  WriterShellHost,
+  WriterShellStart,
+} from './writer-shell.js';

@@ -13,7 +13,8 @@ export type InvariantName =
   | 'liveness'
   | 'replicas converge'
   | 'register linearizability'
-  | 'bank invariant';
+  | 'bank invariant'
+  | 'session guarantees';
 
 export class InvariantViolation extends Error {
   constructor(

@@ -43,6 +43,9 @@ export interface ReplicaShell {
   /** The replica inside, for the simulation's checks (never stepped by the simulation). */
   readonly replica: StorageReplica;
   receive(from: string, message: QuorumMessage): void;
+  /** A writer process connected, naming the volumes whose commits by others it wants to hear of. */
+  writerConnected?(writerId: string, notifyVolumes: readonly string[]): void;
+  writerDisconnected?(writerId: string): void;
   tick(): void;
   /** The process is gone: nothing it scheduled runs any more. */
   stop(): void;

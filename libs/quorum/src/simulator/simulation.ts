@@ -9,10 +9,13 @@ import {
   type BankOutput,
   checkBank,
   checkRegisterLinearizability,
+  checkSessionGuarantees,
   describeOperation,
   HistoryRecorder,
   type RegisterInput,
   type RegisterOutput,
+  type SessionInput,
+  type SessionOutput,
 } from '../../../history/src/index.js';
 import type {
   Envelope,
@@ -31,6 +34,15 @@ import { EventQueue } from './event-queue.js';
 import { formatMs, InvariantChecker, type InvariantName, InvariantViolation } from './invariants.js';
 import { Prng } from './prng.js';
 import { FAULT_PROFILES, type FaultProfile, type PartitionKind, profileForSeed } from './profiles.js';
+import {
+  COUNTER_KEYS,
+  ConnectionLost,
+  RedisBankClient,
+  type RedisClient,
+  RedisCounterClient,
+  RedisRegisterClient,
+  type RedisWorkloadHost,
+} from './redis-workload.js';
 import type { ReplicaShell, ReplicaShellFactory, ShellDisk, ShellHost } from './shell.js';
 import {
   BANK_ACCOUNTS,
@@ -45,6 +57,7 @@ import {
   RegisterClient,
   type WorkloadHost,
 } from './workload.js';
+import type { SimConnection, WriterShell, WriterShellFactory, WriterShellHost } from './writer-shell.js';
 
 export const MEMBERS: readonly string[] = ['s1', 's2', 's3', 's4', 's5', 's6'];
 export const WRITER_COUNT = 3;
@@ -116,6 +129,19 @@ export interface SimulationOptions {
    * instead of driving `StorageReplica` directly.
    */
   shell?: ReplicaShellFactory;
+  /**
+   * Runs each writer as this whole writer process (storage client, transaction engine, cache,
+   * sessions) with clients speaking Redis commands, instead of the bare `WriterCoordinator`.
+   * Such a run is asynchronous: `runSimulationAsync`.
+   */
+  writer?: WriterShellFactory;
+  /**
+   * With writer processes: a read of a counter must see every increment acknowledged this long
+   * before it (the other writers' `applied` notices keep caches that close). By default 250 ms of
+   * virtual time on a reliable network (`faults: false`) and unchecked under faults, where a
+   * partition may cut a writer off from every notice while its cache still serves.
+   */
+  stalenessBoundMs?: number;
 }
 
 export interface SimulationStats {
@@ -153,6 +179,8 @@ export interface SimulationStats {
   drainMs: number;
   /** The linearizability search ran out of budget on some key (inconclusive, not a failure). */
   linearizabilityInconclusive: boolean;
+  /** Counter operations (INCR, GET in instance consistency) checked for the session guarantees. */
+  counterOperations: number;
 }
 
 export interface SimulationViolation {
@@ -187,7 +215,9 @@ type SimEvent =
   | { kind: 'endFaults' }
   | { kind: 'livenessCheck' }
   | { kind: 'convergenceCheck' }
-  | { kind: 'shell'; index: number; incarnation: number; run: () => void };
+  | { kind: 'shell'; index: number; incarnation: number; run: () => void }
+  | { kind: 'writerShell'; slot: number; incarnation: number; run: () => void }
+  | { kind: 'call'; run: () => void };
 
 interface ReplicaNode {
   index: number;
@@ -214,6 +244,10 @@ interface WriterNode {
   /** Where the writer sits, for partitions: `w1` is in AZ 0, `w2` in AZ 1, `w3` in AZ 2. */
   location: string;
   writer: WriterCoordinator | null;
+  /** With a writer factory: the running process (null while down). */
+  shell: WriterShell | null;
+  /** Commands in flight on its connections: each fails with `ConnectionLost` if it crashes. */
+  pendingCommands: Set<(error: Error) => void>;
   writerId: string;
   incarnation: number;
   restarts: number;
@@ -223,22 +257,43 @@ interface WriterNode {
 }
 
 export function runSimulation(options: SimulationOptions): SimulationResult {
+  if (options.writer !== undefined)
+    throw new Error('a run with writer processes is asynchronous: runSimulationAsync');
   return new Simulation(options).run();
 }
 
+/** Any run; the one way to run writer processes, whose code awaits promises between events. */
+export function runSimulationAsync(options: SimulationOptions): Promise<SimulationResult> {
+  return new Simulation(options).runAsync();
+}
+
 /** The command line that replays a run. */
-export function replayCommand(seed: number, profile: string, durationMs: number, shell?: string): string {
+export function replayCommand(
+  seed: number,
+  profile: string,
+  durationMs: number,
+  shell?: string,
+  writer?: string,
+): string {
   const defaultMs = FAULT_PROFILES[profile]?.durationMs ?? DEFAULT_DURATION_MS;
   const duration = durationMs === defaultMs ? '' : ` --duration ${durationMs}`;
   const shellOption = shell === undefined ? '' : ` --shell ${shell}`;
-  return `npm run sim -- --seed ${seed} --profile ${profile}${duration}${shellOption} --trace`;
+  const writerOption = writer === undefined ? '' : ` --writer ${writer}`;
+  return `npm run sim -- --seed ${seed} --profile ${profile}${duration}${shellOption}${writerOption} --trace`;
 }
 
-class Simulation implements WorkloadHost {
+/** Every volume key the workloads touch, by volume. */
+const WORKLOAD_KEYS: readonly (readonly [string, readonly string[]])[] = [
+  [REGISTER_VOLUME, REGISTER_KEYS],
+  [BANK_VOLUME, BANK_ACCOUNTS],
+];
+
+class Simulation implements WorkloadHost, RedisWorkloadHost {
   nowMs = 0;
   readonly checker: InvariantChecker;
   readonly registerHistory = new HistoryRecorder<RegisterInput, RegisterOutput>();
   readonly bankHistory = new HistoryRecorder<BankInput, BankOutput>();
+  readonly counterHistory = new HistoryRecorder<SessionInput, SessionOutput>();
   acceptingOperations = true;
 
   private readonly seed: number;
@@ -258,9 +313,14 @@ class Simulation implements WorkloadHost {
   private readonly replicaTiming: ReplicaTiming;
   private readonly writerTiming: Partial<WriterTiming>;
   private readonly replicas: ReplicaNode[];
-  private readonly writers: WriterNode[];
+  private readonly writers: WriterNode[] = [];
   private readonly shellFactory: ReplicaShellFactory | null;
+  private readonly writerFactory: WriterShellFactory | null;
+  private readonly stalenessBoundMs: number | undefined;
   private readonly clients: Client[] = [];
+  private readonly redisClients: RedisClient[] = [];
+  /** A violation or an exception raised inside a promise chain, thrown by the loop after the event. */
+  private deferredFailure: { error: unknown } | null = null;
   /** Location (replica id or writer location) → partition group; null when fully connected. */
   private partition: Map<string, number> | null = null;
   private partitionCounter = 0;
@@ -299,6 +359,7 @@ class Simulation implements WorkloadHost {
     bankOperations: 0,
     drainMs: 0,
     linearizabilityInconclusive: false,
+    counterOperations: 0,
   };
 
   constructor(options: SimulationOptions) {
@@ -336,6 +397,8 @@ class Simulation implements WorkloadHost {
     this.checker = new InvariantChecker(MEMBERS, this.replicaTiming.recordRetentionMs);
 
     this.shellFactory = options.shell ?? null;
+    this.writerFactory = options.writer ?? null;
+    this.stalenessBoundMs = options.stalenessBoundMs ?? (this.faults ? undefined : 250);
     const factory = this.shellFactory;
     this.replicas = MEMBERS.map((id, index) => ({
       index,
@@ -349,12 +412,13 @@ class Simulation implements WorkloadHost {
       crashAfterFsync: false,
     }));
     if (factory !== null) for (const node of this.replicas) this.startShell(node, factory);
-    this.writers = [];
     for (let slot = 0; slot < WRITER_COUNT; slot++) {
       const node: WriterNode = {
         slot,
         location: `w${slot + 1}`,
         writer: null,
+        shell: null,
+        pendingCommands: new Set(),
         writerId: '',
         incarnation: 0,
         restarts: -1,
@@ -364,6 +428,17 @@ class Simulation implements WorkloadHost {
       };
       this.writers.push(node);
       this.startWriter(node);
+      if (this.writerFactory !== null) {
+        // A register, a counter and a bank connection per writer process.
+        const rng = workloadRng.fork();
+        const at = `@w${slot + 1}`;
+        this.redisClients.push(
+          new RedisRegisterClient(`reg${slot}${at}`, slot, this, rng.fork(), REGISTER_VOLUME, 'cluster'),
+          new RedisCounterClient(`count${slot}${at}`, slot, this, rng.fork(), REGISTER_VOLUME, 'instance'),
+          new RedisBankClient(`bank${slot}${at}`, slot, this, rng.fork(), BANK_VOLUME, 'cluster'),
+        );
+        continue;
+      }
       // Two register clients and one bank client per writer: enough to conflict on hot keys.
       for (const make of [RegisterClient, RegisterClient, BankClient]) {
         const client = new make(
@@ -387,26 +462,54 @@ class Simulation implements WorkloadHost {
       this.loop();
       this.finish();
     } catch (error) {
-      if (error instanceof InvariantViolation) {
-        violation = {
-          invariant: error.invariant,
-          message: error.detail,
-          atMs: this.nowMs,
-          event: this.stats.events,
-        };
-      } else {
-        const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        violation = { invariant: 'exception', message, atMs: this.nowMs, event: this.stats.events };
-      }
-      this.trace(`VIOLATION ${violation.invariant}: ${violation.message}`);
+      violation = this.violationOf(error);
     }
+    return this.result(violation);
+  }
+
+  async runAsync(): Promise<SimulationResult> {
+    let violation: SimulationViolation | undefined;
+    try {
+      this.schedule();
+      await this.loopAsync();
+      this.finish();
+    } catch (error) {
+      violation = this.violationOf(error);
+    }
+    return this.result(violation);
+  }
+
+  private violationOf(error: unknown): SimulationViolation {
+    let violation: SimulationViolation;
+    if (error instanceof InvariantViolation) {
+      violation = {
+        invariant: error.invariant,
+        message: error.detail,
+        atMs: this.nowMs,
+        event: this.stats.events,
+      };
+    } else {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      violation = { invariant: 'exception', message, atMs: this.nowMs, event: this.stats.events };
+    }
+    this.trace(`VIOLATION ${violation.invariant}: ${violation.message}`);
+    return violation;
+  }
+
+  private result(violation: SimulationViolation | undefined): SimulationResult {
     this.stats.virtualMs = this.nowMs;
     this.stats.decidedTransactions = this.checker.decidedTransactions;
     for (const node of this.replicas) {
       const held = node.replica?.stats().transactions ?? 0;
       this.stats.retainedTransactions = Math.max(this.stats.retainedTransactions, held);
     }
-    const replay = replayCommand(this.seed, this.profileName, this.durationMs, this.shellFactory?.name);
+    const replay = replayCommand(
+      this.seed,
+      this.profileName,
+      this.durationMs,
+      this.shellFactory?.name,
+      this.writerFactory?.name,
+    );
     const summary =
       violation === undefined
         ? `seed ${this.seed} (${this.profileName}) passed`
@@ -426,6 +529,11 @@ class Simulation implements WorkloadHost {
   private schedule(): void {
     for (const node of this.replicas) this.scheduleTick('replica', node.index, node.incarnation);
     for (const client of this.clients) this.wakeLater(client, this.tickRng.between(0, 20));
+    for (const client of this.redisClients) {
+      client.run().catch((error: unknown) => {
+        this.deferredFailure ??= { error };
+      });
+    }
     if (this.faults) {
       this.queue.push(this.faultRng.between(...this.profile.faultEveryMs), { kind: 'fault' });
       if (this.profile.snapshotEveryMs !== null) {
@@ -447,6 +555,38 @@ class Simulation implements WorkloadHost {
         );
       }
       this.handle(next.item);
+    }
+  }
+
+  /** The loop for writer processes: after each event that may resolve their promises, they run. */
+  private async loopAsync(): Promise<void> {
+    while (!this.stopped) {
+      const next = this.queue.pop();
+      if (next === undefined) throw new Error('the agenda ran empty');
+      this.nowMs = next.atMs;
+      if (++this.stats.events > this.maxEvents) {
+        throw new InvariantViolation(
+          'liveness',
+          `more than ${this.maxEvents} events: the run does not settle`,
+        );
+      }
+      this.handle(next.item);
+      if (this.writerFactory !== null && this.touchesWriters(next.item)) await this.writerFactory.settle();
+      if (this.deferredFailure !== null) throw this.deferredFailure.error;
+    }
+  }
+
+  /** Events of replicas alone leave every writer's promises as they were. */
+  private touchesWriters(event: SimEvent): boolean {
+    switch (event.kind) {
+      case 'deliver':
+        return !MEMBERS.includes(event.to);
+      case 'tick':
+        return event.role === 'writer';
+      case 'shell':
+        return false;
+      default:
+        return true;
     }
   }
 
@@ -476,7 +616,8 @@ class Simulation implements WorkloadHost {
       }
       case 'restartWriter': {
         const node = this.writers[event.slot] as WriterNode;
-        if (node.writer === null && node.incarnation === event.incarnation) this.startWriter(node);
+        if (node.writer === null && node.shell === null && node.incarnation === event.incarnation)
+          this.startWriter(node);
         break;
       }
       case 'snapshot':
@@ -497,6 +638,14 @@ class Simulation implements WorkloadHost {
         if (node.shell !== null && node.incarnation === event.incarnation) event.run();
         break;
       }
+      case 'writerShell': {
+        const node = this.writers[event.slot] as WriterNode;
+        if (node.shell !== null && node.incarnation === event.incarnation) event.run();
+        break;
+      }
+      case 'call':
+        event.run();
+        break;
     }
   }
 
@@ -567,6 +716,11 @@ class Simulation implements WorkloadHost {
       return;
     }
     const node = this.writers.find((writer) => writer.writerId === to);
+    if (node?.shell != null) {
+      if (tracing) this.trace(`${from} → ${to} ${describeMessage(message)}`);
+      node.shell.receive(from, message);
+      return;
+    }
     if (node === undefined || node.writer === null) return;
     if (!isFromReplica(message)) return;
     if (tracing) this.trace(`${from} → ${to} ${describeMessage(message)}`);
@@ -727,6 +881,39 @@ class Simulation implements WorkloadHost {
     this.queue.push(this.nowMs + delayMs, { kind: 'wake', client, token: ++client.wakeToken });
   }
 
+  connect(slot: number, volume: string, consistency: 'instance' | 'cluster'): SimConnection | null {
+    const node = this.writers[slot] as WriterNode;
+    const shell = node.shell;
+    if (shell === null) return null;
+    const incarnation = node.incarnation;
+    const inner = shell.connect(volume, consistency);
+    return {
+      command: (args) =>
+        new Promise((resolve, reject) => {
+          if (node.incarnation !== incarnation) {
+            reject(new ConnectionLost(`${node.writerId} is gone`));
+            return;
+          }
+          const lose = (error: Error) => reject(error);
+          node.pendingCommands.add(lose);
+          inner.command(args).then(
+            (reply) => {
+              node.pendingCommands.delete(lose);
+              resolve(reply);
+            },
+            (error: unknown) => {
+              node.pendingCommands.delete(lose);
+              reject(error);
+            },
+          );
+        }),
+    };
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.queue.push(this.nowMs + ms, { kind: 'call', run: resolve }));
+  }
+
   nextProcessId(): number {
     return this.processCounter++;
   }
@@ -866,12 +1053,22 @@ class Simulation implements WorkloadHost {
       host,
     });
     node.replica = node.shell.replica;
+    // The writer processes connect to the new process and say hello again.
+    for (const writer of this.writers) {
+      if (writer.shell !== null)
+        node.shell.writerConnected?.(writer.writerId, [REGISTER_VOLUME, BANK_VOLUME]);
+    }
   }
 
   /** Starts a writer process: fresh ids every time, since a writer keeps nothing durable. */
   private startWriter(node: WriterNode): void {
     node.restarts++;
     node.writerId = `${node.location}-r${node.restarts}`;
+    if (this.writerFactory !== null) {
+      this.startWriterShell(node, this.writerFactory);
+      if (node.restarts > 0) this.trace(`${node.writerId} started`);
+      return;
+    }
     node.writer = new WriterCoordinator({
       writerId: node.writerId,
       coordinatorId: this.coordinatorCounter++,
@@ -884,7 +1081,81 @@ class Simulation implements WorkloadHost {
     for (const client of node.clients) if (!client.busy) this.wakeLater(client, this.tickRng.between(0, 10));
   }
 
+  /** Starts a writer process, bound to this simulation as its host; it says hello to every replica. */
+  private startWriterShell(node: WriterNode, factory: WriterShellFactory): void {
+    const incarnation = node.incarnation;
+    const writerId = node.writerId;
+    const live = () => node.incarnation === incarnation && node.shell !== null;
+    const failLater = (error: unknown) => {
+      this.deferredFailure ??= { error };
+    };
+    const host: WriterShellHost = {
+      nowMs: () => this.nowMs,
+      schedule: (delayMs, run) =>
+        this.queue.push(this.nowMs + delayMs, { kind: 'writerShell', slot: node.slot, incarnation, run }),
+      send: (envelopes) => {
+        if (!live() || envelopes.length === 0) return;
+        try {
+          this.checker.onWriterMessages(writerId, envelopes);
+        } catch (error) {
+          failLater(error);
+        }
+        for (const envelope of envelopes) this.send(writerId, envelope);
+      },
+      readStarted: (volume, keys) => {
+        const floors = keys.map((key) => this.checker.readFloor(volume, key));
+        return (values) => {
+          this.stats.reads++;
+          try {
+            values.forEach((value, index) => {
+              this.checker.checkRead(volume, value.key, value.version, floors[index] ?? 0, writerId);
+            });
+          } catch (error) {
+            failLater(error);
+          }
+        };
+      },
+      commitEnded: (volume, proposal, outcome) => {
+        try {
+          if (outcome === 'committed') {
+            this.stats.commits++;
+            this.checker.onCommitAcknowledged(volume, proposal, this.nowMs);
+          } else if (outcome === 'aborted') {
+            this.stats.aborts++;
+            this.checker.recordDecision(proposal.txid, 'abort', `${writerId} reported it aborted`);
+          } else {
+            this.stats.unknownOutcomes++;
+          }
+        } catch (error) {
+          failLater(error);
+        }
+        this.trace(`${writerId}: ${proposal.txid} ${outcome}`);
+      },
+      random: () => this.tickRng.next(),
+      trace: (line) => this.trace(`${writerId}: ${line}`),
+    };
+    node.shell = factory.start({
+      writerId,
+      coordinatorId: this.coordinatorCounter++,
+      members: MEMBERS,
+      timing: this.writerTiming,
+      volumes: [REGISTER_VOLUME, BANK_VOLUME],
+      ...(this.quorum !== QUORUM ? { quorum: this.quorum } : {}),
+      host,
+    });
+    for (const replica of this.replicas)
+      replica.shell?.writerConnected?.(writerId, [REGISTER_VOLUME, BANK_VOLUME]);
+  }
+
   private crashWriter(node: WriterNode): void {
+    if (node.shell !== null) {
+      node.shell.stop();
+      node.shell = null;
+      for (const replica of this.replicas) replica.shell?.writerDisconnected?.(node.writerId);
+      const lost = [...node.pendingCommands];
+      node.pendingCommands.clear();
+      for (const lose of lost) lose(new ConnectionLost(`${node.writerId} crashed`));
+    }
     node.writer = null;
     node.incarnation++;
     node.reads.clear();
@@ -925,6 +1196,7 @@ class Simulation implements WorkloadHost {
       choices.push(() => this.startPartition(this.faultRng.pick(profile.partitions)));
     }
     const down = this.replicas.filter((node) => node.replica === null || node.crashAfterFsync).length;
+    const writerUp = (node: WriterNode) => node.writer !== null || node.shell !== null;
     if (profile.replicaCrashes && down < profile.maxReplicasDown) {
       choices.push(() => {
         const node = this.faultRng.pick(
@@ -935,7 +1207,7 @@ class Simulation implements WorkloadHost {
       });
     }
     if (profile.writerCrashes) {
-      const up = this.writers.filter((node) => node.writer !== null);
+      const up = this.writers.filter(writerUp);
       if (up.length > 0) choices.push(() => this.crashWriter(this.faultRng.pick(up)));
     }
     if (choices.length > 0) this.faultRng.pick(choices)();
@@ -996,7 +1268,7 @@ class Simulation implements WorkloadHost {
       if (node.crashAfterFsync) node.crashAfterFsync = false;
       if (node.replica === null) this.restartReplica(node);
     }
-    for (const node of this.writers) if (node.writer === null) this.startWriter(node);
+    for (const node of this.writers) if (node.writer === null && node.shell === null) this.startWriter(node);
     this.queue.push(this.nowMs, { kind: 'livenessCheck' });
   }
 
@@ -1035,6 +1307,11 @@ class Simulation implements WorkloadHost {
       }
     }
     for (const node of this.writers) {
+      if (node.shell !== null) {
+        if (node.shell.inFlight > 0)
+          unfinished.push(`${node.writerId} has ${node.shell.inFlight} calls in flight`);
+        continue;
+      }
       const writer = node.writer as WriterCoordinator;
       if (writer.inFlightCommits > 0 || writer.inFlightReads > 0) {
         unfinished.push(
@@ -1042,17 +1319,15 @@ class Simulation implements WorkloadHost {
         );
       }
     }
-    for (const client of this.clients) if (client.busy) unfinished.push(`${client.name} is ${client.phase}`);
+    for (const client of [...this.clients, ...this.redisClients]) {
+      if (client.busy) unfinished.push(`${client.name} is ${client.phase}`);
+    }
     return unfinished.length === 0 ? null : unfinished.join('; ');
   }
 
   /** Once nothing is pending and repair had time to run, every replica holds the same versions. */
   private checkConvergence(): void {
-    const keys: [string, readonly string[]][] = [
-      [REGISTER_VOLUME, REGISTER_KEYS],
-      [BANK_VOLUME, BANK_ACCOUNTS],
-    ];
-    for (const [volume, volumeKeys] of keys) {
+    for (const [volume, volumeKeys] of this.workloadKeys()) {
       for (const key of volumeKeys) {
         const versions = this.replicas.map((node) => {
           const state = (node.replica as StorageReplica).inspectKey(volume, key);
@@ -1068,9 +1343,11 @@ class Simulation implements WorkloadHost {
     }
     // The final state itself must satisfy the bank invariant, not only the snapshots taken.
     const replica = this.replicas[0]?.replica as StorageReplica;
+    const factory = this.writerFactory;
     const balances = BANK_ACCOUNTS.map((account) => {
-      const state = replica.inspectKey(BANK_VOLUME, account);
-      return state === null || state.value === null ? INITIAL_BALANCE : Number(decodeText(state.value));
+      const state = replica.inspectKey(BANK_VOLUME, factory === null ? account : factory.volumeKey(account));
+      const value = state === null ? null : (factory?.decodeValue(state.value) ?? decodeText(state.value));
+      return value === null ? INITIAL_BALANCE : Number(value);
     });
     const total = balances.reduce((sum, balance) => sum + balance, 0);
     if (total !== BANK_TOTAL || balances.some((balance) => balance < 0)) {
@@ -1081,8 +1358,19 @@ class Simulation implements WorkloadHost {
     }
   }
 
+  /** The volume keys the workloads touch, by volume: Redis keys as a writer process stores them. */
+  private workloadKeys(): (readonly [string, readonly string[]])[] {
+    const factory = this.writerFactory;
+    if (factory === null) return [...WORKLOAD_KEYS];
+    return [
+      [REGISTER_VOLUME, [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => factory.volumeKey(key))],
+      [BANK_VOLUME, BANK_ACCOUNTS.map((key) => factory.volumeKey(key))],
+    ];
+  }
+
   private finish(): void {
     for (const client of this.clients) client.abandon();
+    for (const client of this.redisClients) client.abandon();
     if (this.liveness && !this.drained)
       throw new InvariantViolation('liveness', 'the run ended before draining');
     const registerOperations = this.registerHistory.operations();
@@ -1105,6 +1393,18 @@ class Simulation implements WorkloadHost {
     if (linearizable.ok === 'unknown') this.stats.linearizabilityInconclusive = true;
     const bank = checkBank(bankOperations, { accounts: BANK_ACCOUNTS, total: BANK_TOTAL });
     if (!bank.ok) throw new InvariantViolation('bank invariant', bank.reason);
+    const counterOperations = this.counterHistory.operations();
+    this.stats.counterOperations = counterOperations.length;
+    const sessions = checkSessionGuarantees(counterOperations, {
+      maxAnomalies: 5,
+      ...(this.stalenessBoundMs !== undefined ? { maxStalenessMs: this.stalenessBoundMs } : {}),
+    });
+    if (!sessions.valid) {
+      throw new InvariantViolation(
+        'session guarantees',
+        sessions.anomalies.map((anomaly) => `${anomaly.kind}: ${anomaly.message}`).join('\n'),
+      );
+    }
   }
 }
 

@@ -1,0 +1,132 @@
+// The simulator running every writer as the data node's writer stack (storage client, transaction
+// engine, cache, sessions: apps/data-node/src/simulated-writer.ts) and every replica inside the
+// storage node's event loop over faulty simulated disks, with clients speaking Redis commands:
+// seeds over every fault profile must keep every invariant, the histories must pass the
+// linearizability, bank and session-guarantee checkers, and broken copies of the compiled data
+// node must be caught.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { dataNodeWriterShell } from '../../apps/data-node/src/simulated-writer.js';
+import { storageNodeShell } from '../../apps/storage-node/src/simulated-shell.js';
+import {
+  PROFILE_NAMES,
+  runSimulationAsync,
+  type SimulationOptions,
+  type SimulationStats,
+} from '../../libs/quorum/src/simulator/index.js';
+import { type Patch, patchedCopy } from '../support/compiled-copy.js';
+
+const SEEDS = 500;
+/** Seeds on a reliable network, where reads must also be fresh within the staleness bound. */
+const RELIABLE_SEEDS = 20;
+
+test(`data-node writers over storage-node shells: seeds 1..${SEEDS} over every profile keep every invariant`, async () => {
+  const shell = storageNodeShell();
+  const writer = dataNodeWriterShell();
+  const totals: Partial<Record<keyof SimulationStats, number>> = {};
+  const profiles = new Set<string>();
+  for (let seed = 1; seed <= SEEDS; seed++) {
+    const result = await runSimulationAsync({ seed, shell, writer });
+    assert.ok(result.ok, result.summary);
+    profiles.add(result.profile);
+    for (const name of [
+      'commits',
+      'unknownOutcomes',
+      'writerCrashes',
+      'openOperations',
+      'damagedDisks',
+      'registerOperations',
+      'bankOperations',
+      'counterOperations',
+    ] as const) {
+      totals[name] = (totals[name] ?? 0) + result.stats[name];
+    }
+  }
+  assert.deepEqual([...profiles].sort(), [...PROFILE_NAMES].sort());
+  // The faults happened and every workload ran: a run without them would check little.
+  const report = JSON.stringify(totals);
+  assert.ok((totals.commits ?? 0) >= SEEDS * 20, report);
+  assert.ok((totals.unknownOutcomes ?? 0) >= 50, report);
+  assert.ok((totals.writerCrashes ?? 0) >= 50, report);
+  assert.ok((totals.openOperations ?? 0) >= 50, report);
+  assert.ok((totals.damagedDisks ?? 0) >= 5, report);
+  for (const name of ['registerOperations', 'bankOperations', 'counterOperations'] as const) {
+    assert.ok((totals[name] ?? 0) >= SEEDS * 5, report);
+  }
+});
+
+test(`data-node writers on a reliable network: seeds 1..${RELIABLE_SEEDS} read counters fresh within the bound`, async () => {
+  const shell = storageNodeShell();
+  const writer = dataNodeWriterShell();
+  for (let seed = 1; seed <= RELIABLE_SEEDS; seed++) {
+    const result = await runSimulationAsync({ seed, shell, writer, faults: false });
+    assert.ok(result.ok, result.summary);
+    assert.ok(result.stats.counterOperations > 0, result.summary);
+  }
+});
+
+interface WriterMutation extends Patch {
+  /** Seeds tried in order until one fails. */
+  seeds: number;
+  options?: Partial<SimulationOptions>;
+}
+
+/** Runs seeds over a patched copy of the compiled apps and libraries; the first failure. */
+async function firstFailure(mutation: WriterMutation) {
+  const copy = patchedCopy(['apps', 'libs', 'generated'], [mutation]);
+  try {
+    const module = async <T>(...path: string[]) =>
+      (await import(pathToFileURL(join(copy.root, ...path)).href)) as T;
+    const { dataNodeWriterShell: writerOf } = await module<
+      typeof import('../../apps/data-node/src/simulated-writer.js')
+    >('apps', 'data-node', 'src', 'simulated-writer.js');
+    const { storageNodeShell: shellOf } = await module<
+      typeof import('../../apps/storage-node/src/simulated-shell.js')
+    >('apps', 'storage-node', 'src', 'simulated-shell.js');
+    const simulator = await module<typeof import('../../libs/quorum/src/simulator/index.js')>(
+      'libs',
+      'quorum',
+      'src',
+      'simulator',
+      'index.js',
+    );
+    const [shell, writer] = [shellOf(), writerOf()];
+    for (let seed = 1; seed <= mutation.seeds; seed++) {
+      const result = await simulator.runSimulationAsync({ seed, shell, writer, ...mutation.options });
+      if (!result.ok) return { seed, summary: result.summary, invariant: result.violation?.invariant ?? '' };
+    }
+    return null;
+  } finally {
+    copy.remove();
+  }
+}
+
+async function assertCaught(context: TestContext, mutation: WriterMutation): Promise<void> {
+  const caught = await firstFailure(mutation);
+  assert.ok(caught !== null, `no violation in ${mutation.seeds} seeds`);
+  // A crash of the harness is not a verdict on the data node.
+  assert.notEqual(caught.invariant, 'exception', caught.summary);
+  context.diagnostic(`caught by seed ${caught.seed}: ${caught.invariant}`);
+}
+
+test('data-node writers: a cache that ignores applied notices is caught (instance consistency)', async (context) => {
+  await assertCaught(context, {
+    file: 'apps/data-node/src/cache/versioned-cache.js',
+    anchor: /for \(const change of changes\)\s*this\.invalidate\(change\.key, change\.seq\);/,
+    replacement: 'void changes; /* the notice is ignored */',
+    seeds: 10,
+    options: { faults: false },
+  });
+});
+
+test('data-node writers: an engine that retries a commit of unknown outcome as if it had failed is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'apps/data-node/src/engine/transaction-engine.js',
+    anchor: /await this\.options\.store\.commit\(this\.options\.volume, readEntries, writes\);/,
+    replacement:
+      "await this.options.store.commit(this.options.volume, readEntries, writes).catch((cause) => { if (cause instanceof OutcomeUnknownError) return { outcome: 'aborted', txid: cause.txid, reason: 'taken for a conflict' }; throw cause; });",
+    seeds: 200,
+  });
+});

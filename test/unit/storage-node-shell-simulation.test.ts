@@ -1,12 +1,13 @@
 // The simulator running every replica inside the storage node's own event loop (StorageNodeCore)
 // over simulated disks that stall, fill up, tear and lose records (apps/storage-node/src/
-// simulated-shell.ts): seeds over every fault profile must keep every invariant, and a broken copy
-// of the compiled node whose replies leave before their fsync must be caught.
+// simulated-shell.ts): seeds over every fault profile must keep every invariant, and broken copies
+// of the compiled node must be caught: replies that leave before their fsync, a replay that cuts
+// acknowledged records after damage, and a node that carries on after an fsync failed with EIO.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { storageNodeShell } from '../../apps/storage-node/src/simulated-shell.js';
+import { type SimulatedDiskFaults, storageNodeShell } from '../../apps/storage-node/src/simulated-shell.js';
 import { PROFILE_NAMES, runSimulation, type SimulationStats } from '../../libs/quorum/src/simulator/index.js';
 import { type Patch, patchedCopy } from '../support/compiled-copy.js';
 
@@ -43,6 +44,8 @@ test(`storage-node shell: seeds 1..${SEEDS} over every profile keep every invari
 interface ShellMutation extends Patch {
   profile: string;
   seeds: number;
+  /** Disk faults other than the defaults, to meet the broken rule sooner. */
+  faults?: Partial<SimulatedDiskFaults>;
 }
 
 /** Runs seeds of `profile` over a patched copy of the compiled node and libraries; the first failure. */
@@ -55,7 +58,7 @@ async function firstFailure(mutation: ShellMutation) {
     const simulator = (await import(
       pathToFileURL(join(copy.root, 'libs', 'quorum', 'src', 'simulator', 'index.js')).href
     )) as typeof import('../../libs/quorum/src/simulator/index.js');
-    const shell = shellModule.storageNodeShell();
+    const shell = shellModule.storageNodeShell({ ...shellModule.DEFAULT_DISK_FAULTS, ...mutation.faults });
     for (let seed = 1; seed <= mutation.seeds; seed++) {
       const result = simulator.runSimulation({ seed, profile: mutation.profile, shell });
       if (!result.ok) return { seed, summary: result.summary, invariant: result.violation?.invariant ?? '' };
@@ -93,5 +96,18 @@ test('storage-node shell: replay that cuts after a damaged record in the middle 
     replacement: "return damage.newestSegment ? 'torn-tail' : 'corruption';",
     profile: 'damage',
     seeds: 300,
+  });
+});
+
+test('storage-node shell: a node that carries on after an fsync failed with EIO is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'apps/storage-node/src/node-core.js',
+    // Taking the failed fsync for a success, as a retried fsync would report one.
+    anchor:
+      /if \(error !== null\)\s*this\.env\.failStop\(`cannot make the log durable \(\$\{error\.message\}\)`\);\s*else\s*this\.appendDurable\(seq\);/,
+    replacement: 'this.appendDurable(seq);',
+    profile: 'crash',
+    seeds: 300,
+    faults: { fsyncErrorRate: 0.01 },
   });
 });

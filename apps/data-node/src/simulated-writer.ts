@@ -242,6 +242,8 @@ export function dataNodeWriterShell(): WriterShellFactory {
       return stored.type === 'string' ? Buffer.from(stored.value).toString('latin1') : null;
     },
     // Microtasks all run before the next turn's immediates: one turn settles every chain.
-    settle: () => new Promise((resolve) => setImmediate(resolve)),
+    settle: async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+    },
   };
 }

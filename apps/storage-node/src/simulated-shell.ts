@@ -3,6 +3,10 @@
 // disk fails an append (the node stops), a crash keeps only part of what was written and not yet
 // fsynced, and a synced entry or a snapshot can rot, which the next start finds (by the log's own
 // rule, the node then keeps what is before the damage and repairs from its peers, ADR 0009).
+// An fsync can also fail the way Linux fails one ("fsyncgate"): it reports EIO once, the kernel
+// marks the pages it could not write clean and drops them, and the next fsync reports success
+// without them. The data is gone at the next crash; only a node that stops at the first EIO
+// (and so acknowledges nothing that rode on it) loses nothing it promised.
 // Records go to the simulated disk encoded, exactly as the node logs them, and come back through
 // the same decoder on every restart.
 //
@@ -27,6 +31,8 @@ export interface SimulatedDiskFaults {
   slowFsyncMs: readonly [number, number];
   /** Share of appends refused with ENOSPC: the node stops, as it does on any failed write. */
   noSpaceRate: number;
+  /** Share of fsyncs that fail with EIO and lose the writes they covered, though later ones succeed. */
+  fsyncErrorRate: number;
 }
 
 /** The faults every simulated disk has unless told otherwise. */
@@ -35,6 +41,7 @@ export const DEFAULT_DISK_FAULTS: SimulatedDiskFaults = {
   slowFsyncRate: 0.01,
   slowFsyncMs: [20, 120],
   noSpaceRate: 0.0005,
+  fsyncErrorRate: 0.0002,
 };
 
 interface Entry {
@@ -43,6 +50,8 @@ interface Entry {
   append: number;
   payload: Uint8Array;
   synced: boolean;
+  /** A failed fsync dropped its pages: readable until the next crash, never on the disk. */
+  lost?: boolean;
 }
 
 /** What survives a crash: segments of encoded record batches, a snapshot, the repair marker. */
@@ -63,8 +72,9 @@ export class SimulatedNodeDisk implements ShellDisk {
   }
 
   crash(random: () => number): { description: string; survivors: ReplicaRecord[] } {
+    const dropped = this.dropLostEntries();
     const unsynced = this.entries.filter((entry) => !entry.synced);
-    if (unsynced.length === 0) return { description: '', survivors: [] };
+    if (unsynced.length === 0) return { description: dropped, survivors: [] };
     // Writes after the last fsync reach the platter in order, up to some point: a torn tail.
     const kept = Math.floor(random() * (unsynced.length + 1));
     const survivors: ReplicaRecord[] = [];
@@ -77,9 +87,29 @@ export class SimulatedNodeDisk implements ShellDisk {
     });
     for (const entry of this.entries) entry.synced = true;
     return {
-      description: `kept ${kept} of ${unsynced.length} log entries written after the last fsync`,
+      description: `${dropped}kept ${kept} of ${unsynced.length} log entries written after the last fsync`,
       survivors,
     };
+  }
+
+  /**
+   * Entries a failed fsync dropped never reached the disk. Where a later fsync put entries after
+   * them, the gap reads back as garbage: damage in the middle of the log, found at the next start.
+   */
+  private dropLostEntries(): string {
+    const first = this.entries.findIndex((entry) => entry.lost === true);
+    if (first < 0) return '';
+    const lost = this.entries.filter((entry) => entry.lost === true).length;
+    const kept = this.entries.filter((entry) => entry.lost !== true);
+    const hole = kept.slice(first).some((entry) => entry.synced);
+    if (hole) {
+      // The gap: an unreadable entry where the lost ones were, before synced ones.
+      kept.splice(first, 0, { ...(this.entries[first] as Entry), lost: false, synced: true });
+      this.rotten = first;
+      this.needsRepair = true;
+    }
+    this.entries = kept;
+    return `${lost} log entries a failed fsync dropped are gone${hole ? ', leaving a gap before later entries' : ''}; `;
   }
 
   /** An entry whose bytes rotted since it was fsynced: found unreadable at the next start. */
@@ -198,6 +228,19 @@ class SimulatedNodeLog implements NodeLog {
     const through = this.lastAppend;
     this.host.schedule(this.fsyncMs(), () => {
       this.syncing = false;
+      if (this.host.random() < this.faults.fsyncErrorRate) {
+        // EIO once; the pages are dropped, and the next fsync will not retry them.
+        for (const entry of this.disk.entries) {
+          if (entry.append <= through && !entry.synced) entry.lost = true;
+        }
+        this.host.trace(`fsync through append ${through} failed with EIO`);
+        const failed = this.waiting.filter((waiter) => waiter.append <= through);
+        this.waiting.splice(0, failed.length);
+        this.durableThrough = through;
+        for (const waiter of failed) waiter.done(new Error('EIO: i/o error, fsync'));
+        this.startSync();
+        return;
+      }
       for (const entry of this.disk.entries) if (entry.append <= through) entry.synced = true;
       this.durable(through);
       this.startSync();

@@ -8,12 +8,14 @@
 //       runs one seed; --trace prints every event of the run.
 //
 // Without --profile, each seed picks its fault profile (seed mod the number of profiles).
-// --shell storage-node runs every replica inside the storage node's own event loop
-// (apps/storage-node/src/node-core.ts) over simulated disks that stall, fill up, tear and rot,
-// instead of driving the replica state machine directly.
-// --writer data-node runs every writer as the data node's writer stack (storage client,
-// transaction engine, cache, sessions; apps/data-node/src/simulated-writer.ts) with clients that
-// speak Redis commands; it brings the storage node's shell along unless --shell says otherwise.
+// By default the simulator runs the code that ships: every replica inside the storage node's own
+// event loop (apps/storage-node/src/node-core.ts) over simulated disks that stall, fail fsyncs,
+// fill up, tear and rot (--shell storage-node), and every writer as the data node's writer stack
+// (storage client, transaction engine, cache, sessions: apps/data-node/src/simulated-writer.ts)
+// with clients speaking Redis commands (--writer data-node).
+// --shell none drives the replica state machines directly; --writer none runs the bare writer
+// coordinators with clients speaking the protocol; --core is both (the fastest, the protocol alone).
+// --no-faults runs a reliable network without crashes (where reads must also be fresh).
 // --no-build skips the install and compile steps.
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -60,6 +62,7 @@ async function runOptions(options) {
     ...(options.durationMs ? { durationMs: options.durationMs } : {}),
     ...(shell ? { shell } : {}),
     ...(writer ? { writer } : {}),
+    ...(options.faults === false ? { faults: false } : {}),
   };
 }
 
@@ -92,11 +95,17 @@ function parseArguments(argv) {
     durationMs: null,
     trace: false,
     build: true,
-    shell: null,
-    writer: null,
+    shell: 'storage-node',
+    writer: 'data-node',
+    faults: true,
   };
   options.workers = availableParallelism();
-  let explicitShell = false;
+  const choice = (flag, value, paths) => {
+    if (value === 'none') return null;
+    if (!(value in paths))
+      throw new Error(`${flag} takes none, ${Object.keys(paths).join(', ')}; got ${JSON.stringify(value)}`);
+    return value;
+  };
   const number = (flag, value) => {
     const parsed = Number(value);
     if (!Number.isSafeInteger(parsed))
@@ -110,7 +119,6 @@ function parseArguments(argv) {
       if (index >= argv.length) throw new Error(`${flag} needs a value`);
       return argv[index];
     };
-    if (flag === '--shell') explicitShell = true;
     switch (flag) {
       case '--seeds':
         options.seeds = number(flag, next());
@@ -134,18 +142,17 @@ function parseArguments(argv) {
         options.trace = true;
         break;
       case '--shell':
-        options.shell = next();
-        if (!(options.shell in shellPaths))
-          throw new Error(
-            `--shell takes ${Object.keys(shellPaths).join(', ')}, got ${JSON.stringify(options.shell)}`,
-          );
+        options.shell = choice(flag, next(), shellPaths);
         break;
       case '--writer':
-        options.writer = next();
-        if (!(options.writer in writerPaths))
-          throw new Error(
-            `--writer takes ${Object.keys(writerPaths).join(', ')}, got ${JSON.stringify(options.writer)}`,
-          );
+        options.writer = choice(flag, next(), writerPaths);
+        break;
+      case '--core':
+        options.shell = null;
+        options.writer = null;
+        break;
+      case '--no-faults':
+        options.faults = false;
         break;
       case '--no-build':
         options.build = false;
@@ -155,7 +162,6 @@ function parseArguments(argv) {
     }
   }
   if (options.seed === null && options.seeds === null) options.seeds = 1_000;
-  if (options.writer !== null && !explicitShell) options.shell = 'storage-node';
   return options;
 }
 
@@ -240,6 +246,7 @@ async function sweep(options) {
           durationMs: options.durationMs,
           shell: options.shell,
           writer: options.writer,
+          faults: options.faults,
         },
       });
       workers.push(worker);

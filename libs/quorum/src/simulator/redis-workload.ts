@@ -43,6 +43,8 @@ export interface RedisWorkloadHost {
   sleep(ms: number): Promise<void>;
   nextProcessId(): number;
   nextValueId(): number;
+  /** Whether trace lines are kept: a line per command is built only then. */
+  readonly tracing: boolean;
   trace(line: string): void;
 }
 
@@ -162,6 +164,7 @@ export abstract class RedisClient {
       this.connection = null;
       throw new Unanswered('unknown', `${args[0]} in flight on a writer that crashed`);
     }
+    if (this.host.tracing) this.host.trace(`${this.name}: ${args.join(' ')} → ${JSON.stringify(reply)}`);
     const failure = errorOf(reply);
     if (failure !== null) {
       await this.reset();

@@ -274,12 +274,13 @@ export function replayCommand(
   durationMs: number,
   shell?: string,
   writer?: string,
+  faults = true,
 ): string {
   const defaultMs = FAULT_PROFILES[profile]?.durationMs ?? DEFAULT_DURATION_MS;
   const duration = durationMs === defaultMs ? '' : ` --duration ${durationMs}`;
-  const shellOption = shell === undefined ? '' : ` --shell ${shell}`;
-  const writerOption = writer === undefined ? '' : ` --writer ${writer}`;
-  return `npm run sim -- --seed ${seed} --profile ${profile}${duration}${shellOption}${writerOption} --trace`;
+  const code = ` --shell ${shell ?? 'none'} --writer ${writer ?? 'none'}`;
+  const reliable = faults ? '' : ' --no-faults';
+  return `npm run sim -- --seed ${seed} --profile ${profile}${duration}${code}${reliable} --trace`;
 }
 
 /** Every volume key the workloads touch, by volume. */
@@ -509,6 +510,7 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
       this.durationMs,
       this.shellFactory?.name,
       this.writerFactory?.name,
+      this.faults,
     );
     const summary =
       violation === undefined
@@ -920,6 +922,10 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
 
   nextValueId(): number {
     return ++this.valueCounter;
+  }
+
+  get tracing(): boolean {
+    return this.onTrace !== null || this.traceLines !== null;
   }
 
   trace(line: string): void {

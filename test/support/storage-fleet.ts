@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import type { ReadResult } from '../../libs/quorum/src/index.js';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
-import { formatFleet } from '../../libs/wire/src/index.js';
+import {
+  type FleetSecret,
+  fleetSecret,
+  formatFleet,
+  mintWriterCredential,
+  newFleetSecretKey,
+  readFleetSecretsFile,
+  type WriterCredential,
+  writeFleetSecretsFile,
+  writerHello,
+} from '../../libs/wire/src/index.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
 import { repoRoot } from './environment.js';
 import { freePort, type RunningProcess, startProcess } from './processes.js';
@@ -30,8 +40,17 @@ export interface StorageFleet {
   adminUrl(index: number): string;
   /** GET /health of a running node. */
   health(index: number): Promise<Record<string, unknown>>;
+  /** With `secured`: the fleet secrets file every node reads (mode 600), else null. */
+  secretsFile: string | null;
+  /** With `secured`: a writer credential for `volume`, minted under the current fleet secret. */
+  credential(volume: string, grant?: { ttlMs?: number; coordinatorId?: number; cluster?: string }): WriterCredential;
+  /** With `secured`: the secrets as the nodes will read them next (a rotation), the current first. */
+  writeSecrets(secrets: readonly FleetSecret[]): void;
   stop(): Promise<void>;
 }
+
+/** A credential lives this long unless a test asks otherwise. */
+const CREDENTIAL_TTL_MS = 60 * 60_000;
 
 export async function startStorageFleet(
   options: {
@@ -39,9 +58,24 @@ export async function startStorageFleet(
     dataRoot?: string;
     /** Each node writes its registry entry (ADR 0006) to `<registryDir>/<id>.json`. */
     registryDir?: string;
+    /** Fleet authentication: a secrets file for every node, and credentials for writers. */
+    secured?: boolean;
   } = {},
 ): Promise<StorageFleet> {
   const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), 'borealis-fleet-')));
+  const secretsFile = options.secured === true ? join(dataRoot, 'fleet-secrets') : null;
+  if (secretsFile !== null) writeFleetSecretsFile(secretsFile, [fleetSecret(newFleetSecretKey())]);
+  const secured = (): string => {
+    if (secretsFile === null) throw new Error('this storage fleet was started without secured: true');
+    return secretsFile;
+  };
+  const credential: StorageFleet['credential'] = (volume, grant = {}) =>
+    mintWriterCredential(readFleetSecretsFile(secured())[0] as FleetSecret, {
+      cluster: grant.cluster ?? `cluster-of-${volume}`,
+      volume,
+      coordinatorId: grant.coordinatorId ?? 7,
+      expiresAtMs: Date.now() + (grant.ttlMs ?? CREDENTIAL_TTL_MS),
+    });
   const nodes: StorageNodeAddress[] = [];
   for (let index = 0; index < 6; index++)
     nodes.push({ id: `s${index + 1}`, host: '127.0.0.1', port: await freePort() });
@@ -75,6 +109,7 @@ export async function startStorageFleet(
           HEALTH_PORT: '0',
           HOST: '127.0.0.1',
           BOREALIS_EXIT_WITH_PARENT: '1',
+          ...(secretsFile !== null ? { BOREALIS_FLEET_SECRETS_FILE: secretsFile } : {}),
           ...(options.registryDir !== undefined
             ? { BOREALIS_REGISTRY_FILE: join(options.registryDir, `${node.id}.json`) }
             : {}),
@@ -108,6 +143,9 @@ export async function startStorageFleet(
 
   return {
     nodes,
+    secretsFile,
+    credential,
+    writeSecrets: (secrets) => writeFleetSecretsFile(secured(), secrets),
     process: current,
     isRunning: (index) => {
       const running = processes[index];
@@ -152,10 +190,15 @@ export async function startStorageFleet(
           link.close();
           reject(new Error(`no READ reply from ${node.id} within 5 s`));
         }, 5_000);
+        const id = `probe-${process.pid}-${index}-${Date.now()}`;
+        const probe = secretsFile === null ? null : credential(volume);
         const link: OutboundLink = new OutboundLink({
           host: node.host,
           port: node.port,
-          hello: { type: 'hello', role: 'writer', id: `probe-${process.pid}-${index}-${Date.now()}` },
+          hello:
+            probe === null
+              ? { type: 'hello', role: 'writer', id }
+              : (challenge: Parameters<typeof writerHello>[2]) => writerHello(probe, id, challenge),
           onStateChange: (connected) => {
             if (connected) link.send({ type: 'read', volume, requestId: 1, keys });
           },

@@ -13,7 +13,12 @@ import {
   writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
 import type { ReplicaTiming } from '../../../libs/quorum/src/index.js';
-import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
+import {
+  DEFAULT_FLEET,
+  type FleetSecret,
+  parseFleet,
+  watchFleetSecretsFile,
+} from '../../../libs/wire/src/index.js';
 import { adminRoutes } from './admin-routes.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
 
@@ -23,7 +28,8 @@ const DEFAULT_QUORUM_PORT = 7811;
 const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
 const USAGE =
   'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
-  '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS); ' +
+  '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS; ' +
+  'BOREALIS_FLEET_SECRETS_FILE authenticates every link); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
 interface Settings {
@@ -131,7 +137,22 @@ async function main(): Promise<void> {
   } catch (error) {
     return exitWithError(APP, (error as Error).message, 2);
   }
-  const node = new StorageNodeServer({ ...settings, host, log: (line) => console.log(line) });
+  // The fleet secrets authenticate every link (docs/security.md); without the file, links are open.
+  let fleetSecrets: (() => readonly FleetSecret[]) | undefined;
+  const secretsFile = process.env.BOREALIS_FLEET_SECRETS_FILE;
+  if (secretsFile !== undefined && secretsFile !== '') {
+    try {
+      fleetSecrets = watchFleetSecretsFile(secretsFile, (line) => console.log(`${label}: ${line}`));
+    } catch (error) {
+      return exitWithError(APP, (error as Error).message, 2);
+    }
+  }
+  const node = new StorageNodeServer({
+    ...settings,
+    host,
+    log: (line) => console.log(line),
+    ...(fleetSecrets !== undefined ? { fleetSecrets } : {}),
+  });
   try {
     await node.start();
   } catch (error) {

@@ -10,10 +10,19 @@ import type {
 } from '../../../libs/quorum/src/index.js';
 import {
   encodeBatchFrames,
+  encodeFrames,
   encodeMessage,
   FrameDecoder,
   flattenBatches,
 } from '../../../libs/wire/src/frames.js';
+import {
+  type ChallengeMessage,
+  type FleetSecret,
+  newNonce,
+  peerHello,
+  verifyHello,
+  type WriterClaims,
+} from '../../../libs/wire/src/link-auth.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
 import { decodeRecords, decodeSnapshot } from './record-codec.js';
@@ -38,6 +47,12 @@ export interface StorageNodeOptions {
   /** Log records appended between snapshots. */
   snapshotEveryRecords?: number;
   log?: (line: string) => void;
+  /**
+   * The fleet secrets this node accepts, the current first, read at every handshake (a rotation
+   * changes them while the node runs). Without them every link is taken at its word: only for
+   * tools and tests that say so.
+   */
+  fleetSecrets?: () => readonly FleetSecret[];
 }
 
 export interface HelloMessage {
@@ -49,14 +64,43 @@ export interface HelloMessage {
 }
 
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
+/** A connection that has not sent a valid hello this long after its challenge is closed. */
+const HANDSHAKE_MS = 5_000;
+/** Connections still in their handshake at once, at most: more are closed at once. */
+const HANDSHAKES_PENDING_MAX = 256;
+/** A hello fits in this many bytes; a first frame announcing more is not one. */
+const HELLO_BYTES_MAX = 64 * 1024;
+/** Refused handshakes logged per minute at most (the rest are counted). */
+const REFUSALS_LOGGED_PER_MINUTE = 10;
+
+/** Messages a writer may send: its commits, recoveries and reads. Replica traffic is for peers. */
+const WRITER_MESSAGE_TYPES: ReadonlySet<string> = new Set([
+  'propose',
+  'accept',
+  'prepare',
+  'decided',
+  'read',
+  'scan',
+]);
+
+/** What an authenticated connection may do. */
+interface LinkRights {
+  id: string;
+  role: 'writer' | 'peer';
+  /** Writers under a credential: the one volume it names, until it expires. */
+  claims: WriterClaims | null;
+}
 
 export class StorageNodeServer {
   private readonly core: StorageNodeCore;
-  private readonly options: Required<Omit<StorageNodeOptions, 'timing'>> & Pick<StorageNodeOptions, 'timing'>;
+  private readonly options: Required<Omit<StorageNodeOptions, 'timing' | 'fleetSecrets'>> &
+    Pick<StorageNodeOptions, 'timing' | 'fleetSecrets'>;
   private log: DurableLog | null = null;
   private server: Server | null = null;
   private readonly peers = new Map<string, OutboundLink>();
   private readonly writers = new Map<string, Socket>();
+  /** The volume of each writer connection under a credential. */
+  private readonly writerVolumes = new WeakMap<Socket, string>();
   private readonly sockets = new Set<Socket>();
   private tickTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -66,6 +110,16 @@ export class StorageNodeServer {
     /** Replies too large for any frame (counted in droppedOutbound too). */
     oversizedOutbound: 0,
   };
+  /** What fleet authentication refused: whole connections, and messages of authenticated ones. */
+  private readonly auth = {
+    refusedHandshakes: 0,
+    /** Writers' messages for a volume their credential does not name, or of a replica's kind. */
+    refusedMessages: 0,
+    /** Writers' messages after their credential expired. */
+    expiredMessages: 0,
+  };
+  private handshaking = 0;
+  private refusalsLogged = { minute: 0, count: 0 };
   replayStats = { records: 0, durationMs: 0, fromSnapshot: false, tornBytesDropped: 0 };
 
   constructor(options: StorageNodeOptions) {
@@ -100,8 +154,8 @@ export class StorageNodeServer {
   }
 
   /** The core's counters (messages, batches, snapshots) and the TCP side's. */
-  get counters(): StorageNodeCore['counters'] & StorageNodeServer['outbound'] {
-    return { ...this.core.counters, ...this.outbound };
+  get counters(): StorageNodeCore['counters'] & StorageNodeServer['outbound'] & StorageNodeServer['auth'] {
+    return { ...this.core.counters, ...this.outbound, ...this.auth };
   }
 
   /** The durable log, bound to the core's callback port (opened by `start`). */
@@ -159,14 +213,25 @@ export class StorageNodeServer {
       );
       this.core.startRepair(damage.reason);
     }
+    const secrets = this.options.fleetSecrets;
+    if (secrets === undefined) {
+      this.options.log(
+        `storage-node ${this.options.nodeId}: no fleet secrets: links are NOT authenticated (tools and tests only)`,
+      );
+    }
     for (const member of this.options.members) {
       if (member.id === this.options.nodeId) continue;
+      const open: HelloMessage = { type: 'hello', role: 'peer', id: this.options.nodeId };
       this.peers.set(
         member.id,
         new OutboundLink({
           host: member.host,
           port: member.port,
-          hello: { type: 'hello', role: 'peer', id: this.options.nodeId } satisfies HelloMessage,
+          hello:
+            secrets === undefined
+              ? open
+              : (challenge: ChallengeMessage) =>
+                  peerHello(secrets()[0] as FleetSecret, this.options.nodeId, challenge),
         }),
       );
     }
@@ -255,16 +320,52 @@ export class StorageNodeServer {
 
   // ---- inbound -------------------------------------------------------------------------------
 
+  /**
+   * A connection: the challenge first, then nothing but a valid hello is read (bounded in size and
+   * time), then messages within the link's rights reach the core.
+   */
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
+    if (this.handshaking >= HANDSHAKES_PENDING_MAX) {
+      this.refuse(socket, `more than ${HANDSHAKES_PENDING_MAX} connections in their handshake`);
+      return;
+    }
     this.sockets.add(socket);
+    this.handshaking++;
+    const nonce = newNonce();
+    socket.write(encodeFrames([{ type: 'challenge', nonce }]));
     const decoder = new FrameDecoder();
-    let peerId: string | null = null;
+    let rights: LinkRights | null = null;
+    let handshakeOver = false;
+    const endHandshake = () => {
+      if (handshakeOver) return;
+      handshakeOver = true;
+      this.handshaking--;
+      clearTimeout(timer);
+    };
+    const timer = setTimeout(() => {
+      endHandshake();
+      this.refuse(socket, `no valid hello within ${HANDSHAKE_MS} ms`);
+    }, HANDSHAKE_MS);
+    timer.unref();
     socket.on('data', (chunk: Buffer) => {
+      if (rights === null && decoder.bufferedBytes === 0 && chunk.length >= 4) {
+        const announced = chunk.readUInt32BE(0);
+        if (announced > HELLO_BYTES_MAX) {
+          endHandshake();
+          this.refuse(socket, `a first frame of ${announced} bytes, larger than any hello`);
+          return;
+        }
+      }
       let messages: unknown[];
       try {
         messages = decoder.push(chunk);
       } catch (error) {
+        if (rights === null) {
+          endHandshake();
+          this.refuse(socket, `bytes that are no hello (${(error as Error).message})`);
+          return;
+        }
         this.options.log(
           `storage-node ${this.options.nodeId}: closing a connection: ${(error as Error).message}`,
         );
@@ -272,25 +373,126 @@ export class StorageNodeServer {
         return;
       }
       for (const message of flattenBatches(messages)) {
-        if (peerId === null) {
-          peerId = this.identify(socket, message);
-          if (peerId === null) return;
+        if (rights === null) {
+          rights = this.identify(socket, message, nonce);
+          endHandshake();
+          if (rights === null) return;
+          // The other side counts the link as up only now: a refused hello never looks connected.
+          socket.write(encodeFrames([{ type: 'welcome' }]));
           continue;
         }
-        this.core.receive(peerId, message);
+        if (rights.role === 'writer' && isHello(message)) {
+          // A renewed credential, proven over this connection's challenge.
+          if (!this.renew(socket, rights, message, nonce)) return;
+          continue;
+        }
+        if (!this.permits(rights, message)) continue;
+        this.core.receive(rights.id, message);
       }
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      // Gone before a valid hello: a handshake that failed, counted as refused.
+      if (!handshakeOver) this.auth.refusedHandshakes++;
+      endHandshake();
       this.sockets.delete(socket);
-      if (peerId !== null && this.writers.get(peerId) === socket) {
-        this.writers.delete(peerId);
-        this.core.writerDisconnected(peerId);
+      const id = (rights as LinkRights | null)?.id;
+      if (id !== undefined && this.writers.get(id) === socket) {
+        this.writers.delete(id);
+        this.core.writerDisconnected(id);
       }
     });
   }
 
-  private identify(socket: Socket, message: unknown): string | null {
+  /** Closes a connection that failed its handshake; counted, and logged within a bound. */
+  private refuse(socket: Socket, reason: string): void {
+    this.auth.refusedHandshakes++;
+    const minute = Math.floor(Date.now() / 60_000);
+    if (this.refusalsLogged.minute !== minute) this.refusalsLogged = { minute, count: 0 };
+    if (this.refusalsLogged.count++ < REFUSALS_LOGGED_PER_MINUTE) {
+      this.options.log(
+        `storage-node ${this.options.nodeId}: refused a connection from ${socket.remoteAddress ?? '?'}: ${reason}`,
+      );
+    }
+    socket.destroy();
+  }
+
+  /** Whether an authenticated link may send this message; a refusal is counted, not answered. */
+  private permits(rights: LinkRights, message: unknown): boolean {
+    if (rights.role === 'peer' || rights.claims === null) return true;
+    const candidate = message as { type?: unknown; volume?: unknown } | null;
+    if (
+      typeof candidate !== 'object' ||
+      candidate === null ||
+      typeof candidate.type !== 'string' ||
+      !WRITER_MESSAGE_TYPES.has(candidate.type) ||
+      candidate.volume !== rights.claims.volume
+    ) {
+      this.auth.refusedMessages++;
+      return false;
+    }
+    if (rights.claims.expiresAtMs <= Date.now()) {
+      this.auth.expiredMessages++;
+      return false;
+    }
+    return true;
+  }
+
+  /** A writer's hello on its open link: a fresh credential for the same writer and volume. */
+  private renew(socket: Socket, rights: LinkRights, message: unknown, nonce: string): boolean {
+    const secrets = this.options.fleetSecrets;
+    if (secrets === undefined) return true;
+    const verdict = verifyHello(message, nonce, secrets(), Date.now());
+    if (
+      !verdict.ok ||
+      verdict.role !== 'writer' ||
+      verdict.id !== rights.id ||
+      verdict.claims.volume !== rights.claims?.volume
+    ) {
+      this.refuse(socket, verdict.ok ? 'a renewed hello for another writer or volume' : verdict.reason);
+      return false;
+    }
+    rights.claims = verdict.claims;
+    return true;
+  }
+
+  private identify(socket: Socket, message: unknown, nonce: string): LinkRights | null {
+    const secrets = this.options.fleetSecrets;
+    if (secrets !== undefined) {
+      const verdict = verifyHello(message, nonce, secrets(), Date.now());
+      if (!verdict.ok) {
+        this.refuse(socket, verdict.reason);
+        return null;
+      }
+      if (verdict.role === 'peer') {
+        if (!this.options.members.some((member) => member.id === verdict.id)) {
+          this.refuse(socket, `peer ${verdict.id} is not a member of this protection group`);
+          return null;
+        }
+        return { id: verdict.id, role: 'peer', claims: null };
+      }
+      // Replies go to a writer by its id: an id in use for another volume is not taken over.
+      const holder = this.writers.get(verdict.id);
+      const holderVolume = holder === undefined ? undefined : this.writerVolumes.get(holder);
+      if (holderVolume !== undefined && holderVolume !== verdict.claims.volume) {
+        this.refuse(socket, `writer id ${verdict.id} is connected for another volume`);
+        return null;
+      }
+      this.writers.set(verdict.id, socket);
+      this.writerVolumes.set(socket, verdict.claims.volume);
+      const hello = message as HelloMessage;
+      const notify = Array.isArray(hello.notifyVolumes)
+        ? hello.notifyVolumes.filter((volume) => volume === verdict.claims.volume)
+        : [];
+      this.core.writerConnected(verdict.id, notify);
+      return { id: verdict.id, role: 'writer', claims: verdict.claims };
+    }
+    const id = this.identifyOpen(socket, message);
+    return id === null ? null : { id, role: (message as HelloMessage).role, claims: null };
+  }
+
+  /** Without fleet secrets: a hello is taken at its word (tools and tests only). */
+  private identifyOpen(socket: Socket, message: unknown): string | null {
     const hello = message as Partial<HelloMessage> | null;
     if (
       typeof hello !== 'object' ||
@@ -338,4 +540,8 @@ export class StorageNodeServer {
     this.options.log(`storage-node ${this.options.nodeId}: ${reason}; stopping`);
     process.exit(1);
   }
+}
+
+function isHello(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'hello';
 }

@@ -18,6 +18,7 @@ import {
   type WriterTiming,
 } from '../../quorum/src/index.js';
 import { encodeMessage } from '../../wire/src/frames.js';
+import { type ChallengeMessage, type WriterCredential, writerHello } from '../../wire/src/link-auth.js';
 import { OutboundLink } from '../../wire/src/outbound-link.js';
 
 export interface StorageNodeAddress {
@@ -30,8 +31,13 @@ export interface StorageNodeAddress {
 export interface StorageLink {
   readonly connected: boolean;
   send(message: object): void;
+  /** Answers the open connection's challenge again (a renewed credential). */
+  resendHello?(): void;
   close(): void;
 }
+
+/** A hello, or (fleet authentication) the answer to a storage node's challenge. */
+export type StorageHello = object | ((challenge: ChallengeMessage) => object);
 
 export interface StorageLinkEvents {
   /** Every message the storage node sends back on this link. */
@@ -43,7 +49,7 @@ export interface StorageLinkEvents {
 /** Opens the link to one storage node; it sends `hello` first on every connection. */
 export type StorageLinkFactory = (
   node: StorageNodeAddress,
-  hello: object,
+  hello: StorageHello,
   events: StorageLinkEvents,
 ) => StorageLink;
 
@@ -95,6 +101,7 @@ export const TCP_STORAGE_LINKS: StorageLinkFactory = (node, hello, events) => {
       }
       link.sendEncoded(bytes);
     },
+    resendHello: () => link.resendHello(),
     close: () => link.close(),
   };
 };
@@ -122,6 +129,12 @@ export interface QuorumClientOptions {
   random?: () => number;
   /** Thresholds of the quorum table: only for tests that prove the checkers catch a bad one. */
   quorum?: typeof QUORUM;
+  /**
+   * The credential the control plane minted for this writer's volume (link-auth.ts): every link
+   * answers its storage node's challenge with it. Without one, links say hello unauthenticated,
+   * which only storage nodes without fleet secrets accept.
+   */
+  credential?: WriterCredential;
 }
 
 export interface ScanPage {
@@ -178,6 +191,7 @@ export class QuorumClient {
   private readonly clock: ClientClock;
   private readonly random: () => number;
   private readonly inFlightMax: number;
+  private credential: WriterCredential | undefined;
   private flushScheduled = false;
   private closed = false;
   readonly counters = { commits: 0, aborts: 0, unknownOutcomes: 0, reads: 0, readFailures: 0, malformed: 0 };
@@ -188,12 +202,18 @@ export class QuorumClient {
     this.onApplied = options.onApplied;
     this.clock = options.clock ?? SYSTEM_CLIENT_CLOCK;
     this.random = options.random ?? Math.random;
-    const hello = {
-      type: 'hello',
-      role: 'writer',
-      id: options.writerId,
-      ...(options.notifyVolumes !== undefined ? { notifyVolumes: options.notifyVolumes } : {}),
-    };
+    this.credential = options.credential;
+    const { writerId, notifyVolumes } = options;
+    const hello: StorageHello =
+      this.credential === undefined
+        ? {
+            type: 'hello',
+            role: 'writer',
+            id: writerId,
+            ...(notifyVolumes !== undefined ? { notifyVolumes } : {}),
+          }
+        : (challenge: ChallengeMessage) =>
+            writerHello(this.credential as WriterCredential, writerId, challenge, notifyVolumes);
     this.coordinator = new WriterCoordinator({
       writerId: options.writerId,
       coordinatorId: options.coordinatorId,
@@ -217,6 +237,22 @@ export class QuorumClient {
       this.coordinator.tick(this.clock.nowMs());
       this.drain();
     });
+  }
+
+  /**
+   * A fresh credential (before the old one expires, or after a rotation of the fleet secret):
+   * every open link proves it over its connection's challenge, so no connection drops, and later
+   * connections use it.
+   */
+  renewCredential(credential: WriterCredential): void {
+    if (this.credential === undefined) throw new Error('this client was opened without a credential');
+    this.credential = credential;
+    for (const link of this.links.values()) link.resendHello?.();
+  }
+
+  /** When the current credential expires (ms since the epoch), or null without one. */
+  get credentialExpiresAtMs(): number | null {
+    return this.credential?.claims.expiresAtMs ?? null;
   }
 
   /** Storage nodes with an open connection right now. */

@@ -1,3 +1,4 @@
+export { readFleetSecretsFile, watchFleetSecretsFile, writeFleetSecretsFile } from './fleet-secrets-file.js';
 export {
   encodeBatchFrame,
   encodeBatchFrames,
@@ -10,4 +11,22 @@ export {
   FrameError,
   flattenBatches,
 } from './frames.js';
+export {
+  type AuthenticatedHello,
+  type ChallengeMessage,
+  type FleetSecret,
+  fleetSecret,
+  formatFleetSecrets,
+  type HelloVerdict,
+  isChallenge,
+  mintWriterCredential,
+  newFleetSecretKey,
+  newNonce,
+  parseFleetSecrets,
+  peerHello,
+  verifyHello,
+  type WriterClaims,
+  type WriterCredential,
+  writerHello,
+} from './link-auth.js';
 export { DEFAULT_FLEET, formatFleet, type NodeAddress, parseFleet } from './node-addresses.js';

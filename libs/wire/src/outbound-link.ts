@@ -4,12 +4,21 @@
 // so a bounded loss beats an unbounded queue.
 import { connect, type Socket } from 'node:net';
 import { encodeBatchFrames, encodeFrames, encodeMessage, FrameDecoder, flattenBatches } from './frames.js';
+import { type ChallengeMessage, isChallenge, isWelcome } from './link-auth.js';
+
+/** A link waits this long for the storage node's challenge, then its welcome, before it gives up. */
+const CHALLENGE_WAIT_MS = 5_000;
 
 export interface OutboundLinkOptions {
   host: string;
   port: number;
-  /** First message on every new connection (who we are). */
-  hello: unknown;
+  /**
+   * First message on every new connection (who we are). A function answers the peer's challenge
+   * (link-auth.ts): the link then counts as connected only once its hello is sent. A plain hello
+   * is sent at once, and a challenge, if one comes, is ignored (a node without fleet secrets).
+   * With a function, the link is connected once the node welcomed its hello.
+   */
+  hello: unknown | ((challenge: ChallengeMessage) => unknown);
   /** Called for every message the peer sends back on this link. */
   onMessage?: (message: unknown) => void;
   onStateChange?: (connected: boolean) => void;
@@ -36,6 +45,8 @@ export class OutboundLink {
   /** Encoded messages waiting for this turn's batch frame. */
   private queue: Buffer[] = [];
   private flushScheduled = false;
+  /** The challenge of the open connection, for `resendHello`. */
+  private challenge: ChallengeMessage | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelayMs: number;
   private readonly options: Required<Omit<OutboundLinkOptions, 'onMessage' | 'onStateChange'>> &
@@ -85,6 +96,15 @@ export class OutboundLink {
     }
   }
 
+  /**
+   * Sends the hello again on the open connection, answering the challenge it was opened with:
+   * a writer whose credential was renewed tells the node without dropping the connection.
+   */
+  resendHello(): void {
+    if (typeof this.options.hello !== 'function' || !this.isConnected || this.challenge === null) return;
+    this.socket?.write(encodeFrames([this.options.hello(this.challenge)]));
+  }
+
   close(): void {
     this.closed = true;
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
@@ -111,12 +131,23 @@ export class OutboundLink {
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
     const decoder = new FrameDecoder();
-    socket.on('connect', () => {
+    const answersChallenge = typeof this.options.hello === 'function';
+    let challengeTimer: NodeJS.Timeout | null = null;
+    let helloSent = false;
+    const connected = () => {
       this.isConnected = true;
       this.counters.connects++;
       this.reconnectDelayMs = this.options.reconnectDelayMsMin;
-      socket.write(encodeFrames([this.options.hello]));
       this.options.onStateChange?.(true);
+    };
+    socket.on('connect', () => {
+      if (!answersChallenge) {
+        socket.write(encodeFrames([this.options.hello]));
+        connected();
+        return;
+      }
+      challengeTimer = setTimeout(() => socket.destroy(), CHALLENGE_WAIT_MS);
+      challengeTimer.unref();
     });
     socket.on('data', (chunk: Buffer) => {
       let messages: unknown[];
@@ -126,16 +157,38 @@ export class OutboundLink {
         socket.destroy();
         return;
       }
-      for (const message of flattenBatches(messages)) this.options.onMessage?.(message);
+      for (const message of flattenBatches(messages)) {
+        if (isChallenge(message)) {
+          if (!answersChallenge || helloSent) continue;
+          this.challenge = message;
+          helloSent = true;
+          socket.write(encodeFrames([(this.options.hello as (challenge: ChallengeMessage) => unknown)(message)]));
+          continue;
+        }
+        if (isWelcome(message)) {
+          if (!answersChallenge || this.isConnected || !helloSent) continue;
+          if (challengeTimer !== null) clearTimeout(challengeTimer);
+          connected();
+          continue;
+        }
+        // Nothing before the challenge is answered: a node that speaks first is not one of ours.
+        if (answersChallenge && !this.isConnected) {
+          socket.destroy();
+          return;
+        }
+        this.options.onMessage?.(message);
+      }
     });
     socket.on('error', () => {
       // 'close' follows and schedules the reconnect.
     });
     socket.on('close', () => {
+      if (challengeTimer !== null) clearTimeout(challengeTimer);
       if (this.socket !== socket) return;
       const wasConnected = this.isConnected;
       this.isConnected = false;
       this.socket = null;
+      this.challenge = null;
       this.counters.messagesDropped += this.queue.length;
       this.queue = [];
       if (wasConnected) this.options.onStateChange?.(false);

@@ -12,8 +12,8 @@ import {
   type ChallengeMessage,
   encodeFrames,
   FrameDecoder,
-  fleetSecret,
   flattenBatches,
+  fleetSecret,
   isChallenge,
   mintWriterCredential,
   newFleetSecretKey,
@@ -125,8 +125,7 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
     clients.push(client);
     return client;
   };
-  const counters = async (index: number) =>
-    (await fleet.health(index)).counters as Record<string, number>;
+  const counters = async (index: number) => (await fleet.health(index)).counters as Record<string, number>;
 
   before(async () => {
     fleet = await startStorageFleet({ secured: true });
@@ -140,13 +139,18 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
   it('serves writers with a credential, and peers with the secret (the group commits)', async () => {
     const owner = clientFor(VOLUME_B, 'owner-b');
     await owner.waitForNodes(6, 10_000);
-    const result = await owner.commit(VOLUME_B, [{ key: 'secret-key', seq: 0 }], [
-      { key: 'secret-key', value: Buffer.from('private value') },
-    ]);
+    const result = await owner.commit(
+      VOLUME_B,
+      [{ key: 'secret-key', seq: 0 }],
+      [{ key: 'secret-key', value: Buffer.from('private value') }],
+    );
     assert.equal(result.outcome, 'committed');
     const health = await fleet.health(0);
     const peers = health.peers as Record<string, { connected: boolean }>;
-    assert.ok(Object.values(peers).every((peer) => peer.connected), JSON.stringify(peers));
+    assert.ok(
+      Object.values(peers).every((peer) => peer.connected),
+      JSON.stringify(peers),
+    );
   });
 
   it('refuses a raw client without the secret, or with a wrong one, before any message is processed', async () => {
@@ -240,9 +244,11 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
     renewing.renewCredential(fleet.credential(VOLUME_A));
     // Past the first credential's expiry, the links it opened serve under the renewed one.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry - Date.now() + 100)));
-    const result = await renewing.commit(VOLUME_A, [{ key: 'renewed', seq: 0 }], [
-      { key: 'renewed', value: Buffer.from('yes') },
-    ]);
+    const result = await renewing.commit(
+      VOLUME_A,
+      [{ key: 'renewed', seq: 0 }],
+      [{ key: 'renewed', value: Buffer.from('yes') }],
+    );
     assert.equal(result.outcome, 'committed');
     assert.equal(renewing.connectedNodes, 6);
   });
@@ -280,9 +286,11 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
     // Still serving.
     const client = clientFor(VOLUME_A, 'after-fuzz');
     await client.waitForNodes(6, 10_000);
-    const result = await client.commit(VOLUME_A, [{ key: 'after-fuzz', seq: 0 }], [
-      { key: 'after-fuzz', value: Buffer.from('1') },
-    ]);
+    const result = await client.commit(
+      VOLUME_A,
+      [{ key: 'after-fuzz', seq: 0 }],
+      [{ key: 'after-fuzz', value: Buffer.from('1') }],
+    );
     assert.equal(result.outcome, 'committed');
   });
 

@@ -1,8 +1,8 @@
 // What a writer's QuorumClient tells its caller when a call cannot finish normally, and the Redis
 // error text the data node makes of it: a commit cut off by close() has an unknown outcome (it may
 // have been chosen), a read cut off failed and changed nothing, and a call refused for too many in
-// flight was never sent. The storage nodes here are TCP listeners that record what they receive and
-// never answer, so that calls stay in flight for as long as the test needs.
+// flight was never sent. The storage nodes here are TCP listeners that welcome the hello, record
+// what they receive and never answer, so that calls stay in flight for as long as the test needs.
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import {
   QuorumUnavailableError,
   ReadFailedError,
 } from '../../libs/storage-client/src/index.js';
-import { FrameDecoder, flattenBatches } from '../../libs/wire/src/frames.js';
+import { encodeFrames, FrameDecoder, flattenBatches } from '../../libs/wire/src/frames.js';
 import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'errors';
@@ -45,7 +45,9 @@ async function startSilentNode(id: string): Promise<SilentNode> {
     socket.on('data', (chunk: Buffer) => {
       for (const message of flattenBatches(decoder.push(chunk))) {
         const type = (message as { type?: string }).type ?? '?';
-        if (type !== 'hello') received.push(type);
+        // A storage node welcomes the hello it accepts; only then does the link count as up.
+        if (type === 'hello') socket.write(encodeFrames([{ type: 'welcome' }]));
+        else received.push(type);
       }
     });
     socket.on('error', () => undefined);

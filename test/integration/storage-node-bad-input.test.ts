@@ -24,6 +24,8 @@ function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port }, () => resolve(socket));
     socket.once('error', reject);
+    // The node opens with its challenge; read and dropped, so that a close by the node is seen.
+    socket.resume();
   });
 }
 

@@ -43,7 +43,10 @@ export interface StorageFleet {
   /** With `secured`: the fleet secrets file every node reads (mode 600), else null. */
   secretsFile: string | null;
   /** With `secured`: a writer credential for `volume`, minted under the current fleet secret. */
-  credential(volume: string, grant?: { ttlMs?: number; coordinatorId?: number; cluster?: string }): WriterCredential;
+  credential(
+    volume: string,
+    grant?: { ttlMs?: number; coordinatorId?: number; cluster?: string },
+  ): WriterCredential;
   /** With `secured`: the secrets as the nodes will read them next (a rotation), the current first. */
   writeSecrets(secrets: readonly FleetSecret[]): void;
   stop(): Promise<void>;

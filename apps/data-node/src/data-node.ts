@@ -9,6 +9,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { type CapacityUnit, writerCapacityProblem } from '../../../libs/limits/src/index.js';
 import { error } from '../../../libs/resp/src/reply.js';
 import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
+import type { WriterCredential } from '../../../libs/wire/src/index.js';
 import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
 import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
 import { lookupCommand } from './commands/served-commands.js';
@@ -50,6 +51,11 @@ export interface AttachRequest {
   readConsistency: ReadConsistency;
   password: string | null;
   storageNodes?: StorageNodeAddress[];
+  /**
+   * The credential the control plane minted for this writer's volume (docs/security.md): the
+   * storage nodes of a secured fleet serve no link without one.
+   */
+  credential?: WriterCredential;
 }
 
 export class LifecycleError extends Error {
@@ -100,6 +106,7 @@ class Attachment {
       nodes: request.storageNodes ?? options.storageNodes,
       notifyVolumes: [request.volume],
       onApplied: (notice) => this.cache.applyNotice(notice.changes),
+      ...(request.credential !== undefined ? { credential: request.credential } : {}),
     });
     this.engine = new TransactionEngine({
       volume: request.volume,
@@ -254,6 +261,28 @@ export class DataNode {
     this.metrics.capacityGauge.set(request.cu);
     this.log(
       `data-node ${this.options.nodeId}: attached to cluster ${request.clusterId} (volume ${request.volume}, ${request.cu} CU, ${request.readConsistency} reads), serving RESP on ${this.options.host}:${attachment.server.boundPort}`,
+    );
+  }
+
+  /** A fresh credential for the attached volume: proven on the open storage links, none dropped. */
+  renewCredential(credential: WriterCredential): void {
+    const attachment = this.attachment;
+    if (attachment === null || this.state !== 'attached') {
+      throw new LifecycleError(`the node is ${this.state}; only an attached node takes a credential`, 409);
+    }
+    if (credential.claims.volume !== attachment.request.volume) {
+      throw new LifecycleError(
+        `the credential is for volume ${credential.claims.volume}, but this node serves ${attachment.request.volume}`,
+        400,
+      );
+    }
+    if (attachment.request.credential === undefined) {
+      throw new LifecycleError('this node was attached without a credential: attach it again with one', 409);
+    }
+    attachment.client.renewCredential(credential);
+    attachment.request.credential = credential;
+    this.log(
+      `data-node ${this.options.nodeId}: credential renewed (expires ${new Date(credential.claims.expiresAtMs).toISOString()})`,
     );
   }
 

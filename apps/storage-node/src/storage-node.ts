@@ -292,6 +292,11 @@ export class StorageNodeServer {
       replay: this.replayStats,
       repair: this.repairHealth(),
       connections: { writers: this.writers.size, sockets: this.sockets.size },
+      // Which fleet secrets it accepts (their ids, never the secrets), or that links are open.
+      linkAuth:
+        this.options.fleetSecrets === undefined
+          ? { mode: 'open' }
+          : { mode: 'fleet-secret', accepted: this.options.fleetSecrets().map((secret) => secret.id) },
       peers: Object.fromEntries([...this.peers].map(([id, link]) => [id, link.stats()])),
       counters: this.counters,
     };

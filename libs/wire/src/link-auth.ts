@@ -1,4 +1,4 @@
-// Authentication of the links to storage nodes (docs/security.md, ADR 0012): a challenge and a
+// Authentication of the links to storage nodes (docs/security.md, ADR 0013): a challenge and a
 // response over keys that never travel. A storage node opens every connection with a fresh random
 // nonce; the other side answers with its hello, which carries an HMAC of the nonce and of who it
 // says it is.
@@ -167,7 +167,9 @@ export function writerHello(
 
 /** A storage node's answer to a hello it accepted. */
 export function isWelcome(message: unknown): boolean {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'welcome';
+  return (
+    typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'welcome'
+  );
 }
 
 export function isChallenge(message: unknown): message is ChallengeMessage {

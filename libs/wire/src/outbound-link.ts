@@ -15,8 +15,8 @@ export interface OutboundLinkOptions {
   /**
    * First message on every new connection (who we are). A function answers the peer's challenge
    * (link-auth.ts): the link then counts as connected only once its hello is sent. A plain hello
-   * is sent at once, and a challenge, if one comes, is ignored (a node without fleet secrets).
-   * With a function, the link is connected once the node welcomed its hello.
+   * is sent at once, and the challenge is ignored (for nodes without fleet secrets). Either way
+   * the link counts as connected once the node welcomed the hello: a refused one never does.
    */
   hello: unknown | ((challenge: ChallengeMessage) => unknown);
   /** Called for every message the peer sends back on this link. */
@@ -143,8 +143,7 @@ export class OutboundLink {
     socket.on('connect', () => {
       if (!answersChallenge) {
         socket.write(encodeFrames([this.options.hello]));
-        connected();
-        return;
+        helloSent = true;
       }
       challengeTimer = setTimeout(() => socket.destroy(), CHALLENGE_WAIT_MS);
       challengeTimer.unref();
@@ -162,17 +161,19 @@ export class OutboundLink {
           if (!answersChallenge || helloSent) continue;
           this.challenge = message;
           helloSent = true;
-          socket.write(encodeFrames([(this.options.hello as (challenge: ChallengeMessage) => unknown)(message)]));
+          socket.write(
+            encodeFrames([(this.options.hello as (challenge: ChallengeMessage) => unknown)(message)]),
+          );
           continue;
         }
         if (isWelcome(message)) {
-          if (!answersChallenge || this.isConnected || !helloSent) continue;
+          if (this.isConnected || !helloSent) continue;
           if (challengeTimer !== null) clearTimeout(challengeTimer);
           connected();
           continue;
         }
-        // Nothing before the challenge is answered: a node that speaks first is not one of ours.
-        if (answersChallenge && !this.isConnected) {
+        // Nothing comes before the welcome from a node of ours.
+        if (!this.isConnected) {
           socket.destroy();
           return;
         }

@@ -9,6 +9,7 @@ import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.
 import { COMPUTE_DRIVER, type ComputeDriver, type FleetInstance } from './compute-driver.js';
 import { FleetRepository } from './fleet.repository.js';
 import { FleetActions } from './fleet-actions.js';
+import { FleetSecrets } from './fleet-secrets.service.js';
 import { type AttachCall, type DataNodeReport, nodeAdmin } from './node-admin-client.js';
 import { StorageFleetService } from './storage-fleet.service.js';
 
@@ -39,6 +40,7 @@ export class DataNodesService {
     private readonly repository: FleetRepository,
     private readonly actions: FleetActions,
     private readonly storage: StorageFleetService,
+    private readonly secrets: FleetSecrets,
     @Inject(COMPUTE_DRIVER) private readonly driver: ComputeDriver,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
@@ -66,6 +68,34 @@ export class DataNodesService {
     for (const orphan of running.values())
       await this.driver.stop(orphan, STOP_GRACE_MS).catch(() => undefined);
     this.refillPool();
+  }
+
+  /**
+   * A fresh credential for every attached writer, proven on its open storage links (none drop):
+   * hourly, and after a rotation of the fleet secret. A writer that does not answer is named in
+   * `failed`; it keeps its current credential until it expires.
+   */
+  async renewCredentials(reason: string): Promise<{ renewed: number; failed: string[] }> {
+    let renewed = 0;
+    const failed: string[] = [];
+    for (const writer of await this.repository.attachedWritersWithVolumes()) {
+      const instance = this.instances.get(writer.id);
+      if (instance === undefined || writer.clusterId === null) {
+        failed.push(writer.id);
+        continue;
+      }
+      const credential = this.secrets.credentialFor(writer.clusterId, writer.volume, writer.coordinatorId);
+      try {
+        await nodeAdmin.renewCredential(instance.adminUrl, credential);
+        renewed++;
+      } catch (error) {
+        failed.push(writer.id);
+        this.logger.warn(
+          `could not renew the credential of ${writer.id} (${reason}): ${(error as Error).message}`,
+        );
+      }
+    }
+    return { renewed, failed };
   }
 
   /** Starts pool processes in the background until the pool is full; one refill at a time. */
@@ -113,10 +143,11 @@ export class DataNodesService {
 
   async attach(node: DataNode, request: AttachCall, reason: string): Promise<DataNode> {
     const instance = this.requireInstance(node.id);
+    const credential = this.secrets.credentialFor(request.clusterId, request.volume, node.coordinatorId);
     try {
       const report = await this.actions.run(
         { action: 'attach', target: node.id, reason, clusterId: request.clusterId },
-        () => nodeAdmin.attach(instance.adminUrl, request),
+        () => nodeAdmin.attach(instance.adminUrl, { ...request, credential }),
       );
       const data = { cu: request.cu, respPort: report.respPort, attachedAt: new Date() };
       if (!(await this.repository.moveDataNode(node.id, ['attaching'], 'attached', data))) {

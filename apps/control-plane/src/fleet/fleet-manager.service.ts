@@ -12,6 +12,7 @@ import {
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.js';
 import { COMPUTE_DRIVER, type ComputeDriver } from './compute-driver.js';
 import { DataNodesService } from './data-nodes.service.js';
+import { CREDENTIAL_RENEW_EVERY_MS } from './fleet-secrets.service.js';
 import { ProxyService } from './proxy.service.js';
 import { StorageFleetService } from './storage-fleet.service.js';
 
@@ -22,6 +23,7 @@ const READY_WAIT_ON_EXIT_MS = 5_000;
 export class FleetManager implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Fleet');
   private observeTimer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
   private readyPromise: Promise<void> | null = null;
 
   constructor(
@@ -66,6 +68,7 @@ export class FleetManager implements OnApplicationBootstrap, OnApplicationShutdo
 
   async onApplicationShutdown(): Promise<void> {
     if (this.observeTimer !== null) clearInterval(this.observeTimer);
+    if (this.renewTimer !== null) clearInterval(this.renewTimer);
     if (!this.enabled) return;
     // A fleet still coming up is stopped as far as it got; what is still starting, closing the
     // driver ends.
@@ -100,5 +103,9 @@ export class FleetManager implements OnApplicationBootstrap, OnApplicationShutdo
       void this.storage.retryOwedDeletions().catch(() => undefined);
     }, OBSERVE_INTERVAL_MS);
     this.observeTimer.unref();
+    this.renewTimer = setInterval(() => {
+      void this.dataNodes.renewCredentials('hourly renewal').catch(() => undefined);
+    }, CREDENTIAL_RENEW_EVERY_MS);
+    this.renewTimer.unref();
   }
 }

@@ -6,12 +6,14 @@ import { FleetRepository } from './fleet.repository.js';
 import { FleetActionsController } from './fleet-actions.controller.js';
 import { FleetActions } from './fleet-actions.js';
 import { FleetManager } from './fleet-manager.service.js';
+import { FleetSecretsController } from './fleet-secrets.controller.js';
+import { FleetSecrets } from './fleet-secrets.service.js';
 import { LocalDriver } from './local-driver.js';
 import { ProxyService } from './proxy.service.js';
 import { StorageFleetService } from './storage-fleet.service.js';
 import { StorageNodesController } from './storage-nodes.controller.js';
 
-function driverFor(config: ControlPlaneConfig): ComputeDriver {
+function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDriver {
   if (config.computeDriver === 'none') return new NoComputeDriver();
   const logger = new Logger('LocalDriver');
   return new LocalDriver({
@@ -26,14 +28,16 @@ function driverFor(config: ControlPlaneConfig): ComputeDriver {
     },
     environment: process.env,
     log: (line) => logger.log(line),
+    fleetSecretsFile: secrets.file,
   });
 }
 
 /** The compute fleet: storage nodes, data nodes (warm pool and writers), the proxy process. */
 @Module({
-  controllers: [StorageNodesController, FleetActionsController],
+  controllers: [StorageNodesController, FleetActionsController, FleetSecretsController],
   providers: [
-    { provide: COMPUTE_DRIVER, inject: [CONTROL_PLANE_CONFIG], useFactory: driverFor },
+    FleetSecrets,
+    { provide: COMPUTE_DRIVER, inject: [CONTROL_PLANE_CONFIG, FleetSecrets], useFactory: driverFor },
     FleetRepository,
     FleetActions,
     StorageFleetService,

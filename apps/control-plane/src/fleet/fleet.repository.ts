@@ -86,6 +86,17 @@ export class FleetRepository {
     });
   }
 
+  /** Attached writers with their cluster's volume (credential renewal). */
+  async attachedWritersWithVolumes(): Promise<(DataNode & { volume: string })[]> {
+    const rows = await this.prisma.dataNode.findMany({
+      where: { state: 'attached', clusterId: { not: null } },
+      include: { cluster: { select: { volume: true } } },
+    });
+    return rows.flatMap(({ cluster, ...row }) =>
+      cluster === null ? [] : [{ ...row, volume: cluster.volume }],
+    );
+  }
+
   writersOf(clusterId: string): Promise<DataNode[]> {
     return this.prisma.dataNode.findMany({
       where: { clusterId, state: { in: ['attaching', 'attached', 'detaching'] } },

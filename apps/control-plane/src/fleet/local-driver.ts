@@ -43,6 +43,8 @@ export interface LocalDriverOptions {
   /** The environment fleet processes inherit from (the control plane's own). */
   environment: NodeJS.ProcessEnv;
   log: (line: string) => void;
+  /** The fleet secrets file, for storage nodes only (data nodes get credentials, never this). */
+  fleetSecretsFile?: string;
 }
 
 interface Tracked {
@@ -199,6 +201,9 @@ export class LocalDriver implements ComputeDriver {
       BOREALIS_REDIS_PREFIX: this.options.redisPrefix,
       BOREALIS_REGISTRY_FILE: registryFile,
       ...(spec.role === 'proxy' ? { PROXY_ID: spec.id } : {}),
+      ...(spec.role === 'storage-node' && this.options.fleetSecretsFile !== undefined
+        ? { BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile }
+        : {}),
       ...(spec.role === 'data-node'
         ? {
             DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.capacityUnit.commandsPerSecond),

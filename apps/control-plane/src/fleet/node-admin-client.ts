@@ -1,5 +1,6 @@
 // The HTTP calls the fleet manager makes to its processes: health, and the data node's
 // lifecycle calls (apps/data-node/src/admin/admin-server.ts). Every call is bounded in time.
+import type { WriterCredential } from '../../../../libs/wire/src/index.js';
 
 const CALL_TIMEOUT_MS = 10_000;
 /** A drain waits for the commands in flight; its own limit is passed in the body. */
@@ -57,6 +58,8 @@ export interface AttachCall {
   readConsistency: 'instance' | 'cluster';
   password: string;
   storageNodes: { id: string; host: string; port: number }[];
+  /** Minted for the node's coordinator id at the attach (FleetSecrets). */
+  credential?: WriterCredential;
 }
 
 export const nodeAdmin = {
@@ -64,6 +67,8 @@ export const nodeAdmin = {
     call<T>(`${adminUrl}/health`, 'GET', undefined, timeoutMs),
   attach: (adminUrl: string, request: AttachCall) =>
     call<DataNodeReport>(`${adminUrl}/attach`, 'POST', request, CALL_TIMEOUT_MS + 5_000),
+  renewCredential: (adminUrl: string, credential: WriterCredential) =>
+    call<DataNodeReport>(`${adminUrl}/credential`, 'POST', { credential }, CALL_TIMEOUT_MS),
   resize: (adminUrl: string, cu: number) =>
     call<DataNodeReport>(`${adminUrl}/resize`, 'POST', { cu }, CALL_TIMEOUT_MS),
   drain: (adminUrl: string, timeoutMs: number) =>

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { PROCESS_INSTANCE_ID } from '../../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../../libs/storage-client/src/index.js';
+import type { WriterCredential } from '../../../../libs/wire/src/index.js';
 import { type AttachRequest, type DataNode, LifecycleError } from '../data-node.js';
 
 const BODY_BYTES_MAX = 64 * 1024;
@@ -88,7 +89,7 @@ async function handle(
     response.end(body);
     return;
   }
-  const lifecycle = ['/attach', '/resize', '/drain', '/detach'];
+  const lifecycle = ['/attach', '/resize', '/drain', '/detach', '/credential'];
   if (path === undefined || !lifecycle.includes(path)) {
     send(response, 404, {
       statusCode: 404,
@@ -132,12 +133,23 @@ async function handle(
     case '/detach':
       await node.detach();
       break;
+    case '/credential':
+      node.renewCredential(credentialField(body.credential));
+      break;
   }
   send(response, 200, node.describe());
 }
 
 function attachRequest(body: Record<string, unknown>): AttachRequest {
-  const known = new Set(['clusterId', 'volume', 'cu', 'readConsistency', 'password', 'storageNodes']);
+  const known = new Set([
+    'clusterId',
+    'volume',
+    'cu',
+    'readConsistency',
+    'password',
+    'storageNodes',
+    'credential',
+  ]);
   for (const field of Object.keys(body))
     if (!known.has(field))
       throw new BadRequest(`unknown field ${JSON.stringify(field)}; allowed: ${[...known].join(', ')}`);
@@ -157,7 +169,46 @@ function attachRequest(body: Record<string, unknown>): AttachRequest {
     password,
   };
   if (body.storageNodes !== undefined) request.storageNodes = storageNodes(body.storageNodes);
+  if (body.credential !== undefined) {
+    const credential = credentialField(body.credential);
+    if (credential.claims.volume !== volume)
+      throw new BadRequest(`credential is for volume ${credential.claims.volume}, not ${volume}`);
+    request.credential = credential;
+  }
   return request;
+}
+
+/** A writer credential's shape (the storage nodes judge whether it is genuine). */
+function credentialField(value: unknown): WriterCredential {
+  const credential = value as Partial<WriterCredential> | null;
+  const claims = credential?.claims as Partial<WriterCredential['claims']> | undefined;
+  if (
+    typeof credential !== 'object' ||
+    credential === null ||
+    typeof credential.key !== 'string' ||
+    credential.key.length > 128 ||
+    typeof claims !== 'object' ||
+    claims === null ||
+    typeof claims.cluster !== 'string' ||
+    typeof claims.volume !== 'string' ||
+    !Number.isSafeInteger(claims.coordinatorId) ||
+    !Number.isSafeInteger(claims.expiresAtMs) ||
+    typeof claims.secretId !== 'string'
+  ) {
+    throw new BadRequest(
+      'credential must be { claims: { cluster, volume, coordinatorId, expiresAtMs, secretId }, key } as the control plane mints it',
+    );
+  }
+  return {
+    claims: {
+      cluster: claims.cluster,
+      volume: claims.volume,
+      coordinatorId: claims.coordinatorId as number,
+      expiresAtMs: claims.expiresAtMs as number,
+      secretId: claims.secretId,
+    },
+    key: credential.key,
+  };
 }
 
 function storageNodes(value: unknown): StorageNodeAddress[] {

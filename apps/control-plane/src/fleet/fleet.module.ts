@@ -25,6 +25,7 @@ function driverFor(config: ControlPlaneConfig): ComputeDriver {
       connections: config.cuConnections,
     },
     environment: process.env,
+    proxyTls: config.endpointTls,
     log: (line) => logger.log(line),
   });
 }

@@ -2,6 +2,7 @@
 // RESP request starts with it), and the cluster's policy decides: every case of the table.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { readConfig } from '../../apps/proxy/src/config.js';
 import {
   admit,
   arrivalOf,
@@ -58,5 +59,29 @@ describe('TLS admission', () => {
     assert.match(none.kind === 'refuse-tls' ? none.logLine : '', /BOREALIS_TLS_CERT_FILE/);
     // An alert record: type 21, two bytes of body, fatal handshake_failure.
     assert.deepEqual([...HANDSHAKE_FAILURE_ALERT], [21, 3, 3, 0, 2, 2, 40]);
+  });
+});
+
+describe('proxy TLS settings', () => {
+  const base = { REDIS_URL: 'redis://127.0.0.1:7379' };
+
+  it('takes the certificate and key together, or neither', () => {
+    assert.equal(readConfig(base).tls, null);
+    assert.deepEqual(
+      readConfig({ ...base, BOREALIS_TLS_CERT_FILE: '/c.pem', BOREALIS_TLS_KEY_FILE: '/k.pem' }).tls,
+      {
+        certFile: '/c.pem',
+        keyFile: '/k.pem',
+      },
+    );
+    assert.throws(
+      () => readConfig({ ...base, BOREALIS_TLS_CERT_FILE: '/c.pem' }),
+      /got only BOREALIS_TLS_CERT_FILE/,
+    );
+    assert.equal(readConfig(base).tlsHandshakeTimeoutMs, 10_000);
+    assert.throws(
+      () => readConfig({ ...base, PROXY_TLS_HANDSHAKE_TIMEOUT_MS: '0' }),
+      /PROXY_TLS_HANDSHAKE_TIMEOUT_MS/,
+    );
   });
 });

@@ -23,6 +23,8 @@ import { WriterPool } from './writer-pool.js';
 export const WAKE_REPEAT_MS = 1_000;
 /** A first held command after a quiet spell wakes at once, but not more often than this. */
 const WAKE_AGAIN_AFTER_MS = 200;
+/** A refused TLS connection is logged at most this often per reason (a client retrying would flood the log). */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 /** A writer that answers nothing this long with commands in flight is taken as failed. */
 export const WRITER_STALL_MS = 30_000;
 
@@ -33,6 +35,8 @@ export class ClusterEndpoint implements EndpointServices {
   private readonly acceptor: ConnectionAcceptor;
   /** Served connections that came in over TLS. */
   private tlsConnections = 0;
+  /** Refusal reason → when it was last logged. */
+  private readonly refusalsLoggedAtMs = new Map<string, number>();
   private readonly holders = new Set<HoldingConnection>();
   private readonly links = new Set<WriterLink>();
   private readonly pool = new WriterPool();
@@ -304,7 +308,13 @@ export class ClusterEndpoint implements EndpointServices {
       serve: (socket, secure) => this.serve(socket, secure),
       refused: (reason, logLine) => {
         context.metrics.connectionsRefused.inc({ cluster: this.clusterId, reason });
-        if (logLine !== null) this.log(logLine);
+        const nowMs = Date.now();
+        if (logLine === null || nowMs - (this.refusalsLoggedAtMs.get(reason) ?? 0) < REFUSAL_LOG_INTERVAL_MS)
+          return;
+        this.refusalsLoggedAtMs.set(reason, nowMs);
+        this.log(
+          `${logLine} (logged once a minute at most; borealis_proxy_connections_refused_total counts them)`,
+        );
       },
       handshakeFailed: () => context.metrics.tlsHandshakeFailures.inc({ cluster: this.clusterId }),
       gone: () => context.releaseClient(),

@@ -1,10 +1,11 @@
 // `npm start` as a newcomer runs it: embedded PostgreSQL in a fresh data directory, the whole
 // platform (storage fleet, proxy, warm pool), the README's walkthrough verbatim (curl, then
 // redis-cli through the new cluster's endpoint), Ctrl-C stopping every process it started, and
-// a second start that keeps the data: the cluster, and the key stored in it.
+// a second start that keeps the data: the cluster, the key stored in it and the local CA (with a
+// TLS client through the endpoint, and a PATCH to tls=required that a plain client then meets).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,9 +138,21 @@ describe('npm start', () => {
       'PostgreSQL data lives under the data dir',
     );
 
+    // The platform made its own CA and endpoint certificate, and says how to use them.
+    const caFile = join(env.BOREALIS_DATA_DIR ?? '', 'tls', 'ca.pem');
+    assert.match(output, new RegExp(`TLS CA:\\s+${caFile.replaceAll('.', '\\.')}`));
+    assert.match(
+      output,
+      new RegExp(`redis-cli --tls --cacert ${caFile.replaceAll('.', '\\.')} -h 127\\.0\\.0\\.1 -p <port>`),
+    );
+    const caMade = readFileSync(caFile, 'utf8');
+    for (const name of ['ca.key', 'server.key'])
+      assert.equal(statSync(join(env.BOREALIS_DATA_DIR ?? '', 'tls', name)).mode & 0o777, 0o600, name);
+
     const script = readmeWalkthrough()
       .replaceAll('127.0.0.1:7400', `127.0.0.1:${restPort}`)
-      .replaceAll('.data/admin.key', keyFile);
+      .replaceAll('.data/admin.key', keyFile)
+      .replaceAll('.data/tls/ca.pem', caFile);
     const lines = execFileSync('bash', ['-euo', 'pipefail', '-c', script], {
       cwd: repoRoot,
       encoding: 'utf8',
@@ -147,7 +160,11 @@ describe('npm start', () => {
     })
       .trim()
       .split('\n');
-    assert.deepEqual(lines.slice(4), ['OK', 'hello'], 'redis-cli set and get through the endpoint');
+    assert.deepEqual(
+      lines.slice(4),
+      ['OK', 'hello', 'hello'],
+      'redis-cli set and get through the endpoint, plain and over TLS',
+    );
     const [created, listed, viewerKey, ready] = lines.slice(0, 4).map((line) => JSON.parse(line));
     assert.equal(created.name, 'orders', JSON.stringify(created));
     assert.ok(created.dataPassword);
@@ -185,6 +202,33 @@ describe('npm start', () => {
       { encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(stored.trim(), 'hello', 'the key stored before Ctrl-C is there after the next start');
+    assert.equal(readFileSync(caFile, 'utf8'), caMade, 'the CA is made once and reused');
+
+    // PATCH tls=required: the proxy applies it, a plain client is told to use TLS.
+    const patched = await fetch(`http://127.0.0.1:${restPort}/v1/clusters/${created.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ tls: 'required' }),
+    });
+    assert.equal(patched.status, 200);
+    const cli = (...tls: string[]) =>
+      spawnSync(
+        'redis-cli',
+        [
+          ...tls,
+          '-p',
+          String(created.endpoint.port),
+          '-a',
+          created.dataPassword,
+          '--no-auth-warning',
+          'get',
+          'greeting',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+    const plain = cli();
+    assert.match(`${plain.stdout}${plain.stderr}`, /this cluster requires TLS: connect with rediss:\/\//);
+    assert.equal(cli('--tls', '--cacert', caFile).stdout.trim(), 'hello');
     await stopWithCtrlC(second);
   });
 });

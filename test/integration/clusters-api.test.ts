@@ -44,10 +44,12 @@ describe('clusters REST API', () => {
     assert.equal(created.body.name, 'orders');
     assert.equal(created.body.state, 'creating');
     assert.deepEqual([created.body.minCu, created.body.maxCu, created.body.autoPauseSeconds], [0, 4, 300]);
+    assert.equal(created.body.tls, 'optional', 'TLS and plain RESP on one port by default');
     assert.deepEqual(created.body.endpoint, {
       host: '127.0.0.1',
       port: portMin,
       uri: `redis://127.0.0.1:${portMin}`,
+      tlsUri: `rediss://127.0.0.1:${portMin}`,
     });
     assert.equal(created.body.failureReason, null);
     assert.match(created.body.dataPassword, /^[\w-]{32}$/);
@@ -244,6 +246,22 @@ describe('clusters REST API', () => {
     );
     assert.equal(widened.body.endpoint.port, cluster.endpoint.port, 'the endpoint never changes');
 
+    const required = await api.patch(`/v1/clusters/${cluster.id}`, { tls: 'required' });
+    assert.equal(required.status, 200, JSON.stringify(required.body));
+    assert.equal(required.body.tls, 'required');
+    assert.equal(required.body.endpoint.uri, `rediss://127.0.0.1:${cluster.endpoint.port}`);
+    const off = await api.patch(`/v1/clusters/${cluster.id}`, { tls: 'off' });
+    assert.deepEqual(
+      [off.body.tls, off.body.endpoint.uri, off.body.endpoint.tlsUri],
+      ['off', `redis://127.0.0.1:${cluster.endpoint.port}`, null],
+    );
+    assert.equal(off.body.minCu, 1, 'a TLS change keeps the other settings');
+    assertErrorBody(
+      (await api.patch(`/v1/clusters/${cluster.id}`, { tls: 'sometimes' })).body,
+      400,
+      /tls must be one of: required, optional, off/,
+    );
+
     assertErrorBody(
       (await api.patch(`/v1/clusters/${cluster.id}`, { maxCu: 0.5 })).body,
       400,
@@ -317,6 +335,7 @@ describe('clusters REST API', () => {
       writerCount: null,
       cuPerWriter: null,
       readConsistency: 'instance' as const,
+      tls: 'optional' as const,
     };
     assert.equal(await repository.updateSettingsIfUnchanged(stale, settings, ['creating']), true);
     const current = await repository.findById(view.id);

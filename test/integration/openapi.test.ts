@@ -59,6 +59,8 @@ describe('OpenAPI document', () => {
     const schema = document.components.schemas.CreateClusterDto;
     assert.deepEqual(schema.required.sort(), ['mode', 'name']);
     assert.ok(schema.properties.minCu && schema.properties.readConsistency);
+    assert.deepEqual(schema.properties.tls.enum, ['required', 'optional', 'off']);
+    assert.ok(document.components.schemas.EndpointDto.properties.tlsUri);
     assert.ok(document.components.schemas.ErrorBodyDto.properties.details);
   });
 });

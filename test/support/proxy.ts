@@ -39,6 +39,8 @@ export interface TestRoute {
   writerPassword: string;
   version: number;
   mode: 'open' | 'pausing' | 'paused';
+  /** Left out: the proxy takes the default, `optional`. */
+  tls?: 'required' | 'optional' | 'off';
   writers: RouteWriterSpec[];
 }
 

@@ -32,6 +32,7 @@ describe('settings of a new cluster', () => {
       writerCount: null,
       cuPerWriter: null,
       readConsistency: 'instance',
+      tls: 'optional',
     });
   });
 
@@ -104,6 +105,14 @@ describe('settings after a change', () => {
   it('checks the merged settings: a lower max under the current min is refused', () => {
     const raised = ok(settingsAfterChange(current, { minCu: 4 }));
     assert.match(problems(settingsAfterChange(raised, { maxCu: 2 }))[0] ?? '', /minCu \(4\).*maxCu \(2\)/);
+  });
+
+  it('changes the TLS policy alone, in either mode, keeping the rest', () => {
+    const required = ok(settingsAfterChange(current, { tls: 'required' }));
+    assert.deepEqual(required, { ...current, tls: 'required' });
+    const provisioned = ok(settingsForNewCluster('provisioned', { tls: 'off' }));
+    assert.equal(provisioned.tls, 'off');
+    assert.equal(ok(settingsAfterChange(provisioned, { writerCount: 2 })).tls, 'off');
   });
 
   it('refuses an empty change', () => {

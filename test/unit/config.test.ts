@@ -95,4 +95,33 @@ describe('control plane configuration', () => {
       /ENDPOINT_PORT_MIN \(8000\) is above ENDPOINT_PORT_MAX \(7000\)/,
     );
   });
+
+  it("serves endpoints with the platform's own certificate under the data dir, or the user's", () => {
+    const own = loadConfig({ ...base, BOREALIS_DATA_DIR: '/srv/borealis' }).endpointTls;
+    assert.deepEqual(own, {
+      certFile: '/srv/borealis/tls/server.pem',
+      keyFile: '/srv/borealis/tls/server.key',
+      caFile: '/srv/borealis/tls/ca.pem',
+      madeByPlatform: true,
+    });
+    const given = loadConfig({
+      ...base,
+      BOREALIS_TLS_CERT_FILE: '/etc/ssl/db.pem',
+      BOREALIS_TLS_KEY_FILE: '/etc/ssl/db.key',
+    }).endpointTls;
+    assert.deepEqual(given, {
+      certFile: '/etc/ssl/db.pem',
+      keyFile: '/etc/ssl/db.key',
+      caFile: null,
+      madeByPlatform: false,
+    });
+    assert.throws(
+      () => loadConfig({ ...base, BOREALIS_TLS_CERT_FILE: '/etc/ssl/db.pem' }),
+      /BOREALIS_TLS_KEY_FILE is not set: set both BOREALIS_TLS_CERT_FILE and BOREALIS_TLS_KEY_FILE/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, BOREALIS_TLS_CA_FILE: '/etc/ssl/ca.pem' }),
+      /BOREALIS_TLS_CA_FILE is set without BOREALIS_TLS_CERT_FILE/,
+    );
+  });
 });

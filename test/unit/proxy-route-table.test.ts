@@ -16,6 +16,7 @@ function route(clusterId: string, version: number, changes: Partial<ClusterRoute
     writerPassword: 'w',
     version,
     mode: 'open',
+    tls: 'optional',
     writers: [{ id: 'd1', host: '127.0.0.1', port: 7401, cu: 1 }],
     ...changes,
   };
@@ -97,6 +98,18 @@ describe('route messages', () => {
     );
   });
 
+  it('reads the TLS policy; a route without one (stored before TLS was in routes) gets the default, optional', () => {
+    for (const tls of ['required', 'optional', 'off'] as const) {
+      const parsed = parseRouteMessage(JSON.stringify(route('a', 1, { tls })));
+      assert.ok(!('problem' in parsed) && !('deleted' in parsed), JSON.stringify(parsed));
+      assert.equal(parsed.tls, tls);
+    }
+    const { tls: _left, ...older } = route('a', 1);
+    const parsed = parseRouteMessage(JSON.stringify(older));
+    assert.ok(!('problem' in parsed) && !('deleted' in parsed), JSON.stringify(parsed));
+    assert.equal(parsed.tls, 'optional');
+  });
+
   it('refuses what is not a route, saying why', () => {
     const bad: [string, RegExp][] = [
       ['nope', /not JSON/],
@@ -105,6 +118,8 @@ describe('route messages', () => {
       [JSON.stringify({ ...route('a', 1), version: -1 }), /version/],
       [JSON.stringify({ ...route('a', 1), port: 70000 }), /port/],
       [JSON.stringify({ ...route('a', 1), mode: 'asleep' }), /mode/],
+      [JSON.stringify({ ...route('a', 1), tls: 'yes' }), /tls is not required, optional or off/],
+      [JSON.stringify({ ...route('a', 1), tls: true }), /tls/],
       [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h' }] }), /writer/],
       [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h', port: 1, cu: 0 }] }), /writer/],
       [JSON.stringify({ ...route('a', 1), writers: [{ id: 'd1', host: 'h', port: 1, cu: '2' }] }), /writer/],

@@ -1,6 +1,8 @@
 // The control plane process: REST API, OpenAPI, metrics. Started by `npm start`,
 // which provides DATABASE_URL and REDIS_URL (see README for every variable).
 import 'reflect-metadata';
+import { accessSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
@@ -12,6 +14,8 @@ import { ConfigError, ControlPlaneConfig, loadConfig } from './config/config.js'
 import { databaseUnavailableReason } from './database/database-errors.js';
 import { RoutesService } from './endpoints/routes.service.js';
 import { FleetManager } from './fleet/fleet-manager.service.js';
+import { serverNames } from './tls/certificate-plan.js';
+import { ensurePlatformCertificates } from './tls/platform-certificates.js';
 
 // Stopping the fleet (BOREALIS_FLEET_ON_EXIT=stop) drains writers: give it time.
 const shutdownTimeoutMs = 45_000;
@@ -56,6 +60,8 @@ async function main(): Promise<void> {
     process.stderr.write(`control-plane: ${error.message}\n`);
     process.exit(2);
   }
+  // Before the fleet starts: the proxy reads the certificate once, when it starts.
+  if (config.computeDriver !== 'none') await prepareEndpointTls(config);
   const app = await NestFactory.create(AppModule.forRoot(config), {
     bodyParser: false,
     logger: new ControlPlaneLogger(),
@@ -112,6 +118,67 @@ async function main(): Promise<void> {
   process.stdout.write(`${banner(config, port, newAdminKey, keyFile, fleetLines(config, fleet))}\n`);
 }
 
+/**
+ * The platform's own certificates are made on the first start and reused (made again when they
+ * near their end); the user's are checked for being readable, so that a wrong path stops the start
+ * here, with its name, rather than the proxy in a restart loop.
+ */
+async function prepareEndpointTls(config: ControlPlaneConfig): Promise<void> {
+  const tls = config.endpointTls;
+  if (tls === null) return;
+  const logger = new Logger('TLS');
+  if (tls.madeByPlatform) {
+    try {
+      const outcome = await ensurePlatformCertificates(
+        dirname(tls.certFile),
+        serverNames(config.endpointHost),
+        new Date(),
+      );
+      if (outcome.make !== 'nothing')
+        logger.log(
+          `made ${outcome.make === 'server' ? 'a server certificate' : 'a local CA and a server certificate'} under ${dirname(tls.certFile)} (${outcome.reason})`,
+        );
+    } catch (error) {
+      process.stderr.write(
+        `control-plane: cannot make the endpoint certificates under ${dirname(tls.certFile)} (${String(error)}): check that the directory is writable, or give your own with BOREALIS_TLS_CERT_FILE and BOREALIS_TLS_KEY_FILE\n`,
+      );
+      process.exit(2);
+    }
+    return;
+  }
+  for (const [variable, file] of [
+    ['BOREALIS_TLS_CERT_FILE', tls.certFile],
+    ['BOREALIS_TLS_KEY_FILE', tls.keyFile],
+    ['BOREALIS_TLS_CA_FILE', tls.caFile],
+  ] as const) {
+    if (file === null) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      process.stderr.write(
+        `control-plane: ${variable}=${file} cannot be read: point it at a PEM file this user can read\n`,
+      );
+      process.exit(2);
+    }
+  }
+}
+
+/** How to reach the endpoints over TLS, for the banner. */
+function tlsLines(config: ControlPlaneConfig): string[] {
+  const tls = config.endpointTls;
+  if (tls === null) return [];
+  const host = config.endpointHost;
+  const origin = tls.madeByPlatform
+    ? 'made by this platform: trust it, or pass it to clients'
+    : 'BOREALIS_TLS_CA_FILE';
+  if (tls.caFile === null)
+    return [`  TLS:          certificate ${tls.certFile}; clients connect with rediss://${host}:<port>`];
+  return [
+    `  TLS CA:       ${tls.caFile}   (${origin})`,
+    `  TLS client:   redis-cli --tls --cacert ${tls.caFile} -h ${host} -p <port> -a <password>`,
+  ];
+}
+
 /** Where the fleet's parts are, for the banner. */
 function fleetLines(config: ControlPlaneConfig, fleet: FleetManager): string[] {
   if (!fleet.enabled) return ['  Compute:      none (COMPUTE_DRIVER=none): clusters get no writers'];
@@ -120,6 +187,7 @@ function fleetLines(config: ControlPlaneConfig, fleet: FleetManager): string[] {
     `  Endpoints:    ${config.endpointHost}:${config.endpointPortMin}-${config.endpointPortMax}, one port per cluster (proxy health at ${status.proxyAdminUrl ?? 'not running'}/health)`,
     `  Storage:      ${status.storageServing}/6 storage nodes serving: ${status.storageMembers}; GET /v1/storage-nodes`,
     `  Warm pool:    ${config.warmPoolSize} data nodes; fleet data, registry and logs under ${config.dataDir}`,
+    ...tlsLines(config),
   ];
 }
 

@@ -2,6 +2,7 @@
 // checked here, at start, with an error that names the variable and shows a valid value.
 import { type Env, readHost, readPort } from '../../../libs/health/src/index.js';
 import type { HoldLimits } from './hold/hold-budget.js';
+import type { TlsFiles } from './tls/certificate.js';
 
 export interface ProxyConfig {
   proxyId: string;
@@ -19,6 +20,10 @@ export interface ProxyConfig {
   clientConnectionsMax: number;
   /** Prefix of the platform's Redis keys and channels (BOREALIS_REDIS_PREFIX, as the control plane's). */
   redisPrefix: string;
+  /** The certificate and key TLS clients are served with; null: TLS connections are refused. */
+  tls: TlsFiles | null;
+  /** A TLS handshake not done within this is abandoned (the connection closed). */
+  tlsHandshakeTimeoutMs: number;
 }
 
 export const DEFAULT_HEALTH_PORT = 7601;
@@ -53,7 +58,21 @@ export function readConfig(env: Env): ProxyConfig {
     idleLinkCloseMs: readCount(env, 'PROXY_IDLE_LINK_CLOSE_MS', 60_000),
     clientConnectionsMax: readCount(env, 'PROXY_CLIENT_CONNECTIONS_MAX', 50_000),
     redisPrefix: readPrefix(env),
+    tls: readTlsFiles(env),
+    tlsHandshakeTimeoutMs: readCount(env, 'PROXY_TLS_HANDSHAKE_TIMEOUT_MS', 10_000),
   };
+}
+
+/** Both files or neither: a certificate without its key (or the reverse) is a mistake to report. */
+function readTlsFiles(env: Env): TlsFiles | null {
+  const certFile = env.BOREALIS_TLS_CERT_FILE?.trim() ?? '';
+  const keyFile = env.BOREALIS_TLS_KEY_FILE?.trim() ?? '';
+  if (certFile === '' && keyFile === '') return null;
+  if (certFile === '' || keyFile === '')
+    throw new Error(
+      `set both BOREALIS_TLS_CERT_FILE and BOREALIS_TLS_KEY_FILE (PEM files), or neither; got only ${certFile === '' ? 'BOREALIS_TLS_KEY_FILE' : 'BOREALIS_TLS_CERT_FILE'}`,
+    );
+  return { certFile, keyFile };
 }
 
 function readPrefix(env: Env): string {

@@ -12,6 +12,7 @@ import { HoldBudget } from './hold/hold-budget.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { RouteSource } from './routes/route-source.js';
 import { type RouteChange, RouteTable } from './routes/route-table.js';
+import type { LoadedCertificate } from './tls/certificate.js';
 
 const TICK_MS = 200;
 /** As often as the data nodes report: the autoscaler sees a step of load within this. */
@@ -34,6 +35,7 @@ export class ProxyServer {
   constructor(
     readonly config: ProxyConfig,
     private readonly log: (line: string) => void,
+    private readonly certificate: LoadedCertificate | null = null,
   ) {
     this.context = this.createContext();
     this.source = new RouteSource(config.redisUrl, config.redisPrefix, {
@@ -71,6 +73,7 @@ export class ProxyServer {
       budget: new HoldBudget(config.holdLimits),
       events,
       metrics,
+      certificate: this.certificate,
       log: this.log,
       nextClientId: () => ++this.clientIds,
       admitClient: () => {
@@ -108,6 +111,14 @@ export class ProxyServer {
       routes: this.table.size,
       connections: this.clientConnections,
       held: { ...this.context.budget.totals },
+      tls:
+        this.certificate === null
+          ? null
+          : {
+              subject: this.certificate.subject,
+              names: this.certificate.names,
+              validTo: this.certificate.validTo,
+            },
       clusters,
     };
   }

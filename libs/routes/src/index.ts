@@ -25,6 +25,16 @@ export function platformRedisNames(prefix: string) {
 
 export type RouteMode = 'open' | 'pausing' | 'paused';
 
+/**
+ * What the endpoint accepts (docs/adr/0012): `required` TLS only (a plain client is told to use
+ * rediss:// and closed), `optional` both on the same port (told apart by the first byte), `off`
+ * plain only.
+ */
+export type TlsPolicy = 'required' | 'optional' | 'off';
+export const TLS_POLICIES: readonly TlsPolicy[] = ['required', 'optional', 'off'];
+/** A route that does not say (one written before TLS was part of routes) gets the clusters' default. */
+export const TLS_POLICY_DEFAULT: TlsPolicy = 'optional';
+
 export interface RouteWriter {
   id: string;
   host: string;
@@ -52,6 +62,8 @@ export interface ClusterRoute {
   /** Grows with every change of this cluster's route. */
   version: number;
   mode: RouteMode;
+  /** Whether clients must, may or may not speak TLS; applies to connections accepted from then on. */
+  tls: TlsPolicy;
   writers: readonly RouteWriter[];
 }
 
@@ -89,7 +101,7 @@ function parseRoute(
   clusterId: string,
   version: number,
 ): ClusterRoute | { problem: string } {
-  const { name, port, passwordHash, writerPassword, mode, writers } = fields;
+  const { name, port, passwordHash, writerPassword, mode, tls, writers } = fields;
   const problem = (what: string) => ({ problem: `route of ${clusterId}: ${what}` });
   if (!isText(name)) return problem('name is not a non-empty string');
   if (!isPort(port)) return problem('port is not an integer from 1 to 65535');
@@ -98,6 +110,8 @@ function parseRoute(
     return problem('writerPassword is not a string');
   if (typeof mode !== 'string' || !MODES.includes(mode))
     return problem('mode is not open, pausing or paused');
+  if (tls !== undefined && !(TLS_POLICIES as readonly unknown[]).includes(tls))
+    return problem('tls is not required, optional or off');
   if (!Array.isArray(writers)) return problem('writers is not an array');
   const parsedWriters: RouteWriter[] = [];
   for (const writer of writers) {
@@ -116,6 +130,7 @@ function parseRoute(
     writerPassword,
     version,
     mode: mode as RouteMode,
+    tls: (tls as TlsPolicy | undefined) ?? TLS_POLICY_DEFAULT,
     writers: parsedWriters,
   };
 }

@@ -6,6 +6,10 @@ import type { FieldProblem } from '../common/error-body.js';
 
 export type ClusterMode = 'provisioned' | 'serverless';
 export type ReadConsistency = 'instance' | 'cluster';
+/** What the endpoint accepts (docs/adr/0012); `optional` serves TLS and plain RESP on one port. */
+export type TlsPolicy = 'required' | 'optional' | 'off';
+export const tlsPolicies: readonly TlsPolicy[] = ['required', 'optional', 'off'];
+export const tlsDefault: TlsPolicy = 'optional';
 
 export const capacityLimits = {
   /** Capacity is set in steps of half a capacity unit (libs/limits, shared with the data node). */
@@ -50,6 +54,7 @@ export interface ClusterSettings {
   writerCount: number | null;
   cuPerWriter: number | null;
   readConsistency: ReadConsistency;
+  tls: TlsPolicy;
 }
 
 /** What a request may set; a missing field keeps its current (or default) value. */
@@ -62,6 +67,7 @@ export interface SettingsInput {
   writerCount?: number;
   cuPerWriter?: number;
   readConsistency?: ReadConsistency;
+  tls?: TlsPolicy;
 }
 
 export type SettingsResult =
@@ -76,7 +82,7 @@ const serverlessFields = [
   'scaleDownWindowSeconds',
 ] as const;
 const provisionedFields = ['writerCount', 'cuPerWriter'] as const;
-export const settingsFields = [...serverlessFields, ...provisionedFields, 'readConsistency'] as const;
+export const settingsFields = [...serverlessFields, ...provisionedFields, 'readConsistency', 'tls'] as const;
 
 export function isMultipleOfStep(value: number): boolean {
   return Number.isFinite(value) && Number.isInteger(value / capacityLimits.stepCu);
@@ -113,6 +119,7 @@ function resolveServerless(base: Partial<ClusterSettings>, input: SettingsInput)
     writerCount: null,
     cuPerWriter: null,
     readConsistency: input.readConsistency ?? base.readConsistency ?? 'instance',
+    tls: input.tls ?? base.tls ?? tlsDefault,
   };
 }
 
@@ -127,6 +134,7 @@ function resolveProvisioned(base: Partial<ClusterSettings>, input: SettingsInput
     writerCount: input.writerCount ?? base.writerCount ?? provisionedDefaults.writerCount,
     cuPerWriter: input.cuPerWriter ?? base.cuPerWriter ?? provisionedDefaults.cuPerWriter,
     readConsistency: input.readConsistency ?? base.readConsistency ?? 'instance',
+    tls: input.tls ?? base.tls ?? tlsDefault,
   };
 }
 

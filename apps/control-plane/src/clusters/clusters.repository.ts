@@ -36,6 +36,7 @@ function settingsColumns(settings: ClusterSettings) {
     provisionedWriterCount: settings.writerCount,
     cuPerWriter: settings.cuPerWriter,
     readConsistency: settings.readConsistency,
+    tls: settings.tls,
   };
 }
 

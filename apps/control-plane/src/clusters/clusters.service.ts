@@ -41,6 +41,7 @@ function settingsOf(cluster: Cluster): ClusterSettings {
     writerCount: cluster.provisionedWriterCount,
     cuPerWriter: cluster.cuPerWriter,
     readConsistency: cluster.readConsistency,
+    tls: cluster.tls,
   };
 }
 
@@ -65,6 +66,7 @@ export class ClustersService {
   toView(cluster: Cluster): ClusterViewDto {
     const { endpointHost } = this.config;
     const { writerCount, cuPerWriter, ...settings } = settingsOf(cluster);
+    const address = `${endpointHost.includes(':') ? `[${endpointHost}]` : endpointHost}:${cluster.endpointPort}`;
     return {
       id: cluster.id,
       name: cluster.name,
@@ -76,7 +78,8 @@ export class ClustersService {
       endpoint: {
         host: endpointHost,
         port: cluster.endpointPort,
-        uri: `redis://${endpointHost}:${cluster.endpointPort}`,
+        uri: `${cluster.tls === 'required' ? 'rediss' : 'redis'}://${address}`,
+        tlsUri: cluster.tls === 'off' ? null : `rediss://${address}`,
       },
       createdAt: cluster.createdAt.toISOString(),
       updatedAt: cluster.updatedAt.toISOString(),
@@ -160,6 +163,7 @@ export class ClustersService {
       if (!result.ok) throw ApiError.invalidFields(result.problems);
       if (await this.clusters.updateSettingsIfUnchanged(current, result.settings, settingsEditableStates)) {
         this.logger.log(`updated settings of cluster ${current.name} (${id})`);
+        if (result.settings.tls !== current.tls) await this.publishTlsChange(current, result.settings.tls);
         this.changes.changed(id);
         return this.get(id);
       }
@@ -193,6 +197,25 @@ export class ClustersService {
       return null;
     }
     return this.clusters.findById(id);
+  }
+
+  /**
+   * The proxy learns a new TLS policy from the route, and applies it to connections from then on
+   * (open ones stay as they are). Published before PATCH answers, so that a client connecting
+   * after the answer meets the new policy.
+   */
+  private async publishTlsChange(cluster: Cluster, tls: string): Promise<void> {
+    try {
+      await this.routes.publish(cluster.id);
+      this.logger.log(
+        `cluster ${cluster.name} (${cluster.id}): tls ${cluster.tls} → ${tls}, route published`,
+      );
+    } catch (error) {
+      // Saved: the next route published for the cluster carries it (the compute side publishes often).
+      this.logger.warn(
+        `tls of cluster ${cluster.name} saved but its route not published yet: ${String(error)}`,
+      );
+    }
   }
 
   /** Publishes a new cluster's route and waits (bounded) until the proxy serves its port. */

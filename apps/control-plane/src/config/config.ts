@@ -1,6 +1,6 @@
 // Configuration of the control plane, read once from the environment at start.
 // Parsing is pure so that every rule (and its error message) is unit-tested.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PER_CAPACITY_UNIT } from '../../../../libs/limits/src/index.js';
 
 export interface ControlPlaneConfig {
@@ -51,6 +51,17 @@ export interface ControlPlaneConfig {
   autoscalerTickMs: number;
   /** The share of a CU's command rate the autoscaler aims to use (DESIGN §5: 0.7). */
   targetUtilization: number;
+  /** The certificate the proxy serves TLS clients with (docs/adr/0012); null: no TLS (no fleet). */
+  endpointTls: EndpointTls | null;
+}
+
+export interface EndpointTls {
+  certFile: string;
+  keyFile: string;
+  /** The CA clients verify the certificate with, when known: shown in the banner. */
+  caFile: string | null;
+  /** Made (once) by the platform under the data directory, rather than given by the user. */
+  madeByPlatform: boolean;
 }
 
 export const CONTROL_PLANE_CONFIG = Symbol('CONTROL_PLANE_CONFIG');
@@ -74,6 +85,7 @@ export const configDefaults = {
   cuConnections: PER_CAPACITY_UNIT.connections,
   autoscalerTickMs: 250,
   targetUtilization: 0.7,
+  endpointTls: null,
 } as const;
 
 export class ConfigError extends Error {}
@@ -132,7 +144,42 @@ function redisPrefix(env: NodeJS.ProcessEnv): string {
   return raw;
 }
 
+/**
+ * The user's certificate and key (BOREALIS_TLS_CERT_FILE, BOREALIS_TLS_KEY_FILE, and the CA that
+ * signed them, BOREALIS_TLS_CA_FILE, for the banner), or the platform's own under
+ * `<data dir>/tls`, beside the admin key.
+ */
+function endpointTls(env: NodeJS.ProcessEnv, dataDir: string): EndpointTls {
+  const certFile = env.BOREALIS_TLS_CERT_FILE?.trim() ?? '';
+  const keyFile = env.BOREALIS_TLS_KEY_FILE?.trim() ?? '';
+  const caFile = env.BOREALIS_TLS_CA_FILE?.trim() ?? '';
+  if (certFile === '' && keyFile === '') {
+    if (caFile !== '')
+      throw new ConfigError(
+        'BOREALIS_TLS_CA_FILE is set without BOREALIS_TLS_CERT_FILE and BOREALIS_TLS_KEY_FILE: set all three, or none to let the platform make its own',
+      );
+    const directory = join(dataDir, 'tls');
+    return {
+      certFile: join(directory, 'server.pem'),
+      keyFile: join(directory, 'server.key'),
+      caFile: join(directory, 'ca.pem'),
+      madeByPlatform: true,
+    };
+  }
+  if (certFile === '' || keyFile === '')
+    throw new ConfigError(
+      `${certFile === '' ? 'BOREALIS_TLS_CERT_FILE' : 'BOREALIS_TLS_KEY_FILE'} is not set: set both BOREALIS_TLS_CERT_FILE and BOREALIS_TLS_KEY_FILE (PEM files), or neither to let the platform make its own`,
+    );
+  return {
+    certFile: resolve(certFile),
+    keyFile: resolve(keyFile),
+    caFile: caFile === '' ? null : resolve(caFile),
+    madeByPlatform: false,
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
+  const dataDir = resolve(env.BOREALIS_DATA_DIR?.trim() || configDefaults.dataDir);
   const config: ControlPlaneConfig = {
     host: env.HOST?.trim() || configDefaults.host,
     port: integer(env, 'PORT', configDefaults.port, 0, 65535),
@@ -143,7 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
     endpointPortMin: integer(env, 'ENDPOINT_PORT_MIN', configDefaults.endpointPortMin, 1, 65535),
     endpointPortMax: integer(env, 'ENDPOINT_PORT_MAX', configDefaults.endpointPortMax, 1, 65535),
     requestBodyLimitBytes: configDefaults.requestBodyLimitBytes,
-    dataDir: resolve(env.BOREALIS_DATA_DIR?.trim() || configDefaults.dataDir),
+    dataDir,
     computeDriver: oneOf(env, 'COMPUTE_DRIVER', configDefaults.computeDriver, ['local', 'none'] as const),
     warmPoolSize: integer(env, 'WARM_POOL_SIZE', configDefaults.warmPoolSize, 0, 32),
     fleetOnExit: oneOf(env, 'BOREALIS_FLEET_ON_EXIT', configDefaults.fleetOnExit, ['stop', 'keep'] as const),
@@ -160,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
     cuConnections: integer(env, 'BOREALIS_CU_CONNECTIONS', configDefaults.cuConnections, 1, 100_000),
     autoscalerTickMs: integer(env, 'AUTOSCALER_TICK_MS', configDefaults.autoscalerTickMs, 50, 10_000),
     targetUtilization: fraction(env, 'AUTOSCALER_TARGET_UTILIZATION', configDefaults.targetUtilization),
+    endpointTls: endpointTls(env, dataDir),
   };
   if (config.endpointPortMin > config.endpointPortMax) {
     throw new ConfigError(

@@ -23,6 +23,7 @@ export function routeOf(cluster: Cluster, writers: DataNode[], version: number):
     writerPassword: cluster.writerPassword,
     version,
     mode,
+    tls: cluster.tls,
     writers:
       mode === 'paused'
         ? []

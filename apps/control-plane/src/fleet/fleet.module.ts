@@ -27,6 +27,7 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDr
       connections: config.cuConnections,
     },
     environment: process.env,
+    proxyTls: config.endpointTls,
     log: (line) => logger.log(line),
     fleetSecretsFile: secrets.file,
   });

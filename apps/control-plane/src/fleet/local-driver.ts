@@ -42,6 +42,8 @@ export interface LocalDriverOptions {
   capacityUnit: CapacityUnit;
   /** The environment fleet processes inherit from (the control plane's own). */
   environment: NodeJS.ProcessEnv;
+  /** The certificate and key the proxy serves TLS clients with (docs/adr/0012); null: none. */
+  proxyTls: { certFile: string; keyFile: string } | null;
   log: (line: string) => void;
   /** The fleet secrets file, for storage nodes only (data nodes get credentials, never this). */
   fleetSecretsFile?: string;
@@ -200,7 +202,7 @@ export class LocalDriver implements ComputeDriver {
       REDIS_URL: this.options.redisUrl,
       BOREALIS_REDIS_PREFIX: this.options.redisPrefix,
       BOREALIS_REGISTRY_FILE: registryFile,
-      ...(spec.role === 'proxy' ? { PROXY_ID: spec.id } : {}),
+      ...(spec.role === 'proxy' ? { PROXY_ID: spec.id, ...this.tlsEnvironment() } : {}),
       ...(spec.role === 'storage-node' && this.options.fleetSecretsFile !== undefined
         ? { BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile }
         : {}),
@@ -212,6 +214,11 @@ export class LocalDriver implements ComputeDriver {
           }
         : {}),
     };
+  }
+
+  private tlsEnvironment(): NodeJS.ProcessEnv {
+    const tls = this.options.proxyTls;
+    return tls === null ? {} : { BOREALIS_TLS_CERT_FILE: tls.certFile, BOREALIS_TLS_KEY_FILE: tls.keyFile };
   }
 
   private async adopt(entry: RegistryEntry): Promise<FleetInstance | null> {

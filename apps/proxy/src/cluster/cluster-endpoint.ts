@@ -3,6 +3,7 @@
 // with a writer up) or are held (`pausing`, `paused`, no writer up), wakes the cluster while
 // commands are held, answers a `pausing` route with `wake` or `quiesced`, moves sessions off
 // writers the route drops and says `released` once none uses them, and notices stalled writers.
+// New connections go through the TLS acceptor first (plain or TLS, by the route's policy).
 import type { Socket } from 'node:net';
 import { error } from '../../../../libs/resp/src/index.js';
 import type { ClusterRoute, ProxyClusterActivity, RouteWriter } from '../../../../libs/routes/src/index.js';
@@ -12,6 +13,7 @@ import type { EndpointServices, HoldingConnection } from '../connection/endpoint
 import type { LinkFailure, WriterLink } from '../connection/writer-link.js';
 import { type HoldTally, holdRefusal } from '../hold/hold-budget.js';
 import type { EndpointGauges } from '../metrics/proxy-metrics.js';
+import { ConnectionAcceptor } from '../tls/connection-acceptor.js';
 import { EndpointListener } from './endpoint-listener.js';
 import type { ProxyContext } from './proxy-context.js';
 import { QuiesceDecision } from './quiesce-decision.js';
@@ -21,6 +23,8 @@ import { WriterPool } from './writer-pool.js';
 export const WAKE_REPEAT_MS = 1_000;
 /** A first held command after a quiet spell wakes at once, but not more often than this. */
 const WAKE_AGAIN_AFTER_MS = 200;
+/** A refused TLS connection is logged at most this often per reason (a client retrying would flood the log). */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 /** A writer that answers nothing this long with commands in flight is taken as failed. */
 export const WRITER_STALL_MS = 30_000;
 
@@ -28,6 +32,11 @@ export class ClusterEndpoint implements EndpointServices {
   private route: ClusterRoute;
   private listener: EndpointListener;
   private readonly connections = new Set<ClientConnection>();
+  private readonly acceptor: ConnectionAcceptor;
+  /** Served connections that came in over TLS. */
+  private tlsConnections = 0;
+  /** Refusal reason → when it was last logged. */
+  private readonly refusalsLoggedAtMs = new Map<string, number>();
   private readonly holders = new Set<HoldingConnection>();
   private readonly links = new Set<WriterLink>();
   private readonly pool = new WriterPool();
@@ -48,6 +57,7 @@ export class ClusterEndpoint implements EndpointServices {
     private readonly context: ProxyContext,
   ) {
     this.route = route;
+    this.acceptor = this.createAcceptor();
     this.pool.setWriters(route.writers);
     this.quiesce.routeApplied(route.mode, route.version);
     this.listener = this.listen(route.port);
@@ -102,6 +112,7 @@ export class ClusterEndpoint implements EndpointServices {
     if (this.closed) return;
     this.closed = true;
     this.listener.close();
+    this.acceptor.closeAll();
     for (const connection of [...this.connections]) connection.end(error(reason));
     this.context.metrics.forgetCluster(this.clusterId);
   }
@@ -147,10 +158,13 @@ export class ClusterEndpoint implements EndpointServices {
       port: route.port,
       version: route.version,
       mode: route.mode,
+      tls: route.tls,
       writers: route.writers.map((writer) => ({ id: writer.id, sessions: this.pool.linksTo(writer.id) })),
       listening: this.listener.listening,
       listenError: this.listener.lastError,
       connections: this.connections.size,
+      tlsConnections: this.tlsConnections,
+      connectionsNotYetServed: this.acceptor.waiting,
       heldConnections: held.connections,
       heldBytes: held.bytes,
       inFlight: this.inFlight,
@@ -254,7 +268,9 @@ export class ClusterEndpoint implements EndpointServices {
   }
 
   connectionClosed(connection: HoldingConnection): void {
-    this.connections.delete(connection as ClientConnection);
+    const client = connection as ClientConnection;
+    if (!this.connections.delete(client)) return;
+    if (client.secure) this.tlsConnections--;
     this.holders.delete(connection);
     this.context.releaseClient();
   }
@@ -278,8 +294,43 @@ export class ClusterEndpoint implements EndpointServices {
       socket.end('-ERR max number of clients reached\r\n');
       return;
     }
-    const address = clientAddress(socket);
-    this.connections.add(new ClientConnection(socket, this, this.context.nextClientId(), address));
+    // Counted among the proxy's connections from here: a connection that never says whether it
+    // speaks TLS still holds a socket.
+    this.acceptor.accept(socket);
+  }
+
+  private createAcceptor(): ConnectionAcceptor {
+    const { context } = this;
+    return new ConnectionAcceptor({
+      policy: () => this.route.tls,
+      secureContext: context.certificate?.context ?? null,
+      handshakeTimeoutMs: context.config.tlsHandshakeTimeoutMs,
+      serve: (socket, secure) => this.serve(socket, secure),
+      refused: (reason, logLine) => {
+        context.metrics.connectionsRefused.inc({ cluster: this.clusterId, reason });
+        const nowMs = Date.now();
+        if (logLine === null || nowMs - (this.refusalsLoggedAtMs.get(reason) ?? 0) < REFUSAL_LOG_INTERVAL_MS)
+          return;
+        this.refusalsLoggedAtMs.set(reason, nowMs);
+        this.log(
+          `${logLine} (logged once a minute at most; borealis_proxy_connections_refused_total counts them)`,
+        );
+      },
+      handshakeFailed: () => context.metrics.tlsHandshakeFailures.inc({ cluster: this.clusterId }),
+      gone: () => context.releaseClient(),
+    });
+  }
+
+  private serve(socket: Socket, secure: boolean): void {
+    if (this.closed) {
+      socket.destroy();
+      this.context.releaseClient();
+      return;
+    }
+    const connection = new ClientConnection(socket, this, this.context.nextClientId(), clientAddress(socket));
+    connection.secure = secure;
+    if (secure) this.tlsConnections++;
+    this.connections.add(connection);
   }
 
   /**

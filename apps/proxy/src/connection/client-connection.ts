@@ -79,6 +79,8 @@ export class ClientConnection implements ForwarderHost {
   private closed = false;
   private readPaused = false;
   private writerReadingPaused = false;
+  /** The client came in over TLS (set by the endpoint that serves it). */
+  secure = false;
 
   constructor(
     private readonly socket: Socket,

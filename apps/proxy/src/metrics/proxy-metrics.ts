@@ -33,6 +33,8 @@ export class ProxyMetrics {
   readonly holdRefusals: Counter<'cluster' | 'limit'>;
   readonly resumeDeadlineMisses: ClusterCounter;
   readonly malformedRoutes: Counter;
+  readonly connectionsRefused: Counter<'cluster' | 'reason'>;
+  readonly tlsHandshakeFailures: ClusterCounter;
   private readonly commandsForwarded: ClusterCounter;
   /** What the forwarded-commands counter has reported per cluster (endpoints count, scrapes read). */
   private readonly forwardedReported = new Map<string, number>();
@@ -60,6 +62,16 @@ export class ProxyMetrics {
       labelNames: ['cluster', 'limit'],
       registers,
     });
+    this.connectionsRefused = new Counter({
+      name: 'borealis_proxy_connections_refused_total',
+      help: 'Client connections refused by the TLS policy (tls-required, tls-off) or for want of a certificate (tls-unavailable)',
+      labelNames: ['cluster', 'reason'],
+      registers,
+    });
+    this.tlsHandshakeFailures = perCluster(
+      'borealis_proxy_tls_handshake_failures_total',
+      'TLS connections closed because their handshake failed or did not finish in time',
+    );
     this.malformedRoutes = new Counter({
       name: 'borealis_proxy_malformed_routes_total',
       help: 'Route messages ignored because they were not valid routes',
@@ -92,8 +104,11 @@ export class ProxyMetrics {
       this.sessionsMoved,
       this.writerFailures,
       this.resumeDeadlineMisses,
+      this.tlsHandshakeFailures,
     ])
       counter.remove({ cluster: clusterId });
+    for (const reason of ['tls-required', 'tls-off', 'tls-unavailable'])
+      this.connectionsRefused.remove({ cluster: clusterId, reason });
   }
 
   private registerGauges(sources: MetricsSources): void {

@@ -1,7 +1,14 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/validation.js';
-import { capacityLimits, ReadConsistency, serverlessDefaults } from '../cluster-rules.js';
+import {
+  capacityLimits,
+  ReadConsistency,
+  serverlessDefaults,
+  TlsPolicy,
+  tlsDefault,
+  tlsPolicies,
+} from '../cluster-rules.js';
 import { IsCapacityUnits } from './capacity.validators.js';
 
 const consistencies: ReadConsistency[] = ['instance', 'cluster'];
@@ -93,4 +100,12 @@ export class ClusterSettingsDto {
   @IsOptionalNotNull()
   @IsIn(consistencies, { message: `readConsistency must be one of: ${consistencies.join(', ')}` })
   readConsistency?: ReadConsistency;
+
+  @ApiPropertyOptional({
+    enum: tlsPolicies,
+    description: `What the endpoint accepts. required: TLS only (rediss://), a plain client gets an error telling it to use TLS; optional: TLS and plain RESP on the same port; off: plain only. A change applies to new connections; open ones stay. Default ${tlsDefault}.`,
+  })
+  @IsOptionalNotNull()
+  @IsIn(tlsPolicies, { message: `tls must be one of: ${tlsPolicies.join(', ')}` })
+  tls?: TlsPolicy;
 }

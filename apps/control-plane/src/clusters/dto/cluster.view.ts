@@ -5,7 +5,18 @@ export class EndpointDto {
   @ApiProperty({ example: '127.0.0.1' }) host!: string;
   @ApiProperty({ example: 7500, description: 'Allocated once; never changes while the cluster exists.' })
   port!: number;
-  @ApiProperty({ example: 'redis://127.0.0.1:7500' }) uri!: string;
+  @ApiProperty({
+    example: 'redis://127.0.0.1:7500',
+    description: 'How to connect: rediss:// when the cluster requires TLS, redis:// otherwise.',
+  })
+  uri!: string;
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: 'rediss://127.0.0.1:7500',
+    description: 'The same endpoint over TLS (same port); null when the cluster has TLS off.',
+  })
+  tlsUri!: string | null;
 }
 
 export class ClusterViewDto {
@@ -22,6 +33,7 @@ export class ClusterViewDto {
   @ApiProperty({ nullable: true, type: Number }) writerCount!: number | null;
   @ApiProperty({ nullable: true, type: Number }) cuPerWriter!: number | null;
   @ApiProperty({ enum: ['instance', 'cluster'] }) readConsistency!: string;
+  @ApiProperty({ enum: ['required', 'optional', 'off'] }) tls!: string;
   @ApiProperty({
     nullable: true,
     type: String,

@@ -1,0 +1,94 @@
+// The endpoint certificates the platform makes when the user brings none (docs/adr/0012): a local
+// CA and a server certificate it signs, under the data directory beside the admin key, made on
+// the first start and reused after (a server certificate is made again from the same CA when it
+// nears its end or lacks a name). Private keys are mode 600; the CA's certificate is what clients
+// are given (`redis-cli --tls --cacert <ca.pem>`).
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  createCertificateAuthority,
+  createServerCertificate,
+  describeCertificate,
+  isSignedBy,
+  type PemPair,
+} from '../../../../libs/tls/src/index.js';
+import { type CertificatePlan, type OnDisk, planCertificates } from './certificate-plan.js';
+
+export interface PlatformCertificateFiles {
+  caFile: string;
+  caKeyFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+export function platformCertificateFiles(directory: string): PlatformCertificateFiles {
+  return {
+    caFile: join(directory, 'ca.pem'),
+    caKeyFile: join(directory, 'ca.key'),
+    certFile: join(directory, 'server.pem'),
+    keyFile: join(directory, 'server.key'),
+  };
+}
+
+/** Makes what the plan says is missing under `directory`; returns what it made. */
+export async function ensurePlatformCertificates(
+  directory: string,
+  names: readonly string[],
+  now: Date,
+): Promise<CertificatePlan> {
+  const files = platformCertificateFiles(directory);
+  const plan = planCertificates(await readOnDisk(files), names, now);
+  if (plan.make === 'nothing') return plan;
+  // Readable by others (a client of another local user needs ca.pem); the keys are not.
+  mkdirSync(directory, { recursive: true, mode: 0o755 });
+  let authority: PemPair;
+  if (plan.make === 'ca-and-server') {
+    authority = await createCertificateAuthority('Borealis local CA', now);
+    writeAtomically(files.caKeyFile, authority.privateKeyPem, 0o600);
+    writeAtomically(files.caFile, authority.certificatePem, 0o644);
+  } else {
+    authority = {
+      certificatePem: readFileSync(files.caFile, 'utf8'),
+      privateKeyPem: readFileSync(files.caKeyFile, 'utf8'),
+    };
+  }
+  const server = await createServerCertificate(authority, names, now);
+  // The key first: a certificate on disk without its key would be a broken pair.
+  writeAtomically(files.keyFile, server.privateKeyPem, 0o600);
+  writeAtomically(files.certFile, server.certificatePem, 0o644);
+  return plan;
+}
+
+async function readOnDisk(files: PlatformCertificateFiles): Promise<OnDisk> {
+  const caPem = readIfThere(files.caFile);
+  const ca = caPem !== null && existsSync(files.caKeyFile);
+  const serverPem = readIfThere(files.certFile);
+  if (!ca || serverPem === null || !existsSync(files.keyFile)) return { ca, server: null };
+  try {
+    const facts = describeCertificate(serverPem);
+    return {
+      ca,
+      server: {
+        notAfter: facts.notAfter,
+        names: facts.names,
+        signedByCa: await isSignedBy(serverPem, caPem),
+      },
+    };
+  } catch {
+    // Not a certificate we can read: made again.
+    return { ca, server: null };
+  }
+}
+
+function readIfThere(path: string): string | null {
+  return existsSync(path) ? readFileSync(path, 'utf8') : null;
+}
+
+/** Written whole or not at all: a start interrupted halfway leaves the old file, never half a new one. */
+function writeAtomically(path: string, text: string, mode: number): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  writeFileSync(temporary, text, { mode });
+  // writeFileSync keeps the mode of an existing file, and the umask may have narrowed it.
+  chmodSync(temporary, mode);
+  renameSync(temporary, path);
+}

@@ -147,7 +147,7 @@ try {
           '--read-consistency',
           values['read-consistency'],
         ];
-        if (values.password !== undefined) args.push('--password', values.password);
+        if (values.password !== undefined) args.push(`--password=${values.password}`);
         if (values['redis-url'] !== undefined) args.push('--redis-url', values['redis-url']);
         return launch(`d${index + 1}`, args, { HEALTH_PORT: String(7701 + index) });
       }),

@@ -23,6 +23,7 @@ import {
 } from '../../libs/wire/src/index.js';
 import { mulberry32 } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
 
 const VOLUME_A = 'tenant-a';
 const VOLUME_B = 'tenant-b';
@@ -145,12 +146,11 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
       [{ key: 'secret-key', value: Buffer.from('private value') }],
     );
     assert.equal(result.outcome, 'committed');
-    const health = await fleet.health(0);
-    const peers = health.peers as Record<string, { connected: boolean }>;
-    assert.ok(
-      Object.values(peers).every((peer) => peer.connected),
-      JSON.stringify(peers),
-    );
+    // Peer links connect in the background, each after its own handshake.
+    await waitUntil('every peer link of s1 welcomed', 20_000, async () => {
+      const peers = (await fleet.health(0)).peers as Record<string, { connected: boolean }>;
+      return Object.values(peers).every((peer) => peer.connected);
+    });
   });
 
   it('refuses a raw client without the secret, or with a wrong one, before any message is processed', async () => {

@@ -59,7 +59,7 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     const cluster = spec.cluster ?? 'test-cluster';
     args.push('--cluster', cluster, '--volume', spec.volume ?? cluster, '--cu', String(spec.cu ?? 8));
     args.push('--read-consistency', spec.readConsistency ?? 'instance');
-    if (spec.password !== undefined) args.push('--password', spec.password);
+    if (spec.password !== undefined) args.push(`--password=${spec.password}`);
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -32,8 +32,8 @@ export async function runLoadgen(
   const run = await runLoadgenCli([
     '--endpoint',
     `127.0.0.1:${endpoint.port}`,
-    '--password',
-    endpoint.password,
+    // One argument: a generated password may start with '-', which the parser would take for a flag.
+    `--password=${endpoint.password}`,
     '--quiet',
     '--json',
     jsonPath,

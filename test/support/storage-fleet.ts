@@ -1,6 +1,7 @@
 // Six real storage-node processes on loopback, each with its own data directory, for tests
 // and benchmarks that need the real thing: kill -9, restart, SIGSTOP/SIGCONT by PID.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
@@ -86,6 +87,34 @@ export async function startStorageFleet(
   const processes: (RunningProcess | null)[] = new Array(6).fill(null);
   const adminUrls: (string | null)[] = new Array(6).fill(null);
   const paused = new Set<number>();
+  /**
+   * While a killed node is down, its port is held by a listener of ours: its peers and writers keep
+   * connecting there (closed at once, as if the node were down), and no other test file's process
+   * can take the port before the restart, which must reuse it.
+   */
+  const portHolds: (Server | null)[] = new Array(6).fill(null);
+  const holdPort = async (index: number) => {
+    const port = (nodes[index] as StorageNodeAddress).port;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const server = createServer((socket) => socket.destroy());
+      const bound = await new Promise<boolean>((resolve) => {
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (bound) {
+        portHolds[index] = server;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  const releasePort = (index: number) =>
+    new Promise<void>((resolve) => {
+      const server = portHolds[index];
+      portHolds[index] = null;
+      if (server === null || server === undefined) resolve();
+      else server.close(() => resolve());
+    });
   const entry = join(repoRoot, 'dist/apps/storage-node/src/main.js');
 
   const launch = async (index: number) => {
@@ -165,8 +194,12 @@ export async function startStorageFleet(
       running.kill();
       await running.waitForExit(10_000);
       processes[index] = null;
+      await holdPort(index);
     },
-    restart: (index) => launch(index),
+    async restart(index) {
+      await releasePort(index);
+      return launch(index);
+    },
     adminUrl(index) {
       const url = adminUrls[index];
       if (url === null || url === undefined) throw new Error(`storage node s${index + 1} is not running`);
@@ -224,6 +257,7 @@ export async function startStorageFleet(
         await running.waitForExit(10_000).catch(() => undefined);
         processes[index] = null;
       }
+      for (let index = 0; index < 6; index++) await releasePort(index);
       if (options.dataRoot === undefined) await rm(dataRoot, { recursive: true, force: true });
     },
   };

@@ -27,7 +27,12 @@ import type {
   WriteEntry,
 } from '../messages.js';
 import { QUORUM, zoneOf } from '../quorum-table.js';
-import { DEFAULT_REPLICA_TIMING, type ReplicaTiming, StorageReplica } from '../replica.js';
+import {
+  DEFAULT_REPLICA_TIMING,
+  type ReplicaRecord,
+  type ReplicaTiming,
+  StorageReplica,
+} from '../replica.js';
 import { WriterCoordinator, type WriterEvent, type WriterTiming } from '../writer.js';
 import { SimulatedDisk } from './disk.js';
 import { EventQueue } from './event-queue.js';
@@ -228,6 +233,8 @@ interface ReplicaNode {
   shell: ReplicaShell | null;
   shellDisk: ShellDisk | null;
   damagedSinceCrash: boolean;
+  /** Records a crash made durable (a torn tail's survivors), told to the checker at the restart. */
+  unreportedSurvivors: { records: ReplicaRecord[]; atMs: number };
   incarnation: number;
   /** Crash right after the next batch is fsynced, before its messages leave. */
   crashAfterFsync: boolean;
@@ -409,6 +416,7 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
       shell: null,
       shellDisk: factory === null ? null : factory.newDisk(),
       damagedSinceCrash: false,
+      unreportedSurvivors: { records: [], atMs: 0 },
       incarnation: 0,
       crashAfterFsync: false,
     }));
@@ -958,8 +966,10 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
     if (node.shellDisk !== null) {
       const torn = node.shellDisk.crash(() => this.faultRng.next());
       if (torn.description !== '') this.trace(`${node.id}: ${torn.description}`);
-      // Durable now, though the replica told nobody: what it will say after the restart.
-      if (torn.survivors.length > 0) this.checker.onReplicaRecords(node.index, torn.survivors, this.nowMs);
+      // Durable now, though the replica told nobody: what it will say after the restart. Told to the
+      // checker at the restart, after the rest of an fsync that completed as the node crashed
+      // (reported as it completes, and written before these).
+      node.unreportedSurvivors = { records: torn.survivors, atMs: this.nowMs };
     }
     const profile = this.profile;
     const damaged = this.replicas.filter((other) => (other.shellDisk ?? other.disk).needsRepair).length;
@@ -988,6 +998,11 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
   /** A restart is a new process: the snapshot, then every later record, replayed before it answers. */
   private restartReplica(node: ReplicaNode): void {
     if (this.shellFactory !== null) {
+      const survivors = node.unreportedSurvivors;
+      if (survivors.records.length > 0) {
+        this.checker.onReplicaRecords(node.index, survivors.records, survivors.atMs);
+        node.unreportedSurvivors = { records: [], atMs: 0 };
+      }
       if (node.damagedSinceCrash) this.checker.onReplicaDamaged(node.index);
       node.damagedSinceCrash = false;
       this.startShell(node, this.shellFactory);

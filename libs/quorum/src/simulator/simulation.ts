@@ -554,36 +554,28 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
   }
 
   private loop(): void {
-    while (!this.stopped) {
-      const next = this.queue.pop();
-      if (next === undefined) throw new Error('the agenda ran empty');
-      this.nowMs = next.atMs;
-      if (++this.stats.events > this.maxEvents) {
-        throw new InvariantViolation(
-          'liveness',
-          `more than ${this.maxEvents} events: the run does not settle`,
-        );
-      }
-      this.handle(next.item);
-    }
+    while (!this.stopped) this.step();
   }
 
   /** The loop for writer processes: after each event that may resolve their promises, they run. */
   private async loopAsync(): Promise<void> {
     while (!this.stopped) {
-      const next = this.queue.pop();
-      if (next === undefined) throw new Error('the agenda ran empty');
-      this.nowMs = next.atMs;
-      if (++this.stats.events > this.maxEvents) {
-        throw new InvariantViolation(
-          'liveness',
-          `more than ${this.maxEvents} events: the run does not settle`,
-        );
-      }
-      this.handle(next.item);
-      if (this.writerFactory !== null && this.touchesWriters(next.item)) await this.writerFactory.settle();
+      const event = this.step();
+      if (this.writerFactory !== null && this.touchesWriters(event)) await this.writerFactory.settle();
       if (this.deferredFailure !== null) throw this.deferredFailure.error;
     }
+  }
+
+  /** Takes the next event off the agenda, moves the clock to it and handles it; returns it. */
+  private step(): SimEvent {
+    const next = this.queue.pop();
+    if (next === undefined) throw new Error('the agenda ran empty');
+    this.nowMs = next.atMs;
+    if (++this.stats.events > this.maxEvents) {
+      throw new InvariantViolation('liveness', `more than ${this.maxEvents} events: the run does not settle`);
+    }
+    this.handle(next.item);
+    return next.item;
   }
 
   /** Events of replicas alone leave every writer's promises as they were. */

@@ -211,6 +211,9 @@ export function verifyHello(
   }
   if (typeof proof !== 'string' || proof.length > 64) return { ok: false, reason: 'a hello without a proof' };
   const given = Buffer.from(proof, 'base64');
+  // Node's decoder skips characters outside the alphabet: only the canonical spelling of the
+  // bytes is taken, so that a hello has one form (a changed character is a changed hello).
+  if (given.toString('base64') !== proof) return { ok: false, reason: 'a hello whose proof is not base64' };
   if (role === 'peer') {
     const secret = secrets.find((candidate) => candidate.id === hello.secretId);
     if (secret === undefined) return { ok: false, reason: 'a peer hello naming no accepted fleet secret' };

@@ -1,7 +1,8 @@
 // Fleet authentication on the whole platform as `npm start` runs it: the control plane makes the
 // fleet secret at its first start (mode 600), its storage nodes accept only authenticated links,
-// every writer it attaches holds a credential for its own cluster's volume alone, and a rotation
-// of the secret through the API under load fails no command.
+// every writer it attaches holds a credential for its own cluster's volume alone, a writer adopted
+// by a restarted control plane gets a fresh one on its open links, and a rotation of the secret
+// through the API under load fails no command.
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { QuorumClient } from '../../libs/storage-client/src/index.js';
 import { type CreatedCluster, endpointClient, type Platform, startPlatform } from '../support/platform.js';
+import { waitUntil } from '../support/wait.js';
 
 interface StorageHealth {
   linkAuth: { mode: string; accepted?: string[] };
@@ -77,6 +79,56 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     }
     const after = (await storageHealth()).reduce((sum, node) => sum + node.counters.refusedHandshakes, 0);
     assert.ok(after > before, 'the storage nodes refused the unauthenticated writer');
+  });
+
+  it('gives an adopted writer a fresh credential after a control plane restart, dropping no client connection', async () => {
+    const redis = endpointClient(cluster);
+    clients.push(redis);
+    let closes = 0;
+    redis.on('close', () => closes++);
+    await redis.connect();
+    const [writer] = await platform.writersOf(cluster.id, ['attached']);
+    assert.ok(writer !== undefined, 'the cluster has an attached writer');
+    const entry = platform.registry().find((candidate) => candidate.id === writer.id);
+    assert.ok(entry !== undefined, `data node ${writer.id} is in the fleet registry`);
+    const credentialOf = async () =>
+      (
+        (await (await fetch(`http://127.0.0.1:${entry.adminPort}/health`)).json()) as {
+          credential: { volume: string; expiresAt: string } | null;
+        }
+      ).credential;
+    const first = await credentialOf();
+    assert.ok(first !== null, 'the writer holds a credential');
+
+    let stop = false;
+    let done = 0;
+    const failures: string[] = [];
+    const load = (async () => {
+      while (!stop) {
+        try {
+          await redis.incr('adoption-counter');
+          done++;
+        } catch (error) {
+          failures.push((error as Error).message);
+        }
+      }
+    })();
+    await platform.killControlPlane();
+    await platform.restartControlPlane();
+    await waitUntil('the adopted writer holds a fresh credential', 60_000, async () => {
+      const now = await credentialOf();
+      return now !== null && Date.parse(now.expiresAt) > Date.parse(first.expiresAt);
+    });
+    const renewed = await credentialOf();
+    assert.equal(renewed?.volume, first.volume);
+    // The renewed credential opens the links: commands keep committing after it.
+    const target = done + 50;
+    await waitUntil('50 INCRs after the renewal', 30_000, () => done >= target);
+    stop = true;
+    await load;
+    assert.deepEqual(failures, []);
+    assert.equal(closes, 0, 'the client connection was dropped');
+    assert.equal(Number(await redis.get('adoption-counter')), done);
   });
 
   it('rotates the fleet secret under load through the API without a failed command', async () => {

@@ -346,6 +346,15 @@ export class DataNode {
       readConsistency: attachment?.request.readConsistency ?? null,
       respPort: attachment?.server.boundPort ?? null,
       writerId: attachment?.writerId ?? null,
+      // What the credential grants and until when; never its key.
+      credential:
+        attachment?.request.credential === undefined
+          ? null
+          : {
+              volume: attachment.request.credential.claims.volume,
+              secretId: attachment.request.credential.claims.secretId,
+              expiresAt: new Date(attachment.request.credential.claims.expiresAtMs).toISOString(),
+            },
       connections: attachment?.server.connectionCount ?? 0,
       limits: attachment?.limits ?? null,
       storageNodesConnected: attachment?.client.connectedNodes ?? 0,

@@ -267,6 +267,7 @@ export class DataNodesService {
         respPort: report.respPort,
         cu: report.cu,
       });
+      await this.renewAdopted(row, instance);
     } else if (report.state === 'unattached' && (row.state === 'pool' || row.state === 'starting')) {
       await this.repository.moveDataNode(row.id, ['pool', 'starting'], 'pool');
     } else {
@@ -275,6 +276,25 @@ export class DataNodesService {
         `data node ${row.id} is ${report.state} but recorded ${row.state}: resetting it to the pool`,
       );
       await this.reset(row, instance);
+    }
+  }
+
+  /**
+   * A writer adopted from an earlier control plane gets a fresh credential at once, on its open
+   * links (no client connection drops): the one it holds may be close to its expiry, or minted
+   * under a secret rotated since. If the call fails, the hourly renewal tries again.
+   */
+  private async renewAdopted(row: DataNode, instance: FleetInstance): Promise<void> {
+    const volume = await this.repository.volumeOfCluster(row.clusterId as string);
+    if (volume === null) return;
+    const credential = this.secrets.credentialFor(row.clusterId as string, volume, row.coordinatorId);
+    try {
+      await nodeAdmin.renewCredential(instance.adminUrl, credential);
+      this.logger.log(`renewed the credential of adopted writer ${row.id} (cluster ${row.clusterId})`);
+    } catch (error) {
+      this.logger.warn(
+        `could not renew the credential of adopted writer ${row.id}: ${(error as Error).message}`,
+      );
     }
   }
 

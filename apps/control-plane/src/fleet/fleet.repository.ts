@@ -97,6 +97,14 @@ export class FleetRepository {
     );
   }
 
+  async volumeOfCluster(clusterId: string): Promise<string | null> {
+    const cluster = await this.prisma.cluster.findUnique({
+      where: { id: clusterId },
+      select: { volume: true },
+    });
+    return cluster?.volume ?? null;
+  }
+
   writersOf(clusterId: string): Promise<DataNode[]> {
     return this.prisma.dataNode.findMany({
       where: { clusterId, state: { in: ['attaching', 'attached', 'detaching'] } },

@@ -11,13 +11,19 @@ import { startStorageFleet } from '../test/support/storage-fleet.js';
 import { scratchRun } from './lib/cleanup.js';
 import { commandOutput } from './lib/command.js';
 import { processesCpuMs } from './lib/process-cpu.js';
+import {
+  CASES,
+  type Case,
+  CLIENTS,
+  caseName,
+  KEY_SPACE,
+  PIPELINE,
+  redisBenchmark,
+  type TestResult,
+  VALUE_BYTES,
+} from './lib/redis-benchmark.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 
-const CLIENTS = 50;
-/** Commands each client sends before it reads replies, in the pipelined rows. */
-const PIPELINE = 16;
-const KEY_SPACE = 100_000;
-const VALUE_BYTES = 100;
 /** Requests per test, sized so that each side runs for several seconds here. */
 const REDIS_REQUESTS = 1_000_000;
 const BOREALIS_REQUESTS = 40_000;
@@ -28,29 +34,6 @@ const BOREALIS_REQUESTS = 40_000;
  */
 const BENCH_CU = CU_PER_WRITER_MAX;
 const BENCH_CU_COMMANDS_PER_SECOND = 1_000_000;
-
-interface TestResult {
-  test: string;
-  requestsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
-/** One redis-benchmark test: a command, unpipelined or with `-P 16`. */
-interface Case {
-  command: 'set' | 'get';
-  pipeline: number;
-}
-
-const CASES: readonly Case[] = [
-  { command: 'set', pipeline: 1 },
-  { command: 'get', pipeline: 1 },
-  { command: 'set', pipeline: PIPELINE },
-  { command: 'get', pipeline: PIPELINE },
-];
-
-const caseName = (testCase: Case) =>
-  `${testCase.command.toUpperCase()}${testCase.pipeline > 1 ? ` -P ${testCase.pipeline}` : ''}`;
 
 /** What one case cost the servers: the result, and CPU ms per request of each side's processes. */
 interface Measured {
@@ -73,7 +56,7 @@ async function measureCase(
   const cpuBefore = processesCpuMs(pids.servers);
   const dataNodeBefore = pids.dataNode === undefined ? 0 : processesCpuMs([pids.dataNode]);
   const commitsBefore = (await engineCounters?.())?.commits ?? 0;
-  const result = await benchmark(port, requests, testCase);
+  const result = await redisBenchmark({ port }, requests, testCase);
   const serverCpuMs = processesCpuMs(pids.servers) - cpuBefore;
   const measured: Measured = { result, serverCpuMsPerRequest: serverCpuMs / requests };
   if (pids.dataNode !== undefined) {
@@ -211,47 +194,4 @@ async function throttledCommands(port: number): Promise<number> {
   const match = /throttled_commands:(\d+)/.exec(output);
   if (match === null) throw new Error('INFO stats has no throttled_commands');
   return Number(match[1]);
-}
-
-/** Runs one test; parses redis-benchmark's CSV. */
-async function benchmark(port: number, requests: number, testCase: Case): Promise<TestResult> {
-  const output = await commandOutput(
-    'redis-benchmark',
-    [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '-t',
-      testCase.command,
-      '-P',
-      String(testCase.pipeline),
-      '-c',
-      String(CLIENTS),
-      '-n',
-      String(requests),
-      '-r',
-      String(KEY_SPACE),
-      '-d',
-      String(VALUE_BYTES),
-      '--csv',
-    ],
-    300_000,
-  );
-  const results: TestResult[] = [];
-  for (const line of output.split('\n')) {
-    const fields = line.split(',').map((field) => field.replace(/^"|"$/g, ''));
-    if (fields.length < 7 || fields[0] === 'test') continue;
-    const [test, rps, , , p50, , p99] = fields;
-    results.push({
-      test: test as string,
-      requestsPerSecond: Number(rps),
-      p50Ms: Number(p50),
-      p99Ms: Number(p99),
-    });
-  }
-  const [result] = results;
-  if (results.length !== 1 || result === undefined)
-    throw new Error(`unexpected redis-benchmark output: ${output.slice(0, 500)}`);
-  return result;
 }

@@ -4,10 +4,10 @@
 // `optional` serves redis-cli --tls, ioredis with TLS and plain clients on the same port;
 // `required` serves TLS and tells a plain client (raw, redis-cli) to use rediss://, then closes
 // it; `off` serves plain and refuses a TLS hello with an alert. A policy change applies to new
-// connections without dropping open ones. Bad TLS input (random bytes after 0x16, a truncated
+// connections without dropping open ones, and so does a renewed certificate. Bad TLS input (random bytes after 0x16, a truncated
 // hello, a hello that stops) closes only that connection while the other clients go on.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,8 @@ const PASSWORD = 'tls endpoint password';
 const WRITER_PASSWORD = 'tls writer password';
 const TOOL_TIMEOUT_MS = 30_000;
 const HANDSHAKE_TIMEOUT_MS = 1_000;
+/** How often a new connection makes the proxy look for renewed certificate files. */
+const RELOAD_CHECK_MS = 200;
 /** How long a connection the proxy should close may take to be closed (far above the handshake bound). */
 const CLOSE_BOUND_MS = 15_000;
 const TLS_REQUIRED =
@@ -42,6 +44,7 @@ describe('TLS on cluster endpoints', { timeout: 150_000 }, () => {
       BOREALIS_TLS_CERT_FILE: files.certFile,
       BOREALIS_TLS_KEY_FILE: files.keyFile,
       PROXY_TLS_HANDSHAKE_TIMEOUT_MS: String(HANDSHAKE_TIMEOUT_MS),
+      PROXY_TLS_RELOAD_CHECK_MS: String(RELOAD_CHECK_MS),
     },
   });
   const { clients } = stack;
@@ -162,6 +165,31 @@ describe('TLS on cluster endpoints', { timeout: 150_000 }, () => {
     assert.equal(await plainAfter.incr('tls:change'), 4);
   });
 
+  it('serves a renewed certificate to new connections without a restart, keeping open ones', async () => {
+    const before = await tlsClient(optional.port);
+    await before.set('tls:renewal', '1');
+    const servedBefore = await servedFingerprint(optional.port, ca);
+    // The server certificate made again under the same CA, as the platform renews it.
+    rmSync(files.certFile);
+    rmSync(files.keyFile);
+    const outcome = await ensurePlatformCertificates(directory, LOCAL_NAMES, new Date());
+    assert.equal(outcome.make, 'server');
+    const renewed = new X509Certificate(readFileSync(files.certFile)).fingerprint256;
+    assert.notEqual(renewed, servedBefore);
+    await waitUntil('the renewed certificate served to a new connection', 15_000, async () => {
+      return (await servedFingerprint(optional.port, ca)) === renewed;
+    });
+    assert.equal(await before.incr('tls:renewal'), 2, 'the connection opened before stays');
+    const after = await tlsClient(optional.port);
+    assert.equal(await after.incr('tls:renewal'), 3);
+    // /health describes the certificate now served.
+    const health = await stack.proxy.health();
+    assert.equal(
+      health.tls?.validTo,
+      new Date(new X509Certificate(readFileSync(files.certFile)).validTo).toISOString(),
+    );
+  });
+
   it('closes only the connection that sends bad TLS input, and keeps serving', async () => {
     const secure = await tlsClient(optional.port);
     const plain = await plainClient(optional.port);
@@ -196,6 +224,20 @@ describe('TLS on cluster endpoints', { timeout: 150_000 }, () => {
     assert.equal(stack.proxy.process.child.exitCode, null, 'the proxy is running');
   });
 });
+
+/** The SHA-256 fingerprint of the certificate the endpoint serves a new TLS connection. */
+async function servedFingerprint(port: number, ca: string): Promise<string> {
+  const socket = tlsConnect({ host: '127.0.0.1', port, ca, servername: 'localhost' });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    return socket.getPeerX509Certificate()?.fingerprint256 ?? '';
+  } finally {
+    socket.destroy();
+  }
+}
 
 /** A plain TCP connection that drops what it receives; half-open allowed, so that ending it says only "no more". */
 function openRaw(port: number): Promise<Socket> {

@@ -24,6 +24,8 @@ export interface ProxyConfig {
   tls: TlsFiles | null;
   /** A TLS handshake not done within this is abandoned (the connection closed). */
   tlsHandshakeTimeoutMs: number;
+  /** A new connection looks for renewed certificate files at most this often. */
+  tlsReloadCheckMs: number;
 }
 
 export const DEFAULT_HEALTH_PORT = 7601;
@@ -60,6 +62,7 @@ export function readConfig(env: Env): ProxyConfig {
     redisPrefix: readPrefix(env),
     tls: readTlsFiles(env),
     tlsHandshakeTimeoutMs: readCount(env, 'PROXY_TLS_HANDSHAKE_TIMEOUT_MS', 10_000),
+    tlsReloadCheckMs: readCount(env, 'PROXY_TLS_RELOAD_CHECK_MS', 5_000),
   };
 }
 

@@ -10,28 +10,34 @@ import {
 } from '../../../libs/health/src/index.js';
 import { type ProxyConfig, readConfig } from './config.js';
 import { ProxyServer } from './proxy.js';
-import { type LoadedCertificate, loadCertificate } from './tls/certificate.js';
+import { CertificateStore } from './tls/certificate.js';
 
 const APP = 'proxy';
 
 async function main(): Promise<void> {
   exitWithParentIfAsked();
   let config: ProxyConfig;
-  let certificate: LoadedCertificate | null;
   try {
     config = readConfig(process.env);
-    certificate = config.tls === null ? null : loadCertificate(config.tls);
   } catch (cause) {
     return exitWithError(APP, (cause as Error).message, 2);
   }
   const label = `proxy ${config.proxyId}`;
   const log = (line: string) => console.log(`${label}: ${line}`);
+  let certificates: CertificateStore | null;
+  try {
+    certificates =
+      config.tls === null ? null : new CertificateStore(config.tls, log, config.tlsReloadCheckMs);
+  } catch (cause) {
+    return exitWithError(APP, (cause as Error).message, 2);
+  }
+  const certificate = certificates?.current() ?? null;
   log(
     certificate === null
       ? 'no TLS certificate (BOREALIS_TLS_CERT_FILE unset): TLS clients are refused'
       : `TLS with ${certificate.subject} (${certificate.names}), valid to ${certificate.validTo}`,
   );
-  const proxy = new ProxyServer(config, log, certificate);
+  const proxy = new ProxyServer(config, log, certificates);
   const { registry } = proxy.context.metrics;
   let admin: HealthServer;
   try {

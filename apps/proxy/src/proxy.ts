@@ -12,7 +12,7 @@ import { HoldBudget } from './hold/hold-budget.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { RouteSource } from './routes/route-source.js';
 import { type RouteChange, RouteTable } from './routes/route-table.js';
-import type { LoadedCertificate } from './tls/certificate.js';
+import type { CertificateStore } from './tls/certificate.js';
 
 const TICK_MS = 200;
 /** As often as the data nodes report: the autoscaler sees a step of load within this. */
@@ -35,7 +35,7 @@ export class ProxyServer {
   constructor(
     readonly config: ProxyConfig,
     private readonly log: (line: string) => void,
-    private readonly certificate: LoadedCertificate | null = null,
+    private readonly certificates: CertificateStore | null = null,
   ) {
     this.context = this.createContext();
     this.source = new RouteSource(config.redisUrl, config.redisPrefix, {
@@ -73,7 +73,7 @@ export class ProxyServer {
       budget: new HoldBudget(config.holdLimits),
       events,
       metrics,
-      certificate: this.certificate,
+      certificates: this.certificates,
       log: this.log,
       nextClientId: () => ++this.clientIds,
       admitClient: () => {
@@ -111,16 +111,15 @@ export class ProxyServer {
       routes: this.table.size,
       connections: this.clientConnections,
       held: { ...this.context.budget.totals },
-      tls:
-        this.certificate === null
-          ? null
-          : {
-              subject: this.certificate.subject,
-              names: this.certificate.names,
-              validTo: this.certificate.validTo,
-            },
+      tls: this.describeCertificate(),
       clusters,
     };
+  }
+
+  private describeCertificate(): { subject: string; names: string; validTo: string } | null {
+    if (this.certificates === null) return null;
+    const { subject, names, validTo } = this.certificates.current();
+    return { subject, names, validTo };
   }
 
   private routesArrived(messages: RouteMessage[], snapshot: boolean): void {

@@ -1,9 +1,11 @@
-// The proxy's certificate and key for TLS on client endpoints (docs/adr/0012), read once at start
-// from the files the configuration names. A file that cannot be read, or a key that does not go
-// with the certificate, stops the proxy with a message naming the variable: serving plain text
-// where the user asked for TLS would be worse than not starting.
+// The proxy's certificate and key for TLS on client endpoints (docs/adr/0012), read at start from
+// the files the configuration names. A file that cannot be read, or a key that does not go with
+// the certificate, stops the proxy with a message naming the variable: serving plain text where
+// the user asked for TLS would be worse than not starting. Afterwards the files are watched: a
+// renewed certificate (the control plane's, or one the user puts in place) serves from the next
+// connection, without a restart and without dropping the connections already open.
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 
 export interface TlsFiles {
@@ -47,4 +49,67 @@ function readPem(path: string, variable: string): Buffer {
       `${variable}=${path} cannot be read (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): point it at a PEM file this user can read`,
     );
   }
+}
+
+/**
+ * The certificate new TLS connections are served with, reread when its files change. A change
+ * that does not load (a half-written file, a key that is not the certificate's) keeps the
+ * certificate in use and is logged once per change; the next change is tried again.
+ */
+export class CertificateStore {
+  private loaded: LoadedCertificate;
+  private stamp: string;
+  private checkedAtMs: number;
+
+  constructor(
+    private readonly files: TlsFiles,
+    private readonly log: (line: string) => void,
+    /** A new connection looks at the files at most this often (PROXY_TLS_RELOAD_CHECK_MS). */
+    private readonly checkIntervalMs: number,
+    private readonly nowMs: () => number = Date.now,
+  ) {
+    this.loaded = loadCertificate(files);
+    this.stamp = stampOf(files);
+    this.checkedAtMs = nowMs();
+  }
+
+  /** The certificate to serve now; looks at the files if the last look is old enough. */
+  current(): LoadedCertificate {
+    const nowMs = this.nowMs();
+    if (nowMs - this.checkedAtMs >= this.checkIntervalMs) {
+      this.checkedAtMs = nowMs;
+      this.reloadIfChanged();
+    }
+    return this.loaded;
+  }
+
+  private reloadIfChanged(): void {
+    const stamp = stampOf(this.files);
+    if (stamp === this.stamp) return;
+    this.stamp = stamp;
+    try {
+      this.loaded = loadCertificate(this.files);
+      this.log(
+        `TLS certificate reloaded: ${this.loaded.subject} (${this.loaded.names}), valid to ${this.loaded.validTo}; new connections use it`,
+      );
+    } catch (cause) {
+      this.log(
+        `TLS certificate files changed but do not load (${(cause as Error).message}); still serving the one valid to ${this.loaded.validTo}`,
+      );
+    }
+  }
+}
+
+/** Size and modification time of both files: what tells a change without reading them. */
+function stampOf(files: TlsFiles): string {
+  return [files.certFile, files.keyFile]
+    .map((file) => {
+      try {
+        const stat = statSync(file);
+        return `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
+      } catch {
+        return 'unreadable';
+      }
+    })
+    .join('|');
 }

@@ -15,7 +15,7 @@ export interface AcceptorHooks {
   /** The cluster's policy now: read at each connection's first byte, so a change applies at once. */
   policy(): TlsPolicy;
   /** The proxy's certificate and key; null when it has none (TLS is then refused). */
-  secureContext: SecureContext | null;
+  secureContext: () => SecureContext | null;
   handshakeTimeoutMs: number;
   /** The connection is admitted (plain, or TLS with its handshake done): serve it from now on. */
   serve(socket: Socket, secure: boolean): void;
@@ -65,7 +65,7 @@ export class ConnectionAcceptor {
       const admission = admit(
         this.hooks.policy(),
         arrivalOf(chunk[0] as number),
-        this.hooks.secureContext !== null,
+        this.hooks.secureContext() !== null,
       );
       if (admission.kind === 'plain') serve(raw, false);
       else if (admission.kind === 'tls') this.handshake(raw, serve, release);
@@ -89,7 +89,7 @@ export class ConnectionAcceptor {
   ): void {
     const secure = new TLSSocket(raw, {
       isServer: true,
-      secureContext: this.hooks.secureContext as SecureContext,
+      secureContext: this.hooks.secureContext() as SecureContext,
       requestCert: false,
       rejectUnauthorized: false,
     });

@@ -4,6 +4,7 @@
 // serves; again with a snapshot covering the older half (as the node takes one every 500,000
 // records) and with one covering everything.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -85,7 +86,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         '--members',
         members,
       ],
-      { env: { ...process.env, HEALTH_PORT: '0', HOST: '127.0.0.1', BOREALIS_EXIT_WITH_PARENT: '1' } },
+      {
+        env: {
+          ...process.env,
+          HEALTH_PORT: '0',
+          HOST: '127.0.0.1',
+          BOREALIS_EXIT_WITH_PARENT: '1',
+          // Required by every node; this bench calls no admin route.
+          BOREALIS_NODE_TOKEN: randomBytes(24).toString('hex'),
+        },
+      },
     );
     try {
       const replayed = await node.waitFor(

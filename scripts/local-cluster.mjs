@@ -3,8 +3,11 @@
 // nodes attached to one cluster, without the control plane, for development and tests.
 // Ports: storage 7811–7816 (health 7821–7826), data nodes RESP 7401…, admin 7701…
 // Data lives under .data/local/ (kept across runs; --fresh starts empty). Ctrl-C stops all.
+// Every node's admin API needs a token: a random one per run, given to the nodes in their
+// environment and kept in .data/local/node-token (mode 600) for your own admin calls.
 import { spawn } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { spawnFailure } from './lib/exec.mjs';
@@ -36,12 +39,15 @@ if (!Number.isInteger(dataNodeCount) || dataNodeCount < 1 || dataNodeCount > 16)
   fail('--data-nodes must be 1 to 16');
 
 const localDir = resolve(dataDir, 'local');
+const tokenFile = resolve(localDir, 'node-token');
+const nodeToken = randomBytes(32).toString('hex');
 const children = [];
 let stopping = false;
 
 function launch(label, args, env) {
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, HOST: '127.0.0.1', ...env },
+    // The token goes in the environment: a command line is readable by every user of the host.
+    env: { ...process.env, HOST: '127.0.0.1', BOREALIS_NODE_TOKEN: nodeToken, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -102,6 +108,10 @@ const steps = new Steps('local cluster', 4);
 try {
   await prepare(steps);
   if (values.fresh) await rm(localDir, { recursive: true, force: true });
+  await mkdir(localDir, { recursive: true });
+  await writeFile(tokenFile, `${nodeToken}\n`, { mode: 0o600 });
+  // An older file keeps its mode on a rewrite: make it 600 whatever it was.
+  await chmod(tokenFile, 0o600);
   const storage = Array.from({ length: 6 }, (_, index) => ({ id: `s${index + 1}`, port: 7811 + index }));
   const members = storage.map((node) => `${node.id}=127.0.0.1:${node.port}`).join(',');
   await steps.run('storage fleet (6 nodes, 3 AZs)', () =>
@@ -161,6 +171,9 @@ try {
     );
   }
   info(`  storage: ${members}`);
+  info(
+    `  admin calls need the run's token: curl -H "Authorization: Bearer $(cat ${tokenFile})" -X POST http://127.0.0.1:7701/resize -d '{"cu":1}'`,
+  );
 } catch (error) {
   info(`error: ${error instanceof Error ? error.message : error}`);
   await stopAll(1);

@@ -2,12 +2,15 @@
 // its configuration errors and its graceful shutdown.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+/** Data nodes and storage nodes will not start without an admin token; the proxy ignores it. */
+const NODE_TOKEN = randomBytes(24).toString('hex');
 const STARTUP_TIMEOUT_MS = 10_000;
 const EXIT_TIMEOUT_MS = 5_000;
 const FETCH_TIMEOUT_MS = 5_000;
@@ -77,6 +80,7 @@ function run(app: string, args: string[], env: Record<string, string | undefined
   delete childEnv.HEALTH_PORT;
   delete childEnv.STORAGE_NODE_ID;
   delete childEnv.STORAGE_NODE_AZ;
+  childEnv.BOREALIS_NODE_TOKEN = NODE_TOKEN;
   Object.assign(childEnv, env);
   const child = spawn(process.execPath, [entry(app), ...args], {
     env: childEnv,
@@ -194,7 +198,12 @@ for (const { app, args, startupLine, details, env = {} } of cases) {
         const reported = Object.fromEntries(Object.keys(expected).map((key) => [key, fields[key]]));
         assert.deepEqual(reported, expected);
 
-        const missing = await getJson(new URL('/no-such-path', url).href);
+        // A data node tells nothing but /health and /metrics to a caller without its token.
+        const unauthorized = await getJson(new URL('/no-such-path', url).href);
+        assert.equal(unauthorized.status, app === 'data-node' ? 401 : 404);
+        const missing = await getJson(new URL('/no-such-path', url).href, {
+          headers: { authorization: `Bearer ${NODE_TOKEN}` },
+        });
         assert.equal(missing.status, 404);
         const missingBody = missing.body as Record<string, unknown>;
         assert.equal(missingBody.statusCode, 404);

@@ -1,6 +1,7 @@
 // A data node's life, on real processes (six storage nodes, one data node, the test Redis):
 // started unattached (a warm-pool process) with only its admin port open, attached through
-// POST /attach (bad bodies refused with 400, a second attach with 409), throttled to its
+// POST /attach (bad bodies refused with 400, one without the node token with 401, a second
+// attach with 409), throttled to its
 // capacity units (commands per second and connections) and resized in place without dropping
 // a connection, reporting its interval numbers to Redis and Prometheus, drained with a command
 // in flight (that command is answered, then its connection closed), detached, and attached
@@ -324,7 +325,7 @@ describe('data node lifecycle: attach, capacity, metrics, drain, detach', { time
     ] as const) {
       const response = await fetch(`${warm.adminUrl}/attach`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${warm.token}` },
         body: raw,
         signal: AbortSignal.timeout(10_000),
       });
@@ -338,6 +339,27 @@ describe('data node lifecycle: attach, capacity, metrics, drain, detach', { time
       0,
       'an unattached node has no cluster to report for',
     );
+
+    // The node token (BOREALIS_NODE_TOKEN): a valid attach without it, or with another, is
+    // refused before anything happens.
+    for (const authorization of [null, `Bearer ${warm.token.slice(0, -1)}x`, 'Bearer another-token']) {
+      const refused = await fetch(`${warm.adminUrl}/attach`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(authorization === null ? {} : { authorization }),
+        },
+        body: JSON.stringify(valid),
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.equal(refused.status, 401, `POST /attach with ${authorization ?? 'no token'}`);
+      assert.match(
+        String(((await refused.json()) as { message: string }).message),
+        /send Authorization: Bearer <BOREALIS_NODE_TOKEN>$/,
+      );
+      assert.equal((await warm.health()).state, 'unattached', 'an attach without the token changed the node');
+      assert.equal(await connectOutcome(warm.respPort), 'ECONNREFUSED');
+    }
 
     const attached = await warm.admin('/attach', valid);
     attachedAtMs = Date.now();

@@ -2,15 +2,28 @@
 // fleet secret at its first start (mode 600), its storage nodes accept only authenticated links,
 // every writer it attaches holds a credential for its own cluster's volume alone, a writer adopted
 // by a restarted control plane gets a fresh one on its open links, and a rotation of the secret
-// through the API under load fails no command.
+// through the API under load fails no command. Node tokens: the control plane makes
+// its node-token key at the first start (mode 600), gives every data node and storage node a token
+// of its own in its environment (never on its command line, in a log or in its own output), the
+// nodes refuse admin calls without it, and a restarted control plane recomputes the tokens of the
+// processes it adopts.
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
+import type { FleetRole } from '../../apps/control-plane/src/fleet/compute-driver.js';
+import { nodeToken, readNodeTokenKey } from '../../apps/control-plane/src/fleet/node-tokens.service.js';
 import { QuorumClient } from '../../libs/storage-client/src/index.js';
 import { type CreatedCluster, endpointClient, type Platform, startPlatform } from '../support/platform.js';
 import { waitUntil } from '../support/wait.js';
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(join(dir, entry.name)) : [join(dir, entry.name)],
+  );
+}
 
 interface StorageHealth {
   linkAuth: { mode: string; accepted?: string[] };
@@ -31,6 +44,29 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
           (await (await fetch(`http://127.0.0.1:${node.adminPort}/health`)).json()) as StorageHealth,
       ),
     );
+  };
+
+  /** Each fleet node's token as the control plane derives it, from the key file alone. */
+  const nodeTokens = (): { app: string; id: string; pid: number; adminPort: number; token: string }[] => {
+    const key = readNodeTokenKey(join(platform.dataDir, 'node-token-key'));
+    return platform
+      .registry()
+      .filter((entry) => entry.app === 'data-node' || entry.app === 'storage-node')
+      .map((entry) => ({ ...entry, token: nodeToken(key, entry.app as FleetRole, entry.id) }));
+  };
+
+  const assertNoTokenShown = (nodes: { id: string; token: string }[], what: string): void => {
+    const logs = filesUnder(join(platform.dataDir, 'logs'));
+    assert.ok(logs.length >= 7, `the fleet's logs: ${logs.join(', ')}`);
+    const output = platform.controlPlane.output();
+    for (const node of nodes) {
+      assert.ok(
+        !output.includes(node.token),
+        `the control plane's output shows the token of ${node.id} (${what})`,
+      );
+      for (const file of logs)
+        assert.ok(!readFileSync(file, 'utf8').includes(node.token), `${file} shows the token of ${node.id}`);
+    }
   };
 
   before(async () => {
@@ -164,5 +200,93 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     assert.deepEqual(failures, []);
     assert.ok(done >= target, `only ${done} INCRs`);
     assert.equal(Number(await redis.get('rotation-counter')), done);
+  });
+
+  it('gives every node its own token from a mode-600 key, in its environment only; no log shows one', async () => {
+    const keyFile = join(platform.dataDir, 'node-token-key');
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const nodes = nodeTokens();
+    assert.equal(nodes.filter((node) => node.app === 'storage-node').length, 6);
+    assert.ok(nodes.filter((node) => node.app === 'data-node').length >= 2, 'a writer and a pool process');
+    assert.equal(new Set(nodes.map((node) => node.token)).size, nodes.length, 'one token per process');
+    const proxy = platform.registry().find((entry) => entry.app === 'proxy');
+    for (const node of nodes) {
+      // Linux: a process's command line is readable by every user, its environment by its own.
+      const commandLine = readFileSync(`/proc/${node.pid}/cmdline`, 'utf8');
+      assert.ok(!commandLine.includes(node.token), `the command line of ${node.id} shows its token`);
+      const environment = readFileSync(`/proc/${node.pid}/environ`, 'utf8').split('\0');
+      assert.ok(environment.includes(`BOREALIS_NODE_TOKEN=${node.token}`), `${node.id} was given its token`);
+    }
+    if (proxy !== undefined) {
+      const environment = readFileSync(`/proc/${proxy.pid}/environ`, 'utf8');
+      assert.ok(!environment.includes('BOREALIS_NODE_TOKEN='), 'the proxy serves no admin calls: no token');
+    }
+    assertNoTokenShown(nodes, 'after serving a cluster');
+  });
+
+  it('a fleet node refuses admin calls without its token, or with another node token', async () => {
+    let pool: { id: string; adminPort: number; token: string } | undefined;
+    await waitUntil('a warm-pool data node', 60_000, async () => {
+      for (const node of nodeTokens().filter((entry) => entry.app === 'data-node')) {
+        const health = (await (await fetch(`http://127.0.0.1:${node.adminPort}/health`)).json()) as {
+          state: string;
+        };
+        if (health.state === 'unattached') pool = node;
+      }
+      return pool !== undefined;
+    });
+    const target = pool as { id: string; adminPort: number; token: string };
+    const other = nodeTokens().find((node) => node.id !== target.id) as { token: string };
+    const attach = { clusterId: 'intruder', volume: 'intruder', cu: 1, readConsistency: 'instance' };
+    for (const headers of [{}, { authorization: `Bearer ${other.token}` }] as Record<string, string>[]) {
+      const response = await fetch(`http://127.0.0.1:${target.adminPort}/attach`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(attach),
+      });
+      assert.equal(response.status, 401, JSON.stringify(headers));
+      assert.match(
+        ((await response.json()) as { message: string }).message,
+        /send Authorization: Bearer <BOREALIS_NODE_TOKEN>$/,
+      );
+    }
+    const health = (await (await fetch(`http://127.0.0.1:${target.adminPort}/health`)).json()) as {
+      state: string;
+      attachedCluster: string | null;
+    };
+    assert.deepEqual([health.state, health.attachedCluster], ['unattached', null]);
+    // Its own token passes the check (the node then answers as to its control plane: unattached).
+    const resize = await fetch(`http://127.0.0.1:${target.adminPort}/resize`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${target.token}` },
+      body: JSON.stringify({ cu: 1 }),
+    });
+    assert.equal(resize.status, 409);
+    const storage = nodeTokens().find((node) => node.app === 'storage-node') as { adminPort: number };
+    const drop = await fetch(`http://127.0.0.1:${storage.adminPort}/volumes/${cluster.id}`, {
+      method: 'DELETE',
+    });
+    assert.equal(drop.status, 401);
+  });
+
+  it('a restarted control plane recomputes the tokens of the processes it adopts', async () => {
+    const processes = () =>
+      nodeTokens()
+        .map((node) => `${node.id}:${node.pid}`)
+        .sort();
+    const beforeRestart = processes();
+    await platform.killControlPlane();
+    await platform.restartControlPlane();
+    // The writer was adopted, not replaced: its credential is renewed by POST /credential, which
+    // needs its token.
+    const rotation = await platform.api.post('/v1/fleet/secret/rotate', {});
+    assert.equal(rotation.status, 200, JSON.stringify(rotation.body));
+    assert.equal((rotation.body as { writersRenewed: number }).writersRenewed, 1);
+    assert.deepEqual(processes(), beforeRestart, 'the same processes, adopted');
+    const redis = endpointClient(cluster);
+    clients.push(redis);
+    await redis.connect();
+    assert.equal(await redis.get('k'), 'v');
+    assertNoTokenShown(nodeTokens(), 'after a restart');
   });
 });

@@ -6,6 +6,7 @@
 // only once the process named by BOREALIS_EXIT_WITH_PID is gone.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,6 +95,7 @@ describe('fleet processes started detached', { timeout: 180_000 }, () => {
         HEALTH_PORT: '0',
         BOREALIS_REGISTRY_FILE: join(root, 'fleet', `${id}.json`),
         BOREALIS_EXIT_WITH_PID: String(sentinel?.pid),
+        BOREALIS_NODE_TOKEN: randomBytes(24).toString('hex'),
       };
     };
     const specs = [

@@ -20,7 +20,7 @@ const DELETED = `v-deleted-${RUN}`;
 const KEPT = `v-kept-${RUN}`;
 const DELETED_KEYS = 40;
 const KEPT_KEYS = 25;
-const TOKEN = `token-${RUN}`;
+const TOKEN = `token-${randomBytes(16).toString('hex')}`;
 const AUTHORIZED = { authorization: `Bearer ${TOKEN}` };
 
 const keyNames = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
@@ -160,16 +160,20 @@ describe('storage nodes: deleting a volume', { timeout: 240_000 }, () => {
 
   it('refuses bad calls with a clear error and keeps serving', async () => {
     const adminUrl = running().adminUrl(0);
+    const missing = await call(`${adminUrl}/volumes/${DELETED}`, 'DELETE', {});
     assertErrorBody(
-      await call(`${adminUrl}/volumes/${DELETED}`, 'DELETE', {}),
+      missing,
       401,
-      /^send Authorization: Bearer <BOREALIS_NODE_TOKEN>$/,
+      /^this call needs the node token: send Authorization: Bearer <BOREALIS_NODE_TOKEN>$/,
     );
-    assertErrorBody(
-      await call(`${adminUrl}/volumes/${DELETED}`, 'DELETE', { authorization: 'Bearer wrong' }),
-      401,
-      /Bearer/,
-    );
+    assert.equal(missing.headers.get('www-authenticate'), 'Bearer realm="borealis-node"');
+    for (const authorization of ['Bearer wrong', `Bearer ${TOKEN.slice(0, -1)}x`, `Basic ${TOKEN}`]) {
+      assertErrorBody(
+        await call(`${adminUrl}/volumes/${DELETED}`, 'DELETE', { authorization }),
+        401,
+        /^the token sent is not this node's: send Authorization: Bearer <BOREALIS_NODE_TOKEN>$/,
+      );
+    }
     const badNames = ['', 'bad%20name', '.hidden', 'x'.repeat(129), '%E0%A4%A', 'a%2Fb'];
     for (const name of badNames) {
       const answer = await call(`${adminUrl}/volumes/${name}`, 'DELETE');

@@ -1,5 +1,7 @@
 // Real data-node processes attached to a storage fleet, for tests and benchmarks that talk to
-// them with real clients (ioredis, redis-cli, redis-benchmark).
+// them with real clients (ioredis, redis-cli, redis-benchmark). Each gets a random admin token
+// (BOREALIS_NODE_TOKEN) unless the test gives one; `admin()` sends it.
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
 import { formatFleet } from '../../libs/wire/src/index.js';
@@ -25,14 +27,18 @@ export interface DataNodeSpec {
   entry?: string;
   /** Environment on top of this process's, e.g. DATA_NODE_CU_* for what one CU buys. */
   env?: Record<string, string>;
+  /** The node's admin token; a random one by default. */
+  token?: string;
 }
 
 export interface RunningDataNode {
   id: string;
   respPort: number;
   adminUrl: string;
+  /** What its admin calls need: `Authorization: Bearer <token>`. */
+  token: string;
   process: RunningProcess;
-  /** POSTs a lifecycle call; resolves with status and JSON body. */
+  /** POSTs a lifecycle call with the node's token; resolves with status and JSON body. */
   admin(path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   health(): Promise<Record<string, unknown>>;
   /** SIGKILL. */
@@ -43,6 +49,7 @@ export interface RunningDataNode {
 
 export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode> {
   const respPort = await freePort();
+  const token = spec.token ?? randomBytes(24).toString('hex');
   const args = [
     spec.entry ?? join(repoRoot, 'dist/apps/data-node/src/main.js'),
     '--id',
@@ -66,6 +73,7 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     HEALTH_PORT: '0',
     HOST: '127.0.0.1',
     BOREALIS_EXIT_WITH_PARENT: '1',
+    BOREALIS_NODE_TOKEN: token,
     ...spec.env,
   };
   delete env.REDIS_URL;
@@ -77,11 +85,12 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     id: spec.id,
     respPort,
     adminUrl,
+    token,
     process: running,
     async admin(path, body) {
       const response = await fetch(`${adminUrl}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body ?? {}),
         signal: AbortSignal.timeout(60_000),
       });

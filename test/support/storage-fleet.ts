@@ -1,5 +1,7 @@
 // Six real storage-node processes on loopback, each with its own data directory, for tests
-// and benchmarks that need the real thing: kill -9, restart, SIGSTOP/SIGCONT by PID.
+// and benchmarks that need the real thing: kill -9, restart, SIGSTOP/SIGCONT by PID. The nodes
+// share one random admin token (BOREALIS_NODE_TOKEN) unless the test's `env` sets one.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +41,8 @@ export interface StorageFleet {
   readFrom(index: number, volume: string, keys: string[]): Promise<ReadResult[]>;
   /** `http://host:port` of a running node's HTTP side (GET /health, DELETE /volumes/<name>). */
   adminUrl(index: number): string;
+  /** What the nodes' admin routes need: `Authorization: Bearer <token>`. */
+  token: string;
   /** GET /health of a running node. */
   health(index: number): Promise<Record<string, unknown>>;
   /** With `secured`: the fleet secrets file every node reads (mode 600), else null. */
@@ -67,6 +71,7 @@ export async function startStorageFleet(
   } = {},
 ): Promise<StorageFleet> {
   const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), 'borealis-fleet-')));
+  const token = options.env?.BOREALIS_NODE_TOKEN ?? randomBytes(24).toString('hex');
   const secretsFile = options.secured === true ? join(dataRoot, 'fleet-secrets') : null;
   if (secretsFile !== null) writeFleetSecretsFile(secretsFile, [fleetSecret(newFleetSecretKey())]);
   const secured = (): string => {
@@ -141,6 +146,7 @@ export async function startStorageFleet(
           HEALTH_PORT: '0',
           HOST: '127.0.0.1',
           BOREALIS_EXIT_WITH_PARENT: '1',
+          BOREALIS_NODE_TOKEN: token,
           ...(secretsFile !== null ? { BOREALIS_FLEET_SECRETS_FILE: secretsFile } : {}),
           ...(options.registryDir !== undefined
             ? { BOREALIS_REGISTRY_FILE: join(options.registryDir, `${node.id}.json`) }
@@ -175,6 +181,7 @@ export async function startStorageFleet(
 
   return {
     nodes,
+    token,
     secretsFile,
     credential,
     writeSecrets: (secrets) => writeFleetSecretsFile(secured(), secrets),

@@ -8,6 +8,7 @@ import {
   healthUrl,
   onShutdown,
   readHost,
+  readNodeToken,
   readPort,
   writeRegistryEntry,
 } from '../../../libs/health/src/index.js';
@@ -23,7 +24,7 @@ const DEFAULT_RESP_PORT = 7401;
 const USAGE =
   'usage: data-node [--id d1] [--port <resp port>] [--storage s1=host:port,…six in all] [--coordinator-id <7..1048575>] ' +
   '[--redis-url redis://…] [--cluster <id> [--volume <name>] [--cu 1] [--read-consistency instance|cluster] [--password <pw>]] ' +
-  '(env: DATA_NODE_ID, RESP_PORT, HEALTH_PORT for the admin port, STORAGE_MEMBERS, COORDINATOR_ID, REDIS_URL, DATA_NODE_PASSWORD, BOREALIS_NODE_TOKEN)';
+  '(env: DATA_NODE_ID, RESP_PORT, HEALTH_PORT for the admin port, STORAGE_MEMBERS, COORDINATOR_ID, REDIS_URL, DATA_NODE_PASSWORD; BOREALIS_NODE_TOKEN is required)';
 
 function usageError(problem: string): never {
   return exitWithError(APP, `${problem}. ${USAGE}`, 2);
@@ -86,6 +87,13 @@ async function main(): Promise<void> {
   } catch (cause) {
     return usageError((cause as Error).message);
   }
+  // Before anything listens: the lifecycle API is never served without a token.
+  let token: string;
+  try {
+    token = readNodeToken(env);
+  } catch (cause) {
+    return exitWithError(APP, (cause as Error).message, 2);
+  }
   const nodeId = values.id ?? env.DATA_NODE_ID ?? 'd1';
   if (!/^[a-z0-9-]{1,32}$/.test(nodeId)) return usageError(`invalid --id ${JSON.stringify(nodeId)}`);
   let host: string;
@@ -125,7 +133,7 @@ async function main(): Promise<void> {
     host,
     port: adminPort,
     node,
-    token: env.BOREALIS_NODE_TOKEN ?? null,
+    token,
   }).catch((cause: unknown) => exitWithError(APP, (cause as Error).message, 1));
   onShutdown(
     async () => {

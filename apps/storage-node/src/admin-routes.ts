@@ -1,9 +1,14 @@
 // The storage node's admin calls, served on its health port next to GET /health: today one,
 // deleting a volume when its cluster is deleted (docs/adr/0007-deleting-volumes.md). Errors have
 // the project's `{ statusCode, error, message, details }` shape; libs/health bounds the bodies.
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { type HealthServerRoute, HttpError } from '../../../libs/health/src/index.js';
+// Every route here needs `Authorization: Bearer <token>` (BOREALIS_NODE_TOKEN, docs/security.md);
+// GET /health stays open and shows no secret.
+import {
+  type HealthServerRoute,
+  HttpError,
+  NODE_TOKEN_CHALLENGE,
+  NodeTokenGuard,
+} from '../../../libs/health/src/index.js';
 
 /** What a volume name may be: the data node's attach accepts the same. */
 const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -16,17 +21,17 @@ export interface VolumeDropper {
 
 /**
  * `DELETE /volumes/<name>`: the node forgets the volume and answers `200 { volume, existed, keys }`
- * once the drop is on disk. With `token` set (BOREALIS_NODE_TOKEN), the call needs
- * `Authorization: Bearer <token>`, as the data node's lifecycle calls do.
+ * once the drop is on disk. Every route needs the node's `token`, as the data node's lifecycle
+ * calls do: the list is wrapped as a whole, so a route added later cannot forget the check.
  */
-export function adminRoutes(node: VolumeDropper, token: string | null): HealthServerRoute[] {
-  return [
+export function adminRoutes(node: VolumeDropper, token: string): HealthServerRoute[] {
+  const guard = new NodeTokenGuard(token);
+  const routes: HealthServerRoute[] = [
     {
       method: 'DELETE',
       path: /^\/volumes\/([^/]*)$/,
       summary: 'DELETE /volumes/<name>',
       handle: async (request) => {
-        requireToken(request.headers, token);
         const volume = volumeName(request.params[0] ?? '');
         let dropped: Awaited<ReturnType<VolumeDropper['dropVolume']>>;
         try {
@@ -40,18 +45,16 @@ export function adminRoutes(node: VolumeDropper, token: string | null): HealthSe
       },
     },
   ];
-}
-
-function requireToken(headers: IncomingHttpHeaders, token: string | null): void {
-  if (token === null) return;
-  const sent = headers.authorization ?? '';
-  // Compared as digests: equal lengths for timingSafeEqual, and no early exit on the first difference.
-  const digest = (text: string) => createHash('sha256').update(text).digest();
-  if (!timingSafeEqual(digest(sent), digest(`Bearer ${token}`))) {
-    throw new HttpError(401, 'send Authorization: Bearer <BOREALIS_NODE_TOKEN>', null, {
-      'WWW-Authenticate': 'Bearer',
-    });
-  }
+  return routes.map((route) => ({
+    ...route,
+    handle: (request) => {
+      const outcome = guard.check(request.headers);
+      if (outcome !== 'ok') {
+        throw new HttpError(401, NodeTokenGuard.refusal(outcome), null, { ...NODE_TOKEN_CHALLENGE });
+      }
+      return route.handle(request);
+    },
+  }));
 }
 
 function volumeName(encoded: string): string {

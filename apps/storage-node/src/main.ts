@@ -8,6 +8,7 @@ import {
   healthUrl,
   onShutdown,
   readHost,
+  readNodeToken,
   readPort,
   startHealthServer,
   writeRegistryEntry,
@@ -29,7 +30,7 @@ const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
 const USAGE =
   'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
   '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS; ' +
-  'BOREALIS_FLEET_SECRETS_FILE authenticates every link); ' +
+  'BOREALIS_FLEET_SECRETS_FILE authenticates every link; BOREALIS_NODE_TOKEN is required for the admin routes); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
 interface Settings {
@@ -128,6 +129,13 @@ function readSettings(argv: string[], env: NodeJS.ProcessEnv): Settings {
 async function main(): Promise<void> {
   exitWithParentIfAsked();
   const settings = readSettings(process.argv.slice(2), process.env);
+  // Before the log is replayed: the admin routes are never served without a token.
+  let token: string;
+  try {
+    token = readNodeToken(process.env);
+  } catch (error) {
+    return exitWithError(APP, (error as Error).message, 2);
+  }
   const label = `${APP} ${settings.nodeId} (az ${settings.az})`;
   let host: string;
   let healthPort: number;
@@ -163,7 +171,7 @@ async function main(): Promise<void> {
     host,
     port: healthPort,
     details: () => ({ nodeId: settings.nodeId, az: settings.az, ...node.stats() }),
-    routes: adminRoutes(node, process.env.BOREALIS_NODE_TOKEN || null),
+    routes: adminRoutes(node, token),
   }).catch((error: unknown) => exitWithError(APP, (error as Error).message, 1));
   onShutdown(
     async () => {

@@ -13,6 +13,16 @@ export {
   startHealthServer,
 } from './health-server.js';
 export {
+  NODE_TOKEN_CHALLENGE,
+  NODE_TOKEN_CHARS_MIN,
+  NODE_TOKEN_ENV,
+  NODE_TOKEN_MISSING,
+  NODE_TOKEN_WRONG,
+  type NodeTokenCheck,
+  NodeTokenGuard,
+  readNodeToken,
+} from './node-token.js';
+export {
   type Env,
   exitWithParentIfAsked,
   isAlive,

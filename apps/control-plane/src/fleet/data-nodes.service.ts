@@ -11,6 +11,7 @@ import { FleetRepository } from './fleet.repository.js';
 import { FleetActions } from './fleet-actions.js';
 import { FleetSecrets } from './fleet-secrets.service.js';
 import { type AttachCall, type DataNodeReport, nodeAdmin } from './node-admin-client.js';
+import { NodeTokens } from './node-tokens.service.js';
 import { StorageFleetService } from './storage-fleet.service.js';
 
 const STOP_GRACE_MS = 10_000;
@@ -41,6 +42,7 @@ export class DataNodesService {
     private readonly actions: FleetActions,
     private readonly storage: StorageFleetService,
     private readonly secrets: FleetSecrets,
+    private readonly tokens: NodeTokens,
     @Inject(COMPUTE_DRIVER) private readonly driver: ComputeDriver,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
@@ -86,7 +88,7 @@ export class DataNodesService {
       }
       const credential = this.secrets.credentialFor(writer.clusterId, writer.volume, writer.coordinatorId);
       try {
-        await nodeAdmin.renewCredential(instance.adminUrl, credential);
+        await nodeAdmin.renewCredential(this.tokens.targetOf(instance), credential);
         renewed++;
       } catch (error) {
         failed.push(writer.id);
@@ -147,7 +149,7 @@ export class DataNodesService {
     try {
       const report = await this.actions.run(
         { action: 'attach', target: node.id, reason, clusterId: request.clusterId },
-        () => nodeAdmin.attach(instance.adminUrl, { ...request, credential }),
+        () => nodeAdmin.attach(this.tokens.targetOf(instance), { ...request, credential }),
       );
       const data = { cu: request.cu, respPort: report.respPort, attachedAt: new Date() };
       if (!(await this.repository.moveDataNode(node.id, ['attaching'], 'attached', data))) {
@@ -170,7 +172,7 @@ export class DataNodesService {
         reason: `${reason} (${node.cu} → ${cu} CU)`,
         clusterId: node.clusterId,
       },
-      () => nodeAdmin.resize(instance.adminUrl, cu),
+      () => nodeAdmin.resize(this.tokens.targetOf(instance), cu),
     );
     await this.repository.moveDataNode(node.id, ['attached'], 'attached', { cu });
   }
@@ -185,8 +187,8 @@ export class DataNodesService {
       await this.actions.run(
         { action: 'drain-and-detach', target: node.id, reason, clusterId: node.clusterId },
         async () => {
-          await nodeAdmin.drain(instance.adminUrl, DRAIN_TIMEOUT_MS).catch(ignoreNotAttached);
-          await nodeAdmin.detach(instance.adminUrl).catch(ignoreNotAttached);
+          await nodeAdmin.drain(this.tokens.targetOf(instance), DRAIN_TIMEOUT_MS).catch(ignoreNotAttached);
+          await nodeAdmin.detach(this.tokens.targetOf(instance)).catch(ignoreNotAttached);
         },
       );
     } catch {
@@ -289,7 +291,7 @@ export class DataNodesService {
     if (volume === null) return;
     const credential = this.secrets.credentialFor(row.clusterId as string, volume, row.coordinatorId);
     try {
-      await nodeAdmin.renewCredential(instance.adminUrl, credential);
+      await nodeAdmin.renewCredential(this.tokens.targetOf(instance), credential);
       this.logger.log(`renewed the credential of adopted writer ${row.id} (cluster ${row.clusterId})`);
     } catch (error) {
       this.logger.warn(
@@ -309,8 +311,8 @@ export class DataNodesService {
           clusterId: row.clusterId,
         },
         async () => {
-          await nodeAdmin.drain(instance.adminUrl, DRAIN_TIMEOUT_MS).catch(ignoreNotAttached);
-          await nodeAdmin.detach(instance.adminUrl).catch(ignoreNotAttached);
+          await nodeAdmin.drain(this.tokens.targetOf(instance), DRAIN_TIMEOUT_MS).catch(ignoreNotAttached);
+          await nodeAdmin.detach(this.tokens.targetOf(instance)).catch(ignoreNotAttached);
         },
       );
     } catch {

@@ -9,11 +9,12 @@ import { FleetManager } from './fleet-manager.service.js';
 import { FleetSecretsController } from './fleet-secrets.controller.js';
 import { FleetSecrets } from './fleet-secrets.service.js';
 import { LocalDriver } from './local-driver.js';
+import { NodeTokens } from './node-tokens.service.js';
 import { ProxyService } from './proxy.service.js';
 import { StorageFleetService } from './storage-fleet.service.js';
 import { StorageNodesController } from './storage-nodes.controller.js';
 
-function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDriver {
+function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets, tokens: NodeTokens): ComputeDriver {
   if (config.computeDriver === 'none') return new NoComputeDriver();
   const logger = new Logger('LocalDriver');
   return new LocalDriver({
@@ -30,6 +31,7 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDr
     proxyTls: config.endpointTls,
     log: (line) => logger.log(line),
     fleetSecretsFile: secrets.file,
+    nodeToken: (role, id) => tokens.tokenFor(role, id),
   });
 }
 
@@ -38,7 +40,12 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDr
   controllers: [StorageNodesController, FleetActionsController, FleetSecretsController],
   providers: [
     FleetSecrets,
-    { provide: COMPUTE_DRIVER, inject: [CONTROL_PLANE_CONFIG, FleetSecrets], useFactory: driverFor },
+    NodeTokens,
+    {
+      provide: COMPUTE_DRIVER,
+      inject: [CONTROL_PLANE_CONFIG, FleetSecrets, NodeTokens],
+      useFactory: driverFor,
+    },
     FleetRepository,
     FleetActions,
     StorageFleetService,

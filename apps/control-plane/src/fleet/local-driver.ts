@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_TOKEN_ENV } from '../../../../libs/health/src/node-token.js';
 import { isAlive } from '../../../../libs/health/src/process-lifecycle.js';
 import type { RegistryEntry } from '../../../../libs/health/src/registry.js';
 import type { CapacityUnit } from '../../../../libs/limits/src/index.js';
@@ -47,6 +48,11 @@ export interface LocalDriverOptions {
   log: (line: string) => void;
   /** The fleet secrets file, for storage nodes only (data nodes get credentials, never this). */
   fleetSecretsFile?: string;
+  /**
+   * The admin-API token of a data node or storage node (NodeTokens), passed in its environment:
+   * a command line can be read by every user of the host, a process's environment only by its own.
+   */
+  nodeToken: (role: FleetRole, id: string) => string;
 }
 
 interface Tracked {
@@ -206,6 +212,8 @@ export class LocalDriver implements ComputeDriver {
       ...(spec.role === 'storage-node' && this.options.fleetSecretsFile !== undefined
         ? { BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile }
         : {}),
+      // The proxy serves no admin calls: it gets no token.
+      ...(spec.role === 'proxy' ? {} : { [NODE_TOKEN_ENV]: this.options.nodeToken(spec.role, spec.id) }),
       ...(spec.role === 'data-node'
         ? {
             DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.capacityUnit.commandsPerSecond),

@@ -1,5 +1,6 @@
-// The HTTP calls the fleet manager makes to its processes: health, and the data node's
-// lifecycle calls (apps/data-node/src/admin/admin-server.ts). Every call is bounded in time.
+// The HTTP calls the fleet manager makes to its processes: health, and the nodes' admin calls
+// (apps/data-node/src/admin/admin-server.ts, apps/storage-node/src/admin-routes.ts), which carry
+// the process's node token (NodeTokens). Every call is bounded in time.
 import type { WriterCredential } from '../../../../libs/wire/src/index.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -17,12 +18,27 @@ export class NodeCallError extends Error {
   }
 }
 
-async function call<T>(url: string, method: string, body: unknown, timeoutMs: number): Promise<T> {
+/** A node's admin API: its base URL and the token its admin calls need. */
+export interface NodeAdminTarget {
+  adminUrl: string;
+  token: string;
+}
+
+async function call<T>(
+  url: string,
+  method: string,
+  body: unknown,
+  timeoutMs: number,
+  token: string | null,
+): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token !== null) headers.authorization = `Bearer ${token}`;
   let response: Response;
   try {
     response = await fetch(url, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -63,27 +79,31 @@ export interface AttachCall {
 }
 
 export const nodeAdmin = {
+  /** Open on every node: no token sent. */
   health: <T = Record<string, unknown>>(adminUrl: string, timeoutMs = 3_000) =>
-    call<T>(`${adminUrl}/health`, 'GET', undefined, timeoutMs),
-  attach: (adminUrl: string, request: AttachCall) =>
-    call<DataNodeReport>(`${adminUrl}/attach`, 'POST', request, CALL_TIMEOUT_MS + 5_000),
-  renewCredential: (adminUrl: string, credential: WriterCredential) =>
-    call<DataNodeReport>(`${adminUrl}/credential`, 'POST', { credential }, CALL_TIMEOUT_MS),
-  resize: (adminUrl: string, cu: number) =>
-    call<DataNodeReport>(`${adminUrl}/resize`, 'POST', { cu }, CALL_TIMEOUT_MS),
-  drain: (adminUrl: string, timeoutMs: number) =>
+    call<T>(`${adminUrl}/health`, 'GET', undefined, timeoutMs, null),
+  attach: (node: NodeAdminTarget, request: AttachCall) =>
+    call<DataNodeReport>(`${node.adminUrl}/attach`, 'POST', request, CALL_TIMEOUT_MS + 5_000, node.token),
+  renewCredential: (node: NodeAdminTarget, credential: WriterCredential) =>
+    call<DataNodeReport>(`${node.adminUrl}/credential`, 'POST', { credential }, CALL_TIMEOUT_MS, node.token),
+  resize: (node: NodeAdminTarget, cu: number) =>
+    call<DataNodeReport>(`${node.adminUrl}/resize`, 'POST', { cu }, CALL_TIMEOUT_MS, node.token),
+  drain: (node: NodeAdminTarget, timeoutMs: number) =>
     call<DataNodeReport>(
-      `${adminUrl}/drain`,
+      `${node.adminUrl}/drain`,
       'POST',
       { timeoutMs },
       Math.max(DRAIN_TIMEOUT_MS, timeoutMs + 5_000),
+      node.token,
     ),
-  detach: (adminUrl: string) => call<DataNodeReport>(`${adminUrl}/detach`, 'POST', {}, DRAIN_TIMEOUT_MS),
-  deleteVolume: (adminUrl: string, volume: string) =>
+  detach: (node: NodeAdminTarget) =>
+    call<DataNodeReport>(`${node.adminUrl}/detach`, 'POST', {}, DRAIN_TIMEOUT_MS, node.token),
+  deleteVolume: (node: NodeAdminTarget, volume: string) =>
     call<{ volume: string; existed: boolean }>(
-      `${adminUrl}/volumes/${encodeURIComponent(volume)}`,
+      `${node.adminUrl}/volumes/${encodeURIComponent(volume)}`,
       'DELETE',
       undefined,
       CALL_TIMEOUT_MS,
+      node.token,
     ),
 };

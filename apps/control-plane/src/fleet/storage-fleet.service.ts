@@ -13,6 +13,7 @@ import { COMPUTE_DRIVER, type ComputeDriver, type FleetInstance } from './comput
 import { FleetRepository } from './fleet.repository.js';
 import { FleetActions } from './fleet-actions.js';
 import { nodeAdmin } from './node-admin-client.js';
+import { NodeTokens } from './node-tokens.service.js';
 
 const AZ_OF_INDEX = ['az-a', 'az-a', 'az-b', 'az-b', 'az-c', 'az-c'] as const;
 const RESTART_BACKOFF_MS_MIN = 500;
@@ -76,6 +77,7 @@ export class StorageFleetService {
   constructor(
     private readonly repository: FleetRepository,
     private readonly actions: FleetActions,
+    private readonly tokens: NodeTokens,
     @Inject(COMPUTE_DRIVER) private readonly driver: ComputeDriver,
     @Inject(CONTROL_PLANE_CONFIG) private readonly config: ControlPlaneConfig,
   ) {}
@@ -252,7 +254,7 @@ export class StorageFleetService {
     try {
       await this.actions.run(
         { action: 'delete-volume', target: `${volume}@${nodeId}`, reason, clusterId },
-        () => nodeAdmin.deleteVolume(instance.adminUrl, volume),
+        () => nodeAdmin.deleteVolume(this.tokens.targetOf(instance), volume),
       );
       return true;
     } catch {

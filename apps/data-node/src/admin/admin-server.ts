@@ -1,9 +1,15 @@
 // The node's HTTP side: health, Prometheus metrics and the lifecycle calls the control plane's
-// driver makes (attach, resize, drain, detach). JSON in, JSON out, one error shape; bodies are
-// bounded. With BOREALIS_NODE_TOKEN set, lifecycle calls need `Authorization: Bearer <token>`.
+// driver makes (attach, resize, drain, detach, credential). JSON in, JSON out, one error shape;
+// bodies are bounded. Everything but GET /health and GET /metrics needs
+// `Authorization: Bearer <token>` (BOREALIS_NODE_TOKEN, docs/security.md), checked before the
+// route or the body is looked at: an unknown caller learns nothing and changes nothing.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROCESS_INSTANCE_ID } from '../../../../libs/health/src/index.js';
+import {
+  NODE_TOKEN_CHALLENGE,
+  NodeTokenGuard,
+  PROCESS_INSTANCE_ID,
+} from '../../../../libs/health/src/index.js';
 import type { StorageNodeAddress } from '../../../../libs/storage-client/src/index.js';
 import type { WriterCredential } from '../../../../libs/wire/src/index.js';
 import { type AttachRequest, type DataNode, LifecycleError } from '../data-node.js';
@@ -15,7 +21,8 @@ export interface AdminServerOptions {
   host: string;
   port: number;
   node: DataNode;
-  token: string | null;
+  /** Required: a node never serves its lifecycle calls without a token. */
+  token: string;
 }
 
 class BadRequest extends Error {}
@@ -23,10 +30,11 @@ class BadRequest extends Error {}
 export async function startAdminServer(
   options: AdminServerOptions,
 ): Promise<{ port: number; close(): Promise<void> }> {
+  const guard = new NodeTokenGuard(options.token);
   const server: Server = createServer(
     { requestTimeout: 60_000, headersTimeout: 5_000 },
     (request, response) => {
-      handle(request, response, options).catch((cause: unknown) => {
+      handle(request, response, options.node, guard).catch((cause: unknown) => {
         const status =
           cause instanceof LifecycleError ? cause.status : cause instanceof BadRequest ? 400 : 500;
         send(response, status, {
@@ -57,9 +65,9 @@ export async function startAdminServer(
 async function handle(
   request: IncomingMessage,
   response: ServerResponse,
-  options: AdminServerOptions,
+  node: DataNode,
+  guard: NodeTokenGuard,
 ): Promise<void> {
-  const { node } = options;
   const path = (request.url ?? '/').split('?')[0];
   const method = request.method ?? 'GET';
   if (path === '/health' && method !== 'GET') {
@@ -89,6 +97,23 @@ async function handle(
     response.end(body);
     return;
   }
+  // Every other route, known or not, needs the token: a refused call is answered alone (the
+  // connection stays usable) and its body is never parsed.
+  const tokenCheck = guard.check(request.headers);
+  if (tokenCheck !== 'ok') {
+    send(
+      response,
+      401,
+      {
+        statusCode: 401,
+        error: 'Unauthorized',
+        message: NodeTokenGuard.refusal(tokenCheck),
+        details: null,
+      },
+      NODE_TOKEN_CHALLENGE,
+    );
+    return;
+  }
   const lifecycle = ['/attach', '/resize', '/drain', '/detach', '/credential'];
   if (path === undefined || !lifecycle.includes(path)) {
     send(response, 404, {
@@ -104,15 +129,6 @@ async function handle(
       statusCode: 405,
       error: 'Method Not Allowed',
       message: `use POST ${path}`,
-      details: null,
-    });
-    return;
-  }
-  if (options.token !== null && request.headers.authorization !== `Bearer ${options.token}`) {
-    send(response, 401, {
-      statusCode: 401,
-      error: 'Unauthorized',
-      message: 'send Authorization: Bearer <BOREALIS_NODE_TOKEN>',
       details: null,
     });
     return;
@@ -256,9 +272,14 @@ async function readJson(request: IncomingMessage): Promise<Record<string, unknow
   return value as Record<string, unknown>;
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) return;
-  response.writeHead(status, { 'content-type': 'application/json' });
+  response.writeHead(status, { ...headers, 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
 }
 

@@ -30,6 +30,7 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets): ComputeDr
     proxyTls: config.endpointTls,
     log: (line) => logger.log(line),
     fleetSecretsFile: secrets.file,
+    internalTls: config.internalTls,
   });
 }
 

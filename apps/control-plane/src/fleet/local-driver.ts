@@ -47,6 +47,8 @@ export interface LocalDriverOptions {
   log: (line: string) => void;
   /** The fleet secrets file, for storage nodes only (data nodes get credentials, never this). */
   fleetSecretsFile?: string;
+  /** TLS on the storage links (docs/adr/0014): storage nodes serve with the cert, all verify with the CA. */
+  internalTls?: { caFile: string; certFile: string; keyFile: string } | null;
 }
 
 interface Tracked {
@@ -206,6 +208,7 @@ export class LocalDriver implements ComputeDriver {
       ...(spec.role === 'storage-node' && this.options.fleetSecretsFile !== undefined
         ? { BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile }
         : {}),
+      ...this.internalTlsEnvironment(spec.role),
       ...(spec.role === 'data-node'
         ? {
             DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.capacityUnit.commandsPerSecond),
@@ -219,6 +222,19 @@ export class LocalDriver implements ComputeDriver {
   private tlsEnvironment(): NodeJS.ProcessEnv {
     const tls = this.options.proxyTls;
     return tls === null ? {} : { BOREALIS_TLS_CERT_FILE: tls.certFile, BOREALIS_TLS_KEY_FILE: tls.keyFile };
+  }
+
+  /** Storage nodes serve TLS and verify their peers; data nodes verify the storage nodes. */
+  private internalTlsEnvironment(role: FleetRole): NodeJS.ProcessEnv {
+    const tls = this.options.internalTls;
+    if (tls === null || tls === undefined || role === 'proxy') return {};
+    return role === 'storage-node'
+      ? {
+          BOREALIS_INTERNAL_TLS_CERT_FILE: tls.certFile,
+          BOREALIS_INTERNAL_TLS_KEY_FILE: tls.keyFile,
+          BOREALIS_INTERNAL_TLS_CA_FILE: tls.caFile,
+        }
+      : { BOREALIS_INTERNAL_TLS_CA_FILE: tls.caFile };
   }
 
   private async adopt(entry: RegistryEntry): Promise<FleetInstance | null> {

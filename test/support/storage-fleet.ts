@@ -2,6 +2,7 @@
 // and benchmarks that need the real thing: kill -9, restart, SIGSTOP/SIGCONT by PID. The nodes
 // share one random admin token (BOREALIS_NODE_TOKEN) unless the test's `env` sets one.
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,10 +10,12 @@ import { join } from 'node:path';
 import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import type { ReadResult } from '../../libs/quorum/src/index.js';
 import type { StorageNodeAddress } from '../../libs/storage-client/src/index.js';
+import { createCertificateAuthority, createServerCertificate } from '../../libs/tls/src/index.js';
 import {
   type FleetSecret,
   fleetSecret,
   formatFleet,
+  type LinkTlsClient,
   mintWriterCredential,
   newFleetSecretKey,
   readFleetSecretsFile,
@@ -54,7 +57,35 @@ export interface StorageFleet {
   ): WriterCredential;
   /** With `secured`: the secrets as the nodes will read them next (a rotation), the current first. */
   writeSecrets(secrets: readonly FleetSecret[]): void;
+  /**
+   * With `tls`: the throwaway CA the nodes' certificate is signed by (its file, and what a client's
+   * `tls` option wants), else null.
+   */
+  tls: { caFile: string; client: LinkTlsClient } | null;
   stop(): Promise<void>;
+}
+
+/**
+ * A throwaway CA and a certificate it signs for the names a test dials (127.0.0.1, localhost, ::1),
+ * under `directory`, keys mode 600, as the control plane makes them for BOREALIS_INTERNAL_TLS=1.
+ */
+export async function makeInternalTlsFiles(
+  directory: string,
+): Promise<{ caFile: string; certFile: string; keyFile: string; ca: string }> {
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const now = new Date();
+  const ca = await createCertificateAuthority('Borealis test CA', now);
+  const server = await createServerCertificate(ca, ['127.0.0.1', 'localhost', '::1'], now);
+  const files = {
+    caFile: join(directory, 'ca.pem'),
+    certFile: join(directory, 'internal.pem'),
+    keyFile: join(directory, 'internal.key'),
+  };
+  writeFileSync(files.caFile, ca.certificatePem, { mode: 0o644 });
+  writeFileSync(files.certFile, server.certificatePem, { mode: 0o644 });
+  writeFileSync(files.keyFile, server.privateKeyPem, { mode: 0o600 });
+  chmodSync(files.keyFile, 0o600);
+  return { ...files, ca: ca.certificatePem };
 }
 
 /** A credential lives this long unless a test asks otherwise. */
@@ -68,10 +99,15 @@ export async function startStorageFleet(
     registryDir?: string;
     /** Fleet authentication: a secrets file for every node, and credentials for writers. */
     secured?: boolean;
+    /** Internal TLS (docs/adr/0014): every node serves its port over TLS with a throwaway CA's certificate. */
+    tls?: boolean;
   } = {},
 ): Promise<StorageFleet> {
   const dataRoot = options.dataRoot ?? (await mkdtemp(join(tmpdir(), 'borealis-fleet-')));
   const token = options.env?.BOREALIS_NODE_TOKEN ?? randomBytes(24).toString('hex');
+  const tlsFiles = options.tls === true ? await makeInternalTlsFiles(join(dataRoot, 'tls')) : null;
+  const tls: StorageFleet['tls'] =
+    tlsFiles === null ? null : { caFile: tlsFiles.caFile, client: { ca: tlsFiles.ca } };
   const secretsFile = options.secured === true ? join(dataRoot, 'fleet-secrets') : null;
   if (secretsFile !== null) writeFleetSecretsFile(secretsFile, [fleetSecret(newFleetSecretKey())]);
   const secured = (): string => {
@@ -148,6 +184,13 @@ export async function startStorageFleet(
           BOREALIS_EXIT_WITH_PARENT: '1',
           BOREALIS_NODE_TOKEN: token,
           ...(secretsFile !== null ? { BOREALIS_FLEET_SECRETS_FILE: secretsFile } : {}),
+          ...(tlsFiles !== null
+            ? {
+                BOREALIS_INTERNAL_TLS_CERT_FILE: tlsFiles.certFile,
+                BOREALIS_INTERNAL_TLS_KEY_FILE: tlsFiles.keyFile,
+                BOREALIS_INTERNAL_TLS_CA_FILE: tlsFiles.caFile,
+              }
+            : {}),
           ...(options.registryDir !== undefined
             ? { BOREALIS_REGISTRY_FILE: join(options.registryDir, `${node.id}.json`) }
             : {}),
@@ -183,6 +226,7 @@ export async function startStorageFleet(
     nodes,
     token,
     secretsFile,
+    tls,
     credential,
     writeSecrets: (secrets) => writeFleetSecretsFile(secured(), secrets),
     process: current,
@@ -242,6 +286,7 @@ export async function startStorageFleet(
             probe === null
               ? { type: 'hello', role: 'writer', id }
               : (challenge: Parameters<typeof writerHello>[2]) => writerHello(probe, id, challenge),
+          ...(tls !== null ? { tls: tls.client } : {}),
           onStateChange: (connected) => {
             if (connected) link.send({ type: 'read', volume, requestId: 1, keys });
           },

@@ -60,8 +60,13 @@ async function main(): Promise<void> {
     process.stderr.write(`control-plane: ${error.message}\n`);
     process.exit(2);
   }
-  // Before the fleet starts: the proxy reads the certificate once, when it starts.
-  if (config.computeDriver !== 'none') await prepareEndpointTls(config);
+  // Before the fleet starts: the proxy reads the certificate once, when it starts; storage nodes
+  // read theirs at start and look for a renewed one at their connections. The endpoints' first,
+  // so that a CA it has to make again is the one the internal certificate is then made from.
+  if (config.computeDriver !== 'none') {
+    await prepareEndpointTls(config);
+    await prepareInternalTls(config);
+  }
   const app = await NestFactory.create(AppModule.forRoot(config), {
     bodyParser: false,
     logger: new ControlPlaneLogger(),
@@ -163,6 +168,35 @@ async function prepareEndpointTls(config: ControlPlaneConfig): Promise<void> {
   }
 }
 
+/**
+ * The storage nodes' certificate (BOREALIS_INTERNAL_TLS=1, docs/adr/0014), from the platform's CA,
+ * for the names writers and peers dial (the fleet host) and the local ones; made at the first start
+ * with TLS, and again at a start when it has under 30 days left, lacks a name, or another CA
+ * signed it. A failure stops the start: a fleet asked to encrypt its links must not run plain.
+ */
+async function prepareInternalTls(config: ControlPlaneConfig): Promise<void> {
+  const tls = config.internalTls;
+  if (tls === null) return;
+  const directory = dirname(tls.certFile);
+  try {
+    const outcome = await ensurePlatformCertificates(
+      directory,
+      serverNames(config.fleetHost),
+      new Date(),
+      'internal',
+    );
+    if (outcome.make !== 'nothing')
+      new Logger('TLS').log(
+        `made ${outcome.make === 'server' ? "the storage nodes' certificate" : "a local CA and the storage nodes' certificate"} under ${directory} (${outcome.reason})`,
+      );
+  } catch (error) {
+    process.stderr.write(
+      `control-plane: cannot make the internal TLS certificate under ${directory} (${String(error)}): check that the directory is writable, or unset BOREALIS_INTERNAL_TLS\n`,
+    );
+    process.exit(2);
+  }
+}
+
 /** How to reach the endpoints over TLS, for the banner. */
 function tlsLines(config: ControlPlaneConfig): string[] {
   const tls = config.endpointTls;
@@ -188,6 +222,9 @@ function fleetLines(config: ControlPlaneConfig, fleet: FleetManager): string[] {
     `  Storage:      ${status.storageServing}/6 storage nodes serving: ${status.storageMembers}; GET /v1/storage-nodes`,
     `  Warm pool:    ${config.warmPoolSize} data nodes; fleet data, registry and logs under ${config.dataDir}`,
     ...tlsLines(config),
+    ...(config.internalTls === null
+      ? []
+      : [`  Internal TLS: storage links over TLS 1.3, certificate ${config.internalTls.certFile}`]),
   ];
 }
 

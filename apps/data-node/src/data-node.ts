@@ -9,7 +9,7 @@ import { cpus, hostname, totalmem } from 'node:os';
 import { type CapacityUnit, writerCapacityProblem } from '../../../libs/limits/src/index.js';
 import { error } from '../../../libs/resp/src/reply.js';
 import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
-import type { WriterCredential } from '../../../libs/wire/src/index.js';
+import type { LinkTlsClient, WriterCredential } from '../../../libs/wire/src/index.js';
 import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
 import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
 import { lookupCommand } from './commands/served-commands.js';
@@ -40,6 +40,11 @@ export interface DataNodeOptions {
   redisPrefix?: string;
   /** What one CU buys (a platform setting); PER_CAPACITY_UNIT by default. */
   capacityUnit?: CapacityUnit;
+  /**
+   * TLS to the storage nodes, verified against this CA (BOREALIS_INTERNAL_TLS_CA_FILE, docs/adr/0014);
+   * plain TCP without.
+   */
+  storageTls?: LinkTlsClient;
   reportIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -107,6 +112,9 @@ class Attachment {
       notifyVolumes: [request.volume],
       onApplied: (notice) => this.cache.applyNotice(notice.changes),
       ...(request.credential !== undefined ? { credential: request.credential } : {}),
+      ...(options.storageTls !== undefined
+        ? { tls: options.storageTls, log: (line: string) => node.log(`data-node ${options.nodeId}: ${line}`) }
+        : {}),
     });
     this.engine = new TransactionEngine({
       volume: request.volume,
@@ -358,6 +366,8 @@ export class DataNode {
       connections: attachment?.server.connectionCount ?? 0,
       limits: attachment?.limits ?? null,
       storageNodesConnected: attachment?.client.connectedNodes ?? 0,
+      // How its storage links travel (docs/adr/0014).
+      storageTransport: this.options.storageTls === undefined ? 'plain' : 'tls',
       engine:
         attachment === null ? null : { ...attachment.engine.counters, ...attachment.engine.schedulerStats },
       cache: attachment === null ? null : { ...attachment.cache.size, ...attachment.cache.stats },

@@ -14,7 +14,13 @@ import {
 } from '../../../libs/health/src/index.js';
 import { type CapacityUnit, PER_CAPACITY_UNIT } from '../../../libs/limits/src/index.js';
 import type { StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
-import { DEFAULT_FLEET, parseFleet } from '../../../libs/wire/src/index.js';
+import {
+  DEFAULT_FLEET,
+  type LinkTlsClient,
+  parseFleet,
+  readLinkTlsCa,
+  writerTlsCaFile,
+} from '../../../libs/wire/src/index.js';
 import { startAdminServer } from './admin/admin-server.js';
 import { type AttachRequest, DataNode } from './data-node.js';
 
@@ -24,7 +30,8 @@ const DEFAULT_RESP_PORT = 7401;
 const USAGE =
   'usage: data-node [--id d1] [--port <resp port>] [--storage s1=host:port,…six in all] [--coordinator-id <7..1048575>] ' +
   '[--redis-url redis://…] [--cluster <id> [--volume <name>] [--cu 1] [--read-consistency instance|cluster] [--password <pw>]] ' +
-  '(env: DATA_NODE_ID, RESP_PORT, HEALTH_PORT for the admin port, STORAGE_MEMBERS, COORDINATOR_ID, REDIS_URL, DATA_NODE_PASSWORD; BOREALIS_NODE_TOKEN is required)';
+  '(env: DATA_NODE_ID, RESP_PORT, HEALTH_PORT for the admin port, STORAGE_MEMBERS, COORDINATOR_ID, REDIS_URL, DATA_NODE_PASSWORD, ' +
+  'BOREALIS_INTERNAL_TLS_CA_FILE for TLS to the storage nodes; BOREALIS_NODE_TOKEN is required)';
 
 function usageError(problem: string): never {
   return exitWithError(APP, `${problem}. ${USAGE}`, 2);
@@ -119,6 +126,16 @@ async function main(): Promise<void> {
   } catch (cause) {
     return usageError((cause as Error).message);
   }
+  // Internal TLS (docs/adr/0014): read once, a CA lives for years; a node with TLS serves no plain link.
+  let storageTls: LinkTlsClient | undefined;
+  const caFile = writerTlsCaFile(env);
+  if (caFile !== null) {
+    try {
+      storageTls = readLinkTlsCa(caFile);
+    } catch (cause) {
+      return exitWithError(APP, (cause as Error).message, 2);
+    }
+  }
   const node = new DataNode({
     nodeId,
     host,
@@ -128,6 +145,7 @@ async function main(): Promise<void> {
     redisUrl: values['redis-url'] ?? env.REDIS_URL ?? null,
     redisPrefix: env.BOREALIS_REDIS_PREFIX?.trim() || 'borealis',
     capacityUnit,
+    ...(storageTls !== undefined ? { storageTls } : {}),
   });
   const admin = await startAdminServer({
     host,

@@ -17,8 +17,13 @@ import type { ReplicaTiming } from '../../../libs/quorum/src/index.js';
 import {
   DEFAULT_FLEET,
   type FleetSecret,
+  type LinkTlsClient,
+  type LinkTlsServer,
   parseFleet,
+  readLinkTlsCa,
+  storageNodeTlsFiles,
   watchFleetSecretsFile,
+  watchLinkTlsServer,
 } from '../../../libs/wire/src/index.js';
 import { adminRoutes } from './admin-routes.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
@@ -30,7 +35,8 @@ const NAME_PATTERN = /^[a-z0-9-]{1,32}$/;
 const USAGE =
   'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
   '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS; ' +
-  'BOREALIS_FLEET_SECRETS_FILE authenticates every link; BOREALIS_NODE_TOKEN is required for the admin routes); ' +
+  'BOREALIS_FLEET_SECRETS_FILE authenticates every link; BOREALIS_INTERNAL_TLS_CERT_FILE, _KEY_FILE and ' +
+  '_CA_FILE serve the port over TLS and verify peers; BOREALIS_NODE_TOKEN is required for the admin routes); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
 interface Settings {
@@ -155,11 +161,25 @@ async function main(): Promise<void> {
       return exitWithError(APP, (error as Error).message, 2);
     }
   }
+  // Internal TLS (docs/adr/0014): the port serves TLS only, and peer links verify with the CA.
+  let tls: { server: () => LinkTlsServer; client: LinkTlsClient } | undefined;
+  try {
+    const files = storageNodeTlsFiles(process.env);
+    if (files !== null) {
+      tls = {
+        server: watchLinkTlsServer(files, (line) => console.log(`${label}: ${line}`)),
+        client: readLinkTlsCa(files.caFile),
+      };
+    }
+  } catch (error) {
+    return exitWithError(APP, (error as Error).message, 2);
+  }
   const node = new StorageNodeServer({
     ...settings,
     host,
     log: (line) => console.log(line),
     ...(fleetSecrets !== undefined ? { fleetSecrets } : {}),
+    ...(tls !== undefined ? { tls } : {}),
   });
   try {
     await node.start();
@@ -185,7 +205,7 @@ async function main(): Promise<void> {
     (error: unknown) => exitWithError(APP, `cannot write its registry entry: ${(error as Error).message}`, 1),
   );
   console.log(
-    `${label} serving the quorum protocol on ${host}:${node.listeningPort} (data in ${settings.dataDir})`,
+    `${label} serving the quorum protocol ${tls === undefined ? 'over plain TCP' : `over TLS (certificate valid to ${tls.server().validTo})`} on ${host}:${node.listeningPort} (data in ${settings.dataDir})`,
   );
   console.log(`${label} health at ${healthUrl(host, health.port)}`);
 }

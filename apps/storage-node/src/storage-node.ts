@@ -1,7 +1,8 @@
-// The storage node's I/O bindings around its event loop (node-core.ts): TCP in and out, the
-// durable log, timers. The core decides what to log and when a message may leave (once every
-// record appended so far is durable); this file only moves bytes.
+// The storage node's I/O bindings around its event loop (node-core.ts): TCP (or TLS over it) in
+// and out, the durable log, timers. The core decides what to log and when a message may leave
+// (once every record appended so far is durable); this file only moves bytes.
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type {
   QuorumMessage,
   ReplicaSnapshot,
@@ -23,6 +24,7 @@ import {
   verifyHello,
   type WriterClaims,
 } from '../../../libs/wire/src/link-auth.js';
+import { type LinkTlsClient, type LinkTlsServer, tlsErrorReason } from '../../../libs/wire/src/link-tls.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
 import { decodeRecords, decodeSnapshot } from './record-codec.js';
@@ -53,6 +55,13 @@ export interface StorageNodeOptions {
    * tools and tests that say so.
    */
   fleetSecrets?: () => readonly FleetSecret[];
+  /**
+   * TLS on the storage links (docs/adr/0014): the node serves its port over TLS only (a plain
+   * connection fails the TLS handshake and is refused), and dials its peers over TLS, verifying
+   * them with `client`'s CA. `server` is read at every connection (a renewed certificate on disk
+   * serves from the next one). Without it, plain TCP both ways.
+   */
+  tls?: { server: () => LinkTlsServer; client: LinkTlsClient };
 }
 
 export interface HelloMessage {
@@ -64,8 +73,13 @@ export interface HelloMessage {
 }
 
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
-/** A connection that has not sent a valid hello this long after its challenge is closed. */
+/**
+ * A connection that has not sent a valid hello this long after it was accepted is closed (with TLS,
+ * the TLS handshake is within the same bound: a stalled TLS client holds no slot longer).
+ */
 const HANDSHAKE_MS = 5_000;
+/** The first byte of a TLS record carrying a handshake (a ClientHello): never a frame's. */
+const TLS_HANDSHAKE_RECORD = 0x16;
 /** Connections still in their handshake at once, at most: more are closed at once. */
 const HANDSHAKES_PENDING_MAX = 256;
 /** A hello fits in this many bytes; a first frame announcing more is not one. */
@@ -93,8 +107,8 @@ interface LinkRights {
 
 export class StorageNodeServer {
   private readonly core: StorageNodeCore;
-  private readonly options: Required<Omit<StorageNodeOptions, 'timing' | 'fleetSecrets'>> &
-    Pick<StorageNodeOptions, 'timing' | 'fleetSecrets'>;
+  private readonly options: Required<Omit<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls'>> &
+    Pick<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls'>;
   private log: DurableLog | null = null;
   private server: Server | null = null;
   private readonly peers = new Map<string, OutboundLink>();
@@ -117,6 +131,11 @@ export class StorageNodeServer {
     refusedMessages: 0,
     /** Writers' messages after their credential expired. */
     expiredMessages: 0,
+    /**
+     * Connections whose TLS handshake failed or did not finish in time (a plain client, a client
+     * that does not trust this node's certificate): counted in refusedHandshakes too.
+     */
+    tlsHandshakeFailures: 0,
   };
   private handshaking = 0;
   private refusalsLogged = { minute: 0, count: 0 };
@@ -219,6 +238,7 @@ export class StorageNodeServer {
         `storage-node ${this.options.nodeId}: no fleet secrets: links are NOT authenticated (tools and tests only)`,
       );
     }
+    const tls = this.options.tls;
     for (const member of this.options.members) {
       if (member.id === this.options.nodeId) continue;
       const open: HelloMessage = { type: 'hello', role: 'peer', id: this.options.nodeId };
@@ -232,6 +252,13 @@ export class StorageNodeServer {
               ? open
               : (challenge: ChallengeMessage) =>
                   peerHello(secrets()[0] as FleetSecret, this.options.nodeId, challenge),
+          ...(tls !== undefined
+            ? {
+                tls: tls.client,
+                log: (line: string) =>
+                  this.options.log(`storage-node ${this.options.nodeId}: peer ${member.id}: ${line}`),
+              }
+            : {}),
         }),
       );
     }
@@ -292,6 +319,9 @@ export class StorageNodeServer {
       replay: this.replayStats,
       repair: this.repairHealth(),
       connections: { writers: this.writers.size, sockets: this.sockets.size },
+      // What the storage port speaks: `tls` refuses plain connections (docs/adr/0014).
+      transport: this.options.tls === undefined ? 'plain' : 'tls',
+      ...(this.options.tls !== undefined ? { tlsCertificate: this.tlsCertificate() } : {}),
       // Which fleet secrets it accepts (their ids, never the secrets), or that links are open.
       linkAuth:
         this.options.fleetSecrets === undefined
@@ -300,6 +330,15 @@ export class StorageNodeServer {
       peers: Object.fromEntries([...this.peers].map(([id, link]) => [id, link.stats()])),
       counters: this.counters,
     };
+  }
+
+  private tlsCertificate(): { validTo: string; names: string } | null {
+    try {
+      const { validTo, names } = (this.options.tls as NonNullable<StorageNodeOptions['tls']>).server();
+      return { validTo, names };
+    } catch {
+      return null;
+    }
   }
 
   /** Whether the replica is whole, repairing (and how far along), or whole again after a repair. */
@@ -326,19 +365,36 @@ export class StorageNodeServer {
   // ---- inbound -------------------------------------------------------------------------------
 
   /**
-   * A connection: the challenge first, then nothing but a valid hello is read (bounded in size and
-   * time), then messages within the link's rights reach the core.
+   * A connection: with TLS its handshake first; then the challenge, then nothing but a valid hello
+   * is read (bounded in size and time, the TLS handshake within the same bound), then messages
+   * within the link's rights reach the core.
    */
-  private accept(socket: Socket): void {
-    socket.setNoDelay(true);
+  private accept(raw: Socket): void {
+    raw.setNoDelay(true);
     if (this.handshaking >= HANDSHAKES_PENDING_MAX) {
-      this.refuse(socket, `more than ${HANDSHAKES_PENDING_MAX} connections in their handshake`);
+      this.refuse(raw, `more than ${HANDSHAKES_PENDING_MAX} connections in their handshake`);
       return;
     }
+    const tls = this.options.tls;
+    let server: LinkTlsServer | null = null;
+    if (tls !== undefined) {
+      try {
+        server = tls.server();
+      } catch (error) {
+        this.refuse(raw, `no TLS certificate to serve with: ${(error as Error).message}`);
+        return;
+      }
+    }
+    // The TLS socket wraps the TCP one: from here on everything reads and writes through it.
+    const socket: Socket =
+      server === null
+        ? raw
+        : new TLSSocket(raw, { isServer: true, secureContext: server.context, requestCert: false });
     this.sockets.add(socket);
     this.handshaking++;
     const nonce = newNonce();
-    socket.write(encodeFrames([{ type: 'challenge', nonce }]));
+    let secured = server === null;
+    const challenge = () => socket.write(encodeFrames([{ type: 'challenge', nonce }]));
     const decoder = new FrameDecoder();
     let rights: LinkRights | null = null;
     let handshakeOver = false;
@@ -350,11 +406,39 @@ export class StorageNodeServer {
     };
     const timer = setTimeout(() => {
       endHandshake();
-      this.refuse(socket, `no valid hello within ${HANDSHAKE_MS} ms`);
+      if (!secured) this.auth.tlsHandshakeFailures++;
+      this.refuse(
+        socket,
+        secured ? `no valid hello within ${HANDSHAKE_MS} ms` : `no TLS handshake within ${HANDSHAKE_MS} ms`,
+      );
     }, HANDSHAKE_MS);
     timer.unref();
+    if (secured) challenge();
+    else {
+      socket.once('secure', () => {
+        secured = true;
+        challenge();
+      });
+      socket.on('error', (error: Error) => {
+        if (secured || handshakeOver) return;
+        endHandshake();
+        this.auth.tlsHandshakeFailures++;
+        this.refuse(
+          socket,
+          `its TLS handshake failed (${tlsErrorReason(error.message)}): a client without TLS, or one that does not trust this node's certificate`,
+        );
+      });
+    }
     socket.on('data', (chunk: Buffer) => {
       if (rights === null && decoder.bufferedBytes === 0 && chunk.length >= 4) {
+        if (server === null && chunk[0] === TLS_HANDSHAKE_RECORD) {
+          endHandshake();
+          this.refuse(
+            socket,
+            'a TLS handshake, but this node serves plain TCP (started without internal TLS)',
+          );
+          return;
+        }
         const announced = chunk.readUInt32BE(0);
         if (announced > HELLO_BYTES_MAX) {
           endHandshake();
@@ -395,10 +479,23 @@ export class StorageNodeServer {
         this.core.receive(rights.id, message);
       }
     });
-    socket.on('error', () => undefined);
+    // A TLS socket outlives an error after its handshake (a record that fails its integrity check):
+    // such a connection can no longer be trusted, so it ends here, as a TCP one ends on its errors.
+    socket.on('error', (error: Error) => {
+      if (secured && server !== null) {
+        this.options.log(
+          `storage-node ${this.options.nodeId}: closing a TLS connection: ${tlsErrorReason(error.message)}`,
+        );
+      }
+      socket.destroy();
+    });
     socket.on('close', () => {
-      // Gone before a valid hello: a handshake that failed, counted as refused.
-      if (!handshakeOver) this.auth.refusedHandshakes++;
+      // Gone before a valid hello: a handshake that failed, counted as refused (and a client that
+      // left during the TLS handshake, say because it did not trust the certificate, as a TLS one).
+      if (!handshakeOver) {
+        this.auth.refusedHandshakes++;
+        if (!secured) this.auth.tlsHandshakeFailures++;
+      }
       endHandshake();
       this.sockets.delete(socket);
       const id = (rights as LinkRights | null)?.id;

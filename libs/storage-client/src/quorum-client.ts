@@ -19,6 +19,7 @@ import {
 } from '../../quorum/src/index.js';
 import { encodeMessage } from '../../wire/src/frames.js';
 import { type ChallengeMessage, type WriterCredential, writerHello } from '../../wire/src/link-auth.js';
+import type { LinkTlsClient } from '../../wire/src/link-tls.js';
 import { OutboundLink } from '../../wire/src/outbound-link.js';
 
 export interface StorageNodeAddress {
@@ -80,14 +81,35 @@ export const SYSTEM_CLIENT_CLOCK: ClientClock = {
 /** Broadcasts share one message object: encoded once for all six links. */
 const encodedMessages = new WeakMap<object, Buffer>();
 
-/** Production's links: TCP, reconnecting by themselves (libs/wire's OutboundLink). */
-export const TCP_STORAGE_LINKS: StorageLinkFactory = (node, hello, events) => {
+export interface TcpStorageLinkOptions {
+  /** TLS to every storage node, verified against this CA (docs/adr/0014); plain TCP without. */
+  tls?: LinkTlsClient;
+  /** Where a link says its TLS handshake failed (rate-limited per link). */
+  log?: (line: string) => void;
+}
+
+/** Production's links: TCP (or TLS over it), reconnecting by themselves (libs/wire's OutboundLink). */
+export function tcpStorageLinks(options: TcpStorageLinkOptions = {}): StorageLinkFactory {
+  return (node, hello, events) => openTcpLink(node, hello, events, options);
+}
+
+/** Plain TCP links, as a storage fleet without internal TLS serves them. */
+export const TCP_STORAGE_LINKS: StorageLinkFactory = tcpStorageLinks();
+
+function openTcpLink(
+  node: StorageNodeAddress,
+  hello: StorageHello,
+  events: StorageLinkEvents,
+  options: TcpStorageLinkOptions,
+): StorageLink {
   const link = new OutboundLink({
     host: node.host,
     port: node.port,
     hello,
     onMessage: (message) => events.onMessage(message),
     onStateChange: () => events.onStateChange(),
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    ...(options.log !== undefined ? { log: options.log } : {}),
   });
   return {
     get connected() {
@@ -104,7 +126,7 @@ export const TCP_STORAGE_LINKS: StorageLinkFactory = (node, hello, events) => {
     resendHello: () => link.resendHello(),
     close: () => link.close(),
   };
-};
+}
 
 export interface QuorumClientOptions {
   /** Unique per writer process incarnation; prefixes its transaction ids. */
@@ -121,8 +143,15 @@ export interface QuorumClientOptions {
   notifyVolumes?: string[];
   /** Another writer's commit, once per storage node that learns it (so up to six times). */
   onApplied?: (message: AppliedMessage) => void;
-  /** TCP unless the simulator passes its own. */
+  /** TCP (`tcpStorageLinks`, with `tls` and `log` below) unless the simulator passes its own. */
   links?: StorageLinkFactory;
+  /**
+   * TLS to the storage nodes, verified against this CA (docs/adr/0014): for nodes that serve their
+   * port over TLS, which refuse plain links. Only for the default TCP links.
+   */
+  tls?: LinkTlsClient;
+  /** Where the default links report a failed TLS handshake (rate-limited per link). */
+  log?: (line: string) => void;
   /** The system's time unless the simulator passes its own. */
   clock?: ClientClock;
   /** For the backoff of `transact`: Math.random unless the simulator passes its own. */
@@ -221,7 +250,19 @@ export class QuorumClient {
       ...(options.timing !== undefined ? { timing: options.timing } : {}),
       ...(options.quorum !== undefined ? { quorum: options.quorum } : {}),
     });
-    const openLink = options.links ?? TCP_STORAGE_LINKS;
+    if (options.links !== undefined && (options.tls !== undefined || options.log !== undefined)) {
+      throw new Error(
+        'QuorumClient: tls and log apply to the default TCP links; give them to your links instead',
+      );
+    }
+    const openLink =
+      options.links ??
+      (options.tls === undefined && options.log === undefined
+        ? TCP_STORAGE_LINKS
+        : tcpStorageLinks({
+            ...(options.tls !== undefined ? { tls: options.tls } : {}),
+            ...(options.log !== undefined ? { log: options.log } : {}),
+          }));
     for (const node of options.nodes) {
       this.links.set(
         node.id,

@@ -29,4 +29,19 @@ export {
   type WriterCredential,
   writerHello,
 } from './link-auth.js';
+export {
+  describeLinkTlsFailure,
+  INTERNAL_TLS_ENV,
+  type InternalTlsFiles,
+  LINK_TLS_MIN_VERSION,
+  type LinkTlsClient,
+  type LinkTlsServer,
+  linkTlsConnectOptions,
+  loadLinkTlsServer,
+  readLinkTlsCa,
+  storageNodeTlsFiles,
+  tlsErrorReason,
+  watchLinkTlsServer,
+  writerTlsCaFile,
+} from './link-tls.js';
 export { DEFAULT_FLEET, formatFleet, type NodeAddress, parseFleet } from './node-addresses.js';

@@ -1,13 +1,25 @@
-// A TCP link to one peer that reconnects by itself and batches: every message sent during one
-// event-loop turn goes out in a single socket write. Messages sent while the link is down or
-// its socket is backed up are dropped and counted: the quorum protocol resends what matters,
-// so a bounded loss beats an unbounded queue.
+// A TCP link to one peer (TLS over it when given a CA) that reconnects by itself and batches:
+// every message sent during one event-loop turn goes out in a single socket write. Messages sent
+// while the link is down or its socket is backed up are dropped and counted: the quorum protocol
+// resends what matters, so a bounded loss beats an unbounded queue.
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import { encodeBatchFrames, encodeFrames, encodeMessage, FrameDecoder, flattenBatches } from './frames.js';
 import { type ChallengeMessage, isChallenge, isWelcome } from './link-auth.js';
+import { describeLinkTlsFailure, type LinkTlsClient, linkTlsConnectOptions } from './link-tls.js';
 
-/** A link waits this long for the storage node's challenge, then its welcome, before it gives up. */
+/**
+ * A link waits this long for the storage node's challenge, then its welcome, before it gives up
+ * (with TLS, from the TCP connection on: the TLS handshake is within it, as on the node's side).
+ */
 const CHALLENGE_WAIT_MS = 5_000;
+/**
+ * A connection cut during the TLS handshake (a node stopping, or shedding handshakes over its
+ * limit) is a node going away, not a TLS failure: the link retries without a word, as over TCP.
+ */
+const CONNECTION_LOST: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNREFUSED']);
+/** A link that keeps failing its TLS handshake says so at once, then once a minute at most. */
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 
 export interface OutboundLinkOptions {
   host: string;
@@ -28,14 +40,23 @@ export interface OutboundLinkOptions {
   socketBacklogBytesMax?: number;
   /** Messages queued for the next write, at most. */
   queueMessagesMax?: number;
+  /**
+   * TLS over the connection (docs/adr/0014): the node's certificate must chain to this CA and name
+   * `host`. The hello and everything after it travel inside TLS. Without it, plain TCP.
+   */
+  tls?: LinkTlsClient;
+  /** Where a failed TLS handshake is told (rate-limited); nowhere if absent. */
+  log?: (line: string) => void;
 }
 
 export interface OutboundLinkStats {
   connected: boolean;
+  transport: 'tls' | 'plain';
   connects: number;
   messagesSent: number;
   messagesDropped: number;
   writes: number;
+  tlsFailures: number;
 }
 
 export class OutboundLink {
@@ -49,9 +70,20 @@ export class OutboundLink {
   private challenge: ChallengeMessage | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private reconnectDelayMs: number;
-  private readonly options: Required<Omit<OutboundLinkOptions, 'onMessage' | 'onStateChange'>> &
-    Pick<OutboundLinkOptions, 'onMessage' | 'onStateChange'>;
-  private readonly counters = { connects: 0, messagesSent: 0, messagesDropped: 0, writes: 0 };
+  private readonly options: Required<
+    Omit<OutboundLinkOptions, 'onMessage' | 'onStateChange' | 'tls' | 'log'>
+  > &
+    Pick<OutboundLinkOptions, 'onMessage' | 'onStateChange' | 'tls' | 'log'>;
+  private readonly counters = {
+    connects: 0,
+    messagesSent: 0,
+    messagesDropped: 0,
+    writes: 0,
+    /** TLS handshakes that failed (a certificate that did not verify, a node without TLS). */
+    tlsFailures: 0,
+  };
+  /** When a TLS failure was last logged, and how many were not logged since. */
+  private failureLog = { atMs: Number.NEGATIVE_INFINITY, unlogged: 0 };
 
   constructor(options: OutboundLinkOptions) {
     this.options = {
@@ -70,7 +102,11 @@ export class OutboundLink {
   }
 
   stats(): OutboundLinkStats {
-    return { connected: this.isConnected, ...this.counters };
+    return {
+      connected: this.isConnected,
+      transport: this.options.tls === undefined ? 'plain' : 'tls',
+      ...this.counters,
+    };
   }
 
   send(message: unknown): void {
@@ -128,8 +164,15 @@ export class OutboundLink {
 
   private open(): void {
     if (this.closed) return;
-    const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
+    const { host, port, tls } = this.options;
+    const socket =
+      tls === undefined
+        ? connect({ host, port, noDelay: true })
+        : connectTls(linkTlsConnectOptions(tls, host, port));
     this.socket = socket;
+    // Up once TCP connected, or with TLS once the handshake verified the node's certificate.
+    let secured = tls === undefined;
+    let tcpConnected = false;
     const decoder = new FrameDecoder();
     const answersChallenge = typeof this.options.hello === 'function';
     let challengeTimer: NodeJS.Timeout | null = null;
@@ -140,14 +183,26 @@ export class OutboundLink {
       this.reconnectDelayMs = this.options.reconnectDelayMsMin;
       this.options.onStateChange?.(true);
     };
-    socket.on('connect', () => {
+    const sayHello = () => {
       if (!answersChallenge) {
         socket.write(encodeFrames([this.options.hello]));
         helloSent = true;
       }
+    };
+    socket.on('connect', () => {
+      tcpConnected = true;
+      // The bound starts with the TCP connection: a TLS handshake that stalls is within it.
       challengeTimer = setTimeout(() => socket.destroy(), CHALLENGE_WAIT_MS);
       challengeTimer.unref();
+      if (tls === undefined) sayHello();
     });
+    if (tls !== undefined) {
+      socket.once('secureConnect', () => {
+        secured = true;
+        socket.setNoDelay(true);
+        sayHello();
+      });
+    }
     socket.on('data', (chunk: Buffer) => {
       let messages: unknown[];
       try {
@@ -180,8 +235,16 @@ export class OutboundLink {
         this.options.onMessage?.(message);
       }
     });
-    socket.on('error', () => {
-      // 'close' follows and schedules the reconnect.
+    socket.on('error', (error: Error & { code?: string }) => {
+      // 'close' follows and schedules the reconnect. A refused or reset TCP connection is the
+      // usual life of a link to a node that restarts; a failed TLS handshake is a setting to fix.
+      if (tls !== undefined && !secured && tcpConnected && !CONNECTION_LOST.has(error.code ?? '')) {
+        this.counters.tlsFailures++;
+        this.logFailure(describeLinkTlsFailure(error, host, port));
+      }
+      // A TLS socket is not destroyed by an error after its handshake (a record that fails its
+      // integrity check, say): the connection cannot be trusted any more, so it ends and reconnects.
+      socket.destroy();
     });
     socket.on('close', () => {
       if (challengeTimer !== null) clearTimeout(challengeTimer);
@@ -195,6 +258,19 @@ export class OutboundLink {
       if (wasConnected) this.options.onStateChange?.(false);
       this.scheduleReconnect();
     });
+  }
+
+  private logFailure(line: string): void {
+    const log = this.options.log;
+    if (log === undefined) return;
+    const now = Date.now();
+    if (now - this.failureLog.atMs < FAILURE_LOG_INTERVAL_MS) {
+      this.failureLog.unlogged++;
+      return;
+    }
+    const unlogged = this.failureLog.unlogged;
+    this.failureLog = { atMs: now, unlogged: 0 };
+    log(unlogged === 0 ? line : `${line} (${unlogged} more failures since the last such line)`);
   }
 
   private scheduleReconnect(): void {

@@ -53,6 +53,19 @@ export interface ControlPlaneConfig {
   targetUtilization: number;
   /** The certificate the proxy serves TLS clients with (docs/adr/0012); null: no TLS (no fleet). */
   endpointTls: EndpointTls | null;
+  /**
+   * TLS on the storage links (BOREALIS_INTERNAL_TLS=1, docs/adr/0014): the certificate the platform
+   * makes for its storage nodes with its own CA, under `<data dir>/tls`; null: plain TCP.
+   */
+  internalTls: InternalTls | null;
+}
+
+export interface InternalTls {
+  /** The platform's CA (the endpoints' too when the platform makes those): what links verify with. */
+  caFile: string;
+  /** The storage nodes' certificate and key. */
+  certFile: string;
+  keyFile: string;
 }
 
 export interface EndpointTls {
@@ -86,6 +99,7 @@ export const configDefaults = {
   autoscalerTickMs: 250,
   targetUtilization: 0.7,
   endpointTls: null,
+  internalTls: null,
 } as const;
 
 export class ConfigError extends Error {}
@@ -178,6 +192,23 @@ function endpointTls(env: NodeJS.ProcessEnv, dataDir: string): EndpointTls {
   };
 }
 
+/** BOREALIS_INTERNAL_TLS: `1` (or `true`) turns TLS on for the storage links; `0`, `false` or unset leave them plain. */
+function internalTls(env: NodeJS.ProcessEnv, dataDir: string): InternalTls | null {
+  const raw = env.BOREALIS_INTERNAL_TLS?.trim().toLowerCase() ?? '';
+  if (raw === '' || raw === '0' || raw === 'false') return null;
+  if (raw !== '1' && raw !== 'true') {
+    throw new ConfigError(
+      `BOREALIS_INTERNAL_TLS=${JSON.stringify(env.BOREALIS_INTERNAL_TLS)} is invalid: use 1 for TLS on the storage links, or 0`,
+    );
+  }
+  const directory = join(dataDir, 'tls');
+  return {
+    caFile: join(directory, 'ca.pem'),
+    certFile: join(directory, 'internal.pem'),
+    keyFile: join(directory, 'internal.key'),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
   const dataDir = resolve(env.BOREALIS_DATA_DIR?.trim() || configDefaults.dataDir);
   const config: ControlPlaneConfig = {
@@ -208,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): ControlPlaneConfig {
     autoscalerTickMs: integer(env, 'AUTOSCALER_TICK_MS', configDefaults.autoscalerTickMs, 50, 10_000),
     targetUtilization: fraction(env, 'AUTOSCALER_TARGET_UTILIZATION', configDefaults.targetUtilization),
     endpointTls: endpointTls(env, dataDir),
+    internalTls: internalTls(env, dataDir),
   };
   if (config.endpointPortMin > config.endpointPortMax) {
     throw new ConfigError(

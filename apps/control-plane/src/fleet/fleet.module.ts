@@ -32,6 +32,7 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets, tokens: No
     log: (line) => logger.log(line),
     fleetSecretsFile: secrets.file,
     nodeToken: (role, id) => tokens.tokenFor(role, id),
+    internalTls: config.internalTls,
   });
 }
 

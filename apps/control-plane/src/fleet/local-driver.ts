@@ -53,6 +53,8 @@ export interface LocalDriverOptions {
    * a command line can be read by every user of the host, a process's environment only by its own.
    */
   nodeToken: (role: FleetRole, id: string) => string;
+  /** TLS on the storage links (docs/adr/0014): storage nodes serve with the cert, all verify with the CA. */
+  internalTls?: { caFile: string; certFile: string; keyFile: string } | null;
 }
 
 interface Tracked {
@@ -214,6 +216,7 @@ export class LocalDriver implements ComputeDriver {
         : {}),
       // The proxy serves no admin calls: it gets no token.
       ...(spec.role === 'proxy' ? {} : { [NODE_TOKEN_ENV]: this.options.nodeToken(spec.role, spec.id) }),
+      ...this.internalTlsEnvironment(spec.role),
       ...(spec.role === 'data-node'
         ? {
             DATA_NODE_CU_COMMANDS_PER_SECOND: String(this.options.capacityUnit.commandsPerSecond),
@@ -227,6 +230,19 @@ export class LocalDriver implements ComputeDriver {
   private tlsEnvironment(): NodeJS.ProcessEnv {
     const tls = this.options.proxyTls;
     return tls === null ? {} : { BOREALIS_TLS_CERT_FILE: tls.certFile, BOREALIS_TLS_KEY_FILE: tls.keyFile };
+  }
+
+  /** Storage nodes serve TLS and verify their peers; data nodes verify the storage nodes. */
+  private internalTlsEnvironment(role: FleetRole): NodeJS.ProcessEnv {
+    const tls = this.options.internalTls;
+    if (tls === null || tls === undefined || role === 'proxy') return {};
+    return role === 'storage-node'
+      ? {
+          BOREALIS_INTERNAL_TLS_CERT_FILE: tls.certFile,
+          BOREALIS_INTERNAL_TLS_KEY_FILE: tls.keyFile,
+          BOREALIS_INTERNAL_TLS_CA_FILE: tls.caFile,
+        }
+      : { BOREALIS_INTERNAL_TLS_CA_FILE: tls.caFile };
   }
 
   private async adopt(entry: RegistryEntry): Promise<FleetInstance | null> {

@@ -1,8 +1,9 @@
-// The endpoint certificates the platform makes when the user brings none (docs/adr/0012): a local
-// CA and a server certificate it signs, under the data directory beside the admin key, made on
-// the first start and reused after (a server certificate is made again from the same CA when it
-// nears its end or lacks a name). Private keys are mode 600; the CA's certificate is what clients
-// are given (`redis-cli --tls --cacert <ca.pem>`).
+// The certificates the platform makes itself: a local CA and server certificates it signs, under
+// the data directory beside the admin key, made on the first start and reused after (a server
+// certificate is made again from the same CA when it nears its end or lacks a name). Two server
+// certificates share the CA: `server` for the endpoints when the user brings none (docs/adr/0012),
+// `internal` for the storage nodes with BOREALIS_INTERNAL_TLS=1 (docs/adr/0014). Private keys are
+// mode 600; the CA's certificate is what clients are given (`redis-cli --tls --cacert <ca.pem>`).
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -21,12 +22,18 @@ export interface PlatformCertificateFiles {
   keyFile: string;
 }
 
-export function platformCertificateFiles(directory: string): PlatformCertificateFiles {
+/** Which server certificate: the endpoints' or the storage nodes'. Both are signed by the one CA. */
+export type PlatformCertificate = 'server' | 'internal';
+
+export function platformCertificateFiles(
+  directory: string,
+  certificate: PlatformCertificate = 'server',
+): PlatformCertificateFiles {
   return {
     caFile: join(directory, 'ca.pem'),
     caKeyFile: join(directory, 'ca.key'),
-    certFile: join(directory, 'server.pem'),
-    keyFile: join(directory, 'server.key'),
+    certFile: join(directory, `${certificate}.pem`),
+    keyFile: join(directory, `${certificate}.key`),
   };
 }
 
@@ -35,8 +42,9 @@ export async function ensurePlatformCertificates(
   directory: string,
   names: readonly string[],
   now: Date,
+  certificate: PlatformCertificate = 'server',
 ): Promise<CertificatePlan> {
-  const files = platformCertificateFiles(directory);
+  const files = platformCertificateFiles(directory, certificate);
   const plan = planCertificates(await readOnDisk(files), names, now);
   if (plan.make === 'nothing') return plan;
   // Readable by others (a client of another local user needs ca.pem); the keys are not.

@@ -29,6 +29,8 @@
 //       up to `segment`;
 //   (2) await log.writeSnapshot(state, segment);
 // Appends may continue throughout; they go to the new segment.
+
+import { fdatasyncSync, writevSync } from 'node:fs';
 import {
   copyFile,
   type FileHandle,
@@ -40,7 +42,6 @@ import {
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { fdatasyncSync, writevSync } from 'node:fs';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { crc32c } from './crc32c.js';

@@ -13,9 +13,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { FleetRole } from '../../apps/control-plane/src/fleet/compute-driver.js';
+import { CREDENTIAL_TTL_MS } from '../../apps/control-plane/src/fleet/fleet-secrets.service.js';
 import { nodeToken, readNodeTokenKey } from '../../apps/control-plane/src/fleet/node-tokens.service.js';
 import { QuorumClient } from '../../libs/storage-client/src/index.js';
-import { type CreatedCluster, endpointClient, type Platform, startPlatform } from '../support/platform.js';
+import { type FleetSecret, mintWriterCredential, readFleetSecretsFile } from '../../libs/wire/src/index.js';
+import {
+  type CreatedCluster,
+  endpointClient,
+  type Platform,
+  startPlatform,
+  waitForClusterState,
+} from '../support/platform.js';
 import { waitUntil } from '../support/wait.js';
 
 /** Every file under `dir`, recursively. */
@@ -288,5 +296,65 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     await redis.connect();
     assert.equal(await redis.get('k'), 'v');
     assertNoTokenShown(nodeTokens(), 'after a restart');
+  });
+
+  it('revokes a writer’s credentials when it leaves its cluster: a copy opens nothing, a fresh attach works', async () => {
+    const serverless = await platform.createCluster(
+      { name: 'auth-revoke', mode: 'serverless', minCu: 0, maxCu: 1, autoPauseSeconds: 2 },
+      { state: 'available', timeoutMs: 120_000 },
+    );
+    const redis = endpointClient(serverless);
+    await redis.connect();
+    assert.equal(await redis.set('revoked-key', 'kept'), 'OK');
+    const [writer] = await platform.writersOf(serverless.id, ['attached']);
+    assert.ok(writer !== undefined, 'the cluster has an attached writer');
+    const {
+      rows: [row],
+    } = await platform.sql.query<{ coordinatorId: number; volume: string }>(
+      'SELECT d."coordinatorId", c.volume FROM "DataNode" d JOIN "Cluster" c ON c.id = d."clusterId" WHERE d.id = $1',
+      [writer.id],
+    );
+    assert.ok(row !== undefined);
+    // What a thief inside the data node would take: a credential for its volume, as minted now.
+    const stolen = mintWriterCredential(
+      readFleetSecretsFile(join(platform.dataDir, 'fleet-secrets'))[0] as FleetSecret,
+      {
+        cluster: serverless.id,
+        volume: row.volume,
+        coordinatorId: row.coordinatorId,
+        expiresAtMs: Date.now() + CREDENTIAL_TTL_MS,
+      },
+    );
+    const storage = await platform.sql.query<{ id: string; host: string; port: number }>(
+      'SELECT id, host, port FROM "StorageNode" ORDER BY id',
+    );
+    const thief = new QuorumClient({
+      writerId: 'thief',
+      coordinatorId: row.coordinatorId,
+      nodes: storage.rows,
+      credential: stolen,
+      timing: { readDeadlineMs: 1_000 },
+    });
+    try {
+      await thief.waitForNodes(6, 10_000);
+      // Still valid while the writer is attached.
+      assert.equal((await thief.read(row.volume, ['revoked-key'])).length, 1);
+      // Idle, the cluster pauses: its writer is drained, detached and its credentials revoked.
+      redis.disconnect();
+      await waitForClusterState(platform.api, serverless.id, 'paused', 60_000);
+      const revoked = readFileSync(join(platform.dataDir, 'revoked-credentials'), 'utf8');
+      assert.match(revoked, new RegExp(`^\\d+ ${row.coordinatorId} ${row.volume}$`, 'm'));
+      assert.equal(statSync(join(platform.dataDir, 'revoked-credentials')).mode & 0o777, 0o600);
+      await waitUntil('the stolen credential’s links closed', 10_000, () => thief.connectedNodes === 0);
+      await assert.rejects(thief.read(row.volume, ['revoked-key']));
+    } finally {
+      await thief.close();
+    }
+    // A client resumes the cluster: its writer (the pooled process again, or another) gets a
+    // credential minted after the revocation, and the data is there.
+    const again = endpointClient(serverless);
+    clients.push(again);
+    await again.connect();
+    assert.equal(await again.get('revoked-key'), 'kept');
   });
 });

@@ -3,7 +3,8 @@
 // credential the control plane minted for one volume (a writer) is let through. Checked from the
 // outside, as an attacker on the host would try it: raw sockets without the secret or with a wrong
 // one, a writer with a credential for volume A reaching for volume B, an expired credential, a
-// replayed hello, random bytes; and a rotation of the secret under load without a failed command.
+// replayed hello, random bytes, a revoked credential; and a rotation of the secret under load
+// without a failed command.
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +28,7 @@ import { waitUntil } from '../support/wait.js';
 
 const VOLUME_A = 'tenant-a';
 const VOLUME_B = 'tenant-b';
+const WEEK_MS = 7 * 24 * 3_600_000;
 
 /** A raw connection to one storage node: what an attacker's script would open. */
 class RawLink {
@@ -292,6 +294,47 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
       [{ key: 'after-fuzz', value: Buffer.from('1') }],
     );
     assert.equal(result.outcome, 'committed');
+  });
+
+  it('closes a revoked writer’s links, idle ones too, and refuses it; a credential minted after opens links', async () => {
+    const coordinatorId = 77;
+    const before0 = await counters(0);
+    const revoked = new QuorumClient({
+      writerId: 'revoked-a',
+      coordinatorId,
+      nodes: fleet.nodes,
+      credential: fleet.credential(VOLUME_A, { coordinatorId }),
+      timing: { readDeadlineMs: 1_000 },
+    });
+    clients.push(revoked);
+    const bystander = clientFor(VOLUME_A, 'bystander-a');
+    await revoked.waitForNodes(6, 10_000);
+    await bystander.waitForNodes(6, 10_000);
+    const write = (client: QuorumClient, key: string) =>
+      client.commit(VOLUME_A, [{ key, seq: 0 }], [{ key, value: Buffer.from(key) }]);
+    assert.equal((await write(revoked, 'before-revocation')).outcome, 'committed');
+    // The writer left its cluster: every credential minted for it so far is revoked.
+    fleet.writeRevocations([{ volume: VOLUME_A, coordinatorId, expiresAtMsAtMost: Date.now() + WEEK_MS }]);
+    // Its links are idle: the nodes close them at their next look (file and sweep, a second each).
+    await waitUntil('the revoked writer has no link left', 10_000, () => revoked.connectedNodes === 0);
+    await assert.rejects(revoked.read(VOLUME_A, ['before-revocation']));
+    assert.equal(revoked.connectedNodes, 0, 'a revoked credential opened a link again');
+    const after0 = await counters(0);
+    assert.ok(after0.revokedLinks > before0.revokedLinks, 'the closed link is counted');
+    assert.ok(after0.refusedHandshakes > before0.refusedHandshakes, 'its reconnects are refused');
+    // Another writer of the volume is untouched, and the same pair with a credential minted after
+    // the revocation (a pooled process attached again) is let in.
+    assert.equal((await write(bystander, 'bystander-after')).outcome, 'committed');
+    const returning = new QuorumClient({
+      writerId: 'returning-a',
+      coordinatorId,
+      nodes: fleet.nodes,
+      credential: fleet.credential(VOLUME_A, { coordinatorId, ttlMs: WEEK_MS + 60_000 }),
+    });
+    clients.push(returning);
+    await returning.waitForNodes(6, 10_000);
+    assert.equal((await write(returning, 'returning-after')).outcome, 'committed');
+    fleet.writeRevocations([]);
   });
 
   it('rotates the fleet secret under load without a failed command', async () => {

@@ -18,9 +18,11 @@ import {
   type LinkTlsClient,
   mintWriterCredential,
   newFleetSecretKey,
+  type Revocation,
   readFleetSecretsFile,
   type WriterCredential,
   writeFleetSecretsFile,
+  writeRevocationsFile,
   writerHello,
 } from '../../libs/wire/src/index.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
@@ -57,6 +59,8 @@ export interface StorageFleet {
   ): WriterCredential;
   /** With `secured`: the secrets as the nodes will read them next (a rotation), the current first. */
   writeSecrets(secrets: readonly FleetSecret[]): void;
+  /** With `secured`: the revoked credentials the nodes will read next (they look once a second). */
+  writeRevocations(revocations: readonly Revocation[]): void;
   /**
    * With `tls`: the throwaway CA the nodes' certificate is signed by (its file, and what a client's
    * `tls` option wants), else null.
@@ -110,6 +114,7 @@ export async function startStorageFleet(
     tlsFiles === null ? null : { caFile: tlsFiles.caFile, client: { ca: tlsFiles.ca } };
   const secretsFile = options.secured === true ? join(dataRoot, 'fleet-secrets') : null;
   if (secretsFile !== null) writeFleetSecretsFile(secretsFile, [fleetSecret(newFleetSecretKey())]);
+  const revocationsFile = secretsFile === null ? null : join(dataRoot, 'revoked-credentials');
   const secured = (): string => {
     if (secretsFile === null) throw new Error('this storage fleet was started without secured: true');
     return secretsFile;
@@ -183,7 +188,12 @@ export async function startStorageFleet(
           HOST: '127.0.0.1',
           BOREALIS_EXIT_WITH_PARENT: '1',
           BOREALIS_NODE_TOKEN: token,
-          ...(secretsFile !== null ? { BOREALIS_FLEET_SECRETS_FILE: secretsFile } : {}),
+          ...(secretsFile !== null
+            ? {
+                BOREALIS_FLEET_SECRETS_FILE: secretsFile,
+                BOREALIS_REVOKED_CREDENTIALS_FILE: revocationsFile ?? '',
+              }
+            : {}),
           ...(tlsFiles !== null
             ? {
                 BOREALIS_INTERNAL_TLS_CERT_FILE: tlsFiles.certFile,
@@ -229,6 +239,10 @@ export async function startStorageFleet(
     tls,
     credential,
     writeSecrets: (secrets) => writeFleetSecretsFile(secured(), secrets),
+    writeRevocations: (revocations) => {
+      secured();
+      writeRevocationsFile(revocationsFile as string, revocations);
+    },
     process: current,
     isRunning: (index) => {
       const running = processes[index];

@@ -20,10 +20,12 @@ import {
   type LinkTlsClient,
   type LinkTlsServer,
   parseFleet,
+  type RevocationList,
   readLinkTlsCa,
   storageNodeTlsFiles,
   watchFleetSecretsFile,
   watchLinkTlsServer,
+  watchRevocationsFile,
 } from '../../../libs/wire/src/index.js';
 import { adminRoutes } from './admin-routes.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
@@ -36,7 +38,8 @@ const USAGE =
   'usage: storage-node --id <id> --az <az> [--port <port>] [--data-dir <dir>] [--members s1=host:port,…six in all] ' +
   '(or env STORAGE_NODE_ID, STORAGE_NODE_AZ, QUORUM_PORT, STORAGE_DATA_DIR, STORAGE_MEMBERS; ' +
   'BOREALIS_FLEET_SECRETS_FILE authenticates every link; BOREALIS_INTERNAL_TLS_CERT_FILE, _KEY_FILE and ' +
-  '_CA_FILE serve the port over TLS and verify peers; BOREALIS_NODE_TOKEN is required for the admin routes); ' +
+  '_CA_FILE serve the port over TLS and verify peers; BOREALIS_REVOKED_CREDENTIALS_FILE names revoked writer ' +
+  'credentials; BOREALIS_NODE_TOKEN is required for the admin routes); ' +
   'id and az are 1-32 characters of a-z, 0-9 and -, e.g. --id s1 --az az-a';
 
 interface Settings {
@@ -161,6 +164,16 @@ async function main(): Promise<void> {
       return exitWithError(APP, (error as Error).message, 2);
     }
   }
+  // Writer credentials revoked before their expiry (docs/security.md), beside the fleet secrets.
+  let revocations: (() => RevocationList) | undefined;
+  const revocationsFile = process.env.BOREALIS_REVOKED_CREDENTIALS_FILE;
+  if (revocationsFile !== undefined && revocationsFile !== '') {
+    try {
+      revocations = watchRevocationsFile(revocationsFile, (line) => console.log(`${label}: ${line}`));
+    } catch (error) {
+      return exitWithError(APP, (error as Error).message, 2);
+    }
+  }
   // Internal TLS (docs/adr/0014): the port serves TLS only, and peer links verify with the CA.
   let tls: { server: () => LinkTlsServer; client: LinkTlsClient } | undefined;
   try {
@@ -179,6 +192,7 @@ async function main(): Promise<void> {
     host,
     log: (line) => console.log(line),
     ...(fleetSecrets !== undefined ? { fleetSecrets } : {}),
+    ...(revocations !== undefined ? { revocations } : {}),
     ...(tls !== undefined ? { tls } : {}),
   });
   try {

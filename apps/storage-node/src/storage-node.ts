@@ -26,6 +26,7 @@ import {
 } from '../../../libs/wire/src/link-auth.js';
 import { type LinkTlsClient, type LinkTlsServer, tlsErrorReason } from '../../../libs/wire/src/link-tls.js';
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
+import { isRevoked, type RevocationList } from '../../../libs/wire/src/revocations.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
 import { decodeRecords, decodeSnapshot } from './record-codec.js';
 import { DurableLog } from './storage/durable-log.js';
@@ -55,6 +56,12 @@ export interface StorageNodeOptions {
    * tools and tests that say so.
    */
   fleetSecrets?: () => readonly FleetSecret[];
+  /**
+   * Writer credentials revoked before their expiry (libs/wire/src/revocations.ts), looked at on
+   * every writer message and hello, and once a second for idle writer links: a revoked writer's
+   * links are closed, and it cannot open new ones.
+   */
+  revocations?: () => RevocationList;
   /**
    * TLS on the storage links (docs/adr/0014): the node serves its port over TLS only (a plain
    * connection fails the TLS handshake and is refused), and dials its peers over TLS, verifying
@@ -86,6 +93,8 @@ const HANDSHAKES_PENDING_MAX = 256;
 const HELLO_BYTES_MAX = 64 * 1024;
 /** Refused handshakes logged per minute at most (the rest are counted). */
 const REFUSALS_LOGGED_PER_MINUTE = 10;
+/** Idle writer links are checked against the revocations this often (busy ones at every message). */
+const REVOCATION_SWEEP_MS = 1_000;
 
 /** Messages a writer may send: its commits, recoveries and reads. Replica traffic is for peers. */
 const WRITER_MESSAGE_TYPES: ReadonlySet<string> = new Set([
@@ -107,14 +116,19 @@ interface LinkRights {
 
 export class StorageNodeServer {
   private readonly core: StorageNodeCore;
-  private readonly options: Required<Omit<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls'>> &
-    Pick<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls'>;
+  private readonly options: Required<
+    Omit<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls' | 'revocations'>
+  > &
+    Pick<StorageNodeOptions, 'timing' | 'fleetSecrets' | 'tls' | 'revocations'>;
   private log: DurableLog | null = null;
   private server: Server | null = null;
   private readonly peers = new Map<string, OutboundLink>();
   private readonly writers = new Map<string, Socket>();
   /** The volume of each writer connection under a credential. */
   private readonly writerVolumes = new WeakMap<Socket, string>();
+  /** What each writer connection under a credential may do: for closing revoked ones. */
+  private readonly writerRights = new Map<Socket, LinkRights>();
+  private revocationTimer: NodeJS.Timeout | null = null;
   private readonly sockets = new Set<Socket>();
   private tickTimer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -131,6 +145,8 @@ export class StorageNodeServer {
     refusedMessages: 0,
     /** Writers' messages after their credential expired. */
     expiredMessages: 0,
+    /** Writer connections closed because their credential was revoked (docs/security.md). */
+    revokedLinks: 0,
     /**
      * Connections whose TLS handshake failed or did not finish in time (a plain client, a client
      * that does not trust this node's certificate): counted in refusedHandshakes too.
@@ -272,6 +288,28 @@ export class StorageNodeServer {
       });
     });
     this.tickTimer = setInterval(() => this.core.tick(), this.options.tickIntervalMs);
+    if (this.options.revocations !== undefined) {
+      this.revocationTimer = setInterval(() => this.closeRevokedLinks(), REVOCATION_SWEEP_MS);
+      this.revocationTimer.unref();
+    }
+  }
+
+  /** Closes the links of writers whose credential was revoked, idle ones included. */
+  private closeRevokedLinks(): void {
+    const revocations = this.options.revocations?.();
+    if (revocations === undefined || revocations.size === 0) return;
+    for (const [socket, rights] of this.writerRights) {
+      if (rights.claims !== null && isRevoked(revocations, rights.claims)) this.closeRevoked(socket, rights);
+    }
+  }
+
+  private closeRevoked(socket: Socket, rights: LinkRights): void {
+    this.writerRights.delete(socket);
+    this.auth.revokedLinks++;
+    this.options.log(
+      `storage-node ${this.options.nodeId}: closed writer ${rights.id}'s link: its credential for volume ${rights.claims?.volume} was revoked`,
+    );
+    socket.destroy();
   }
 
   get listeningPort(): number {
@@ -283,6 +321,7 @@ export class StorageNodeServer {
     this.stopped = true;
     this.core.stop();
     if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    if (this.revocationTimer !== null) clearInterval(this.revocationTimer);
     for (const link of this.peers.values()) link.close();
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -475,7 +514,10 @@ export class StorageNodeServer {
           if (!this.renew(socket, rights, message, nonce)) return;
           continue;
         }
-        if (!this.permits(rights, message)) continue;
+        if (!this.permits(socket, rights, message)) {
+          if (socket.destroyed) return;
+          continue;
+        }
         this.core.receive(rights.id, message);
       }
     });
@@ -498,6 +540,7 @@ export class StorageNodeServer {
       }
       endHandshake();
       this.sockets.delete(socket);
+      this.writerRights.delete(socket);
       const id = (rights as LinkRights | null)?.id;
       if (id !== undefined && this.writers.get(id) === socket) {
         this.writers.delete(id);
@@ -520,7 +563,7 @@ export class StorageNodeServer {
   }
 
   /** Whether an authenticated link may send this message; a refusal is counted, not answered. */
-  private permits(rights: LinkRights, message: unknown): boolean {
+  private permits(socket: Socket, rights: LinkRights, message: unknown): boolean {
     if (rights.role === 'peer' || rights.claims === null) return true;
     const candidate = message as { type?: unknown; volume?: unknown } | null;
     if (
@@ -537,7 +580,17 @@ export class StorageNodeServer {
       this.auth.expiredMessages++;
       return false;
     }
+    const revocations = this.options.revocations?.();
+    if (revocations !== undefined && isRevoked(revocations, rights.claims)) {
+      this.closeRevoked(socket, rights);
+      return false;
+    }
     return true;
+  }
+
+  private revoked(claims: WriterClaims): boolean {
+    const revocations = this.options.revocations?.();
+    return revocations !== undefined && isRevoked(revocations, claims);
   }
 
   /** A writer's hello on its open link: a fresh credential for the same writer and volume. */
@@ -552,6 +605,13 @@ export class StorageNodeServer {
       verdict.claims.volume !== rights.claims?.volume
     ) {
       this.refuse(socket, verdict.ok ? 'a renewed hello for another writer or volume' : verdict.reason);
+      return false;
+    }
+    if (this.revoked(verdict.claims)) {
+      this.refuse(
+        socket,
+        `writer ${verdict.id}'s renewed credential for volume ${verdict.claims.volume} is revoked`,
+      );
       return false;
     }
     rights.claims = verdict.claims;
@@ -573,6 +633,13 @@ export class StorageNodeServer {
         }
         return { id: verdict.id, role: 'peer', claims: null };
       }
+      if (this.revoked(verdict.claims)) {
+        this.refuse(
+          socket,
+          `writer ${verdict.id}'s credential for volume ${verdict.claims.volume} is revoked`,
+        );
+        return null;
+      }
       // Replies go to a writer by its id: an id in use for another volume is not taken over.
       const holder = this.writers.get(verdict.id);
       const holderVolume = holder === undefined ? undefined : this.writerVolumes.get(holder);
@@ -587,7 +654,9 @@ export class StorageNodeServer {
         ? hello.notifyVolumes.filter((volume) => volume === verdict.claims.volume)
         : [];
       this.core.writerConnected(verdict.id, notify);
-      return { id: verdict.id, role: 'writer', claims: verdict.claims };
+      const rights: LinkRights = { id: verdict.id, role: 'writer', claims: verdict.claims };
+      this.writerRights.set(socket, rights);
+      return rights;
     }
     const id = this.identifyOpen(socket, message);
     return id === null ? null : { id, role: (message as HelloMessage).role, claims: null };

@@ -45,3 +45,14 @@ export {
   writerTlsCaFile,
 } from './link-tls.js';
 export { DEFAULT_FLEET, formatFleet, type NodeAddress, parseFleet } from './node-addresses.js';
+export {
+  firstAcceptedExpiry,
+  isRevoked,
+  parseRevocations,
+  type Revocation,
+  type RevocationList,
+  readRevocationsFile,
+  revocationList,
+  watchRevocationsFile,
+  writeRevocationsFile,
+} from './revocations.js';

@@ -195,6 +195,7 @@ export class DataNodesService {
       await this.retire(node, 'its detach failed');
       return;
     }
+    await this.revokeCredentials(node);
     const poolSize = await this.repository.countDataNodes(['starting', 'pool']);
     if (!this.stopping && poolSize < this.config.warmPoolSize) {
       await this.repository.moveDataNode(node.id, ['detaching'], 'pool', {
@@ -300,6 +301,23 @@ export class DataNodesService {
     }
   }
 
+  /**
+   * A writer left its cluster: every credential it was given for the cluster's volume is revoked
+   * (docs/security.md), so that one copied out of the process opens nothing from now on. A node
+   * that held no cluster, or whose cluster is gone with its volume, has nothing to revoke.
+   */
+  private async revokeCredentials(node: DataNode): Promise<void> {
+    if (node.clusterId === null) return;
+    try {
+      const volume = await this.repository.volumeOfCluster(node.clusterId);
+      if (volume !== null) this.secrets.revoke(volume, node.coordinatorId);
+    } catch (error) {
+      this.logger.error(
+        `could not revoke the credentials of ${node.id} (cluster ${node.clusterId}): ${(error as Error).message}; they stay valid until they expire`,
+      );
+    }
+  }
+
   /** Detaches whatever the process is attached to and pools it; its cluster, if any, lost a writer. */
   private async reset(row: DataNode, instance: FleetInstance): Promise<void> {
     try {
@@ -319,6 +337,7 @@ export class DataNodesService {
       await this.retire(row, 'its reset failed');
       return;
     }
+    await this.revokeCredentials(row);
     await this.repository.moveDataNode(row.id, [row.state], 'pool', {
       clusterId: null,
       cu: null,
@@ -333,6 +352,7 @@ export class DataNodesService {
     const wasWriter = ['attaching', 'attached', 'detaching'].includes(row.state);
     if (!(await this.repository.moveDataNode(row.id, [row.state], 'dead'))) return;
     this.logger.warn(`data node ${row.id} is gone: ${reason}`);
+    if (wasWriter) await this.revokeCredentials(row);
     if (wasWriter && row.clusterId !== null) this.emitLost(row, reason);
   }
 
@@ -356,6 +376,7 @@ export class DataNodesService {
         )
         .catch(() => undefined);
     }
+    await this.revokeCredentials(node);
     await this.repository.moveDataNode(
       node.id,
       ['starting', 'pool', 'attaching', 'attached', 'detaching'],

@@ -8,12 +8,16 @@ import { dirname, resolve } from 'node:path';
 import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import {
   type FleetSecret,
+  firstAcceptedExpiry,
   fleetSecret,
   mintWriterCredential,
   newFleetSecretKey,
   readFleetSecretsFile,
+  readRevocationsFile,
+  revocationList,
   type WriterCredential,
   writeFleetSecretsFile,
+  writeRevocationsFile,
 } from '../../../../libs/wire/src/index.js';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.js';
 
@@ -35,9 +39,12 @@ export class FleetSecrets {
   private readonly logger = new Logger('FleetSecrets');
   /** The secrets file every storage node reads (BOREALIS_FLEET_SECRETS_FILE). */
   readonly file: string;
+  /** Writer credentials revoked before their expiry (BOREALIS_REVOKED_CREDENTIALS_FILE). */
+  readonly revocationsFile: string;
 
   constructor(@Inject(CONTROL_PLANE_CONFIG) config: ControlPlaneConfig) {
     this.file = resolve(config.dataDir, 'fleet-secrets');
+    this.revocationsFile = resolve(config.dataDir, 'revoked-credentials');
     if (!existsSync(this.file)) {
       mkdirSync(dirname(this.file), { recursive: true });
       writeFleetSecretsFile(this.file, [fleetSecret(newFleetSecretKey())]);
@@ -45,6 +52,7 @@ export class FleetSecrets {
     }
     // Fails the start with a message that says what to fix (mode, content).
     readFleetSecretsFile(this.file);
+    readRevocationsFile(this.revocationsFile);
   }
 
   private secrets(): FleetSecret[] {
@@ -53,12 +61,33 @@ export class FleetSecrets {
 
   /** A credential for a writer of `volume`: its storage links prove it, it grants nothing else. */
   credentialFor(clusterId: string, volume: string, coordinatorId: number): WriterCredential {
+    // A revocation of this pair (the process was detached before, and now attaches to the same
+    // volume again) covers credentials expiring up to its time: this one must expire later.
+    const revoked = revocationList(readRevocationsFile(this.revocationsFile));
     return mintWriterCredential(this.secrets()[0] as FleetSecret, {
       cluster: clusterId,
       volume,
       coordinatorId,
-      expiresAtMs: Date.now() + CREDENTIAL_TTL_MS,
+      expiresAtMs: Math.max(
+        Date.now() + CREDENTIAL_TTL_MS,
+        firstAcceptedExpiry(revoked, volume, coordinatorId),
+      ),
     });
+  }
+
+  /**
+   * Revokes every credential minted so far for a writer of `volume` (docs/security.md): storage
+   * nodes close its links within a second and refuse them from then on. Called when a writer
+   * leaves its cluster; entries whose credentials have all expired are dropped here.
+   */
+  revoke(volume: string, coordinatorId: number): void {
+    const nowMs = Date.now();
+    const kept = readRevocationsFile(this.revocationsFile).filter(
+      (revocation) => revocation.expiresAtMsAtMost > nowMs,
+    );
+    kept.push({ volume, coordinatorId, expiresAtMsAtMost: nowMs + CREDENTIAL_TTL_MS });
+    writeRevocationsFile(this.revocationsFile, kept);
+    this.logger.log(`revoked the credentials of writer ${coordinatorId} for volume ${volume}`);
   }
 
   /**

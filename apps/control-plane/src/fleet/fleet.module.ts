@@ -31,6 +31,7 @@ function driverFor(config: ControlPlaneConfig, secrets: FleetSecrets, tokens: No
     proxyTls: config.endpointTls,
     log: (line) => logger.log(line),
     fleetSecretsFile: secrets.file,
+    revocationsFile: secrets.revocationsFile,
     nodeToken: (role, id) => tokens.tokenFor(role, id),
     internalTls: config.internalTls,
   });

@@ -48,6 +48,8 @@ export interface LocalDriverOptions {
   log: (line: string) => void;
   /** The fleet secrets file, for storage nodes only (data nodes get credentials, never this). */
   fleetSecretsFile?: string;
+  /** Revoked writer credentials, for storage nodes only. */
+  revocationsFile?: string;
   /**
    * The admin-API token of a data node or storage node (NodeTokens), passed in its environment:
    * a command line can be read by every user of the host, a process's environment only by its own.
@@ -212,7 +214,12 @@ export class LocalDriver implements ComputeDriver {
       BOREALIS_REGISTRY_FILE: registryFile,
       ...(spec.role === 'proxy' ? { PROXY_ID: spec.id, ...this.tlsEnvironment() } : {}),
       ...(spec.role === 'storage-node' && this.options.fleetSecretsFile !== undefined
-        ? { BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile }
+        ? {
+            BOREALIS_FLEET_SECRETS_FILE: this.options.fleetSecretsFile,
+            ...(this.options.revocationsFile !== undefined
+              ? { BOREALIS_REVOKED_CREDENTIALS_FILE: this.options.revocationsFile }
+              : {}),
+          }
         : {}),
       // The proxy serves no admin calls: it gets no token.
       ...(spec.role === 'proxy' ? {} : { [NODE_TOKEN_ENV]: this.options.nodeToken(spec.role, spec.id) }),

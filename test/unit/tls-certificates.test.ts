@@ -98,6 +98,23 @@ describe('endpoint certificates', () => {
       JSON.stringify(planCertificates({ ca: true, server: valid }, [...names, 'db.example.net'], NOW)),
       /does not name db.example.net/,
     );
+    // A CA near its own end is made again with its server certificate (at a start only).
+    assert.deepEqual(
+      planCertificates(
+        { ca: true, caNotAfter: new Date(NOW.getTime() + 10 * DAY_MS), server: valid },
+        names,
+        NOW,
+      ),
+      { make: 'ca-and-server', reason: 'the local CA ends in 10 days' },
+    );
+    assert.equal(
+      planCertificates(
+        { ca: true, caNotAfter: new Date(NOW.getTime() + 400 * DAY_MS), server: valid },
+        names,
+        NOW,
+      ).make,
+      'nothing',
+    );
     const orphan = { ...valid, signedByCa: false };
     assert.match(
       JSON.stringify(planCertificates({ ca: true, server: orphan }, names, NOW)),

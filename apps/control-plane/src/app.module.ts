@@ -12,6 +12,7 @@ import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { TlsModule } from './tls/tls.module.js';
 
 /** The control plane: one module per bounded context, wired to one configuration. */
 @Module({})
@@ -32,6 +33,7 @@ export class AppModule {
         AutoscalingModule,
         HealthModule,
         MetricsModule,
+        TlsModule,
       ],
     };
   }

@@ -1,7 +1,7 @@
 // When the platform makes its own endpoint certificates (docs/adr/0012), what to make at start:
 // nothing (the files on disk serve), a new server certificate from the same CA (it ends soon, it
 // lacks a name the endpoints are reached by, or it is missing), or a new CA and server
-// certificate (no CA yet). Pure: the caller reads the files and writes what is planned.
+// certificate (no CA yet, or the CA itself ends soon). Pure: the caller reads the files and writes what is planned.
 import { canonicalAddress } from '../../../../libs/tls/src/index.js';
 
 /** Made again when it has less than this left, so that it never ends while the platform runs. */
@@ -21,6 +21,8 @@ export interface ServerCertificateOnDisk {
 export interface OnDisk {
   /** The CA's certificate and key are both there and readable. */
   ca: boolean;
+  /** When the CA's certificate ends, if it could be read. */
+  caNotAfter?: Date;
   server: ServerCertificateOnDisk | null;
 }
 
@@ -40,6 +42,17 @@ export function serverNames(endpointHost: string): string[] {
 
 export function planCertificates(onDisk: OnDisk, names: readonly string[], now: Date): CertificatePlan {
   if (!onDisk.ca) return { make: 'ca-and-server', reason: 'no local CA yet' };
+  if (onDisk.caNotAfter !== undefined) {
+    const caDaysLeft = (onDisk.caNotAfter.getTime() - now.getTime()) / DAY_MS;
+    if (caDaysLeft < SERVER_RENEW_BEFORE_DAYS)
+      return {
+        make: 'ca-and-server',
+        reason:
+          caDaysLeft <= 0
+            ? 'the local CA has expired'
+            : `the local CA ends in ${Math.floor(caDaysLeft)} days`,
+      };
+  }
   const server = onDisk.server;
   if (server === null) return { make: 'server', reason: 'no server certificate yet' };
   if (!server.signedByCa)

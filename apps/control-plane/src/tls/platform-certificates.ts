@@ -37,16 +37,21 @@ export function platformCertificateFiles(
   };
 }
 
-/** Makes what the plan says is missing under `directory`; returns what it made. */
+/**
+ * Makes what the plan says is missing under `directory`; returns the plan. With `newAuthority`
+ * false (a renewal while the platform runs), a plan that needs a new CA is returned unmade: every
+ * client and node trusts the CA it read at its start, so a new one waits for a restart.
+ */
 export async function ensurePlatformCertificates(
   directory: string,
   names: readonly string[],
   now: Date,
   certificate: PlatformCertificate = 'server',
+  newAuthority = true,
 ): Promise<CertificatePlan> {
   const files = platformCertificateFiles(directory, certificate);
   const plan = planCertificates(await readOnDisk(files), names, now);
-  if (plan.make === 'nothing') return plan;
+  if (plan.make === 'nothing' || (plan.make === 'ca-and-server' && !newAuthority)) return plan;
   // Readable by others (a client of another local user needs ca.pem); the keys are not.
   mkdirSync(directory, { recursive: true, mode: 0o755 });
   let authority: PemPair;
@@ -70,12 +75,20 @@ export async function ensurePlatformCertificates(
 async function readOnDisk(files: PlatformCertificateFiles): Promise<OnDisk> {
   const caPem = readIfThere(files.caFile);
   const ca = caPem !== null && existsSync(files.caKeyFile);
+  let caNotAfter: Date | undefined;
+  try {
+    if (caPem !== null) caNotAfter = describeCertificate(caPem).notAfter;
+  } catch {
+    // An unreadable CA certificate is found out when a certificate is signed with it.
+  }
   const serverPem = readIfThere(files.certFile);
-  if (!ca || serverPem === null || !existsSync(files.keyFile)) return { ca, server: null };
+  if (!ca || serverPem === null || !existsSync(files.keyFile))
+    return { ca, ...(caNotAfter !== undefined ? { caNotAfter } : {}), server: null };
   try {
     const facts = describeCertificate(serverPem);
     return {
       ca,
+      ...(caNotAfter !== undefined ? { caNotAfter } : {}),
       server: {
         notAfter: facts.notAfter,
         names: facts.names,
@@ -84,7 +97,7 @@ async function readOnDisk(files: PlatformCertificateFiles): Promise<OnDisk> {
     };
   } catch {
     // Not a certificate we can read: made again.
-    return { ca, server: null };
+    return { ca, ...(caNotAfter !== undefined ? { caNotAfter } : {}), server: null };
   }
 }
 

@@ -204,6 +204,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `\`redis-benchmark -t <test> -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES} [-P ${PIPELINE}] --csv [--tls --cacert ca.pem]\`, one test at a time, four runs each in the order plain, TLS, TLS, plain (both sides see the same warm-up and drift), summed per side: ${BOREALIS_REQUESTS.toLocaleString('en-US')} requests per run through the Borealis endpoint, ${REDIS_REQUESTS.toLocaleString('en-US')} against Redis.`,
         `Borealis: one proxy (TLS 1.3, a P-256 certificate from the platform's local CA, as \`npm start\` makes it) in front of one data node at ${CU_PER_WRITER_MAX} CU with a budget that never throttles, over six storage nodes. Redis 7: one process with a plain and a TLS port and the same certificate, no persistence, so that its ratio is TLS alone.`,
         `redis-benchmark opens its ${CLIENTS} connections once per test, so the handshake cost is amortised; the rows show the cost of encrypting the stream. CPU µs per request: user + system CPU time of the process that terminates TLS (the proxy; redis-server) during the test, over its requests.`,
+        'Through the proxy, requests/s are bound by the data node and the six storage nodes behind it, which vary from one run to the next by more than TLS costs (a TLS/plain ratio above 1 is that noise); the proxy\'s CPU per request is the figure that shows what TLS costs.',
         `TLS handshake failures at the proxy over the run: ${handshakeFailures}. Run with \`npm run bench -- endpoint-tls\`.`,
       ],
     };

@@ -33,6 +33,36 @@ function filesUnder(dir: string): string[] {
   );
 }
 
+/**
+ * INCRs of `key` one after another until stopped: `stopAfter(n)` lets n more succeed (bounded in
+ * time), stops, asserts that none failed, and resolves with how many succeeded in all.
+ */
+function incrementUnderWay(redis: Redis, key: string): { stopAfter(more: number): Promise<number> } {
+  let stop = false;
+  let done = 0;
+  const failures: string[] = [];
+  const load = (async () => {
+    while (!stop) {
+      try {
+        await redis.incr(key);
+        done++;
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+    }
+  })();
+  return {
+    async stopAfter(more) {
+      const target = done + more;
+      await waitUntil(`${more} more INCRs of ${key}`, 30_000, () => done >= target || failures.length > 0);
+      stop = true;
+      await load;
+      assert.deepEqual(failures, []);
+      return done;
+    },
+  };
+}
+
 interface StorageHealth {
   linkAuth: { mode: string; accepted?: string[] };
   counters: { refusedHandshakes: number };
@@ -144,19 +174,7 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     const first = await credentialOf();
     assert.ok(first !== null, 'the writer holds a credential');
 
-    let stop = false;
-    let done = 0;
-    const failures: string[] = [];
-    const load = (async () => {
-      while (!stop) {
-        try {
-          await redis.incr('adoption-counter');
-          done++;
-        } catch (error) {
-          failures.push((error as Error).message);
-        }
-      }
-    })();
+    const load = incrementUnderWay(redis, 'adoption-counter');
     await platform.killControlPlane();
     await platform.restartControlPlane();
     await waitUntil('the adopted writer holds a fresh credential', 60_000, async () => {
@@ -166,11 +184,7 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     const renewed = await credentialOf();
     assert.equal(renewed?.volume, first.volume);
     // The renewed credential opens the links: commands keep committing after it.
-    const target = done + 50;
-    await waitUntil('50 INCRs after the renewal', 30_000, () => done >= target);
-    stop = true;
-    await load;
-    assert.deepEqual(failures, []);
+    const done = await load.stopAfter(50);
     assert.equal(closes, 0, 'the client connection was dropped');
     assert.equal(Number(await redis.get('adoption-counter')), done);
   });
@@ -179,19 +193,7 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
     const redis = endpointClient(cluster);
     clients.push(redis);
     await redis.connect();
-    let stop = false;
-    let done = 0;
-    const failures: string[] = [];
-    const load = (async () => {
-      while (!stop) {
-        try {
-          await redis.incr('rotation-counter');
-          done++;
-        } catch (error) {
-          failures.push((error as Error).message);
-        }
-      }
-    })();
+    const load = incrementUnderWay(redis, 'rotation-counter');
     const rotation = await platform.api.post('/v1/fleet/secret/rotate', {});
     assert.equal(rotation.status, 200, JSON.stringify(rotation.body));
     const body = rotation.body as { current: string; retired: string[]; writersRenewed: number };
@@ -200,13 +202,7 @@ describe('fleet authentication on the platform', { timeout: 300_000 }, () => {
       // Each node rereads the file at its next handshake; the accepted list may lag by a second.
       assert.ok(node.linkAuth.accepted?.includes(body.current) || node.linkAuth.accepted?.length === 2);
     }
-    const target = done + 50;
-    const deadline = Date.now() + 30_000;
-    while (done < target && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    stop = true;
-    await load;
-    assert.deepEqual(failures, []);
-    assert.ok(done >= target, `only ${done} INCRs`);
+    const done = await load.stopAfter(50);
     assert.equal(Number(await redis.get('rotation-counter')), done);
   });
 

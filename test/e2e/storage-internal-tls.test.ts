@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as connectTls } from 'node:tls';
-import { StorageNodeServer } from '../../apps/storage-node/src/storage-node.js';
 import { QuorumClient, type StorageNodeAddress } from '../../libs/storage-client/src/index.js';
 import { createCertificateAuthority } from '../../libs/tls/src/index.js';
 import {
@@ -23,7 +22,7 @@ import {
 } from '../../libs/wire/src/index.js';
 import { OutboundLink } from '../../libs/wire/src/outbound-link.js';
 import { freePort } from '../support/processes.js';
-import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+import { type StorageFleet, startLoneStorageNode, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'tls-volume';
@@ -226,20 +225,14 @@ describe('internal TLS on the storage links', { timeout: 240_000 }, () => {
     const port = await freePort();
     const peerPorts = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
     const nodeLines: string[] = [];
-    const node = new StorageNodeServer({
-      nodeId: 's1',
-      az: 'az-a',
-      host: '127.0.0.1',
-      port,
+    const secrets = [fleetSecret(newFleetSecretKey())];
+    const node = await startLoneStorageNode({
       dataDir,
-      members: [
-        { id: 's1', host: '127.0.0.1', port },
-        ...peerPorts.map((peerPort, index) => ({ id: `s${index + 2}`, host: '127.0.0.1', port: peerPort })),
-      ],
-      fleetSecrets: () => [fleetSecret(newFleetSecretKey())],
+      port,
+      peerPorts,
+      fleetSecrets: () => secrets,
       log: (line) => nodeLines.push(line),
     });
-    await node.start();
     const lines: string[] = [];
     const link = new OutboundLink({
       host: '127.0.0.1',

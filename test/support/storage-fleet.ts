@@ -338,6 +338,8 @@ export async function startLoneStorageNode(options: {
   port: number;
   peerPorts: number[];
   snapshotEveryRecords?: number;
+  fleetSecrets?: () => readonly FleetSecret[];
+  log?: (line: string) => void;
 }): Promise<StorageNodeServer> {
   const { dataDir, port, peerPorts } = options;
   const node = new StorageNodeServer({
@@ -353,7 +355,8 @@ export async function startLoneStorageNode(options: {
     ...(options.snapshotEveryRecords !== undefined
       ? { snapshotEveryRecords: options.snapshotEveryRecords }
       : {}),
-    log: () => undefined,
+    ...(options.fleetSecrets !== undefined ? { fleetSecrets: options.fleetSecrets } : {}),
+    log: options.log ?? (() => undefined),
   });
   await node.start();
   return node;

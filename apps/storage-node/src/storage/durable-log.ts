@@ -986,17 +986,8 @@ function writeFullySync(fd: number, buffers: Uint8Array[], position: number): vo
   let offset = position;
   while (pending.length > 0) {
     const bytesWritten = writevSync(fd, pending, offset);
-    if (bytesWritten <= 0) throw new Error(`write at byte ${offset} made no progress`);
     offset += bytesWritten;
-    // A short write is rare on a local file; carry on from where it stopped.
-    let skipped = bytesWritten;
-    let index = 0;
-    while (index < pending.length && skipped >= pending[index].length) {
-      skipped -= pending[index].length;
-      index++;
-    }
-    pending = pending.slice(index);
-    if (skipped > 0) pending[0] = pending[0].subarray(skipped);
+    pending = unwritten(pending, bytesWritten, offset);
   }
 }
 
@@ -1005,18 +996,23 @@ async function writeFully(file: FileHandle, buffers: Uint8Array[], position: num
   let offset = position;
   while (pending.length > 0) {
     const { bytesWritten } = await file.writev(pending, offset);
-    if (bytesWritten <= 0) throw new Error(`write at byte ${offset} made no progress`);
     offset += bytesWritten;
-    // A short write is rare on a local file; carry on from where it stopped.
-    let skipped = bytesWritten;
-    let index = 0;
-    while (index < pending.length && skipped >= pending[index].length) {
-      skipped -= pending[index].length;
-      index++;
-    }
-    pending = pending.slice(index);
-    if (skipped > 0) pending[0] = pending[0].subarray(skipped);
+    pending = unwritten(pending, bytesWritten, offset);
   }
+}
+
+/** What is left of `buffers` after a write of `bytesWritten` (a short write is rare on a local file). */
+function unwritten(buffers: Uint8Array[], bytesWritten: number, offset: number): Uint8Array[] {
+  if (bytesWritten <= 0) throw new Error(`write at byte ${offset} made no progress`);
+  let skipped = bytesWritten;
+  let index = 0;
+  while (index < buffers.length && skipped >= (buffers[index] as Uint8Array).length) {
+    skipped -= (buffers[index] as Uint8Array).length;
+    index++;
+  }
+  const rest = buffers.slice(index);
+  if (skipped > 0) rest[0] = (rest[0] as Uint8Array).subarray(skipped);
+  return rest;
 }
 
 /** Opens `path` for appending, cut to its first `bytes` bytes (durably); closed again if that fails. */

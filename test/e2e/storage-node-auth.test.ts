@@ -368,8 +368,17 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
       }
     };
     await waitForCommits(20);
-    // 1. Both accepted, the new one current: nodes reread the file at their next handshake.
+    // 1. Both accepted, the new one current. A node looks at the file again at most once a second
+    //    (at a handshake, or its /health): wait until all six know the new secret before a writer
+    //    relies on it, as the control plane's rotation does.
     fleet.writeSecrets([fresh, ...old]);
+    await waitUntil('every node accepts the new secret', 10_000, async () => {
+      for (let index = 0; index < 6; index++) {
+        const { linkAuth } = (await fleet.health(index)) as { linkAuth: { accepted?: string[] } };
+        if (!linkAuth.accepted?.includes(fresh.id)) return false;
+      }
+      return true;
+    });
     await waitForCommits(20);
     // 2. The writer gets a credential under the new secret, proven on its open links.
     writer.renewCredential(fleet.credential(VOLUME_A));

@@ -10,7 +10,7 @@ import {
 } from '../../../libs/health/src/index.js';
 import { type ProxyConfig, readConfig } from './config.js';
 import { ProxyServer } from './proxy.js';
-import { CertificateStore } from './tls/certificate.js';
+import { type LoadedCertificate, watchCertificate } from './tls/certificate.js';
 
 const APP = 'proxy';
 
@@ -24,20 +24,19 @@ async function main(): Promise<void> {
   }
   const label = `proxy ${config.proxyId}`;
   const log = (line: string) => console.log(`${label}: ${line}`);
-  let certificates: CertificateStore | null;
+  let certificate: (() => LoadedCertificate) | null;
   try {
-    certificates =
-      config.tls === null ? null : new CertificateStore(config.tls, log, config.tlsReloadCheckMs);
+    certificate = config.tls === null ? null : watchCertificate(config.tls, log, config.tlsReloadCheckMs);
   } catch (cause) {
     return exitWithError(APP, (cause as Error).message, 2);
   }
-  const certificate = certificates?.current() ?? null;
+  const served = certificate?.() ?? null;
   log(
-    certificate === null
+    served === null
       ? 'no TLS certificate (BOREALIS_TLS_CERT_FILE unset): TLS clients are refused'
-      : `TLS with ${certificate.subject} (${certificate.names}), valid to ${certificate.validTo}`,
+      : `TLS with ${served.subject} (${served.names}), valid to ${served.validTo}`,
   );
-  const proxy = new ProxyServer(config, log, certificates);
+  const proxy = new ProxyServer(config, log, certificate);
   const { registry } = proxy.context.metrics;
   let admin: HealthServer;
   try {

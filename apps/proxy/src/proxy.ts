@@ -12,7 +12,7 @@ import { HoldBudget } from './hold/hold-budget.js';
 import { ProxyMetrics } from './metrics/proxy-metrics.js';
 import { RouteSource } from './routes/route-source.js';
 import { type RouteChange, RouteTable } from './routes/route-table.js';
-import type { CertificateStore } from './tls/certificate.js';
+import type { LoadedCertificate } from './tls/certificate.js';
 
 const TICK_MS = 200;
 /** As often as the data nodes report: the autoscaler sees a step of load within this. */
@@ -35,7 +35,7 @@ export class ProxyServer {
   constructor(
     readonly config: ProxyConfig,
     private readonly log: (line: string) => void,
-    private readonly certificates: CertificateStore | null = null,
+    private readonly certificate: (() => LoadedCertificate) | null = null,
   ) {
     this.context = this.createContext();
     this.source = new RouteSource(config.redisUrl, config.redisPrefix, {
@@ -73,7 +73,7 @@ export class ProxyServer {
       budget: new HoldBudget(config.holdLimits),
       events,
       metrics,
-      certificates: this.certificates,
+      certificate: this.certificate,
       log: this.log,
       nextClientId: () => ++this.clientIds,
       admitClient: () => {
@@ -117,8 +117,8 @@ export class ProxyServer {
   }
 
   private describeCertificate(): { subject: string; names: string; validTo: string } | null {
-    if (this.certificates === null) return null;
-    const { subject, names, validTo } = this.certificates.current();
+    if (this.certificate === null) return null;
+    const { subject, names, validTo } = this.certificate();
     return { subject, names, validTo };
   }
 

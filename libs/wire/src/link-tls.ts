@@ -7,9 +7,10 @@
 //   BOREALIS_INTERNAL_TLS_CERT_FILE, BOREALIS_INTERNAL_TLS_KEY_FILE  a storage node serves TLS
 //   BOREALIS_INTERNAL_TLS_CA_FILE                                    links verify nodes with it
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { type ConnectionOptions, createSecureContext, type SecureContext } from 'node:tls';
+import { watchFiles } from '../../secrets/src/index.js';
 
 /** TLS 1.3 only: both ends are ours, so nothing older needs to be spoken. */
 export const LINK_TLS_MIN_VERSION = 'TLSv1.3';
@@ -121,31 +122,18 @@ const RECHECK_MS = 1_000;
  * most once a second, at a connection): the control plane renews the certificate at its start
  * (docs/adr/0014), and a node it adopted then serves the new one from its next connection. A pair
  * that cannot be loaded (say, the key written and the certificate not yet) keeps the last good one
- * and says why through `log`.
+ * and says why through `log`, once per change.
  */
 export function watchLinkTlsServer(
   files: Pick<InternalTlsFiles, 'certFile' | 'keyFile'>,
   log: (line: string) => void,
 ): () => LinkTlsServer {
-  let current = loadLinkTlsServer(files);
-  const stamp = () => `${statSync(files.certFile).mtimeMs}:${statSync(files.keyFile).mtimeMs}`;
-  let loadedStamp = stamp();
-  let checkedAtMs = Date.now();
-  return () => {
-    const now = Date.now();
-    if (now - checkedAtMs < RECHECK_MS) return current;
-    checkedAtMs = now;
-    try {
-      const seen = stamp();
-      if (seen === loadedStamp) return current;
-      current = loadLinkTlsServer(files);
-      loadedStamp = seen;
-      log(`TLS certificate reloaded from ${files.certFile} (valid to ${current.validTo})`);
-    } catch (error) {
-      log(`${(error as Error).message}; keeping the certificate loaded before`);
-    }
-    return current;
-  };
+  return watchFiles([files.certFile, files.keyFile], () => loadLinkTlsServer(files), {
+    recheckMs: RECHECK_MS,
+    log,
+    reloaded: (server) => `TLS certificate reloaded from ${files.certFile} (valid to ${server.validTo})`,
+    kept: (error) => `${error.message}; keeping the certificate loaded before`,
+  });
 }
 
 /** Codes of a certificate that did not verify, as OpenSSL names them through Node. */

@@ -11,7 +11,7 @@
 // The file is text, one revocation per line, `<expiresAtMsAtMost> <coordinatorId> <volume>`;
 // written by the control plane (mode 600, atomically) beside the fleet secrets, read by the
 // storage nodes, which look at it again at most once a second.
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readPrivateFile, watchFiles, writeFileAtomically } from '../../secrets/src/index.js';
 import type { WriterClaims } from './link-auth.js';
 
 export interface Revocation {
@@ -71,29 +71,17 @@ export function formatRevocations(revocations: readonly Revocation[]): string {
     .join('');
 }
 
+const WHAT = 'revocations file';
+
 /** Reads the file; a file that does not exist holds no revocation. Throws on others' read access. */
 export function readRevocationsFile(path: string): Revocation[] {
-  let mode: number;
-  try {
-    mode = statSync(path).mode;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new Error(`cannot read the revocations file ${path}: ${(error as Error).message}`);
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new Error(
-      `the revocations file ${path} may be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 ${path}`,
-    );
-  }
-  return parseRevocations(readFileSync(path, 'utf8'));
+  const text = readPrivateFile(path, WHAT);
+  return text === null ? [] : parseRevocations(text);
 }
 
 /** Writes the file with mode 600, atomically (a reader never sees half of it). */
 export function writeRevocationsFile(path: string, revocations: readonly Revocation[]): void {
-  const partial = `${path}.partial`;
-  writeFileSync(partial, formatRevocations(revocations), { mode: 0o600 });
-  chmodSync(partial, 0o600);
-  renameSync(partial, path);
+  writeFileAtomically(path, formatRevocations(revocations));
 }
 
 /** How often the file is looked at again, at most. */
@@ -104,31 +92,10 @@ const RECHECK_MS = 1_000;
  * once a second). A file that cannot be read keeps the last good list and says why, once per change.
  */
 export function watchRevocationsFile(path: string, log: (line: string) => void): () => RevocationList {
-  let list = revocationList(readRevocationsFile(path));
-  let stamp = stampOf(path);
-  let checkedAtMs = Date.now();
-  return () => {
-    const now = Date.now();
-    if (now - checkedAtMs < RECHECK_MS) return list;
-    checkedAtMs = now;
-    const current = stampOf(path);
-    if (current === stamp) return list;
-    stamp = current;
-    try {
-      list = revocationList(readRevocationsFile(path));
-      log(`revoked credentials reloaded: ${list.size} writer(s)`);
-    } catch (error) {
-      log(`${(error as Error).message}; keeping the revocations read before`);
-    }
-    return list;
-  };
-}
-
-function stampOf(path: string): string {
-  try {
-    const stat = statSync(path);
-    return `${stat.mtimeMs}:${stat.size}:${stat.ino}`;
-  } catch {
-    return 'absent';
-  }
+  return watchFiles([path], () => revocationList(readRevocationsFile(path)), {
+    recheckMs: RECHECK_MS,
+    log,
+    reloaded: (list) => `revoked credentials reloaded: ${list.size} writer(s)`,
+    kept: (error) => `${error.message}; keeping the revocations read before`,
+  });
 }

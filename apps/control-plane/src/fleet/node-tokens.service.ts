@@ -5,18 +5,10 @@
 // token of every process it adopts from the key, without storing or reading any token. Tokens
 // reach a process in its environment and the control plane's calls in a header; none is logged.
 import { createHmac, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  linkSync,
-  mkdirSync,
-  readFileSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { readRequiredPrivateFile } from '../../../../libs/secrets/src/index.js';
 import { CONTROL_PLANE_CONFIG, type ControlPlaneConfig } from '../config/config.js';
 import type { FleetInstance, FleetRole } from './compute-driver.js';
 import type { NodeAdminTarget } from './node-admin-client.js';
@@ -32,18 +24,7 @@ export function nodeToken(key: Buffer, role: FleetRole, id: string): string {
 
 /** Reads the key; throws a message that says what to fix (mode, content). */
 export function readNodeTokenKey(file: string): Buffer {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (error) {
-    throw new Error(`cannot read the node-token key ${file}: ${(error as Error).message}`);
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new Error(
-      `the node-token key ${file} may be read by others (mode ${(mode & 0o777).toString(8)}): chmod 600 ${file}`,
-    );
-  }
-  const text = readFileSync(file, 'utf8').trim();
+  const text = readRequiredPrivateFile(file, 'node-token key').trim();
   if (!new RegExp(`^[0-9a-f]{${KEY_BYTES * 2}}$`).test(text)) {
     throw new Error(
       `the node-token key ${file} is not ${KEY_BYTES * 2} hex digits: restore it, or delete it and restart ` +

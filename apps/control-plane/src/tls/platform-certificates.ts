@@ -4,8 +4,9 @@
 // certificates share the CA: `server` for the endpoints when the user brings none (docs/adr/0012),
 // `internal` for the storage nodes with BOREALIS_INTERNAL_TLS=1 (docs/adr/0014). Private keys are
 // mode 600; the CA's certificate is what clients are given (`redis-cli --tls --cacert <ca.pem>`).
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../../../../libs/secrets/src/index.js';
 import {
   createCertificateAuthority,
   createServerCertificate,
@@ -57,8 +58,8 @@ export async function ensurePlatformCertificates(
   let authority: PemPair;
   if (plan.make === 'ca-and-server') {
     authority = await createCertificateAuthority('Borealis local CA', now);
-    writeAtomically(files.caKeyFile, authority.privateKeyPem, 0o600);
-    writeAtomically(files.caFile, authority.certificatePem, 0o644);
+    writeFileAtomically(files.caKeyFile, authority.privateKeyPem, 0o600);
+    writeFileAtomically(files.caFile, authority.certificatePem, 0o644);
   } else {
     authority = {
       certificatePem: readFileSync(files.caFile, 'utf8'),
@@ -67,8 +68,8 @@ export async function ensurePlatformCertificates(
   }
   const server = await createServerCertificate(authority, names, now);
   // The key first: a certificate on disk without its key would be a broken pair.
-  writeAtomically(files.keyFile, server.privateKeyPem, 0o600);
-  writeAtomically(files.certFile, server.certificatePem, 0o644);
+  writeFileAtomically(files.keyFile, server.privateKeyPem, 0o600);
+  writeFileAtomically(files.certFile, server.certificatePem, 0o644);
   return plan;
 }
 
@@ -103,13 +104,4 @@ async function readOnDisk(files: PlatformCertificateFiles): Promise<OnDisk> {
 
 function readIfThere(path: string): string | null {
   return existsSync(path) ? readFileSync(path, 'utf8') : null;
-}
-
-/** Written whole or not at all: a start interrupted halfway leaves the old file, never half a new one. */
-function writeAtomically(path: string, text: string, mode: number): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, text, { mode });
-  // writeFileSync keeps the mode of an existing file, and the umask may have narrowed it.
-  chmodSync(temporary, mode);
-  renameSync(temporary, path);
 }

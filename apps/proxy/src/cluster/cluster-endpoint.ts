@@ -303,7 +303,7 @@ export class ClusterEndpoint implements EndpointServices {
     const { context } = this;
     return new ConnectionAcceptor({
       policy: () => this.route.tls,
-      secureContext: () => context.certificates?.current().context ?? null,
+      secureContext: () => context.certificate?.().context ?? null,
       handshakeTimeoutMs: context.config.tlsHandshakeTimeoutMs,
       serve: (socket, secure) => this.serve(socket, secure),
       refused: (reason, logLine) => {

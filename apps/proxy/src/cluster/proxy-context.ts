@@ -6,7 +6,7 @@ import type { ProxyConfig } from '../config.js';
 import type { EventPublisher } from '../events/event-publisher.js';
 import type { HoldBudget } from '../hold/hold-budget.js';
 import type { ProxyMetrics } from '../metrics/proxy-metrics.js';
-import type { CertificateStore } from '../tls/certificate.js';
+import type { LoadedCertificate } from '../tls/certificate.js';
 
 export interface ProxyContext {
   readonly config: ProxyConfig;
@@ -14,8 +14,8 @@ export interface ProxyContext {
   readonly budget: HoldBudget;
   readonly events: EventPublisher;
   readonly metrics: ProxyMetrics;
-  /** What TLS clients are served with; null when the proxy has no certificate. */
-  readonly certificates: CertificateStore | null;
+  /** The certificate new TLS clients are served with (reloaded when its files change); null: none. */
+  readonly certificate: (() => LoadedCertificate) | null;
   log(line: string): void;
   nextClientId(): number;
   /** Takes a place among the proxy's client connections; false when every place is taken. */

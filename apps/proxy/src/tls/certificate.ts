@@ -5,8 +5,9 @@
 // renewed certificate (the control plane's, or one the user puts in place) serves from the next
 // connection, without a restart and without dropping the connections already open.
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { watchFiles } from '../../../../libs/secrets/src/index.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -52,64 +53,22 @@ function readPem(path: string, variable: string): Buffer {
 }
 
 /**
- * The certificate new TLS connections are served with, reread when its files change. A change
+ * The certificate new TLS connections are served with, as a function that rereads the files
+ * when they change, looked at most every `checkIntervalMs` (PROXY_TLS_RELOAD_CHECK_MS). A change
  * that does not load (a half-written file, a key that is not the certificate's) keeps the
  * certificate in use and is logged once per change; the next change is tried again.
  */
-export class CertificateStore {
-  private loaded: LoadedCertificate;
-  private stamp: string;
-  private checkedAtMs: number;
-
-  constructor(
-    private readonly files: TlsFiles,
-    private readonly log: (line: string) => void,
-    /** A new connection looks at the files at most this often (PROXY_TLS_RELOAD_CHECK_MS). */
-    private readonly checkIntervalMs: number,
-    private readonly nowMs: () => number = Date.now,
-  ) {
-    this.loaded = loadCertificate(files);
-    this.stamp = stampOf(files);
-    this.checkedAtMs = nowMs();
-  }
-
-  /** The certificate to serve now; looks at the files if the last look is old enough. */
-  current(): LoadedCertificate {
-    const nowMs = this.nowMs();
-    if (nowMs - this.checkedAtMs >= this.checkIntervalMs) {
-      this.checkedAtMs = nowMs;
-      this.reloadIfChanged();
-    }
-    return this.loaded;
-  }
-
-  private reloadIfChanged(): void {
-    const stamp = stampOf(this.files);
-    if (stamp === this.stamp) return;
-    this.stamp = stamp;
-    try {
-      this.loaded = loadCertificate(this.files);
-      this.log(
-        `TLS certificate reloaded: ${this.loaded.subject} (${this.loaded.names}), valid to ${this.loaded.validTo}; new connections use it`,
-      );
-    } catch (cause) {
-      this.log(
-        `TLS certificate files changed but do not load (${(cause as Error).message}); still serving the one valid to ${this.loaded.validTo}`,
-      );
-    }
-  }
-}
-
-/** Size and modification time of both files: what tells a change without reading them. */
-function stampOf(files: TlsFiles): string {
-  return [files.certFile, files.keyFile]
-    .map((file) => {
-      try {
-        const stat = statSync(file);
-        return `${stat.size}:${stat.mtimeMs}:${stat.ino}`;
-      } catch {
-        return 'unreadable';
-      }
-    })
-    .join('|');
+export function watchCertificate(
+  files: TlsFiles,
+  log: (line: string) => void,
+  checkIntervalMs: number,
+): () => LoadedCertificate {
+  return watchFiles([files.certFile, files.keyFile], () => loadCertificate(files), {
+    recheckMs: checkIntervalMs,
+    log,
+    reloaded: (loaded) =>
+      `TLS certificate reloaded: ${loaded.subject} (${loaded.names}), valid to ${loaded.validTo}; new connections use it`,
+    kept: (error, kept) =>
+      `TLS certificate files changed but do not load (${error.message}); still serving the one valid to ${kept.validTo}`,
+  });
 }

@@ -296,10 +296,8 @@ export class StorageNodeServer {
 
   /** Closes the links of writers whose credential was revoked, idle ones included. */
   private closeRevokedLinks(): void {
-    const revocations = this.options.revocations?.();
-    if (revocations === undefined || revocations.size === 0) return;
     for (const [socket, rights] of this.writerRights) {
-      if (rights.claims !== null && isRevoked(revocations, rights.claims)) this.closeRevoked(socket, rights);
+      if (rights.claims !== null && this.revoked(rights.claims)) this.closeRevoked(socket, rights);
     }
   }
 
@@ -580,8 +578,7 @@ export class StorageNodeServer {
       this.auth.expiredMessages++;
       return false;
     }
-    const revocations = this.options.revocations?.();
-    if (revocations !== undefined && isRevoked(revocations, rights.claims)) {
+    if (this.revoked(rights.claims)) {
       this.closeRevoked(socket, rights);
       return false;
     }

@@ -86,16 +86,8 @@ export class DataNodesService {
         failed.push(writer.id);
         continue;
       }
-      const credential = this.secrets.credentialFor(writer.clusterId, writer.volume, writer.coordinatorId);
-      try {
-        await nodeAdmin.renewCredential(this.tokens.targetOf(instance), credential);
-        renewed++;
-      } catch (error) {
-        failed.push(writer.id);
-        this.logger.warn(
-          `could not renew the credential of ${writer.id} (${reason}): ${(error as Error).message}`,
-        );
-      }
+      if (await this.renewOne(writer, writer.clusterId, writer.volume, instance, reason)) renewed++;
+      else failed.push(writer.id);
     }
     return { renewed, failed };
   }
@@ -288,16 +280,30 @@ export class DataNodesService {
    * under a secret rotated since. If the call fails, the hourly renewal tries again.
    */
   private async renewAdopted(row: DataNode, instance: FleetInstance): Promise<void> {
-    const volume = await this.repository.volumeOfCluster(row.clusterId as string);
+    const clusterId = row.clusterId as string;
+    const volume = await this.repository.volumeOfCluster(clusterId);
     if (volume === null) return;
-    const credential = this.secrets.credentialFor(row.clusterId as string, volume, row.coordinatorId);
+    if (await this.renewOne(row, clusterId, volume, instance, 'adopted after a control plane restart'))
+      this.logger.log(`renewed the credential of adopted writer ${row.id} (cluster ${clusterId})`);
+  }
+
+  /** Mints a credential for `writer` and hands it over; false (logged) if the node did not take it. */
+  private async renewOne(
+    writer: DataNode,
+    clusterId: string,
+    volume: string,
+    instance: FleetInstance,
+    reason: string,
+  ): Promise<boolean> {
+    const credential = this.secrets.credentialFor(clusterId, volume, writer.coordinatorId);
     try {
       await nodeAdmin.renewCredential(this.tokens.targetOf(instance), credential);
-      this.logger.log(`renewed the credential of adopted writer ${row.id} (cluster ${row.clusterId})`);
+      return true;
     } catch (error) {
       this.logger.warn(
-        `could not renew the credential of adopted writer ${row.id}: ${(error as Error).message}`,
+        `could not renew the credential of ${writer.id} (${reason}): ${(error as Error).message}`,
       );
+      return false;
     }
   }
 

@@ -42,17 +42,8 @@ export function serverNames(endpointHost: string): string[] {
 
 export function planCertificates(onDisk: OnDisk, names: readonly string[], now: Date): CertificatePlan {
   if (!onDisk.ca) return { make: 'ca-and-server', reason: 'no local CA yet' };
-  if (onDisk.caNotAfter !== undefined) {
-    const caDaysLeft = (onDisk.caNotAfter.getTime() - now.getTime()) / DAY_MS;
-    if (caDaysLeft < SERVER_RENEW_BEFORE_DAYS)
-      return {
-        make: 'ca-and-server',
-        reason:
-          caDaysLeft <= 0
-            ? 'the local CA has expired'
-            : `the local CA ends in ${Math.floor(caDaysLeft)} days`,
-      };
-  }
+  const caEnding = onDisk.caNotAfter === undefined ? null : ending('the local CA', onDisk.caNotAfter, now);
+  if (caEnding !== null) return { make: 'ca-and-server', reason: caEnding };
   const server = onDisk.server;
   if (server === null) return { make: 'server', reason: 'no server certificate yet' };
   if (!server.signedByCa)
@@ -60,14 +51,14 @@ export function planCertificates(onDisk: OnDisk, names: readonly string[], now: 
   const missing = names.filter((name) => !server.names.includes(name));
   if (missing.length > 0)
     return { make: 'server', reason: `the server certificate does not name ${missing.join(', ')}` };
-  const daysLeft = (server.notAfter.getTime() - now.getTime()) / DAY_MS;
-  if (daysLeft < SERVER_RENEW_BEFORE_DAYS)
-    return {
-      make: 'server',
-      reason:
-        daysLeft <= 0
-          ? 'the server certificate has expired'
-          : `the server certificate ends in ${Math.floor(daysLeft)} days`,
-    };
+  const serverEnding = ending('the server certificate', server.notAfter, now);
+  if (serverEnding !== null) return { make: 'server', reason: serverEnding };
   return { make: 'nothing' };
+}
+
+/** Why a certificate ending at `notAfter` must be made again at `now`, or null while it has time. */
+function ending(what: string, notAfter: Date, now: Date): string | null {
+  const daysLeft = (notAfter.getTime() - now.getTime()) / DAY_MS;
+  if (daysLeft >= SERVER_RENEW_BEFORE_DAYS) return null;
+  return daysLeft <= 0 ? `${what} has expired` : `${what} ends in ${Math.floor(daysLeft)} days`;
 }

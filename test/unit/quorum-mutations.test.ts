@@ -84,3 +84,14 @@ test('committing on three YES votes is caught', async (context) => {
     seeds: { from: 1, count: 300, profile: 'split' },
   });
 });
+
+test('choosing COMMIT without an ACCEPT round on five YES votes is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/quorum-table.js',
+    // ADR 0015: with five YES voters, a recovery whose promises include the sixth replica sees
+    // only three YES and may choose ABORT for a transaction the writer reported committed.
+    anchor: /fastCommitVotes: 6,/,
+    replacement: 'fastCommitVotes: 5,',
+    seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});

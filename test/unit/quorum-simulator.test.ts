@@ -111,6 +111,8 @@ class Cluster {
   /** Replicas do not tick when false: only writers drive recovery. */
   replicasTick = true;
   private readonly inFlight: { from: string; to: string; message: QuorumMessage }[] = [];
+  /** Messages put on the wire, by type. */
+  readonly sent = new Map<string, number>();
 
   static replicaTiming: Partial<ReplicaTiming> = REPLICA_TIMING;
 
@@ -162,7 +164,10 @@ class Cluster {
   }
 
   private enqueue(from: string, envelopes: Envelope[]): void {
-    for (const { to, message } of envelopes) this.inFlight.push({ from, to, message });
+    for (const { to, message } of envelopes) {
+      this.inFlight.push({ from, to, message });
+      this.sent.set(message.type, (this.sent.get(message.type) ?? 0) + 1);
+    }
   }
 
   /** Delivers until the wire is empty (bounded). */
@@ -214,7 +219,7 @@ test('core: a commit with all replicas up is applied everywhere and read back', 
     cluster.nowMs,
   );
   cluster.deliverAll();
-  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid }]);
+  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid, fastPath: true }]);
   for (const replica of cluster.replicas) {
     const state = replica.inspectKey(VOLUME, 'k');
     assert.equal(state?.seq, 1, replica.selfId);
@@ -249,13 +254,90 @@ test('core: one replica serves many volumes, and the same key in two volumes is 
   );
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1'), [
-    { type: 'committed', txid: first },
-    { type: 'committed', txid: second },
+    { type: 'committed', txid: first, fastPath: true },
+    { type: 'committed', txid: second, fastPath: true },
   ]);
   for (const replica of cluster.replicas) {
     assert.deepEqual(replica.inspectKey('volume-a', 'k')?.value, bytes('a'));
     assert.deepEqual(replica.inspectKey('volume-b', 'k')?.value, bytes('b'));
     assert.deepEqual(replica.volumeNames().sort(), ['volume-a', 'volume-b']);
+  }
+});
+
+test('core: six YES votes choose COMMIT without an ACCEPT round (ADR 0015)', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid, fastPath: true }]);
+  assert.equal(cluster.sent.get('accept') ?? 0, 0);
+  assert.equal(cluster.sent.get('decided'), 6);
+  for (const replica of cluster.replicas) assert.equal(replica.inspectKey(VOLUME, 'k')?.seq, 1);
+});
+
+test('core: with a replica down, a commit waits a bounded time for the sixth vote, then ACCEPTs; the next ones do not wait', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  cluster.crashReplica(5);
+  const first = writer.begin(
+    VOLUME,
+    [{ key: 'a', seq: 0 }],
+    [{ key: 'a', value: bytes('1') }],
+    cluster.nowMs,
+  );
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1'), [], 'four YES votes alone wait for the other two');
+  cluster.advance(30);
+  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid: first, fastPath: false }]);
+  assert.equal(cluster.sent.get('accept'), 6);
+  // The wait ran out: for a while, commits go to ACCEPT as soon as they have 4 YES votes.
+  const second = writer.begin(
+    VOLUME,
+    [{ key: 'b', seq: 0 }],
+    [{ key: 'b', value: bytes('2') }],
+    cluster.nowMs,
+  );
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1')?.[1], { type: 'committed', txid: second, fastPath: false });
+});
+
+test('core: a NO among the votes sends ACCEPT at once', () => {
+  const cluster = new Cluster();
+  const holder = cluster.addWriter('w2', 8);
+  // Replica 5 alone holds k for w2's transaction, so it votes NO on w1's.
+  for (let index = 0; index < 5; index++) cluster.unreachable.add(MEMBERS[index] as string);
+  holder.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('held') }], cluster.nowMs);
+  cluster.deliverAll();
+  cluster.unreachable.clear();
+  cluster.down.add('w2');
+  const writer = cluster.addWriter('w1', 7);
+  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid, fastPath: false }]);
+});
+
+test('core: replicas recover a fast-path commit whose DECIDED never left its writer, as COMMIT', () => {
+  const cluster = new Cluster();
+  const writer = cluster.addWriter('w1', 7);
+  cluster.down.add('w1'); // the writer's messages go only where this test carries them
+  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  const replicaById = new Map(cluster.replicas.map((replica) => [replica.selfId, replica]));
+  for (const { to, message } of writer.takeReady().messages) replicaById.get(to)?.step('w1', message, 0);
+  for (const replica of cluster.replicas) {
+    for (const { message } of replica.takeReady().messages) {
+      if (message.type === 'vote') writer.step(replica.selfId, message, 0);
+    }
+  }
+  const { events, messages } = writer.takeReady();
+  assert.deepEqual(events, [{ type: 'committed', txid, fastPath: true }]);
+  assert.ok(messages.every((envelope) => envelope.message.type === 'decided'));
+  // The writer crashed with its DECIDED messages: the replicas find k pending and recover it.
+  assert.equal(cluster.pending().length, 6);
+  cluster.advance(2_000);
+  assert.deepEqual(cluster.pending(), []);
+  for (const replica of cluster.replicas) {
+    assert.equal(replica.inspectKey(VOLUME, 'k')?.txid, txid, replica.selfId);
+    assert.deepEqual(replica.inspectKey(VOLUME, 'k')?.value, bytes('v'));
   }
 });
 

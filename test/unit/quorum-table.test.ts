@@ -97,6 +97,26 @@ test('promise sets intersect accept sets, and accept sets intersect each other',
   );
 });
 
+test('fast commit: any promise set among the fast voters holds a certificate, and one vote fewer does not', () => {
+  // All voted YES before promising (a replica that had not voted records a permanent NO), so a
+  // recovery's promises report YES from every fast voter among them: it can only choose COMMIT.
+  for (const fastVoters of quorums(QUORUM.fastCommitVotes)) {
+    for (const promisers of quorums(QUORUM.promises)) {
+      assert.ok(
+        size(fastVoters & promisers) >= QUORUM.commitVotes,
+        `promises from ${describe(promisers)} see YES only from ${describe(fastVoters & promisers)}`,
+      );
+    }
+  }
+  const fewer = subsets.filter((mask) => size(mask) === QUORUM.fastCommitVotes - 1);
+  assert.ok(
+    fewer.some((voters) =>
+      quorums(QUORUM.promises).some((promisers) => size(voters & promisers) < QUORUM.commitVotes),
+    ),
+    'with one vote fewer, some recovery could choose ABORT: the threshold would be loose',
+  );
+});
+
 test('with any AZ plus one more replica down, reads work and writes do not', () => {
   for (let zone = 0; zone < 3; zone++) {
     for (let extra = 0; extra < REPLICA_COUNT; extra++) {

@@ -486,6 +486,9 @@ export class DataNode {
       ['cache_hit_ratio', (attachment?.cache.hitRatio() ?? 0).toFixed(4)],
       ['transactions', counters?.transactions ?? 0],
       ['commits', counters?.commits ?? 0],
+      // Quorum commits chosen by six YES votes without an ACCEPT round (ADR 0015).
+      ['quorum_fast_commits', attachment?.client.counters.fastCommits ?? 0],
+      ['quorum_commits', attachment?.client.counters.commits ?? 0],
       ['conflicts', counters?.conflicts ?? 0],
       ['retries', counters?.retries ?? 0],
       ['watch_aborts', counters?.watchAborts ?? 0],

@@ -9,6 +9,12 @@ export const QUORUM = {
   commitVotes: 4,
   /** NO votes that make a commit certificate impossible (6 − 3 < 4): the writer may abort. */
   abortVotes: 3,
+  /**
+   * YES votes that choose COMMIT with no ACCEPT round (ADR 0015). Every recovery hears from
+   * `promises` replicas, so at least fastCommitVotes − (6 − promises) = 4 of them report YES and
+   * recovery can only choose COMMIT: the decision is settled once the votes are on disk.
+   */
+  fastCommitVotes: 6,
   /** ACCEPTED replies that make a ballot's value chosen. */
   acceptances: 4,
   /** PROMISE replies a recovering coordinator needs; intersects every accept quorum. */

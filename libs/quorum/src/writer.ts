@@ -1,6 +1,7 @@
 // The writer side of the quorum protocol as a pure state machine (DESIGN §4): the commit
-// coordinator (PROPOSE → votes → ACCEPT → ACCEPTED → DECIDED), recovery of transactions whose
-// outcome it cannot see, and point reads that resolve pending entries before answering.
+// coordinator (PROPOSE → votes → ACCEPT → ACCEPTED → DECIDED, or PROPOSE → six YES votes →
+// DECIDED on the fast path of ADR 0015), recovery of transactions whose outcome it cannot see,
+// and point reads that resolve pending entries before answering.
 //
 // A writer keeps nothing durable: if it crashes, the replicas recover its transactions.
 // Shape: `begin()`, `read()`, `step()` and `tick()` queue messages and events; the shell takes
@@ -73,7 +74,8 @@ export interface ReadValue {
 }
 
 export type WriterEvent =
-  | { type: 'committed'; txid: TxId }
+  /** `fastPath`: chosen by six YES votes, without an ACCEPT round (ADR 0015). */
+  | { type: 'committed'; txid: TxId; fastPath: boolean }
   | { type: 'aborted'; txid: TxId; reason: string }
   | { type: 'unknown'; txid: TxId; reason: string }
   | { type: 'read'; requestId: number; values: ReadValue[] }
@@ -91,6 +93,11 @@ interface CommitState {
   acceptRejections: Set<number>;
   recovery: RecoveryRound | null;
   startedAtMs: number;
+  /**
+   * Set once 4 YES votes are in while the rest may still all be YES: until then the writer
+   * waits for them instead of sending ACCEPT (ADR 0015).
+   */
+  fastPathUntilMs: number | null;
   sentAtMs: number;
   resendAfterMs: number;
 }
@@ -134,6 +141,19 @@ const ALL_REPLICAS = { has: (_index: number) => false };
 const FOREIGN_ROUND_HINTS_MAX = 10_000;
 /** A commit this many times slower than the recent average is recovered (but never sooner than configured). */
 const RECOVERY_LATENCY_FACTOR = 8;
+/**
+ * How long a commit with 4 YES votes waits for the other two before it sends ACCEPT: as long as
+ * the 4 took, within these bounds. An ACCEPT round costs about as much as the vote round (a
+ * message to every replica and an fsync on each), so waiting that long for the fast path at
+ * worst trades one round for another.
+ */
+const FAST_PATH_WAIT_MIN_MS = 1;
+const FAST_PATH_WAIT_MAX_MS = 20;
+/**
+ * After a wait for the last votes ran out, commits go straight to ACCEPT for this long: a replica
+ * that is down or slow would otherwise cost every commit the wait.
+ */
+const FAST_PATH_PAUSE_MS = 1_000;
 
 export class WriterCoordinator {
   readonly writerId: string;
@@ -158,8 +178,10 @@ export class WriterCoordinator {
   /** Decisions learned, oldest first (bounded). */
   private readonly decisions = new Map<TxId, Decision>();
   private ready: { messages: Envelope[]; events: WriterEvent[] } = { messages: [], events: [] };
-  /** Moving average of commit latency, from PROPOSE to the fourth ACCEPTED. */
+  /** Moving average of commit latency, from PROPOSE to the decision. */
   private commitLatencyAverageMs = 0;
+  /** Until when commits skip the wait for six YES votes (a replica lately missed it). */
+  private fastPathPausedUntilMs = 0;
 
   constructor(config: WriterConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -200,6 +222,7 @@ export class WriterCoordinator {
       acceptRejections: new Set(),
       recovery: null,
       startedAtMs: nowMs,
+      fastPathUntilMs: null,
       sentAtMs: nowMs,
       resendAfterMs: this.timing.retransmitMs,
     });
@@ -303,14 +326,40 @@ export class WriterCoordinator {
     let no = 0;
     for (const vote of state.votes.values()) vote.vote === 'yes' ? yes++ : no++;
     const tally = tallyVotes(yes, no, this.quorum);
-    if (tally === 'won') {
-      state.phase = 'accepting';
-      state.sentAtMs = nowMs;
-      state.resendAfterMs = this.timing.retransmitMs;
-      this.sendAccept(state, ALL_REPLICAS);
-    } else if (tally === 'lost') {
+    if (tally === 'lost') {
       this.finish(message.txid, state, 'abort', `conflict (${describeNoVotes(state.votes)})`);
+      return;
     }
+    if (tally !== 'won') return;
+    if (yes >= this.quorum.fastCommitVotes) {
+      // Every recovery would hear 4 YES among its promises and choose COMMIT: it is settled.
+      this.finishCommit(message.txid, state, nowMs, true);
+      return;
+    }
+    const mayStillBeFast = yes + (REPLICA_COUNT - state.votes.size) >= this.quorum.fastCommitVotes;
+    if (mayStillBeFast && nowMs >= this.fastPathPausedUntilMs) {
+      if (state.fastPathUntilMs === null) {
+        const waitMs = Math.min(
+          FAST_PATH_WAIT_MAX_MS,
+          Math.max(FAST_PATH_WAIT_MIN_MS, nowMs - state.startedAtMs),
+        );
+        state.fastPathUntilMs = nowMs + waitMs;
+      }
+      return;
+    }
+    this.startAccept(state, nowMs);
+  }
+
+  private startAccept(state: CommitState, nowMs: number): void {
+    state.phase = 'accepting';
+    state.sentAtMs = nowMs;
+    state.resendAfterMs = this.timing.retransmitMs;
+    this.sendAccept(state, ALL_REPLICAS);
+  }
+
+  private finishCommit(txid: TxId, state: CommitState, nowMs: number, fastPath: boolean): void {
+    this.commitLatencyAverageMs += 0.05 * (nowMs - state.startedAtMs - this.commitLatencyAverageMs);
+    this.finish(txid, state, 'commit', '', fastPath);
   }
 
   private onAccepted(fromIndex: number, message: AcceptedMessage, nowMs: number): void {
@@ -319,8 +368,7 @@ export class WriterCoordinator {
       if (message.ok) {
         state.acceptances.add(fromIndex);
         if (state.acceptances.size >= this.quorum.acceptances) {
-          this.commitLatencyAverageMs += 0.05 * (nowMs - state.startedAtMs - this.commitLatencyAverageMs);
-          this.finish(message.txid, state, 'commit', '');
+          this.finishCommit(message.txid, state, nowMs, false);
         }
       } else {
         state.acceptRejections.add(fromIndex);
@@ -376,6 +424,11 @@ export class WriterCoordinator {
       this.startOwnRecovery(state, nowMs);
       return;
     }
+    if (state.phase === 'voting' && state.fastPathUntilMs !== null && nowMs >= state.fastPathUntilMs) {
+      this.fastPathPausedUntilMs = nowMs + FAST_PATH_PAUSE_MS;
+      this.startAccept(state, nowMs);
+      return;
+    }
     if (nowMs - state.sentAtMs < state.resendAfterMs) return;
     state.sentAtMs = nowMs;
     state.resendAfterMs = Math.min(state.resendAfterMs * 2, this.timing.retransmitMsMax);
@@ -427,7 +480,13 @@ export class WriterCoordinator {
     }
   }
 
-  private finish(txid: TxId, state: CommitState, decision: Decision, abortReason: string): void {
+  private finish(
+    txid: TxId,
+    state: CommitState,
+    decision: Decision,
+    abortReason: string,
+    fastPath = false,
+  ): void {
     this.commits.delete(txid);
     this.learn(txid, decision);
     const bare = decidedMessage(state.volume, txid, decision, null);
@@ -435,7 +494,9 @@ export class WriterCoordinator {
     const full = decision === 'commit' ? decidedMessage(state.volume, txid, decision, state.proposal) : bare;
     this.sendByVote(state, ALL_REPLICAS, bare, full);
     this.ready.events.push(
-      decision === 'commit' ? { type: 'committed', txid } : { type: 'aborted', txid, reason: abortReason },
+      decision === 'commit'
+        ? { type: 'committed', txid, fastPath }
+        : { type: 'aborted', txid, reason: abortReason },
     );
   }
 

@@ -223,7 +223,16 @@ export class QuorumClient {
   private credential: WriterCredential | undefined;
   private flushScheduled = false;
   private closed = false;
-  readonly counters = { commits: 0, aborts: 0, unknownOutcomes: 0, reads: 0, readFailures: 0, malformed: 0 };
+  readonly counters = {
+    commits: 0,
+    /** Commits chosen by six YES votes, without an ACCEPT round (ADR 0015). */
+    fastCommits: 0,
+    aborts: 0,
+    unknownOutcomes: 0,
+    reads: 0,
+    readFailures: 0,
+    malformed: 0,
+  };
 
   constructor(options: QuorumClientOptions) {
     this.writerId = options.writerId;
@@ -471,6 +480,7 @@ export class QuorumClient {
         this.commitWaiters.delete(event.txid);
         if (event.type === 'committed') {
           this.counters.commits++;
+          if (event.fastPath) this.counters.fastCommits++;
           waiter?.resolve({ outcome: 'committed', txid: event.txid });
         } else {
           this.counters.aborts++;

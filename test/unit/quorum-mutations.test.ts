@@ -92,6 +92,6 @@ test('choosing COMMIT without an ACCEPT round on five YES votes is caught', asyn
     // only three YES and may choose ABORT for a transaction the writer reported committed.
     anchor: /fastCommitVotes: 6,/,
     replacement: 'fastCommitVotes: 5,',
-    seeds: { from: 1, count: 300, profile: 'lossy' },
+    seeds: { from: 1, count: 300, profile: 'split' },
   });
 });

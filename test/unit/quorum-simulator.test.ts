@@ -275,7 +275,7 @@ test('core: six YES votes choose COMMIT without an ACCEPT round (ADR 0015)', () 
   for (const replica of cluster.replicas) assert.equal(replica.inspectKey(VOLUME, 'k')?.seq, 1);
 });
 
-test('core: with a replica down, a commit waits a bounded time for the sixth vote, then ACCEPTs; the next ones do not wait', () => {
+test('core: with a replica down, a commit waits a bounded time for the sixth vote, then ACCEPTs; the next ones do not wait for that replica until it is back', () => {
   const cluster = new Cluster();
   const writer = cluster.addWriter('w1', 7);
   cluster.crashReplica(5);
@@ -299,6 +299,17 @@ test('core: with a replica down, a commit waits a bounded time for the sixth vot
   );
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1')?.[1], { type: 'committed', txid: second, fastPath: false });
+  // Back up, it is waited for again once its second is over.
+  cluster.restartReplica(5);
+  cluster.advance(1_000);
+  const third = writer.begin(
+    VOLUME,
+    [{ key: 'c', seq: 0 }],
+    [{ key: 'c', value: bytes('3') }],
+    cluster.nowMs,
+  );
+  cluster.deliverAll();
+  assert.deepEqual(cluster.events.get('w1')?.[2], { type: 'committed', txid: third, fastPath: true });
 });
 
 test('core: a NO among the votes sends ACCEPT at once', () => {

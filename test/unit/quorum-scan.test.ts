@@ -53,6 +53,13 @@ class Cluster {
       this.nowMs,
     );
     this.pump();
+    // With replicas cut off, a commit waits a few ms for six votes before its ACCEPT round
+    // (ADR 0015): let the writer's clock move until it is decided.
+    for (let waited = 0; this.writer.inFlightCommits > 0 && waited < 100; waited++) {
+      this.nowMs += 10;
+      this.writer.tick(this.nowMs);
+      this.pump();
+    }
   }
 
   scanAll(limit: number): string[][] {

@@ -36,6 +36,7 @@ import type {
 import { ballotRound, decidedMessage, EVERY_VOLUME, keyHash, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
+import { ownCopy, type StoredValue, storedLength, storeValue, valueBytes } from './stored-value.js';
 import {
   REPAIR_DECISIONS_PER_REQUEST,
   REPAIR_PAGE_KEYS,
@@ -144,7 +145,8 @@ export interface Ready {
 interface KeyState {
   seq: number;
   txid: TxId;
-  value: Uint8Array | null;
+  /** The bytes as a one-byte string (stored-value.ts): a third of a Uint8Array's memory. */
+  value: StoredValue;
   /** The transaction holding this key between its YES vote and its decision. */
   pendingTxid: TxId | null;
 }
@@ -198,11 +200,19 @@ const REPAIR_TRANSACTIONS_MAX = 10_000;
 /** Decision queries name at most this many transactions per peer per round. */
 const DECISION_QUERY_TXIDS_MAX = 2_048;
 
+/** A key's state in a snapshot: the value as bytes, as on the wire and in the log. */
+interface SnapshotKeyState {
+  seq: number;
+  txid: TxId;
+  value: Uint8Array | null;
+  pendingTxid: TxId | null;
+}
+
 /** A snapshot of the replica state; opaque to the shell, which stores it encoded. */
 export interface ReplicaSnapshot {
   volumes: {
     name: string;
-    keys: [string, KeyState][];
+    keys: [string, SnapshotKeyState][];
     transactions: [TxId, TransactionRecord][];
     unconfirmed: [TxId, number][];
     forgotten: [TxId, number][];
@@ -623,10 +633,12 @@ export class StorageReplica {
     const applied = transaction.proposal;
     if (decision === 'commit' && applied !== null) {
       const readSeqs = new Map(applied.reads.map((read) => [read.key, read.seq]));
+      // One copy of the txid for all the keys it writes (see ownCopy).
+      const keptTxid = ownCopy(txid);
       for (const write of applied.writes) {
         this.adoptVersion(volume, {
           key: write.key,
-          version: { seq: (readSeqs.get(write.key) ?? 0) + 1, txid },
+          version: { seq: (readSeqs.get(write.key) ?? 0) + 1, txid: keptTxid },
           value: write.value,
         });
       }
@@ -652,7 +664,7 @@ export class StorageReplica {
     if (entry.version.seq <= state.seq) return;
     state.seq = entry.version.seq;
     state.txid = entry.version.txid;
-    state.value = entry.value;
+    state.value = storeValue(entry.value);
   }
 
   // ---- reads -------------------------------------------------------------------------------
@@ -669,7 +681,7 @@ export class StorageReplica {
       return {
         key,
         version: { seq: state.seq, txid: state.txid },
-        value: cut(state.value),
+        value: valueBytes(state.value, prefixBytes),
         pending: pending === null ? null : { ...pending, value: cut(pending.value) },
       };
     });
@@ -1270,8 +1282,10 @@ export class StorageReplica {
     let state = volume.keys.get(key);
     if (state === undefined) {
       state = { seq: 0, txid: '', value: null, pendingTxid: null };
-      volume.keys.set(key, state);
-      volume.keyOrder.push(key);
+      // Kept for good: a copy of its own, not a view into the message it came in (see ownCopy).
+      const keptKey = ownCopy(key);
+      volume.keys.set(keptKey, state);
+      volume.keyOrder.push(keptKey);
     }
     return state;
   }
@@ -1301,7 +1315,10 @@ export class StorageReplica {
     return {
       volumes: [...this.volumes.values()].map((volume) => ({
         name: volume.name,
-        keys: volume.keyOrder.map((key) => [key, { ...present(volume.keys.get(key), KEY_IN_ORDER) }]),
+        keys: volume.keyOrder.map((key) => {
+          const state = present(volume.keys.get(key), KEY_IN_ORDER);
+          return [key, { ...state, value: valueBytes(state.value) }];
+        }),
         transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
         unconfirmed: [...volume.unconfirmed],
         forgotten: [...volume.forgotten],
@@ -1318,9 +1335,17 @@ export class StorageReplica {
     for (const saved of snapshot.volumes) {
       if (this.droppedVolumes.has(saved.name)) continue;
       const volume = this.volume(saved.name);
+      // Keys and txids copied out of the decoded snapshot's strings (see ownCopy); a txid once.
+      const keptTxids = new Map<TxId, TxId>();
       for (const [key, state] of saved.keys) {
-        volume.keys.set(key, { ...state });
-        volume.keyOrder.push(key);
+        let txid = keptTxids.get(state.txid);
+        if (txid === undefined) {
+          txid = ownCopy(state.txid);
+          keptTxids.set(txid, txid);
+        }
+        const keptKey = ownCopy(key);
+        volume.keys.set(keptKey, { ...state, txid, value: storeValue(state.value) });
+        volume.keyOrder.push(keptKey);
       }
       for (const [txid, record] of saved.transactions) {
         volume.transactions.set(txid, { ...record });
@@ -1337,7 +1362,7 @@ export class StorageReplica {
     key: string,
   ): (Version & { value: Uint8Array | null; pendingTxid: TxId | null }) | null {
     const state = this.volumes.get(volumeName)?.keys.get(key);
-    return state === undefined ? null : { ...state };
+    return state === undefined ? null : { ...state, value: valueBytes(state.value) };
   }
 
   inspectTransaction(
@@ -1429,13 +1454,13 @@ function keyPage(
     const key = volume.keyOrder[index] as string;
     const state = present(volume.keys.get(key), KEY_IN_ORDER);
     if (state.seq === 0) continue;
-    const bytes = key.length + (state.value?.byteLength ?? 0);
+    const bytes = key.length + storedLength(state.value);
     if (entries.length > 0 && entryBytes + bytes > SYNC_REPLY_BYTES_MAX) {
       next = index;
       break;
     }
     entryBytes += bytes;
-    entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: state.value });
+    entries.push({ key, version: { seq: state.seq, txid: state.txid }, value: valueBytes(state.value) });
   }
   return { entries, nextIndex: next >= volume.keyOrder.length ? 0 : next };
 }

@@ -143,7 +143,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `then with BOREALIS_INTERNAL_TLS_* files: TLS 1.3, ECDSA P-256 certificate), ${WRITERS} QuorumClient ` +
         `writers in this process holding credentials, ${VALUE_BYTES}-byte values, closed loop of ` +
         `${CONCURRENCY} commits in flight, ${WARMUP_MS / 1000} s warm-up then ${DURATION_MS / 1000} s measured. ` +
-        'A commit is PROPOSE to all 6, 4 durable votes, ACCEPT to all 6, 4 durable acceptances, then DECIDED: ' +
+        'A commit is PROPOSE to all 6 and 6 durable votes (else 4, then ACCEPT to all 6 and 4 durable ' +
+        'acceptances), then DECIDED: ' +
         'every message crosses a TLS link, and peers exchange decisions and repair pulls over TLS too.',
       '"server CPU ms per commit" is the six nodes\' CPU time over the window\'s commits, "client CPU ms per ' +
         'commit" this process\'s (the writers): what one commit costs whatever else runs on the machine.',

@@ -415,8 +415,11 @@ async function runBorealis(options: BenchOptions, value: Uint8Array, notes: stri
     const aborts = clientCounters.reduce((sum, c) => sum + c.aborts, 0);
     const unknown = clientCounters.reduce((sum, c) => sum + c.unknownOutcomes, 0);
     const readFailures = clientCounters.reduce((sum, c) => sum + c.readFailures, 0);
+    const commits = clientCounters.reduce((sum, c) => sum + c.commits, 0);
+    const fastCommits = clientCounters.reduce((sum, c) => sum + c.fastCommits, 0);
     notes.push(
-      `Borealis over the whole run: ${aborts} aborted commits (read-modify-write conflicts, retried by ` +
+      `Borealis over the whole run: ${fastCommits} of ${commits} commits (${Math.round((100 * fastCommits) / Math.max(1, commits))}%) ` +
+        `chosen by six YES votes without an ACCEPT round (ADR 0015), ${aborts} aborted commits (read-modify-write conflicts, retried by ` +
         `transact), ${unknown} commits of unknown outcome, ${readFailures} failed reads, ${dropped} messages ` +
         `dropped by storage nodes under overload, ${snapshots} snapshots taken by the nodes.`,
     );
@@ -515,8 +518,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     `Borealis: 6 storage-node processes on 127.0.0.1 (one data dir each, group commit: every batch of ` +
       `records is fdatasynced before any reply), driven by ${WRITERS} QuorumClient writers in this process ` +
       `(coordinator ids ${FIRST_COORDINATOR_ID}-${FIRST_COORDINATOR_ID + WRITERS - 1}) sharing the load: ` +
-      'a commit is PROPOSE to all 6, 4 durable YES votes, ACCEPT to all 6, 4 durable acceptances; the ' +
-      'DECIDED that follows is logged too. Each node logs the records of one batch of messages as one ' +
+      'a commit is PROPOSE to all 6 and durable YES votes from all 6 in time (ADR 0015), else 4 durable YES ' +
+      'votes, ACCEPT to all 6 and 4 durable acceptances; the DECIDED that follows is logged too. Each node logs the records of one batch of messages as one ' +
       'checksummed log entry, and a proposal once (with the vote), not again with ACCEPT and DECIDED.',
     `etcd${etcd ? ` ${etcd.version}` : ''}: 3 members on 127.0.0.1, default durability (WAL fsynced per ` +
       'batch of entries), driven through the v3 JSON gateway over HTTP/1.1 keep-alive, requests spread ' +

@@ -96,6 +96,9 @@ const WRITER_TIMING = {
   readDeadlineMs: 3_000,
 };
 const bytes = (text: string) => new TextEncoder().encode(text);
+/** Begins a commit that inserts `key` (read at seq 0) with `value`. */
+const insert = (writer: WriterCoordinator, key: string, value: string, nowMs: number) =>
+  writer.begin(VOLUME, [{ key, seq: 0 }], [{ key, value: bytes(value) }], nowMs);
 
 /** Six replicas and any writers, FIFO delivery, no loss; crashed actors drop what they are sent. */
 class Cluster {
@@ -267,7 +270,7 @@ test('core: one replica serves many volumes, and the same key in two volumes is 
 test('core: six YES votes choose COMMIT without an ACCEPT round (ADR 0015)', () => {
   const cluster = new Cluster();
   const writer = cluster.addWriter('w1', 7);
-  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  const txid = insert(writer, 'k', 'v', cluster.nowMs);
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid, fastPath: true }]);
   assert.equal(cluster.sent.get('accept') ?? 0, 0);
@@ -279,35 +282,20 @@ test('core: with a replica down, a commit waits a bounded time for the sixth vot
   const cluster = new Cluster();
   const writer = cluster.addWriter('w1', 7);
   cluster.crashReplica(5);
-  const first = writer.begin(
-    VOLUME,
-    [{ key: 'a', seq: 0 }],
-    [{ key: 'a', value: bytes('1') }],
-    cluster.nowMs,
-  );
+  const first = insert(writer, 'a', '1', cluster.nowMs);
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1'), [], 'four YES votes alone wait for the other two');
   cluster.advance(30);
   assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid: first, fastPath: false }]);
   assert.equal(cluster.sent.get('accept'), 6);
   // The wait ran out: for a while, commits go to ACCEPT as soon as they have 4 YES votes.
-  const second = writer.begin(
-    VOLUME,
-    [{ key: 'b', seq: 0 }],
-    [{ key: 'b', value: bytes('2') }],
-    cluster.nowMs,
-  );
+  const second = insert(writer, 'b', '2', cluster.nowMs);
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1')?.[1], { type: 'committed', txid: second, fastPath: false });
   // Back up, it is waited for again once its second is over.
   cluster.restartReplica(5);
   cluster.advance(1_000);
-  const third = writer.begin(
-    VOLUME,
-    [{ key: 'c', seq: 0 }],
-    [{ key: 'c', value: bytes('3') }],
-    cluster.nowMs,
-  );
+  const third = insert(writer, 'c', '3', cluster.nowMs);
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1')?.[2], { type: 'committed', txid: third, fastPath: true });
 });
@@ -317,12 +305,12 @@ test('core: a NO among the votes sends ACCEPT at once', () => {
   const holder = cluster.addWriter('w2', 8);
   // Replica 5 alone holds k for w2's transaction, so it votes NO on w1's.
   for (let index = 0; index < 5; index++) cluster.unreachable.add(MEMBERS[index] as string);
-  holder.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('held') }], cluster.nowMs);
+  insert(holder, 'k', 'held', cluster.nowMs);
   cluster.deliverAll();
   cluster.unreachable.clear();
   cluster.down.add('w2');
   const writer = cluster.addWriter('w1', 7);
-  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  const txid = insert(writer, 'k', 'v', cluster.nowMs);
   cluster.deliverAll();
   assert.deepEqual(cluster.events.get('w1'), [{ type: 'committed', txid, fastPath: false }]);
 });
@@ -331,7 +319,7 @@ test('core: replicas recover a fast-path commit whose DECIDED never left its wri
   const cluster = new Cluster();
   const writer = cluster.addWriter('w1', 7);
   cluster.down.add('w1'); // the writer's messages go only where this test carries them
-  const txid = writer.begin(VOLUME, [{ key: 'k', seq: 0 }], [{ key: 'k', value: bytes('v') }], cluster.nowMs);
+  const txid = insert(writer, 'k', 'v', cluster.nowMs);
   const replicaById = new Map(cluster.replicas.map((replica) => [replica.selfId, replica]));
   for (const { to, message } of writer.takeReady().messages) replicaById.get(to)?.step('w1', message, 0);
   for (const replica of cluster.replicas) {

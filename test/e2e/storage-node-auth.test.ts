@@ -321,7 +321,14 @@ describe('fleet authentication of storage-node links', { timeout: 180_000 }, () 
     assert.equal(revoked.connectedNodes, 0, 'a revoked credential opened a link again');
     const after0 = await counters(0);
     assert.ok(after0.revokedLinks > before0.revokedLinks, 'the closed link is counted');
-    assert.ok(after0.refusedHandshakes > before0.refusedHandshakes, 'its reconnects are refused');
+    // The link dials again after its backoff, which may not have run yet: wait for that attempt.
+    await waitUntil(
+      'its reconnects are refused',
+      10_000,
+      async () => (await counters(0)).refusedHandshakes > before0.refusedHandshakes,
+      100,
+    );
+    assert.equal(revoked.connectedNodes, 0, 'a revoked credential opened a link again');
     // Another writer of the volume is untouched, and the same pair with a credential minted after
     // the revocation (a pooled process attached again) is let in.
     assert.equal((await write(bystander, 'bystander-after')).outcome, 'committed');

@@ -36,7 +36,6 @@ import type {
 import { ballotRound, decidedMessage, EVERY_VOLUME, keyHash, recoveryBallot } from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
-import { ownCopy, type StoredValue, storedLength, storeValue, valueBytes } from './stored-value.js';
 import {
   REPAIR_DECISIONS_PER_REQUEST,
   REPAIR_PAGE_KEYS,
@@ -47,6 +46,7 @@ import {
   ReplicaRepair,
   type VolumeRepair,
 } from './repair.js';
+import { ownCopy, type StoredValue, storedLength, storeValue, valueBytes } from './stored-value.js';
 
 export interface ReplicaTiming {
   /** A key pending longer than this makes the replica recover the transaction itself. */

@@ -18,7 +18,8 @@ export function storeValue(bytes: Uint8Array | null): StoredValue {
 /** The bytes of a stored value, optionally only its first `prefixBytes`. */
 export function valueBytes(stored: StoredValue, prefixBytes?: number): Uint8Array | null {
   if (stored === null) return null;
-  const text = prefixBytes === undefined || prefixBytes >= stored.length ? stored : stored.slice(0, prefixBytes);
+  const text =
+    prefixBytes === undefined || prefixBytes >= stored.length ? stored : stored.slice(0, prefixBytes);
   const buffer = Buffer.from(text, 'latin1');
   // A plain Uint8Array view (small Buffers share a pool): callers compare and copy it as bytes.
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);

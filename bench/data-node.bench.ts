@@ -22,7 +22,7 @@ import {
   type TestResult,
   VALUE_BYTES,
 } from './lib/redis-benchmark.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, fastCommitShare, type Row } from './lib/report.js';
 
 /** Requests per test, sized so that each side runs for several seconds here. */
 const REDIS_REQUESTS = 1_000_000;
@@ -161,6 +161,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       });
     }
     const engine = health.engine as Record<string, number> | null;
+    const quorumCounters = (health.quorumClient ?? null) as { commits: number; fastCommits: number } | null;
     return {
       name: 'data-node',
       rows,
@@ -169,7 +170,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `Borealis: one data node at ${BENCH_CU} CU, the largest writer, with DATA_NODE_CU_COMMANDS_PER_SECOND=${BENCH_CU_COMMANDS_PER_SECOND.toLocaleString('en-US')} so that its budget never throttles (${throttled} commands throttled over the run; the platform's default CU buys ${PER_CAPACITY_UNIT.commandsPerSecond.toLocaleString('en-US')} commands/s), instance read consistency, six storage-node processes (4-of-6 fsynced writes) — all on the same machine as redis-benchmark.`,
         'CPU µs per request: user + system CPU time of the server processes during the test (from /proc), over its requests; for Borealis the data node and the six storage nodes, for Redis its one process. redis-benchmark shares the cores and is not counted. "SETs per commit": requests over the quorum commits the engine made during the SET test (its group commit of commands per key and under load).',
         `Data node counters after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.commits} commits, ${engine.conflicts} conflicts`}; cache ${cacheSummary(health.cache as Record<string, number> | null)}.`,
-        `A Borealis write is one fsynced quorum round when all six storage processes vote YES in time (ADR 0015; ${fastCommitShare(health.quorumClient)} of this run's commits), else two (votes, then acceptances from 4 of 6), on processes sharing these 2 cores; Redis fsyncs once per event-loop turn in one process. Run with \`npm run bench -- data-node\`.`,
+        `A Borealis write is one fsynced quorum round when all six storage processes vote YES in time (ADR 0015; ${quorumCounters === null ? 'n/a' : fastCommitShare(quorumCounters)} of this run's commits), else two (votes, then acceptances from 4 of 6), on processes sharing these 2 cores; Redis fsyncs once per event-loop turn in one process. Run with \`npm run bench -- data-node\`.`,
       ],
     };
   } finally {
@@ -194,11 +195,4 @@ async function throttledCommands(port: number): Promise<number> {
   const match = /throttled_commands:(\d+)/.exec(output);
   if (match === null) throw new Error('INFO stats has no throttled_commands');
   return Number(match[1]);
-}
-
-/** "n of m (p%)": quorum commits chosen by six YES votes, from the quorum client's counters. */
-function fastCommitShare(counters: unknown): string {
-  const { commits, fastCommits } = (counters ?? {}) as { commits?: number; fastCommits?: number };
-  if (commits === undefined || fastCommits === undefined || commits === 0) return 'n/a';
-  return `${fastCommits.toLocaleString('en-US')} of ${commits.toLocaleString('en-US')} (${Math.round((100 * fastCommits) / commits)}%)`;
 }

@@ -25,7 +25,7 @@ import {
   fetchText,
 } from './lib/etcd-gateway.js';
 import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, fastCommitShare, type Row } from './lib/report.js';
 
 const NAME = 'quorum';
 const CONCURRENCY = 64;
@@ -415,10 +415,12 @@ async function runBorealis(options: BenchOptions, value: Uint8Array, notes: stri
     const aborts = clientCounters.reduce((sum, c) => sum + c.aborts, 0);
     const unknown = clientCounters.reduce((sum, c) => sum + c.unknownOutcomes, 0);
     const readFailures = clientCounters.reduce((sum, c) => sum + c.readFailures, 0);
-    const commits = clientCounters.reduce((sum, c) => sum + c.commits, 0);
-    const fastCommits = clientCounters.reduce((sum, c) => sum + c.fastCommits, 0);
+    const share = fastCommitShare({
+      commits: clientCounters.reduce((sum, c) => sum + c.commits, 0),
+      fastCommits: clientCounters.reduce((sum, c) => sum + c.fastCommits, 0),
+    });
     notes.push(
-      `Borealis over the whole run: ${fastCommits} of ${commits} commits (${Math.round((100 * fastCommits) / Math.max(1, commits))}%) ` +
+      `Borealis over the whole run: ${share} commits ` +
         `chosen by six YES votes without an ACCEPT round (ADR 0015), ${aborts} aborted commits (read-modify-write conflicts, retried by ` +
         `transact), ${unknown} commits of unknown outcome, ${readFailures} failed reads, ${dropped} messages ` +
         `dropped by storage nodes under overload, ${snapshots} snapshots taken by the nodes.`,

@@ -206,3 +206,13 @@ export function writeBenchmarksDoc(
   const body = [...sections.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, text]) => text);
   writeFileSync(path, `${[...header, ...body].join('\n\n')}\n`);
 }
+
+/**
+ * "n of m (p%)": the quorum commits chosen by six YES votes without an ACCEPT round (ADR 0015),
+ * from QuorumClient counters; "n/a" without any commit.
+ */
+export function fastCommitShare(counters: { commits: number; fastCommits: number }): string {
+  const { commits, fastCommits } = counters;
+  if (commits === 0) return 'n/a';
+  return `${fastCommits.toLocaleString('en-US')} of ${commits.toLocaleString('en-US')} (${Math.round((100 * fastCommits) / commits)}%)`;
+}

@@ -219,6 +219,45 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
     assert.equal(await redis.del(key), 1);
   });
 
+  it('a SET from a writer that never read the key replaces a collection and reclaims its elements (ADR 0016)', async () => {
+    const redis = client as Redis;
+    const before = await liveInternalKeys();
+    const fields = Array.from({ length: 2_000 }, (_, index) => [`f${index}`, 'v']).flat();
+    assert.equal(await redis.hset('blind:hash', ...fields), 2_000);
+    assert.ok((await liveInternalKeys()) > before, 'the hash is held in element keys');
+    // A second writer of the volume with a cold cache: its plain SETs are blind writes.
+    const second = await startDataNode({
+      id: 'coll-blind',
+      storage: (fleet as StorageFleet).nodes,
+      coordinatorId: 9,
+      cu: 8,
+      cluster: VOLUME,
+    });
+    const secondClient = new Redis({ port: second.respPort, host: '127.0.0.1', maxRetriesPerRequest: 0 });
+    try {
+      assert.equal(await secondClient.set('blind:fresh', 'new'), 'OK');
+      assert.equal(await secondClient.set('blind:hash', 'now a string'), 'OK');
+      assert.equal(await redis.get('blind:fresh'), 'new');
+      assert.equal(await redis.type('blind:hash'), 'string');
+      assert.equal(await redis.get('blind:hash'), 'now a string');
+      const info = await secondClient.info('Borealis');
+      const counter = (name: string): number => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? -1);
+      // The fresh key went blind; the hash's replicas refused the blind write (its guard keeps
+      // collections out), and the retry read the header, so the elements are reclaimed.
+      assert.ok(counter('blind_commits') >= 1, info);
+      assert.ok(counter('conflicts') >= 1, info);
+      await waitUntil(
+        "the replaced hash's element keys to be reclaimed",
+        120_000,
+        async () => (await liveInternalKeys()) <= before,
+        500,
+      );
+    } finally {
+      secondClient.disconnect();
+      await second.stop();
+    }
+  });
+
   // Last: it kills the writer the other tests use.
   it('a walk over the volume cut short by a writer that stopped is done by the next writer to attach', async () => {
     const redis = client as Redis;

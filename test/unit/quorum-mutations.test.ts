@@ -95,3 +95,24 @@ test('choosing COMMIT without an ACCEPT round on five YES votes is caught', asyn
     seeds: { from: 1, count: 300, profile: 'split' },
   });
 });
+
+test("a replica that ignores a blind write's guard is caught", async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // ADR 0016: the guard is what keeps a blind write off a value its writer must see first.
+    anchor: /if \(state\.value !== null && !blindGuardAllows\(read\.blind, firstByte\(state\.value\)\)\)/,
+    replacement: 'if (false)',
+    seeds: { from: 1, count: 300, profile: 'crash' },
+  });
+});
+
+test('a replica that accepts a blind write at or below its version is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // ADR 0016: a blind write's chosen seq is checked like a read's; skipping that check for
+    // blind writes lets one replace a newer version, or two take the same seq.
+    anchor: /if \(state\.seq > read\.seq\)(\s*return 'stale';)/,
+    replacement: 'if (state.seq > read.seq && read.blind === undefined)$1',
+    seeds: { from: 1, count: 300, profile: 'crash' },
+  });
+});

@@ -15,7 +15,7 @@ import { bulk, type Reply } from '../../libs/resp/src/index.js';
 function fakeHost(): SessionHost {
   const engine = {
     run: async (commands: unknown[]): Promise<Reply[]> => commands.map(() => bulk('v')),
-    readFresh: async () => new Map(),
+    readFresh: async (keys: string[]) => new Map(keys.map((key) => [key, '0:0'])),
   } as unknown as TransactionEngine;
   const keyspace = {
     size: async () => 0,

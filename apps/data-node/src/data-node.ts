@@ -489,6 +489,8 @@ export class DataNode {
       // Quorum commits chosen by six YES votes without an ACCEPT round (ADR 0015).
       ['quorum_fast_commits', attachment?.client.counters.fastCommits ?? 0],
       ['quorum_commits', attachment?.client.counters.commits ?? 0],
+      // Commits that wrote keys without reading them first (ADR 0016).
+      ['blind_commits', counters?.blindCommits ?? 0],
       ['conflicts', counters?.conflicts ?? 0],
       ['retries', counters?.retries ?? 0],
       ['watch_aborts', counters?.watchAborts ?? 0],

@@ -28,6 +28,28 @@ export interface ReadEntry {
    * (a volume's generation); a key the proposal also writes is held all the same (ADR 0004).
    */
   shared?: true;
+  /**
+   * A blind write (ADR 0016): the writer did not read the key, and `seq` is one it chose, so that
+   * the write installs version `seq + 1`. Replicas check it like any read (NO when the key is newer
+   * or pending) and, because the writer never saw the value it replaces, also check the guard.
+   * Only for a key the proposal writes.
+   */
+  blind?: BlindGuard;
+}
+
+/**
+ * What a blind write may replace: an absent key, or a value whose first byte, masked with `mask`,
+ * is one of `firstBytes`. A writer whose values of some kinds need work when replaced (the data
+ * node's collection headers, whose elements must be reclaimed) keeps those kinds out.
+ */
+export interface BlindGuard {
+  mask: number;
+  firstBytes: number[];
+}
+
+/** Whether a blind write with `guard` may replace `firstByte` (undefined: an empty value). */
+export function blindGuardAllows(guard: BlindGuard, firstByte: number | undefined): boolean {
+  return firstByte !== undefined && guard.firstBytes.includes(firstByte & guard.mask);
 }
 
 export interface WriteEntry {
@@ -108,7 +130,10 @@ export interface VoteMessage {
   volume: string;
   txid: TxId;
   vote: VoteValue;
-  /** Why a NO was given: 'pending' (key held by another tx), 'stale', 'recovering', 'expired', 'invalid'. */
+  /**
+   * Why a NO was given: 'pending' (key held by another tx), 'stale', 'guard' (a blind write's
+   * guard refused the value it would replace), 'recovering', 'expired', 'invalid'.
+   */
   reason?: string;
 }
 

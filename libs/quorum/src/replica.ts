@@ -33,7 +33,14 @@ import type {
   Version,
   VoteValue,
 } from './messages.js';
-import { ballotRound, decidedMessage, EVERY_VOLUME, keyHash, recoveryBallot } from './messages.js';
+import {
+  ballotRound,
+  blindGuardAllows,
+  decidedMessage,
+  EVERY_VOLUME,
+  keyHash,
+  recoveryBallot,
+} from './messages.js';
 import { QUORUM, REPLICA_COUNT } from './quorum-table.js';
 import { RecoveryRound } from './recovery.js';
 import {
@@ -46,7 +53,14 @@ import {
   ReplicaRepair,
   type VolumeRepair,
 } from './repair.js';
-import { ownCopy, type StoredValue, storedLength, storeValue, valueBytes } from './stored-value.js';
+import {
+  firstByte,
+  ownCopy,
+  type StoredValue,
+  storedLength,
+  storeValue,
+  valueBytes,
+} from './stored-value.js';
 
 export interface ReplicaTiming {
   /** A key pending longer than this makes the replica recover the transaction itself. */
@@ -497,13 +511,21 @@ export class StorageReplica {
     if (!isWellFormed(proposal)) return 'invalid';
     for (const read of proposal.reads) {
       const state = volume.keys.get(read.key);
+      // A blind write's seq was chosen, not read: it says nothing about this replica lagging.
+      const blind = read.blind !== undefined;
       if (state === undefined) {
-        if (read.seq > 0) this.syncFaster();
+        if (read.seq > 0 && !blind) this.syncFaster();
         continue;
       }
       if (state.pendingTxid !== null && state.pendingTxid !== proposal.txid) return 'pending';
       // Older is fine: this replica lags and will catch up; newer means the read was stale.
       if (state.seq > read.seq) return 'stale';
+      if (read.blind !== undefined) {
+        // The version this replica holds is the one the write replaces whenever the write can
+        // commit (ADR 0016): the guard is checked against it.
+        if (state.value !== null && !blindGuardAllows(read.blind, firstByte(state.value))) return 'guard';
+        continue;
+      }
       if (state.seq < read.seq) this.syncFaster();
     }
     return null;
@@ -1522,15 +1544,22 @@ export function heldKeysOf(proposal: Proposal): string[] {
 /** Writes only keys it read, each key once, sequence numbers non-negative integers. */
 export function isWellFormed(proposal: Proposal): boolean {
   const readKeys = new Set<string>();
+  const blindKeys: string[] = [];
   for (const read of proposal.reads) {
     if (typeof read.key !== 'string' || !Number.isSafeInteger(read.seq) || read.seq < 0) return false;
     if (readKeys.has(read.key)) return false;
     readKeys.add(read.key);
+    if (read.blind !== undefined) {
+      // The version a blind write installs must stay a safe integer.
+      if (read.shared === true || read.seq >= Number.MAX_SAFE_INTEGER) return false;
+      blindKeys.push(read.key);
+    }
   }
   const written = new Set<string>();
   for (const write of proposal.writes) {
     if (!readKeys.has(write.key) || written.has(write.key)) return false;
     written.add(write.key);
   }
-  return true;
+  // A blind entry is a write's, never a read's: the writer saw no value there.
+  return blindKeys.every((key) => written.has(key));
 }

@@ -25,6 +25,11 @@ export function valueBytes(stored: StoredValue, prefixBytes?: number): Uint8Arra
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
+/** The first byte of a present value; undefined when it is empty. */
+export function firstByte(stored: string): number | undefined {
+  return stored.length > 0 ? stored.charCodeAt(0) : undefined;
+}
+
 /** Bytes a stored value holds. */
 export function storedLength(stored: StoredValue): number {
   return stored === null ? 0 : stored.length;

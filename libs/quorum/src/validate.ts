@@ -60,9 +60,24 @@ function isProposal(value: unknown): boolean {
         isObject(read) &&
         isKey(read.key) &&
         isCount(read.seq) &&
-        (read.shared === undefined || read.shared === true),
+        (read.shared === undefined || read.shared === true) &&
+        (read.blind === undefined || isBlindGuard(read.blind)),
     ) &&
     isList(value.writes, (write) => isObject(write) && isKey(write.key) && isValue(write.value))
+  );
+}
+
+function isByte(value: unknown): boolean {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xff;
+}
+
+function isBlindGuard(value: unknown): boolean {
+  return (
+    isObject(value) &&
+    isByte(value.mask) &&
+    Array.isArray(value.firstBytes) &&
+    value.firstBytes.length <= 0x100 &&
+    value.firstBytes.every(isByte)
   );
 }
 

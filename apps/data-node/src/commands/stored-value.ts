@@ -10,6 +10,8 @@
 // Varints are unsigned LEB128. A float64 holds every expiry Redis can set exactly up to 2^53 ms
 // (the year 287,396) and keeps a larger one as the nearest representable integer.
 
+import type { BlindGuard } from '../../../../libs/quorum/src/index.js';
+
 export type CollectionType = 'hash' | 'set' | 'list' | 'zset';
 
 /**
@@ -47,6 +49,13 @@ const COLLECTION_TYPE_BY_TAG = new Map<number, CollectionType>(
 );
 const HAS_EXPIRY_FLAG = 0x80;
 const TYPE_MASK = 0x7f;
+
+/**
+ * The values a blind write may replace (ADR 0016): those stored whole, strings and old-layout
+ * hashes, whatever their expiry. A collection's header is not among them: replacing it means
+ * reclaiming its elements, which takes reading it.
+ */
+export const INLINE_VALUE_GUARD: BlindGuard = { mask: TYPE_MASK, firstBytes: [STRING_TAG, HASH_TAG] };
 const EXPIRY_BYTES = 8;
 /** Five LEB128 bytes hold 35 bits, enough for any length below 2^32. */
 const VARINT_BYTES_MAX = 5;

@@ -231,6 +231,27 @@ function exceedsStringLimit(existingLength: bigint, addedLength: number): boolea
   return existingLength + BigInt(addedLength) > STRING_LENGTH_MAX;
 }
 
+/** SET options under which SET needs the value it replaces. */
+const SET_READS_CURRENT = SET_GET | SET_NX | SET_XX | SET_KEEPTTL;
+
+/**
+ * The keys a command replaces without looking at their values: plain SET (no GET, NX, XX or
+ * KEEPTTL) and MSET. The engine may write them blind (ADR 0016), without reading them first. A
+ * command that would fail its syntax check has none: it writes nothing anyway.
+ */
+export function blindWriteKeys(name: string, args: readonly Buffer[]): string[] {
+  if (name === 'set') {
+    const options = args.length >= 3 ? parseStringOptions(args as Buffer[], 3, 'set') : null;
+    return options !== null && (options.flags & SET_READS_CURRENT) === 0 ? [keyAt(args as Buffer[], 1)] : [];
+  }
+  if (name === 'mset' && args.length >= 3 && args.length % 2 === 1) {
+    const keys: string[] = [];
+    for (let index = 1; index < args.length; index += 2) keys.push(keyAt(args as Buffer[], index));
+    return keys;
+  }
+  return [];
+}
+
 export const STRING_COMMANDS: ReadonlyArray<readonly [string, DataCommandHandler]> = [
   ['get', get],
   ['set', set],

@@ -21,7 +21,7 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { present } from '../../../../libs/invariant/src/index.js';
 import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
-import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
+import type { BlindGuard, ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import {
   ClientOverloadedError,
@@ -42,7 +42,13 @@ import { encodeReclaimRecord, reclaimRecordKey } from '../commands/collections/r
 import type { CommandSpec } from '../commands/command-table.js';
 import { type DataCommandContext, executeDataCommand } from '../commands/data-commands.js';
 import { lookupCommand } from '../commands/served-commands.js';
-import { decodeStoredValue, encodeStoredValue, type StoredValue } from '../commands/stored-value.js';
+import {
+  decodeStoredValue,
+  encodeStoredValue,
+  INLINE_VALUE_GUARD,
+  type StoredValue,
+} from '../commands/stored-value.js';
+import { blindWriteKeys } from '../commands/string-commands.js';
 import { type Clock, SYSTEM_CLOCK } from './clock.js';
 import { GroupScheduler } from './group-scheduler.js';
 import { Reclaimer } from './reclaimer.js';
@@ -66,12 +72,14 @@ export interface QueuedCommand {
 export interface Work {
   commands: QueuedCommand[];
   /** WATCHed Redis keys → their watch version (`readFresh`) at WATCH time (null when nothing is watched). */
-  watched: ReadonlyMap<string, number> | null;
+  watched: ReadonlyMap<string, WatchVersion> | null;
   consistency: ReadConsistency;
   /** For the scheduler: the Redis keys as generation-0 volume keys, and the tasks' internal keys. */
   keys: string[];
   /** The Redis keys the commands name: volume keys of the generation each attempt reads. */
   userKeys: string[];
+  /** Of `userKeys`, those every command of the work replaces without reading (`blindWriteKeys`). */
+  blindKeys: ReadonlySet<string>;
   /** Volume keys read as they are (the engine's own tasks). */
   internalKeys: string[];
   /** FLUSHDB/FLUSHALL: runs after all work submitted before it, and before all work after it. */
@@ -91,6 +99,8 @@ export interface EngineCounters {
   /** Refused by the storage client before sending: too many calls in flight (TRYAGAIN). */
   overloaded: number;
   validations: number;
+  /** Commits with keys written blind (ADR 0016); those that lost retry with reads. */
+  blindCommits: number;
 }
 
 export interface TransactionEngineOptions {
@@ -115,7 +125,22 @@ interface KeyRead {
   txid: string;
   bytes: Uint8Array | null;
   fresh: boolean;
+  /**
+   * Not read at all: a blind write's key (ADR 0016), taken as absent, with a `seq` the engine
+   * chose. The commit carries it as a blind entry, which replicas check instead of a read.
+   */
+  blind?: true;
 }
+
+/** What a blind SET may replace: a string or a hash stored whole, never a collection's header. */
+const BLIND_WRITE_GUARD: BlindGuard = INLINE_VALUE_GUARD;
+
+/**
+ * Seqs a blind write chooses per millisecond of the clock: read-modify-writes count up from a
+ * blind write's seq one by one, so a key would need this many within a millisecond before a
+ * later blind write from the same clock could fall below its version (and retry with a read).
+ */
+const BLIND_SEQS_PER_MS = 1024;
 
 /** Enough transactions in flight to keep the replicas busy; beyond it, batches grow instead. */
 export const GROUPS_RUNNING_MAX_DEFAULT = 8;
@@ -190,6 +215,7 @@ export class TransactionEngine {
     unavailable: 0,
     overloaded: 0,
     validations: 0,
+    blindCommits: 0,
   };
   private readonly scheduler: GroupScheduler<Work>;
   private readonly attemptsMax: number;
@@ -200,6 +226,8 @@ export class TransactionEngine {
   private generationGuess = 0;
   private inFlightWriteBytes = 0;
   private readonly writeBytesWaiters: (() => void)[] = [];
+  /** The seq the last blind write chose: the next one is higher. */
+  private lastBlindSeq = 0;
   /** Deletes the element keys of collections that are gone, in the background (ADR 0008). */
   readonly reclaimer = new Reclaimer(this);
   readonly clock: Clock;
@@ -227,11 +255,12 @@ export class TransactionEngine {
   run(
     commands: QueuedCommand[],
     consistency: ReadConsistency,
-    watched: ReadonlyMap<string, number> | null = null,
+    watched: ReadonlyMap<string, WatchVersion> | null = null,
   ): Promise<Reply[] | null> {
     const userKeys = new Set<string>();
     for (const command of commands) for (const key of command.keys) userKeys.add(key);
     if (watched !== null) for (const key of watched.keys()) userKeys.add(key);
+    const blindKeys = blindKeysOf(commands, watched);
     for (const key of userKeys) {
       if (key.length > KEY_BYTES_MAX) {
         const refusal = error(
@@ -248,6 +277,7 @@ export class TransactionEngine {
         consistency,
         keys: [...userKeys].map((key) => storageKey(key)),
         userKeys: [...userKeys],
+        blindKeys,
         internalKeys: [],
         barrier: commands.some((command) => FLUSH_COMMAND_NAMES.has(command.spec.name)),
         settle: (result) => {
@@ -271,6 +301,7 @@ export class TransactionEngine {
         consistency: 'instance',
         keys,
         userKeys: [],
+        blindKeys: new Set(),
         internalKeys: keys,
         barrier: false,
         settle: (result) => {
@@ -287,10 +318,10 @@ export class TransactionEngine {
   }
 
   /**
-   * Fresh versions of the Redis keys `keys` from 3 replicas (for WATCH), by Redis key; `seq` is
-   * the watch version, which also changes when the volume is flushed (`watchVersion`).
+   * The watch versions of the Redis keys `keys`, read fresh from 3 replicas (for WATCH), by Redis
+   * key. A watch version also changes when the volume is flushed (`watchVersion`).
    */
-  async readFresh(keys: string[]): Promise<Map<string, KeyRead>> {
+  async readFresh(keys: string[]): Promise<Map<string, WatchVersion>> {
     const guess = this.generationGuess;
     let reads = await this.readStorageKeys([GENERATION_KEY, ...keys.map((key) => storageKey(key, guess))]);
     const generation = decodeGeneration(reads.get(GENERATION_KEY)?.bytes ?? null);
@@ -301,7 +332,7 @@ export class TransactionEngine {
     return new Map(
       keys.map((key) => {
         const read = present(reads.get(storageKey(key, generation)), READ_FETCHED);
-        return [key, { ...read, seq: watchVersion(generation, read.seq) }];
+        return [key, watchVersion(generation, read.seq)];
       }),
     );
   }
@@ -410,9 +441,13 @@ export class TransactionEngine {
       freshOnly || watchedKeys.has(key) || (cluster && readOnlyCommands);
     const userKeys = [...new Set(works.flatMap((work) => work.userKeys))];
     const internalKeys = [...new Set(works.flatMap((work) => work.internalKeys))];
+    // A retry reads every key: a blind write that lost (its seq below the key's version, or the
+    // value one it may not replace) must not lose the same way again.
+    const blindKeys = freshOnly ? new Set<string>() : groupBlindKeys(works, generation);
     const reads = await this.readKeys(
       [GENERATION_KEY, ...internalKeys, ...userKeys.map((key) => storageKey(key, generation))],
       mustBeFresh,
+      blindKeys,
     );
     const generationRead = decodeGeneration(present(reads.get(GENERATION_KEY), READ_FETCHED).bytes);
     if (generationRead !== generation) {
@@ -421,7 +456,8 @@ export class TransactionEngine {
       watchedKeys = new Set([...watchedUserKeys].map((key) => storageKey(key, generation)));
       watchedKeys.add(GENERATION_KEY);
       const moved = userKeys.map((key) => storageKey(key, generation));
-      for (const [key, read] of await this.readKeys(moved, mustBeFresh)) reads.set(key, read);
+      for (const key of blindKeys) reads.delete(key);
+      for (const [key, read] of await this.readKeys(moved, mustBeFresh, new Set())) reads.set(key, read);
     }
 
     const nowMs = this.clock.nowMs();
@@ -444,7 +480,8 @@ export class TransactionEngine {
         only.settle(only.commands.map(() => refusal));
         return 'done';
       }
-      for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh)) reads.set(key, read);
+      for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh, new Set()))
+        reads.set(key, read);
       outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
     }
     const { results, overlay } = outcome;
@@ -620,9 +657,14 @@ export class TransactionEngine {
       // The generation is read by every transaction: it is a shared read (checked, not held),
       // or every two transactions of the volume would exclude each other at the replicas.
       // FLUSHDB writes it, and then holds it (ADR 0008).
-      const readEntries: ReadEntry[] = [...reads].map(([key, read]) =>
-        key === GENERATION_KEY ? { key, seq: read.seq, shared: true } : { key, seq: read.seq },
-      );
+      const written = new Set(writes.map((write) => write.key));
+      const readEntries: ReadEntry[] = [];
+      for (const [key, read] of reads) {
+        if (key === GENERATION_KEY) readEntries.push({ key, seq: read.seq, shared: true });
+        else if (read.blind !== true) readEntries.push({ key, seq: read.seq });
+        // A blind key the run did not write (a command that failed) was never read: nothing to check.
+        else if (written.has(key)) readEntries.push({ key, seq: read.seq, blind: BLIND_WRITE_GUARD });
+      }
       const outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
       if (outcome.outcome === 'aborted') {
         // The generation stays cached: only a flush changes it, its `applied` notice drops it, and
@@ -632,6 +674,7 @@ export class TransactionEngine {
         return 'conflict';
       }
       this.counters.commits++;
+      if (readEntries.some((entry) => entry.blind !== undefined)) this.counters.blindCommits++;
       const committedAtMs = this.clock.nowMs();
       for (const write of writes) {
         const before = present(reads.get(write.key), READ_FETCHED);
@@ -653,6 +696,16 @@ export class TransactionEngine {
   }
 
   /**
+   * A seq for a blind write: from the clock (so that it is above the key's version unless the key
+   * was written within the same millisecond or by a writer whose clock runs ahead), and above
+   * every seq this engine chose before. One that is not above the version only costs a retry.
+   */
+  private chooseBlindSeq(nowMs: number): number {
+    this.lastBlindSeq = Math.max(Math.floor(nowMs) * BLIND_SEQS_PER_MS, this.lastBlindSeq + 1);
+    return this.lastBlindSeq;
+  }
+
+  /**
    * Waits until `bytes` more proposal bytes may be in flight. Large values would otherwise
    * pile up in the links to the storage nodes faster than they drain, and be dropped there.
    */
@@ -668,23 +721,66 @@ export class TransactionEngine {
     for (const wake of this.writeBytesWaiters.splice(0)) wake();
   }
 
-  /** Versions of `keys`: from the cache where allowed and present, else from 3 replicas. */
+  /**
+   * Versions of `keys`: from the cache where allowed and present, else from 3 replicas; a key of
+   * `blindKeys` that is neither fresh-only nor cached is not read (`KeyRead.blind`).
+   */
   private async readKeys(
     keys: readonly string[],
     mustBeFresh: (key: string) => boolean,
+    blindKeys: ReadonlySet<string>,
   ): Promise<Map<string, KeyRead>> {
     const reads = new Map<string, KeyRead>();
     const missing: string[] = [];
     const nowMs = this.clock.nowMs();
+    let blindSeq = 0;
     for (const key of keys) {
-      const cached = mustBeFresh(key) ? null : this.options.cache.get(key, nowMs);
-      if (cached === null) missing.push(key);
-      else reads.set(key, { seq: cached.seq, txid: cached.txid, bytes: cached.value, fresh: false });
+      const fresh = mustBeFresh(key);
+      const cached = fresh ? null : this.options.cache.get(key, nowMs);
+      if (cached !== null) {
+        reads.set(key, { seq: cached.seq, txid: cached.txid, bytes: cached.value, fresh: false });
+      } else if (!fresh && blindKeys.has(key)) {
+        // One chosen seq for every blind key of the transaction: the keys differ.
+        if (blindSeq === 0) blindSeq = this.chooseBlindSeq(nowMs);
+        reads.set(key, { seq: blindSeq - 1, txid: '', bytes: null, fresh: true, blind: true });
+      } else {
+        missing.push(key);
+      }
     }
     if (missing.length > 0)
       for (const [key, read] of await this.readStorageKeys(missing)) reads.set(key, read);
     return reads;
   }
+}
+
+/**
+ * The Redis keys a work may write blind: those every command that names them replaces without
+ * reading (`blindWriteKeys`), and none it watches.
+ */
+function blindKeysOf(
+  commands: readonly QueuedCommand[],
+  watched: ReadonlyMap<string, WatchVersion> | null,
+): ReadonlySet<string> {
+  const blind = new Set<string>();
+  const read = new Set<string>(watched === null ? [] : watched.keys());
+  for (const command of commands) {
+    if (command.task !== undefined) continue;
+    const replaced = new Set(blindWriteKeys(command.spec.name, command.args));
+    for (const key of command.keys) (replaced.has(key) ? blind : read).add(key);
+  }
+  for (const key of read) blind.delete(key);
+  return blind;
+}
+
+/** The volume keys a group may write blind: blind in every work of the group that names them. */
+function groupBlindKeys(works: readonly Work[], generation: number): Set<string> {
+  const blind = new Set<string>();
+  const read = new Set<string>();
+  for (const work of works)
+    for (const key of work.userKeys) (work.blindKeys.has(key) ? blind : read).add(key);
+  const keys = new Set<string>();
+  for (const key of blind) if (!read.has(key)) keys.add(storageKey(key, generation));
+  return keys;
 }
 
 /**
@@ -717,7 +813,7 @@ function reclaimRecords(
 }
 
 function watchedKeyChanged(
-  watched: ReadonlyMap<string, number>,
+  watched: ReadonlyMap<string, WatchVersion>,
   reads: Map<string, KeyRead>,
   overlay: Map<string, OverlayEntry>,
   generation: number,
@@ -735,11 +831,14 @@ function watchedKeyChanged(
 }
 
 /**
- * What WATCH remembers of a key: its version and the volume's generation in one number, so that
- * a FLUSHDB between WATCH and EXEC fails the EXEC as in Redis (a key's seq stays below 2^32).
+ * What WATCH remembers of a key: its version and the volume's generation, so that a FLUSHDB
+ * between WATCH and EXEC fails the EXEC as in Redis. A string: seqs chosen by blind writes
+ * (ADR 0016) use all 53 bits of a number, so the two do not fit in one.
  */
-function watchVersion(generation: number, seq: number): number {
-  return generation * 2 ** 32 + seq;
+export type WatchVersion = string;
+
+function watchVersion(generation: number, seq: number): WatchVersion {
+  return `${generation}:${seq}`;
 }
 
 /**

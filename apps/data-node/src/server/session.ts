@@ -2,6 +2,7 @@
 // Redis semantics): protocol version, authentication, name, MULTI queue, WATCHed versions and
 // the read-consistency override, and whether the endpoint moved the session here lately. Data
 // commands go to the transaction engine.
+import { present } from '../../../../libs/invariant/src/index.js';
 import {
   array,
   bulk,
@@ -21,6 +22,7 @@ import {
   type ReadConsistency,
   storageErrorReply,
   type TransactionEngine,
+  type WatchVersion,
 } from '../engine/transaction-engine.js';
 import { adminCommand } from './admin-commands.js';
 import { type ClientFacts, formatClientLine } from './client-info.js';
@@ -128,7 +130,7 @@ export class Session implements RegisteredClient {
   private authenticated: boolean;
   private queue: QueuedRequest[] | null = null;
   private queueFailed = false;
-  private watched = new Map<string, number>();
+  private watched = new Map<string, WatchVersion>();
   private consistencyOverride: ReadConsistency | null = null;
   /** CLIENT REPLY OFF: no replies until ON. */
   private repliesOff = false;
@@ -402,7 +404,8 @@ export class Session implements RegisteredClient {
       // connection's request loop and leave pipelined requests unanswered.)
       return storageErrorReply(cause);
     }
-    for (const key of fresh) this.watched.set(key, reads.get(key)?.seq ?? 0);
+    for (const key of fresh)
+      this.watched.set(key, present(reads.get(key), 'the watch version of a key read for WATCH'));
     return OK;
   }
 

@@ -2,13 +2,23 @@
 // the actors emit (records handed to the disk, messages handed to the network, writer events) and,
 // after a restart, from what a replica rebuilt from its disk. Each method throws an
 // `InvariantViolation` at the first breach, naming the invariant and the evidence.
-import type { Decision, Envelope, Proposal, TxId, Version, VoteValue } from '../messages.js';
+import {
+  type BlindGuard,
+  blindGuardAllows,
+  type Decision,
+  type Envelope,
+  type Proposal,
+  type TxId,
+  type Version,
+  type VoteValue,
+} from '../messages.js';
 import type { ReplicaRecord, StorageReplica } from '../replica.js';
 
 export type InvariantName =
   | 'one decision per transaction'
   | 'votes and accepted values survive restarts'
   | 'one committed version per key and seq'
+  | 'blind writes replace only what their guard allows'
   | 'acknowledged commits are visible'
   | 'liveness'
   | 'replicas converge'
@@ -24,6 +34,28 @@ export class InvariantViolation extends Error {
     super(`${invariant}: ${detail}`);
     this.name = 'InvariantViolation';
   }
+}
+
+/** A committed version's first byte (null: a delete, undefined: empty) and its guard if blind. */
+interface VersionShape {
+  txid: TxId;
+  firstByte: number | null | undefined;
+  guard: BlindGuard | null;
+}
+
+function checkGuard(
+  versionKey: string,
+  replacedSeq: number,
+  replaced: VersionShape,
+  seq: number,
+  version: VersionShape,
+): void {
+  if (version.guard === null || replaced.firstByte === null) return;
+  if (blindGuardAllows(version.guard, replaced.firstByte)) return;
+  throw new InvariantViolation(
+    'blind writes replace only what their guard allows',
+    `${versionKey} seq ${seq} by ${version.txid} is blind and its guard allows first bytes ${version.guard.firstBytes.join(', ')} (mask ${version.guard.mask}), but it replaced seq ${replacedSeq} by ${replaced.txid}, which starts with ${replaced.firstByte ?? 'nothing'}`,
+  );
 }
 
 interface RememberedVote {
@@ -54,6 +86,8 @@ export class InvariantChecker {
   private readonly decisions = new Map<TxId, { decision: Decision; source: string }>();
   /** Per `volume/key`: seq → the transaction that committed it. */
   private readonly versions = new Map<string, Map<number, TxId>>();
+  /** Per `volume/key`: seq → what the committed value starts with, and its guard if blind. */
+  private readonly versionShapes = new Map<string, Map<number, VersionShape>>();
   /** Per `txid@ballot`: the one value any replica accepted at that ballot. */
   private readonly ballotValues = new Map<string, Decision>();
   /** Per `volume/key`: the highest seq of a commit a client has been told about. */
@@ -96,7 +130,15 @@ export class InvariantChecker {
 
   // ---- (3) one committed version per (key, seq) --------------------------------------------
 
-  private recordVersion(volume: string, key: string, seq: number, txid: TxId, source: string): void {
+  private recordVersion(
+    volume: string,
+    key: string,
+    seq: number,
+    txid: TxId,
+    value: Uint8Array | null,
+    guard: BlindGuard | null,
+    source: string,
+  ): void {
     const versionKey = `${volume}/${key}`;
     let bySeq = this.versions.get(versionKey);
     if (bySeq === undefined) {
@@ -106,6 +148,9 @@ export class InvariantChecker {
     const existing = bySeq.get(seq);
     if (existing === undefined) {
       bySeq.set(seq, txid);
+      this.recordShape(versionKey, seq, txid, value, guard);
+    } else if (existing === txid && guard !== null) {
+      this.recordShape(versionKey, seq, txid, value, guard);
     } else if (existing !== txid) {
       throw new InvariantViolation(
         'one committed version per key and seq',
@@ -123,9 +168,44 @@ export class InvariantChecker {
   private recordCommit(volume: string, proposal: Proposal, source: string): void {
     this.recordDecision(proposal.txid, 'commit', source);
     for (const write of proposal.writes) {
-      const seq = (proposal.reads.find((read) => read.key === write.key)?.seq ?? 0) + 1;
-      this.recordVersion(volume, write.key, seq, proposal.txid, source);
+      const read = proposal.reads.find((entry) => entry.key === write.key);
+      const seq = (read?.seq ?? 0) + 1;
+      this.recordVersion(volume, write.key, seq, proposal.txid, write.value, read?.blind ?? null, source);
     }
+  }
+
+  // ---- (3b) a blind write replaces only a value its guard allows (ADR 0016) ----------------
+
+  /**
+   * Checks a version against its neighbours in seq order among the committed versions known.
+   * Every commit below a committed blind write is known before it: the blind write's four YES
+   * voters include one of that commit's, which had it decided (else the key was pending there,
+   * or the blind write's seq would be stale). So the predecessor seen here is the real one.
+   */
+  private recordShape(
+    versionKey: string,
+    seq: number,
+    txid: TxId,
+    value: Uint8Array | null,
+    guard: BlindGuard | null,
+  ): void {
+    let shapes = this.versionShapes.get(versionKey);
+    if (shapes === undefined) {
+      shapes = new Map();
+      this.versionShapes.set(versionKey, shapes);
+    }
+    const known = shapes.get(seq);
+    if (known !== undefined && (known.guard !== null || guard === null)) return;
+    const shape: VersionShape = { txid, firstByte: value === null ? null : value[0], guard };
+    shapes.set(seq, shape);
+    let below: [number, VersionShape] | null = null;
+    let above: [number, VersionShape] | null = null;
+    for (const entry of shapes) {
+      if (entry[0] < seq && (below === null || entry[0] > below[0])) below = entry;
+      if (entry[0] > seq && (above === null || entry[0] < above[0])) above = entry;
+    }
+    if (below !== null) checkGuard(versionKey, below[0], below[1], seq, shape);
+    if (above !== null) checkGuard(versionKey, seq, shape, above[0], above[1]);
   }
 
   // ---- what replicas emit ------------------------------------------------------------------
@@ -142,6 +222,8 @@ export class InvariantChecker {
             entry.key,
             entry.version.seq,
             entry.version.txid,
+            entry.value,
+            null,
             `${replicaId} adopted it`,
           );
           this.noteApplied(memory, record.volume, entry.key, entry.version.seq);

@@ -176,11 +176,22 @@ export function decodeText(bytes: Uint8Array | null): string | null {
 
 type RegisterOperationState =
   | { kind: 'read'; key: string; floor: number }
-  | { kind: 'write'; key: string; value: string | null; floor: number; readSeq: number };
+  | { kind: 'write'; key: string; value: string | null; floor: number; readSeq: number; blind: boolean };
 
-/** Reads, and writes that read the version first and then commit a unique value, of a few hot keys. */
+/**
+ * Values starting with this byte are pinned: a blind write may not replace them (its guard
+ * allows only a value starting with the key's first byte), so it aborts and retries with a read.
+ */
+const PINNED_PREFIX = '#';
+
+/**
+ * Reads, and writes of a unique value to a few hot keys: most read the version first, some are
+ * blind (ADR 0016) and commit at a version their client chose, with a guard against pinned values.
+ */
 export class RegisterClient extends Client {
   private operation: RegisterOperationState | null = null;
+  /** The last seq a blind write of this client chose: the next one is higher. */
+  private blindSeq = 0;
 
   protected startOperation(): void {
     const key = this.rng.pick(REGISTER_KEYS);
@@ -189,20 +200,45 @@ export class RegisterClient extends Client {
       this.operation = { kind: 'read', key, floor: 0 };
     } else {
       // Rare deletes: a key can go back to absent, which reads must also get right.
-      const value = this.rng.chance(0.05) ? null : `${key}=${this.host.nextValueId()}`;
+      const value = this.rng.chance(0.05)
+        ? null
+        : `${this.rng.chance(0.15) ? PINNED_PREFIX : ''}${key}=${this.host.nextValueId()}`;
       this.handle = this.host.registerHistory.invoke(
         this.process,
         { key, kind: 'write', value },
         this.host.nowMs,
       );
-      this.operation = { kind: 'write', key, value, floor: 0, readSeq: 0 };
+      const blind = value !== null && this.rng.chance(0.4);
+      this.operation = { kind: 'write', key, value, floor: 0, readSeq: 0, blind };
     }
   }
 
   protected readForAttempt(): void {
     const operation = this.operation as RegisterOperationState;
+    // A blind write skips the read on its first attempt only: after an abort it reads, as a
+    // data node does, so a clock behind the key's version cannot keep it aborting.
+    if (operation.kind === 'write' && operation.blind && this.attempt === 1) {
+      this.commitBlind(operation.key, operation.value);
+      return;
+    }
     operation.floor = this.host.checker.readFloor(REGISTER_VOLUME, operation.key);
     this.readOrWait(REGISTER_VOLUME, [operation.key]);
+  }
+
+  /**
+   * A write at a version chosen from the clock, above any this client chose before. The clock is
+   * coarse on purpose (4 seqs per 50 ms, where a data node uses 1,024 per ms): clients often
+   * choose the same seq, or one below the key's version, which replicas must refuse.
+   */
+  private commitBlind(key: string, value: string | null): void {
+    this.blindSeq = Math.max(Math.floor(this.host.nowMs / 50) * 4, this.blindSeq + 1);
+    const operation = this.operation as RegisterOperationState & { kind: 'write' };
+    operation.readSeq = this.blindSeq - 1;
+    this.commit(
+      REGISTER_VOLUME,
+      [{ key, seq: this.blindSeq - 1, blind: { mask: 0xff, firstBytes: [key.charCodeAt(0)] } }],
+      [{ key, value: value === null ? null : encodeText(value) }],
+    );
   }
 
   onRead(values: ReadValue[]): void {

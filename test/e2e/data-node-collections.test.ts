@@ -54,6 +54,10 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
     await fleet?.stop();
   });
 
+  /** Another writer of the volume, with a cache of its own. */
+  const startWriter = (id: string, coordinatorId: number): Promise<RunningDataNode> =>
+    startDataNode({ id, storage: (fleet as StorageFleet).nodes, coordinatorId, cu: 8, cluster: VOLUME });
+
   /** Internal keys of the volume that still hold a value: element keys and reclaim records. */
   function liveInternalKeys(): Promise<number> {
     return liveVolumeKeys((key) => key.startsWith('\xffe') || key.startsWith('\xffr'));
@@ -226,13 +230,7 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
     assert.equal(await redis.hset('blind:hash', ...fields), 2_000);
     assert.ok((await liveInternalKeys()) > before, 'the hash is held in element keys');
     // A second writer of the volume with a cold cache: its plain SETs are blind writes.
-    const second = await startDataNode({
-      id: 'coll-blind',
-      storage: (fleet as StorageFleet).nodes,
-      coordinatorId: 9,
-      cu: 8,
-      cluster: VOLUME,
-    });
+    const second = await startWriter('coll-blind', 9);
     const secondClient = new Redis({ port: second.respPort, host: '127.0.0.1', maxRetriesPerRequest: 0 });
     try {
       assert.equal(await secondClient.set('blind:fresh', 'new'), 'OK');
@@ -271,13 +269,7 @@ describe('data node: collections over the storage nodes', { timeout: 400_000 }, 
       (await liveVolumeKeys(everyKeyButTheGeneration)) > 0,
       'the killed writer had not finished its walk (else this test shows nothing)',
     );
-    const next = await startDataNode({
-      id: 'coll-next',
-      storage: (fleet as StorageFleet).nodes,
-      coordinatorId: 8,
-      cu: 8,
-      cluster: VOLUME,
-    });
+    const next = await startWriter('coll-next', 8);
     try {
       await waitUntil(
         'the next writer to reclaim every key of the flushed generation',

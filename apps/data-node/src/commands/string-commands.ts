@@ -239,14 +239,14 @@ const SET_READS_CURRENT = SET_GET | SET_NX | SET_XX | SET_KEEPTTL;
  * KEEPTTL) and MSET. The engine may write them blind (ADR 0016), without reading them first. A
  * command that would fail its syntax check has none: it writes nothing anyway.
  */
-export function blindWriteKeys(name: string, args: readonly Buffer[]): string[] {
+export function blindWriteKeys(name: string, args: Buffer[]): string[] {
   if (name === 'set') {
-    const options = args.length >= 3 ? parseStringOptions(args as Buffer[], 3, 'set') : null;
-    return options !== null && (options.flags & SET_READS_CURRENT) === 0 ? [keyAt(args as Buffer[], 1)] : [];
+    const options = args.length >= 3 ? parseStringOptions(args, 3, 'set') : null;
+    return options !== null && (options.flags & SET_READS_CURRENT) === 0 ? [keyAt(args, 1)] : [];
   }
   if (name === 'mset' && args.length >= 3 && args.length % 2 === 1) {
     const keys: string[] = [];
-    for (let index = 1; index < args.length; index += 2) keys.push(keyAt(args as Buffer[], index));
+    for (let index = 1; index < args.length; index += 2) keys.push(keyAt(args, index));
     return keys;
   }
   return [];

@@ -112,6 +112,24 @@ describe('versioned cache', () => {
   });
 });
 
+describe('versioned cache eviction', () => {
+  it('passes over an entry read since eviction last met it, and evicts it once it goes unread', () => {
+    const cache = new VersionedCache(10 * 200, 10_000);
+    const offer = (key: string): void =>
+      cache.offer(key, { seq: 1, txid: 't', value: new Uint8Array(100) }, 0);
+    for (let i = 0; i < 9; i++) offer(`key${i}`);
+    assert.equal(cache.get('key0', 0)?.seq, 1);
+    for (let i = 9; i < 12; i++) offer(`key${i}`);
+    assert.equal(cache.get('key1', 0), null, 'the oldest unread entry went');
+    assert.equal(cache.get('key0', 0)?.seq, 1, 'the oldest, read meanwhile, stays');
+    // Unread from now on, key0 is passed over once more and then goes like any other entry.
+    for (let i = 12; i < 40; i++) offer(`key${i}`);
+    assert.equal(cache.get('key0', 0), null, 'unread since, it went');
+    assert.equal(cache.get('key39', 0)?.seq, 1);
+    assert.ok(cache.size.bytes <= 2_000);
+  });
+});
+
 describe('group scheduler', () => {
   interface TestWork {
     keys: string[];

@@ -1,6 +1,9 @@
 // The writer's cache of committed versions (DESIGN §4, writers' caches): key → (seq, txid,
 // value bytes). An entry is only ever replaced by a newer seq, so a slow read can never
-// overwrite what a later commit put there. LRU by bytes (Map order is recency order).
+// overwrite what a later commit put there. Bounded by bytes, evicting by CLOCK (second chance),
+// which approximates LRU: Map order is insertion order, a hit only marks its entry, and eviction
+// moves a marked entry to the back instead of removing it. Moving every hit to the back (strict
+// LRU) cost a Map delete and insert per read, a few percent of a data node's CPU under GETs.
 // Pure: time comes in as `nowMs`.
 
 export interface CachedVersion {
@@ -13,6 +16,8 @@ export interface CachedVersion {
 interface Entry extends CachedVersion {
   storedAtMs: number;
   bytes: number;
+  /** Read since eviction last passed it: it is passed over once more. */
+  referenced: boolean;
 }
 
 /**
@@ -50,8 +55,7 @@ export class VersionedCache {
       this.stats.misses++;
       return null;
     }
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.referenced = true;
     this.stats.hits++;
     return entry;
   }
@@ -71,6 +75,7 @@ export class VersionedCache {
       value: version.value,
       storedAtMs: nowMs,
       bytes,
+      referenced: false,
     };
     this.entries.set(key, entry);
     this.bytes += bytes;
@@ -114,9 +119,19 @@ export class VersionedCache {
     return total === 0 ? 0 : this.stats.hits / total;
   }
 
+  /**
+   * Oldest first; a referenced entry is moved to the back unmarked (the iteration meets it again
+   * there, so each entry is passed over at most once per call and the loop ends).
+   */
   private evict(): void {
     for (const [key, entry] of this.entries) {
       if (this.bytes <= this.bytesMax) return;
+      if (entry.referenced) {
+        entry.referenced = false;
+        this.entries.delete(key);
+        this.entries.set(key, entry);
+        continue;
+      }
       this.remove(key, entry);
       this.stats.evictions++;
     }

@@ -190,7 +190,12 @@ class KeysNotFetched {
 
 /** Randomness of one attempt: replayed identically by every re-run of that attempt. */
 interface AttemptRandomness {
-  seed: Uint32Array;
+  /**
+   * Drawn from crypto when a run first asks for a random number, then kept for the attempt's
+   * later runs. Most attempts never ask (only commands like SPOP or SRANDMEMBER do), and drawing
+   * for every attempt took 3% of a data node's CPU under redis-benchmark SETs and GETs.
+   */
+  seed: Uint32Array | null;
   /** Collection ids handed out, by call order; ids drawn from crypto, so they are unique. */
   ids: string[];
 }
@@ -461,7 +466,7 @@ export class TransactionEngine {
     }
 
     const nowMs = this.clock.nowMs();
-    const randomness: AttemptRandomness = { seed: randomFillSync(new Uint32Array(4)), ids: [] };
+    const randomness: AttemptRandomness = { seed: null, ids: [] };
     const decoded = new Map<string, StoredValue | null>();
     let outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
     // Keys fetched in later rounds were read at later moments than the first ones.
@@ -549,7 +554,14 @@ export class TransactionEngine {
       return entry?.kind === 'element' ? decodeGeneration(entry.bytes) : generation;
     };
     const minted = new Set<string>();
-    const random = xoshiro128(randomness.seed);
+    let generator: (() => number) | null = null;
+    const random = (): number => {
+      if (generator === null) {
+        randomness.seed ??= randomFillSync(new Uint32Array(4));
+        generator = xoshiro128(randomness.seed);
+      }
+      return generator();
+    };
     let idsHanded = 0;
     const fetched = (key: string): KeyRead | undefined => {
       const read = reads.get(key);

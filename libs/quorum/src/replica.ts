@@ -511,10 +511,9 @@ export class StorageReplica {
     if (!isWellFormed(proposal)) return 'invalid';
     for (const read of proposal.reads) {
       const state = volume.keys.get(read.key);
-      // A blind write's seq was chosen, not read: it says nothing about this replica lagging.
-      const blind = read.blind !== undefined;
       if (state === undefined) {
-        if (read.seq > 0 && !blind) this.syncFaster();
+        // A blind write's seq was chosen, not read: it says nothing about this replica lagging.
+        if (read.seq > 0 && read.blind === undefined) this.syncFaster();
         continue;
       }
       if (state.pendingTxid !== null && state.pendingTxid !== proposal.txid) return 'pending';

@@ -21,7 +21,7 @@
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { present } from '../../../../libs/invariant/src/index.js';
 import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
-import type { BlindGuard, ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
+import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import {
   ClientOverloadedError,
@@ -132,15 +132,14 @@ interface KeyRead {
   blind?: true;
 }
 
-/** What a blind SET may replace: a string or a hash stored whole, never a collection's header. */
-const BLIND_WRITE_GUARD: BlindGuard = INLINE_VALUE_GUARD;
-
 /**
  * Seqs a blind write chooses per millisecond of the clock: read-modify-writes count up from a
  * blind write's seq one by one, so a key would need this many within a millisecond before a
  * later blind write from the same clock could fall below its version (and retry with a read).
  */
 const BLIND_SEQS_PER_MS = 1024;
+
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** Enough transactions in flight to keep the replicas busy; beyond it, batches grow instead. */
 export const GROUPS_RUNNING_MAX_DEFAULT = 8;
@@ -462,7 +461,7 @@ export class TransactionEngine {
       watchedKeys.add(GENERATION_KEY);
       const moved = userKeys.map((key) => storageKey(key, generation));
       for (const key of blindKeys) reads.delete(key);
-      for (const [key, read] of await this.readKeys(moved, mustBeFresh, new Set())) reads.set(key, read);
+      for (const [key, read] of await this.readKeys(moved, mustBeFresh)) reads.set(key, read);
     }
 
     const nowMs = this.clock.nowMs();
@@ -485,8 +484,7 @@ export class TransactionEngine {
         only.settle(only.commands.map(() => refusal));
         return 'done';
       }
-      for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh, new Set()))
-        reads.set(key, read);
+      for (const [key, read] of await this.readKeys([...outcome.keys], mustBeFresh)) reads.set(key, read);
       outcome = this.runWorks(works, reads, decoded, nowMs, randomness, generation);
     }
     const { results, overlay } = outcome;
@@ -675,7 +673,7 @@ export class TransactionEngine {
         if (key === GENERATION_KEY) readEntries.push({ key, seq: read.seq, shared: true });
         else if (read.blind !== true) readEntries.push({ key, seq: read.seq });
         // A blind key the run did not write (a command that failed) was never read: nothing to check.
-        else if (written.has(key)) readEntries.push({ key, seq: read.seq, blind: BLIND_WRITE_GUARD });
+        else if (written.has(key)) readEntries.push({ key, seq: read.seq, blind: INLINE_VALUE_GUARD });
       }
       const outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
       if (outcome.outcome === 'aborted') {
@@ -740,7 +738,7 @@ export class TransactionEngine {
   private async readKeys(
     keys: readonly string[],
     mustBeFresh: (key: string) => boolean,
-    blindKeys: ReadonlySet<string>,
+    blindKeys: ReadonlySet<string> = NO_KEYS,
   ): Promise<Map<string, KeyRead>> {
     const reads = new Map<string, KeyRead>();
     const missing: string[] = [];

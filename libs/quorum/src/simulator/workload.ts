@@ -176,7 +176,7 @@ export function decodeText(bytes: Uint8Array | null): string | null {
 
 type RegisterOperationState =
   | { kind: 'read'; key: string; floor: number }
-  | { kind: 'write'; key: string; value: string | null; floor: number; readSeq: number; blind: boolean };
+  | { kind: 'write'; key: string; value: string | null; floor: number; blind: boolean };
 
 /**
  * Values starting with this byte are pinned: a blind write may not replace them (its guard
@@ -209,7 +209,7 @@ export class RegisterClient extends Client {
         this.host.nowMs,
       );
       const blind = value !== null && this.rng.chance(0.4);
-      this.operation = { kind: 'write', key, value, floor: 0, readSeq: 0, blind };
+      this.operation = { kind: 'write', key, value, floor: 0, blind };
     }
   }
 
@@ -232,8 +232,6 @@ export class RegisterClient extends Client {
    */
   private commitBlind(key: string, value: string | null): void {
     this.blindSeq = Math.max(Math.floor(this.host.nowMs / 50) * 4, this.blindSeq + 1);
-    const operation = this.operation as RegisterOperationState & { kind: 'write' };
-    operation.readSeq = this.blindSeq - 1;
     this.commit(
       REGISTER_VOLUME,
       [{ key, seq: this.blindSeq - 1, blind: { mask: 0xff, firstBytes: [key.charCodeAt(0)] } }],
@@ -254,7 +252,6 @@ export class RegisterClient extends Client {
       this.settleDone();
       return;
     }
-    operation.readSeq = read.version.seq;
     this.commit(
       REGISTER_VOLUME,
       [{ key: operation.key, seq: read.version.seq }],

@@ -40,6 +40,11 @@ export interface WriterTiming {
   commitDeadlineMs: number;
   /** How soon a read blocked by a pending transaction asks again. */
   readRetryMs: number;
+  /**
+   * Shortest wait before a read round that asked 3 replicas and heard from fewer asks the other
+   * 3 (a hedged request). The wait is otherwise a multiple of recent read latency.
+   */
+  readHedgeMinMs: number;
   /** A read blocked this long by the same pending transaction recovers it. */
   pendingTimeoutMs: number;
   /** A read without an answer after this long fails. */
@@ -52,6 +57,7 @@ export const DEFAULT_WRITER_TIMING: WriterTiming = {
   commitRecoveryAfterMs: 2_000,
   commitDeadlineMs: 10_000,
   readRetryMs: 5,
+  readHedgeMinMs: 5,
   pendingTimeoutMs: 1_500,
   readDeadlineMs: 10_000,
 };
@@ -109,6 +115,8 @@ interface ReadState {
   /** Wire id of the current round; replies to older rounds are ignored. */
   roundId: number;
   replies: Map<number, ReadReplyMessage>;
+  /** Replica indexes the current round has asked: 3 at first, all 6 once hedged or resent. */
+  asked: Set<number>;
   startedAtMs: number;
   sentAtMs: number;
   /** When the read is blocked, the time of its next round. */
@@ -156,6 +164,16 @@ const FAST_PATH_WAIT_MAX_MS = 20;
  * wait, while one merely slow for a moment should not end the fast path for everyone.
  */
 const LATE_REPLICA_SKIP_MS = 1_000;
+/**
+ * A read round asks 3 replicas and, when they have not all answered after this many times the
+ * recent read latency (never sooner than `readHedgeMinMs`, never later than a resend), the other
+ * 3. Asking 3 rather than 6 halves a read's messages, on the writer and across the storage
+ * nodes; a multiple of the mean stands in for a high percentile, after which a hedged request
+ * costs little ("The Tail at Scale", Dean and Barroso, 2013).
+ */
+const READ_HEDGE_LATENCY_FACTOR = 3;
+/** Weight of one read round in the moving average of read latency. */
+const READ_LATENCY_WEIGHT = 1 / 16;
 
 export class WriterCoordinator {
   readonly writerId: string;
@@ -184,6 +202,17 @@ export class WriterCoordinator {
   private commitLatencyAverageMs = 0;
   /** Per replica: until when commits do not wait for its vote (it lately missed a wait). */
   private readonly lateUntilMs: number[] = new Array(REPLICA_COUNT).fill(0);
+  /** Moving average of the time a read round takes to hear from 3 replicas. */
+  private readLatencyAverageMs = 0;
+  /**
+   * Per replica: until when read rounds do not ask it first (a hedge lately ran out on it). An
+   * answer to any read clears it; one that is down costs a hedge's wait once per period.
+   */
+  private readonly readSlowUntilMs: number[] = new Array(REPLICA_COUNT).fill(0);
+  /** Read rounds started, and those of them that asked all six replicas after a wait (hedged). */
+  readonly readRoundCounters = { rounds: 0, hedged: 0 };
+  /** Where the next read round starts choosing replicas, so that reads spread over all six. */
+  private readCursor = 0;
 
   constructor(config: WriterConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -244,6 +273,7 @@ export class WriterCoordinator {
       prefixBytes,
       roundId: 0,
       replies: new Map(),
+      asked: new Set(),
       startedAtMs: nowMs,
       sentAtMs: nowMs,
       retryAtMs: null,
@@ -522,16 +552,39 @@ export class WriterCoordinator {
     state.sentAtMs = nowMs;
     state.retryAtMs = null;
     this.readByRound.set(state.roundId, requestId);
-    this.broadcast(readMessage(state));
+    this.chooseReadReplicas(state.asked, nowMs);
+    this.readRoundCounters.rounds++;
+    const message = readMessage(state);
+    for (const index of state.asked) this.ready.messages.push({ to: this.members[index] as string, message });
+  }
+
+  /**
+   * Fills `asked` with the first `quorum.reads` replicas from the cursor that no hedge lately ran
+   * out on, or with all six when too few are left.
+   */
+  private chooseReadReplicas(asked: Set<number>, nowMs: number): void {
+    asked.clear();
+    const start = this.readCursor;
+    this.readCursor = (start + 1) % REPLICA_COUNT;
+    for (let offset = 0; offset < REPLICA_COUNT && asked.size < this.quorum.reads; offset++) {
+      const index = (start + offset) % REPLICA_COUNT;
+      if ((this.readSlowUntilMs[index] as number) <= nowMs) asked.add(index);
+    }
+    if (asked.size < this.quorum.reads) for (let index = 0; index < REPLICA_COUNT; index++) asked.add(index);
   }
 
   private onReadReply(fromIndex: number, message: ReadReplyMessage, nowMs: number): void {
+    this.readSlowUntilMs[fromIndex] = 0;
     const requestId = this.readByRound.get(message.requestId);
     if (requestId === undefined) return;
     const state = this.reads.get(requestId);
     if (state === undefined || state.retryAtMs !== null) return;
     state.replies.set(fromIndex, message);
-    if (state.replies.size >= this.quorum.reads) this.resolveRead(requestId, state, nowMs);
+    if (state.replies.size >= this.quorum.reads) {
+      const tookMs = nowMs - state.sentAtMs;
+      this.readLatencyAverageMs += (tookMs - this.readLatencyAverageMs) * READ_LATENCY_WEIGHT;
+      this.resolveRead(requestId, state, nowMs);
+    }
   }
 
   /**
@@ -593,10 +646,32 @@ export class WriterCoordinator {
       if (nowMs >= state.retryAtMs) this.startReadRound(requestId, state, nowMs);
       return;
     }
+    if (state.asked.size < REPLICA_COUNT && nowMs - state.sentAtMs >= this.readHedgeAfterMs()) {
+      // Hedge: the replicas asked first have not all answered; ask the others too.
+      this.readRoundCounters.hedged++;
+      for (const index of state.asked) {
+        if (!state.replies.has(index)) this.readSlowUntilMs[index] = nowMs + LATE_REPLICA_SKIP_MS;
+      }
+      const message = readMessage(state);
+      for (let index = 0; index < REPLICA_COUNT; index++) {
+        if (state.asked.has(index)) continue;
+        state.asked.add(index);
+        this.ready.messages.push({ to: this.members[index] as string, message });
+      }
+      return;
+    }
     if (nowMs - state.sentAtMs >= this.timing.retransmitMs) {
       state.sentAtMs = nowMs;
+      for (let index = 0; index < REPLICA_COUNT; index++) state.asked.add(index);
       this.sendToMissing(state.replies, readMessage(state));
     }
+  }
+
+  private readHedgeAfterMs(): number {
+    return Math.min(
+      this.timing.retransmitMs,
+      Math.max(this.timing.readHedgeMinMs, this.readLatencyAverageMs * READ_HEDGE_LATENCY_FACTOR),
+    );
   }
 
   private finishRead(requestId: number, state: ReadState): void {

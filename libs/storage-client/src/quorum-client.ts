@@ -223,7 +223,7 @@ export class QuorumClient {
   private credential: WriterCredential | undefined;
   private flushScheduled = false;
   private closed = false;
-  readonly counters = {
+  private readonly tallies = {
     commits: 0,
     /** Commits chosen by six YES votes, without an ACCEPT round (ADR 0015). */
     fastCommits: 0,
@@ -233,6 +233,12 @@ export class QuorumClient {
     readFailures: 0,
     malformed: 0,
   };
+
+  /** What this client has done since it started (the data node's health and metrics). */
+  get counters(): typeof this.tallies & { readRounds: number; hedgedReadRounds: number } {
+    const reads = this.coordinator.readRoundCounters;
+    return { ...this.tallies, readRounds: reads.rounds, hedgedReadRounds: reads.hedged };
+  }
 
   constructor(options: QuorumClientOptions) {
     this.writerId = options.writerId;
@@ -411,7 +417,7 @@ export class QuorumClient {
     this.stopTicking();
     for (const link of this.links.values()) link.close();
     for (const [txid, waiter] of this.commitWaiters) {
-      this.counters.unknownOutcomes++;
+      this.tallies.unknownOutcomes++;
       waiter.reject(
         new OutcomeUnknownError(txid, 'the quorum client was closed before the decision arrived'),
       );
@@ -445,7 +451,7 @@ export class QuorumClient {
 
   private onMessage(from: string, message: unknown): void {
     if (!isQuorumMessage(message)) {
-      this.counters.malformed++;
+      this.tallies.malformed++;
       return;
     }
     if (message.type === 'applied') {
@@ -479,31 +485,31 @@ export class QuorumClient {
         const waiter = this.commitWaiters.get(event.txid);
         this.commitWaiters.delete(event.txid);
         if (event.type === 'committed') {
-          this.counters.commits++;
-          if (event.fastPath) this.counters.fastCommits++;
+          this.tallies.commits++;
+          if (event.fastPath) this.tallies.fastCommits++;
           waiter?.resolve({ outcome: 'committed', txid: event.txid });
         } else {
-          this.counters.aborts++;
+          this.tallies.aborts++;
           waiter?.resolve({ outcome: 'aborted', txid: event.txid, reason: event.reason });
         }
         return;
       }
       case 'unknown': {
-        this.counters.unknownOutcomes++;
+        this.tallies.unknownOutcomes++;
         const waiter = this.commitWaiters.get(event.txid);
         this.commitWaiters.delete(event.txid);
         waiter?.reject(new OutcomeUnknownError(event.txid, event.reason));
         return;
       }
       case 'read': {
-        this.counters.reads++;
+        this.tallies.reads++;
         const waiter = this.readWaiters.get(event.requestId);
         this.readWaiters.delete(event.requestId);
         waiter?.resolve(event.values);
         return;
       }
       case 'readFailed': {
-        this.counters.readFailures++;
+        this.tallies.readFailures++;
         const waiter = this.readWaiters.get(event.requestId) ?? this.scanWaiters.get(event.requestId);
         this.readWaiters.delete(event.requestId);
         this.scanWaiters.delete(event.requestId);

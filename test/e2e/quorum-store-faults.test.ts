@@ -307,6 +307,43 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
     );
   });
 
+  it('reads past a paused node: the read that asked it hedges, the ones after do not ask it first', async () => {
+    // A fresh writer: its first read round asks s1, s2 and s3, and s1 is paused (its connection
+    // stays up, so only the hedge can get the read past it).
+    const reader = new QuorumClient({
+      writerId: `hedge-${process.pid}`,
+      coordinatorId: 11,
+      nodes: fleet.nodes,
+    });
+    try {
+      await reader.waitForNodes(6, 10_000);
+      const expected = (await (writers[0] as QuorumClient).read(VOLUME, ACCOUNTS)).map((value) => [
+        value.key,
+        value.version.seq,
+      ]);
+      fleet.pause(0);
+      try {
+        const reads = 12;
+        for (let index = 0; index < reads; index++) {
+          const values = await reader.read(VOLUME, ACCOUNTS);
+          assert.deepEqual(
+            values.map((value) => [value.key, value.version.seq]),
+            expected,
+          );
+        }
+        const { readRounds, hedgedReadRounds } = reader.counters;
+        assert.equal(readRounds, reads);
+        assert.ok(hedgedReadRounds >= 1, 'the first read, which asked the paused node, hedged');
+        // Reads in turn start at each replica: without skipping it, half of them would ask s1.
+        assert.ok(hedgedReadRounds < reads / 2, `${hedgedReadRounds} of ${reads} read rounds hedged`);
+      } finally {
+        fleet.resume(0);
+      }
+    } finally {
+      reader.close();
+    }
+  });
+
   it('replays its log after kill -9 under load, catches up and serves again', async () => {
     const writer = writers[1] as QuorumClient;
     let running = true;

@@ -37,29 +37,46 @@ function read(group: ReplicaGroup, keys: string[]): Extract<WriterEvent, { type:
 }
 
 describe('hedged reads', () => {
-  it('a read asks 3 replicas, and reads in turn spread over all six', () => {
+  it('a read asks 3 replicas; reads of one millisecond ask the same 3, and reads over time all six', () => {
     const group = new ReplicaGroup({});
     group.write(VOLUME, ['a']);
     const before = readReplies(group);
     const answer = read(group, ['a']);
     assert.equal(Buffer.from(answer.values[0]?.value ?? []).toString(), 'a!');
-    assert.equal(total(readReplies(group)) - total(before), 3, 'exactly three replicas were asked');
-    for (let i = 0; i < 5; i++) read(group, ['a']);
-    const counts = readReplies(group);
-    assert.equal(total(counts), 18);
-    for (const [member, count] of counts) assert.equal(count, 3, `${member} answered 3 of 6 reads`);
+    const first = readReplies(group);
+    assert.equal(total(first) - total(before), 3, 'exactly three replicas were asked');
+    const askedFirst = MEMBERS.filter((member) => (first.get(member) ?? 0) > (before.get(member) ?? 0));
+    // More reads in the same millisecond (the group's clock has not moved): the same three.
+    for (let i = 0; i < 4; i++) read(group, ['a']);
+    const same = readReplies(group);
+    for (const member of MEMBERS) {
+      const asked = (same.get(member) ?? 0) - (before.get(member) ?? 0);
+      assert.equal(asked, askedFirst.includes(member) ? 5 : 0, `${member} in the same millisecond`);
+    }
+    // One read per millisecond from here: the three move on by one each time.
+    for (let i = 0; i < 6; i++) {
+      group.nowMs += 1;
+      read(group, ['a']);
+    }
+    const spread = readReplies(group);
+    for (const member of MEMBERS) {
+      const asked = (spread.get(member) ?? 0) - (same.get(member) ?? 0);
+      assert.equal(asked, 3, `${member} answered 3 of the 6 reads of 6 milliseconds`);
+    }
   });
 
   it('a read whose first replicas include one that is down asks the others, and later reads skip it', () => {
     const group = new ReplicaGroup({});
     group.write(VOLUME, ['a']);
     group.down.add('s1');
-    // The cursor starts at replica 0, so the first read asks s1, s2, s3 and waits for the hedge.
+    // A new writer's first read asks s1, s2 and s3, so it waits for the hedge.
     const startedAtMs = group.nowMs;
     assert.equal(Buffer.from(read(group, ['a']).values[0]?.value ?? []).toString(), 'a!');
     assert.ok(group.nowMs > startedAtMs, 'the answer needed the hedge, after time passed');
-    // Later reads do not ask s1 first: each is answered without any time passing.
+    // Later reads do not ask s1 first: each is answered without any time passing, wherever the
+    // cursor stands.
     for (let i = 0; i < 6; i++) {
+      group.nowMs += 1;
       const requestId = group.writer.read(VOLUME, ['a'], group.nowMs);
       group.pump();
       assert.ok(
@@ -91,7 +108,10 @@ describe('hedged reads', () => {
     read(group, ['a']);
     group.down.delete('s2');
     const answeredBefore = readReplies(group).get('s1') ?? 0;
-    for (let i = 0; i < 6; i++) read(group, ['a']);
+    for (let i = 0; i < 6; i++) {
+      group.nowMs += 1;
+      read(group, ['a']);
+    }
     assert.ok((readReplies(group).get('s1') ?? 0) > answeredBefore, 's1 is asked again');
   });
 });

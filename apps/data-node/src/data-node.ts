@@ -489,6 +489,9 @@ export class DataNode {
       // Quorum commits chosen by six YES votes without an ACCEPT round (ADR 0015).
       ['quorum_fast_commits', attachment?.client.counters.fastCommits ?? 0],
       ['quorum_commits', attachment?.client.counters.commits ?? 0],
+      // Point-read rounds, and those that asked all six replicas after waiting on the first three.
+      ['quorum_read_rounds', attachment?.client.counters.readRounds ?? 0],
+      ['quorum_hedged_read_rounds', attachment?.client.counters.hedgedReadRounds ?? 0],
       // Commits that wrote keys without reading them first (ADR 0016).
       ['blind_commits', counters?.blindCommits ?? 0],
       ['conflicts', counters?.conflicts ?? 0],

@@ -211,8 +211,14 @@ export class WriterCoordinator {
   private readonly readSlowUntilMs: number[] = new Array(REPLICA_COUNT).fill(0);
   /** Read rounds started, and those of them that asked all six replicas after a wait (hedged). */
   readonly readRoundCounters = { rounds: 0, hedged: 0 };
-  /** Where the next read round starts choosing replicas, so that reads spread over all six. */
-  private readCursor = 0;
+  /**
+   * Where read rounds start choosing replicas. It moves on by one each millisecond in which a
+   * round starts: reads spread over all six, while the rounds started together (under load, many
+   * per millisecond) ask the same three, so that the shell's batch of them is one socket write to
+   * each of three nodes, not six.
+   */
+  private readCursor = REPLICA_COUNT - 1;
+  private readCursorMs = Number.NEGATIVE_INFINITY;
 
   constructor(config: WriterConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -564,8 +570,12 @@ export class WriterCoordinator {
    */
   private chooseReadReplicas(asked: Set<number>, nowMs: number): void {
     asked.clear();
+    const ms = Math.floor(nowMs);
+    if (ms !== this.readCursorMs) {
+      this.readCursorMs = ms;
+      this.readCursor = (this.readCursor + 1) % REPLICA_COUNT;
+    }
     const start = this.readCursor;
-    this.readCursor = (start + 1) % REPLICA_COUNT;
     for (let offset = 0; offset < REPLICA_COUNT && asked.size < this.quorum.reads; offset++) {
       const index = (start + offset) % REPLICA_COUNT;
       if ((this.readSlowUntilMs[index] as number) <= nowMs) asked.add(index);

@@ -6,6 +6,7 @@
 // and fsyncs add. A third row is the floor of any message between two Node processes here: an
 // echo over loopback TCP.
 import { fork } from 'node:child_process';
+import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,9 @@ const VALUE = Buffer.alloc(100, 0x07);
 /** What the data node's blind writes carry (ADR 0016): values starting with 0x07 may be replaced. */
 const GUARD = { mask: 0x7f, firstBytes: [0x07] };
 const ECHOES = 20_000;
+const FSYNCS = 3_000;
+/** About one batch's log record of a few small commits. */
+const FSYNC_RECORD_BYTES = 600;
 const WRITER_ID = 'bench-protocol-cpu';
 
 interface Measured {
@@ -243,6 +247,24 @@ async function echoFloor(): Promise<{ echoesPerSecond: number; cpuUsPerEcho: num
   }
 }
 
+/** CPU of this process per append of `FSYNC_RECORD_BYTES` and `fdatasync`, as the storage node's log does them. */
+function fsyncCost(root: string): { fsyncsPerSecond: number; cpuUsPerFsync: number } {
+  const fd = openSync(join(root, 'fsync-cost.log'), 'w');
+  try {
+    const record = Buffer.alloc(FSYNC_RECORD_BYTES, 1);
+    const cpuBefore = ownCpuMs();
+    const startedAt = performance.now();
+    for (let index = 0; index < FSYNCS; index++) {
+      writeSync(fd, record, 0, record.length, index * record.length);
+      fdatasyncSync(fd);
+    }
+    const seconds = (performance.now() - startedAt) / 1000;
+    return { fsyncsPerSecond: FSYNCS / seconds, cpuUsPerFsync: ((ownCpuMs() - cpuBefore) * 1000) / FSYNCS };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-protocol-cpu-');
   try {
@@ -255,6 +277,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     options.progress('echo between two processes', 0);
     const echo = await echoFloor();
     options.progress('echo between two processes', 1);
+    const fsync = fsyncCost(root);
     const rows: Row[] = [
       {
         setup:
@@ -273,6 +296,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         setup: 'floor: one 100-byte echo between two Node processes over loopback TCP (both sides)',
         'commits/s': `${Math.round(echo.echoesPerSecond)} echoes/s`,
         'CPU µs per commit': `${Math.round(echo.cpuUsPerEcho)} per echo`,
+        'CPU / in one process': '',
+      },
+      {
+        setup: `floor: one ${FSYNC_RECORD_BYTES}-byte log write and fdatasync, on the event loop as the storage node does`,
+        'commits/s': `${Math.round(fsync.fsyncsPerSecond)} fsyncs/s`,
+        'CPU µs per commit': `${Math.round(fsync.cpuUsPerFsync)} per fsync`,
         'CPU / in one process': '',
       },
     ];

@@ -73,6 +73,9 @@ describe('a checkout in a directory only its owner can enter', () => {
       EMBEDDED_POSTGRES_PORT: String(await freePort()),
       TEST_EMBEDDED_POSTGRES_PORT: String(await freePort()),
       NO_COLOR: '1',
+      // The fleet `npm start` runs is detached (it outlives a control plane restart); should its
+      // stop not reach every process, they still end with this test's process.
+      BOREALIS_EXIT_WITH_PID: String(process.pid),
     };
   });
 

@@ -31,6 +31,9 @@ const VOLUME = 'protocol-cpu';
 const COMMITS = 10_000;
 const IN_FLIGHT = 8;
 const KEYS_PER_COMMIT = 4;
+/** The in-process setup once more with commits as large as a pipelined client's (`-P 16`): the cost per key. */
+const LARGE_COMMIT_KEYS = 64;
+const LARGE_COMMITS = 1_000;
 const KEY_SPACE = 100_000;
 const VALUE = Buffer.alloc(100, 0x07);
 /** What the data node's blind writes carry (ADR 0016): values starting with 0x07 may be replaced. */
@@ -47,13 +50,22 @@ interface Measured {
   aborted: number;
 }
 
-/** One commit's read and write sets: `KEYS_PER_COMMIT` random keys written blind at a chosen seq. */
+interface Shape {
+  commits: number;
+  keysPerCommit: number;
+}
+
+const SMALL: Shape = { commits: COMMITS, keysPerCommit: KEYS_PER_COMMIT };
+const LARGE: Shape = { commits: LARGE_COMMITS, keysPerCommit: LARGE_COMMIT_KEYS };
+
+/** One commit's read and write sets: `keysPerCommit` random keys written blind at a chosen seq. */
 function commitSets(
+  keysPerCommit: number,
   random: () => number,
   chooseSeq: () => number,
 ): { reads: ReadEntry[]; writes: WriteEntry[] } {
   const keys = new Set<string>();
-  while (keys.size < KEYS_PER_COMMIT) keys.add(`key:${Math.floor(random() * KEY_SPACE)}`);
+  while (keys.size < keysPerCommit) keys.add(`key:${Math.floor(random() * KEY_SPACE)}`);
   const seq = chooseSeq();
   return {
     reads: [...keys].map((key) => ({ key, seq, blind: GUARD })),
@@ -70,18 +82,21 @@ function seqChooser(): () => number {
 }
 
 /**
- * Runs `COMMITS` commits, `IN_FLIGHT` at a time, through `commit` (true when committed); one that
+ * Runs `shape.commits` commits, `IN_FLIGHT` at a time, through `commit` (true when committed); one that
  * loses to another in flight on a shared key (`pending`) is tried again with new keys. Resolves
  * with the number of aborted attempts.
  */
-async function drive(commit: (sets: { reads: ReadEntry[]; writes: WriteEntry[] }) => Promise<boolean>) {
+async function drive(
+  shape: Shape,
+  commit: (sets: { reads: ReadEntry[]; writes: WriteEntry[] }) => Promise<boolean>,
+) {
   const chooseSeq = seqChooser();
   let started = 0;
   let aborted = 0;
   const lane = async () => {
-    while (started < COMMITS) {
+    while (started < shape.commits) {
       started++;
-      while (!(await commit(commitSets(Math.random, chooseSeq)))) aborted++;
+      while (!(await commit(commitSets(shape.keysPerCommit, Math.random, chooseSeq)))) aborted++;
     }
   };
   await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
@@ -89,7 +104,7 @@ async function drive(commit: (sets: { reads: ReadEntry[]; writes: WriteEntry[] }
 }
 
 /** The writer and six storage-node cores in this process; each batch of messages is framed and decoded. */
-async function inProcess(): Promise<Measured> {
+async function inProcess(shape: Shape): Promise<Measured> {
   const writer = new WriterCoordinator({ writerId: WRITER_ID, coordinatorId: 7, members: MEMBERS });
   const waiters = new Map<
     string,
@@ -170,6 +185,7 @@ async function inProcess(): Promise<Measured> {
     const cpuBefore = ownCpuMs();
     const startedAt = performance.now();
     const aborted = await drive(
+      shape,
       ({ reads, writes }) =>
         new Promise<boolean>((resolve, reject) => {
           const txid = writer.begin(VOLUME, reads, writes, Date.now());
@@ -179,8 +195,8 @@ async function inProcess(): Promise<Measured> {
     );
     const seconds = (performance.now() - startedAt) / 1000;
     return {
-      commitsPerSecond: COMMITS / seconds,
-      cpuUsPerCommit: ((ownCpuMs() - cpuBefore) * 1000) / COMMITS,
+      commitsPerSecond: shape.commits / seconds,
+      cpuUsPerCommit: ((ownCpuMs() - cpuBefore) * 1000) / shape.commits,
       aborted,
     };
   } finally {
@@ -203,6 +219,7 @@ async function realProcesses(root: string, stops: (() => Promise<void>)[]): Prom
   const cpuBefore = ownCpuMs() + processesCpuMs(pids);
   const startedAt = performance.now();
   const aborted = await drive(
+    SMALL,
     async ({ reads, writes }) => (await client.commit(VOLUME, reads, writes)).outcome === 'committed',
   );
   const seconds = (performance.now() - startedAt) / 1000;
@@ -269,7 +286,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-protocol-cpu-');
   try {
     options.progress('in one process', 0);
-    const local = await inProcess();
+    const local = await inProcess(SMALL);
+    const large = await inProcess(LARGE);
     options.progress('in one process', 1);
     options.progress('six storage-node processes', 0);
     const real = await realProcesses(root, stops);
@@ -293,6 +311,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'CPU / in one process': Math.round((real.cpuUsPerCommit / local.cpuUsPerCommit) * 100) / 100,
       },
       {
+        setup: `in one process, ${LARGE_COMMIT_KEYS} keys per commit (a pipelined client's group)`,
+        'commits/s': Math.round(large.commitsPerSecond),
+        'CPU µs per commit': `${Math.round(large.cpuUsPerCommit)} (${Math.round((large.cpuUsPerCommit - local.cpuUsPerCommit) / (LARGE_COMMIT_KEYS - KEYS_PER_COMMIT))} per key more)`,
+        'CPU / in one process': '',
+      },
+      {
         setup: 'floor: one 100-byte echo between two Node processes over loopback TCP (both sides)',
         'commits/s': `${Math.round(echo.echoesPerSecond)} echoes/s`,
         'CPU µs per commit': `${Math.round(echo.cpuUsPerEcho)} per echo`,
@@ -309,7 +333,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       name: 'protocol-cpu',
       rows,
       notes: [
-        `${COMMITS.toLocaleString('en-US')} commits per setup, ${IN_FLIGHT} in flight, each writing ${KEYS_PER_COMMIT} random keys of ${KEY_SPACE.toLocaleString('en-US')} (${VALUE.length}-byte values) blind (ADR 0016), as a data node's group of SETs does; one writer. CPU is user + system of every process involved (from /proc), over the commits. Attempts that lost to another commit in flight on a shared key and were tried again: ${local.aborted} in one process, ${real.aborted} with processes.`,
+        `${COMMITS.toLocaleString('en-US')} commits per setup (${LARGE_COMMITS.toLocaleString('en-US')} of ${LARGE_COMMIT_KEYS} keys), ${IN_FLIGHT} in flight, each writing ${KEYS_PER_COMMIT} random keys of ${KEY_SPACE.toLocaleString('en-US')} (${VALUE.length}-byte values) blind (ADR 0016), as a data node's group of SETs does; one writer. CPU is user + system of every process involved (from /proc), over the commits. Attempts that lost to another commit in flight on a shared key and were tried again: ${local.aborted} in one process, ${real.aborted} with processes, ${large.aborted} with ${LARGE_COMMIT_KEYS} keys. "per key more": the large commits' CPU above the small ones', over the keys they add.`,
         'In one process the six storage-node cores (apps/storage-node/src/node-core.ts, the code the storage node runs) and the writer coordinator exchange every message as frames (msgpack), and each core encodes its log records as the node does, but nothing is written or fsynced and no message crosses a socket. The ratio is what the deployment adds: seven processes, their sockets, wakeups, fdatasyncs and garbage collectors, on the cores of this machine.',
         'The echo row is what any message costs two Node processes here before any work is done: one write and one read on each side, and a wakeup. A commit of the real row makes about two such exchanges per storage node (PROPOSE and vote, DECIDED), shared by the commits of a batch. Run with `npm run bench -- protocol-cpu`.',
       ],

@@ -310,10 +310,12 @@ describe('quorum store on six real storage nodes', { timeout: 240_000 }, () => {
   it('reads past a paused node: the read that asked it hedges, the ones after do not ask it first', async () => {
     // A fresh writer: its first read round asks s1, s2 and s3, and s1 is paused (its connection
     // stays up, so only the hedge can get the read past it).
+    // Its hedges wait at least 200 ms, so that on a loaded machine only the paused node makes one.
     const reader = new QuorumClient({
       writerId: `hedge-${process.pid}`,
       coordinatorId: 11,
       nodes: fleet.nodes,
+      timing: { readHedgeMinMs: 200 },
     });
     try {
       await reader.waitForNodes(6, 10_000);

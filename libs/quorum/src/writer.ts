@@ -580,7 +580,7 @@ export class WriterCoordinator {
       const index = (start + offset) % REPLICA_COUNT;
       if ((this.readSlowUntilMs[index] as number) <= nowMs) asked.add(index);
     }
-    if (asked.size < this.quorum.reads) for (let index = 0; index < REPLICA_COUNT; index++) asked.add(index);
+    if (asked.size < this.quorum.reads) addEveryReplica(asked);
   }
 
   private onReadReply(fromIndex: number, message: ReadReplyMessage, nowMs: number): void {
@@ -662,17 +662,13 @@ export class WriterCoordinator {
       for (const index of state.asked) {
         if (!state.replies.has(index)) this.readSlowUntilMs[index] = nowMs + LATE_REPLICA_SKIP_MS;
       }
-      const message = readMessage(state);
-      for (let index = 0; index < REPLICA_COUNT; index++) {
-        if (state.asked.has(index)) continue;
-        state.asked.add(index);
-        this.ready.messages.push({ to: this.members[index] as string, message });
-      }
+      this.sendToMissing(state.asked, readMessage(state));
+      addEveryReplica(state.asked);
       return;
     }
     if (nowMs - state.sentAtMs >= this.timing.retransmitMs) {
       state.sentAtMs = nowMs;
-      for (let index = 0; index < REPLICA_COUNT; index++) state.asked.add(index);
+      addEveryReplica(state.asked);
       this.sendToMissing(state.replies, readMessage(state));
     }
   }
@@ -819,6 +815,10 @@ function readMessage(state: ReadState): ReadMessage {
   };
   if (state.prefixBytes !== undefined) message.prefixBytes = state.prefixBytes;
   return message;
+}
+
+function addEveryReplica(indexes: Set<number>): void {
+  for (let index = 0; index < REPLICA_COUNT; index++) indexes.add(index);
 }
 
 function consider(best: Map<string, ReadValue>, candidate: ReadValue): void {

@@ -22,6 +22,8 @@ interface WriterReport {
   operations: number;
   p50Micros: number;
   p99Micros: number;
+  /** User + system CPU of the writer over its window: a sync's cost to the cores, not only its wait. */
+  cpuMicros: number;
 }
 
 // One writer process: appends a record (and fdatasyncs it, unless told not to) until its window
@@ -38,6 +40,7 @@ const record = Buffer.alloc(${RECORD_BYTES}, 0x61);
 const histogram = createHistogram();
 while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 5));
 const endAt = performance.now() + Number(durationText);
+const cpuBefore = process.cpuUsage();
 let operations = 0;
 while (performance.now() < endAt) {
   const begun = performance.now();
@@ -46,8 +49,9 @@ while (performance.now() < endAt) {
   histogram.record(Math.max(1, Math.round((performance.now() - begun) * 1000)));
   operations++;
 }
+const cpu = process.cpuUsage(cpuBefore);
 closeSync(fd);
-process.stdout.write(JSON.stringify({ operations, p50Micros: histogram.percentile(50), p99Micros: histogram.percentile(99) }) + '\\n');
+process.stdout.write(JSON.stringify({ operations, p50Micros: histogram.percentile(50), p99Micros: histogram.percentile(99), cpuMicros: cpu.user + cpu.system }) + '\\n');
 `;
 
 async function runWriter(file: string, startAt: number, sync: boolean): Promise<WriterReport> {
@@ -82,6 +86,9 @@ function row(caseName: string, processes: number, reports: WriterReport[]): Row 
   const total = reports.reduce((sum, report) => sum + report.operations, 0);
   const perSecond = total / (DURATION_MS / 1000);
   const p50 = reports.map((report) => report.p50Micros).sort((a, b) => a - b);
+  const cpuPerOperation = reports
+    .map((report) => report.cpuMicros / Math.max(report.operations, 1))
+    .sort((a, b) => a - b);
   return {
     case: caseName,
     processes,
@@ -89,6 +96,9 @@ function row(caseName: string, processes: number, reports: WriterReport[]): Row 
     'operations/s per process': Math.round(perSecond / processes),
     'p50 µs (median process)': p50[Math.floor(p50.length / 2)] as number,
     'p99 µs (worst process)': Math.max(...reports.map((report) => report.p99Micros)),
+    'CPU µs per operation (median process)': Math.round(
+      cpuPerOperation[Math.floor(cpuPerOperation.length / 2)] as number,
+    ),
   };
 }
 

@@ -3,10 +3,10 @@
 // one process, messages through the real frame codec and the log's records encoded but not
 // written, and once through six storage-node processes over loopback TCP with their fdatasynced
 // logs. The first is the protocol's own work; the ratio shows what processes, sockets, wakeups
-// and fsyncs add. A third row is the floor of any message between two Node processes here: an
-// echo over loopback TCP.
+// and fsyncs add. Commits of 64 keys in one process give the protocol's cost per key, and the
+// last row the floor of any message between two Node processes here: an echo over loopback TCP.
+// What an fdatasync costs the cores is measured by the disk bench.
 import { fork } from 'node:child_process';
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,9 +39,6 @@ const VALUE = Buffer.alloc(100, 0x07);
 /** What the data node's blind writes carry (ADR 0016): values starting with 0x07 may be replaced. */
 const GUARD = { mask: 0x7f, firstBytes: [0x07] };
 const ECHOES = 20_000;
-const FSYNCS = 3_000;
-/** About one batch's log record of a few small commits. */
-const FSYNC_RECORD_BYTES = 600;
 const WRITER_ID = 'bench-protocol-cpu';
 
 interface Measured {
@@ -264,24 +261,6 @@ async function echoFloor(): Promise<{ echoesPerSecond: number; cpuUsPerEcho: num
   }
 }
 
-/** CPU of this process per append of `FSYNC_RECORD_BYTES` and `fdatasync`, as the storage node's log does them. */
-function fsyncCost(root: string): { fsyncsPerSecond: number; cpuUsPerFsync: number } {
-  const fd = openSync(join(root, 'fsync-cost.log'), 'w');
-  try {
-    const record = Buffer.alloc(FSYNC_RECORD_BYTES, 1);
-    const cpuBefore = ownCpuMs();
-    const startedAt = performance.now();
-    for (let index = 0; index < FSYNCS; index++) {
-      writeSync(fd, record, 0, record.length, index * record.length);
-      fdatasyncSync(fd);
-    }
-    const seconds = (performance.now() - startedAt) / 1000;
-    return { fsyncsPerSecond: FSYNCS / seconds, cpuUsPerFsync: ((ownCpuMs() - cpuBefore) * 1000) / FSYNCS };
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-protocol-cpu-');
   try {
@@ -295,7 +274,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     options.progress('echo between two processes', 0);
     const echo = await echoFloor();
     options.progress('echo between two processes', 1);
-    const fsync = fsyncCost(root);
     const rows: Row[] = [
       {
         setup:
@@ -322,12 +300,6 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'CPU µs per commit': `${Math.round(echo.cpuUsPerEcho)} per echo`,
         'CPU / in one process': '',
       },
-      {
-        setup: `floor: one ${FSYNC_RECORD_BYTES}-byte log write and fdatasync, on the event loop as the storage node does`,
-        'commits/s': `${Math.round(fsync.fsyncsPerSecond)} fsyncs/s`,
-        'CPU µs per commit': `${Math.round(fsync.cpuUsPerFsync)} per fsync`,
-        'CPU / in one process': '',
-      },
     ];
     return {
       name: 'protocol-cpu',
@@ -335,7 +307,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       notes: [
         `${COMMITS.toLocaleString('en-US')} commits per setup (${LARGE_COMMITS.toLocaleString('en-US')} of ${LARGE_COMMIT_KEYS} keys), ${IN_FLIGHT} in flight, each writing ${KEYS_PER_COMMIT} random keys of ${KEY_SPACE.toLocaleString('en-US')} (${VALUE.length}-byte values) blind (ADR 0016), as a data node's group of SETs does; one writer. CPU is user + system of every process involved (from /proc), over the commits. Attempts that lost to another commit in flight on a shared key and were tried again: ${local.aborted} in one process, ${real.aborted} with processes, ${large.aborted} with ${LARGE_COMMIT_KEYS} keys. "per key more": the large commits' CPU above the small ones', over the keys they add.`,
         'In one process the six storage-node cores (apps/storage-node/src/node-core.ts, the code the storage node runs) and the writer coordinator exchange every message as frames (msgpack), and each core encodes its log records as the node does, but nothing is written or fsynced and no message crosses a socket. The ratio is what the deployment adds: seven processes, their sockets, wakeups, fdatasyncs and garbage collectors, on the cores of this machine.',
-        'The echo row is what any message costs two Node processes here before any work is done: one write and one read on each side, and a wakeup. A commit of the real row makes about two such exchanges per storage node (PROPOSE and vote, DECIDED), shared by the commits of a batch. Run with `npm run bench -- protocol-cpu`.',
+        'The echo row is what any message costs two Node processes here before any work is done: one write and one read on each side, and a wakeup. A commit of the real row makes about two such exchanges per storage node (PROPOSE and vote, DECIDED), shared by the commits of a batch. What an fdatasync costs the cores is in the disk bench (`npm run bench -- disk`, "CPU µs per operation"). Run with `npm run bench -- protocol-cpu`.',
       ],
     };
   } finally {

@@ -72,8 +72,17 @@ describe('storage node memory per key', () => {
       tools,
     );
     assert.equal(result.code, 0, result.stderr);
+    const running = node;
     const client = await connectRedis(node.respPort, {}, clients);
-    const keys = Number(await client.dbsize());
+    const keys = Number(
+      await client.dbsize().catch((error: unknown) => {
+        // What the data node printed, and whether it still runs, say why the reply did not come.
+        const { exitCode, signalCode } = running.process.child;
+        throw new Error(
+          `DBSIZE failed (${String(error)}); data node exit ${exitCode ?? signalCode ?? 'none'}, its output:\n${running.process.output().slice(-4000)}`,
+        );
+      }),
+    );
     // -r draws keys at random from 10^8: a few of the 100,000 repeat.
     assert.ok(keys > KEYS * 0.99 && keys <= KEYS, `${keys} keys`);
     const end = await memory(fleet);

@@ -169,7 +169,7 @@ async function launch(env: NodeJS.ProcessEnv): Promise<{ process: RunningProcess
 export async function waitForClusterState(api: ApiClient, id: string, state: string, timeoutMs: number) {
   let view: { state: string; failureReason: string | null } | null = null;
   await waitUntil(
-    `cluster ${id} to be ${state} (last seen: ${JSON.stringify(view)})`,
+    () => `cluster ${id} to be ${state} (last seen: ${JSON.stringify(view)})`,
     timeoutMs,
     async () => {
       view = (await api.get(`/v1/clusters/${id}`)).body;

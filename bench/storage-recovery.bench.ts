@@ -26,7 +26,7 @@ const VOLUME = 'bench';
 const WRITERS = 3;
 /** The rate the history is stamped at: it decides how many decided transactions a snapshot still holds. */
 const COMMITS_PER_SECOND = 2_000;
-/** A node ticks every 25 ms; its replica scans (and prunes) every 200 ms of that. */
+/** A replica scans (and prunes) every 200 ms, at the tick its node runs then. */
 const TICK_EVERY_MS = 200;
 const RECORDS_PER_APPEND = 1_000;
 const APPENDS_IN_FLIGHT_MAX = 16;

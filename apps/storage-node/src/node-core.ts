@@ -194,6 +194,11 @@ export class StorageNodeCore {
     for (const writer of writers) if (writer !== origin) this.notices.push({ to: writer, message: notice });
   }
 
+  /** When the replica's timers next have work (`StorageReplica.nextTickAtMs`), on the env's clock. */
+  nextTickAtMs(): number {
+    return this.replica.nextTickAtMs();
+  }
+
   tick(): void {
     if (this.stopped) return;
     this.replica.tick(this.env.nowMs());

@@ -47,8 +47,6 @@ export interface StorageNodeOptions {
   /** The six members of the protection group, in replica-index order (this node among them). */
   members: PeerAddress[];
   timing?: Partial<ReplicaTiming>;
-  /** How often the replica's timers are checked; by default `replicaTickMs(timing)`. */
-  tickIntervalMs?: number;
   /** Log records appended between snapshots. */
   snapshotEveryRecords?: number;
   log?: (line: string) => void;
@@ -84,14 +82,34 @@ export interface HelloMessage {
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
- * How often a node checks its replica's timers: a quarter of the shortest of them (the sync
- * request's 100 ms by default; resends 200 ms), so none fires more than a quarter late. Not more
- * often: every tick wakes an idle process, and an idle node measured 16 ms of CPU a second with a
- * 10 ms tick against 13.5 with this one (docs/performance.md).
+ * The shortest wait between two ticks: a quarter of the replica's shortest timer (the sync
+ * request's 100 ms by default; resends 200 ms), so that no timer fires more than a quarter late.
  */
 export function replicaTickMs(timing: Partial<ReplicaTiming> = {}): number {
+  return Math.max(1, Math.floor(longestTickWaitMs(timing) / 4));
+}
+
+/** The longest wait between two ticks: the replica's shortest timer, whatever `nextTickAtMs` says. */
+function longestTickWaitMs(timing: Partial<ReplicaTiming>): number {
   const merged = { ...DEFAULT_REPLICA_TIMING, ...timing };
-  return Math.max(1, Math.floor(Math.min(merged.syncIntervalMs, merged.retransmitMs) / 4));
+  return Math.min(merged.syncIntervalMs, merged.retransmitMs);
+}
+
+/**
+ * How long a node sleeps before its next tick: until the replica's timers are next due, but at
+ * least a quarter and at most the whole of the replica's shortest timer. Every wakeup costs an
+ * idle process CPU (about 0.3 ms here: docs/performance.md), and when idle the replica's timers
+ * are due about ten times a second, not every 10 ms as the node once ticked. The ceiling bounds
+ * how late work that a message made due is picked up (a replica that sees it lags asks for a
+ * sync sooner), so the timer never needs moving when a message arrives.
+ */
+export function tickDelayMs(
+  nowMs: number,
+  nextTickAtMs: number,
+  timing: Partial<ReplicaTiming> = {},
+): number {
+  const untilDue = Math.ceil(nextTickAtMs - nowMs);
+  return Math.min(longestTickWaitMs(timing), Math.max(replicaTickMs(timing), untilDue));
 }
 
 /**
@@ -173,7 +191,6 @@ export class StorageNodeServer {
 
   constructor(options: StorageNodeOptions) {
     this.options = {
-      tickIntervalMs: replicaTickMs(options.timing),
       snapshotEveryRecords: 500_000,
       log: (line) => console.log(line),
       ...options,
@@ -301,7 +318,7 @@ export class StorageNodeServer {
         resolve();
       });
     });
-    this.tickTimer = setInterval(() => this.core.tick(), this.options.tickIntervalMs);
+    this.scheduleTick();
     if (this.options.revocations !== undefined) {
       this.revocationTimer = setInterval(() => this.closeRevokedLinks(), REVOCATION_SWEEP_MS);
       this.revocationTimer.unref();
@@ -309,6 +326,16 @@ export class StorageNodeServer {
   }
 
   /** Closes the links of writers whose credential was revoked, idle ones included. */
+  /** The next tick, when the replica's timers are next due (`tickDelayMs`); each tick schedules the next. */
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    const delayMs = tickDelayMs(Date.now(), this.core.nextTickAtMs(), this.options.timing);
+    this.tickTimer = setTimeout(() => {
+      this.core.tick();
+      this.scheduleTick();
+    }, delayMs);
+  }
+
   private closeRevokedLinks(): void {
     for (const [socket, rights] of this.writerRights) {
       if (rights.claims !== null && this.revoked(rights.claims)) this.closeRevoked(socket, rights);
@@ -332,7 +359,8 @@ export class StorageNodeServer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.core.stop();
-    if (this.tickTimer !== null) clearInterval(this.tickTimer);
+    if (this.tickTimer !== null) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
     if (this.revocationTimer !== null) clearInterval(this.revocationTimer);
     for (const link of this.peers.values()) link.close();
     for (const socket of this.sockets) socket.destroy();

@@ -356,6 +356,18 @@ export class StorageReplica {
     }
   }
 
+  /**
+   * When `tick` next has periodic work: the earliest of its scan, sync request and decision
+   * confirmation. A shell may sleep until then (messages are handled as they come, not at ticks).
+   */
+  nextTickAtMs(): number {
+    return Math.min(
+      this.lastScanAtMs + this.timing.retransmitMs,
+      this.lastSyncAtMs + this.syncEveryMs,
+      this.lastConfirmAtMs + this.timing.syncIntervalMs,
+    );
+  }
+
   /** Time passes: recover old pending transactions, resend recovery messages, pull repairs, prune. */
   tick(nowMs: number): void {
     // These scans walk every pending transaction, so they run every `retransmitMs`, not every tick.

@@ -325,7 +325,6 @@ export class StorageNodeServer {
     }
   }
 
-  /** Closes the links of writers whose credential was revoked, idle ones included. */
   /** The next tick, when the replica's timers are next due (`tickDelayMs`); each tick schedules the next. */
   private scheduleTick(): void {
     if (this.stopped) return;
@@ -336,6 +335,7 @@ export class StorageNodeServer {
     }, delayMs);
   }
 
+  /** Closes the links of writers whose credential was revoked, idle ones included. */
   private closeRevokedLinks(): void {
     for (const [socket, rights] of this.writerRights) {
       if (rights.claims !== null && this.revoked(rights.claims)) this.closeRevoked(socket, rights);

@@ -82,17 +82,19 @@ export interface HelloMessage {
 const WRITER_BACKLOG_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
- * The shortest wait between two ticks: a quarter of the replica's shortest timer (the sync
- * request's 100 ms by default; resends 200 ms), so that no timer fires more than a quarter late.
+ * The waits between two ticks: at most the replica's shortest timer (the sync request's 100 ms by
+ * default; resends 200 ms), whatever `nextTickAtMs` says, and at least a quarter of it, so that
+ * no timer fires more than a quarter late.
  */
-export function replicaTickMs(timing: Partial<ReplicaTiming> = {}): number {
-  return Math.max(1, Math.floor(longestTickWaitMs(timing) / 4));
+function tickWaitBoundsMs(timing: Partial<ReplicaTiming>): { shortest: number; longest: number } {
+  const merged = { ...DEFAULT_REPLICA_TIMING, ...timing };
+  const longest = Math.min(merged.syncIntervalMs, merged.retransmitMs);
+  return { shortest: Math.max(1, Math.floor(longest / 4)), longest };
 }
 
-/** The longest wait between two ticks: the replica's shortest timer, whatever `nextTickAtMs` says. */
-function longestTickWaitMs(timing: Partial<ReplicaTiming>): number {
-  const merged = { ...DEFAULT_REPLICA_TIMING, ...timing };
-  return Math.min(merged.syncIntervalMs, merged.retransmitMs);
+/** The shortest wait between two ticks (`tickWaitBoundsMs`). */
+export function replicaTickMs(timing: Partial<ReplicaTiming> = {}): number {
+  return tickWaitBoundsMs(timing).shortest;
 }
 
 /**
@@ -108,8 +110,8 @@ export function tickDelayMs(
   nextTickAtMs: number,
   timing: Partial<ReplicaTiming> = {},
 ): number {
-  const untilDue = Math.ceil(nextTickAtMs - nowMs);
-  return Math.min(longestTickWaitMs(timing), Math.max(replicaTickMs(timing), untilDue));
+  const { shortest, longest } = tickWaitBoundsMs(timing);
+  return Math.min(longest, Math.max(shortest, Math.ceil(nextTickAtMs - nowMs)));
 }
 
 /**

@@ -67,18 +67,24 @@ test(`data-node writers on a reliable network: seeds 1..${RELIABLE_SEEDS} read c
   }
 });
 
-test('data-node writers: a fsync completing as its node crashes is reported before the torn tail after it (seed 48903)', async () => {
+test('data-node writers: a fsync completing as its node crashes is reported before the torn tail after it (seeds 48903..48912)', async () => {
   // The 100,000-seed sweep found the checker told of a torn tail's survivors (a promise) before the
   // rest of the fsync that completed as the node crashed (an accept written earlier): a false
-  // "accepted after promising a higher ballot". Survivors are now told at the restart.
-  const result = await runSimulationAsync({
-    seed: 48903,
-    profile: 'damage',
-    shell: storageNodeShell(),
-    writer: dataNodeWriterShell(),
-  });
-  assert.ok(result.ok, result.summary);
-  assert.ok(result.stats.tornCrashes >= 1, JSON.stringify(result.stats));
+  // "accepted after promising a higher ballot", at seed 48903 of the damage profile. Survivors are
+  // now told at the restart. Since DECIDED rides with the writer's next message (ADR 0018), that
+  // seed takes another course and no longer tears a log; its neighbours do, so the case runs them all.
+  let tornCrashes = 0;
+  for (let seed = 48903; seed <= 48912; seed++) {
+    const result = await runSimulationAsync({
+      seed,
+      profile: 'damage',
+      shell: storageNodeShell(),
+      writer: dataNodeWriterShell(),
+    });
+    assert.ok(result.ok, result.summary);
+    tornCrashes += result.stats.tornCrashes;
+  }
+  assert.ok(tornCrashes >= 5, `only ${tornCrashes} torn crashes over the ten seeds`);
 });
 
 interface WriterMutation extends Patch {

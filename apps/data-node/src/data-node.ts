@@ -492,6 +492,8 @@ export class DataNode {
       // Point-read rounds, and those that asked all six replicas after waiting on the first three.
       ['quorum_read_rounds', attachment?.client.counters.readRounds ?? 0],
       ['quorum_hedged_read_rounds', attachment?.client.counters.hedgedReadRounds ?? 0],
+      // DECIDED messages that rode in a storage node's next write instead of one of their own (ADR 0018).
+      ['quorum_decisions_ridden', attachment?.client.counters.decisionsRidden ?? 0],
       // Commits that wrote keys without reading them first (ADR 0016).
       ['blind_commits', counters?.blindCommits ?? 0],
       ['conflicts', counters?.conflicts ?? 0],

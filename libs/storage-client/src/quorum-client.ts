@@ -81,6 +81,19 @@ export const SYSTEM_CLIENT_CLOCK: ClientClock = {
 /** Broadcasts share one message object: encoded once for all six links. */
 const encodedMessages = new WeakMap<object, Buffer>();
 
+/**
+ * A DECIDED is held until the next message to the same node, which it then precedes in the same
+ * socket write, or until the client's next tick (every 5 ms by default), whichever comes first
+ * (docs/adr/0018). Nothing waits on it: the commit is chosen when it is sent, and the writer
+ * already answered its caller. Sent alone, it costs each storage node a turn and an fsync of its
+ * own, for the one `decide` record; riding, it shares them with the next PROPOSE.
+ *
+ * While another writer of a volume commits (its `applied` notices arrive), a DECIDED goes at once:
+ * the keys it releases may be the ones that writer is about to propose, and a replica votes NO
+ * while a key is pending. Held again once no notice came for this long.
+ */
+export const FOREIGN_COMMITS_QUIET_MS = 1_000;
+
 export interface TcpStorageLinkOptions {
   /** TLS to every storage node, verified against this CA (docs/adr/0014); plain TCP without. */
   tls?: LinkTlsClient;
@@ -223,6 +236,10 @@ export class QuorumClient {
   private credential: WriterCredential | undefined;
   private flushScheduled = false;
   private closed = false;
+  /** DECIDED messages waiting to ride with the next message to their node (FOREIGN_COMMITS_QUIET_MS). */
+  private readonly heldDecisions = new Map<string, object[]>();
+  /** When another writer's commit was last reported here (`applied`), on this client's clock. */
+  private foreignCommitAtMs = Number.NEGATIVE_INFINITY;
   private readonly tallies = {
     commits: 0,
     /** Commits chosen by six YES votes, without an ACCEPT round (ADR 0015). */
@@ -232,6 +249,8 @@ export class QuorumClient {
     reads: 0,
     readFailures: 0,
     malformed: 0,
+    /** DECIDED messages that rode with a later message to their node, not in a write of their own. */
+    decisionsRidden: 0,
   };
 
   /** What this client has done since it started (the data node's health and metrics). */
@@ -292,6 +311,7 @@ export class QuorumClient {
     this.stopTicking = this.clock.every(options.tickIntervalMs ?? 5, () => {
       this.coordinator.tick(this.clock.nowMs());
       this.drain();
+      this.sendHeldDecisions();
     });
   }
 
@@ -415,6 +435,12 @@ export class QuorumClient {
   async close(): Promise<void> {
     this.closed = true;
     this.stopTicking();
+    if (this.heldDecisions.size > 0) {
+      // Decisions still held go out first: replicas would otherwise keep the keys pending until
+      // a recovery or repair told them.
+      this.sendHeldDecisions();
+      await new Promise<void>((resolve) => this.clock.defer(resolve));
+    }
     for (const link of this.links.values()) link.close();
     for (const [txid, waiter] of this.commitWaiters) {
       this.tallies.unknownOutcomes++;
@@ -455,6 +481,7 @@ export class QuorumClient {
       return;
     }
     if (message.type === 'applied') {
+      this.foreignCommitAtMs = this.clock.nowMs();
       this.onApplied?.(message);
       return;
     }
@@ -474,8 +501,38 @@ export class QuorumClient {
 
   private drain(): void {
     const { messages, events } = this.coordinator.takeReady();
-    for (const { to, message } of messages) this.links.get(to)?.send(message);
+    if (messages.length > 0) {
+      const hold = this.clock.nowMs() - this.foreignCommitAtMs >= FOREIGN_COMMITS_QUIET_MS;
+      for (const { to, message } of messages) {
+        if (hold && message.type === 'decided') {
+          const held = this.heldDecisions.get(to);
+          if (held === undefined) this.heldDecisions.set(to, [message]);
+          else held.push(message);
+          continue;
+        }
+        const link = this.links.get(to);
+        if (link === undefined) continue;
+        // Held decisions first, in the order they were made: in this turn's write, ahead of a
+        // PROPOSE that may name the keys they release.
+        const held = this.heldDecisions.get(to);
+        if (held !== undefined) {
+          this.heldDecisions.delete(to);
+          for (const decided of held) link.send(decided);
+          this.tallies.decisionsRidden += held.length;
+        }
+        link.send(message);
+      }
+    }
     for (const event of events) this.settle(event);
+  }
+
+  /** Sends every held DECIDED on its own: nothing else went to its node within a tick. */
+  private sendHeldDecisions(): void {
+    for (const [to, held] of this.heldDecisions) {
+      const link = this.links.get(to);
+      if (link !== undefined) for (const decided of held) link.send(decided);
+    }
+    this.heldDecisions.clear();
   }
 
   private settle(event: WriterEvent): void {

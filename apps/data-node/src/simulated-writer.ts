@@ -116,6 +116,9 @@ class SimulatedWriter implements WriterShell {
       timing: options.timing,
       notifyVolumes: [...options.volumes],
       onApplied: (notice) => this.onApplied(notice),
+      onDecided: (decisions) => {
+        if (!this.stopped) host.decided(decisions);
+      },
       links,
       clock: clientClock,
       random: () => host.random(),

@@ -6,6 +6,7 @@
 // as it ships.
 import {
   type AppliedMessage,
+  type Envelope,
   type FromReplicaMessage,
   isQuorumMessage,
   QUORUM,
@@ -156,6 +157,12 @@ export interface QuorumClientOptions {
   notifyVolumes?: string[];
   /** Another writer's commit, once per storage node that learns it (so up to six times). */
   onApplied?: (message: AppliedMessage) => void;
+  /**
+   * Every DECIDED as the writer makes it, before the client holds it for its node's next write
+   * (ADR 0018): the simulator's checker learns a decision when the writer does, as the writer's
+   * own reads use it from then on, not only when the message leaves.
+   */
+  onDecided?: (decisions: readonly Envelope[]) => void;
   /** TCP (`tcpStorageLinks`, with `tls` and `log` below) unless the simulator passes its own. */
   links?: StorageLinkFactory;
   /**
@@ -229,6 +236,7 @@ export class QuorumClient {
   private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
   private readonly scanWaiters = new Map<number, Waiter<ScanPage>>();
   private readonly onApplied: ((message: AppliedMessage) => void) | undefined;
+  private readonly onDecided: ((decisions: readonly Envelope[]) => void) | undefined;
   private readonly stopTicking: () => void;
   private readonly clock: ClientClock;
   private readonly random: () => number;
@@ -263,6 +271,7 @@ export class QuorumClient {
     this.writerId = options.writerId;
     this.inFlightMax = options.inFlightMax ?? 4_096;
     this.onApplied = options.onApplied;
+    this.onDecided = options.onDecided;
     this.clock = options.clock ?? SYSTEM_CLIENT_CLOCK;
     this.random = options.random ?? Math.random;
     this.credential = options.credential;
@@ -502,6 +511,10 @@ export class QuorumClient {
   private drain(): void {
     const { messages, events } = this.coordinator.takeReady();
     if (messages.length > 0) {
+      if (this.onDecided !== undefined) {
+        const decisions = messages.filter(({ message }) => message.type === 'decided');
+        if (decisions.length > 0) this.onDecided(decisions);
+      }
       const hold = this.clock.nowMs() - this.foreignCommitAtMs >= FOREIGN_COMMITS_QUIET_MS;
       for (const { to, message } of messages) {
         if (hold && message.type === 'decided') {

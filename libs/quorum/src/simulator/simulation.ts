@@ -1115,6 +1115,14 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
         }
         for (const envelope of envelopes) this.send(writerId, envelope);
       },
+      decided: (envelopes) => {
+        if (!live()) return;
+        try {
+          this.checker.onWriterMessages(writerId, envelopes);
+        } catch (error) {
+          failLater(error);
+        }
+      },
       readStarted: (volume, keys) => {
         const floors = keys.map((key) => this.checker.readFloor(volume, key));
         return (values) => {

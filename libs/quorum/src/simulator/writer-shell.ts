@@ -19,6 +19,11 @@ export interface WriterShellHost {
   schedule(delayMs: number, run: () => void): void;
   /** Messages leaving the process. */
   send(envelopes: readonly Envelope[]): void;
+  /**
+   * DECIDED messages as the writer makes them, which its storage client may hold a while before
+   * they leave (ADR 0018): the writer's own reads already use the decisions.
+   */
+  decided(envelopes: readonly Envelope[]): void;
   /** A read of `keys` starts: returns the check its values must pass when they arrive. */
   readStarted(volume: string, keys: readonly string[]): (values: readonly ReadValue[]) => void;
   /** The storage client ended a commit: what it told the engine. */

@@ -5,78 +5,22 @@
 // listeners that vote YES on every proposal (six YES votes choose a commit in one round, ADR
 // 0015) and record each frame they receive as the list of message types it carried.
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { QuorumClient } from '../../libs/storage-client/src/index.js';
-import { encodeFrames, FrameDecoder } from '../../libs/wire/src/frames.js';
+import { QUIET_TIMING, startScriptedStorageNode } from '../support/scripted-storage-node.js';
 import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'rides';
-/** No resends or recoveries while a test runs. */
-const QUIET_TIMING = {
-  retransmitMs: 120_000,
-  retransmitMsMax: 120_000,
-  commitRecoveryAfterMs: 120_000,
-  commitDeadlineMs: 120_000,
-  pendingTimeoutMs: 120_000,
-  readDeadlineMs: 120_000,
-};
 
-interface VotingNode {
-  id: string;
-  port: number;
-  /** Each frame received after the hello: the types of the messages it carried, in order. */
-  frames: string[][];
-  /** Sends `message` to every writer connected to this node. */
-  tellWriters(message: unknown): void;
-  close(): Promise<void>;
+/** Votes YES on every proposal. */
+function voteYes(message: { type: string } & Record<string, unknown>): unknown | null {
+  if (message.type !== 'propose') return null;
+  return { type: 'vote', volume: VOLUME, txid: (message.proposal as { txid: string }).txid, vote: 'yes' };
 }
 
-async function startVotingNode(id: string): Promise<VotingNode> {
-  const frames: string[][] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    const decoder = new FrameDecoder();
-    socket.on('data', (chunk: Buffer) => {
-      for (const frame of decoder.push(chunk)) {
-        const messages = (Array.isArray(frame) ? frame : [frame]) as {
-          type: string;
-          proposal?: { txid: string };
-        }[];
-        if (messages[0]?.type === 'hello') {
-          socket.write(encodeFrames([{ type: 'welcome' }]));
-          continue;
-        }
-        frames.push(messages.map((message) => message.type));
-        for (const message of messages) {
-          if (message.type !== 'propose' || message.proposal === undefined) continue;
-          socket.write(
-            encodeFrames([{ type: 'vote', volume: VOLUME, txid: message.proposal.txid, vote: 'yes' }]),
-          );
-        }
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    id,
-    port: (server.address() as { port: number }).port,
-    frames,
-    tellWriters: (message) => {
-      for (const socket of sockets) socket.write(encodeFrames([message]));
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const nodes = await Promise.all(['s1', 's2', 's3', 's4', 's5', 's6'].map(startVotingNode));
+const nodes = await Promise.all(
+  ['s1', 's2', 's3', 's4', 's5', 's6'].map((id) => startScriptedStorageNode(id, voteYes)),
+);
 after(() => Promise.all(nodes.map((node) => node.close())));
 
 /** A client whose tick never comes within a test: held decisions leave only with other messages or at close. */
@@ -135,7 +79,7 @@ describe('QuorumClient: a DECIDED rides with the next message to its node', () =
     await client.waitForNodes(6, 10_000);
     // Another writer's commit, as the storage nodes report it to the volume's other writers.
     for (const node of nodes) {
-      node.tellWriters({
+      node.tellClients({
         type: 'applied',
         volume: VOLUME,
         txid: 'elsewhere.1',

@@ -4,7 +4,6 @@
 // flight was never sent. The storage nodes here are TCP listeners that welcome the hello, record
 // what they receive and never answer, so that calls stay in flight for as long as the test needs.
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { storageErrorReply } from '../../apps/data-node/src/engine/transaction-engine.js';
 import {
@@ -14,59 +13,14 @@ import {
   QuorumUnavailableError,
   ReadFailedError,
 } from '../../libs/storage-client/src/index.js';
-import { encodeFrames, FrameDecoder, flattenBatches } from '../../libs/wire/src/frames.js';
+import { QUIET_TIMING, startScriptedStorageNode } from '../support/scripted-storage-node.js';
 import { waitUntil } from '../support/wait.js';
 
 const VOLUME = 'errors';
-/** Long enough that the client neither resends nor gives up while a test runs. */
-const QUIET_TIMING = {
-  retransmitMs: 120_000,
-  retransmitMsMax: 120_000,
-  commitRecoveryAfterMs: 120_000,
-  commitDeadlineMs: 120_000,
-  pendingTimeoutMs: 120_000,
-  readDeadlineMs: 120_000,
-};
 
-interface SilentNode {
-  id: string;
-  port: number;
-  /** Types of the protocol messages received so far (hellos left out). */
-  received: string[];
-  close(): Promise<void>;
-}
-
-async function startSilentNode(id: string): Promise<SilentNode> {
-  const received: string[] = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    const decoder = new FrameDecoder();
-    socket.on('data', (chunk: Buffer) => {
-      for (const message of flattenBatches(decoder.push(chunk))) {
-        const type = (message as { type?: string }).type ?? '?';
-        // A storage node welcomes the hello it accepts; only then does the link count as up.
-        if (type === 'hello') socket.write(encodeFrames([{ type: 'welcome' }]));
-        else received.push(type);
-      }
-    });
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    id,
-    port: (server.address() as { port: number }).port,
-    received,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const nodes = await Promise.all(['s1', 's2', 's3', 's4', 's5', 's6'].map(startSilentNode));
+const nodes = await Promise.all(
+  ['s1', 's2', 's3', 's4', 's5', 's6'].map((id) => startScriptedStorageNode(id)),
+);
 after(() => Promise.all(nodes.map((node) => node.close())));
 
 function connectClient(writerId: string, inFlightMax?: number): QuorumClient {

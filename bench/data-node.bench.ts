@@ -73,12 +73,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   try {
     options.progress('redis-server (appendfsync always)', 0);
     const redis = await startFsyncingRedis(root, stops);
-    const redisPort = redis.port;
-    const redisPid = redis.pid;
     const redisResults: Measured[] = [];
     for (const [index, testCase] of CASES.entries()) {
       options.progress('redis-server (appendfsync always)', index / CASES.length);
-      redisResults.push(await measureCase(redisPort, REDIS_REQUESTS, testCase, { servers: [redisPid] }));
+      redisResults.push(await measureCase(redis.port, REDIS_REQUESTS, testCase, { servers: [redis.pid] }));
     }
     options.progress('redis-server (appendfsync always)', 1);
     redis.kill();

@@ -11,7 +11,7 @@ import type { SummaryJson } from '../apps/loadgen/src/summary.js';
 import { runLoadgenCli } from '../test/support/loadgen.js';
 import { scratchRun } from './lib/cleanup.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
-import { CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
+import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 import { startBenchDataNode, startFsyncingRedis } from './lib/servers.js';
 
@@ -22,6 +22,8 @@ const FIXED_RATE_SECONDS = 30;
 /** The fixed rates, as fractions of Borealis's closed-loop maximum. */
 const FRACTIONS = [0.5, 0.25] as const;
 const TARGET_P99_MS = 10;
+/** The closed-loop case: redis-benchmark SET, unpipelined. */
+const SET: Case = { command: 'set', pipeline: 1 };
 
 interface FixedRun {
   rate: number;
@@ -110,11 +112,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     });
     const borealisPids = [node.dataNodePid, ...node.storagePids];
     // Unmeasured: the processes compile their hot paths in the first thousands of commands.
-    await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, { command: 'set', pipeline: 1 });
-    const borealisMax = await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, {
-      command: 'set',
-      pipeline: 1,
-    });
+    await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, SET);
+    const borealisMax = await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, SET);
     const rates = FRACTIONS.map((fraction) =>
       Math.max(1, Math.round(borealisMax.requestsPerSecond * fraction)),
     );
@@ -131,10 +130,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
 
     options.progress('redis-server (appendfsync always)', 0);
     const redis = await startFsyncingRedis(root, stops);
-    const redisMax = await redisBenchmark({ port: redis.port }, CLOSED_LOOP_REQUESTS * 10, {
-      command: 'set',
-      pipeline: 1,
-    });
+    const redisMax = await redisBenchmark({ port: redis.port }, CLOSED_LOOP_REQUESTS * 10, SET);
     const redisRuns: FixedRun[] = [];
     for (const [index, rate] of rates.entries()) {
       options.progress('redis-server (appendfsync always)', (index + 1) / (rates.length + 1));

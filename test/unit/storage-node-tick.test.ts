@@ -2,12 +2,11 @@
 // of the shortest of them.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { replicaTickMs, tickDelayMs } from '../../apps/storage-node/src/storage-node.js';
+import { tickDelayMs } from '../../apps/storage-node/src/storage-node.js';
 import { StorageReplica } from '../../libs/quorum/src/index.js';
 
 describe('storage node tick', () => {
   it('waits at least a quarter of the shortest timer of the default replica timing (the 100 ms sync interval)', () => {
-    assert.equal(replicaTickMs(), 25);
     assert.equal(tickDelayMs(1_000, Number.NEGATIVE_INFINITY), 25, 'a timer already due waits the floor');
     assert.equal(tickDelayMs(1_000, 1_010), 25);
   });
@@ -19,10 +18,10 @@ describe('storage node tick', () => {
   });
 
   it('follows the shorter timers a deployment sets', () => {
-    assert.equal(replicaTickMs({ retransmitMs: 40 }), 10);
+    assert.equal(tickDelayMs(0, Number.NEGATIVE_INFINITY, { retransmitMs: 40 }), 10);
     assert.equal(tickDelayMs(0, 1_000, { retransmitMs: 40 }), 40);
-    assert.equal(replicaTickMs({ syncIntervalMs: 20, retransmitMs: 200 }), 5);
-    assert.equal(replicaTickMs({ syncIntervalMs: 2, retransmitMs: 2 }), 1);
+    assert.equal(tickDelayMs(0, Number.NEGATIVE_INFINITY, { syncIntervalMs: 20, retransmitMs: 200 }), 5);
+    assert.equal(tickDelayMs(0, Number.NEGATIVE_INFINITY, { syncIntervalMs: 2, retransmitMs: 2 }), 1);
   });
 
   it('an idle replica is next due at its decision confirmation, a sync interval after a tick', () => {

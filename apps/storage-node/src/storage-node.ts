@@ -92,11 +92,6 @@ function tickWaitBoundsMs(timing: Partial<ReplicaTiming>): { shortest: number; l
   return { shortest: Math.max(1, Math.floor(longest / 4)), longest };
 }
 
-/** The shortest wait between two ticks (`tickWaitBoundsMs`). */
-export function replicaTickMs(timing: Partial<ReplicaTiming> = {}): number {
-  return tickWaitBoundsMs(timing).shortest;
-}
-
 /**
  * How long a node sleeps before its next tick: until the replica's timers are next due, but at
  * least a quarter and at most the whole of the replica's shortest timer. Every wakeup costs an

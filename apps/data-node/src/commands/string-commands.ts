@@ -234,12 +234,16 @@ function exceedsStringLimit(existingLength: bigint, addedLength: number): boolea
 /** SET options under which SET needs the value it replaces. */
 const SET_READS_CURRENT = SET_GET | SET_NX | SET_XX | SET_KEEPTTL;
 
+/** The commands `blindWriteKeys` may find keys in: for any other, it has none. */
+export const BLIND_WRITE_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'mset']);
+
 /**
  * The keys a command replaces without looking at their values: plain SET (no GET, NX, XX or
  * KEEPTTL) and MSET. The engine may write them blind (ADR 0016), without reading them first. A
  * command that would fail its syntax check has none: it writes nothing anyway.
  */
 export function blindWriteKeys(name: string, args: Buffer[]): string[] {
+  if (!BLIND_WRITE_COMMAND_NAMES.has(name)) return [];
   if (name === 'set') {
     const options = args.length >= 3 ? parseStringOptions(args, 3, 'set') : null;
     return options !== null && (options.flags & SET_READS_CURRENT) === 0 ? [keyAt(args, 1)] : [];

@@ -48,7 +48,7 @@ import {
   INLINE_VALUE_GUARD,
   type StoredValue,
 } from '../commands/stored-value.js';
-import { blindWriteKeys } from '../commands/string-commands.js';
+import { BLIND_WRITE_COMMAND_NAMES, blindWriteKeys } from '../commands/string-commands.js';
 import { type Clock, SYSTEM_CLOCK } from './clock.js';
 import { GroupScheduler } from './group-scheduler.js';
 import { Reclaimer } from './reclaimer.js';
@@ -261,9 +261,7 @@ export class TransactionEngine {
     consistency: ReadConsistency,
     watched: ReadonlyMap<string, WatchVersion> | null = null,
   ): Promise<Reply[] | null> {
-    const userKeys = new Set<string>();
-    for (const command of commands) for (const key of command.keys) userKeys.add(key);
-    if (watched !== null) for (const key of watched.keys()) userKeys.add(key);
+    const userKeys = distinctKeys(commands, watched);
     const blindKeys = blindKeysOf(commands, watched);
     for (const key of userKeys) {
       if (key.length > KEY_BYTES_MAX) {
@@ -279,8 +277,8 @@ export class TransactionEngine {
         commands,
         watched,
         consistency,
-        keys: [...userKeys].map((key) => storageKey(key)),
-        userKeys: [...userKeys],
+        keys: userKeys.map((key) => storageKey(key)),
+        userKeys,
         blindKeys,
         internalKeys: [],
         barrier: commands.some((command) => FLUSH_COMMAND_NAMES.has(command.spec.name)),
@@ -764,6 +762,23 @@ export class TransactionEngine {
 }
 
 /**
+ * The Redis keys of `commands` and of `watched`, each once, in the order first named. The
+ * common work, one command naming one key, needs no set to find that out.
+ */
+function distinctKeys(
+  commands: readonly QueuedCommand[],
+  watched: ReadonlyMap<string, WatchVersion> | null,
+): string[] {
+  const only = commands.length === 1 ? commands[0] : undefined;
+  if (only !== undefined && only.keys.length <= 1 && (watched === null || watched.size === 0))
+    return [...only.keys];
+  const keys = new Set<string>();
+  for (const command of commands) for (const key of command.keys) keys.add(key);
+  if (watched !== null) for (const key of watched.keys()) keys.add(key);
+  return [...keys];
+}
+
+/**
  * The Redis keys a work may write blind: those every command that names them replaces without
  * reading (`blindWriteKeys`), and none it watches.
  */
@@ -771,6 +786,8 @@ function blindKeysOf(
   commands: readonly QueuedCommand[],
   watched: ReadonlyMap<string, WatchVersion> | null,
 ): ReadonlySet<string> {
+  // Most work (every read) has no command that may write blind: no sets to build for it.
+  if (!commands.some((command) => BLIND_WRITE_COMMAND_NAMES.has(command.spec.name))) return NO_KEYS;
   const blind = new Set<string>();
   const read = new Set<string>(watched === null ? [] : watched.keys());
   for (const command of commands) {

@@ -4,6 +4,7 @@
 // its queue drains, and a protocol error closes that connection only, after its error reply:
 // from the error on, the socket is no longer read, and it is destroyed once the reply is out.
 import { createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { encodeReply, RequestParser } from '../../../../libs/resp/src/index.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import { ClientRegistry } from './client-registry.js';
@@ -296,11 +297,12 @@ class ClientConnection implements ConnectionHandle {
   }
 
   private async runOne(args: Buffer[]): Promise<void> {
-    await this.admit();
+    const admission = this.admit();
+    if (admission !== null) await admission;
     const wanted = this.session.replyWanted();
-    const startedAt = process.hrtime.bigint();
+    const startedAt = performance.now();
     const { reply, close, silent, alwaysSent } = await this.session.handle(args);
-    this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
+    this.policy.commandDone(args, (performance.now() - startedAt) * 1000, reply);
     if ((wanted || alwaysSent === true) && silent !== true) this.push(reply);
     if (close === true) {
       this.closing = true;
@@ -314,7 +316,7 @@ class ClientConnection implements ConnectionHandle {
    * same key. Replies go out in request order.
    */
   private async runPipelinedData(): Promise<void> {
-    const running: { args: Buffer[]; startedAt: bigint; wanted: boolean; result: Promise<SessionReply> }[] =
+    const running: { args: Buffer[]; startedAt: number; wanted: boolean; result: Promise<SessionReply> }[] =
       [];
     while (
       this.queue.length > 0 &&
@@ -322,25 +324,32 @@ class ClientConnection implements ConnectionHandle {
       this.session.isPlainDataCommand(this.queue[0] as Buffer[])
     ) {
       const args = this.take();
-      await this.admit();
+      const admission = this.admit();
+      if (admission !== null) await admission;
       const wanted = this.session.replyWanted();
-      running.push({ args, startedAt: process.hrtime.bigint(), wanted, result: this.session.handle(args) });
+      running.push({ args, startedAt: performance.now(), wanted, result: this.session.handle(args) });
     }
     for (const { args, startedAt, wanted, result } of running) {
       // One reply per request whatever happens, or the replies after it would be misattributed.
-      const { reply } = await result.catch((cause: unknown) => ({
-        reply: error(`ERR internal error: ${(cause as Error).message}`),
-      }));
-      this.policy.commandDone(args, Number(process.hrtime.bigint() - startedAt) / 1000, reply);
+      let reply: Reply;
+      try {
+        ({ reply } = await result);
+      } catch (cause) {
+        reply = error(`ERR internal error: ${(cause as Error).message}`);
+      }
+      this.policy.commandDone(args, (performance.now() - startedAt) * 1000, reply);
       if (wanted) this.push(reply);
     }
   }
 
-  private async admit(): Promise<void> {
+  /**
+   * Null when the command budget admits one more command now (the common case, which then costs
+   * no promise), else what resolves once it does; the replies ready so far go out meanwhile.
+   */
+  private admit(): Promise<void> | null {
     const waiting = this.policy.admitCommand();
-    if (waiting === null) return;
-    this.flush();
-    await waiting;
+    if (waiting !== null) this.flush();
+    return waiting;
   }
 
   private push(reply: Reply): void {

@@ -2,6 +2,7 @@
 // Redis semantics): protocol version, authentication, name, MULTI queue, WATCHed versions and
 // the read-consistency override, and whether the endpoint moved the session here lately. Data
 // commands go to the transaction engine.
+import { performance } from 'node:perf_hooks';
 import { present } from '../../../../libs/invariant/src/index.js';
 import {
   array,
@@ -205,10 +206,10 @@ export class Session implements RegisteredClient {
   }
 
   async handle(args: Buffer[]): Promise<SessionReply> {
-    const startedAt = process.hrtime.bigint();
+    const startedAt = performance.now();
     this.lastInteractionMs = Date.now();
     const handled = await this.dispatch(args);
-    const micros = Number(process.hrtime.bigint() - startedAt) / 1000;
+    const micros = (performance.now() - startedAt) * 1000;
     if (handled.counted !== null)
       this.host.stats.commandDone(handled.counted.name, micros, handled.counted.outcome);
     if (!handled.silent) this.countErrors(handled.reply);
@@ -252,7 +253,8 @@ export class Session implements RegisteredClient {
       this.queue.push({ spec, args });
       return { reply: simple('QUEUED'), counted: null };
     }
-    await this.waitWhilePaused(spec);
+    const pause = this.pauseHolding(spec);
+    if (pause !== null) await this.holdWhilePaused(pause);
     if (spec.kind === 'data') {
       this.feedMonitors(spec, args);
       const [reply] = (await this.host.engine.run([this.queued(spec, args)], this.readConsistency)) ?? [];
@@ -263,18 +265,21 @@ export class Session implements RegisteredClient {
   }
 
   /**
-   * CLIENT PAUSE holds the command (and so the connection's later ones) until it ends; as in
-   * Redis, a command being queued is not held, and EXEC is held as a write if it holds one.
-   * CLIENT UNPAUSE is never held, so that a pause of every command can be ended early.
+   * The CLIENT PAUSE that holds the command (and so the connection's later ones) until it ends,
+   * or null when none does (without a promise, as for nearly every command). As in Redis, a
+   * command being queued is not held, and EXEC is held as a write if it holds one. CLIENT
+   * UNPAUSE is never held, so that a pause of every command can be ended early.
    */
-  private async waitWhilePaused(spec: CommandSpec): Promise<void> {
-    if (spec.name === 'client|unpause') return;
+  private pauseHolding(spec: CommandSpec): Promise<void> | null {
+    if (spec.name === 'client|unpause') return null;
     const isWrite =
       spec.name === 'exec'
         ? (this.queue ?? []).some((request) => isWriteCommand(request.spec))
         : isWriteCommand(spec);
-    const pause = this.clients.pausedUntilEnd(isWrite);
-    if (pause === null) return;
+    return this.clients.pausedUntilEnd(isWrite);
+  }
+
+  private async holdWhilePaused(pause: Promise<void>): Promise<void> {
     this.heldByPause = true;
     await pause;
     this.heldByPause = false;

@@ -34,7 +34,7 @@ function connectClient(writerId: string, inFlightMax?: number): QuorumClient {
 }
 
 function received(type: string): number {
-  return nodes.reduce((sum, node) => sum + node.received.filter((entry) => entry === type).length, 0);
+  return nodes.reduce((sum, node) => sum + node.frames.flat().filter((entry) => entry === type).length, 0);
 }
 
 function errorText(cause: unknown): string {

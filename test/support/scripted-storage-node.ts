@@ -21,8 +21,6 @@ export interface ScriptedStorageNode {
   port: number;
   /** Each frame received after the hello: the types of the messages it carried, in order. */
   frames: string[][];
-  /** The types of every message received after the hello, in order. */
-  received: string[];
   /** Sends `message` to every client connected now. */
   tellClients(message: unknown): void;
   close(): Promise<void>;
@@ -34,7 +32,6 @@ export async function startScriptedStorageNode(
   answer: (message: { type: string } & Record<string, unknown>) => unknown | null = () => null,
 ): Promise<ScriptedStorageNode> {
   const frames: string[][] = [];
-  const received: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -51,7 +48,6 @@ export async function startScriptedStorageNode(
         }
         frames.push(messages.map((message) => message.type));
         for (const message of messages) {
-          received.push(message.type);
           const reply = answer(message);
           if (reply !== null) socket.write(encodeFrames([reply]));
         }
@@ -65,7 +61,6 @@ export async function startScriptedStorageNode(
     id,
     port: (server.address() as { port: number }).port,
     frames,
-    received,
     tellClients: (message) => {
       for (const socket of sockets) socket.write(encodeFrames([message]));
     },

@@ -337,6 +337,8 @@ function fakeConnection(port: number): FakeConnection {
 function fakeHost(): SessionHost & { ran: string[] } {
   const ran: string[] = [];
   const engine = {
+    // Nothing is served from a cache: every command reaches `run`, which records it.
+    readFromCache: () => null,
     run: async (commands: { args: Buffer[] }[]): Promise<Reply[]> =>
       commands.map((command) => {
         ran.push(command.args.map(String).join(' '));

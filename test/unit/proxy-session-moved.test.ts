@@ -18,6 +18,8 @@ import { bulk, type Reply } from '../../libs/resp/src/index.js';
 function recordingHost(): { host: SessionHost; consistencies: ReadConsistency[] } {
   const consistencies: ReadConsistency[] = [];
   const engine = {
+    // Nothing is served from a cache: every command reaches `run` with its consistency.
+    readFromCache: () => null,
     run: async (_commands: unknown[], consistency: ReadConsistency): Promise<Reply[]> => {
       consistencies.push(consistency);
       return [bulk('v')];

@@ -16,7 +16,7 @@ import {
   type TransactionStore,
 } from '../../apps/data-node/src/engine/transaction-engine.js';
 import type { ReadEntry, WriteEntry } from '../../libs/quorum/src/index.js';
-import { bulk, integer, type Reply, simple } from '../../libs/resp/src/reply.js';
+import { bulk, integer, NULL, type Reply, simple } from '../../libs/resp/src/reply.js';
 
 class FakeStore implements TransactionStore {
   readonly entries = new Map<string, { seq: number; value: Uint8Array | null }>();
@@ -336,14 +336,14 @@ describe('FLUSHDB', () => {
       ['\xffg', '\xffw'],
       'a flush writes the generation and the walk it owes, whatever the number of keys',
     );
-    assert.deepEqual(await engine.run([command('get', 'a')], 'instance'), [{ kind: 'null' }]);
+    assert.deepEqual(await engine.run([command('get', 'a')], 'instance'), [NULL]);
     assert.deepEqual(await engine.run([command('exists', 's')], 'instance'), [integer(0)]);
     await engine.run([command('set', 'a', '2')], 'instance');
     assert.deepEqual(await engine.run([command('get', 'a')], 'instance'), [bulk(Buffer.from('2'))]);
     // Inside one transaction (MULTI), commands after the flush see the new generation.
     assert.deepEqual(
       await engine.run([command('set', 'b', 'x'), command('flushdb'), command('get', 'b')], 'instance'),
-      [simple('OK'), simple('OK'), { kind: 'null' }],
+      [simple('OK'), simple('OK'), NULL],
     );
   });
 
@@ -354,7 +354,7 @@ describe('FLUSHDB', () => {
     const flush = engine.run([command('flushdb')], 'instance');
     const after = engine.run([command('set', 'j', 'after')], 'instance');
     await Promise.all([before, flush, after]);
-    assert.deepEqual(await engine.run([command('get', 'k')], 'instance'), [{ kind: 'null' }]);
+    assert.deepEqual(await engine.run([command('get', 'k')], 'instance'), [NULL]);
     assert.deepEqual(await engine.run([command('get', 'j')], 'instance'), [bulk(Buffer.from('after'))]);
 
     const watched = await engine.readFresh(['j']);
@@ -410,5 +410,76 @@ describe('the engine runs on the clock it is given', () => {
         : realCommit(volume, reads, writes);
     assert.deepEqual(await engine.run([command('set', 'k', 'v3')], 'instance'), [simple('OK')]);
     assert.equal(slept.length, 2);
+  });
+});
+
+describe('a read served from the cache at once', () => {
+  const engineOver = (store: FakeStore) =>
+    new TransactionEngine({ volume: 'v', store, cache: new VersionedCache(1 << 20, 10_000) });
+  /** Runs work to its end: the scheduler lets go of a group's keys just after its replies. */
+  const done = async (engine: TransactionEngine, ...commands: ReturnType<typeof command>[]) => {
+    const replies = await engine.run(commands, 'instance');
+    await new Promise((resolve) => setImmediate(resolve));
+    return replies;
+  };
+
+  test('a cached key is answered without the store, as the scheduled way answers it', async () => {
+    const store = new FakeStore();
+    const engine = engineOver(store);
+    assert.deepEqual(await done(engine, command('set', 'k', 'v1')), [simple('OK')]);
+    const readsBefore = store.readRequests.length;
+    const commitsBefore = store.commits.length;
+    const served = engine.readFromCache(command('get', 'k'), 'instance');
+    assert.deepEqual(served, bulk(Buffer.from('v1')));
+    assert.deepEqual(await engine.run([command('get', 'k')], 'instance'), [served]);
+    assert.equal(store.readRequests.length, readsBefore);
+    assert.equal(store.commits.length, commitsBefore);
+    // A key cached as absent is answered too.
+    await done(engine, command('get', 'gone'));
+    assert.deepEqual(engine.readFromCache(command('get', 'gone'), 'instance'), NULL);
+  });
+
+  test('anything the cache cannot answer alone goes the scheduled way', async () => {
+    const store = new FakeStore();
+    const engine = engineOver(store);
+    assert.equal(engine.readFromCache(command('get', 'k'), 'instance'), null, 'nothing cached yet');
+    await done(engine, command('set', 'k', 'v1'));
+    assert.equal(
+      engine.readFromCache(command('get', 'k'), 'cluster'),
+      null,
+      'cluster reads ask the replicas',
+    );
+    assert.equal(engine.readFromCache(command('get', 'other'), 'instance'), null, 'a key not cached');
+    assert.equal(engine.readFromCache(command('append', 'k', 'x'), 'instance'), null, 'a write');
+    await done(engine, command('sadd', 's', 'a', 'b'));
+    assert.equal(engine.readFromCache(command('srandmember', 's'), 'instance'), null, 'randomness');
+    const [member] = (await engine.run([command('srandmember', 's')], 'instance')) ?? [];
+    assert.equal(member?.kind, 'bulk');
+  });
+
+  test('a write on the key still unfinished comes first: the read waits for it', async () => {
+    const store = new FakeStore();
+    const engine = engineOver(store);
+    await done(engine, command('set', 'k', 'v1'));
+    const write = engine.run([command('set', 'k', 'v2')], 'instance');
+    assert.equal(engine.readFromCache(command('get', 'k'), 'instance'), null);
+    // A key the unfinished write does not touch is still served.
+    await done(engine, command('set', 'j', 'w'));
+    const pending = engine.run([command('set', 'k', 'v3')], 'instance');
+    assert.deepEqual(engine.readFromCache(command('get', 'j'), 'instance'), bulk(Buffer.from('w')));
+    await Promise.all([write, pending]);
+    await done(engine, command('get', 'k'));
+    assert.deepEqual(engine.readFromCache(command('get', 'k'), 'instance'), bulk(Buffer.from('v3')));
+  });
+
+  test('no read is served from the cache while a flush is pending', async () => {
+    const store = new FakeStore();
+    const engine = engineOver(store);
+    await done(engine, command('set', 'k', 'v1'));
+    const flush = engine.run([command('flushdb')], 'instance');
+    assert.equal(engine.readFromCache(command('get', 'k'), 'instance'), null);
+    assert.deepEqual(await flush, [simple('OK')]);
+    assert.deepEqual(await done(engine, command('get', 'k')), [NULL]);
+    assert.deepEqual(engine.readFromCache(command('get', 'k'), 'instance'), NULL);
   });
 });

@@ -60,6 +60,21 @@ export class VersionedCache {
     return entry;
   }
 
+  /**
+   * As `get`, but counts nothing: for a reader that may still give up and read through `get`
+   * (the engine's reads served at once, which count their hits with `countHits` once served).
+   */
+  peek(key: string, nowMs: number): CachedVersion | null {
+    const entry = this.entries.get(key);
+    if (entry === undefined || nowMs - entry.storedAtMs > this.entryAgeMsMax) return null;
+    entry.referenced = true;
+    return entry;
+  }
+
+  countHits(count: number): void {
+    this.stats.hits += count;
+  }
+
   /** Stores a version unless a newer one is cached. */
   offer(key: string, version: CachedVersion, nowMs: number): void {
     const current = this.entries.get(key);

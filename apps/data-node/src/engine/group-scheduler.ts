@@ -52,6 +52,16 @@ export class GroupScheduler<W extends ScheduledWork> {
     return { groupsRunning: this.groupsRunning, groupsWaiting: this.groupsWaiting };
   }
 
+  /**
+   * No work submitted before touches any of `keys` and is still unfinished, and no barrier is
+   * pending: work on them now would come after nothing.
+   */
+  isFree(keys: readonly string[]): boolean {
+    if (this.barrier !== null) return false;
+    for (const key of keys) if (this.tails.has(key)) return false;
+    return true;
+  }
+
   submit(work: W): void {
     const ahead = new Set<Group<W>>();
     for (const key of work.keys) {

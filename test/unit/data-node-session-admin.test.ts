@@ -472,7 +472,7 @@ describe('Session: connection and admin commands', () => {
     registry.add(writer);
     assert.deepEqual((await admin.handle(request('CLIENT', 'PAUSE', '100000', 'WRITE'))).reply, OK);
     let setDone = false;
-    const set = writer.handle(request('SET', 'k', 'v')).then((result) => {
+    const set = Promise.resolve(writer.handle(request('SET', 'k', 'v'))).then((result) => {
       setDone = true;
       return result;
     });
@@ -510,7 +510,7 @@ describe('Session: connection and admin commands', () => {
       value: 'QUEUED',
     });
     let executed = false;
-    const exec = writer.handle(request('EXEC')).then(() => {
+    const exec = Promise.resolve(writer.handle(request('EXEC'))).then(() => {
       executed = true;
     });
     await new Promise((resolve) => setImmediate(resolve));
@@ -527,7 +527,7 @@ describe('Session: connection and admin commands', () => {
     const other = new Session(2, host, fakeConnection(4002), registry);
     await admin.handle(request('CLIENT', 'PAUSE', '100000'));
     let pinged = false;
-    const ping = other.handle(request('PING')).then(() => {
+    const ping = Promise.resolve(other.handle(request('PING'))).then(() => {
       pinged = true;
     });
     await new Promise((resolve) => setImmediate(resolve));

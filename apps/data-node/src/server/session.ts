@@ -205,10 +205,25 @@ export class Session implements RegisteredClient {
     return wanted;
   }
 
-  async handle(args: Buffer[]): Promise<SessionReply> {
+  /**
+   * The reply to one request: at once (not a promise) when nothing had to wait, as for a read
+   * the writer's cache answers; else once the command has run.
+   */
+  handle(args: Buffer[]): SessionReply | Promise<SessionReply> {
     const startedAt = performance.now();
     this.lastInteractionMs = Date.now();
-    const handled = await this.dispatch(args);
+    let atOnce: Handled | null;
+    try {
+      atOnce = this.answeredFromCache(args);
+    } catch (cause) {
+      // A bug: it reaches the caller as any failed command does, not as a throw.
+      return Promise.reject(cause);
+    }
+    if (atOnce !== null) return this.finish(atOnce, startedAt);
+    return this.dispatch(args).then((handled) => this.finish(handled, startedAt));
+  }
+
+  private finish(handled: Handled, startedAt: number): SessionReply {
     const micros = (performance.now() - startedAt) * 1000;
     if (handled.counted !== null)
       this.host.stats.commandDone(handled.counted.name, micros, handled.counted.outcome);
@@ -228,6 +243,23 @@ export class Session implements RegisteredClient {
     else if (reply.kind === 'array') {
       for (const item of reply.items) if (item.kind === 'error') this.host.stats.errorReplied(item.message);
     }
+  }
+
+  /**
+   * A plain data command the writer's cache answers whole (`TransactionEngine.readFromCache`),
+   * handled as `dispatch` would handle it; null for anything else, which `dispatch` then runs.
+   */
+  private answeredFromCache(args: Buffer[]): Handled | null {
+    if (this.queue !== null || !this.authenticated) return null;
+    const resolution = resolveCommand(args);
+    if ('error' in resolution || resolution.spec.kind !== 'data') return null;
+    const { spec } = resolution;
+    if (this.pauseHolding(spec) !== null) return null;
+    const reply = this.host.engine.readFromCache(this.queued(spec, args), this.readConsistency);
+    if (reply === null) return null;
+    this.lastCommand = spec.name;
+    this.feedMonitors(spec, args);
+    return counted(spec, { reply });
   }
 
   private async dispatch(args: Buffer[]): Promise<Handled> {
@@ -257,11 +289,7 @@ export class Session implements RegisteredClient {
     if (pause !== null) await this.holdWhilePaused(pause);
     if (spec.kind === 'data') {
       this.feedMonitors(spec, args);
-      const command = this.queued(spec, args);
-      const consistency = this.readConsistency;
-      const served = this.host.engine.readFromCache(command, consistency);
-      if (served !== null) return counted(spec, { reply: served });
-      const [reply] = (await this.host.engine.run([command], consistency)) ?? [];
+      const [reply] = (await this.host.engine.run([this.queued(spec, args)], this.readConsistency)) ?? [];
       return counted(spec, { reply: reply ?? error('ERR no reply') });
     }
     if (spec.name !== 'exec') this.feedMonitors(spec, args);

@@ -410,7 +410,18 @@ export function createCommandTable(
     .map((definition) => servedSpec(definition, kinds))
     .filter((spec): spec is CommandSpec => spec !== null);
   const byName = new Map(specs.map((spec) => [spec.name, spec]));
-  const lookup = (name: Buffer | string): CommandSpec | undefined => byName.get(lowerCaseName(name));
+  // Every request looks its name up a few times (routing, its run, its metrics): the spellings
+  // met so far ('GET', 'get') answer without lower-casing a copy each time. Bounded, as a client
+  // may spell names in any case; beyond the bound a name is lower-cased as before.
+  const bySpelling = new Map<string, CommandSpec>();
+  const lookup = (name: Buffer | string): CommandSpec | undefined => {
+    const spelling = typeof name === 'string' ? name : name.toString('latin1');
+    const known = bySpelling.get(spelling);
+    if (known !== undefined) return known;
+    const spec = byName.get(spelling.toLowerCase());
+    if (spec !== undefined && bySpelling.size < COMMAND_SPELLINGS_MAX) bySpelling.set(spelling, spec);
+    return spec;
+  };
   const lookupByFullName = (fullName: Buffer | string): CommandSpec | undefined => {
     const parts = (typeof fullName === 'string' ? fullName : fullName.toString('latin1')).split('|');
     const [container, subcommand] = parts;
@@ -483,6 +494,9 @@ export function unknownSubcommandError(args: readonly Buffer[]): Reply {
   const container = args[0] === undefined ? '' : asciiUpperCase(cString(args[0]));
   return error(withoutLineBreaks(`ERR unknown subcommand '${subcommand}'. Try ${container} HELP.`));
 }
+
+/** Spellings of command names `lookup` remembers (a few per command in practice). */
+const COMMAND_SPELLINGS_MAX = 4096;
 
 function lowerCaseName(name: Buffer | string): string {
   return (typeof name === 'string' ? name : name.toString('latin1')).toLowerCase();

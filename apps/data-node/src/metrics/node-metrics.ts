@@ -17,12 +17,17 @@ export interface CumulativeSource {
 
 export class NodeMetrics {
   readonly registry = new Registry();
-  private readonly commandsTotal: Counter<'command'>;
   private readonly commandSeconds: Histogram;
   private readonly throttledTotal: Counter;
   private readonly errorsTotal: Counter;
   readonly connectionsGauge: Gauge;
   readonly capacityGauge: Gauge;
+  /**
+   * Commands answered since start, by name: counted here and handed to the Prometheus counter
+   * when it is scraped. A labelled `inc` per command (hashing its labels each time) was a few
+   * percent of a data node's CPU under pipelined GETs.
+   */
+  private readonly commandCounts = new Map<string, number>();
   private intervalHistogram = new LatencyHistogram();
   private intervalCommands = 0;
   private intervalThrottled = 0;
@@ -32,11 +37,16 @@ export class NodeMetrics {
 
   constructor(collectEngine: () => CumulativeSource & { cacheBytes: number; groupsWaiting: number }) {
     const registry = this.registry;
-    this.commandsTotal = new Counter({
+    const commandCounts = this.commandCounts;
+    new Counter({
       name: 'borealis_data_node_commands_total',
       help: 'Commands answered, by command name',
       labelNames: ['command'],
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const [command, count] of commandCounts) this.inc({ command }, count);
+      },
     });
     this.commandSeconds = new Histogram({
       name: 'borealis_data_node_command_duration_seconds',
@@ -97,7 +107,7 @@ export class NodeMetrics {
   }
 
   commandDone(command: string, micros: number, isError: boolean): void {
-    this.commandsTotal.inc({ command });
+    this.commandCounts.set(command, (this.commandCounts.get(command) ?? 0) + 1);
     this.commandSeconds.observe(micros / 1e6);
     if (isError) this.errorsTotal.inc();
     this.intervalHistogram.record(micros);

@@ -17,7 +17,7 @@
 // A test is a redis-benchmark test name, optionally `:P<n>` for a pipeline of n. Each build gets
 // one unmeasured SET pass first, so that its hot paths are compiled and its cache holds what its
 // SETs wrote.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -55,6 +55,18 @@ const tests = values.tests.split(',').map((text) => {
 const root = resolve(dataDir, 'side-by-side');
 const baseTree = join(root, 'base');
 const runDir = join(root, 'run');
+const sharedModules = join(baseTree, 'node_modules');
+
+/** Removes the base's worktree, if any: its link to node_modules first, so that only the link goes. */
+async function removeBaseTree() {
+  if (existsSync(sharedModules)) unlinkSync(sharedModules);
+  if (existsSync(baseTree)) {
+    await run('git', ['worktree', 'remove', '--force', baseTree], { cwd: repoRoot }).catch(() => undefined);
+    rmSync(baseTree, { recursive: true, force: true });
+  }
+  await run('git', ['worktree', 'prune'], { cwd: repoRoot });
+}
+
 const steps = new Steps('side-by-side', 4);
 const stops = [];
 let exitCode = 0;
@@ -65,9 +77,7 @@ try {
     const rev = (
       await run('git', ['rev-parse', '--verify', `${values.base}^{commit}`], { cwd: repoRoot })
     ).trim();
-    if (existsSync(baseTree))
-      await run('git', ['worktree', 'remove', '--force', baseTree], { cwd: repoRoot });
-    await run('git', ['worktree', 'prune'], { cwd: repoRoot });
+    await removeBaseTree();
     mkdirSync(root, { recursive: true });
     await run('git', ['worktree', 'add', '--detach', baseTree, rev], { cwd: repoRoot });
     const lock = (tree) => readFileSync(join(tree, 'package-lock.json'), 'utf8');
@@ -75,7 +85,7 @@ try {
       throw new Error(
         `${values.base} has another package-lock.json: compare builds that share their dependencies`,
       );
-    symlinkSync(join(repoRoot, 'node_modules'), join(baseTree, 'node_modules'), 'dir');
+    symlinkSync(join(repoRoot, 'node_modules'), sharedModules, 'dir');
     await run(process.execPath, [join(baseTree, 'scripts', 'build.mjs')], { cwd: baseTree });
   });
 
@@ -157,11 +167,11 @@ try {
   for (const test of tests) {
     for (const name of measured.builds) {
       const mine = measured.rows.filter((row) => row.test === test.label && row.build === name);
-      const rounds = mine
+      const perRound = mine
         .map((row) => `${whole(row.perSecond)} / ${whole(row.dataNodeMicros)} / ${whole(row.storageMicros)}`)
         .join(', ');
       info(
-        `| ${test.label} | ${name} | ${rounds} | ${whole(median(mine.map((row) => row.perSecond)))} | ${whole(median(mine.map((row) => row.dataNodeMicros)))} | ${whole(median(mine.map((row) => row.storageMicros)))} |`,
+        `| ${test.label} | ${name} | ${perRound} | ${whole(median(mine.map((row) => row.perSecond)))} | ${whole(median(mine.map((row) => row.dataNodeMicros)))} | ${whole(median(mine.map((row) => row.storageMicros)))} |`,
       );
     }
   }
@@ -171,9 +181,6 @@ try {
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   rmSync(runDir, { recursive: true, force: true });
-  if (existsSync(baseTree)) {
-    await run('git', ['worktree', 'remove', '--force', baseTree], { cwd: repoRoot }).catch(() => undefined);
-    await run('git', ['worktree', 'prune'], { cwd: repoRoot }).catch(() => undefined);
-  }
+  await removeBaseTree().catch(() => undefined);
 }
 process.exit(exitCode);

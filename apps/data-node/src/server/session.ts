@@ -15,7 +15,13 @@ import {
   simple,
 } from '../../../../libs/resp/src/reply.js';
 import { CACHE_ENTRY_AGE_MAX_MS } from '../cache/versioned-cache.js';
-import { arityError, type CommandSpec, keysOf, unknownCommandError } from '../commands/command-table.js';
+import {
+  arityError,
+  type CommandResolution,
+  type CommandSpec,
+  keysOf,
+  unknownCommandError,
+} from '../commands/command-table.js';
 import { commandReply, lookupCommand, resolveCommand } from '../commands/served-commands.js';
 import type { Keyspace, ScanFilter } from '../engine/keyspace.js';
 import {
@@ -212,15 +218,17 @@ export class Session implements RegisteredClient {
   handle(args: Buffer[]): SessionReply | Promise<SessionReply> {
     const startedAt = performance.now();
     this.lastInteractionMs = Date.now();
+    // Resolved once: the cache's answer and `dispatch` both start from it.
+    const resolution = resolveCommand(args);
     let atOnce: Handled | null;
     try {
-      atOnce = this.answeredFromCache(args);
+      atOnce = this.answeredFromCache(resolution, args);
     } catch (cause) {
       // A bug: it reaches the caller as any failed command does, not as a throw.
       return Promise.reject(cause);
     }
     if (atOnce !== null) return this.finish(atOnce, startedAt);
-    return this.dispatch(args).then((handled) => this.finish(handled, startedAt));
+    return this.dispatch(resolution, args).then((handled) => this.finish(handled, startedAt));
   }
 
   private finish(handled: Handled, startedAt: number): SessionReply {
@@ -249,9 +257,8 @@ export class Session implements RegisteredClient {
    * A plain data command the writer's cache answers whole (`TransactionEngine.readFromCache`),
    * handled as `dispatch` would handle it; null for anything else, which `dispatch` then runs.
    */
-  private answeredFromCache(args: Buffer[]): Handled | null {
+  private answeredFromCache(resolution: CommandResolution, args: Buffer[]): Handled | null {
     if (this.queue !== null || !this.authenticated) return null;
-    const resolution = resolveCommand(args);
     if ('error' in resolution || resolution.spec.kind !== 'data') return null;
     const { spec } = resolution;
     if (this.pauseHolding(spec) !== null) return null;
@@ -262,9 +269,8 @@ export class Session implements RegisteredClient {
     return counted(spec, { reply });
   }
 
-  private async dispatch(args: Buffer[]): Promise<Handled> {
+  private async dispatch(resolution: CommandResolution, args: Buffer[]): Promise<Handled> {
     // As in Redis, an unknown command or a wrong arity is answered before authentication is checked.
-    const resolution = resolveCommand(args);
     if ('error' in resolution) {
       const known = knownSpec(args);
       this.lastCommand = known?.name ?? 'NULL';

@@ -14,7 +14,7 @@
 //   npm run side-by-side -- --base <rev> [--tests set,get,get:P16] [--rounds 4]
 //                           [--requests 40000] [--keys 100000]
 //
-// A test is a redis-benchmark test name, optionally `:P<n>` for a pipeline of n. Each build gets
+// A test is set or get (the data path's rows), optionally `:P<n>` for a pipeline of n. Each build gets
 // one unmeasured SET pass first, so that its hot paths are compiled and its cache holds what its
 // SETs wrote.
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
@@ -47,8 +47,8 @@ const rounds = positive('rounds');
 const requests = positive('requests');
 const keySpace = positive('keys');
 const tests = values.tests.split(',').map((text) => {
-  const match = /^([a-z]+)(?::P(\d+))?$/i.exec(text.trim());
-  if (match === null) fail(`a test is a redis-benchmark test name with an optional :P<n>, not "${text}"`);
+  const match = /^(set|get)(?::P(\d+))?$/i.exec(text.trim());
+  if (match === null) fail(`a test is set or get with an optional :P<n>, not "${text}"`);
   return { label: text.trim(), name: match[1].toLowerCase(), pipeline: Number(match[2] ?? 1) };
 });
 
@@ -94,6 +94,7 @@ try {
   const { startDataNode } = await helper('test/support/data-nodes.js');
   const { processesCpuMs } = await helper('bench/lib/process-cpu.js');
   const { BENCH_CU, BENCH_CU_COMMANDS_PER_SECOND } = await helper('bench/lib/servers.js');
+  const { CLIENTS, redisBenchmark, VALUE_BYTES } = await helper('bench/lib/redis-benchmark.js');
 
   const measured = await steps.run('start the servers and measure', async () => {
     rmSync(runDir, { recursive: true, force: true });
@@ -117,15 +118,10 @@ try {
       stops.push(() => node.stop());
       candidate.node = node;
     }
-    const benchmark = (port, test) => {
-      const args = ['-h', '127.0.0.1', '-p', String(port), '-t', test.name, '-c', '50'];
-      args.push('-n', String(requests), '-r', String(keySpace), '-d', '100', '--csv');
-      if (test.pipeline > 1) args.push('-P', String(test.pipeline));
-      return run('redis-benchmark', args).then((csv) => {
-        const last = csv.trim().split('\n').at(-1) ?? '';
-        return Number(last.split(',')[1]?.replaceAll('"', ''));
-      });
-    };
+    // The data-node bench's redis-benchmark run (its clients and value size), over --keys keys.
+    const benchmark = async (port, test) =>
+      (await redisBenchmark({ port }, requests, { command: test.name, pipeline: test.pipeline }, keySpace))
+        .requestsPerSecond;
     for (const candidate of builds) await benchmark(candidate.node.respPort, { name: 'set', pipeline: 1 });
     const rows = [];
     for (let round = 0; round < rounds; round++) {
@@ -159,7 +155,7 @@ try {
   const whole = (value) => Math.round(value).toLocaleString('en-US');
   info('');
   info(
-    `redis-benchmark -c 50 -n ${requests} -r ${keySpace} -d 100, ${rounds} rounds; per round: req/s / data node CPU µs / storage CPU µs per request`,
+    `redis-benchmark -c ${CLIENTS} -n ${requests} -r ${keySpace} -d ${VALUE_BYTES}, ${rounds} rounds; per round: req/s / data node CPU µs / storage CPU µs per request`,
   );
   info('');
   info('| test | build | rounds | median req/s | median data node µs | median storage µs |');

@@ -50,11 +50,12 @@ export function connectionArgs(connection: Connection): string[] {
   ];
 }
 
-/** Runs one test; parses redis-benchmark's CSV. */
+/** Runs one test over `keySpace` random keys; parses redis-benchmark's CSV. */
 export async function redisBenchmark(
   connection: Connection,
   requests: number,
   testCase: Case,
+  keySpace = KEY_SPACE,
 ): Promise<TestResult> {
   const output = await commandOutput(
     'redis-benchmark',
@@ -69,7 +70,7 @@ export async function redisBenchmark(
       '-n',
       String(requests),
       '-r',
-      String(KEY_SPACE),
+      String(keySpace),
       '-d',
       String(VALUE_BYTES),
       '--csv',

@@ -53,6 +53,7 @@ import {
   ReplicaRepair,
   type VolumeRepair,
 } from './repair.js';
+import { ScanIndex } from './scan-index.js';
 import {
   firstByte,
   ownCopy,
@@ -178,8 +179,13 @@ interface TransactionRecord {
 
 class VolumeState {
   readonly keys = new Map<string, KeyState>();
-  /** Insertion order of keys: the cursor space of repair scans. Keys are never removed. */
+  /**
+   * Insertion order of keys: the cursor space of repair scans, and what the scan index follows.
+   * Keys are never removed.
+   */
   readonly keyOrder: string[] = [];
+  /** The keys in hash order, for scans; built from `keyOrder` as scans come. */
+  readonly scanIndex = new ScanIndex(keyHash);
   readonly transactions = new Map<TxId, TransactionRecord>();
   /** Transactions that hold keys pending: the only ones recovery has to look at. */
   readonly holding = new Set<TxId>();
@@ -729,27 +735,16 @@ export class StorageReplica {
   private onScan(from: string, message: ScanMessage): void {
     const volume = this.volume(message.volume);
     const limit = Math.max(1, Math.min(message.limit, SCAN_KEYS_MAX));
-    const candidates: { key: string; hash: number }[] = [];
-    for (const [key, state] of volume.keys) {
-      if (state.value === null && state.pendingTxid === null) continue;
-      const hash = keyHash(key);
-      if (hash >= message.fromHash) candidates.push({ key, hash });
-    }
-    let nextHash = 0;
-    if (candidates.length > limit) {
-      candidates.sort((a, b) => a.hash - b.hash);
-      let end = limit;
-      const lastHash = (candidates[limit - 1] as { hash: number }).hash;
-      while (end < candidates.length && (candidates[end] as { hash: number }).hash === lastHash) end++;
-      if (end < candidates.length) nextHash = lastHash + 1;
-      candidates.length = end;
-    }
+    const page = volume.scanIndex.page(volume.keyOrder, message.fromHash, limit, (key) => {
+      const state = volume.keys.get(key);
+      return state !== undefined && (state.value !== null || state.pendingTxid !== null);
+    });
     this.send(from, {
       type: 'scanReply',
       volume: message.volume,
       requestId: message.requestId,
-      keys: candidates.map((candidate) => candidate.key),
-      nextHash,
+      keys: page.keys,
+      nextHash: page.nextHash,
     });
   }
 

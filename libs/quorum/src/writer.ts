@@ -698,15 +698,20 @@ export class WriterCoordinator {
     let bound = Number.POSITIVE_INFINITY;
     for (const reply of state.replies.values())
       if (reply.nextHash !== 0) bound = Math.min(bound, reply.nextHash);
-    const keys = new Set<string>();
+    // Each key hashed once: a page holds thousands, and a sort compares each about log n times.
+    const hashes = new Map<string, number>();
     for (const reply of state.replies.values()) {
-      for (const key of reply.keys) if (keyHash(key) < bound) keys.add(key);
+      for (const key of reply.keys) {
+        if (hashes.has(key)) continue;
+        const hash = keyHash(key);
+        if (hash < bound) hashes.set(key, hash);
+      }
     }
     this.scans.delete(message.requestId);
     this.ready.events.push({
       type: 'scanned',
       requestId: message.requestId,
-      keys: [...keys].sort((a, b) => keyHash(a) - keyHash(b)),
+      keys: [...hashes].sort((a, b) => a[1] - b[1]).map(([key]) => key),
       nextHash: bound === Number.POSITIVE_INFINITY ? 0 : bound,
     });
   }

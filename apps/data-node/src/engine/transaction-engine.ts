@@ -326,6 +326,9 @@ export class TransactionEngine {
     const generationEntry = cache.peek(GENERATION_KEY, nowMs);
     if (generationEntry === null) return null;
     const generation = decodeGeneration(generationEntry.value);
+    // The command's own keys are looked up first: a miss then gives up here, without running the
+    // command to a throw and unwinding it (a few percent of a data node's CPU under GETs).
+    for (const key of command.keys) if (cache.peek(storageKey(key, generation), nowMs) === null) return null;
     let hits = 1;
     const cachedBytes = (key: string): Uint8Array | null => {
       const entry = cache.peek(key, nowMs);

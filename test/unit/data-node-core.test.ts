@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { capacityLimits } from '../../apps/control-plane/src/clusters/cluster-rules.js';
-import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
+import { cacheEntryBytes, VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { limitsFor, TokenBucket } from '../../apps/data-node/src/capacity/capacity.js';
 import { GroupScheduler } from '../../apps/data-node/src/engine/group-scheduler.js';
 import { LatencyHistogram } from '../../apps/data-node/src/metrics/latency-histogram.js';
@@ -15,6 +15,9 @@ import {
 } from '../../libs/limits/src/index.js';
 import { isQuorumMessage } from '../../libs/quorum/src/index.js';
 import { mulberry32 } from '../support/prng.js';
+
+/** What the eviction tests' entries are charged (a key of 4 characters, a value of 100 bytes). */
+const ENTRY_BYTES = cacheEntryBytes('key0', new Uint8Array(100));
 
 describe('capacity units', () => {
   it('buys 2,000 commands/s, 64 MiB of cache and 200 connections per CU', () => {
@@ -100,21 +103,21 @@ describe('versioned cache', () => {
   });
 
   it('evicts least recently used entries to stay within its bytes, also after a resize', () => {
-    const cache = new VersionedCache(10 * 200, 10_000);
+    const cache = new VersionedCache(10 * ENTRY_BYTES, 10_000);
     for (let i = 0; i < 50; i++) cache.offer(`key${i}`, { seq: 1, txid: 't', value: new Uint8Array(100) }, 0);
-    assert.ok(cache.size.bytes <= 2_000);
+    assert.ok(cache.size.bytes <= 10 * ENTRY_BYTES);
     assert.ok(cache.size.entries >= 9 && cache.size.entries <= 10);
     assert.equal(cache.get('key49', 0)?.seq, 1, 'the newest stays');
     assert.equal(cache.get('key0', 0), null, 'the oldest went');
-    cache.resize(400);
-    assert.ok(cache.size.bytes <= 400);
+    cache.resize(2 * ENTRY_BYTES);
+    assert.ok(cache.size.bytes <= 2 * ENTRY_BYTES);
     assert.equal(cache.get('key49', 0)?.seq, 1, 'the most recently used stays');
   });
 });
 
 describe('versioned cache eviction', () => {
   it('passes over an entry read since eviction last met it, and evicts it once it goes unread', () => {
-    const cache = new VersionedCache(10 * 200, 10_000);
+    const cache = new VersionedCache(10 * ENTRY_BYTES, 10_000);
     const offer = (key: string): void =>
       cache.offer(key, { seq: 1, txid: 't', value: new Uint8Array(100) }, 0);
     for (let i = 0; i < 9; i++) offer(`key${i}`);
@@ -126,7 +129,7 @@ describe('versioned cache eviction', () => {
     for (let i = 12; i < 40; i++) offer(`key${i}`);
     assert.equal(cache.get('key0', 0), null, 'unread since, it went');
     assert.equal(cache.get('key39', 0)?.seq, 1);
-    assert.ok(cache.size.bytes <= 2_000);
+    assert.ok(cache.size.bytes <= 10 * ENTRY_BYTES);
   });
 });
 

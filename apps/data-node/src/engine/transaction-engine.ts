@@ -22,6 +22,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { present } from '../../../../libs/invariant/src/index.js';
 import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
 import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
+import { ownCopy } from '../../../../libs/quorum/src/stored-value.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import {
   ClientOverloadedError,
@@ -451,9 +452,11 @@ export class TransactionEngine {
         fresh: true,
       });
       if (partial) continue;
+      // The cache keeps key and txid for as long as the entry lives: copies of their own, not cuts
+      // of the reply's strings, which would keep the whole reply's decoded text alive (ownCopy).
       this.options.cache.offer(
-        value.key,
-        { seq: value.version.seq, txid: value.version.txid, value: value.value },
+        ownCopy(value.key),
+        { seq: value.version.seq, txid: ownCopy(value.version.txid), value: value.value },
         nowMs,
       );
     }

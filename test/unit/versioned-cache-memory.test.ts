@@ -24,7 +24,7 @@ const source = Buffer.alloc(64 * 1024, 7);
 
 type ValueShape = 'own' | 'pooled' | 'absent';
 
-function valueOf(shape: ValueShape, bytes: number, index: number): Uint8Array | null {
+function cachedValue(shape: ValueShape, bytes: number, index: number): Uint8Array | null {
   if (shape === 'absent') return null;
   if (shape === 'pooled') return Buffer.allocUnsafe(bytes);
   const start = index % 1_000;
@@ -39,7 +39,7 @@ function measure(shape: ValueShape, valueBytes: number): { live: number; charged
     // Fresh strings of their own, as the data node keeps them (RESP's parser, or ownCopy).
     const key = Buffer.from(`key:${String(index).padStart(12, '0')}`).toString('latin1');
     const txid = Buffer.from(`dn1-0123456789abcdef.${index}`).toString('latin1');
-    cache.offer(key, { seq: 1, txid, value: valueOf(shape, valueBytes, index) }, 1_000);
+    cache.offer(key, { seq: 1, txid, value: cachedValue(shape, valueBytes, index) }, 1_000);
   }
   const live = (liveBytes() - before) / ENTRIES;
   assert.equal(cache.size.entries, ENTRIES);

@@ -7,6 +7,7 @@
 // `applyRecord()` after a crash rebuilds the same state.
 
 import { present } from '../../invariant/src/index.js';
+import { ForgottenTxids } from './forgotten-txids.js';
 import type {
   AcceptMessage,
   DecidedMessage,
@@ -194,8 +195,8 @@ class VolumeState {
   readonly nextRecoveryRound = new Map<TxId, number>();
   /** Decided transactions not yet confirmed by every peer: txid → bitmask of peers that confirmed. */
   readonly unconfirmed = new Map<TxId, number>();
-  /** Transactions decided, confirmed by all six and dropped: txid → when (oldest first). */
-  readonly forgotten = new Map<TxId, number>();
+  /** Transactions decided, confirmed by all six and dropped, with when (kept for `forgottenRetentionMs`). */
+  readonly forgotten = new ForgottenTxids();
   /** Repair cursor per peer index. */
   readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
   constructor(readonly name: string) {}
@@ -473,7 +474,7 @@ export class StorageReplica {
           else if (transaction?.decision == null) continue;
           volume.unconfirmed.delete(txid);
           volume.transactions.delete(txid);
-          volume.forgotten.set(txid, record.atMs);
+          volume.forgotten.add(txid, record.atMs);
         }
         return;
     }
@@ -1223,10 +1224,7 @@ export class StorageReplica {
       if (transaction.vote === 'yes' || volume.recoveries.has(txid)) continue;
       if (nowMs - transaction.touchedAtMs > this.timing.recordRetentionMs) volume.transactions.delete(txid);
     }
-    for (const [txid, forgottenAtMs] of volume.forgotten) {
-      if (nowMs - forgottenAtMs <= this.timing.forgottenRetentionMs) break;
-      volume.forgotten.delete(txid);
-    }
+    volume.forgotten.expire(nowMs, this.timing.forgottenRetentionMs);
   }
 
   // ---- forgetting decided transactions once all six know the decision ----------------------
@@ -1349,7 +1347,7 @@ export class StorageReplica {
         }),
         transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
         unconfirmed: [...volume.unconfirmed],
-        forgotten: [...volume.forgotten],
+        forgotten: volume.forgotten.entries(),
       })),
       droppedVolumes: [...this.droppedVolumes],
     };
@@ -1380,7 +1378,7 @@ export class StorageReplica {
         if (record.holdsKeys) volume.holding.add(txid);
       }
       for (const [txid, confirmedBy] of saved.unconfirmed ?? []) volume.unconfirmed.set(txid, confirmedBy);
-      for (const [txid, forgottenAtMs] of saved.forgotten ?? []) volume.forgotten.set(txid, forgottenAtMs);
+      for (const [txid, forgottenAtMs] of saved.forgotten ?? []) volume.forgotten.add(txid, forgottenAtMs);
     }
   }
 

@@ -167,7 +167,7 @@ export class ForgottenTxids {
         for (let counter = from; counter <= to; counter++) {
           writer.clear(counter);
           this.bitsSet--;
-          if (this.others.has(`${writer.prefix}.${counter}`)) this.overlapping--;
+          if (this.overlapping > 0 && this.others.has(`${writer.prefix}.${counter}`)) this.overlapping--;
         }
         writer.shiftRun();
         changed = true;
@@ -189,7 +189,7 @@ export class ForgottenTxids {
           counter++
         ) {
           const txid = `${writer.prefix}.${counter}`;
-          if (!this.others.has(txid)) entries.push([txid, atMs]);
+          if (this.overlapping === 0 || !this.others.has(txid)) entries.push([txid, atMs]);
         }
       }
     }

@@ -958,7 +958,7 @@ export class StorageReplica {
       const volume = this.volumes.get(name);
       for (const txid of volumeRepair.open) {
         if (volume === undefined) break;
-        if (volume.forgotten.has(txid) || volume.transactions.get(txid)?.decision != null) {
+        if (volume.transactions.get(txid)?.decision != null || volume.forgotten.has(txid)) {
           volumeRepair.open.delete(txid);
         }
       }
@@ -1260,7 +1260,7 @@ export class StorageReplica {
     const known: TxId[] = [];
     const unknown: TxId[] = [];
     for (const txid of message.txids) {
-      if (volume.forgotten.has(txid) || volume.transactions.get(txid)?.decision != null) known.push(txid);
+      if (volume.transactions.get(txid)?.decision != null || volume.forgotten.has(txid)) known.push(txid);
       else unknown.push(txid);
     }
     this.send(from, { type: 'decisionAck', volume: message.volume, known, unknown });

@@ -26,7 +26,6 @@ class WriterCounters {
   /** Counter of bit 0 of `words[0]`; a multiple of 32. */
   base: number;
   words = new Uint32Array(4);
-  bitsSet = 0;
   /** Runs: counters `runFrom[i]`..`runTo[i]` forgotten at `runAtMs[i]`, from index `runHead` on. */
   readonly runFrom: number[] = [];
   readonly runTo: number[] = [];
@@ -63,7 +62,6 @@ class WriterCounters {
       this.words = grown;
     }
     this.words[word] = (this.words[word] as number) | (1 << (offset & 31));
-    this.bitsSet++;
     const last = this.runFrom.length - 1;
     if (last >= this.runHead && this.runAtMs[last] === atMs && this.runTo[last] === counter - 1) {
       this.runTo[last] = counter;
@@ -78,7 +76,6 @@ class WriterCounters {
   clear(counter: number): void {
     const offset = counter - this.base;
     this.words[offset >>> 5] = (this.words[offset >>> 5] as number) & ~(1 << (offset & 31));
-    this.bitsSet--;
   }
 
   get runsHeld(): number {

@@ -96,6 +96,25 @@ describe('scan index', () => {
     for (let i = 1; i < hashes.length; i++) assert.ok((hashes[i - 1] as number) <= (hashes[i] as number));
   });
 
+  it('orders a large batch of new keys as the full walk does, ties included', () => {
+    // Past RADIX_SORT_KEYS_MIN new keys the index sorts by radix: the same order, ties kept in
+    // insertion order, as the comparison sort of smaller batches.
+    const keyOrder = Array.from({ length: 12_000 }, (_, i) => `bulk:${i}`);
+    const index = new ScanIndex(coarseHash);
+    const listed = (key: string): boolean => !key.endsWith('7');
+    for (const [fromHash, limit] of [
+      [0, 500],
+      [13, 2_000],
+      [40, 7],
+      [63, 10_000],
+    ] as const) {
+      assert.deepEqual(
+        index.page(keyOrder, fromHash, limit, listed),
+        referencePage(keyOrder, coarseHash, fromHash, limit, listed),
+      );
+    }
+  });
+
   it('lists nothing past the last listed key', () => {
     const keyOrder = ['a', 'b', 'c', 'd'];
     const index = new ScanIndex(keyHash);

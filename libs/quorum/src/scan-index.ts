@@ -73,20 +73,65 @@ export class ScanIndex {
 
   private catchUp(keyOrder: readonly string[]): void {
     if (this.indexed >= keyOrder.length) return;
-    const added = keyOrder.slice(this.indexed).map((key) => ({ key, hash: this.hash(key) }));
+    const count = keyOrder.length - this.indexed;
+    const hashes = new Uint32Array(count);
+    for (let index = 0; index < count; index++)
+      hashes[index] = this.hash(keyOrder[this.indexed + index] as string);
+    const order = stableOrderByHash(hashes);
+    const addedRun: SortedRun = { keys: new Array<string>(count), hashes: new Uint32Array(count) };
+    for (let position = 0; position < count; position++) {
+      const index = order[position] as number;
+      addedRun.keys[position] = keyOrder[this.indexed + index] as string;
+      addedRun.hashes[position] = hashes[index] as number;
+    }
     this.indexed = keyOrder.length;
-    // Array.prototype.sort is stable: keys of one hash stay in insertion order.
-    added.sort((a, b) => a.hash - b.hash);
-    const addedRun: SortedRun = {
-      keys: added.map((entry) => entry.key),
-      hashes: Uint32Array.from(added, (entry) => entry.hash),
-    };
     this.recent = mergeRuns(this.recent, addedRun);
     if (this.recent.keys.length >= Math.max(RECENT_RUN_KEYS_MIN, this.large.keys.length / 8)) {
       this.large = mergeRuns(this.large, this.recent);
       this.recent = EMPTY_RUN;
     }
   }
+}
+
+/** Below this many keys a comparison sort; above, a radix sort (linear, no object per key). */
+const RADIX_SORT_KEYS_MIN = 4_096;
+
+/**
+ * Positions of `hashes` in ascending hash order, equal hashes in position order. The first scan
+ * after a start indexes the whole volume on the event loop: a comparison sort of a million
+ * objects held a storage node for about 1.5 s, two stable passes of 16 bits take a fraction.
+ */
+function stableOrderByHash(hashes: Uint32Array): Uint32Array {
+  const count = hashes.length;
+  let order = new Uint32Array(count);
+  for (let index = 0; index < count; index++) order[index] = index;
+  if (count < RADIX_SORT_KEYS_MIN) {
+    // Array.prototype.sort is stable, and typed arrays' sort with a comparator is too.
+    return order.sort((a, b) => (hashes[a] as number) - (hashes[b] as number));
+  }
+  let next = new Uint32Array(count);
+  const buckets = new Uint32Array(1 << 16);
+  for (const shift of [0, 16]) {
+    buckets.fill(0);
+    for (let index = 0; index < count; index++) {
+      const digit = ((hashes[order[index] as number] as number) >>> shift) & 0xffff;
+      buckets[digit] = (buckets[digit] as number) + 1;
+    }
+    let start = 0;
+    for (let digit = 0; digit < buckets.length; digit++) {
+      const size = buckets[digit] as number;
+      buckets[digit] = start;
+      start += size;
+    }
+    for (let index = 0; index < count; index++) {
+      const position = order[index] as number;
+      const digit = ((hashes[position] as number) >>> shift) & 0xffff;
+      next[buckets[digit] as number] = position;
+      buckets[digit] = (buckets[digit] as number) + 1;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
 }
 
 /** Two sorted runs as one; on equal hashes the older run's keys (inserted earlier) come first. */

@@ -548,6 +548,93 @@ describe('RANDOMKEY', () => {
   });
 });
 
+describe('DBSIZE and INFO keyspace: walks shared by callers', () => {
+  /**
+   * A live set of names over a store whose scans wait while `hold` is set, and an engine stub
+   * that says every listed name exists; `walks` counts the walks started (their first pages).
+   */
+  function liveKeyspace() {
+    const names = new Set<string>();
+    let walks = 0;
+    let hold: Promise<void> | null = null;
+    let failures = 0;
+    const store = {
+      scan: async (_volume: string, fromHash: number, limit: number) => {
+        if (fromHash === 0) walks++;
+        if (hold !== null) await hold;
+        if (failures > 0) {
+          failures--;
+          throw new Error('no scan answer within 10000 ms');
+        }
+        const sorted = [...names].sort((a, b) => keyHash(a) - keyHash(b));
+        const keys = sorted.filter((key) => keyHash(key) >= fromHash).slice(0, limit);
+        const last = keys.at(-1);
+        const rest = last === undefined ? [] : sorted.filter((key) => keyHash(key) > keyHash(last));
+        return { keys, nextHash: rest.length === 0 ? 0 : keyHash(rest[0] as string) };
+      },
+    };
+    const header = encodeStoredValue({ type: 'string', value: Buffer.alloc(0), expireAtMs: null });
+    const engine = {
+      currentGeneration: async () => 0,
+      reclaimer: { enqueue: () => undefined },
+      clock: SYSTEM_CLOCK,
+      readStorageKeys: async (keys: string[]) =>
+        new Map(keys.map((key) => [key, { seq: 1, txid: 't', bytes: header, fresh: true }])),
+    } as unknown as TransactionEngine;
+    let release = (): void => undefined;
+    return {
+      keyspace: new Keyspace('v', store, engine),
+      names,
+      walks: () => walks,
+      holdScans: () => {
+        hold = new Promise((resolve) => {
+          release = () => {
+            hold = null;
+            resolve();
+          };
+        });
+      },
+      releaseScans: () => release(),
+      failScans: (count: number) => {
+        failures = count;
+      },
+    };
+  }
+
+  test('callers during a walk share the next one, which sees what they wrote before asking', async () => {
+    const live = liveKeyspace();
+    live.names.add('a');
+    live.holdScans();
+    const first = live.keyspace.counts();
+    // Written after the first walk started (and, held on its first page, before it read anything).
+    live.names.add('b');
+    const waiting = Array.from({ length: 20 }, () => live.keyspace.counts());
+    live.names.add('c');
+    live.releaseScans();
+    await first;
+    const answers = await Promise.all(waiting);
+    assert.equal(live.walks(), 2, 'one walk for the first caller, one for the twenty after it');
+    for (const answer of answers) assert.deepEqual(answer, { keys: 3, expires: 0 });
+    // Nothing runs now: the next caller starts a walk of its own.
+    live.names.delete('a');
+    assert.deepEqual(await live.keyspace.counts(), { keys: 2, expires: 0 });
+    assert.equal(live.walks(), 3);
+  });
+
+  test('a walk that fails fails its callers only: the waiting ones get a walk of their own', async () => {
+    const live = liveKeyspace();
+    live.names.add('a');
+    live.holdScans();
+    live.failScans(1);
+    const failing = live.keyspace.counts();
+    const waiting = live.keyspace.counts();
+    live.releaseScans();
+    await assert.rejects(failing, /no scan answer/);
+    assert.deepEqual(await waiting, { keys: 1, expires: 0 });
+    assert.equal(live.walks(), 2);
+  });
+});
+
 describe('bit commands against a bit-by-bit model (seeded random cases)', () => {
   /** The string's bits, most significant first. */
   const bitsOf = (value: Buffer): number[] =>

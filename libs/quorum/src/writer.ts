@@ -608,7 +608,8 @@ export class WriterCoordinator {
     const blockers = new Set<TxId>();
     for (const reply of state.replies.values()) {
       for (const result of reply.results) {
-        consider(best, { key: result.key, version: result.version, value: result.value });
+        // A result is a ReadValue already (its `pending` rides along unread): no copy per reply.
+        consider(best, result);
         const pending = result.pending;
         if (pending === null) continue;
         const decision = this.decisions.get(pending.txid);

@@ -68,9 +68,14 @@ export function decodeStoredHeader(bytes: Uint8Array): {
   type: StoredValue['type'];
   expireAtMs: number | null;
 } {
+  const tag = bytes[0];
+  if (tag === undefined) throw new Error('corrupt stored value: truncated type tag');
+  // Most values have no expiry: their header is the tag alone, read without a reader (a listing
+  // decodes one header per key).
+  if ((tag & HAS_EXPIRY_FLAG) === 0) return { type: typeOfTag(tag), expireAtMs: null };
   const reader = new ByteReader(bytes);
-  const tag = reader.byte('type tag');
-  const expireAtMs = (tag & HAS_EXPIRY_FLAG) !== 0 ? reader.expiry() : null;
+  reader.byte('type tag');
+  const expireAtMs = reader.expiry();
   return { type: typeOfTag(tag), expireAtMs };
 }
 
@@ -202,7 +207,10 @@ class ByteReader {
   private offset = 0;
 
   constructor(bytes: Uint8Array) {
-    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // Values arrive as Buffers (msgpack's byte strings): wrapped again only when they are not.
+    this.buffer = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   byte(what: string): number {

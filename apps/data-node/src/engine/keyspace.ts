@@ -29,7 +29,16 @@ const FULL_SCAN_PAGE_KEYS = 5_000;
 const RANDOM_KEY_PAGE_KEYS = 100;
 const HASH_SPACE = 2 ** 32;
 
+export interface KeyCounts {
+  keys: number;
+  expires: number;
+}
+
 export class Keyspace {
+  /** The counting walk under way, and the one that will start after it (see `counts`). */
+  private runningWalk: Promise<KeyCounts> | null = null;
+  private nextWalk: Promise<KeyCounts> | null = null;
+
   /** `random` draws RANDOMKEY's starting point and pick ([0, 1)); tests pass a seeded one. */
   constructor(
     private readonly volume: string,
@@ -110,8 +119,35 @@ export class Keyspace {
    * DBSIZE's and INFO keyspace's numbers, by one walk (so both agree at any quiet moment): the
    * keys that exist now, and how many of them have an expiry. Only counts are kept, so the walk
    * needs no bound but the keyspace's own end.
+   *
+   * Callers share walks: one that asks while a walk runs waits for the next one, which starts
+   * when the running one ends and answers everyone who asked in the meantime. A walk already
+   * under way may have passed a key that such a caller wrote just before asking, so it is not
+   * joined. However many clients poll DBSIZE or INFO (a monitoring exporter asks INFO ALL at
+   * every scrape), a volume has one walk running and one waiting, at most.
    */
-  async counts(): Promise<{ keys: number; expires: number }> {
+  counts(): Promise<KeyCounts> {
+    if (this.nextWalk !== null) return this.nextWalk;
+    const running = this.runningWalk;
+    if (running === null) return this.startWalk();
+    const next = running.then(
+      () => this.startWalk(),
+      () => this.startWalk(),
+    );
+    this.nextWalk = next;
+    return next;
+  }
+
+  private startWalk(): Promise<KeyCounts> {
+    this.nextWalk = null;
+    const walk = this.countByWalk().finally(() => {
+      if (this.runningWalk === walk) this.runningWalk = null;
+    });
+    this.runningWalk = walk;
+    return walk;
+  }
+
+  private async countByWalk(): Promise<KeyCounts> {
     let keys = 0;
     let expires = 0;
     let cursor = 0;
@@ -135,7 +171,9 @@ export class Keyspace {
     filter: ScanFilter,
   ): Promise<{ key: string; expireAtMs: number | null }[]> {
     const { pattern } = filter;
+    // Each candidate's Redis key, and beside it the name it is read under.
     const candidates: string[] = [];
+    const candidateNames: string[] = [];
     const generation = await this.engine.currentGeneration();
     const reclaimable: string[] = [];
     for (const name of names) {
@@ -150,20 +188,18 @@ export class Keyspace {
         (pattern === null || globMatch(pattern, key))
       ) {
         candidates.push(key);
+        candidateNames.push(storageKey(key, generation));
       }
     }
     if (reclaimable.length > 0) this.engine.reclaimer.enqueue(reclaimable);
     if (candidates.length === 0) return [];
     // Type and expiry are all a listing needs: the replicas send each value's header only, so
     // a scan costs the same whatever the values' sizes.
-    const reads = await this.engine.readStorageKeys(
-      candidates.map((key) => storageKey(key, generation)),
-      STORED_HEADER_BYTES_MAX,
-    );
+    const reads = await this.engine.readStorageKeys(candidateNames, STORED_HEADER_BYTES_MAX);
     const nowMs = this.engine.clock.nowMs();
     const found: { key: string; expireAtMs: number | null }[] = [];
-    for (const key of candidates) {
-      const bytes = reads.get(storageKey(key, generation))?.bytes ?? null;
+    for (const [index, key] of candidates.entries()) {
+      const bytes = reads.get(candidateNames[index] as string)?.bytes ?? null;
       if (bytes === null) continue;
       const header = decodeStoredHeader(bytes);
       if (isExpired(header, nowMs)) continue;

@@ -20,6 +20,7 @@ import { patchedCopy } from '../support/compiled-copy.js';
 import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
 import { mulberry32, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
+import { waitUntil } from '../support/wait.js';
 
 const KEYS = ['c0', 'c1', 'c2'];
 /**
@@ -195,6 +196,31 @@ describe('instance read consistency, checked on real processes', { timeout: 240_
       [],
     );
     assert.ok(counts.acknowledged >= 200, JSON.stringify(counts));
+  });
+
+  it('DBSIZE on one writer follows the keys another writer adds, as their applied notices arrive', async () => {
+    const writing = await writerOf('instance-dbsize', 0);
+    const counting = await writerOf('instance-dbsize', 1);
+    const clients = new Set<Redis>();
+    try {
+      const writer = await connectRedis(writing.respPort, {}, clients);
+      const counter = await connectRedis(counting.respPort, {}, clients);
+      assert.equal(await counter.dbsize(), 0);
+      // The counting writer answers its count again while it has seen no change (the freshness
+      // of its cache): another writer's commit must reach it as a notice, or its count would
+      // stand for up to 10 s.
+      for (let round = 1; round <= 3; round++) {
+        await writer.set(`dbsize:${round}`, 'v');
+        let seen = -1;
+        await waitUntil(
+          () => `DBSIZE ${round} on the other writer (last answer ${seen})`,
+          STALENESS_BOUND_MS,
+          async () => (seen = await counter.dbsize()) === round,
+        );
+      }
+    } finally {
+      for (const client of clients) client.disconnect();
+    }
   });
 
   it('catches a broken copy whose cache ignores applied notices: reads on the second writer fall behind', async () => {

@@ -548,7 +548,7 @@ describe('RANDOMKEY', () => {
   });
 });
 
-describe('DBSIZE and INFO keyspace: walks shared by callers', () => {
+describe('DBSIZE and INFO keyspace: shared walks, and counts that still hold', () => {
   /**
    * A live set of names over a store whose scans wait while `hold` is set, and an engine stub
    * that says every listed name exists; `walks` counts the walks started (their first pages).
@@ -574,12 +574,22 @@ describe('DBSIZE and INFO keyspace: walks shared by callers', () => {
       },
     };
     const header = encodeStoredValue({ type: 'string', value: Buffer.alloc(0), expireAtMs: null });
+    const expiring = encodeStoredValue({ type: 'string', value: Buffer.alloc(0), expireAtMs: 5_000 });
+    const clock = { ms: 1_000 };
+    let changes = 0;
     const engine = {
       currentGeneration: async () => 0,
       reclaimer: { enqueue: () => undefined },
-      clock: SYSTEM_CLOCK,
+      clock: { nowMs: () => clock.ms },
+      changesSeen: () => changes,
+      // Names starting with `x` expire at 5,000 ms.
       readStorageKeys: async (keys: string[]) =>
-        new Map(keys.map((key) => [key, { seq: 1, txid: 't', bytes: header, fresh: true }])),
+        new Map(
+          keys.map((key) => [
+            key,
+            { seq: 1, txid: 't', bytes: key.startsWith('x') ? expiring : header, fresh: true },
+          ]),
+        ),
     } as unknown as TransactionEngine;
     let release = (): void => undefined;
     return {
@@ -597,6 +607,11 @@ describe('DBSIZE and INFO keyspace: walks shared by callers', () => {
       releaseScans: () => release(),
       failScans: (count: number) => {
         failures = count;
+      },
+      clock,
+      /** A write of this writer ended, or another writer's notice came. */
+      change: () => {
+        changes++;
       },
     };
   }
@@ -632,6 +647,78 @@ describe('DBSIZE and INFO keyspace: walks shared by callers', () => {
     await assert.rejects(failing, /no scan answer/);
     assert.deepEqual(await waiting, { keys: 1, expires: 0 });
     assert.equal(live.walks(), 2);
+  });
+
+  test('DBSIZE answers its count again while nothing changed, in instance consistency only', async () => {
+    const live = liveKeyspace();
+    live.names.add('a');
+    live.names.add('x1');
+    assert.equal(await live.keyspace.size('instance'), 2);
+    // A key this writer knows nothing of yet: the count stands until a change is seen.
+    live.names.add('b');
+    assert.equal(await live.keyspace.size('instance'), 2);
+    assert.equal(live.walks(), 1);
+    assert.equal(await live.keyspace.size('cluster'), 3, 'cluster consistency counts anew');
+    live.change();
+    live.names.add('c');
+    assert.equal(await live.keyspace.size('instance'), 4, 'a change seen: counted anew');
+    assert.equal(await live.keyspace.size('instance'), 4);
+    assert.equal(live.walks(), 3);
+    // x1 expires at 5,000 ms: past it, the count is made again (x1 is still listed here).
+    live.clock.ms = 5_000;
+    assert.equal(await live.keyspace.size('instance'), 4);
+    assert.equal(live.walks(), 3);
+    live.clock.ms = 5_001;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 4);
+    // And no count is answered after the age a cache entry may have.
+    live.clock.ms = 5_001 + 9_999;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 4);
+    live.clock.ms = 5_001 + 10_000;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 5);
+  });
+
+  test('INFO does not wait for a walk it cannot have soon: it answers the latest count', {
+    timeout: 20_000,
+  }, async () => {
+    const live = liveKeyspace();
+    live.holdScans();
+    assert.equal(await live.keyspace.recentCounts(5), null, 'no count yet');
+    assert.equal(live.walks(), 1);
+    live.releaseScans();
+    live.names.add('a');
+    // The held walk is the one INFO joins (it never queues a walk behind a running one).
+    assert.deepEqual(await live.keyspace.recentCounts(10_000), { keys: 1, expires: 0 });
+    assert.equal(live.walks(), 1);
+    assert.deepEqual(await live.keyspace.recentCounts(5), { keys: 1, expires: 0 });
+    assert.equal(live.walks(), 1, 'a current count is answered without a walk');
+    live.change();
+    live.names.add('b');
+    live.holdScans();
+    assert.deepEqual(await live.keyspace.recentCounts(5), { keys: 1, expires: 0 }, 'the latest count');
+    assert.deepEqual(await live.keyspace.recentCounts(5), { keys: 1, expires: 0 });
+    assert.equal(live.walks(), 2, 'one walk for both');
+    live.releaseScans();
+    assert.deepEqual(await live.keyspace.recentCounts(10_000), { keys: 2, expires: 0 });
+    assert.deepEqual(await live.keyspace.counts(), { keys: 2, expires: 0 });
+
+    // A walk that takes 120 s: INFO, allowed to wait 60, answers the latest count at once after it
+    // (waiting, it would hold this test past its timeout).
+    live.change();
+    live.holdScans();
+    const slow = live.keyspace.counts();
+    live.clock.ms += 120_000;
+    live.releaseScans();
+    await slow;
+    live.change();
+    live.names.add('c');
+    live.holdScans();
+    assert.deepEqual(await live.keyspace.recentCounts(60_000), { keys: 2, expires: 0 });
+    assert.equal(live.walks(), 5, 'and starts a walk to refresh it');
+    live.releaseScans();
+    assert.deepEqual(await live.keyspace.counts(), { keys: 3, expires: 0 });
   });
 });
 

@@ -462,12 +462,15 @@ export class DataNode {
     section('Errorstats', this.stats.errorStatsFields());
     section('Cluster', [['cluster_enabled', 0]]);
     if (wanted.has('keyspace')) {
-      // Counted now, by the same walk as DBSIZE: a count kept from earlier went stale (INFO
-      // showed keys that were gone), and one refreshed in the background could not agree with it.
-      const counts = attachment === null ? { keys: 0, expires: 0 } : await attachment.keyspace.counts();
+      // DBSIZE's count while it holds (no write seen since it was made), else a walk's if one
+      // ends within a quarter second, else the latest made: INFO never waits for a whole walk
+      // (Keyspace.recentCounts). `keyspace_counted_ms_ago` below tells how old it is.
+      const counts = attachment === null ? null : await attachment.keyspace.recentCounts();
       section(
         'Keyspace',
-        counts.keys === 0 ? [] : [['db0', `keys=${counts.keys},expires=${counts.expires},avg_ttl=0`]],
+        counts === null || counts.keys === 0
+          ? []
+          : [['db0', `keys=${counts.keys},expires=${counts.expires},avg_ttl=0`]],
       );
     }
     const counters = attachment?.engine.counters;
@@ -481,6 +484,7 @@ export class DataNode {
       ['read_consistency', attachment?.request.readConsistency ?? ''],
       ['writer_id', attachment?.writerId ?? ''],
       ['storage_nodes_connected', attachment?.client.connectedNodes ?? 0],
+      ['keyspace_counted_ms_ago', attachment?.keyspace.countedMsAgo() ?? -1],
       ['cache_bytes', attachment?.cache.size.bytes ?? 0],
       ['cache_bytes_max', attachment?.cache.size.bytesMax ?? 0],
       ['cache_hit_ratio', (attachment?.cache.hitRatio() ?? 0).toFixed(4)],

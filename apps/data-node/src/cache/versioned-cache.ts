@@ -49,6 +49,8 @@ export class VersionedCache {
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
   readonly stats = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
+  /** `applied` notices taken since the start (never reset): each is another writer's commit. */
+  noticesApplied = 0;
 
   /**
    * @param bytesMax the cache size of the writer's capacity
@@ -126,6 +128,7 @@ export class VersionedCache {
    * it supersedes goes. Instance consistency's freshness across writers rests on this.
    */
   applyNotice(changes: readonly { key: string; seq: number }[]): void {
+    this.noticesApplied++;
     for (const change of changes) this.invalidate(change.key, change.seq);
   }
 

@@ -3,13 +3,16 @@
 // tells which exist now, are not expired, and have the wanted type. The volume's internal keys
 // (collection elements, reclaim records; ADR 0008) are skipped, and escaped Redis keys are given
 // back unescaped, so only Redis keys (values and collection headers) are listed and counted.
+// DBSIZE and INFO share their walks, and answer a count again while it holds (`size`,
+// `recentCounts`): a walk of a large volume takes seconds.
 import { keyHash } from '../../../../libs/quorum/src/index.js';
 import type { ScanPage } from '../../../../libs/storage-client/src/index.js';
+import { CACHE_ENTRY_AGE_MAX_MS } from '../cache/versioned-cache.js';
 import { generationOf, storageKey, userKeyOf } from '../commands/collections/layout.js';
 import { isReclaimable } from '../commands/collections/reclaim.js';
 import { globMatch } from '../commands/glob.js';
 import { decodeStoredHeader, isExpired, STORED_HEADER_BYTES_MAX } from '../commands/stored-value.js';
-import type { TransactionEngine } from './transaction-engine.js';
+import type { ReadConsistency, TransactionEngine } from './transaction-engine.js';
 
 export interface KeyspaceStore {
   scan(volume: string, fromHash: number, limit: number): Promise<ScanPage>;
@@ -34,10 +37,27 @@ export interface KeyCounts {
   expires: number;
 }
 
+/** A walk's count, and what tells whether it still holds (`Keyspace.isCurrent`). */
+interface Count {
+  counts: KeyCounts;
+  /** The engine's `changesSeen()` when the walk started. */
+  changesAtStart: number;
+  startedAtMs: number;
+  /** The earliest expiry among the keys counted; null when none has one. */
+  firstExpiryMs: number | null;
+  /** How long the walk took. */
+  walkMs: number;
+}
+
+/** How long INFO waits for a walk's fresh count before it answers the latest one. */
+export const INFO_COUNT_WAIT_MS = 250;
+
 export class Keyspace {
   /** The counting walk under way, and the one that will start after it (see `counts`). */
   private runningWalk: Promise<KeyCounts> | null = null;
   private nextWalk: Promise<KeyCounts> | null = null;
+  /** The latest walk's count. */
+  private latest: Count | null = null;
 
   /** `random` draws RANDOMKEY's starting point and pick ([0, 1)); tests pass a seeded one. */
   constructor(
@@ -110,21 +130,58 @@ export class Keyspace {
     }
   }
 
-  /** DBSIZE: counted page by page, so no list of names is held (and no key limit applies). */
-  async size(): Promise<number> {
+  /**
+   * DBSIZE: counted page by page, so no list of names is held (and no key limit applies). In
+   * `instance` consistency a count made since the volume last changed (`isCurrent`) is answered
+   * again; `cluster` consistency always counts anew.
+   */
+  async size(consistency: ReadConsistency = 'instance'): Promise<number> {
+    const latest = this.latest;
+    if (consistency === 'instance' && latest !== null && this.isCurrent(latest)) return latest.counts.keys;
     return (await this.counts()).keys;
   }
 
   /**
-   * DBSIZE's and INFO keyspace's numbers, by one walk (so both agree at any quiet moment): the
-   * keys that exist now, and how many of them have an expiry. Only counts are kept, so the walk
-   * needs no bound but the keyspace's own end.
+   * INFO keyspace's numbers: the current count when there is one or when a walk brings one within
+   * `waitMs`, else the latest count made (null when none is), while the walk goes on to refresh it.
+   * When the last walk took longer than `waitMs`, the latest count is answered without waiting.
+   * INFO is a monitoring command, asked on every connection by some clients (ioredis's ready
+   * check) and at every scrape by exporters: it must not wait for a walk of a large keyspace,
+   * and it never queues a walk behind a running one.
+   */
+  async recentCounts(waitMs = INFO_COUNT_WAIT_MS): Promise<KeyCounts | null> {
+    const latest = this.latest;
+    if (latest !== null && this.isCurrent(latest)) return latest.counts;
+    const walk = (this.nextWalk ?? this.runningWalk ?? this.startWalk()).then(
+      (counts) => counts,
+      () => null,
+    );
+    // A volume whose last walk took longer than the wait will not be walked within it either:
+    // its INFO answers the latest count at once.
+    if (latest !== null && latest.walkMs > waitMs) return latest.counts;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), waitMs);
+    });
+    const counts = await Promise.race([walk, timeout]);
+    clearTimeout(timer);
+    return counts ?? this.latest?.counts ?? null;
+  }
+
+  /** How long ago the latest count started, in ms; null before the first. */
+  countedMsAgo(): number | null {
+    return this.latest === null ? null : this.engine.clock.nowMs() - this.latest.startedAtMs;
+  }
+
+  /**
+   * A fresh count by one walk: the keys that exist now, and how many of them have an expiry.
+   * Only counts are kept, so the walk needs no bound but the keyspace's own end.
    *
    * Callers share walks: one that asks while a walk runs waits for the next one, which starts
    * when the running one ends and answers everyone who asked in the meantime. A walk already
    * under way may have passed a key that such a caller wrote just before asking, so it is not
-   * joined. However many clients poll DBSIZE or INFO (a monitoring exporter asks INFO ALL at
-   * every scrape), a volume has one walk running and one waiting, at most.
+   * joined. However many clients poll DBSIZE, a volume has one walk running and one waiting, at
+   * most.
    */
   counts(): Promise<KeyCounts> {
     if (this.nextWalk !== null) return this.nextWalk;
@@ -138,28 +195,54 @@ export class Keyspace {
     return next;
   }
 
+  /**
+   * Whether a count still holds: no write this writer knows of has ended since its walk started
+   * (`changesSeen`), none of the keys it counted has expired since, and it is younger than a
+   * cache entry may be (CACHE_ENTRY_AGE_MAX_MS, the bound on a lost `applied` notice): the
+   * freshness `instance` reads of cached values have.
+   */
+  private isCurrent(count: Count): boolean {
+    const nowMs = this.engine.clock.nowMs();
+    return (
+      count.changesAtStart === this.engine.changesSeen() &&
+      nowMs - count.startedAtMs < CACHE_ENTRY_AGE_MAX_MS &&
+      (count.firstExpiryMs === null || nowMs <= count.firstExpiryMs)
+    );
+  }
+
   private startWalk(): Promise<KeyCounts> {
     this.nextWalk = null;
-    const walk = this.countByWalk().finally(() => {
-      if (this.runningWalk === walk) this.runningWalk = null;
-    });
+    const changesAtStart = this.engine.changesSeen();
+    const startedAtMs = this.engine.clock.nowMs();
+    const walk = this.countByWalk()
+      .then(({ counts, firstExpiryMs }) => {
+        const walkMs = this.engine.clock.nowMs() - startedAtMs;
+        this.latest = { counts, changesAtStart, startedAtMs, firstExpiryMs, walkMs };
+        return counts;
+      })
+      .finally(() => {
+        if (this.runningWalk === walk) this.runningWalk = null;
+      });
     this.runningWalk = walk;
     return walk;
   }
 
-  private async countByWalk(): Promise<KeyCounts> {
+  private async countByWalk(): Promise<{ counts: KeyCounts; firstExpiryMs: number | null }> {
     let keys = 0;
     let expires = 0;
+    let firstExpiryMs: number | null = null;
     let cursor = 0;
     do {
       const page = await this.store.scan(this.volume, cursor, FULL_SCAN_PAGE_KEYS);
       for (const header of await this.existingHeaders(page.keys, { pattern: null, type: null })) {
         keys++;
-        if (header.expireAtMs !== null) expires++;
+        if (header.expireAtMs === null) continue;
+        expires++;
+        if (firstExpiryMs === null || header.expireAtMs < firstExpiryMs) firstExpiryMs = header.expireAtMs;
       }
       cursor = page.nextHash;
     } while (cursor !== 0);
-    return { keys, expires };
+    return { counts: { keys, expires }, firstExpiryMs };
   }
 
   private async existing(names: string[], filter: ScanFilter): Promise<string[]> {

@@ -240,6 +240,8 @@ export class TransactionEngine {
   private readonly writeBytesWaiters: (() => void)[] = [];
   /** The seq the last blind write chose: the next one is higher. */
   private lastBlindSeq = 0;
+  /** Write commits of this engine that have ended, however (see `changesSeen`). */
+  private writeCommitsEnded = 0;
   /** Deletes the element keys of collections that are gone, in the background (ADR 0008). */
   readonly reclaimer = new Reclaimer(this);
   readonly clock: Clock;
@@ -410,6 +412,16 @@ export class TransactionEngine {
         return [key, watchVersion(generation, read.seq)];
       }),
     );
+  }
+
+  /**
+   * A number that grows whenever the volume may have changed as this writer can know it: one of
+   * its write commits ended (committed, aborted, or with its outcome unknown), or another
+   * writer's commit arrived as an `applied` notice. Equal numbers at two moments mean that no
+   * write this writer knows of became visible between them (a count of keys made in between holds).
+   */
+  changesSeen(): number {
+    return this.writeCommitsEnded + this.options.cache.noticesApplied;
   }
 
   /** The volume's generation, from 3 replicas (for listings: only its keys are listed). */
@@ -748,7 +760,12 @@ export class TransactionEngine {
         // A blind key the run did not write (a command that failed) was never read: nothing to check.
         else if (written.has(key)) readEntries.push({ key, seq: read.seq, blind: INLINE_VALUE_GUARD });
       }
-      const outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
+      let outcome: CommitResult;
+      try {
+        outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
+      } finally {
+        if (writes.length > 0) this.writeCommitsEnded++;
+      }
       if (outcome.outcome === 'aborted') {
         // The generation stays cached: only a flush changes it, its `applied` notice drops it, and
         // a retry reads every key from the replicas anyway. Dropped, every other transaction of

@@ -490,7 +490,7 @@ export class Session implements RegisteredClient {
       case 'command':
         return commandReply(args);
       case 'dbsize':
-        return integer(await this.host.keyspace.size());
+        return integer(await this.host.keyspace.size(this.readConsistency));
       case 'keys':
         return array(
           (await this.host.keyspace.keys({ pattern: text(1), type: null })).map((key) =>

@@ -215,7 +215,10 @@ describe('instance read consistency, checked on real processes', { timeout: 240_
         await waitUntil(
           () => `DBSIZE ${round} on the other writer (last answer ${seen})`,
           STALENESS_BOUND_MS,
-          async () => (seen = await counter.dbsize()) === round,
+          async () => {
+            seen = await counter.dbsize();
+            return seen === round;
+          },
         );
       }
     } finally {

@@ -636,6 +636,40 @@ describe('DBSIZE and INFO keyspace: shared walks, and counts that still hold', (
     assert.equal(live.walks(), 3);
   });
 
+  test('callers in instance consistency take the running walk’s count when it still holds as it ends', async () => {
+    const live = liveKeyspace();
+    live.names.add('a');
+    live.holdScans();
+    const first = live.keyspace.counts('instance');
+    const waiting = Array.from({ length: 20 }, () => live.keyspace.counts('instance'));
+    live.releaseScans();
+    assert.deepEqual(await first, { keys: 1, expires: 0 });
+    for (const answer of await Promise.all(waiting)) assert.deepEqual(answer, { keys: 1, expires: 0 });
+    assert.equal(live.walks(), 1, 'no change was seen: one walk for all');
+
+    // A write that ends while the walk runs: those who asked after it get a walk of their own.
+    live.change();
+    live.holdScans();
+    const second = live.keyspace.counts('instance');
+    live.names.add('b');
+    live.change();
+    const afterWrite = live.keyspace.counts('instance');
+    live.releaseScans();
+    await second;
+    assert.deepEqual(await afterWrite, { keys: 2, expires: 0 });
+    assert.equal(live.walks(), 3);
+
+    // One caller in cluster consistency among them: the next walk runs.
+    live.change();
+    live.holdScans();
+    const third = live.keyspace.counts('instance');
+    const instanceCaller = live.keyspace.counts('instance');
+    const clusterCaller = live.keyspace.counts('cluster');
+    live.releaseScans();
+    await Promise.all([third, instanceCaller, clusterCaller]);
+    assert.equal(live.walks(), 5);
+  });
+
   test('a walk that fails fails its callers only: the waiting ones get a walk of their own', async () => {
     const live = liveKeyspace();
     live.names.add('a');

@@ -56,6 +56,8 @@ export class Keyspace {
   /** The counting walk under way, and the one that will start after it (see `counts`). */
   private runningWalk: Promise<KeyCounts> | null = null;
   private nextWalk: Promise<KeyCounts> | null = null;
+  /** Whether a caller of `nextWalk` asked in `cluster` consistency: it must walk, not reuse. */
+  private nextWalkMustRun = false;
   /** The latest walk's count. */
   private latest: Count | null = null;
 
@@ -138,7 +140,7 @@ export class Keyspace {
   async size(consistency: ReadConsistency = 'instance'): Promise<number> {
     const latest = this.latest;
     if (consistency === 'instance' && latest !== null && this.isCurrent(latest)) return latest.counts.keys;
-    return (await this.counts()).keys;
+    return (await this.counts(consistency)).keys;
   }
 
   /**
@@ -177,20 +179,28 @@ export class Keyspace {
    * A fresh count by one walk: the keys that exist now, and how many of them have an expiry.
    * Only counts are kept, so the walk needs no bound but the keyspace's own end.
    *
-   * Callers share walks: one that asks while a walk runs waits for the next one, which starts
-   * when the running one ends and answers everyone who asked in the meantime. A walk already
-   * under way may have passed a key that such a caller wrote just before asking, so it is not
-   * joined. However many clients poll DBSIZE, a volume has one walk running and one waiting, at
-   * most.
+   * Callers share walks: one that asks while a walk runs waits for it to end, then for the next
+   * walk, which starts then and answers everyone who asked in the meantime. The running walk's
+   * count is theirs only if it still holds when it ends and none of them asked in `cluster`
+   * consistency: a walk already under way may have passed a key that a caller wrote just before
+   * asking, and that write's end is a change it would not hold past. However many clients poll
+   * DBSIZE, a volume has one walk running and one waiting, at most.
    */
-  counts(): Promise<KeyCounts> {
+  counts(consistency: ReadConsistency = 'cluster'): Promise<KeyCounts> {
+    if (consistency === 'cluster') this.nextWalkMustRun = true;
     if (this.nextWalk !== null) return this.nextWalk;
     const running = this.runningWalk;
     if (running === null) return this.startWalk();
-    const next = running.then(
-      () => this.startWalk(),
-      () => this.startWalk(),
-    );
+    this.nextWalkMustRun = consistency === 'cluster';
+    const afterRunning = (): Promise<KeyCounts> => {
+      const latest = this.latest;
+      if (!this.nextWalkMustRun && latest !== null && this.isCurrent(latest)) {
+        this.nextWalk = null;
+        return Promise.resolve(latest.counts);
+      }
+      return this.startWalk();
+    };
+    const next = running.then(afterRunning, afterRunning);
     this.nextWalk = next;
     return next;
   }

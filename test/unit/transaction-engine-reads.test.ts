@@ -4,12 +4,16 @@
 // commit; the bounds on rounds and keys answer an error. Over an in-memory fake of the store.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { elementKey } from '../../apps/data-node/src/commands/collections/layout.js';
 import type { CommandSpec } from '../../apps/data-node/src/commands/command-table.js';
 import type { DataCommandContext } from '../../apps/data-node/src/commands/data-commands.js';
 import { lookupCommand } from '../../apps/data-node/src/commands/served-commands.js';
 import {
+  chunksOfPrefixReads,
+  KEY_BYTES_PER_PREFIX_READ_MAX,
+  KEYS_PER_PREFIX_READ_MAX,
   KEYS_PER_TRANSACTION_MAX,
   ROUNDS_PER_ATTEMPT_MAX,
   TransactionEngine,
@@ -239,6 +243,47 @@ describe('reads during a command', () => {
     const [reply] = (await run(engine, ['X', 'k'], ['k'])) ?? [];
     assert.deepEqual(reply, integer(6));
     assert.equal(text(store.entries.get(elementKey('ABCDEFGH', 'n'))?.value ?? null), '6');
+  });
+});
+
+describe('point reads of headers only (listings)', () => {
+  test('go in chunks bounded in keys and in names’ bytes, every key once and in order', () => {
+    const key = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.integer({ min: 0, max: 70_000 }).map((length) => 'k'.repeat(length)),
+    );
+    fc.assert(
+      fc.property(fc.array(key, { maxLength: 5_000 }), (keys) => {
+        const chunks = chunksOfPrefixReads(keys);
+        assert.deepEqual(chunks.flat(), keys);
+        for (const chunk of chunks) {
+          assert.ok(chunk.length >= 1 && chunk.length <= KEYS_PER_PREFIX_READ_MAX);
+          const bytes = chunk.reduce((sum, name) => sum + name.length, 0);
+          // Past the byte bound only as a chunk of one key (names are bounded on their own).
+          assert.ok(bytes <= KEY_BYTES_PER_PREFIX_READ_MAX || chunk.length === 1, `${bytes} bytes`);
+        }
+        // Full chunks: a chunk ends only where the next key would break a bound.
+        for (const [index, chunk] of chunks.slice(0, -1).entries()) {
+          const next = (chunks[index + 1] as string[])[0] as string;
+          const bytes = chunk.reduce((sum, name) => sum + name.length, 0);
+          assert.ok(
+            chunk.length === KEYS_PER_PREFIX_READ_MAX || bytes + next.length > KEY_BYTES_PER_PREFIX_READ_MAX,
+          );
+        }
+      }),
+      { numRuns: 200 },
+    );
+    const short = Array.from({ length: 5_000 }, (_unused, index) => `key:${index}`);
+    assert.deepEqual(
+      chunksOfPrefixReads(short).map((chunk) => chunk.length),
+      [2_048, 2_048, 904],
+    );
+    // 17 names of 60,000 bytes fit in 1 MiB; an 18th does not.
+    const long = Array.from({ length: 40 }, (_unused, index) => `${index}`.padEnd(60_000, 'x'));
+    assert.deepEqual(
+      chunksOfPrefixReads(long).map((chunk) => chunk.length),
+      [17, 17, 6],
+    );
   });
 });
 

@@ -158,6 +158,47 @@ export const IN_FLIGHT_WRITE_BYTES_MAX = 16 * 1024 * 1024;
  */
 export const KEYS_PER_READ_MAX = 256;
 
+/**
+ * Keys per point read of values cut to a prefix (a listing's headers), and their names' bytes:
+ * each result is about its key and a few dozen bytes, so a request of a listing's page may be
+ * larger than one of whole values. A walk of a large keyspace sends a tenth of the messages it
+ * would with `KEYS_PER_READ_MAX`, and both ends pay per message.
+ */
+export const KEYS_PER_PREFIX_READ_MAX = 2_048;
+export const KEY_BYTES_PER_PREFIX_READ_MAX = 1024 * 1024;
+
+/** `keys` in chunks of `size`. */
+function chunksOfCount(keys: readonly string[], size: number): string[][] {
+  const chunks: string[][] = [];
+  for (let start = 0; start < keys.length; start += size) chunks.push(keys.slice(start, start + size));
+  return chunks;
+}
+
+/**
+ * `keys` in chunks of at most KEYS_PER_PREFIX_READ_MAX keys and KEY_BYTES_PER_PREFIX_READ_MAX
+ * bytes of names (a chunk holds one key at least), so that a reply stays far below a frame
+ * however long the names are.
+ */
+export function chunksOfPrefixReads(keys: readonly string[]): string[][] {
+  const chunks: string[][] = [];
+  let chunk: string[] = [];
+  let bytes = 0;
+  for (const key of keys) {
+    if (
+      chunk.length > 0 &&
+      (chunk.length >= KEYS_PER_PREFIX_READ_MAX || bytes + key.length > KEY_BYTES_PER_PREFIX_READ_MAX)
+    ) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(key);
+    bytes += key.length;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
 /** Point-read requests of one round in flight at once. */
 const READS_IN_FLIGHT_MAX = 8;
 
@@ -434,14 +475,13 @@ export class TransactionEngine {
   /**
    * Fresh versions of volume keys from 3 replicas; refreshes the cache. With `prefixBytes`,
    * the values are cut to that many leading bytes (and not cached). Requests of
-   * `KEYS_PER_READ_MAX` keys, `READS_IN_FLIGHT_MAX` at a time.
+   * `KEYS_PER_READ_MAX` keys (with `prefixBytes`, larger ones: `chunksOfPrefixReads`),
+   * `READS_IN_FLIGHT_MAX` at a time.
    */
   async readStorageKeys(keys: readonly string[], prefixBytes?: number): Promise<Map<string, KeyRead>> {
     const result = new Map<string, KeyRead>();
-    const chunks: string[][] = [];
-    for (let start = 0; start < keys.length; start += KEYS_PER_READ_MAX) {
-      chunks.push(keys.slice(start, start + KEYS_PER_READ_MAX));
-    }
+    const chunks =
+      prefixBytes === undefined ? chunksOfCount(keys, KEYS_PER_READ_MAX) : chunksOfPrefixReads(keys);
     let next = 0;
     const readChunks = async (): Promise<void> => {
       while (next < chunks.length) {

@@ -37,7 +37,7 @@ export interface KeyCounts {
   expires: number;
 }
 
-/** A walk's count, and what tells whether it still holds (`Keyspace.isCurrent`). */
+/** A walk's count, and what tells whether it still holds (`Keyspace.holdingCounts`). */
 interface Count {
   counts: KeyCounts;
   /** The engine's `changesSeen()` when the walk started. */
@@ -134,13 +134,12 @@ export class Keyspace {
 
   /**
    * DBSIZE: counted page by page, so no list of names is held (and no key limit applies). In
-   * `instance` consistency a count made since the volume last changed (`isCurrent`) is answered
+   * `instance` consistency a count made since the volume last changed (`holdingCounts`) is answered
    * again; `cluster` consistency always counts anew.
    */
-  async size(consistency: ReadConsistency = 'instance'): Promise<number> {
-    const latest = this.latest;
-    if (consistency === 'instance' && latest !== null && this.isCurrent(latest)) return latest.counts.keys;
-    return (await this.counts(consistency)).keys;
+  async size(consistency: ReadConsistency): Promise<number> {
+    const holding = consistency === 'instance' ? this.holdingCounts() : null;
+    return (holding ?? (await this.counts(consistency))).keys;
   }
 
   /**
@@ -152,8 +151,9 @@ export class Keyspace {
    * and it never queues a walk behind a running one.
    */
   async recentCounts(waitMs = INFO_COUNT_WAIT_MS): Promise<KeyCounts | null> {
+    const holding = this.holdingCounts();
+    if (holding !== null) return holding;
     const latest = this.latest;
-    if (latest !== null && this.isCurrent(latest)) return latest.counts;
     const walk = (this.nextWalk ?? this.runningWalk ?? this.startWalk()).then(
       (counts) => counts,
       () => null,
@@ -187,18 +187,18 @@ export class Keyspace {
    * DBSIZE, a volume has one walk running and one waiting, at most.
    */
   counts(consistency: ReadConsistency = 'cluster'): Promise<KeyCounts> {
-    if (consistency === 'cluster') this.nextWalkMustRun = true;
-    if (this.nextWalk !== null) return this.nextWalk;
+    if (this.nextWalk !== null) {
+      if (consistency === 'cluster') this.nextWalkMustRun = true;
+      return this.nextWalk;
+    }
     const running = this.runningWalk;
     if (running === null) return this.startWalk();
     this.nextWalkMustRun = consistency === 'cluster';
     const afterRunning = (): Promise<KeyCounts> => {
-      const latest = this.latest;
-      if (!this.nextWalkMustRun && latest !== null && this.isCurrent(latest)) {
-        this.nextWalk = null;
-        return Promise.resolve(latest.counts);
-      }
-      return this.startWalk();
+      const holding = this.nextWalkMustRun ? null : this.holdingCounts();
+      if (holding === null) return this.startWalk();
+      this.nextWalk = null;
+      return Promise.resolve(holding);
     };
     const next = running.then(afterRunning, afterRunning);
     this.nextWalk = next;
@@ -206,18 +206,20 @@ export class Keyspace {
   }
 
   /**
-   * Whether a count still holds: no write this writer knows of has ended since its walk started
-   * (`changesSeen`), none of the keys it counted has expired since, and it is younger than a
-   * cache entry may be (CACHE_ENTRY_AGE_MAX_MS, the bound on a lost `applied` notice): the
-   * freshness `instance` reads of cached values have.
+   * The latest count if it still holds, else null. It holds while no write this writer knows of
+   * has ended since its walk started (`changesSeen`), none of the keys it counted has expired,
+   * and it is younger than a cache entry may be (CACHE_ENTRY_AGE_MAX_MS, the bound on a lost
+   * `applied` notice): the freshness `instance` reads of cached values have.
    */
-  private isCurrent(count: Count): boolean {
+  private holdingCounts(): KeyCounts | null {
+    const count = this.latest;
+    if (count === null) return null;
     const nowMs = this.engine.clock.nowMs();
-    return (
+    const holds =
       count.changesAtStart === this.engine.changesSeen() &&
       nowMs - count.startedAtMs < CACHE_ENTRY_AGE_MAX_MS &&
-      (count.firstExpiryMs === null || nowMs <= count.firstExpiryMs)
-    );
+      (count.firstExpiryMs === null || nowMs <= count.firstExpiryMs);
+    return holds ? count.counts : null;
   }
 
   private startWalk(): Promise<KeyCounts> {

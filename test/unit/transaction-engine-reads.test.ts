@@ -244,6 +244,29 @@ describe('reads during a command', () => {
     assert.deepEqual(reply, integer(6));
     assert.equal(text(store.entries.get(elementKey('ABCDEFGH', 'n'))?.value ?? null), '6');
   });
+
+  test('a value read from the replicas is cached in memory of its own, not as a view into the reply', async () => {
+    const store = new FakeStore();
+    // As the wire decoder hands it over: a view into the frame the reply came in.
+    const frame = Buffer.alloc(4096, 0x61);
+    frame[99] = 0x01; // a string's tag (commands/stored-value.ts)
+    store.entries.set('k', { seq: 1, value: frame.subarray(99, 110) });
+    const cache = new VersionedCache(1 << 20, 10_000);
+    const engine = new TransactionEngine({
+      volume: 'v',
+      store,
+      cache,
+      execute: (_spec, args, context) => {
+        const value = context.read(args[1]?.toString('latin1') as string);
+        return value?.type === 'string' ? bulk(value.value) : NULL;
+      },
+    });
+    const [reply] = (await run(engine, ['GET', 'k'], ['k'], READ_SPEC)) ?? [];
+    assert.deepEqual(reply, bulk(Buffer.from('aaaaaaaaaa')));
+    const cached = cache.peek('k', Date.now())?.value ?? null;
+    assert.equal(text(cached), '\x01aaaaaaaaaa');
+    assert.equal(cached?.buffer.byteLength, 11, 'the cached value keeps only its own 11 bytes alive');
+  });
 });
 
 describe('point reads of headers only (listings)', () => {

@@ -127,21 +127,26 @@ describe('wire frames', () => {
     assertSameMessages(decoded, sampleMessages);
   });
 
-  it('does not keep references to the caller’s chunk', () => {
-    const stream = encodeFrames([{ v: Buffer.from('abcdef') }, 'tail']);
-    const scratch = Buffer.alloc(stream.length);
-    const decoder = new FrameDecoder();
-    const decoded: unknown[] = [];
-    // The caller reuses one buffer for every read, as a socket with a static read buffer would.
-    for (const [start, end] of [
-      [0, 7],
-      [7, stream.length],
-    ]) {
-      stream.copy(scratch, 0, start, end);
-      decoded.push(...decoder.push(scratch.subarray(0, end - start)));
-      scratch.fill(0xee);
+  it('does not keep references to the caller’s chunk, wherever the chunks split the stream', () => {
+    const messages = [{ v: Buffer.from('abcdef') }, 'tail', { w: [Buffer.from('ghij'), Buffer.from('k')] }];
+    const stream = encodeFrames(messages);
+    // Every split into two chunks: frames whole in a chunk (decoded in place), a header ending a
+    // chunk, and payloads across both.
+    for (let split = 0; split <= stream.length; split++) {
+      const scratch = Buffer.alloc(stream.length);
+      const decoder = new FrameDecoder();
+      const decoded: unknown[] = [];
+      // The caller reuses one buffer for every read, as a socket with a static read buffer would.
+      for (const [start, end] of [
+        [0, split],
+        [split, stream.length],
+      ]) {
+        stream.copy(scratch, 0, start, end);
+        decoded.push(...decoder.push(scratch.subarray(0, end - start)));
+        scratch.fill(0xee);
+      }
+      assertSameMessages(decoded, messages);
     }
-    assertSameMessages(decoded, [{ v: Buffer.from('abcdef') }, 'tail']);
   });
 
   it('accepts plain Uint8Array chunks', () => {

@@ -46,3 +46,14 @@ export function ownCopy(text: string): string {
   const copy = Buffer.from(text, 'utf8').toString('utf8');
   return copy === text ? copy : text;
 }
+
+/**
+ * A copy of `bytes` in memory of its own, exactly its size. A decoded message's byte strings are
+ * views into its frame (libs/wire/src/frames.ts): a value kept after the message is done with,
+ * as in a cache, must not keep the whole frame alive.
+ */
+export function ownBytes(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
+}

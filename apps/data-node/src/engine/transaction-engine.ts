@@ -22,7 +22,7 @@ import { randomBytes, randomFillSync } from 'node:crypto';
 import { present } from '../../../../libs/invariant/src/index.js';
 import { KEY_BYTES_MAX, WRITE_BYTES_MAX } from '../../../../libs/limits/src/index.js';
 import type { ReadEntry, ReadValue, WriteEntry } from '../../../../libs/quorum/src/index.js';
-import { ownCopy } from '../../../../libs/quorum/src/stored-value.js';
+import { ownBytes, ownCopy } from '../../../../libs/quorum/src/stored-value.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
 import {
   ClientOverloadedError,
@@ -504,11 +504,16 @@ export class TransactionEngine {
         fresh: true,
       });
       if (partial) continue;
-      // The cache keeps key and txid for as long as the entry lives: copies of their own, not cuts
-      // of the reply's strings, which would keep the whole reply's decoded text alive (ownCopy).
+      // The cache keeps key, txid and value for as long as the entry lives: copies of their own,
+      // not cuts of the reply's strings and frame, which would keep the whole reply alive
+      // (ownCopy, ownBytes).
       this.options.cache.offer(
         ownCopy(value.key),
-        { seq: value.version.seq, txid: ownCopy(value.version.txid), value: value.value },
+        {
+          seq: value.version.seq,
+          txid: ownCopy(value.version.txid),
+          value: value.value === null ? null : ownBytes(value.value),
+        },
         nowMs,
       );
     }

@@ -128,7 +128,14 @@ describe('wire frames', () => {
   });
 
   it('does not keep references to the caller’s chunk, wherever the chunks split the stream', () => {
-    const messages = [{ v: Buffer.from('abcdef') }, 'tail', { w: [Buffer.from('ghij'), Buffer.from('k')] }];
+    // Small frames and one large enough to be copied whole (FRAME_COPIED_WHOLE_BYTES_MIN).
+    const large = Buffer.alloc(600, 0x6c);
+    const messages = [
+      { v: Buffer.from('abcdef') },
+      'tail',
+      { w: [Buffer.from('ghij'), large, Buffer.from('k')] },
+      { x: Buffer.from('mn') },
+    ];
     const stream = encodeFrames(messages);
     // Every split into two chunks: frames whole in a chunk (decoded in place), a header ending a
     // chunk, and payloads across both.

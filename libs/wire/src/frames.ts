@@ -19,11 +19,16 @@ export class FrameError extends Error {
 // `useRecords: false` keeps plain objects as plain msgpack maps (no msgpackr-only record
 // extension), so any msgpack implementation can speak the protocol.
 const packr = new Packr({ useRecords: false });
-// A decoded byte string is a view into its frame's payload, which the decoder first copies out of
-// the caller's chunk (`ownPayload`): one allocation per frame. msgpackr's `copyBuffers` instead
-// gives every byte string an ArrayBuffer of its own, which cost 1.8 µs per value: 115 of the
-// 148 µs a 64-key proposal took to decode (docs/performance.md, "One copy per frame").
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
+// A decoded byte string must not be a view into the caller's chunk: a retained value would keep
+// the whole chunk alive, and a caller may reuse the chunk's memory. msgpackr's `copyBuffers`
+// gives each byte string an ArrayBuffer of its own, at about 1.8 µs a value: 115 of the 148 µs a
+// 64-key proposal took to decode. A large frame is therefore copied once, into memory of its own,
+// and decoded with its byte strings as views into that copy; a small one, where that allocation
+// (about 1 µs) would cost more than its few byte strings if it has any, has them copied one by
+// one (docs/performance.md, "One copy per frame").
+const FRAME_COPIED_WHOLE_BYTES_MIN = 512;
+const copyingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
+const viewingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
 
 function checkFrameBytesMax(frameBytesMax: number): void {
   if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > FRAME_BYTES_LIMIT) {
@@ -146,9 +151,9 @@ export function flattenBatches(decoded: readonly unknown[]): unknown[] {
  * Splits a byte stream into messages. Feed it every chunk read from one connection, in order.
  *
  * Each payload byte is copied at most twice (once if its frame lies inside one chunk, which is
- * the common case), however the stream is chunked. The byte strings of a decoded message are views
- * into its frame's copy: whoever keeps one for long should keep a copy (`ownBytes` in
- * libs/quorum/src/stored-value.ts) unless the whole message lives as long. Buffered data is bounded by one frame:
+ * the common case), however the stream is chunked. The byte strings of a decoded message may be
+ * views into a copy of its frame: whoever keeps one for long should keep a copy of its own
+ * (`ownBytes` in libs/quorum/src/stored-value.ts) unless the whole message lives as long. Buffered data is bounded by one frame:
  * `frameBytesMax` plus the header. After a `FrameError` the decoder refuses further input,
  * because the stream's framing is lost; the caller closes that connection.
  */
@@ -209,7 +214,7 @@ export class FrameDecoder {
           offset += FRAME_HEADER_BYTES;
           this.checkAnnounced(payloadBytes);
           if (chunkBytes - offset >= payloadBytes) {
-            messages.push(decodePayload(ownPayload(chunk, offset, offset + payloadBytes)));
+            messages.push(decodeFromChunk(chunk, offset, offset + payloadBytes));
             offset += payloadBytes;
             continue;
           }
@@ -230,23 +235,34 @@ export class FrameDecoder {
       const taken = Math.min(this.payloadBytes - this.payloadFilled, chunkBytes - offset);
       if (this.payloadFilled === 0 && taken === this.payloadBytes) {
         // The header ended the previous chunk and the whole payload is in this one.
-        messages.push(decodePayload(ownPayload(chunk, offset, offset + taken)));
+        messages.push(decodeFromChunk(chunk, offset, offset + taken));
       } else {
         this.payloadParts.push(Buffer.from(chunk.subarray(offset, offset + taken)));
         this.payloadFilled += taken;
         if (this.payloadFilled === this.payloadBytes) {
-          const payload = Buffer.allocUnsafeSlow(this.payloadBytes);
-          let filled = 0;
-          for (const part of this.payloadParts) filled += part.copy(payload, filled);
-          this.payloadParts = [];
-          this.payloadFilled = 0;
-          messages.push(decodePayload(payload));
+          messages.push(this.decodeParts());
         }
       }
       offset += taken;
       if (this.payloadFilled === 0) this.payloadBytes = -1;
     }
     return messages;
+  }
+
+  /** The message of a payload that came in parts, which are copies already: joined, not copied again. */
+  private decodeParts(): unknown {
+    const parts = this.payloadParts;
+    const bytes = this.payloadBytes;
+    this.payloadParts = [];
+    this.payloadFilled = 0;
+    if (bytes < FRAME_COPIED_WHOLE_BYTES_MIN) {
+      const payload = Buffer.concat(parts, bytes);
+      return decodePayload(copyingUnpackr, payload, 0, bytes);
+    }
+    const payload = Buffer.allocUnsafeSlow(bytes);
+    let filled = 0;
+    for (const part of parts) filled += part.copy(payload, filled);
+    return decodePayload(viewingUnpackr, payload, 0, bytes);
   }
 
   private checkAnnounced(payloadBytes: number): void {
@@ -260,24 +276,23 @@ export class FrameDecoder {
   }
 }
 
-/**
- * A frame's payload in memory of its own, exactly its size: the byte strings decoded from it are
- * views into it, so the caller's chunk is not retained, and a retained value keeps only its own
- * frame alive (not Node's shared pool, which `Buffer.from` would use for a small copy).
- */
-function ownPayload(chunk: Buffer, start: number, end: number): Buffer {
+/** The message of the payload at `start`..`end` of the caller's chunk, sharing no memory with it. */
+function decodeFromChunk(chunk: Buffer, start: number, end: number): unknown {
+  if (end - start < FRAME_COPIED_WHOLE_BYTES_MIN) return decodePayload(copyingUnpackr, chunk, start, end);
+  // Exactly its size and not from Node's shared pool (which `Buffer.from` would use for a small
+  // copy): a retained value keeps only its own frame alive.
   const payload = Buffer.allocUnsafeSlow(end - start);
   chunk.copy(payload, 0, start, end);
-  return payload;
+  return decodePayload(viewingUnpackr, payload, 0, payload.length);
 }
 
-function decodePayload(payload: Buffer): unknown {
+function decodePayload(unpackr: Unpackr, bytes: Buffer, start: number, end: number): unknown {
   let message: unknown;
   try {
     // The unpacker also rejects a payload that holds more than one value.
-    message = unpackr.unpack(payload);
+    message = unpackr.unpack(bytes, { start, end });
   } catch (error) {
-    throw new FrameError(`undecodable ${payload.length}-byte frame payload: ${errorMessage(error)}`, {
+    throw new FrameError(`undecodable ${end - start}-byte frame payload: ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -48,11 +48,12 @@ export function ownCopy(text: string): string {
 }
 
 /**
- * A copy of `bytes` in memory of its own, exactly its size. A decoded message's byte strings are
- * views into its frame (libs/wire/src/frames.ts): a value kept after the message is done with,
- * as in a cache, must not keep the whole frame alive.
+ * `bytes` in memory of its own, exactly its size: a copy, unless they have such memory already.
+ * A decoded message's byte strings may be views into its frame (libs/wire/src/frames.ts): a
+ * value kept after the message is done with, as in a cache, must not keep the whole frame alive.
  */
-export function ownBytes(bytes: Uint8Array): Buffer {
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return bytes;
   const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
   copy.set(bytes);
   return copy;

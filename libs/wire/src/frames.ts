@@ -25,7 +25,7 @@ const packr = new Packr({ useRecords: false });
 // 64-key proposal took to decode. A large frame is therefore copied once, into memory of its own,
 // and decoded with its byte strings as views into that copy; a small one, where that allocation
 // (about 1 µs) would cost more than its few byte strings if it has any, has them copied one by
-// one (docs/performance.md, "One copy per frame").
+// one (docs/performance.md, "One copy per frame, and fewer key lookups per decision").
 const FRAME_COPIED_WHOLE_BYTES_MIN = 512;
 const copyingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 const viewingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
@@ -151,10 +151,10 @@ export function flattenBatches(decoded: readonly unknown[]): unknown[] {
  * Splits a byte stream into messages. Feed it every chunk read from one connection, in order.
  *
  * Each payload byte is copied at most twice (once if its frame lies inside one chunk, which is
- * the common case), however the stream is chunked. The byte strings of a decoded message may be
- * views into a copy of its frame: whoever keeps one for long should keep a copy of its own
- * (`ownBytes` in libs/quorum/src/stored-value.ts) unless the whole message lives as long. Buffered data is bounded by one frame:
- * `frameBytesMax` plus the header. After a `FrameError` the decoder refuses further input,
+ * the common case), however the stream is chunked. Buffered data is bounded by one frame:
+ * `frameBytesMax` plus the header. The byte strings of a decoded message may be views into a copy
+ * of its frame: whoever keeps one for long should keep a copy of its own (`ownBytes` in
+ * libs/quorum/src/stored-value.ts) unless the whole message lives as long. After a `FrameError` the decoder refuses further input,
  * because the stream's framing is lost; the caller closes that connection.
  */
 export class FrameDecoder {

@@ -128,7 +128,7 @@ describe('wire frames', () => {
   });
 
   it('does not keep references to the caller’s chunk, wherever the chunks split the stream', () => {
-    // Small frames and one large enough to be copied whole (FRAME_COPIED_WHOLE_BYTES_MIN).
+    // Small frames and a large one (a pipelined group's proposal is kilobytes).
     const large = Buffer.alloc(600, 0x6c);
     const messages = [
       { v: Buffer.from('abcdef') },

@@ -681,11 +681,11 @@ export class StorageReplica {
       // One copy of the txid for all the keys it writes (see ownCopy).
       const keptTxid = ownCopy(txid);
       // Looking keys up in a volume's map is a storage node's largest single cost under pipelined
-      // SETs (docs/performance.md, "One copy per frame, and fewer key lookups per decision"), so
-      // each written key is looked up once, to apply its write and release it. A group of writes
-      // reads and writes the same keys in the same order: each write's read is then at its own
-      // index, with no map of reads. (A committed proposal is well formed, each key read once: the
-      // replicas that voted YES checked it, isWellFormed.)
+      // SETs (docs/performance.md, "Fewer key lookups per decision, and a frame copied whole"),
+      // so each written key is looked up once, to apply its write and release it. A group of
+      // writes reads and writes the same keys in the same order: each write's read is then at its
+      // own index, with no map of reads. (A committed proposal is well formed, each key read
+      // once: the replicas that voted YES checked it, isWellFormed.)
       let readSeqs: Map<string, number> | null = null;
       for (let index = 0; index < writes.length; index++) {
         const write = writes[index] as WriteEntry;

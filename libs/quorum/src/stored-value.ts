@@ -49,8 +49,8 @@ export function ownCopy(text: string): string {
 
 /**
  * `bytes` in memory of its own, exactly its size: a copy, unless they have such memory already.
- * A decoded message's byte strings may be views into its frame (libs/wire/src/frames.ts): a
- * value kept after the message is done with, as in a cache, must not keep the whole frame alive.
+ * The wire decoder gives each byte string its own memory (libs/wire/src/frames.ts), but a value
+ * kept for long, as in a cache, must not keep a larger buffer alive whatever store it came from.
  */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
   if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return bytes;

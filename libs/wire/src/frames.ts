@@ -19,16 +19,9 @@ export class FrameError extends Error {
 // `useRecords: false` keeps plain objects as plain msgpack maps (no msgpackr-only record
 // extension), so any msgpack implementation can speak the protocol.
 const packr = new Packr({ useRecords: false });
-// A decoded byte string must not be a view into the caller's chunk: a retained value would keep
-// the whole chunk alive, and a caller may reuse the chunk's memory. msgpackr's `copyBuffers`
-// gives each byte string an ArrayBuffer of its own, at about 1.8 µs a value: 115 of the 148 µs a
-// 64-key proposal took to decode. A large frame is therefore copied once, into memory of its own,
-// and decoded with its byte strings as views into that copy; a small one, where that allocation
-// (about 1 µs) would cost more than its few byte strings if it has any, has them copied one by
-// one (docs/performance.md, "One copy per frame, and fewer key lookups per decision").
-const FRAME_COPIED_WHOLE_BYTES_MIN = 512;
-const copyingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
-const viewingUnpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
+// `copyBuffers` gives every decoded byte string its own memory: without it a decoded value would
+// be a view into the socket chunk and keep the whole chunk alive for as long as it is retained.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
 
 function checkFrameBytesMax(frameBytesMax: number): void {
   if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > FRAME_BYTES_LIMIT) {
@@ -152,9 +145,7 @@ export function flattenBatches(decoded: readonly unknown[]): unknown[] {
  *
  * Each payload byte is copied at most twice (once if its frame lies inside one chunk, which is
  * the common case), however the stream is chunked. Buffered data is bounded by one frame:
- * `frameBytesMax` plus the header. The byte strings of a decoded message may be views into a copy
- * of its frame: whoever keeps one for long should keep a copy of its own (`ownBytes` in
- * libs/quorum/src/stored-value.ts) unless the whole message lives as long. After a `FrameError` the decoder refuses further input,
+ * `frameBytesMax` plus the header. After a `FrameError` the decoder refuses further input,
  * because the stream's framing is lost; the caller closes that connection.
  */
 export class FrameDecoder {
@@ -214,7 +205,7 @@ export class FrameDecoder {
           offset += FRAME_HEADER_BYTES;
           this.checkAnnounced(payloadBytes);
           if (chunkBytes - offset >= payloadBytes) {
-            messages.push(decodeFromChunk(chunk, offset, offset + payloadBytes));
+            messages.push(decodePayload(chunk, offset, offset + payloadBytes));
             offset += payloadBytes;
             continue;
           }
@@ -235,34 +226,21 @@ export class FrameDecoder {
       const taken = Math.min(this.payloadBytes - this.payloadFilled, chunkBytes - offset);
       if (this.payloadFilled === 0 && taken === this.payloadBytes) {
         // The header ended the previous chunk and the whole payload is in this one.
-        messages.push(decodeFromChunk(chunk, offset, offset + taken));
+        messages.push(decodePayload(chunk, offset, offset + taken));
       } else {
         this.payloadParts.push(Buffer.from(chunk.subarray(offset, offset + taken)));
         this.payloadFilled += taken;
         if (this.payloadFilled === this.payloadBytes) {
-          messages.push(this.decodeParts());
+          const payload = Buffer.concat(this.payloadParts, this.payloadBytes);
+          this.payloadParts = [];
+          this.payloadFilled = 0;
+          messages.push(decodePayload(payload, 0, payload.length));
         }
       }
       offset += taken;
       if (this.payloadFilled === 0) this.payloadBytes = -1;
     }
     return messages;
-  }
-
-  /** The message of a payload that came in parts, which are copies already: joined, not copied again. */
-  private decodeParts(): unknown {
-    const parts = this.payloadParts;
-    const bytes = this.payloadBytes;
-    this.payloadParts = [];
-    this.payloadFilled = 0;
-    if (bytes < FRAME_COPIED_WHOLE_BYTES_MIN) {
-      const payload = Buffer.concat(parts, bytes);
-      return decodePayload(copyingUnpackr, payload, 0, bytes);
-    }
-    const payload = Buffer.allocUnsafeSlow(bytes);
-    let filled = 0;
-    for (const part of parts) filled += part.copy(payload, filled);
-    return decodePayload(viewingUnpackr, payload, 0, bytes);
   }
 
   private checkAnnounced(payloadBytes: number): void {
@@ -276,17 +254,7 @@ export class FrameDecoder {
   }
 }
 
-/** The message of the payload at `start`..`end` of the caller's chunk, sharing no memory with it. */
-function decodeFromChunk(chunk: Buffer, start: number, end: number): unknown {
-  if (end - start < FRAME_COPIED_WHOLE_BYTES_MIN) return decodePayload(copyingUnpackr, chunk, start, end);
-  // Exactly its size and not from Node's shared pool (which `Buffer.from` would use for a small
-  // copy): a retained value keeps only its own frame alive.
-  const payload = Buffer.allocUnsafeSlow(end - start);
-  chunk.copy(payload, 0, start, end);
-  return decodePayload(viewingUnpackr, payload, 0, payload.length);
-}
-
-function decodePayload(unpackr: Unpackr, bytes: Buffer, start: number, end: number): unknown {
+function decodePayload(bytes: Buffer, start: number, end: number): unknown {
   let message: unknown;
   try {
     // The unpacker also rejects a payload that holds more than one value.

@@ -504,8 +504,8 @@ export class TransactionEngine {
         fresh: true,
       });
       if (partial) continue;
-      // The cache keeps key, txid and value for as long as the entry lives: copies of their own,
-      // not cuts of the reply's strings and frame, which would keep the whole reply alive
+      // The cache keeps key, txid and value for as long as the entry lives: in memory of their
+      // own, not cuts of the reply's strings or buffers, which would keep the whole reply alive
       // (ownCopy, ownBytes).
       this.options.cache.offer(
         ownCopy(value.key),

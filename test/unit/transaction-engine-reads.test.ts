@@ -247,7 +247,7 @@ describe('reads during a command', () => {
 
   test('a value read from the replicas is cached in memory of its own, not as a view into the reply', async () => {
     const store = new FakeStore();
-    // As the wire decoder hands it over: a view into the frame the reply came in.
+    // A view into a larger buffer, as a store that does not copy its replies' values hands it over.
     const frame = Buffer.alloc(4096, 0x61);
     frame[99] = 0x01; // a string's tag (commands/stored-value.ts)
     store.entries.set('k', { seq: 1, value: frame.subarray(99, 110) });

@@ -169,6 +169,20 @@ describe('the storage-link handshake', () => {
     );
   });
 
+  test('a hello or its claims with a field they do not carry are refused, though the proof still matches', () => {
+    const hello = genuineWriterHello(
+      { cluster: 'c', volume: 'v', coordinatorId: 1, expiresAtMs: NOW_MS + 1 },
+      'w',
+    );
+    assert.equal(verifyHello(hello, NONCE, secrets, NOW_MS).ok, true);
+    // One changed byte made a map16 header of 5 entries a fixmap of 6: a key "0" in front.
+    assert.equal(verifyHello({ 0: 5, ...hello }, NONCE, secrets, NOW_MS).ok, false);
+    const claims = hello.claims as WriterClaims;
+    assert.equal(verifyHello({ ...hello, claims: { 0: 5, ...claims } }, NONCE, secrets, NOW_MS).ok, false);
+    // The optional field a writer may send stays accepted.
+    assert.equal(verifyHello({ ...hello, notifyVolumes: ['v'] }, NONCE, secrets, NOW_MS).ok, true);
+  });
+
   test('random and truncated bytes decode to an error or to messages that are never accepted', () => {
     const genuine = encodeFrames([
       genuineWriterHello({ cluster: 'c', volume: 'v', coordinatorId: 1, expiresAtMs: NOW_MS + 1 }, 'w'),

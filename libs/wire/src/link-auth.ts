@@ -194,6 +194,24 @@ export type HelloVerdict =
  * secret it names, its proof (compared in constant time), and for a writer the credential's
  * expiry. The reason of a refusal is for the node's log and counters, never sent back.
  */
+/** The fields of an `AuthenticatedHello` and of `WriterClaims`: nothing else is accepted. */
+const HELLO_FIELDS: ReadonlySet<string> = new Set([
+  'type',
+  'role',
+  'id',
+  'secretId',
+  'claims',
+  'proof',
+  'notifyVolumes',
+]);
+const CLAIM_FIELDS: ReadonlySet<string> = new Set([
+  'cluster',
+  'volume',
+  'coordinatorId',
+  'expiresAtMs',
+  'secretId',
+]);
+
 export function verifyHello(
   message: unknown,
   nonce: string,
@@ -203,6 +221,11 @@ export function verifyHello(
   const hello = message as Partial<AuthenticatedHello> | null;
   if (typeof hello !== 'object' || hello === null || hello.type !== 'hello') {
     return { ok: false, reason: 'the first message was not a hello' };
+  }
+  // One form per hello: a field it cannot carry (a changed byte can turn a map's header into one
+  // more entry) makes it another message, which no proof vouches for.
+  if (!Object.keys(hello).every((field) => HELLO_FIELDS.has(field))) {
+    return { ok: false, reason: 'a hello with a field a hello does not carry' };
   }
   const { role, id, proof } = hello;
   if (role !== 'writer' && role !== 'peer') return { ok: false, reason: 'a hello without a valid role' };
@@ -243,6 +266,7 @@ export function verifyHello(
 function validClaims(value: unknown): WriterClaims | null {
   const claims = value as Partial<WriterClaims> | null;
   if (typeof claims !== 'object' || claims === null) return null;
+  if (!Object.keys(claims).every((field) => CLAIM_FIELDS.has(field))) return null;
   const { cluster, volume, coordinatorId, expiresAtMs, secretId } = claims;
   if (typeof cluster !== 'string' || cluster.length > 256) return null;
   if (typeof volume !== 'string' || volume.length === 0 || volume.length > 256) return null;

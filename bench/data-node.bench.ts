@@ -3,9 +3,14 @@
 // real redis-server with `appendonly yes, appendfsync always`: both durable on every write, so
 // the ratio shows what the six-way quorum costs next to one fsyncing process. Each test also
 // reports the servers' CPU per request, the figure that moves least with the machine's noise.
+// A third peer is the floor (bench/lib/floor-node.ts): the same seven processes, messages,
+// fsyncs and cache policy with none of the protocol's work, driven the same way; how far each
+// row is from it says how much of the gap to Redis the design's shape leaves, and how much the
+// code adds.
 import { PER_CAPACITY_UNIT } from '../libs/limits/src/index.js';
 import { scratchRun } from './lib/cleanup.js';
 import { commandOutput } from './lib/command.js';
+import { startFloor } from './lib/floor.js';
 import { processesCpuMs } from './lib/process-cpu.js';
 import {
   CASES,
@@ -34,11 +39,20 @@ const BOREALIS_REQUESTS = 40_000;
 interface Measured {
   result: TestResult;
   serverCpuMsPerRequest: number;
-  /** Borealis only: the data node's share, and the storage nodes'. */
+  /** Borealis and the floor: the data node's (or front's) share, and the storage nodes'. */
   dataNodeCpuMsPerRequest?: number;
   storageCpuMsPerRequest?: number;
-  /** Borealis SET cases only: requests over the quorum commits the engine made during the case. */
+  /** SET cases of Borealis and the floor: requests over the quorum commits made during the case. */
   requestsPerCommit?: number;
+  /** GET cases of Borealis and the floor: the share of the case's GETs its cache answered. */
+  hitRatio?: number;
+}
+
+/** Quorum commits and cache lookups since the server started. */
+interface Counters {
+  commits: number;
+  hits: number;
+  misses: number;
 }
 
 async function measureCase(
@@ -46,11 +60,11 @@ async function measureCase(
   requests: number,
   testCase: Case,
   pids: { dataNode?: number; servers: readonly number[] },
-  engineCounters?: () => Promise<{ commits: number }>,
+  counters?: () => Promise<Counters>,
 ): Promise<Measured> {
   const cpuBefore = processesCpuMs(pids.servers);
   const dataNodeBefore = pids.dataNode === undefined ? 0 : processesCpuMs([pids.dataNode]);
-  const commitsBefore = (await engineCounters?.())?.commits ?? 0;
+  const before = await counters?.();
   const result = await redisBenchmark({ port }, requests, testCase);
   const serverCpuMs = processesCpuMs(pids.servers) - cpuBefore;
   const measured: Measured = { result, serverCpuMsPerRequest: serverCpuMs / requests };
@@ -59,9 +73,14 @@ async function measureCase(
     measured.dataNodeCpuMsPerRequest = dataNodeCpuMs / requests;
     measured.storageCpuMsPerRequest = (serverCpuMs - dataNodeCpuMs) / requests;
   }
-  if (engineCounters !== undefined && testCase.command === 'set') {
-    const commits = (await engineCounters()).commits - commitsBefore;
-    measured.requestsPerCommit = requests / Math.max(1, commits);
+  if (counters !== undefined && before !== undefined) {
+    const after = await counters();
+    if (testCase.command === 'set') {
+      measured.requestsPerCommit = requests / Math.max(1, after.commits - before.commits);
+    } else {
+      const hits = after.hits - before.hits;
+      measured.hitRatio = hits / Math.max(1, hits + after.misses - before.misses);
+    }
   }
   return measured;
 }
@@ -84,7 +103,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     options.progress('data node + 6 storage nodes', 0);
     const node = await startBenchDataNode(root, stops);
     const { dataNodePid, storagePids } = node;
-    const engineCounters = async () => ({ commits: await node.commits() });
+    const engineCounters = async (): Promise<Counters> => {
+      const health = await node.health();
+      const cache = (health.cache ?? {}) as { hits?: number; misses?: number };
+      const engine = (health.engine ?? {}) as { commits?: number };
+      return { commits: engine.commits ?? 0, hits: cache.hits ?? 0, misses: cache.misses ?? 0 };
+    };
     // A data node and its storage nodes serve for days: the first thousands of commands compile
     // their hot paths (a fifth of a fresh storage node's CPU went to the optimizing compiler in
     // its first 40,000 SETs). One unmeasured pass of the first case runs that before measuring.
@@ -105,10 +129,32 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const health = await node.health();
     const throttled = await throttledCommands(node.port);
     options.progress('data node + 6 storage nodes', 1);
+    await node.stop();
+
+    options.progress('floor: the same processes and messages, no protocol', 0);
+    const floor = await startFloor(root, stops);
+
+    await redisBenchmark({ port: floor.port }, BOREALIS_REQUESTS, CASES[0] as Case);
+    const floorResults: Measured[] = [];
+    for (const [index, testCase] of CASES.entries()) {
+      options.progress('floor: the same processes and messages, no protocol', index / CASES.length);
+      floorResults.push(
+        await measureCase(
+          floor.port,
+          BOREALIS_REQUESTS,
+          testCase,
+          { dataNode: floor.frontPid, servers: [floor.frontPid, ...floor.replicaPids] },
+          () => floor.stats(),
+        ),
+      );
+    }
+    const floorCache = await floor.stats();
+    options.progress('floor: the same processes and messages, no protocol', 1);
 
     const rows: Row[] = [];
     for (const [index, borealis] of borealisResults.entries()) {
       const peer = redisResults[index] as Measured;
+      const bare = floorResults[index] as Measured;
       rows.push({
         test: caseName(CASES[index] as Case),
         'Borealis req/s': Math.round(borealis.result.requestsPerSecond),
@@ -118,10 +164,14 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         'Redis p50 ms': peer.result.p50Ms,
         'Borealis p99 ms': borealis.result.p99Ms,
         'Redis p99 ms': peer.result.p99Ms,
-        'Borealis CPU µs per request (data node + storage)': `${Math.round(borealis.serverCpuMsPerRequest * 1000)} (${Math.round((borealis.dataNodeCpuMsPerRequest ?? 0) * 1000)} + ${Math.round((borealis.storageCpuMsPerRequest ?? 0) * 1000)})`,
+        'Borealis CPU µs per request (data node + storage)': cpuSplit(borealis),
         'Redis CPU µs per request': round(peer.serverCpuMsPerRequest * 1000, 1),
-        'SETs per commit':
-          borealis.requestsPerCommit === undefined ? '' : round(borealis.requestsPerCommit, 1),
+        'SETs per commit (GET: cache hit ratio)': perCommitOrHits(borealis),
+        'floor req/s': Math.round(bare.result.requestsPerSecond),
+        'Borealis / floor': round(borealis.result.requestsPerSecond / bare.result.requestsPerSecond, 2),
+        'floor / Redis': round(bare.result.requestsPerSecond / peer.result.requestsPerSecond, 3),
+        'floor CPU µs per request (front + storage)': `${cpuSplit(bare)}`,
+        'floor SETs per commit (GET: cache hit ratio)': perCommitOrHits(bare),
       });
     }
     const engine = health.engine as Record<string, number> | null;
@@ -132,14 +182,26 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       notes: [
         `\`redis-benchmark -t <test> -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES} [-P ${PIPELINE}] --csv\`, one test at a time: ${REDIS_REQUESTS.toLocaleString('en-US')} requests per test against Redis 7 (\`appendonly yes\`, \`appendfsync always\`), ${BOREALIS_REQUESTS.toLocaleString('en-US')} against Borealis, after one unmeasured SET test of as many (its processes compile their hot paths in the first thousands of commands; a long-running node has).`,
         `Borealis: one data node at ${BENCH_CU} CU, the largest writer, with DATA_NODE_CU_COMMANDS_PER_SECOND=${BENCH_CU_COMMANDS_PER_SECOND.toLocaleString('en-US')} so that its budget never throttles (${throttled} commands throttled over the run; the platform's default CU buys ${PER_CAPACITY_UNIT.commandsPerSecond.toLocaleString('en-US')} commands/s), instance read consistency, six storage-node processes (4-of-6 fsynced writes) — all on the same machine as redis-benchmark.`,
-        'CPU µs per request: user + system CPU time of the server processes during the test (from /proc), over its requests; for Borealis the data node and the six storage nodes, for Redis its one process. redis-benchmark shares the cores and is not counted. "SETs per commit": requests over the quorum commits the engine made during the SET test (its group commit of commands per key and under load).',
+        'CPU µs per request: user + system CPU time of the server processes during the test (from /proc), over its requests; for Borealis the data node and the six storage nodes, for Redis its one process. redis-benchmark shares the cores and is not counted. "SETs per commit": requests over the quorum commits the engine made during the SET test (its group commit of commands per key and under load); in a GET row, the share of its GETs the cache answered. That share depends on how long the tests before it ran (a cached entry is served for 10 s) and on redis-benchmark\'s random keys, so read a GET row\'s ratios with its hit ratios.',
         `Data node counters after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.commits} commits, ${engine.conflicts} conflicts`}; cache ${cacheSummary(health.cache as Record<string, number> | null)}.`,
+        `Floor: bench/lib/floor-node.ts, the same seven processes over loopback TCP with none of the protocol's work. A SET starts its own commit while fewer than 8 are in flight, else joins one open group (as the data node's scheduler does); one frame per commit to each of six replicas, which log and fdatasync once per event-loop turn and answer; acknowledged on 4 of 6 answers. A GET is served from a cache with the data node's 10 s age bound, a miss read from 3 replicas. Left out: versions, votes and decisions, msgpack, CRCs, authentication, the command table, metrics. Its cache over the run: ${cacheSummary(floorCache)}. "Borealis / floor" is how far each row is from what these processes, messages and fsyncs allow on this machine; "floor / Redis" is the most this shape could reach.`,
         `A Borealis write is one fsynced quorum round when all six storage processes vote YES in time (ADR 0015; ${quorumCounters === null ? 'n/a' : fastCommitShare(quorumCounters)} of this run's commits), else two (votes, then acceptances from 4 of 6), on processes sharing these 2 cores; Redis fsyncs once per event-loop turn in one process. Run with \`npm run bench -- data-node\`.`,
       ],
     };
   } finally {
     await cleanup();
   }
+}
+
+function perCommitOrHits(measured: Measured): string {
+  if (measured.requestsPerCommit !== undefined) return String(round(measured.requestsPerCommit, 1));
+  return measured.hitRatio === undefined ? '' : measured.hitRatio.toFixed(2);
+}
+
+/** "total (data node + storage)" CPU µs per request. */
+function cpuSplit(measured: Measured): string {
+  const us = (ms: number | undefined) => Math.round((ms ?? 0) * 1000);
+  return `${us(measured.serverCpuMsPerRequest)} (${us(measured.dataNodeCpuMsPerRequest)} + ${us(measured.storageCpuMsPerRequest)})`;
 }
 
 function cacheSummary(cache: Record<string, number> | null): string {

@@ -5,11 +5,15 @@
 // target is a p99 under 10 ms at half of it. The peer is Redis with `appendfsync always` under
 // the same rates from the same client, in the same run. Each row also gives the servers' CPU per
 // SET and how busy the whole machine was: near saturation the tail is queueing at the CPU.
+// A third server is the data-node bench's floor (bench/lib/floor-node.ts: the same seven
+// processes, messages and fsyncs with none of the protocol's work), under the same rates and at
+// half of its own maximum: what latency this shape of processes allows on this machine.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SummaryJson } from '../apps/loadgen/src/summary.js';
 import { runLoadgenCli } from '../test/support/loadgen.js';
 import { scratchRun } from './lib/cleanup.js';
+import { startFloor } from './lib/floor.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
 import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
@@ -124,9 +128,33 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         await fixedRate(node.port, rate, join(root, `borealis-${rate}.json`), borealisPids, node.commits),
       );
     }
-    // Redis runs alone: Borealis's seven processes end first.
+    // Each server runs alone: Borealis's seven processes end first.
     for (const stop of borealisStops.splice(0).reverse()) await stop();
     options.progress('data node + 6 storage nodes', 1);
+
+    options.progress('floor: the same processes and messages, no protocol', 0);
+    const floorStops: (() => Promise<void>)[] = [];
+    stops.push(async () => {
+      for (const stop of floorStops.splice(0).reverse()) await stop();
+    });
+    const floor = await startFloor(root, floorStops);
+    const floorPids = [floor.frontPid, ...floor.replicaPids];
+    const floorCommits = async () => (await floor.stats()).commits;
+    await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
+    const floorMax = await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
+    const floorHalf = Math.max(1, Math.round(floorMax.requestsPerSecond * 0.5));
+    const floorRuns: FixedRun[] = [];
+    for (const [index, rate] of [...rates, floorHalf].entries()) {
+      options.progress(
+        'floor: the same processes and messages, no protocol',
+        (index + 1) / (rates.length + 2),
+      );
+      floorRuns.push(
+        await fixedRate(floor.port, rate, join(root, `floor-${index}.json`), floorPids, floorCommits),
+      );
+    }
+    for (const stop of floorStops.splice(0).reverse()) await stop();
+    options.progress('floor: the same processes and messages, no protocol', 1);
 
     options.progress('redis-server (appendfsync always)', 0);
     const redis = await startFsyncingRedis(root, stops);
@@ -142,8 +170,11 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const rows: Row[] = [];
     for (const [index, fraction] of FRACTIONS.entries()) {
       rows.push(row('Borealis', `${fraction}`, borealisRuns[index] as FixedRun));
+      rows.push(row('floor', `${fraction}`, floorRuns[index] as FixedRun));
       rows.push(row('Redis', `${fraction}`, redisRuns[index] as FixedRun));
     }
+    const floorAtItsHalf = floorRuns[rates.length] as FixedRun;
+    rows.push(row('floor', "0.5 of the floor's own max", floorAtItsHalf));
     const half = borealisRuns[0] as FixedRun;
     const halfPeer = redisRuns[0] as FixedRun;
     return {
@@ -152,6 +183,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       notes: [
         `Closed-loop maximum (redis-benchmark \`-t set -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES}\`, after one unmeasured pass): Borealis ${Math.round(borealisMax.requestsPerSecond)} SET/s, Redis ${Math.round(redisMax.requestsPerSecond)} SET/s. Each fixed rate: \`npm run loadgen -- --pattern custom --steps ${FIXED_RATE_SECONDS}:<rate> --workload kv --read-ratio 0 --connections ${CLIENTS} --keys ${KEY_SPACE} --value-size ${VALUE_BYTES}\`, latency over the whole run.`,
         `Target: SET p99 < ${TARGET_P99_MS} ms at half of the maximum. Borealis measured ${half.summary.latencyMs.p99} ms (${Math.round((half.summary.latencyMs.p99 / TARGET_P99_MS) * 10) / 10}× the target); Redis at the same rate ${halfPeer.summary.latencyMs.p99} ms (Borealis / Redis p99: ${Math.round((half.summary.latencyMs.p99 / Math.max(0.001, halfPeer.summary.latencyMs.p99)) * 10) / 10}).`,
+        `Floor (bench/lib/floor-node.ts, as in the data-node bench): closed-loop maximum ${Math.round(floorMax.requestsPerSecond)} SET/s; at Borealis's half rate its p99 is ${(floorRuns[0] as FixedRun).summary.latencyMs.p99} ms, at half of its own maximum ${floorAtItsHalf.summary.latencyMs.p99} ms: what these seven processes, their messages and fsyncs allow on this machine with no protocol work.`,
         'Borealis: one data node at its largest size over six storage-node processes, as in the data-node bench; everything, the load generator included, on this machine\'s cores. "server CPU µs per SET": user + system CPU of the server processes (from /proc) over the SETs done; "machine busy": the share of all cores busy during the run (/proc/stat), the load generator included. Run with `npm run bench -- fixed-rate`.',
       ],
     };

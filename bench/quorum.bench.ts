@@ -1,7 +1,10 @@
 // Durable commits on Borealis's quorum store (six real storage-node processes, three writers
 // through the client library) and on a real three-member etcd cluster, side by side in one run:
 // the same closed-loop driver, in-flight count, warm-up, window and value size. The two systems
-// run one after the other, never at the same time, on the same machine.
+// run one after the other, never at the same time, on the same machine. A third system is the
+// floor (bench/lib/floor-node.ts): six bare replicas that log and fdatasync each batch and
+// answer, driven by three bare writers in this process that wait for 4 of 6, the same messages
+// and fsyncs with none of the protocol's work: how far Borealis is from what this shape allows.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -10,7 +13,7 @@ import type { ReadValue } from '../libs/quorum/src/index.js';
 import { QuorumClient } from '../libs/storage-client/src/index.js';
 import { repoRoot } from '../test/support/environment.js';
 import { type StorageFleet, startStorageFleet } from '../test/support/storage-fleet.js';
-import { registerCleanup } from './lib/cleanup.js';
+import { registerCleanup, scratchRun } from './lib/cleanup.js';
 import { committedSection, compareWithCommitted, median } from './lib/committed.js';
 import { type ClosedLoopResult, driveClosedLoop } from './lib/drive.js';
 import { type EtcdCluster, EtcdUnavailableError, startEtcdCluster } from './lib/etcd.js';
@@ -24,6 +27,8 @@ import {
   etcdWalFsyncs,
   fetchText,
 } from './lib/etcd-gateway.js';
+import { startFloorReplicas } from './lib/floor.js';
+import { FloorWriter } from './lib/floor-link.js';
 import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
 import { type BenchOptions, type BenchResult, fastCommitShare, type Row } from './lib/report.js';
 
@@ -433,6 +438,71 @@ async function runBorealis(options: BenchOptions, value: Uint8Array, notes: stri
   }
 }
 
+// ---- the floor -----------------------------------------------------------------------------------
+
+async function runFloor(options: BenchOptions, value: Uint8Array, notes: string[]): Promise<Measured[]> {
+  const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-quorum-floor-');
+  const writers: FloorWriter[] = [];
+  try {
+    const replicas = await startFloorReplicas(root, stops);
+    for (let index = 0; index < WRITERS; index++) writers.push(await FloorWriter.connect(replicas.ports));
+    const writerOf = (worker: number) => writers[worker % WRITERS] as FloorWriter;
+    const bytes = Buffer.from(value);
+    const writeNew = (worker: number, keys: string[]) =>
+      writerOf(worker).write(keys.map((key) => ({ key: Buffer.from(key), value: bytes })));
+    const rmwKeys = Array.from({ length: RMW_KEYS }, (_, i) => `rmw/${String(i).padStart(5, '0')}`);
+    await preload(Math.ceil(RMW_KEYS / BATCH), PRELOAD_IN_FLIGHT, (i) =>
+      writeNew(i, rmwKeys.slice(i * BATCH, (i + 1) * BATCH)),
+    );
+    const sut: SystemUnderTest = {
+      system: 'floor',
+      servers: replicas.pids.length,
+      pids: replicas.pids,
+      counters: async () => ({ fsyncs: await (writers[0] as FloorWriter).fsyncs() }),
+    };
+    const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
+    const newKeys = (worker: number, count: number) =>
+      Array.from({ length: count }, () => `ins/${worker}/${counters[worker]++}`);
+    const insert = (concurrency: number): Shape => ({
+      id: 'insert',
+      shape: 'batch 1: insert of a new key (seq 0)',
+      writesPerCommit: 1,
+      concurrency,
+      operation: (worker) => writeNew(worker, newKeys(worker, 1)),
+    });
+    return await measureAll(
+      sut,
+      [
+        insert(CONCURRENCY),
+        insert(CONCURRENCY_HIGH),
+        {
+          id: 'rmw',
+          shape: `batch 1: read-modify-write (transact: read + commit), ${RMW_KEYS} keys`,
+          writesPerCommit: 1,
+          concurrency: CONCURRENCY,
+          operation: async (worker) => {
+            const key = rmwKeys[Math.floor(Math.random() * RMW_KEYS)] as string;
+            await writerOf(worker).read(key);
+            await writeNew(worker, [key]);
+          },
+        },
+        {
+          id: 'batch',
+          shape: `batch ${BATCH}: one commit inserting ${BATCH} new keys`,
+          writesPerCommit: BATCH,
+          concurrency: CONCURRENCY,
+          operation: (worker) => writeNew(worker, newKeys(worker, BATCH)),
+        },
+      ],
+      options,
+      notes,
+    );
+  } finally {
+    for (const writer of writers) writer.close();
+    await cleanup();
+  }
+}
+
 // ---- the comparison ------------------------------------------------------------------------------
 
 function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
@@ -462,6 +532,26 @@ function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
   }
   if (verdicts.length > 0) notes.push(`Did Borealis beat etcd? ${verdicts.join('; ')}.`);
   return notes;
+}
+
+/** Each shape's floor: the floor against etcd (the most this shape could reach) and Borealis against it. */
+function floorNotes(borealis: Measured[], floor: Measured[], etcd: Measured[]): string[] {
+  const lines: string[] = [];
+  for (const bare of floor) {
+    const ours = borealis.find((m) => m.id === bare.id && m.concurrency === bare.concurrency);
+    const theirs = etcd.find((m) => m.id === bare.id && m.concurrency === bare.concurrency);
+    if (ours === undefined) continue;
+    lines.push(
+      `${bare.id} at ${bare.concurrency} in flight: Borealis / floor ${(ours.stats.opsPerSec / bare.stats.opsPerSec).toFixed(2)}` +
+        (theirs === undefined
+          ? ''
+          : `, floor / etcd ${(bare.stats.opsPerSec / theirs.stats.opsPerSec).toFixed(2)}`),
+    );
+  }
+  if (lines.length === 0) return [];
+  return [
+    `Floor (bench/lib/floor-node.ts: six bare replicas that log each batch with one fdatasync and answer, three bare writers in this process waiting for 4 of 6; a read-modify-write is a read from 3 then a write; no versions, votes, decisions, msgpack or CRCs), run after Borealis: ${lines.join('; ')}.`,
+  ];
 }
 
 /**
@@ -511,11 +601,13 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const notes: string[] = [];
   const etcd = await runEtcd(options, value, notes);
   const borealis = await runBorealis(options, value, notes);
+  const floor = await runFloor(options, value, notes);
   const loadAtEnd = loadavg()[0] ?? 0;
-  const measured = [...(etcd?.measured ?? []), ...borealis];
+  const measured = [...(etcd?.measured ?? []), ...borealis, ...floor];
   const rows = measured.map((m) => m.row);
   const setup = [
     ...ratioNotes(borealis, etcd?.measured ?? []),
+    ...floorNotes(borealis, floor, etcd?.measured ?? []),
     ...(await cpuPerCommitNotes(borealis, etcd?.measured ?? [])),
     `Borealis: 6 storage-node processes on 127.0.0.1 (one data dir each, group commit: every batch of ` +
       `records is fdatasynced before any reply), driven by ${WRITERS} QuorumClient writers in this process ` +

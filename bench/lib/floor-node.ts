@@ -1,9 +1,10 @@
-// The floor of the data-node bench: the same processes, messages and fsyncs as a data node over
+// The floor of the data-path benches: the same processes, messages and fsyncs as a data node over
 // six storage nodes, with none of the protocol's work. Started by bench/lib/floor.ts as
 //   node floor-node.js storage <log file>      a replica: keeps values, logs and fdatasyncs
 //   node floor-node.js front <port,port,...>   the data node: RESP in, six links out
-//                                              (SET and GET; HELLO, PING, CONFIG, CLIENT and
-//                                              SELECT answered as clients expect as they connect)
+//                                              (SET and GET; HELLO, PING, CONFIG, INFO, CLIENT
+//                                              and SELECT answered as clients expect as they
+//                                              connect)
 // and each prints "listening on <port>".
 //
 // What it keeps of the real path, per request:
@@ -16,69 +17,28 @@
 // - a replica handles what one turn brought as a batch: one log write and one fdatasync, then
 //   its answers; a commit is acknowledged after 4 of 6 answers (the other two are still read);
 // - GET from a cache with the data node's age bound (CACHE_ENTRY_AGE_MAX_MS), a miss read from 3
-//   replicas and answered once all 3 have.
+//   replicas and answered once all 3 have; a GET after a SET of its key not committed yet waits
+//   for it, as the data node's scheduler orders them.
 // What it leaves out: versions, read and write sets, votes and decisions, msgpack, CRCs,
-// authentication, the command table, budgets, metrics, the cache's byte bound. Frames are
-// [u32 body length][u8 kind][u32 id][body]; values are kept by key in a Map.
+// authentication, the command table, budgets, metrics, the cache's byte bound. The wire is
+// bench/lib/floor-link.ts; a replica keeps values by key in a Map.
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { CACHE_ENTRY_AGE_MAX_MS } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { GROUPS_RUNNING_MAX_DEFAULT } from '../../apps/data-node/src/engine/transaction-engine.js';
+import {
+  ABSENT,
+  FloorWriter,
+  frame,
+  frameReader,
+  KIND_STATS,
+  KIND_VALUE,
+  KIND_WRITE,
+  KIND_WRITTEN,
+  TurnWriter,
+} from './floor-link.js';
 
-const KIND_WRITE = 1;
-const KIND_READ = 2;
-const KIND_WRITTEN = 3;
-const KIND_VALUE = 4;
-const HEADER_BYTES = 9;
-const WRITE_QUORUM = 4;
-const READ_QUORUM = 3;
 const GROUP_COMMANDS_MAX = 256;
-const ABSENT = 0xffff_ffff;
-
-function frame(kind: number, id: number, body: Buffer): Buffer {
-  const header = Buffer.allocUnsafe(HEADER_BYTES);
-  header.writeUInt32LE(body.length, 0);
-  header.writeUInt8(kind, 4);
-  header.writeUInt32LE(id, 5);
-  return body.length === 0 ? header : Buffer.concat([header, body]);
-}
-
-/** Splits a byte stream into frames; `onFrame` gets views valid until it returns. */
-function frameReader(onFrame: (kind: number, id: number, body: Buffer) => void): (chunk: Buffer) => void {
-  let pending: Buffer = Buffer.alloc(0);
-  return (chunk) => {
-    let bytes = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (bytes.length >= HEADER_BYTES) {
-      const length = bytes.readUInt32LE(0);
-      if (bytes.length < HEADER_BYTES + length) break;
-      onFrame(bytes.readUInt8(4), bytes.readUInt32LE(5), bytes.subarray(HEADER_BYTES, HEADER_BYTES + length));
-      bytes = bytes.subarray(HEADER_BYTES + length);
-    }
-    pending = Buffer.from(bytes);
-  };
-}
-
-/** Writes queued per socket and sent once per event-loop turn. */
-class TurnWriter {
-  private readonly queued = new Map<Socket, Buffer[]>();
-  private scheduled = false;
-
-  send(socket: Socket, bytes: Buffer): void {
-    const list = this.queued.get(socket);
-    if (list === undefined) this.queued.set(socket, [bytes]);
-    else list.push(bytes);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      for (const [target, chunks] of this.queued) {
-        if (!target.destroyed)
-          target.write(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-      }
-      this.queued.clear();
-    });
-  }
-}
 
 function listen(server: ReturnType<typeof createServer>): void {
   server.listen(0, '127.0.0.1', () => {
@@ -95,6 +55,7 @@ function runStorage(logPath: string): void {
   const values = new Map<string, Buffer>();
   const writer = new TurnWriter();
   let batch: { socket: Socket; kind: number; id: number; body: Buffer }[] = [];
+  let fsyncs = 0;
 
   const handleBatch = () => {
     const work = batch;
@@ -117,10 +78,17 @@ function runStorage(logPath: string): void {
     if (logged.length > 0) {
       writeSync(log, logged.length === 1 ? (logged[0] as Buffer) : Buffer.concat(logged));
       fdatasyncSync(log);
+      fsyncs++;
     }
     for (const item of work) {
       if (item.kind === KIND_WRITE) {
         writer.send(item.socket, frame(KIND_WRITTEN, item.id, Buffer.alloc(0)));
+        continue;
+      }
+      if (item.kind === KIND_STATS) {
+        const body = Buffer.allocUnsafe(4);
+        body.writeUInt32LE(fsyncs % 2 ** 32, 0);
+        writer.send(item.socket, frame(KIND_STATS, item.id, body));
         continue;
       }
       const value = values.get(item.body.toString('latin1'));
@@ -166,7 +134,10 @@ interface PendingSet {
   connection: Connection;
   reply: Reply;
   key: Buffer;
+  keyText: string;
   value: Buffer;
+  /** GETs of the key that came after this SET: answered with its value once it commits. */
+  readers: { connection: Connection; reply: Reply }[];
 }
 
 const OK = Buffer.from('+OK\r\n');
@@ -204,27 +175,13 @@ function parseCommands(bytes: Buffer, onCommand: (args: Buffer[]) => void): numb
 
 async function runFront(replicaPorts: number[]): Promise<void> {
   const writer = new TurnWriter();
-  const links = await Promise.all(
-    replicaPorts.map(
-      (port) =>
-        new Promise<Socket>((resolve, reject) => {
-          const socket = connect(port, '127.0.0.1', () => resolve(socket));
-          socket.setNoDelay(true);
-          socket.once('error', reject);
-        }),
-    ),
-  );
+  const replicas = await FloorWriter.connect(replicaPorts);
   const cache = new Map<string, { value: Buffer | null; storedAtMs: number }>();
-  const commits = new Map<number, { answers: number; sets: PendingSet[] }>();
-  const reads = new Map<
-    number,
-    { answers: number; value: Buffer | null; key: string; connection: Connection; reply: Reply }
-  >();
   const stats = { commits: 0, hits: 0, misses: 0 };
-  let nextId = 1;
   let commitsInFlight = 0;
   let openGroup: PendingSet[] = [];
-  let nextReadReplica = 0;
+  /** Each key's newest SET not committed yet: a GET after it waits for it, as in the data node. */
+  const newestPendingSet = new Map<string, PendingSet>();
 
   const flushReplies = (connection: Connection) => {
     const ready: Buffer[] = [];
@@ -236,67 +193,68 @@ async function runFront(replicaPorts: number[]): Promise<void> {
   };
 
   const startCommit = (sets: PendingSet[]) => {
-    const id = nextId++;
     commitsInFlight++;
     stats.commits++;
-    commits.set(id, { answers: 0, sets });
-    const parts: Buffer[] = [];
-    for (const set of sets) {
-      const keyLength = Buffer.allocUnsafe(2);
-      keyLength.writeUInt16LE(set.key.length, 0);
-      const valueLength = Buffer.allocUnsafe(4);
-      valueLength.writeUInt32LE(set.value.length, 0);
-      parts.push(keyLength, set.key, valueLength, set.value);
-    }
-    const bytes = frame(KIND_WRITE, id, Buffer.concat(parts));
-    for (const link of links) writer.send(link, bytes);
-  };
-
-  const onWritten = (id: number) => {
-    const commit = commits.get(id);
-    if (commit === undefined) return;
-    commit.answers++;
-    if (commit.answers === WRITE_QUORUM) {
-      const now = Date.now();
-      const touched = new Set<Connection>();
-      for (const set of commit.sets) {
-        cache.set(set.key.toString('latin1'), { value: set.value, storedAtMs: now });
-        set.reply.bytes = OK;
-        touched.add(set.connection);
-      }
-      for (const connection of touched) flushReplies(connection);
-      commitsInFlight--;
-      if (openGroup.length > 0) {
-        const group = openGroup;
-        openGroup = [];
-        startCommit(group);
-      }
-    }
-    if (commit.answers === links.length) commits.delete(id);
-  };
-
-  const onValue = (id: number, body: Buffer) => {
-    const read = reads.get(id);
-    if (read === undefined) return;
-    read.answers++;
-    const length = body.readUInt32LE(0);
-    if (length !== ABSENT && read.value === null) read.value = Buffer.from(body.subarray(4, 4 + length));
-    if (read.answers < READ_QUORUM) return;
-    reads.delete(id);
-    cache.set(read.key, { value: read.value, storedAtMs: Date.now() });
-    read.reply.bytes = read.value === null ? NULL_BULK : bulk(read.value);
-    flushReplies(read.connection);
-  };
-
-  for (const link of links) {
-    link.on(
-      'data',
-      frameReader((kind, id, body) => {
-        if (kind === KIND_WRITTEN) onWritten(id);
-        else if (kind === KIND_VALUE) onValue(id, body);
-      }),
+    replicas.write(sets).then(
+      () => {
+        const now = Date.now();
+        const touched = new Set<Connection>();
+        for (const set of sets) {
+          cache.set(set.keyText, { value: set.value, storedAtMs: now });
+          set.reply.bytes = OK;
+          touched.add(set.connection);
+          for (const reader of set.readers) {
+            reader.reply.bytes = bulk(set.value);
+            touched.add(reader.connection);
+          }
+          if (newestPendingSet.get(set.keyText) === set) newestPendingSet.delete(set.keyText);
+        }
+        commitEnded(touched);
+      },
+      (error: Error) => {
+        const touched = new Set<Connection>();
+        const failed = Buffer.from(`-ERR ${error.message}\r\n`);
+        for (const set of sets) {
+          set.reply.bytes = failed;
+          touched.add(set.connection);
+          for (const reader of set.readers) {
+            reader.reply.bytes = failed;
+            touched.add(reader.connection);
+          }
+          if (newestPendingSet.get(set.keyText) === set) newestPendingSet.delete(set.keyText);
+        }
+        commitEnded(touched);
+      },
     );
-  }
+  };
+
+  const commitEnded = (touched: Set<Connection>) => {
+    for (const connection of touched) flushReplies(connection);
+    commitsInFlight--;
+    if (openGroup.length > 0) {
+      const group = openGroup;
+      openGroup = [];
+      startCommit(group);
+    }
+  };
+
+  const read = (key: string, connection: Connection, reply: Reply) => {
+    const startedAtMs = Date.now();
+    replicas.read(key).then(
+      (value) => {
+        // A SET that committed meanwhile cached a newer value: it stays.
+        if (!((cache.get(key)?.storedAtMs ?? Number.NEGATIVE_INFINITY) >= startedAtMs)) {
+          cache.set(key, { value, storedAtMs: Date.now() });
+        }
+        reply.bytes = value === null ? NULL_BULK : bulk(value);
+        flushReplies(connection);
+      },
+      (error: Error) => {
+        reply.bytes = Buffer.from(`-ERR ${error.message}\r\n`);
+        flushReplies(connection);
+      },
+    );
+  };
 
   const command = (connection: Connection, args: Buffer[]) => {
     const name = (args[0] ?? Buffer.alloc(0)).toString('latin1').toUpperCase();
@@ -304,12 +262,16 @@ async function runFront(replicaPorts: number[]): Promise<void> {
     connection.replies.push(reply);
     if (name === 'SET' && args.length === 3) {
       // Copies: the arguments are views into the connection's read buffer.
-      const set = {
+      const key = Buffer.from(args[1] as Buffer);
+      const set: PendingSet = {
         connection,
         reply,
-        key: Buffer.from(args[1] as Buffer),
+        key,
+        keyText: key.toString('latin1'),
         value: Buffer.from(args[2] as Buffer),
+        readers: [],
       };
+      newestPendingSet.set(set.keyText, set);
       if (commitsInFlight < GROUPS_RUNNING_MAX_DEFAULT) startCommit([set]);
       else {
         openGroup.push(set);
@@ -320,19 +282,17 @@ async function runFront(replicaPorts: number[]): Promise<void> {
       }
     } else if (name === 'GET' && args.length === 2) {
       const key = (args[1] as Buffer).toString('latin1');
+      const pending = newestPendingSet.get(key);
       const cached = cache.get(key);
-      if (cached !== undefined && Date.now() - cached.storedAtMs <= CACHE_ENTRY_AGE_MAX_MS) {
+      if (pending !== undefined) {
+        stats.hits++;
+        pending.readers.push({ connection, reply });
+      } else if (cached !== undefined && Date.now() - cached.storedAtMs <= CACHE_ENTRY_AGE_MAX_MS) {
         stats.hits++;
         reply.bytes = cached.value === null ? NULL_BULK : bulk(cached.value);
       } else {
         stats.misses++;
-        const id = nextId++;
-        reads.set(id, { answers: 0, value: null, key, connection, reply });
-        const bytes = frame(KIND_READ, id, Buffer.from(key, 'latin1'));
-        for (let index = 0; index < READ_QUORUM; index++) {
-          writer.send(links[(nextReadReplica + index) % links.length] as Socket, bytes);
-        }
-        nextReadReplica = (nextReadReplica + 1) % links.length;
+        read(key, connection, reply);
       }
     } else if (name === 'CONFIG' && args.length === 3) {
       // redis-benchmark asks for `save` and `appendonly` at its start: an empty setting each.
@@ -342,6 +302,9 @@ async function runFront(replicaPorts: number[]): Promise<void> {
     } else if (name === 'HELLO') {
       // RESP2 only: a client asking for RESP3 falls back, as it does with a Redis 5.
       reply.bytes = Buffer.from('-NOPROTO the floor speaks RESP2 only\r\n');
+    } else if (name === 'INFO') {
+      // A client's ready check (ioredis) waits for `loading:0`.
+      reply.bytes = bulk(Buffer.from('# Server\r\nredis_version:7.0.0\r\nloading:0\r\n'));
     } else if (name === 'CLIENT' || name === 'SELECT') {
       // What clients send as they connect (ioredis: CLIENT SETINFO), taken as done.
       reply.bytes = OK;

@@ -7,6 +7,7 @@
 // fsyncs and cache policy with none of the protocol's work, driven the same way; how far each
 // row is from it says how much of the gap to Redis the design's shape leaves, and how much the
 // code adds.
+import { Redis } from 'ioredis';
 import { PER_CAPACITY_UNIT } from '../libs/limits/src/index.js';
 import { scratchRun } from './lib/cleanup.js';
 import { commandOutput } from './lib/command.js';
@@ -85,6 +86,56 @@ async function measureCase(
   return measured;
 }
 
+/**
+ * Every case against one server, after one unmeasured pass of the first: a data node and its
+ * storage nodes serve for days, and the first thousands of commands compile their hot paths (a
+ * fifth of a fresh storage node's CPU went to the optimizing compiler in its first 40,000 SETs).
+ */
+async function measureServer(
+  options: BenchOptions,
+  label: string,
+  port: number,
+  pids: { dataNode: number; servers: readonly number[] },
+  counters: () => Promise<Counters>,
+): Promise<Measured[]> {
+  options.progress(label, 0);
+  await redisBenchmark({ port }, BOREALIS_REQUESTS, CASES[0] as Case);
+  const results: Measured[] = [];
+  for (const [index, testCase] of CASES.entries()) {
+    options.progress(label, (index + 1) / (CASES.length + 1));
+    if (testCase.command === 'get') await readEveryKey(port);
+    results.push(await measureCase(port, BOREALIS_REQUESTS, testCase, pids, counters));
+  }
+  options.progress(label, 1);
+  return results;
+}
+
+/** GETs of the key space read before each GET test, per pipeline round trip. */
+const PRIMING_BATCH = 1_000;
+
+/**
+ * Reads every key of redis-benchmark's key space (`key:` and 12 digits, `-r` of them) once, so
+ * that a GET test starts from a cache holding all of them, present or absent. Without it a GET
+ * test's hit ratio is chance: redis-benchmark seeds its random keys from the clock and its PID,
+ * two runs a second apart often draw the same keys (then every GET hits what the SET test wrote)
+ * and as often not, and entries older than the cache's age bound are not served.
+ */
+async function readEveryKey(port: number): Promise<void> {
+  const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
+  await client.connect();
+  try {
+    for (let start = 0; start < KEY_SPACE; start += PRIMING_BATCH) {
+      const pipeline = client.pipeline();
+      for (let index = start; index < Math.min(KEY_SPACE, start + PRIMING_BATCH); index++) {
+        pipeline.get(`key:${String(index).padStart(12, '0')}`);
+      }
+      for (const [error] of (await pipeline.exec()) ?? []) if (error !== null) throw error;
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -95,12 +146,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const redisResults: Measured[] = [];
     for (const [index, testCase] of CASES.entries()) {
       options.progress('redis-server (appendfsync always)', index / CASES.length);
+      if (testCase.command === 'get') await readEveryKey(redis.port);
       redisResults.push(await measureCase(redis.port, REDIS_REQUESTS, testCase, { servers: [redis.pid] }));
     }
     options.progress('redis-server (appendfsync always)', 1);
     redis.kill();
 
-    options.progress('data node + 6 storage nodes', 0);
     const node = await startBenchDataNode(root, stops);
     const { dataNodePid, storagePids } = node;
     const engineCounters = async (): Promise<Counters> => {
@@ -109,47 +160,27 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const engine = (health.engine ?? {}) as { commits?: number };
       return { commits: engine.commits ?? 0, hits: cache.hits ?? 0, misses: cache.misses ?? 0 };
     };
-    // A data node and its storage nodes serve for days: the first thousands of commands compile
-    // their hot paths (a fifth of a fresh storage node's CPU went to the optimizing compiler in
-    // its first 40,000 SETs). One unmeasured pass of the first case runs that before measuring.
-    await redisBenchmark({ port: node.port }, BOREALIS_REQUESTS, CASES[0] as Case);
-    const borealisResults: Measured[] = [];
-    for (const [index, testCase] of CASES.entries()) {
-      options.progress('data node + 6 storage nodes', index / CASES.length);
-      borealisResults.push(
-        await measureCase(
-          node.port,
-          BOREALIS_REQUESTS,
-          testCase,
-          { dataNode: dataNodePid, servers: [dataNodePid, ...storagePids] },
-          engineCounters,
-        ),
-      );
-    }
+    const borealisResults = await measureServer(
+      options,
+      'data node + 6 storage nodes',
+      node.port,
+      { dataNode: dataNodePid, servers: [dataNodePid, ...storagePids] },
+      engineCounters,
+    );
     const health = await node.health();
     const throttled = await throttledCommands(node.port);
-    options.progress('data node + 6 storage nodes', 1);
     await node.stop();
 
-    options.progress('floor: the same processes and messages, no protocol', 0);
     const floor = await startFloor(root, stops);
 
-    await redisBenchmark({ port: floor.port }, BOREALIS_REQUESTS, CASES[0] as Case);
-    const floorResults: Measured[] = [];
-    for (const [index, testCase] of CASES.entries()) {
-      options.progress('floor: the same processes and messages, no protocol', index / CASES.length);
-      floorResults.push(
-        await measureCase(
-          floor.port,
-          BOREALIS_REQUESTS,
-          testCase,
-          { dataNode: floor.frontPid, servers: [floor.frontPid, ...floor.replicaPids] },
-          () => floor.stats(),
-        ),
-      );
-    }
+    const floorResults = await measureServer(
+      options,
+      'floor: the same processes and messages, no protocol',
+      floor.port,
+      { dataNode: floor.frontPid, servers: [floor.frontPid, ...floor.replicaPids] },
+      () => floor.stats(),
+    );
     const floorCache = await floor.stats();
-    options.progress('floor: the same processes and messages, no protocol', 1);
 
     const rows: Row[] = [];
     for (const [index, borealis] of borealisResults.entries()) {
@@ -182,7 +213,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       notes: [
         `\`redis-benchmark -t <test> -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES} [-P ${PIPELINE}] --csv\`, one test at a time: ${REDIS_REQUESTS.toLocaleString('en-US')} requests per test against Redis 7 (\`appendonly yes\`, \`appendfsync always\`), ${BOREALIS_REQUESTS.toLocaleString('en-US')} against Borealis, after one unmeasured SET test of as many (its processes compile their hot paths in the first thousands of commands; a long-running node has).`,
         `Borealis: one data node at ${BENCH_CU} CU, the largest writer, with DATA_NODE_CU_COMMANDS_PER_SECOND=${BENCH_CU_COMMANDS_PER_SECOND.toLocaleString('en-US')} so that its budget never throttles (${throttled} commands throttled over the run; the platform's default CU buys ${PER_CAPACITY_UNIT.commandsPerSecond.toLocaleString('en-US')} commands/s), instance read consistency, six storage-node processes (4-of-6 fsynced writes) — all on the same machine as redis-benchmark.`,
-        'CPU µs per request: user + system CPU time of the server processes during the test (from /proc), over its requests; for Borealis the data node and the six storage nodes, for Redis its one process. redis-benchmark shares the cores and is not counted. "SETs per commit": requests over the quorum commits the engine made during the SET test (its group commit of commands per key and under load); in a GET row, the share of its GETs the cache answered. That share depends on how long the tests before it ran (a cached entry is served for 10 s) and on redis-benchmark\'s random keys, so read a GET row\'s ratios with its hit ratios.',
+        'CPU µs per request: user + system CPU time of the server processes during the test (from /proc), over its requests; for Borealis the data node and the six storage nodes, for Redis its one process. redis-benchmark shares the cores and is not counted. "SETs per commit": requests over the quorum commits the engine made during the SET test (its group commit of commands per key and under load); in a GET row, the share of its GETs the cache answered. Before each GET test every key of the key space is read once (1,000 GETs per pipeline, unmeasured, the same for each server), so that each GET test starts from a cache holding every key, present or absent: instance reads of a working set read in the last 10 s. Without it the hit ratio was chance (redis-benchmark seeds its random keys from the clock and its PID, so two tests a second apart often draw the same keys and as often not).',
         `Data node counters after the run: ${engine === null ? 'n/a' : `${engine.transactions} transactions, ${engine.commits} commits, ${engine.conflicts} conflicts`}; cache ${cacheSummary(health.cache as Record<string, number> | null)}.`,
         `Floor: bench/lib/floor-node.ts, the same seven processes over loopback TCP with none of the protocol's work. A SET starts its own commit while fewer than 8 are in flight, else joins one open group (as the data node's scheduler does); one frame per commit to each of six replicas, which log and fdatasync once per event-loop turn and answer; acknowledged on 4 of 6 answers. A GET is served from a cache with the data node's 10 s age bound, a miss read from 3 replicas. Left out: versions, votes and decisions, msgpack, CRCs, authentication, the command table, metrics. Its cache over the run: ${cacheSummary(floorCache)}. "Borealis / floor" is how far each row is from what these processes, messages and fsyncs allow on this machine; "floor / Redis" is the most this shape could reach.`,
         `A Borealis write is one fsynced quorum round when all six storage processes vote YES in time (ADR 0015; ${quorumCounters === null ? 'n/a' : fastCommitShare(quorumCounters)} of this run's commits), else two (votes, then acceptances from 4 of 6), on processes sharing these 2 cores; Redis fsyncs once per event-loop turn in one process. Run with \`npm run bench -- data-node\`.`,

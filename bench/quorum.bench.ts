@@ -43,6 +43,7 @@ const BATCH = 64;
 /** Keys of the read-modify-write rows, written once before they run (so every commit is an update). */
 const RMW_KEYS = 10_000;
 const PRELOAD_IN_FLIGHT = 16;
+const RMW_KEY_NAMES = Array.from({ length: RMW_KEYS }, (_, i) => `rmw/${String(i).padStart(5, '0')}`);
 const WRITERS = 3;
 const FIRST_COORDINATOR_ID = 7;
 /** Server CPU per commit may grow this much over the committed figure before the run says so. */
@@ -141,6 +142,48 @@ async function measure(sut: SystemUnderTest, shape: Shape, options: BenchOptions
   row['client CPU %'] = Math.round((100 * (end.clientCpuMs - start.clientCpuMs)) / (elapsedS * 1000));
   row['machine CPU busy %'] = Math.round(stats.cpuBusyPercent);
   return { system: sut.system, id: shape.id, concurrency: shape.concurrency, row, stats };
+}
+
+/**
+ * The rows Borealis and the floor run: batch-1 inserts at 64 and 256 in flight, read-modify-writes
+ * of the preloaded keys, and 64-key inserts. `insert` commits new keys (named under `prefix`);
+ * `rmw` reads a key and writes it back.
+ */
+function workloadShapes(
+  prefix: string,
+  insert: (worker: number, keys: string[]) => Promise<void>,
+  rmw: (worker: number, key: string) => Promise<void>,
+): Shape[] {
+  const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
+  const newKeys = (worker: number, count: number) =>
+    Array.from({ length: count }, () => `${prefix}/${worker}/${counters[worker]++}`);
+  const inserts = (concurrency: number): Shape => ({
+    id: 'insert',
+    shape: 'batch 1: insert of a new key (seq 0)',
+    writesPerCommit: 1,
+    concurrency,
+    operation: (worker) => insert(worker, newKeys(worker, 1)),
+  });
+  return [
+    inserts(CONCURRENCY),
+    inserts(CONCURRENCY_HIGH),
+    {
+      id: 'rmw',
+      shape: `batch 1: read-modify-write (transact: read + commit), ${RMW_KEYS} keys`,
+      writesPerCommit: 1,
+      concurrency: CONCURRENCY,
+      operation: (worker) => rmw(worker, RMW_KEY_NAMES[Math.floor(Math.random() * RMW_KEYS)] as string),
+    },
+    // Not at 256 in flight: 256 × 64 keys pile up past the writers' 2 s recovery threshold and
+    // 10 s deadline (commits of unknown outcome) instead of adding throughput.
+    {
+      id: 'batch',
+      shape: `batch ${BATCH}: one commit inserting ${BATCH} new keys`,
+      writesPerCommit: BATCH,
+      concurrency: CONCURRENCY,
+      operation: (worker) => insert(worker, newKeys(worker, BATCH)),
+    },
+  ];
 }
 
 /** Runs `count` operations with at most `inFlight` at a time. */
@@ -348,10 +391,9 @@ async function runBorealis(options: BenchOptions, value: Uint8Array, notes: stri
     )
       throw new Error(`a commit did not read back: ${JSON.stringify(read)}`);
 
-    const rmwKeys = Array.from({ length: RMW_KEYS }, (_, i) => `rmw/${String(i).padStart(5, '0')}`);
     options.progress(`Borealis: writing the ${RMW_KEYS} read-modify-write keys`, 0);
     await preload(Math.ceil(RMW_KEYS / BATCH), PRELOAD_IN_FLIGHT, (i) =>
-      commitNew(i, rmwKeys.slice(i * BATCH, (i + 1) * BATCH)),
+      commitNew(i, RMW_KEY_NAMES.slice(i * BATCH, (i + 1) * BATCH)),
     );
     options.progress(`Borealis: writing the ${RMW_KEYS} read-modify-write keys`, 1);
 
@@ -371,43 +413,12 @@ async function runBorealis(options: BenchOptions, value: Uint8Array, notes: stri
         return { fsyncs, records };
       },
     };
-    const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
-    const newKeys = (worker: number, count: number) =>
-      Array.from({ length: count }, () => `ins/${tag}/${worker}/${counters[worker]++}`);
-    const insert = (concurrency: number): Shape => ({
-      id: 'insert',
-      shape: 'batch 1: insert of a new key (seq 0)',
-      writesPerCommit: 1,
-      concurrency,
-      operation: (worker) => commitNew(worker, newKeys(worker, 1)),
+    const shapes = workloadShapes(`ins/${tag}`, commitNew, async (worker, key) => {
+      await clientOf(worker).transact(VOLUME, [key], (_values: ReadValue[]) => ({
+        writes: [{ key, value }],
+        result: null,
+      }));
     });
-    const batch = (concurrency: number): Shape => ({
-      id: 'batch',
-      shape: `batch ${BATCH}: one commit inserting ${BATCH} new keys`,
-      writesPerCommit: BATCH,
-      concurrency,
-      operation: (worker) => commitNew(worker, newKeys(worker, BATCH)),
-    });
-    const shapes: Shape[] = [
-      insert(CONCURRENCY),
-      insert(CONCURRENCY_HIGH),
-      {
-        id: 'rmw',
-        shape: `batch 1: read-modify-write (transact: read + commit), ${RMW_KEYS} keys`,
-        writesPerCommit: 1,
-        concurrency: CONCURRENCY,
-        operation: async (worker) => {
-          const key = rmwKeys[Math.floor(Math.random() * RMW_KEYS)] as string;
-          await clientOf(worker).transact(VOLUME, [key], (_values: ReadValue[]) => ({
-            writes: [{ key, value }],
-            result: null,
-          }));
-        },
-      },
-      // Not at 256 in flight: 256 × 64 keys pile up past the writers' 2 s recovery threshold and
-      // 10 s deadline (commits of unknown outcome) instead of adding throughput.
-      batch(CONCURRENCY),
-    ];
     const measured = await measureAll(sut, shapes, options, notes);
 
     const health = await nodeHealth(urls);
@@ -450,9 +461,8 @@ async function runFloor(options: BenchOptions, value: Uint8Array, notes: string[
     const bytes = Buffer.from(value);
     const writeNew = (worker: number, keys: string[]) =>
       writerOf(worker).write(keys.map((key) => ({ key: Buffer.from(key), value: bytes })));
-    const rmwKeys = Array.from({ length: RMW_KEYS }, (_, i) => `rmw/${String(i).padStart(5, '0')}`);
     await preload(Math.ceil(RMW_KEYS / BATCH), PRELOAD_IN_FLIGHT, (i) =>
-      writeNew(i, rmwKeys.slice(i * BATCH, (i + 1) * BATCH)),
+      writeNew(i, RMW_KEY_NAMES.slice(i * BATCH, (i + 1) * BATCH)),
     );
     const sut: SystemUnderTest = {
       system: 'floor',
@@ -460,40 +470,12 @@ async function runFloor(options: BenchOptions, value: Uint8Array, notes: string[
       pids: replicas.pids,
       counters: async () => ({ fsyncs: await (writers[0] as FloorWriter).fsyncs() }),
     };
-    const counters = new Array<number>(CONCURRENCY_HIGH).fill(0);
-    const newKeys = (worker: number, count: number) =>
-      Array.from({ length: count }, () => `ins/${worker}/${counters[worker]++}`);
-    const insert = (concurrency: number): Shape => ({
-      id: 'insert',
-      shape: 'batch 1: insert of a new key (seq 0)',
-      writesPerCommit: 1,
-      concurrency,
-      operation: (worker) => writeNew(worker, newKeys(worker, 1)),
-    });
     return await measureAll(
       sut,
-      [
-        insert(CONCURRENCY),
-        insert(CONCURRENCY_HIGH),
-        {
-          id: 'rmw',
-          shape: `batch 1: read-modify-write (transact: read + commit), ${RMW_KEYS} keys`,
-          writesPerCommit: 1,
-          concurrency: CONCURRENCY,
-          operation: async (worker) => {
-            const key = rmwKeys[Math.floor(Math.random() * RMW_KEYS)] as string;
-            await writerOf(worker).read(key);
-            await writeNew(worker, [key]);
-          },
-        },
-        {
-          id: 'batch',
-          shape: `batch ${BATCH}: one commit inserting ${BATCH} new keys`,
-          writesPerCommit: BATCH,
-          concurrency: CONCURRENCY,
-          operation: (worker) => writeNew(worker, newKeys(worker, BATCH)),
-        },
-      ],
+      workloadShapes('ins', writeNew, async (worker, key) => {
+        await writerOf(worker).read(key);
+        await writeNew(worker, [key]);
+      }),
       options,
       notes,
     );

@@ -333,6 +333,13 @@ async function runFront(replicaPorts: number[]): Promise<void> {
   listen(server);
 }
 
+// A floor process outlives no bench: when its parent is gone (a bench killed outright), it ends.
+const PARENT_CHECK_MS = 1_000;
+const parentAtStart = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentAtStart) process.exit(0);
+}, PARENT_CHECK_MS).unref();
+
 const [role, argument] = process.argv.slice(2);
 if (role === 'storage' && argument !== undefined) runStorage(argument);
 else if (role === 'front' && argument !== undefined) await runFront(argument.split(',').map(Number));

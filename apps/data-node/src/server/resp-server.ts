@@ -304,10 +304,11 @@ class ClientConnection implements ConnectionHandle {
    * turn's I/O callbacks). Writing each connection's cached reads as soon as they were answered
    * interleaved the writes with the reads of other connections, and a loopback write that wakes
    * a client which went back to sleep meanwhile is dearer: under 50 unpipelined clients of cached
-   * GETs, writing at the end of the turn took the data node's system time per GET from 12–19 µs
-   * to 10–12 and raised GETs/s by about a fifth (docs/performance.md, "The floor"). The same
-   * number of writes is made. Replies that waited for a commit are not held: they come in a
-   * later turn already, and holding them as well cost SETs more context switches.
+   * GETs, writing at the end of the turn took the data node's system time per GET from 15–20 µs
+   * to 11–14 and raised GETs/s by 16–24% (docs/performance.md, "Cached reads' replies written at
+   * the end of the turn"). The same number of writes is made. Replies that waited for a commit
+   * are not held: they come in a later turn already, and holding them as well cost SETs more
+   * context switches.
    */
   private flushSoon(): void {
     if (this.flushScheduled) return;
@@ -341,9 +342,8 @@ class ClientConnection implements ConnectionHandle {
   /**
    * Consecutive plain data commands of a pipeline run at once: the client sent each before it
    * had the previous reply, so they are concurrent, and the engine still orders those on the
-   * same key. Replies go out in request order.
+   * same key. Replies go out in request order. True when a reply waited for a promise.
    */
-  /** Runs the pipelined data commands at the queue's head; true when a reply waited for a promise. */
   private async runPipelinedData(): Promise<boolean> {
     const running: {
       args: Buffer[];

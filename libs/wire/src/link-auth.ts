@@ -189,11 +189,6 @@ export type HelloVerdict =
   | { ok: true; role: 'writer'; id: string; claims: WriterClaims }
   | { ok: false; reason: string };
 
-/**
- * Checks a hello against the nonce this node sent and the secrets it accepts: its shape, the
- * secret it names, its proof (compared in constant time), and for a writer the credential's
- * expiry. The reason of a refusal is for the node's log and counters, never sent back.
- */
 /** The fields of an `AuthenticatedHello` and of `WriterClaims`: nothing else is accepted. */
 const HELLO_FIELDS: ReadonlySet<string> = new Set([
   'type',
@@ -212,6 +207,11 @@ const CLAIM_FIELDS: ReadonlySet<string> = new Set([
   'secretId',
 ]);
 
+/**
+ * Checks a hello against the nonce this node sent and the secrets it accepts: its shape, the
+ * secret it names, its proof (compared in constant time), and for a writer the credential's
+ * expiry. The reason of a refusal is for the node's log and counters, never sent back.
+ */
 export function verifyHello(
   message: unknown,
   nonce: string,

@@ -9,7 +9,7 @@
 // code adds.
 import { Redis } from 'ioredis';
 import { PER_CAPACITY_UNIT } from '../libs/limits/src/index.js';
-import { scratchRun } from './lib/cleanup.js';
+import { scratchRun, stopGroup } from './lib/cleanup.js';
 import { commandOutput } from './lib/command.js';
 import { startFloor } from './lib/floor.js';
 import { processesCpuMs } from './lib/process-cpu.js';
@@ -152,7 +152,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     options.progress('redis-server (appendfsync always)', 1);
     redis.kill();
 
-    const node = await startBenchDataNode(root, stops);
+    const borealis = stopGroup(stops);
+    const node = await startBenchDataNode(root, borealis.stops);
     const { dataNodePid, storagePids } = node;
     const engineCounters = async (): Promise<Counters> => {
       const health = await node.health();
@@ -169,7 +170,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     );
     const health = await node.health();
     const throttled = await throttledCommands(node.port);
-    await node.stop();
+    await borealis.stopNow();
 
     const floor = await startFloor(root, stops);
 

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SummaryJson } from '../apps/loadgen/src/summary.js';
 import { runLoadgenCli } from '../test/support/loadgen.js';
-import { scratchRun } from './lib/cleanup.js';
+import { scratchRun, stopGroup } from './lib/cleanup.js';
 import { startFloor } from './lib/floor.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
 import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
@@ -109,11 +109,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-fixed-rate-');
   try {
     options.progress('data node + 6 storage nodes', 0);
-    const borealisStops: (() => Promise<void>)[] = [];
-    const node = await startBenchDataNode(root, borealisStops);
-    stops.push(async () => {
-      for (const stop of borealisStops.splice(0).reverse()) await stop();
-    });
+    const borealis = stopGroup(stops);
+    const node = await startBenchDataNode(root, borealis.stops);
     const borealisPids = [node.dataNodePid, ...node.storagePids];
     // Unmeasured: the processes compile their hot paths in the first thousands of commands.
     await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, SET);
@@ -129,15 +126,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       );
     }
     // Each server runs alone: Borealis's seven processes end first.
-    for (const stop of borealisStops.splice(0).reverse()) await stop();
+    await borealis.stopNow();
     options.progress('data node + 6 storage nodes', 1);
 
     options.progress('floor: the same processes and messages, no protocol', 0);
-    const floorStops: (() => Promise<void>)[] = [];
-    stops.push(async () => {
-      for (const stop of floorStops.splice(0).reverse()) await stop();
-    });
-    const floor = await startFloor(root, floorStops);
+    const floorGroup = stopGroup(stops);
+    const floor = await startFloor(root, floorGroup.stops);
     const floorPids = [floor.frontPid, ...floor.replicaPids];
     const floorCommits = async () => (await floor.stats()).commits;
     await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
@@ -153,7 +147,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         await fixedRate(floor.port, rate, join(root, `floor-${index}.json`), floorPids, floorCommits),
       );
     }
-    for (const stop of floorStops.splice(0).reverse()) await stop();
+    await floorGroup.stopNow();
     options.progress('floor: the same processes and messages, no protocol', 1);
 
     options.progress('redis-server (appendfsync always)', 0);

@@ -58,17 +58,12 @@ export interface BenchDataNode {
   health(): Promise<Record<string, unknown>>;
   /** Quorum commits the data node's engine has made since it started. */
   commits(): Promise<number>;
-  /** Stops the data node and its storage nodes now (the stops registered in `stops` then do nothing). */
-  stop(): Promise<void>;
 }
 
 /** Six storage nodes under `root`, and one data node over them (`BENCH_CU`, instance reads). */
 export async function startBenchDataNode(root: string, stops: Stop[]): Promise<BenchDataNode> {
   const fleet = await startStorageFleet({ dataRoot: join(root, 'storage') });
-  let stopped = false;
-  stops.push(async () => {
-    if (!stopped) await fleet.stop();
-  });
+  stops.push(() => fleet.stop());
   const node = await startDataNode({
     id: 'd1',
     storage: fleet.nodes,
@@ -77,9 +72,7 @@ export async function startBenchDataNode(root: string, stops: Stop[]): Promise<B
     cluster: 'bench',
     env: { DATA_NODE_CU_COMMANDS_PER_SECOND: String(BENCH_CU_COMMANDS_PER_SECOND) },
   });
-  stops.push(async () => {
-    if (!stopped) await node.stop();
-  });
+  stops.push(() => node.stop());
   return {
     port: node.respPort,
     dataNodePid: node.process.child.pid as number,
@@ -88,15 +81,6 @@ export async function startBenchDataNode(root: string, stops: Stop[]): Promise<B
     commits: async () => {
       const engine = (await node.health()).engine as { commits?: number } | null;
       return engine?.commits ?? 0;
-    },
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      try {
-        await node.stop();
-      } finally {
-        await fleet.stop();
-      }
     },
   };
 }

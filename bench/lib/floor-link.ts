@@ -77,6 +77,19 @@ export function writeBody(entries: readonly { key: Buffer; value: Buffer }[]): B
   return Buffer.concat(parts);
 }
 
+/** The entries of a write's body (`writeBody`), as views into it. */
+export function* readWriteBody(body: Buffer): Generator<{ key: string; value: Buffer }> {
+  let offset = 0;
+  while (offset < body.length) {
+    const keyLength = body.readUInt16LE(offset);
+    const key = body.toString('latin1', offset + 2, offset + 2 + keyLength);
+    offset += 2 + keyLength;
+    const valueLength = body.readUInt32LE(offset);
+    yield { key, value: body.subarray(offset + 4, offset + 4 + valueLength) };
+    offset += 4 + valueLength;
+  }
+}
+
 interface Waiting {
   answers: number;
   needed: number;

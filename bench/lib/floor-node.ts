@@ -35,6 +35,7 @@ import {
   KIND_VALUE,
   KIND_WRITE,
   KIND_WRITTEN,
+  readWriteBody,
   TurnWriter,
 } from './floor-link.js';
 
@@ -64,16 +65,7 @@ function runStorage(logPath: string): void {
     for (const item of work) {
       if (item.kind !== KIND_WRITE) continue;
       logged.push(item.body);
-      // Body: repeated [u16 key length][key][u32 value length][value].
-      let offset = 0;
-      while (offset < item.body.length) {
-        const keyLength = item.body.readUInt16LE(offset);
-        const key = item.body.toString('latin1', offset + 2, offset + 2 + keyLength);
-        offset += 2 + keyLength;
-        const valueLength = item.body.readUInt32LE(offset);
-        values.set(key, item.body.subarray(offset + 4, offset + 4 + valueLength));
-        offset += 4 + valueLength;
-      }
+      for (const { key, value } of readWriteBody(item.body)) values.set(key, value);
     }
     if (logged.length > 0) {
       writeSync(log, logged.length === 1 ? (logged[0] as Buffer) : Buffer.concat(logged));

@@ -12,7 +12,6 @@ import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-cli
 import type { LinkTlsClient, WriterCredential } from '../../../libs/wire/src/index.js';
 import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
 import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
-import { lookupCommand } from './commands/served-commands.js';
 import { GenerationSweeper } from './engine/generation-sweeper.js';
 import { Keyspace } from './engine/keyspace.js';
 import { type ReadConsistency, TransactionEngine } from './engine/transaction-engine.js';
@@ -151,8 +150,7 @@ class Attachment {
           return null;
         },
         admitCommand: () => this.admitCommand(metrics),
-        commandDone: (args, micros, reply) =>
-          metrics.commandDone(commandLabel(args), micros, reply.kind === 'error'),
+        commandDone: (command, micros, reply) => metrics.commandDone(command, micros, reply.kind === 'error'),
         connectionOpened: (session) => {
           this.sessionsOpen.add(session);
           metrics.connectionsGauge.set(this.sessionsOpen.size);
@@ -553,9 +551,4 @@ export class DataNode {
     this.lastReport = report;
     this.reporter?.report(report);
   }
-}
-
-/** The command name for metrics: bounded to the commands the table knows. */
-function commandLabel(args: Buffer[]): string {
-  return lookupCommand(args[0] ?? Buffer.alloc(0))?.name ?? 'unknown';
 }

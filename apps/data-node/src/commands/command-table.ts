@@ -362,6 +362,12 @@ export function containerName(fullName: string): string {
 
 export type CommandResolution = { readonly spec: CommandSpec } | { readonly error: Reply };
 
+/** The command a subcommand belongs to (`client` for `client|list`), or the command itself. */
+export function topLevelName(spec: CommandSpec): string {
+  const bar = spec.name.indexOf('|');
+  return bar < 0 ? spec.name : spec.name.slice(0, bar);
+}
+
 /** The commands one node serves, and how requests are matched to them. */
 export interface CommandTable {
   /** Every served top-level command, sorted by name (Redis's own order is its hash table's). */

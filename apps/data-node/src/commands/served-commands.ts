@@ -11,6 +11,7 @@ import {
   type CommandSpec,
   type CommandTable,
   createCommandTable,
+  topLevelName,
 } from './command-table.js';
 import { DATA_COMMAND_NAMES } from './data-commands.js';
 
@@ -30,6 +31,17 @@ export function lookupCommand(name: Buffer | string): CommandSpec | undefined {
  */
 export function resolveCommand(args: readonly Buffer[]): CommandResolution {
   return COMMAND_TABLE.resolve(args);
+}
+
+/**
+ * The top-level command a request is counted under in the node's metrics (`client` for CLIENT
+ * LIST), from its resolution; a request refused before it resolved counts under the command it
+ * names when there is one, else as `unknown`.
+ */
+export function commandLabel(args: readonly Buffer[], resolution: CommandResolution): string {
+  if ('spec' in resolution) return topLevelName(resolution.spec);
+  const name = args[0];
+  return (name === undefined ? undefined : lookupCommand(name)?.name) ?? 'unknown';
 }
 
 /** The COMMAND command and its subcommands over this node's table. */

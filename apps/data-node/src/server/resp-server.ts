@@ -7,6 +7,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { encodeReply, RequestParser } from '../../../../libs/resp/src/index.js';
 import { error, type Reply, simple } from '../../../../libs/resp/src/reply.js';
+import type { CommandResolution } from '../commands/command-table.js';
+import { commandLabel, resolveCommand } from '../commands/served-commands.js';
 import { ClientRegistry } from './client-registry.js';
 import { type ConnectionHandle, Session, type SessionHost, type SessionReply } from './session.js';
 
@@ -16,7 +18,8 @@ export interface ConnectionPolicy extends SessionHost {
   admitConnection(): Reply | null;
   /** Resolves when the command budget allows one more command. */
   admitCommand(): Promise<void> | null;
-  commandDone(args: Buffer[], micros: number, reply: Reply): void;
+  /** `command` is the top-level command the request is counted under (`commandLabel`). */
+  commandDone(command: string, micros: number, reply: Reply): void;
   connectionOpened(session: Session): void;
   connectionClosed(session: Session): void;
 }
@@ -46,6 +49,31 @@ const CLOSE_AFTER_ERROR_MS = 5_000;
 /** How often idle connections are looked for (CONFIG SET timeout). */
 const IDLE_SWEEP_MS = 1_000;
 export const BULK_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
+/** A parsed request and its command, resolved once as it is read. */
+interface QueuedRequest {
+  args: Buffer[];
+  resolution: CommandResolution;
+}
+
+/** A request that has started, and its reply, given at once or to come. */
+interface RunningRequest {
+  request: QueuedRequest;
+  startedAt: number;
+  wanted: boolean;
+  result: SessionReply | Promise<SessionReply>;
+}
+
+/**
+ * Where answering requests at once (`answerAtOnce`) stopped: at a request waiting for the command
+ * budget, at one whose reply is a promise, or at one that is not a plain data command.
+ */
+type Stop =
+  | { kind: 'admission'; request: QueuedRequest; admitted: Promise<void> }
+  | { kind: 'running'; running: RunningRequest }
+  | { kind: 'other' };
+
+const STOP_AT_OTHER: Stop = { kind: 'other' };
 
 export class RespServer {
   private server: Server | null = null;
@@ -150,7 +178,7 @@ class ClientConnection implements ConnectionHandle {
   readonly localAddress: string;
   readonly fd: number;
   private readonly parser: RequestParser;
-  private readonly queue: Buffer[][] = [];
+  private readonly queue: QueuedRequest[] = [];
   /** Bytes of the requests in `queue` and of the ones running (CLIENT LIST's argv-mem). */
   private queuedBytes = 0;
   private outgoing: Buffer[] = [];
@@ -254,48 +282,89 @@ class ClientConnection implements ConnectionHandle {
         break;
       }
       for (const arg of request) this.queuedBytes += arg.length;
-      this.queue.push(request);
+      this.queue.push({ args: request, resolution: resolveCommand(request) });
     }
     if (this.queue.length >= QUEUED_REQUESTS_MAX) this.pause();
-    if (!this.processing) void this.process();
+    if (!this.processing) this.process();
   }
 
-  private async process(): Promise<void> {
+  /**
+   * Runs the queued requests in order. Those answered at once (cached reads) run here without a
+   * promise, as most requests under reads do; from the first that must wait on, `processAsync`
+   * carries on.
+   */
+  private process(): void {
     this.processing = true;
+    const stop = this.answerAtOnce();
+    if (stop === null) this.processed(false);
+    else void this.processAsync(stop);
+  }
+
+  private async processAsync(first: Stop): Promise<void> {
     // Whether a reply waited for a promise (a commit, a read from the replicas, a non-data
     // command): then it is written at once, as the answer to that work; replies all given at
     // once, as cached reads are, are written at the end of the turn (`flushSoon`).
     let waited = false;
+    let stop: Stop | null = first;
     try {
-      while (this.queue.length > 0 && !this.closed) {
+      while (stop !== null && !this.closed) {
         try {
-          if (this.session.isPlainDataCommand(this.queue[0] as Buffer[])) {
-            if (await this.runPipelinedData()) waited = true;
-          } else {
+          if (stop.kind === 'other') {
             waited = true;
             await this.runOne(this.take());
-          }
+          } else if (await this.runPipelinedData(stop)) waited = true;
         } catch (cause) {
           // A bug, not a client error: answered to this client only; the node keeps serving.
-          this.push(error(`ERR internal error: ${(cause as Error).message}`));
+          this.push(internalError(cause));
         }
         if (this.closing) break;
         if (this.outgoingBytes >= REPLY_BATCH_BYTES) this.flush();
         if (this.queue.length < QUEUED_REQUESTS_MAX / 2) this.resumeIfRoom();
+        stop = this.answerAtOnce();
       }
     } finally {
-      this.processing = false;
-      if (this.protocolError !== null && !this.closing) {
-        this.push(this.protocolError);
-        this.closing = true;
-        this.destroyAfterFlush();
-      } else if (this.closing) {
-        this.endAfterFlush();
-      } else if (waited) {
-        this.flush();
-      } else {
-        this.flushSoon();
+      this.processed(waited);
+    }
+  }
+
+  /**
+   * Answers the requests at the head of the queue that are answered at once: plain data commands
+   * admitted by the command budget without waiting whose reply is not a promise (a read the
+   * writer's cache answers). Null once the queue is empty or the connection closing; else where
+   * it stopped, that request taken from the queue if it has started or waits for admission.
+   */
+  private answerAtOnce(): Stop | null {
+    while (this.queue.length > 0 && !this.closed && !this.closing) {
+      if (!this.session.runsAsPlainData((this.queue[0] as QueuedRequest).resolution)) return STOP_AT_OTHER;
+      const request = this.take();
+      const admitted = this.admit();
+      if (admitted !== null) return { kind: 'admission', request, admitted };
+      const running = this.start(request);
+      if (running.result instanceof Promise) return { kind: 'running', running };
+      try {
+        this.answer(running, running.result.reply);
+      } catch (cause) {
+        this.push(internalError(cause));
       }
+      if (this.outgoingBytes >= REPLY_BATCH_BYTES) this.flush();
+    }
+    if (this.queue.length < QUEUED_REQUESTS_MAX / 2) this.resumeIfRoom();
+    return null;
+  }
+
+  /** The queue has been run as far as it goes for now: what is to be written goes out, or the connection closes. */
+  private processed(waited: boolean): void {
+    this.processing = false;
+    if (this.protocolError !== null && !this.closing) {
+      this.push(this.protocolError);
+      this.closing = true;
+      this.destroyAfterFlush();
+    } else if (this.closing) {
+      this.endAfterFlush();
+    } else if (waited) {
+      this.flush();
+    } else {
+      this.flushSoon();
     }
   }
 
@@ -319,19 +388,20 @@ class ClientConnection implements ConnectionHandle {
     });
   }
 
-  private take(): Buffer[] {
-    const args = this.queue.shift() as Buffer[];
-    for (const arg of args) this.queuedBytes -= arg.length;
-    return args;
+  private take(): QueuedRequest {
+    const request = this.queue.shift() as QueuedRequest;
+    for (const arg of request.args) this.queuedBytes -= arg.length;
+    return request;
   }
 
-  private async runOne(args: Buffer[]): Promise<void> {
+  private async runOne(request: QueuedRequest): Promise<void> {
     const admission = this.admit();
     if (admission !== null) await admission;
     const wanted = this.session.replyWanted();
     const startedAt = performance.now();
-    const { reply, close, silent, alwaysSent } = await this.session.handle(args);
-    this.policy.commandDone(args, (performance.now() - startedAt) * 1000, reply);
+    const { args, resolution } = request;
+    const { reply, close, silent, alwaysSent } = await this.session.handle(args, resolution);
+    this.policy.commandDone(commandLabel(args, resolution), (performance.now() - startedAt) * 1000, reply);
     if ((wanted || alwaysSent === true) && silent !== true) this.push(reply);
     if (close === true) {
       this.closing = true;
@@ -342,41 +412,58 @@ class ClientConnection implements ConnectionHandle {
   /**
    * Consecutive plain data commands of a pipeline run at once: the client sent each before it
    * had the previous reply, so they are concurrent, and the engine still orders those on the
-   * same key. Replies go out in request order. True when a reply waited for a promise.
+   * same key. Replies go out in request order. `first` is where `answerAtOnce` stopped. True
+   * when a reply waited for a promise.
    */
-  private async runPipelinedData(): Promise<boolean> {
-    const running: {
-      args: Buffer[];
-      startedAt: number;
-      wanted: boolean;
-      result: SessionReply | Promise<SessionReply>;
-    }[] = [];
+  private async runPipelinedData(first: Exclude<Stop, { kind: 'other' }>): Promise<boolean> {
+    const running: RunningRequest[] = [];
+    if (first.kind === 'running') running.push(first.running);
+    else {
+      await first.admitted;
+      running.push(this.start(first.request));
+    }
     while (
       this.queue.length > 0 &&
       running.length < PIPELINED_COMMANDS_MAX &&
-      this.session.isPlainDataCommand(this.queue[0] as Buffer[])
+      this.session.runsAsPlainData((this.queue[0] as QueuedRequest).resolution)
     ) {
-      const args = this.take();
-      const admission = this.admit();
-      if (admission !== null) await admission;
-      const wanted = this.session.replyWanted();
-      running.push({ args, startedAt: performance.now(), wanted, result: this.session.handle(args) });
+      const request = this.take();
+      const admitted = this.admit();
+      if (admitted !== null) await admitted;
+      running.push(this.start(request));
     }
     let waited = false;
-    for (const { args, startedAt, wanted, result } of running) {
+    for (const started of running) {
       // One reply per request whatever happens, or the replies after it would be misattributed.
       let reply: Reply;
       try {
         // A reply given at once (a read the cache answered) costs no turn of the microtask queue.
-        if (result instanceof Promise) waited = true;
-        ({ reply } = result instanceof Promise ? await result : result);
+        if (started.result instanceof Promise) waited = true;
+        ({ reply } = started.result instanceof Promise ? await started.result : started.result);
       } catch (cause) {
-        reply = error(`ERR internal error: ${(cause as Error).message}`);
+        reply = internalError(cause);
       }
-      this.policy.commandDone(args, (performance.now() - startedAt) * 1000, reply);
-      if (wanted) this.push(reply);
+      this.answer(started, reply);
     }
     return waited;
+  }
+
+  /** Starts an admitted plain data command. */
+  private start(request: QueuedRequest): RunningRequest {
+    const wanted = this.session.replyWanted();
+    const startedAt = performance.now();
+    return { request, startedAt, wanted, result: this.session.handle(request.args, request.resolution) };
+  }
+
+  /** A started command's reply: counted, and sent if the client wants it. */
+  private answer(started: RunningRequest, reply: Reply): void {
+    const { request, startedAt, wanted } = started;
+    this.policy.commandDone(
+      commandLabel(request.args, request.resolution),
+      (performance.now() - startedAt) * 1000,
+      reply,
+    );
+    if (wanted) this.push(reply);
   }
 
   /**
@@ -445,6 +532,11 @@ class ClientConnection implements ConnectionHandle {
     this.paused = false;
     this.socket.resume();
   }
+}
+
+/** The reply to a request that met a bug, not a client error: for that client only; the node keeps serving. */
+function internalError(cause: unknown): Reply {
+  return error(`ERR internal error: ${(cause as Error).message}`);
 }
 
 /** `ip:port`, an IPv6 address in brackets, as Redis prints a peer. */

@@ -20,6 +20,7 @@ import {
   type CommandResolution,
   type CommandSpec,
   keysOf,
+  topLevelName,
   unknownCommandError,
 } from '../commands/command-table.js';
 import { commandReply, lookupCommand, resolveCommand } from '../commands/served-commands.js';
@@ -194,11 +195,11 @@ export class Session implements RegisteredClient {
     return this.consistency;
   }
 
-  /** Whether `args` would run at once as a data command (not queued in MULTI, not refused). */
-  isPlainDataCommand(args: Buffer[]): boolean {
-    if (this.queue !== null || !this.authenticated) return false;
-    const resolution = resolveCommand(args);
-    return !('error' in resolution) && resolution.spec.kind === 'data';
+  /** Whether a request resolved as `resolution` would run now as a data command (not queued in MULTI, not refused). */
+  runsAsPlainData(resolution: CommandResolution): boolean {
+    return (
+      this.queue === null && this.authenticated && 'spec' in resolution && resolution.spec.kind === 'data'
+    );
   }
 
   /**
@@ -213,13 +214,15 @@ export class Session implements RegisteredClient {
 
   /**
    * The reply to one request: at once (not a promise) when nothing had to wait, as for a read
-   * the writer's cache answers; else once the command has run.
+   * the writer's cache answers; else once the command has run. `resolution` is the request's
+   * command as `resolveCommand` finds it, for a caller that has resolved it already.
    */
-  handle(args: Buffer[]): SessionReply | Promise<SessionReply> {
+  handle(
+    args: Buffer[],
+    resolution: CommandResolution = resolveCommand(args),
+  ): SessionReply | Promise<SessionReply> {
     const startedAt = performance.now();
     this.lastInteractionMs = Date.now();
-    // Resolved once: the cache's answer and `dispatch` both start from it.
-    const resolution = resolveCommand(args);
     let atOnce: Handled | null;
     try {
       atOnce = this.answeredFromCache(resolution, args);
@@ -231,18 +234,14 @@ export class Session implements RegisteredClient {
     return this.dispatch(resolution, args).then((handled) => this.finish(handled, startedAt));
   }
 
+  /** Counts the command and hands its reply on (a `Handled` is a `SessionReply`: not copied, one object less per command). */
   private finish(handled: Handled, startedAt: number): SessionReply {
     const micros = (performance.now() - startedAt) * 1000;
     if (handled.counted !== null)
       this.host.stats.commandDone(handled.counted.name, micros, handled.counted.outcome);
     if (!handled.silent) this.countErrors(handled.reply);
     this.lastInteractionMs = Date.now();
-    return {
-      reply: handled.reply,
-      close: handled.close,
-      silent: handled.silent,
-      alwaysSent: handled.alwaysSent,
-    };
+    return handled;
   }
 
   /** Every error reply counts in INFO errorstats, those inside an EXEC's reply too. */
@@ -266,7 +265,7 @@ export class Session implements RegisteredClient {
     if (reply === null) return null;
     this.lastCommand = spec.name;
     this.feedMonitors(spec, args);
-    return counted(spec, { reply });
+    return { reply, counted: { name: spec.name, outcome: reply.kind === 'error' ? 'failed' : 'ok' } };
   }
 
   private async dispatch(resolution: CommandResolution, args: Buffer[]): Promise<Handled> {
@@ -944,7 +943,3 @@ function parseClientId(text: string): number | null {
 }
 
 /** `client` for `client|setname`. */
-function topLevelName(spec: CommandSpec): string {
-  const bar = spec.name.indexOf('|');
-  return bar < 0 ? spec.name : spec.name.slice(0, bar);
-}

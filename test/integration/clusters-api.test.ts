@@ -304,14 +304,21 @@ describe('clusters REST API', () => {
       api.patch(`/v1/clusters/${cluster.id}`, { maxCu: 64 }),
       api.patch(`/v1/clusters/${cluster.id}`, { readConsistency: 'cluster' }),
     ]);
-    await waitUntil('both PATCHes to wait on the locked row', 10_000, async () => {
-      // One waits on this transaction, the other queues behind the first (a tuple lock).
-      const { rows } = await sql.query(
-        `SELECT count(*)::int AS waiting FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(pid)) > 0`,
-      );
-      return rows[0].waiting === 2;
-    });
+    // What waits on a lock in this database, shown if the wait times out (pg_stat_activity's
+    // query is the backend's last one reported, often the SELECT before its UPDATE).
+    let waiting: { pid: number; state: string; query: string }[] = [];
+    await waitUntil(
+      () => `both PATCHes to wait on the locked row; waiting on a lock: ${JSON.stringify(waiting)}`,
+      10_000,
+      async () => {
+        // One waits on this transaction, the other queues behind the first (a tuple lock).
+        ({ rows: waiting } = await sql.query(
+          `SELECT pid, state, left(query, 120) AS query FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND cardinality(pg_blocking_pids(pid)) > 0`,
+        ));
+        return waiting.length === 2;
+      },
+    );
     await sql.query('COMMIT');
     const [a, b] = await patches;
     assert.deepEqual([a.status, b.status], [200, 200]);

@@ -941,5 +941,3 @@ function parseClientId(text: string): number | null {
   const id = Number(text);
   return Number.isSafeInteger(id) ? id : null;
 }
-
-/** `client` for `client|setname`. */

@@ -265,7 +265,7 @@ export class Session implements RegisteredClient {
     if (reply === null) return null;
     this.lastCommand = spec.name;
     this.feedMonitors(spec, args);
-    return { reply, counted: { name: spec.name, outcome: reply.kind === 'error' ? 'failed' : 'ok' } };
+    return { reply, counted: { name: spec.name, outcome: outcomeOf(reply) } };
   }
 
   private async dispatch(resolution: CommandResolution, args: Buffer[]): Promise<Handled> {
@@ -421,7 +421,7 @@ export class Session implements RegisteredClient {
     // Each queued command is a call of its own in INFO commandstats; its time is EXEC's.
     for (const [index, request] of queue.entries()) {
       const reply = results[index] as Reply;
-      this.host.stats.commandDone(request.spec.name, 0, reply.kind === 'error' ? 'failed' : 'ok');
+      this.host.stats.commandDone(request.spec.name, 0, outcomeOf(reply));
     }
     return array(results);
   }
@@ -920,7 +920,12 @@ function knownSpec(args: readonly Buffer[]): CommandSpec | undefined {
 }
 
 function counted(spec: CommandSpec, reply: SessionReply): Handled {
-  return { ...reply, counted: { name: spec.name, outcome: reply.reply.kind === 'error' ? 'failed' : 'ok' } };
+  return { ...reply, counted: { name: spec.name, outcome: outcomeOf(reply.reply) } };
+}
+
+/** How INFO commandstats counts a call that ran: failed when it answered an error. */
+function outcomeOf(reply: Reply): CommandOutcome {
+  return reply.kind === 'error' ? 'failed' : 'ok';
 }
 
 /** What CLIENT PAUSE WRITE holds: commands that may change data. */

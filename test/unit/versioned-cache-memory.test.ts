@@ -19,7 +19,7 @@ function liveBytes(): number {
 }
 
 const ENTRIES = 20_000;
-/** A decoded read reply's values have buffers of their own (`copyBuffers`); a SET's are pooled. */
+/** A read reply's values reach the cache in buffers of their own (the engine's `ownBytes`); a SET's are pooled. */
 const source = Buffer.alloc(64 * 1024, 7);
 
 type ValueShape = 'own' | 'pooled' | 'absent';

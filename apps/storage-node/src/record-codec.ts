@@ -1,10 +1,12 @@
 // Log records and snapshots on disk are msgpack, like the wire: one encoding to reason about.
 import { Packr, Unpackr } from 'msgpackr';
 import type { ReplicaRecord, ReplicaSnapshot } from '../../../libs/quorum/src/index.js';
+import { withPooledCopies } from '../../../libs/wire/src/pooled-copies.js';
 
 const packr = new Packr({ useRecords: false });
-// Decoded values must not be views into the large replay buffers, or those buffers stay alive.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
+// Byte strings are decoded as views, then copied out (`withPooledCopies`): decoded values must not
+// be views into the large replay buffers, or those buffers stay alive.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
 
 export function encodeRecord(record: ReplicaRecord): Uint8Array {
   return packr.pack(record);
@@ -17,7 +19,7 @@ export function encodeRecords(records: readonly ReplicaRecord[]): Uint8Array {
 
 /** The records of one log payload, whether it holds one record or a batch. */
 export function decodeRecords(payload: Uint8Array): ReplicaRecord[] {
-  const decoded = unpackr.unpack(payload) as ReplicaRecord | ReplicaRecord[];
+  const decoded = withPooledCopies(unpackr.unpack(payload)) as ReplicaRecord | ReplicaRecord[];
   return Array.isArray(decoded) ? decoded : [decoded];
 }
 
@@ -26,5 +28,5 @@ export function encodeSnapshot(snapshot: ReplicaSnapshot): Uint8Array {
 }
 
 export function decodeSnapshot(body: Uint8Array): ReplicaSnapshot {
-  return unpackr.unpack(body) as ReplicaSnapshot;
+  return withPooledCopies(unpackr.unpack(body)) as ReplicaSnapshot;
 }

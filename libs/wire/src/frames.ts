@@ -4,6 +4,7 @@
 // msgpack value. Peers batch every frame for one connection per event-loop tick into a single
 // buffer (`encodeFrames`), so one socket write carries many messages.
 import { C1, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
+import { withPooledCopies } from './pooled-copies.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default bound on one frame's payload; a peer announcing more is cut off before we buffer it. */
@@ -22,38 +23,6 @@ const packr = new Packr({ useRecords: false });
 // Byte strings are decoded as views into the received bytes, then copied out (`withPooledCopies`):
 // a decoded value must not keep the whole socket chunk alive.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
-
-/**
- * `decoded` with every byte string in it (at any depth) replaced by a copy in Node's pooled
- * memory, where small Buffers share 8 KiB slabs. msgpackr's own `copyBuffers` gives each byte
- * string an ArrayBuffer of its own, and an ArrayBuffer costs its allocation and then the
- * collector's work on memory outside the heap: 2.8 against 1.4 us to decode a 1-key PROPOSE here
- * (docs/performance.md, "Decoded values copied into pooled memory"). Nothing that keeps a value
- * for long keeps it as decoded: replicas keep values as strings (libs/quorum/src/stored-value.ts)
- * and the data node's cache copies them into memory of their own (`ownBytes` in that file). What
- * holds a decoded value longest is a replica's record of a transaction, until all six replicas
- * know its decision and it is forgotten; the proposals decoded together share their slabs.
- */
-function withPooledCopies(decoded: unknown): unknown {
-  if (decoded instanceof Uint8Array) {
-    const copy = Buffer.allocUnsafe(decoded.byteLength);
-    copy.set(decoded);
-    return copy;
-  }
-  if (Array.isArray(decoded)) {
-    for (let index = 0; index < decoded.length; index++) {
-      const item: unknown = decoded[index];
-      if (typeof item === 'object' && item !== null) decoded[index] = withPooledCopies(item);
-    }
-  } else if (typeof decoded === 'object' && decoded !== null) {
-    const map = decoded as Record<string, unknown>;
-    for (const key in map) {
-      const item = map[key];
-      if (typeof item === 'object' && item !== null) map[key] = withPooledCopies(item);
-    }
-  }
-  return decoded;
-}
 
 function checkFrameBytesMax(frameBytesMax: number): void {
   if (!Number.isInteger(frameBytesMax) || frameBytesMax < 1 || frameBytesMax > FRAME_BYTES_LIMIT) {

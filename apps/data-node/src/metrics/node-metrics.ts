@@ -1,7 +1,8 @@
 // What a data node measures: counted as commands run, read out every reporting interval (for
 // the control plane, through Redis) and on scrape (Prometheus).
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { DataNodeIntervalReport } from '../../../../libs/routes/src/index.js';
+import { CountedHistogram } from './counted-histogram.js';
 import { LatencyHistogram } from './latency-histogram.js';
 
 /** The report published every interval; its shape is the platform's contract (libs/routes). */
@@ -17,7 +18,7 @@ export interface CumulativeSource {
 
 export class NodeMetrics {
   readonly registry = new Registry();
-  private readonly commandSeconds: Histogram;
+  private readonly commandSeconds: CountedHistogram;
   private readonly throttledTotal: Counter;
   private readonly errorsTotal: Counter;
   readonly connectionsGauge: Gauge;
@@ -48,7 +49,7 @@ export class NodeMetrics {
         for (const [command, count] of commandCounts) this.inc({ command }, count);
       },
     });
-    this.commandSeconds = new Histogram({
+    this.commandSeconds = new CountedHistogram({
       name: 'borealis_data_node_command_duration_seconds',
       help: 'Time from a command being read to its reply, throttling included',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],

@@ -223,15 +223,21 @@ export class Session implements RegisteredClient {
   ): SessionReply | Promise<SessionReply> {
     const startedAt = performance.now();
     this.lastInteractionMs = Date.now();
-    let atOnce: Handled | null;
+    let atOnce: Handled | null = null;
+    // A plain data command, with its keys found once: for the cache, and for `dispatch` if the
+    // cache cannot answer it (every write, and a read of a key not cached).
+    let plain: QueuedCommand | null = null;
     try {
-      atOnce = this.answeredFromCache(resolution, args);
+      if ('spec' in resolution && this.runsAsPlainData(resolution)) {
+        plain = this.queued(resolution.spec, args);
+        atOnce = this.answeredFromCache(plain);
+      }
     } catch (cause) {
       // A bug: it reaches the caller as any failed command does, not as a throw.
       return Promise.reject(cause);
     }
     if (atOnce !== null) return this.finish(atOnce, startedAt);
-    return this.dispatch(resolution, args).then((handled) => this.finish(handled, startedAt));
+    return this.dispatch(resolution, args, plain).then((handled) => this.finish(handled, startedAt));
   }
 
   /** Counts the command and hands its reply on (a `Handled` is a `SessionReply`: not copied, one object less per command). */
@@ -253,22 +259,26 @@ export class Session implements RegisteredClient {
   }
 
   /**
-   * A plain data command the writer's cache answers whole (`TransactionEngine.readFromCache`),
-   * handled as `dispatch` would handle it; null for anything else, which `dispatch` then runs.
+   * A plain data command (`runsAsPlainData`) the writer's cache answers whole
+   * (`TransactionEngine.readFromCache`), handled as `dispatch` would handle it; null when the
+   * cache cannot answer it, and `dispatch` then runs it.
    */
-  private answeredFromCache(resolution: CommandResolution, args: Buffer[]): Handled | null {
-    if (this.queue !== null || !this.authenticated) return null;
-    if ('error' in resolution || resolution.spec.kind !== 'data') return null;
-    const { spec } = resolution;
+  private answeredFromCache(command: QueuedCommand): Handled | null {
+    const { spec, args } = command;
     if (this.pauseHolding(spec) !== null) return null;
-    const reply = this.host.engine.readFromCache(this.queued(spec, args), this.readConsistency);
+    const reply = this.host.engine.readFromCache(command, this.readConsistency);
     if (reply === null) return null;
     this.lastCommand = spec.name;
     this.feedMonitors(spec, args);
     return { reply, counted: { name: spec.name, outcome: outcomeOf(reply) } };
   }
 
-  private async dispatch(resolution: CommandResolution, args: Buffer[]): Promise<Handled> {
+  /** Runs a request; `plain` is its command with its keys when `handle` found them already. */
+  private async dispatch(
+    resolution: CommandResolution,
+    args: Buffer[],
+    plain: QueuedCommand | null,
+  ): Promise<Handled> {
     // As in Redis, an unknown command or a wrong arity is answered before authentication is checked.
     if ('error' in resolution) {
       const known = knownSpec(args);
@@ -294,7 +304,8 @@ export class Session implements RegisteredClient {
     if (pause !== null) await this.holdWhilePaused(pause);
     if (spec.kind === 'data') {
       this.feedMonitors(spec, args);
-      const [reply] = (await this.host.engine.run([this.queued(spec, args)], this.readConsistency)) ?? [];
+      const command = plain ?? this.queued(spec, args);
+      const [reply] = (await this.host.engine.run([command], this.readConsistency)) ?? [];
       return counted(spec, { reply: reply ?? error('ERR no reply') });
     }
     if (spec.name !== 'exec') this.feedMonitors(spec, args);

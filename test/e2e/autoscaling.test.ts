@@ -232,7 +232,13 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
     await waitUntil('the cluster to scale back in to one writer', 60_000, async () => {
       return (await platform.writersOf(cluster.id, ['attached', 'detaching', 'attaching'])).length === 1;
     });
-    const history = await events(cluster.id);
+    // The control plane records a change once its writers have moved: the event follows the
+    // writers' rows by as long as that takes.
+    let history = await events(cluster.id);
+    await waitUntil('the scale-in to one writer to be recorded', 10_000, async () => {
+      history = await events(cluster.id);
+      return history.some((event) => event.kind === 'scale-in' && event.toWriters === 1);
+    }).catch(() => undefined);
     assert.ok(
       history.some((event) => event.kind === 'scale-out' && event.toWriters >= 3),
       `scale-out to three writers: ${JSON.stringify(history)}`,

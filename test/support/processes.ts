@@ -1,7 +1,7 @@
 // Real child processes for end-to-end tests: output captured, waits bounded, and every
 // process stopped by its own PID when the test ends.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { claimPortRange } from './port-claims.js';
 
 export interface RunningProcess {
   child: ChildProcess;
@@ -86,44 +86,12 @@ export function startProcess(
   };
 }
 
-/**
- * A loopback port that was free a moment ago, for a process that is told its port. Taken below
- * the ephemeral range (see freePortRange): a port the kernel hands out could be taken by any
- * outgoing connection between this check and the process binding it, or while a killed process
- * is down before its restart on the same port.
- */
+/** A loopback port claimed for this test process (see port-claims.ts), for a process told its port. */
 export function freePort(): Promise<number> {
-  return freePortRange(1);
+  return claimPortRange(1);
 }
 
-/**
- * `count` consecutive loopback ports that were free a moment ago, below the range the
- * operating system hands out to outgoing connections (32768 and up on Linux), where a fleet's
- * own connections could take one at any time. Random, so that parallel test files rarely meet.
- */
-export async function freePortRange(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
-    if (await allBindable(base, count)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found between 20000 and 32000`);
-}
-
-async function allBindable(base: number, count: number): Promise<boolean> {
-  const servers = [];
-  try {
-    for (let port = base; port < base + count; port++) {
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, '127.0.0.1', resolve);
-      });
-      servers.push(server);
-    }
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  }
+/** `count` consecutive loopback ports claimed for this test process (see port-claims.ts). */
+export function freePortRange(count: number): Promise<number> {
+  return claimPortRange(count);
 }

@@ -234,7 +234,7 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
     });
     // The control plane records a change once its writers have moved: the event follows the
     // writers' rows by as long as that takes.
-    let history = await events(cluster.id);
+    let history: Awaited<ReturnType<typeof events>> = [];
     await waitUntil('the scale-in to one writer to be recorded', 10_000, async () => {
       history = await events(cluster.id);
       return history.some((event) => event.kind === 'scale-in' && event.toWriters === 1);

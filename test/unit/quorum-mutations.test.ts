@@ -116,3 +116,28 @@ test('a replica that accepts a blind write at or below its version is caught', a
     seeds: { from: 1, count: 300, profile: 'crash' },
   });
 });
+
+test('a replica that forgets a decision a peer has not confirmed is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // A decided record is forgotten only once all five peers hold the decision (the questions and
+    // answers of the decision confirmations tell a replica that they do, ADR 0019). Forgetting it
+    // as soon as it is old enough to ask about leaves a peer that missed DECIDED nobody to learn
+    // the decision from.
+    anchor: /if \(confirmedBy === allPeers\)\s*confirmed\.push\(txid\);/,
+    replacement: 'confirmed.push(txid);',
+    seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});
+
+test("a replica that takes a peer's question as confirming decisions it did not ask about is caught", async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // ADR 0019: a question confirms its asker holds the decisions it asks about, and only those.
+    // Taken as confirming every decision awaiting confirmation here, it confirms decisions a
+    // peer that missed DECIDED does not hold.
+    anchor: /for \(const txid of message\.txids\) \{/,
+    replacement: 'for (const txid of [...message.txids, ...volume.unconfirmed.keys()]) {',
+    seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});

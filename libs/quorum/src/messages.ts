@@ -235,7 +235,10 @@ export interface SyncReplyMessage {
   nextIndex: number;
 }
 
-/** Which of `txids` has the peer decided? Asked before a decided record is forgotten. */
+/**
+ * Which of `txids` has the peer decided? Asked before a decided record is forgotten, and only about
+ * decisions the asker holds durably: the question itself confirms them to the peer.
+ */
 export interface DecisionQueryMessage {
   type: 'decisionQuery';
   volume: string;

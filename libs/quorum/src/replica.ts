@@ -344,7 +344,7 @@ export class StorageReplica {
         this.onSyncReply(from, message, nowMs);
         return;
       case 'decisionQuery':
-        this.onDecisionQuery(from, message);
+        this.onDecisionQuery(from, message, nowMs);
         return;
       case 'decisionAck':
         this.onDecisionAck(from, message, nowMs);
@@ -1274,14 +1274,26 @@ export class StorageReplica {
     });
   }
 
-  private onDecisionQuery(from: string, message: DecisionQueryMessage): void {
+  private onDecisionQuery(from: string, message: DecisionQueryMessage, nowMs: number): void {
     const volume = this.volume(message.volume);
+    const peer = this.members.indexOf(from);
+    // A peer asks only about decisions it holds, and durably: its messages leave only once its log
+    // holds every record appended before them. So the question confirms the asker knows each
+    // decision, as its answer to our own question would, and for a decision we know too we need
+    // not ask it in turn: one exchange per pair of replicas instead of two.
+    const asker = peer >= 0 && peer !== this.selfIndex ? 1 << peer : 0;
     const known: TxId[] = [];
     const unknown: TxId[] = [];
+    const confirmed: TxId[] = [];
     for (const txid of message.txids) {
       if (volume.transactions.get(txid)?.decision != null || volume.forgotten.has(txid)) known.push(txid);
       else unknown.push(txid);
+      const confirmedBy = volume.unconfirmed.get(txid);
+      if (asker === 0 || confirmedBy === undefined || (confirmedBy & asker) !== 0) continue;
+      volume.unconfirmed.set(txid, confirmedBy | asker);
+      if ((confirmedBy | asker) === this.peerMask()) confirmed.push(txid);
     }
+    this.forgetTransactions(volume, confirmed, nowMs);
     this.send(from, { type: 'decisionAck', volume: message.volume, known, unknown });
   }
 

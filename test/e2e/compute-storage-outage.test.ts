@@ -73,10 +73,15 @@ describe('compute while the storage fleet is down', { timeout: 300_000 }, () => 
     );
 
     restoreDataDirectories();
-    await waitUntil('the storage nodes to be restarted and serving', 60_000, async () => {
-      const nodes = await storageNodes();
-      return nodes.every((node) => node.state === 'serving');
-    });
+    let lastSeen: StorageNodeView[] = [];
+    await waitUntil(
+      () => `the storage nodes to be restarted and serving; last seen: ${JSON.stringify(lastSeen)}`,
+      60_000,
+      async () => {
+        lastSeen = await storageNodes();
+        return lastSeen.every((node) => node.state === 'serving');
+      },
+    );
     const nodes = await storageNodes();
     assert.ok(
       nodes.every((node) => node.restarts >= 1),

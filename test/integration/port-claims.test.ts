@@ -14,7 +14,7 @@ import { startProcess } from '../support/processes.js';
 
 const claimsModule = new URL('../support/port-claims.js', import.meta.url).href;
 
-/** Another process that claims `port` in `claimsDir`, prints whether it got it, then waits to be told to go. */
+/** Another process that claims `port` in `claimsDir` and prints whether it got it; then it exits, or runs until killed. */
 function claimInChild(claimsDir: string, port: number, then: 'exit' | 'wait') {
   const script = `
     const { claimPort } = await import(${JSON.stringify(claimsModule)});

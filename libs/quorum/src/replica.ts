@@ -1288,10 +1288,7 @@ export class StorageReplica {
     for (const txid of message.txids) {
       if (volume.transactions.get(txid)?.decision != null || volume.forgotten.has(txid)) known.push(txid);
       else unknown.push(txid);
-      const confirmedBy = volume.unconfirmed.get(txid);
-      if (asker === 0 || confirmedBy === undefined || (confirmedBy & asker) !== 0) continue;
-      volume.unconfirmed.set(txid, confirmedBy | asker);
-      if ((confirmedBy | asker) === this.peerMask()) confirmed.push(txid);
+      if (asker !== 0 && this.recordConfirmation(volume, txid, asker)) confirmed.push(txid);
     }
     this.forgetTransactions(volume, confirmed, nowMs);
     this.send(from, { type: 'decisionAck', volume: message.volume, known, unknown });
@@ -1303,11 +1300,7 @@ export class StorageReplica {
     if (peer < 0 || peer === this.selfIndex) return;
     const confirmed: TxId[] = [];
     for (const txid of message.known) {
-      const confirmedBy = volume.unconfirmed.get(txid);
-      if (confirmedBy === undefined) continue;
-      const now = confirmedBy | (1 << peer);
-      volume.unconfirmed.set(txid, now);
-      if (now === this.peerMask()) confirmed.push(txid);
+      if (this.recordConfirmation(volume, txid, 1 << peer)) confirmed.push(txid);
     }
     this.forgetTransactions(volume, confirmed, nowMs);
     for (const txid of message.unknown) {
@@ -1316,6 +1309,18 @@ export class StorageReplica {
       if (record?.decision == null) continue;
       this.send(from, decidedMessage(volume.name, txid, record.decision, record.proposal));
     }
+  }
+
+  /**
+   * Records that the peer of `peerBit` holds the decision of `txid`, awaiting confirmation here:
+   * whether all five peers now do.
+   */
+  private recordConfirmation(volume: VolumeState, txid: TxId, peerBit: number): boolean {
+    const confirmedBy = volume.unconfirmed.get(txid);
+    if (confirmedBy === undefined) return false;
+    const now = confirmedBy | peerBit;
+    volume.unconfirmed.set(txid, now);
+    return now === this.peerMask();
   }
 
   private forgetTransactions(volume: VolumeState, txids: TxId[], nowMs: number): void {

@@ -114,7 +114,8 @@ function brokenCopyIgnoringAppliedNotices(): { entry: string; remove: () => void
     [
       {
         file: 'apps/data-node/src/cache/versioned-cache.js',
-        anchor: /for \(const change of changes\)\s*this\.invalidate\(change\.key, change\.seq\);/,
+        anchor:
+          /for \(const change of changes\)\s*\{\s*this\.invalidate\(change\.key, change\.seq\);\s*this\.remember\(change\.key, change\.seq, nowMs\);\s*\}/,
         replacement: 'void changes; /* the notice is ignored */',
       },
     ],

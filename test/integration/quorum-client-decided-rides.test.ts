@@ -84,6 +84,8 @@ describe('QuorumClient: a DECIDED rides with the next message to its node', () =
         volume: VOLUME,
         txid: 'elsewhere.1',
         changes: [{ key: 'x', seq: 1 }],
+        stream: 1,
+        n: 1,
       });
     }
     await waitUntil("the other writer's commit reported by all six nodes", 10_000, () => notices === 6);

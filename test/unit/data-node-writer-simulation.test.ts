@@ -134,7 +134,8 @@ async function assertCaught(context: TestContext, mutation: WriterMutation): Pro
 test('data-node writers: a cache that ignores applied notices is caught (instance consistency)', async (context) => {
   await assertCaught(context, {
     file: 'apps/data-node/src/cache/versioned-cache.js',
-    anchor: /for \(const change of changes\)\s*this\.invalidate\(change\.key, change\.seq\);/,
+    anchor:
+      /for \(const change of changes\)\s*\{\s*this\.invalidate\(change\.key, change\.seq\);\s*this\.remember\(change\.key, change\.seq, nowMs\);\s*\}/,
     replacement: 'void changes; /* the notice is ignored */',
     seeds: 10,
     options: { faults: false },

@@ -15,11 +15,14 @@ import { Session, type SessionHost } from '../../apps/data-node/src/server/sessi
 import { bulk, type Reply } from '../../libs/resp/src/index.js';
 
 /** A host whose engine records the consistency each command ran with. */
-function recordingHost(): { host: SessionHost; consistencies: ReadConsistency[] } {
+function recordingHost(): { host: SessionHost; consistencies: ReadConsistency[]; moves: number[] } {
   const consistencies: ReadConsistency[] = [];
+  /** When the engine was told of each move (its cache's older entries then live only the short bound). */
+  const moves: number[] = [];
   const engine = {
     // Nothing is served from a cache: every command reaches `run` with its consistency.
     readFromCache: () => null,
+    sessionMovedHere: () => moves.push(Date.now()),
     run: async (_commands: unknown[], consistency: ReadConsistency): Promise<Reply[]> => {
       consistencies.push(consistency);
       return [bulk('v')];
@@ -35,7 +38,7 @@ function recordingHost(): { host: SessionHost; consistencies: ReadConsistency[] 
     info: async () => '',
     lastSaveSeconds: () => 0,
   };
-  return { host, consistencies };
+  return { host, consistencies, moves };
 }
 
 const request = (...args: string[]): Buffer[] => args.map((arg) => Buffer.from(arg, 'latin1'));
@@ -45,13 +48,16 @@ describe('BOREALIS SESSION MOVED', () => {
   afterEach(() => mock.timers.reset());
 
   it('makes reads bypass the cache until the entry age bound has passed since the move', async () => {
-    const { host, consistencies } = recordingHost();
+    const { host, consistencies, moves } = recordingHost();
     const session = new Session(1, host);
     await session.handle(request('GET', 'k'));
+    assert.deepEqual(moves, []);
     assert.deepEqual((await session.handle(request('BOREALIS', 'SESSION', 'MOVED'))).reply, {
       kind: 'simple',
       value: 'OK',
     });
+    // The writer's cache serves nothing stored before the move past the bound the session waits out.
+    assert.deepEqual(moves, [1_000_000]);
     await session.handle(request('GET', 'k'));
     mock.timers.tick(CACHE_ENTRY_AGE_MAX_MS - 1);
     await session.handle(request('GET', 'k'));
@@ -73,7 +79,7 @@ describe('BOREALIS SESSION MOVED', () => {
   });
 
   it('answers a malformed SESSION subcommand with an error and changes nothing', async () => {
-    const { host, consistencies } = recordingHost();
+    const { host, consistencies, moves } = recordingHost();
     const session = new Session(1, host);
     const wrongCount = await session.handle(request('BOREALIS', 'SESSION'));
     assert.deepEqual(wrongCount.reply, {
@@ -84,5 +90,6 @@ describe('BOREALIS SESSION MOVED', () => {
     assert.equal(unknown.reply.kind, 'error');
     await session.handle(request('GET', 'k'));
     assert.deepEqual(consistencies, ['instance']);
+    assert.deepEqual(moves, []);
   });
 });

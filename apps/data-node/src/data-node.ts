@@ -10,7 +10,11 @@ import { type CapacityUnit, writerCapacityProblem } from '../../../libs/limits/s
 import { error } from '../../../libs/resp/src/reply.js';
 import { QuorumClient, type StorageNodeAddress } from '../../../libs/storage-client/src/index.js';
 import type { LinkTlsClient, WriterCredential } from '../../../libs/wire/src/index.js';
-import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
+import {
+  CACHE_ENTRY_AGE_MAX_MS,
+  CACHE_ENTRY_COVERED_AGE_MAX_MS,
+  VersionedCache,
+} from './cache/versioned-cache.js';
 import { type CapacityLimits, limitsFor, TokenBucket } from './capacity/capacity.js';
 import { GenerationSweeper } from './engine/generation-sweeper.js';
 import { Keyspace } from './engine/keyspace.js';
@@ -44,6 +48,11 @@ export interface DataNodeOptions {
    * plain TCP without.
    */
   storageTls?: LinkTlsClient;
+  /**
+   * How long a cache entry is served whatever the notices (DATA_NODE_CACHE_ENTRY_AGE_MS);
+   * CACHE_ENTRY_AGE_MAX_MS by default, and never more: a moved session waits that long out.
+   */
+  cacheEntryAgeMsMax?: number;
   reportIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -103,13 +112,20 @@ class Attachment {
     this.writerId = `${options.nodeId}-${randomBytes(4).toString('hex')}`;
     this.capacityUnit = options.capacityUnit;
     this.limits = limitsFor(request.cu, this.capacityUnit);
-    this.cache = new VersionedCache(this.limits.cacheBytes, CACHE_ENTRY_AGE_MAX_MS);
+    const entryAgeMsMax = Math.min(
+      options.cacheEntryAgeMsMax ?? CACHE_ENTRY_AGE_MAX_MS,
+      CACHE_ENTRY_AGE_MAX_MS,
+    );
+    this.cache = new VersionedCache(this.limits.cacheBytes, entryAgeMsMax, {
+      coveredSinceMs: () => this.client.noticesCoveredSinceMs(request.volume),
+      coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
+    });
     this.client = new QuorumClient({
       writerId: this.writerId,
       coordinatorId: options.coordinatorId,
       nodes: request.storageNodes ?? options.storageNodes,
       notifyVolumes: [request.volume],
-      onApplied: (notice) => this.cache.applyNotice(notice.changes),
+      onApplied: (notice) => this.cache.applyNotice(notice.changes, Date.now()),
       ...(request.credential !== undefined ? { credential: request.credential } : {}),
       ...(options.storageTls !== undefined
         ? { tls: options.storageTls, log: (line: string) => node.log(`data-node ${options.nodeId}: ${line}`) }
@@ -377,7 +393,14 @@ export class DataNode {
               pending: attachment.engine.reclaimer.pending,
               flushSweeps: attachment.sweeper.counters,
             },
-      quorumClient: attachment?.client.counters ?? null,
+      quorumClient:
+        attachment === null
+          ? null
+          : {
+              ...attachment.client.counters,
+              // Storage nodes whose notices reach this writer whole: 3 let cached entries outlive 10 s (ADR 0020).
+              wholeNoticeStreams: attachment.client.wholeNoticeStreams(attachment.request.volume),
+            },
       lastReport: this.lastReport,
     };
   }
@@ -496,6 +519,9 @@ export class DataNode {
       ['quorum_hedged_read_rounds', attachment?.client.counters.hedgedReadRounds ?? 0],
       // DECIDED messages that rode in a storage node's next write instead of one of their own (ADR 0018).
       ['quorum_decisions_ridden', attachment?.client.counters.decisionsRidden ?? 0],
+      // Storage nodes whose `applied` notices reach this writer whole, and streams started over (ADR 0020).
+      ['notice_streams_whole', attachment?.client.wholeNoticeStreams(attachment.request.volume) ?? 0],
+      ['notice_stream_restarts', attachment?.client.counters.noticeStreamRestarts ?? 0],
       // Commits that wrote keys without reading them first (ADR 0016).
       ['blind_commits', counters?.blindCommits ?? 0],
       ['conflicts', counters?.conflicts ?? 0],

@@ -22,6 +22,7 @@ import {
   writerTlsCaFile,
 } from '../../../libs/wire/src/index.js';
 import { startAdminServer } from './admin/admin-server.js';
+import { CACHE_ENTRY_AGE_MAX_MS } from './cache/versioned-cache.js';
 import { type AttachRequest, DataNode } from './data-node.js';
 
 const APP = 'data-node';
@@ -65,6 +66,23 @@ function capacityUnitOf(env: NodeJS.ProcessEnv): CapacityUnit {
     cacheBytes: read('DATA_NODE_CU_CACHE_BYTES', PER_CAPACITY_UNIT.cacheBytes, 'bytes'),
     connections: read('DATA_NODE_CU_CONNECTIONS', PER_CAPACITY_UNIT.connections, 'connections'),
   };
+}
+
+/**
+ * DATA_NODE_CACHE_ENTRY_AGE_MS: how long a cache entry is served whatever the notices (ADR 0020),
+ * at most CACHE_ENTRY_AGE_MAX_MS (a session moved here waits that long out). Shorter makes reads
+ * in `instance` mode fresher when notices are cut off, at the cost of more storage reads.
+ */
+function cacheEntryAgeOf(env: NodeJS.ProcessEnv): number | undefined {
+  const text = env.DATA_NODE_CACHE_ENTRY_AGE_MS?.trim();
+  if (text === undefined || text === '') return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1 || value > CACHE_ENTRY_AGE_MAX_MS) {
+    throw new Error(
+      `DATA_NODE_CACHE_ENTRY_AGE_MS must be a whole number of milliseconds from 1 to ${CACHE_ENTRY_AGE_MAX_MS}`,
+    );
+  }
+  return value;
 }
 
 async function main(): Promise<void> {
@@ -121,8 +139,10 @@ async function main(): Promise<void> {
     return usageError('--coordinator-id must be an integer from 7 to 1048575');
   }
   let capacityUnit: CapacityUnit;
+  let cacheEntryAgeMsMax: number | undefined;
   try {
     capacityUnit = capacityUnitOf(env);
+    cacheEntryAgeMsMax = cacheEntryAgeOf(env);
   } catch (cause) {
     return usageError((cause as Error).message);
   }
@@ -146,6 +166,7 @@ async function main(): Promise<void> {
     redisPrefix: env.BOREALIS_REDIS_PREFIX?.trim() || 'borealis',
     capacityUnit,
     ...(storageTls !== undefined ? { storageTls } : {}),
+    ...(cacheEntryAgeMsMax !== undefined ? { cacheEntryAgeMsMax } : {}),
   });
   const admin = await startAdminServer({
     host,

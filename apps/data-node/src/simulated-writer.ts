@@ -33,7 +33,7 @@ import {
   QuorumClient,
   type StorageLinkFactory,
 } from '../../../libs/storage-client/src/index.js';
-import { CACHE_ENTRY_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
+import { CACHE_ENTRY_COVERED_AGE_MAX_MS, VersionedCache } from './cache/versioned-cache.js';
 import { storageKey } from './commands/collections/layout.js';
 import { decodeStoredValue } from './commands/stored-value.js';
 import type { Clock } from './engine/clock.js';
@@ -49,6 +49,12 @@ import { Session, type SessionHost } from './server/session.js';
 
 /** Cache bytes of one simulated volume: far above what the run's few keys take. */
 const SIMULATED_CACHE_BYTES = 4 * 1024 * 1024;
+/**
+ * The age bound of a simulated writer's cache entries: far below a run's seconds of virtual time,
+ * as production's is below a writer's life, so that entries outlive it and are served on only
+ * while the notice streams cover them (ADR 0020).
+ */
+export const SIMULATED_CACHE_ENTRY_AGE_MAX_MS = 300;
 
 interface Volume {
   cache: VersionedCache;
@@ -130,7 +136,11 @@ class SimulatedWriter implements WriterShell {
     };
     for (const volume of options.volumes) {
       const store = this.checkedStore(volume);
-      const cache = new VersionedCache(SIMULATED_CACHE_BYTES, CACHE_ENTRY_AGE_MAX_MS);
+      const client = this.client;
+      const cache = new VersionedCache(SIMULATED_CACHE_BYTES, SIMULATED_CACHE_ENTRY_AGE_MAX_MS, {
+        coveredSinceMs: () => client.noticesCoveredSinceMs(volume),
+        coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
+      });
       const engine = new TransactionEngine({
         volume,
         store,
@@ -178,7 +188,7 @@ class SimulatedWriter implements WriterShell {
 
   /** As data-node.ts wires it: a notice drops the cached versions it supersedes. */
   private onApplied(notice: AppliedMessage): void {
-    this.volumes.get(notice.volume)?.cache.applyNotice(notice.changes);
+    this.volumes.get(notice.volume)?.cache.applyNotice(notice.changes, this.host.nowMs());
   }
 
   /** The storage client as the engine uses it, with the simulator's checks on what it answers. */

@@ -7,9 +7,9 @@
 // same class (./simulated-shell.ts).
 import {
   type AppliedMessage,
-  type DecidedMessage,
   type Envelope,
   isQuorumMessage,
+  NOTICE_MARK_INTERVAL_MS,
   type QuorumMessage,
   REPAIR_PEERS_NEEDED,
   type ReplicaRecord,
@@ -56,6 +56,13 @@ export const INBOUND_QUEUE_MAX = 200_000;
 /** Volumes one writer may subscribe to (`applied` notices). */
 export const NOTIFY_VOLUMES_MAX = 1_024;
 
+/** One writer's subscription to a volume's commits: its numbered stream of notices (ADR 0020). */
+interface Subscription {
+  stream: number;
+  /** Notices sent in this stream so far (the last one's `n`). */
+  sent: number;
+}
+
 interface Waiting {
   /** Runs once appends up to this sequence number are durable. */
   seq: number;
@@ -66,10 +73,13 @@ export class StorageNodeCore {
   readonly replica: StorageReplica;
   private inbound: { from: string; message: QuorumMessage }[] = [];
   private batchScheduled = false;
-  /** volume → writers that asked to hear of its commits (for their caches). */
-  private readonly subscribers = new Map<string, Set<string>>();
-  /** `applied` notices produced by the current batch, sent with its replies. */
+  /** volume → writers that asked to hear of its commits (for their caches), with their streams. */
+  private readonly subscribers = new Map<string, Map<string, Subscription>>();
+  /** Stream number of the next subscription: from a random start, so that a restart starts anew. */
+  private nextStream: number;
+  /** `applied` notices and marks produced since the last flush, sent with its replies. */
   private notices: Envelope[] = [];
+  private lastMarkAtMs: number;
   /** Appends handed to the log, and how many of them are durable (appends complete in order). */
   private appendedSeq = 0;
   private durableSeq = 0;
@@ -102,6 +112,8 @@ export class StorageNodeCore {
       ...(options.timing !== undefined ? { timing: options.timing } : {}),
     });
     this.snapshotThreshold = this.nextSnapshotThreshold();
+    this.nextStream = Math.floor(env.random() * 2 ** 31);
+    this.lastMarkAtMs = env.nowMs();
   }
 
   /**
@@ -123,16 +135,21 @@ export class StorageNodeCore {
 
   // ---- connections -----------------------------------------------------------------------------
 
-  /** A writer said hello, listing the volumes whose commits by others it wants to hear of. */
+  /**
+   * A writer said hello on a new connection, listing the volumes whose commits by others it wants
+   * to hear of: each starts a new notice stream (a renewed credential on the same connection does
+   * not come here).
+   */
   writerConnected(writerId: string, notifyVolumes: readonly unknown[]): void {
     for (const volume of notifyVolumes.slice(0, NOTIFY_VOLUMES_MAX)) {
       if (typeof volume !== 'string' || this.replica.isDropped(volume)) continue;
       let writers = this.subscribers.get(volume);
       if (writers === undefined) {
-        writers = new Set();
+        writers = new Map();
         this.subscribers.set(volume, writers);
       }
-      writers.add(writerId);
+      writers.set(writerId, { stream: this.nextStream, sent: 0 });
+      this.nextStream = (this.nextStream + 1) % 2 ** 31;
     }
   }
 
@@ -166,42 +183,68 @@ export class StorageNodeCore {
     const batch = this.inbound;
     this.inbound = [];
     const nowMs = this.env.nowMs();
-    for (const { from, message } of batch) {
-      this.replica.step(from, message, nowMs);
-      if (message.type === 'decided') this.noticeCommit(message);
-    }
+    for (const { from, message } of batch) this.replica.step(from, message, nowMs);
     this.counters.batches++;
     this.flushReady();
   }
 
-  /** Tells the volume's other subscribed writers which keys a commit changed. */
-  private noticeCommit(message: DecidedMessage): void {
-    if (message.decision !== 'commit' || this.replica.isDropped(message.volume)) return;
-    const writers = this.subscribers.get(message.volume);
-    if (writers === undefined || writers.size === 0) return;
-    // YES voters get DECIDED without the proposal: they logged it with their vote.
-    const proposal =
-      message.proposal ?? this.replica.inspectTransaction(message.volume, message.txid)?.proposal ?? null;
-    if (proposal === null || proposal.writes.length === 0) return;
-    const readSeq = new Map(proposal.reads.map((read) => [read.key, read.seq]));
-    const notice: AppliedMessage = {
-      type: 'applied',
-      volume: message.volume,
-      txid: message.txid,
-      changes: proposal.writes.map((write) => ({ key: write.key, seq: (readSeq.get(write.key) ?? 0) + 1 })),
-    };
-    const origin = message.txid.slice(0, message.txid.lastIndexOf('.'));
-    for (const writer of writers) if (writer !== origin) this.notices.push({ to: writer, message: notice });
+  /**
+   * Tells the volume's other subscribed writers which keys a commit changed, for every commit the
+   * replica applies, however it learned the decision (a DECIDED, a recovery, a peer's answer, a
+   * repair): a writer relies on hearing of each commit from a YES voter (ADR 0020).
+   */
+  private noticeCommits(records: readonly ReplicaRecord[]): void {
+    for (const record of records) {
+      if (record.kind !== 'decide' || record.decision !== 'commit') continue;
+      const writers = this.subscribers.get(record.volume);
+      if (writers === undefined || writers.size === 0) continue;
+      // A YES voter's decide record has no proposal: it logged it with its vote.
+      const proposal =
+        record.proposal ?? this.replica.inspectTransaction(record.volume, record.txid)?.proposal ?? null;
+      if (proposal === null || proposal.writes.length === 0) continue;
+      const readSeq = new Map(proposal.reads.map((read) => [read.key, read.seq]));
+      const changes = proposal.writes.map((write) => ({
+        key: write.key,
+        seq: (readSeq.get(write.key) ?? 0) + 1,
+      }));
+      const origin = record.txid.slice(0, record.txid.lastIndexOf('.'));
+      for (const [writer, subscription] of writers) {
+        if (writer === origin) continue;
+        const notice: AppliedMessage = {
+          type: 'applied',
+          volume: record.volume,
+          txid: record.txid,
+          changes,
+          stream: subscription.stream,
+          n: ++subscription.sent,
+        };
+        this.notices.push({ to: writer, message: notice });
+      }
+    }
   }
 
-  /** When the replica's timers next have work (`StorageReplica.nextTickAtMs`), on the env's clock. */
+  /** Each subscribed writer hears its streams' last numbers (NOTICE_MARK_INTERVAL_MS). */
+  private markStreams(): void {
+    for (const [volume, writers] of this.subscribers) {
+      for (const [writer, { stream, sent }] of writers) {
+        this.notices.push({ to: writer, message: { type: 'noticeMark', volume, stream, n: sent } });
+      }
+    }
+  }
+
+  /** When the replica's timers or the next notice mark next have work, on the env's clock. */
   nextTickAtMs(): number {
-    return this.replica.nextTickAtMs();
+    return Math.min(this.replica.nextTickAtMs(), this.lastMarkAtMs + NOTICE_MARK_INTERVAL_MS);
   }
 
   tick(): void {
     if (this.stopped) return;
-    this.replica.tick(this.env.nowMs());
+    const nowMs = this.env.nowMs();
+    this.replica.tick(nowMs);
+    if (nowMs - this.lastMarkAtMs >= NOTICE_MARK_INTERVAL_MS) {
+      this.lastMarkAtMs = nowMs;
+      this.markStreams();
+    }
     this.flushReady();
     if (this.replica.takeRepairCompletion()) this.confirmRepair();
   }
@@ -228,6 +271,7 @@ export class StorageNodeCore {
 
   private flushReady(): void {
     const ready = this.replica.takeReady();
+    this.noticeCommits(ready.records);
     if (this.notices.length > 0) {
       for (const notice of this.notices) ready.messages.push(notice);
       this.notices = [];

@@ -197,15 +197,36 @@ export interface ScanReplyMessage {
 }
 
 /**
- * Sent by a storage node to the other writers subscribed to a volume when it learns a commit:
- * they drop cached versions older than `seq` (DESIGN §4, writers' caches). Advisory only.
+ * Sent by a storage node to the other writers subscribed to a volume when it applies a commit:
+ * they drop cached versions older than `seq` (DESIGN §4, writers' caches). Numbered per
+ * subscription (`stream`, `n`), so that a writer knows when one went missing (ADR 0020).
  */
 export interface AppliedMessage {
   type: 'applied';
   volume: string;
   txid: TxId;
   changes: { key: string; seq: number }[];
+  /** The subscription this notice belongs to: a new one (a new connection, a restart) starts over. */
+  stream: number;
+  /** This notice's place in its stream: 1, 2, 3, ... */
+  n: number;
 }
+
+/**
+ * Sent by a storage node to each subscribed writer every `NOTICE_MARK_INTERVAL_MS`: the last
+ * notice number of the stream. A writer that hears none for a while, or hears a number it did
+ * not see, knows its notices from this node may be incomplete (ADR 0020).
+ */
+export interface NoticeMarkMessage {
+  type: 'noticeMark';
+  volume: string;
+  stream: number;
+  /** The `n` of the last notice sent in this stream; 0 when none was. */
+  n: number;
+}
+
+/** How often a storage node sends each subscribed writer a `noticeMark`. */
+export const NOTICE_MARK_INTERVAL_MS = 500;
 
 // ---- replica ↔ replica (gossip and repair) ----------------------------------------------
 
@@ -326,7 +347,8 @@ export type FromReplicaMessage =
   | PromiseMessage
   | ReadReplyMessage
   | ScanReplyMessage
-  | AppliedMessage;
+  | AppliedMessage
+  | NoticeMarkMessage;
 
 export type QuorumMessage = ToReplicaMessage | FromReplicaMessage;
 

@@ -360,6 +360,7 @@ export class StorageReplica {
       case 'readReply':
       case 'scanReply':
       case 'applied':
+      case 'noticeMark':
         return; // replies to writers; a replica never asked for them
     }
   }

@@ -121,7 +121,10 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
   scanReply: (m) => isCount(m.requestId) && isList(m.keys, isKey) && isCount(m.nextHash),
   applied: (m) =>
     isName(m.txid) &&
-    isList(m.changes, (change) => isObject(change) && isKey(change.key) && isCount(change.seq)),
+    isList(m.changes, (change) => isObject(change) && isKey(change.key) && isCount(change.seq)) &&
+    isCount(m.stream) &&
+    isCount(m.n),
+  noticeMark: (m) => isCount(m.stream) && isCount(m.n),
   syncRequest: (m) => isCount(m.fromIndex) && isCount(m.limit) && isList(m.pendingTxids, isName),
   syncReply: (m) =>
     isCount(m.nextIndex) && isList(m.entries, isSyncEntry) && isList(m.decisions, isKnownDecision),

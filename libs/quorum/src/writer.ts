@@ -330,6 +330,7 @@ export class WriterCoordinator {
         this.onScanReply(fromIndex, message);
         return;
       case 'applied':
+      case 'noticeMark':
         return; // for the shell's cache, not for the protocol
     }
   }

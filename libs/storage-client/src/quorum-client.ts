@@ -22,6 +22,7 @@ import { encodeMessage } from '../../wire/src/frames.js';
 import { type ChallengeMessage, type WriterCredential, writerHello } from '../../wire/src/link-auth.js';
 import type { LinkTlsClient } from '../../wire/src/link-tls.js';
 import { OutboundLink } from '../../wire/src/outbound-link.js';
+import { NoticeStreams } from './notice-streams.js';
 
 export interface StorageNodeAddress {
   id: string;
@@ -236,6 +237,8 @@ export class QuorumClient {
   private readonly readWaiters = new Map<number, Waiter<ReadValue[]>>();
   private readonly scanWaiters = new Map<number, Waiter<ScanPage>>();
   private readonly onApplied: ((message: AppliedMessage) => void) | undefined;
+  /** Whether each storage node's notices have reached us whole, and since when (ADR 0020). */
+  private readonly noticeStreams: NoticeStreams;
   private readonly onDecided: ((decisions: readonly Envelope[]) => void) | undefined;
   private readonly stopTicking: () => void;
   private readonly clock: ClientClock;
@@ -262,9 +265,18 @@ export class QuorumClient {
   };
 
   /** What this client has done since it started (the data node's health and metrics). */
-  get counters(): typeof this.tallies & { readRounds: number; hedgedReadRounds: number } {
+  get counters(): typeof this.tallies & {
+    readRounds: number;
+    hedgedReadRounds: number;
+    noticeStreamRestarts: number;
+  } {
     const reads = this.coordinator.readRoundCounters;
-    return { ...this.tallies, readRounds: reads.rounds, hedgedReadRounds: reads.hedged };
+    return {
+      ...this.tallies,
+      readRounds: reads.rounds,
+      hedgedReadRounds: reads.hedged,
+      noticeStreamRestarts: this.noticeStreams.restarts,
+    };
   }
 
   constructor(options: QuorumClientOptions) {
@@ -306,16 +318,23 @@ export class QuorumClient {
             ...(options.tls !== undefined ? { tls: options.tls } : {}),
             ...(options.log !== undefined ? { log: options.log } : {}),
           }));
+    this.noticeStreams = new NoticeStreams(
+      options.nodes.map((node) => node.id),
+      (options.quorum ?? QUORUM).reads,
+    );
     for (const node of options.nodes) {
-      this.links.set(
-        node.id,
-        openLink(node, hello, {
-          onMessage: (message) => this.onMessage(node.id, message),
-          onStateChange: () => {
-            for (const check of [...this.connectionWaiters]) check();
-          },
-        }),
-      );
+      const link = openLink(node, hello, {
+        onMessage: (message) => this.onMessage(node.id, message),
+        onStateChange: () => {
+          if (this.links.get(node.id)?.connected === true)
+            this.noticeStreams.connected(node.id, this.clock.nowMs());
+          else this.noticeStreams.disconnected(node.id);
+          for (const check of [...this.connectionWaiters]) check();
+        },
+      });
+      this.links.set(node.id, link);
+      // Links that are up from the start (the simulator's) never report a change.
+      if (link.connected) this.noticeStreams.connected(node.id, this.clock.nowMs());
     }
     this.stopTicking = this.clock.every(options.tickIntervalMs ?? 5, () => {
       this.coordinator.tick(this.clock.nowMs());
@@ -338,6 +357,20 @@ export class QuorumClient {
   /** When the current credential expires (ms since the epoch), or null without one. */
   get credentialExpiresAtMs(): number | null {
     return this.credential?.claims.expiresAtMs ?? null;
+  }
+
+  /**
+   * Since when the `applied` notices of a read quorum of storage nodes for `volume` have reached
+   * this client whole (ADR 0020): a cached version stored after it would have heard of every later
+   * commit a YES voter applied. +Infinity when fewer streams are whole.
+   */
+  noticesCoveredSinceMs(volume: string): number {
+    return this.noticeStreams.coveredSinceMs(volume, this.clock.nowMs());
+  }
+
+  /** Storage nodes whose notice streams for `volume` are whole right now (health). */
+  wholeNoticeStreams(volume: string): number {
+    return this.noticeStreams.wholeStreams(volume, this.clock.nowMs());
   }
 
   /** Storage nodes with an open connection right now. */
@@ -491,7 +524,12 @@ export class QuorumClient {
     }
     if (message.type === 'applied') {
       this.foreignCommitAtMs = this.clock.nowMs();
+      this.noticeStreams.notice(from, message.volume, message.stream, message.n, this.foreignCommitAtMs);
       this.onApplied?.(message);
+      return;
+    }
+    if (message.type === 'noticeMark') {
+      this.noticeStreams.mark(from, message.volume, message.stream, message.n, this.clock.nowMs());
       return;
     }
     this.coordinator.step(from, message as FromReplicaMessage, this.clock.nowMs());

@@ -4,6 +4,13 @@
 // which approximates LRU: Map order is insertion order, a hit only marks its entry, and eviction
 // moves a marked entry to the back instead of removing it. Moving every hit to the back (strict
 // LRU) cost a Map delete and insert per read, a few percent of a data node's CPU under GETs.
+//
+// How long an entry is served (ADR 0020): up to CACHE_ENTRY_AGE_MAX_MS in any case; beyond it,
+// up to CACHE_ENTRY_COVERED_AGE_MAX_MS while the storage nodes' notices have reached this writer
+// whole since before the entry was stored (`coveredSinceMs`, from the storage client's notice
+// streams), so that any later commit of its key would have removed it. Notices of keys it does not
+// hold are remembered for a while (NOTICE_MEMORY_MS), so that a read that was under way when one
+// arrived cannot store the version it supersedes.
 // Pure: time comes in as `nowMs`.
 
 export interface CachedVersion {
@@ -21,10 +28,27 @@ interface Entry extends CachedVersion {
 }
 
 /**
- * Cache entries are served for at most this long: a bound on staleness if a notice is lost. A
- * session moved from another writer reads around the cache for as long (BOREALIS SESSION MOVED).
+ * Cache entries are served for this long whatever the notices: a bound on staleness if a notice
+ * is lost. A session moved from another writer reads around the cache for as long (BOREALIS
+ * SESSION MOVED), and a move ends every older entry's longer life (`endCoveredLives`).
  */
 export const CACHE_ENTRY_AGE_MAX_MS = 10_000;
+/**
+ * Entries whose notices have reached the writer whole since they were stored are served for at
+ * most this long: a bound on staleness should a commit reach no notice stream at all (ADR 0020).
+ */
+export const CACHE_ENTRY_COVERED_AGE_MAX_MS = 60_000;
+/**
+ * How long a notice is remembered for keys the cache does not hold: a read issued before it may
+ * still bring the version it supersedes. A read answered later than this after it was issued is
+ * not cached.
+ */
+export const NOTICE_MEMORY_MS = 2_000;
+/**
+ * Notices remembered at most. Forgetting one early ends the longer life of every entry stored
+ * before it (they are then served for CACHE_ENTRY_AGE_MAX_MS, as if a notice had been lost).
+ */
+export const NOTICE_MEMORY_KEYS_MAX = 65_536;
 
 /**
  * What an entry costs beyond its key's and value's bytes, charged so that the cache's bytes are
@@ -45,8 +69,20 @@ export function cacheEntryBytes(key: string, value: Uint8Array | null): number {
   );
 }
 
+/** Where an entry's longer life comes from (ADR 0020); without it, entries live CACHE_ENTRY_AGE_MAX_MS. */
+export interface CacheCoverage {
+  /** Since when the notices of a read quorum have reached the writer whole; +Infinity: not now. */
+  coveredSinceMs(): number;
+  /** Covered entries are served up to this age (CACHE_ENTRY_COVERED_AGE_MAX_MS). */
+  coveredAgeMsMax: number;
+}
+
 export class VersionedCache {
   private readonly entries = new Map<string, Entry>();
+  /** key → the highest seq a notice reported and when, oldest first (NOTICE_MEMORY_MS). */
+  private readonly noticed = new Map<string, { seq: number; atMs: number }>();
+  /** Entries stored at or before this time are served for `entryAgeMsMax` only. */
+  private coveredFloorMs = Number.NEGATIVE_INFINITY;
   private bytes = 0;
   readonly stats = { hits: 0, misses: 0, evictions: 0, invalidations: 0 };
   /** `applied` notices taken since the start (never reset): each is another writer's commit. */
@@ -60,6 +96,7 @@ export class VersionedCache {
   constructor(
     private bytesMax: number,
     private readonly entryAgeMsMax: number,
+    private readonly coverage: CacheCoverage | null = null,
   ) {}
 
   get size(): { entries: number; bytes: number; bytesMax: number } {
@@ -68,7 +105,7 @@ export class VersionedCache {
 
   get(key: string, nowMs: number): CachedVersion | null {
     const entry = this.entries.get(key);
-    if (entry === undefined || nowMs - entry.storedAtMs > this.entryAgeMsMax) {
+    if (entry === undefined || !this.servable(entry, nowMs)) {
       if (entry !== undefined) this.remove(key, entry);
       this.stats.misses++;
       return null;
@@ -84,17 +121,37 @@ export class VersionedCache {
    */
   peek(key: string, nowMs: number): CachedVersion | null {
     const entry = this.entries.get(key);
-    if (entry === undefined || nowMs - entry.storedAtMs > this.entryAgeMsMax) return null;
+    if (entry === undefined || !this.servable(entry, nowMs)) return null;
     entry.referenced = true;
     return entry;
+  }
+
+  /** Young enough, or older but covered by whole notice streams since it was stored. */
+  private servable(entry: Entry, nowMs: number): boolean {
+    const age = nowMs - entry.storedAtMs;
+    if (age <= this.entryAgeMsMax) return true;
+    const coverage = this.coverage;
+    return (
+      coverage !== null &&
+      age <= coverage.coveredAgeMsMax &&
+      entry.storedAtMs > this.coveredFloorMs &&
+      entry.storedAtMs > coverage.coveredSinceMs()
+    );
   }
 
   countHits(count: number): void {
     this.stats.hits += count;
   }
 
-  /** Stores a version unless a newer one is cached. */
-  offer(key: string, version: CachedVersion, nowMs: number): void {
+  /**
+   * Stores a version unless a newer one is cached or was noticed. `readAtMs`: when the read that
+   * found it was sent (its age counts from then, and a notice since then may supersede it); now
+   * for a version this writer committed.
+   */
+  offer(key: string, version: CachedVersion, nowMs: number, readAtMs = nowMs): void {
+    if (nowMs - readAtMs > NOTICE_MEMORY_MS) return;
+    const noticed = this.noticed.get(key);
+    if (noticed !== undefined && noticed.seq > version.seq) return;
     const current = this.entries.get(key);
     if (current !== undefined) {
       if (current.seq > version.seq) return;
@@ -106,7 +163,7 @@ export class VersionedCache {
       seq: version.seq,
       txid: version.txid,
       value: version.value,
-      storedAtMs: nowMs,
+      storedAtMs: readAtMs,
       bytes,
       referenced: false,
     };
@@ -125,11 +182,39 @@ export class VersionedCache {
 
   /**
    * Another writer's commit, as a storage node's `applied` notice lists it: every cached version
-   * it supersedes goes. Instance consistency's freshness across writers rests on this.
+   * it supersedes goes, and is refused for a while if a read brings it. Instance consistency's
+   * freshness across writers rests on this.
    */
-  applyNotice(changes: readonly { key: string; seq: number }[]): void {
+  applyNotice(changes: readonly { key: string; seq: number }[], nowMs: number): void {
     this.noticesApplied++;
-    for (const change of changes) this.invalidate(change.key, change.seq);
+    for (const change of changes) {
+      this.invalidate(change.key, change.seq);
+      this.remember(change.key, change.seq, nowMs);
+    }
+  }
+
+  /**
+   * Entries stored until now are served for `entryAgeMsMax` only: a session moved here from another
+   * writer may have written a key whose notice has not arrived yet (BOREALIS SESSION MOVED).
+   */
+  endCoveredLives(nowMs: number): void {
+    this.coveredFloorMs = Math.max(this.coveredFloorMs, nowMs);
+  }
+
+  private remember(key: string, seq: number, nowMs: number): void {
+    const known = this.noticed.get(key);
+    if (known !== undefined) {
+      if (known.seq >= seq) return;
+      this.noticed.delete(key);
+    }
+    this.noticed.set(key, { seq, atMs: nowMs });
+    for (const [oldKey, old] of this.noticed) {
+      const expired = nowMs - old.atMs > NOTICE_MEMORY_MS;
+      if (!expired && this.noticed.size <= NOTICE_MEMORY_KEYS_MAX) return;
+      this.noticed.delete(oldKey);
+      // Forgotten before its time: a read under way may still store what it superseded.
+      if (!expired) this.endCoveredLives(old.atMs);
+    }
   }
 
   /** Our own commit lost a race on this key: we do not know the winner's version. */
@@ -145,6 +230,7 @@ export class VersionedCache {
 
   clear(): void {
     this.entries.clear();
+    this.noticed.clear();
     this.bytes = 0;
   }
 

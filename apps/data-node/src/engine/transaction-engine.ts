@@ -342,6 +342,15 @@ export class TransactionEngine {
   }
 
   /**
+   * A session moved here from another writer (BOREALIS SESSION MOVED): what it wrote there may not
+   * have reached this cache's notices yet, so entries stored until now are served only while young
+   * (CACHE_ENTRY_AGE_MAX_MS, which the session reads around).
+   */
+  sessionMovedHere(): void {
+    this.options.cache.endCoveredLives(this.clock.nowMs());
+  }
+
+  /**
    * The reply of a read-only command served from the cache at once, or null when it is to be
    * `run`. Serving it here is what `run` would do for it, less the scheduling: an instance read
    * whose keys (and the volume's generation) are all cached reads nothing from the replicas and
@@ -502,15 +511,22 @@ export class TransactionEngine {
     const readChunks = async (): Promise<void> => {
       while (next < chunks.length) {
         const chunk = chunks[next++] as string[];
+        const readAtMs = this.clock.nowMs();
         const values = await this.options.store.read(this.options.volume, chunk, prefixBytes);
-        this.remember(values, result, prefixBytes !== undefined);
+        this.remember(values, result, prefixBytes !== undefined, readAtMs);
       }
     };
     await Promise.all(Array.from({ length: Math.min(READS_IN_FLIGHT_MAX, chunks.length) }, readChunks));
     return result;
   }
 
-  private remember(values: ReadValue[], result: Map<string, KeyRead>, partial: boolean): void {
+  /** `readAtMs`: when the read was sent (a notice since then may supersede what it found). */
+  private remember(
+    values: ReadValue[],
+    result: Map<string, KeyRead>,
+    partial: boolean,
+    readAtMs: number,
+  ): void {
     const nowMs = this.clock.nowMs();
     for (const value of values) {
       result.set(value.key, {
@@ -531,6 +547,7 @@ export class TransactionEngine {
           value: value.value === null ? null : ownBytes(value.value),
         },
         nowMs,
+        readAtMs,
       );
     }
   }

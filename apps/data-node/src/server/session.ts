@@ -871,6 +871,7 @@ export class Session implements RegisteredClient {
       return error('ERR BOREALIS SESSION takes MOVED (sent by the endpoint when it moves a session here)');
     }
     this.movedAtMs = Date.now();
+    this.host.engine.sessionMovedHere();
     return OK;
   }
 }

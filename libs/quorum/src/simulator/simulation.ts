@@ -1469,7 +1469,9 @@ export function describeMessage(message: QuorumMessage): string {
     case 'scanReply':
       return `SCAN-REPLY #${message.requestId} ${message.keys.length} keys next ${message.nextHash}`;
     case 'applied':
-      return `APPLIED ${message.txid} ${message.changes.map((change) => `${change.key}@${change.seq}`).join(',')}`;
+      return `APPLIED #${message.stream}.${message.n} ${message.txid} ${message.changes.map((change) => `${change.key}@${change.seq}`).join(',')}`;
+    case 'noticeMark':
+      return `NOTICE-MARK #${message.stream}.${message.n}`;
     case 'readReply':
       return `READ-REPLY #${message.requestId} ${message.results
         .map(

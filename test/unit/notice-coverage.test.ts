@@ -1,0 +1,189 @@
+// ADR 0020's two pure parts: a writer's record of each storage node's stream of `applied` notices
+// (libs/storage-client NoticeStreams), and the cache serving entries past its age bound only while
+// those streams cover them (VersionedCache with a CacheCoverage).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  CACHE_ENTRY_COVERED_AGE_MAX_MS,
+  type CacheCoverage,
+  NOTICE_MEMORY_KEYS_MAX,
+  NOTICE_MEMORY_MS,
+  VersionedCache,
+} from '../../apps/data-node/src/cache/versioned-cache.js';
+import { NoticeStreams, STREAM_SILENT_MS } from '../../libs/storage-client/src/index.js';
+
+const NODES = ['s1', 's2', 's3', 's4', 's5', 's6'];
+const V = 'v';
+
+/** Six nodes connected at `atMs`, each with a first mark heard then. */
+function connectedStreams(atMs: number): NoticeStreams {
+  const streams = new NoticeStreams(NODES);
+  for (const [index, node] of NODES.entries()) {
+    streams.connected(node, atMs);
+    streams.mark(node, V, 100 + index, 0, atMs);
+  }
+  return streams;
+}
+
+describe('notice streams', () => {
+  it('cover from the connection on while every notice arrives in order and marks repeat the last', () => {
+    const streams = connectedStreams(1_000);
+    assert.equal(streams.coveredSinceMs(V, 1_000), 1_000);
+    for (const [index, node] of NODES.entries()) {
+      streams.notice(node, V, 100 + index, 1, 1_200);
+      streams.notice(node, V, 100 + index, 2, 1_300);
+      streams.mark(node, V, 100 + index, 2, 1_500);
+    }
+    assert.equal(streams.coveredSinceMs(V, 1_600), 1_000);
+    assert.equal(streams.restarts, 0);
+    assert.equal(streams.wholeStreams(V, 1_600), 6);
+  });
+
+  it('start a stream again at a missing number, a mark that skips one, or a new stream id', () => {
+    const streams = connectedStreams(0);
+    streams.notice('s1', V, 100, 2, 50); // 1 went missing
+    streams.mark('s2', V, 101, 1, 60); // a notice the mark counts never came
+    streams.notice('s3', V, 999, 1, 70); // the node started a new subscription (a restart)
+    assert.equal(streams.restarts, 3);
+    // Three streams are still whole from 0: a read quorum covers what was stored after 0.
+    assert.equal(streams.coveredSinceMs(V, 100), 0);
+    streams.notice('s4', V, 103, 5, 80);
+    // Two streams whole from 0, the others since 50, 60, 70 and 80: the third began at 50.
+    assert.equal(streams.coveredSinceMs(V, 100), 50);
+  });
+
+  it('leave out a stream not heard from for STREAM_SILENT_MS, and count it again once it is heard whole', () => {
+    const streams = connectedStreams(0);
+    const later = STREAM_SILENT_MS + 10;
+    for (const node of ['s1', 's2', 's3']) streams.mark(node, V, 100 + NODES.indexOf(node), 0, later - 5);
+    assert.equal(streams.coveredSinceMs(V, later), 0, 'three streams still heard');
+    streams.mark('s4', V, 103, 0, later); // s4 was only late: its numbers still match
+    assert.equal(streams.wholeStreams(V, later), 4);
+    assert.equal(streams.coveredSinceMs(V, later + STREAM_SILENT_MS), Number.POSITIVE_INFINITY);
+  });
+
+  it('end at a disconnection, and start whole from the new connection', () => {
+    const streams = connectedStreams(0);
+    for (const node of ['s1', 's2', 's3', 's4']) streams.disconnected(node);
+    assert.equal(streams.coveredSinceMs(V, 10), Number.POSITIVE_INFINITY);
+    streams.connected('s1', 20);
+    streams.notice('s1', V, 555, 1, 30);
+    assert.equal(streams.coveredSinceMs(V, 40), 20, 'the new stream is whole from its connection');
+    streams.connected('s2', 50);
+    streams.notice('s2', V, 556, 3, 60); // its first two notices never came: whole since 60 only
+    assert.equal(streams.coveredSinceMs(V, 70), 20);
+    streams.disconnected('s1');
+    assert.equal(streams.coveredSinceMs(V, 70), 60);
+  });
+
+  it('never cover a moment before the third-latest whole stream began (random events)', () => {
+    // Model: each node's stream is whole since its last break; the covered time is the third
+    // smallest such time among the streams heard recently. Checked against the class.
+    const event = fc.record({
+      node: fc.integer({ min: 0, max: 5 }),
+      kind: fc.constantFrom('ok', 'gap', 'disconnect', 'connect'),
+      stepMs: fc.integer({ min: 0, max: 400 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+        const streams = connectedStreams(0);
+        const model = NODES.map((_, index) => ({ up: true, since: 0, n: 0, heard: 0, stream: 100 + index }));
+        let now = 0;
+        for (const { node, kind, stepMs } of events) {
+          now += stepMs;
+          const id = NODES[node] as string;
+          const state = model[node] as (typeof model)[number];
+          if (kind === 'disconnect') {
+            streams.disconnected(id);
+            state.up = false;
+          } else if (kind === 'connect') {
+            streams.connected(id, now);
+            state.stream += 1_000;
+            streams.mark(id, V, state.stream, 0, now);
+            Object.assign(state, { up: true, since: now, n: 0, heard: now });
+          } else if (state.up) {
+            state.n += kind === 'gap' ? 2 : 1;
+            streams.notice(id, V, state.stream, state.n, now);
+            if (kind === 'gap') state.since = now;
+            state.heard = now;
+          }
+        }
+        const live = model
+          .filter((state) => state.up && now - state.heard <= STREAM_SILENT_MS)
+          .map((state) => state.since)
+          .sort((a, b) => a - b);
+        const expected = live.length < 3 ? Number.POSITIVE_INFINITY : live[2];
+        assert.equal(streams.coveredSinceMs(V, now), expected);
+      }),
+    );
+  });
+});
+
+/** A cache whose coverage the test sets by hand. */
+function coveredCache(): { cache: VersionedCache; cover: (sinceMs: number) => void } {
+  let since = Number.POSITIVE_INFINITY;
+  const coverage: CacheCoverage = {
+    coveredSinceMs: () => since,
+    coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
+  };
+  return {
+    cache: new VersionedCache(1 << 20, 1_000, coverage),
+    cover: (sinceMs) => {
+      since = sinceMs;
+    },
+  };
+}
+
+const version = (seq: number) => ({ seq, txid: `w.${seq}`, value: new Uint8Array([seq]) });
+
+describe('versioned cache with notice coverage', () => {
+  it('serves an entry past the age bound only while the streams cover it, up to the covered bound', () => {
+    const { cache, cover } = coveredCache();
+    cache.offer('k', version(1), 100);
+    assert.equal(cache.peek('k', 1_101), null, 'past the bound, without coverage');
+    cover(50);
+    assert.equal(cache.peek('k', 1_101)?.seq, 1, 'streams whole since before it was stored');
+    assert.equal(cache.peek('k', 100 + CACHE_ENTRY_COVERED_AGE_MAX_MS)?.seq, 1);
+    assert.equal(cache.peek('k', 101 + CACHE_ENTRY_COVERED_AGE_MAX_MS), null, 'never past the covered bound');
+    cover(100);
+    assert.equal(cache.peek('k', 1_101), null, 'a stream that began when it was stored does not cover it');
+    cover(50);
+    assert.equal(cache.get('k', 1_101)?.seq, 1);
+  });
+
+  it("refuses a read's version that a notice superseded while the read was under way", () => {
+    const { cache, cover } = coveredCache();
+    cover(0);
+    // The read is sent at 10; the notice of seq 3 comes at 12, before its answer (seq 2) at 15.
+    cache.applyNotice([{ key: 'k', seq: 3 }], 12);
+    cache.offer('k', version(2), 15, 10);
+    assert.equal(cache.peek('k', 15), null);
+    cache.offer('k', version(3), 16, 14);
+    assert.equal(cache.peek('k', 16)?.seq, 3, 'the version the notice reported is taken');
+  });
+
+  it('ages an entry from when its read was sent, and does not store a read slower than the notices kept', () => {
+    const { cache } = coveredCache();
+    cache.offer('a', version(1), 500, 0);
+    assert.equal(cache.peek('a', 1_000)?.seq, 1);
+    assert.equal(cache.peek('a', 1_001), null, 'its age counts from the read');
+    cache.offer('b', version(1), 10 + NOTICE_MEMORY_MS + 1, 10);
+    assert.equal(cache.peek('b', 10 + NOTICE_MEMORY_MS + 1), null);
+  });
+
+  it('ends the longer life of older entries when it forgets a notice early, or a session moves here', () => {
+    const { cache, cover } = coveredCache();
+    cover(0);
+    cache.offer('old', version(1), 10);
+    for (let index = 0; index <= NOTICE_MEMORY_KEYS_MAX; index++) {
+      cache.applyNotice([{ key: `other${index}`, seq: 1 }], 20);
+    }
+    assert.equal(cache.peek('old', 1_100), null, 'stored before the forgotten notice: the short bound only');
+    cache.offer('new', version(1), 30);
+    assert.equal(cache.peek('new', 1_100)?.seq, 1);
+    cache.endCoveredLives(40);
+    assert.equal(cache.peek('new', 1_100), null, 'stored before the move');
+    assert.equal(cache.peek('new', 1_030)?.seq, 1, 'still served while young');
+  });
+});

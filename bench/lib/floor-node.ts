@@ -16,7 +16,8 @@
 //   six replicas, frames to one replica written once per turn;
 // - a replica handles what one turn brought as a batch: one log write and one fdatasync, then
 //   its answers; a commit is acknowledged after 4 of 6 answers (the other two are still read);
-// - GET from a cache with the data node's age bound (CACHE_ENTRY_AGE_MAX_MS), a miss read from 3
+// - GET from a cache with the longest life the data node gives an entry (CACHE_ENTRY_COVERED_AGE_MAX_MS:
+//   a single writer's notice streams are always whole, ADR 0020), a miss read from 3
 //   replicas and answered once all 3 have; a GET after a SET of its key not committed yet waits
 //   for it, as the data node's scheduler orders them.
 // What it leaves out: versions, read and write sets, votes and decisions, msgpack, CRCs,
@@ -24,7 +25,7 @@
 // bench/lib/floor-link.ts; a replica keeps values by key in a Map.
 import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { CACHE_ENTRY_AGE_MAX_MS } from '../../apps/data-node/src/cache/versioned-cache.js';
+import { CACHE_ENTRY_COVERED_AGE_MAX_MS } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { GROUPS_RUNNING_MAX_DEFAULT } from '../../apps/data-node/src/engine/transaction-engine.js';
 import {
   ABSENT,
@@ -279,7 +280,7 @@ async function runFront(replicaPorts: number[]): Promise<void> {
       if (pending !== undefined) {
         stats.hits++;
         pending.readers.push({ connection, reply });
-      } else if (cached !== undefined && Date.now() - cached.storedAtMs <= CACHE_ENTRY_AGE_MAX_MS) {
+      } else if (cached !== undefined && Date.now() - cached.storedAtMs <= CACHE_ENTRY_COVERED_AGE_MAX_MS) {
         stats.hits++;
         reply.bytes = cached.value === null ? NULL_BULK : bulk(cached.value);
       } else {

@@ -198,6 +198,9 @@ export class StorageNodeCore {
       if (record.kind !== 'decide' || record.decision !== 'commit') continue;
       const writers = this.subscribers.get(record.volume);
       if (writers === undefined || writers.size === 0) continue;
+      const origin = record.txid.slice(0, record.txid.lastIndexOf('.'));
+      // The volume's only writer (the common case) hears nothing of its own commits.
+      if (writers.size === 1 && writers.has(origin)) continue;
       // A YES voter's decide record has no proposal: it logged it with its vote.
       const proposal =
         record.proposal ?? this.replica.inspectTransaction(record.volume, record.txid)?.proposal ?? null;
@@ -207,7 +210,6 @@ export class StorageNodeCore {
         key: write.key,
         seq: (readSeq.get(write.key) ?? 0) + 1,
       }));
-      const origin = record.txid.slice(0, record.txid.lastIndexOf('.'));
       for (const [writer, subscription] of writers) {
         if (writer === origin) continue;
         const notice: AppliedMessage = {

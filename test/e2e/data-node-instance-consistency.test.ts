@@ -17,7 +17,7 @@ import {
 } from '../../libs/history/src/index.js';
 import { connectRedis } from '../support/clients.js';
 import { patchedCopy } from '../support/compiled-copy.js';
-import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
+import { instanceWriters, type RunningDataNode } from '../support/data-nodes.js';
 import { mulberry32, sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
@@ -125,19 +125,7 @@ function brokenCopyIgnoringAppliedNotices(): { entry: string; remove: () => void
 
 describe('instance read consistency, checked on real processes', { timeout: 240_000 }, () => {
   let fleet: StorageFleet;
-  const started: RunningDataNode[] = [];
-  const writerOf = async (cluster: string, index: number, entry?: string) => {
-    const node = await startDataNode({
-      id: `${cluster}-w${index + 1}`,
-      storage: fleet.nodes,
-      coordinatorId: 7 + started.length,
-      cluster,
-      readConsistency: 'instance',
-      ...(entry !== undefined ? { entry } : {}),
-    });
-    started.push(node);
-    return node;
-  };
+  const { start: writerOf, started } = instanceWriters(() => fleet.nodes);
 
   before(async () => {
     fleet = await startStorageFleet();

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../support/clients.js';
 import { patchedCopy } from '../support/compiled-copy.js';
-import { type RunningDataNode, startDataNode } from '../support/data-nodes.js';
+import { instanceWriters, type RunningDataNode } from '../support/data-nodes.js';
 import { sleep } from '../support/prng.js';
 import { type StorageFleet, startStorageFleet } from '../support/storage-fleet.js';
 import { waitUntil } from '../support/wait.js';
@@ -62,22 +62,10 @@ describe('cache entries past the age bound, served while the notices arrive whol
   timeout: 240_000,
 }, () => {
   let fleet: StorageFleet;
-  const started: RunningDataNode[] = [];
+  const { start: writer, started } = instanceWriters(() => fleet.nodes, {
+    DATA_NODE_CACHE_ENTRY_AGE_MS: String(ENTRY_AGE_MS),
+  });
   const clients = new Set<Redis>();
-
-  const writer = async (cluster: string, index: number, entry?: string) => {
-    const node = await startDataNode({
-      id: `${cluster}-w${index + 1}`,
-      storage: fleet.nodes,
-      coordinatorId: 7 + started.length,
-      cluster,
-      readConsistency: 'instance',
-      env: { DATA_NODE_CACHE_ENTRY_AGE_MS: String(ENTRY_AGE_MS) },
-      ...(entry !== undefined ? { entry } : {}),
-    });
-    started.push(node);
-    return node;
-  };
 
   /** Until the node hears every storage node's notice stream whole (marks come every 500 ms). */
   const streamsWhole = (node: RunningDataNode) =>

@@ -108,3 +108,32 @@ export async function startDataNode(spec: DataNodeSpec): Promise<RunningDataNode
     },
   };
 }
+
+/**
+ * Writers in `instance` read consistency over the storage nodes `storage()` gives (read when each
+ * starts, so a fleet started in `before` will do), with ids and coordinator ids distinct across the
+ * writers this factory started; `started` lists them for the test's `after`.
+ */
+export function instanceWriters(
+  storage: () => StorageNodeAddress[],
+  env: Record<string, string> = {},
+): {
+  start(cluster: string, index: number, entry?: string): Promise<RunningDataNode>;
+  started: RunningDataNode[];
+} {
+  const started: RunningDataNode[] = [];
+  const start = async (cluster: string, index: number, entry?: string) => {
+    const node = await startDataNode({
+      id: `${cluster}-w${index + 1}`,
+      storage: storage(),
+      coordinatorId: 7 + started.length,
+      cluster,
+      readConsistency: 'instance',
+      env,
+      ...(entry !== undefined ? { entry } : {}),
+    });
+    started.push(node);
+    return node;
+  };
+  return { start, started };
+}

@@ -77,30 +77,42 @@ describe('notice streams', () => {
     assert.equal(streams.coveredSinceMs(V, 70), 60);
   });
 
-  it('never cover a moment before the third-latest whole stream began (random events)', () => {
+  it('never cover a moment before the third-latest whole stream began (random events, asked after each)', () => {
     // Model: each node's stream is whole since its last break; the covered time is the third
-    // smallest such time among the streams heard recently. Checked against the class.
+    // smallest such time among the streams heard recently. Checked against the class after every
+    // event and again a random while later, so that its remembered answer is checked as time passes.
     const event = fc.record({
       node: fc.integer({ min: 0, max: 5 }),
-      kind: fc.constantFrom('ok', 'gap', 'disconnect', 'connect'),
+      kind: fc.constantFrom('ok', 'gap', 'disconnect', 'connect', 'connect-quiet'),
       stepMs: fc.integer({ min: 0, max: 400 }),
+      askAfterMs: fc.integer({ min: 0, max: 2_000 }),
     });
     fc.assert(
       fc.property(fc.array(event, { maxLength: 60 }), (events) => {
         const streams = connectedStreams(0);
         const model = NODES.map((_, index) => ({ up: true, since: 0, n: 0, heard: 0, stream: 100 + index }));
+        const check = (atMs: number) => {
+          const live = model
+            .filter((state) => state.up && atMs - state.heard <= STREAM_SILENT_MS)
+            .map((state) => state.since)
+            .sort((a, b) => a - b);
+          const expected = live.length < 3 ? Number.POSITIVE_INFINITY : live[2];
+          assert.equal(streams.coveredSinceMs(V, atMs), expected);
+          assert.equal(streams.wholeStreams(V, atMs), live.length);
+        };
         let now = 0;
-        for (const { node, kind, stepMs } of events) {
+        for (const { node, kind, stepMs, askAfterMs } of events) {
           now += stepMs;
           const id = NODES[node] as string;
           const state = model[node] as (typeof model)[number];
           if (kind === 'disconnect') {
             streams.disconnected(id);
             state.up = false;
-          } else if (kind === 'connect') {
+          } else if (kind === 'connect' || kind === 'connect-quiet') {
+            // A node that has sent nothing yet counts from its connection, as one marked then.
             streams.connected(id, now);
             state.stream += 1_000;
-            streams.mark(id, V, state.stream, 0, now);
+            if (kind === 'connect') streams.mark(id, V, state.stream, 0, now);
             Object.assign(state, { up: true, since: now, n: 0, heard: now });
           } else if (state.up) {
             state.n += kind === 'gap' ? 2 : 1;
@@ -108,15 +120,24 @@ describe('notice streams', () => {
             if (kind === 'gap') state.since = now;
             state.heard = now;
           }
+          check(now);
+          now += askAfterMs;
+          check(now);
         }
-        const live = model
-          .filter((state) => state.up && now - state.heard <= STREAM_SILENT_MS)
-          .map((state) => state.since)
-          .sort((a, b) => a - b);
-        const expected = live.length < 3 ? Number.POSITIVE_INFINITY : live[2];
-        assert.equal(streams.coveredSinceMs(V, now), expected);
       }),
     );
+  });
+
+  it('count a connected node that has sent nothing yet only until its first mark is due', () => {
+    const streams = new NoticeStreams(NODES);
+    for (const node of ['s1', 's2', 's3']) streams.connected(node, 1_000);
+    assert.equal(streams.coveredSinceMs(V, 1_000), 1_000);
+    assert.equal(streams.wholeStreams(V, 1_000 + STREAM_SILENT_MS), 3);
+    streams.mark('s1', V, 7, 0, 1_000 + STREAM_SILENT_MS);
+    streams.mark('s2', V, 8, 0, 1_000 + STREAM_SILENT_MS);
+    // s3 never sent its first mark: past its deadline it no longer counts.
+    assert.equal(streams.coveredSinceMs(V, 1_001 + STREAM_SILENT_MS), Number.POSITIVE_INFINITY);
+    assert.equal(streams.wholeStreams(V, 1_001 + STREAM_SILENT_MS), 2);
   });
 });
 

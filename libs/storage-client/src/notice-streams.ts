@@ -32,21 +32,33 @@ interface NodeState {
   streams: Map<string, StreamState>;
 }
 
+/** The covered time of one volume as last computed, and until when it holds without an event. */
+interface CoveredMemo {
+  sinceMs: number;
+  /** The first silence deadline among the streams counted: past it one of them drops out. */
+  validUntilMs: number;
+}
+
+/** Volumes whose covered time is remembered at once; a writer asks about its own volumes only. */
+const COVERED_MEMOS_MAX = 64;
+
 export class NoticeStreams {
   private readonly nodes = new Map<string, NodeState>();
+  /**
+   * A cached read asks for the covered time on every hit of an entry past the age bound. It
+   * changes only when a stream event adds, drops or restarts a stream, or when time passes a
+   * counted stream's silence deadline, so it is computed once per such change.
+   */
+  private readonly coveredMemos = new Map<string, CoveredMemo>();
   /** Streams restarted (a gap, a new stream, a reconnection) since the start: health counters. */
   restarts = 0;
 
-  /**
-   * @param nodeIds the protection group
-   * @param connectedAtMs nodes connected from the start (links that are always up), at this time
-   */
+  /** @param nodeIds the protection group */
   constructor(
     nodeIds: readonly string[],
     private readonly streamsNeeded = QUORUM.reads,
-    connectedAtMs: number | null = null,
   ) {
-    for (const id of nodeIds) this.nodes.set(id, { connectedAtMs, streams: new Map() });
+    for (const id of nodeIds) this.nodes.set(id, { connectedAtMs: null, streams: new Map() });
   }
 
   connected(node: string, nowMs: number): void {
@@ -54,6 +66,7 @@ export class NoticeStreams {
     if (state === undefined) return;
     state.connectedAtMs = nowMs;
     state.streams.clear();
+    this.coveredMemos.clear();
   }
 
   disconnected(node: string): void {
@@ -62,6 +75,7 @@ export class NoticeStreams {
     if (state.connectedAtMs !== null) this.restarts++;
     state.connectedAtMs = null;
     state.streams.clear();
+    this.coveredMemos.clear();
   }
 
   /** An `applied` notice: whole when it is the stream's next number. */
@@ -80,28 +94,47 @@ export class NoticeStreams {
    * applied since. +Infinity when fewer streams than that are whole.
    */
   coveredSinceMs(volume: string, nowMs: number): number {
-    const since: number[] = [];
+    const memo = this.coveredMemos.get(volume);
+    if (memo !== undefined && nowMs <= memo.validUntilMs) return memo.sinceMs;
+    let validUntilMs = Number.POSITIVE_INFINITY;
+    const since = this.liveStreams(volume, nowMs, (wholeSinceMs, deadlineMs) => {
+      if (deadlineMs < validUntilMs) validUntilMs = deadlineMs;
+      return wholeSinceMs;
+    });
+    let sinceMs = Number.POSITIVE_INFINITY;
+    if (since.length >= this.streamsNeeded) {
+      since.sort((a, b) => a - b);
+      sinceMs = since[this.streamsNeeded - 1] as number;
+    }
+    if (this.coveredMemos.size >= COVERED_MEMOS_MAX) this.coveredMemos.clear();
+    this.coveredMemos.set(volume, { sinceMs, validUntilMs });
+    return sinceMs;
+  }
+
+  /** Streams of `volume` that count right now, the ones `coveredSinceMs` counts (health). */
+  wholeStreams(volume: string, nowMs: number): number {
+    return this.liveStreams(volume, nowMs, () => 0).length;
+  }
+
+  /**
+   * `visit(wholeSinceMs, silenceDeadlineMs)` of each stream of `volume` that counts at `nowMs`:
+   * heard within STREAM_SILENT_MS, or, before its first message, connected within it (whole from
+   * the connection's start until its first mark is due).
+   */
+  private liveStreams<T>(
+    volume: string,
+    nowMs: number,
+    visit: (wholeSinceMs: number, silenceDeadlineMs: number) => T,
+  ): T[] {
+    const visited: T[] = [];
     for (const state of this.nodes.values()) {
       if (state.connectedAtMs === null) continue;
       const stream = state.streams.get(volume);
-      if (stream === undefined) {
-        // Nothing heard yet on this connection: whole from its start until the first mark is due.
-        if (nowMs - state.connectedAtMs <= STREAM_SILENT_MS) since.push(state.connectedAtMs);
-      } else if (nowMs - stream.heardAtMs <= STREAM_SILENT_MS) since.push(stream.wholeSinceMs);
+      const since = stream === undefined ? state.connectedAtMs : stream.wholeSinceMs;
+      const deadlineMs = (stream === undefined ? state.connectedAtMs : stream.heardAtMs) + STREAM_SILENT_MS;
+      if (nowMs <= deadlineMs) visited.push(visit(since, deadlineMs));
     }
-    if (since.length < this.streamsNeeded) return Number.POSITIVE_INFINITY;
-    since.sort((a, b) => a - b);
-    return since[this.streamsNeeded - 1] as number;
-  }
-
-  /** Whole streams per volume right now (health). */
-  wholeStreams(volume: string, nowMs: number): number {
-    let count = 0;
-    for (const state of this.nodes.values()) {
-      const stream = state.connectedAtMs === null ? undefined : state.streams.get(volume);
-      if (stream !== undefined && nowMs - stream.heardAtMs <= STREAM_SILENT_MS) count++;
-    }
-    return count;
+    return visited;
   }
 
   /**
@@ -129,12 +162,18 @@ export class NoticeStreams {
         wholeSinceMs: whole ? state.connectedAtMs : nowMs,
         heardAtMs: nowMs,
       });
+      this.coveredMemos.delete(volume);
       return;
     }
     if (current.stream !== stream || current.n !== previous) {
       this.restarts++;
       current.stream = stream;
       current.wholeSinceMs = nowMs;
+      this.coveredMemos.delete(volume);
+    } else if (nowMs - current.heardAtMs > STREAM_SILENT_MS) {
+      // A silent stream heard again counts again. A stream that was counted and continues only
+      // moves its deadline later, so a memo that expires at the earlier one stays right.
+      this.coveredMemos.delete(volume);
     }
     current.n = n;
     current.heardAtMs = nowMs;

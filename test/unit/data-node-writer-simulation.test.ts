@@ -151,3 +151,27 @@ test('data-node writers: an engine that retries a commit of unknown outcome as i
     seeds: 200,
   });
 });
+
+// ADR 0020's stream rules, under the profile that cuts one writer off at a time (some cuts
+// longer than the streams' silence window) and checks counter reads within its staleness bound.
+const CUT_OFF_WRITER = { profile: 'cut-off-writer' } as const;
+
+test('data-node writers: notice streams that miss a gap in their numbers are caught (a cut-off writer)', async (context) => {
+  await assertCaught(context, {
+    file: 'libs/storage-client/src/notice-streams.js',
+    anchor: /current\.stream !== stream \|\| current\.n !== previous/,
+    replacement: 'current.stream !== stream',
+    seeds: 100,
+    options: CUT_OFF_WRITER,
+  });
+});
+
+test('data-node writers: notice streams that still count a silent stream are caught (a cut-off writer)', async (context) => {
+  await assertCaught(context, {
+    file: 'libs/storage-client/src/notice-streams.js',
+    anchor: /if \(nowMs <= deadlineMs\)/,
+    replacement: 'if (nowMs <= deadlineMs || true)',
+    seeds: 100,
+    options: CUT_OFF_WRITER,
+  });
+});

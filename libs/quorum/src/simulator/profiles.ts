@@ -4,9 +4,10 @@
 /**
  * - `az`: one availability zone (both its replicas and the writer placed there) cut off;
  * - `split`: three replicas against three (an AZ and one node of the next against the rest);
- * - `az-plus-one`: an AZ and one more replica cut off, leaving three: reads work, writes cannot.
+ * - `az-plus-one`: an AZ and one more replica cut off, leaving three: reads work, writes cannot;
+ * - `writer`: one writer cut off from every replica and every other writer.
  */
-export type PartitionKind = 'az' | 'split' | 'az-plus-one';
+export type PartitionKind = 'az' | 'split' | 'az-plus-one' | 'writer';
 
 export interface NetworkFaults {
   dropRate: number;
@@ -49,6 +50,18 @@ export interface FaultProfile {
    * may outlast it, since decided records are forgotten only once every replica confirmed them.
    */
   recordRetention?: { recordRetentionMs: number; proposalMaxAgeMs: number };
+  /** Counters the counter clients share (default 2); more keys leave each key quiet for longer. */
+  counterKeys?: number;
+  /**
+   * Counter clients per writer process (default 1). A client waits out a write that cannot
+   * commit; with more than one, others read meanwhile.
+   */
+  counterClients?: number;
+  /**
+   * With writer processes: how stale a counter read may be under this profile's faults (the
+   * session checker's bound). Unchecked under faults unless given.
+   */
+  stalenessBoundMs?: number;
 }
 
 const calmNetwork: NetworkFaults = {
@@ -196,6 +209,36 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     durationMs: 6_000,
     // A short proposal age keeps the repair's quiet period (age + 4 pending timeouts) inside a run.
     recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200 },
+  },
+  'cut-off-writer': {
+    name: 'cut-off-writer',
+    description:
+      "one writer at a time cut off from everything, some for longer than its notice streams' silence window; light loss",
+    network: calmNetwork,
+    partitions: ['writer'],
+    partitionLengthMs: [400, 3_000],
+    replicaCrashes: false,
+    writerCrashes: false,
+    maxReplicasDown: 0,
+    downtimeMs: [0, 0],
+    tornCrashRate: 0,
+    snapshotEveryMs: [300, 900],
+    faultEveryMs: [100, 500],
+    durationMs: 6_000,
+    // Eight counters, so that a key the cut-off writer holds in its cache may go a while without
+    // a newer commit (two keys are written every few milliseconds, and each write's notice
+    // refreshes every cache whatever the streams say).
+    counterKeys: 8,
+    // Three counter clients per writer: while one waits out an INCR the cut cannot commit, the
+    // others read from the cut-off writer's cache.
+    counterClients: 3,
+    // A cut-off writer keeps serving entries its notice streams covered until the streams have
+    // been silent for 1.5 s (STREAM_SILENT_MS, ADR 0020); after that, and after the cut heals
+    // with notices lost, only entries younger than the cache's age bound (300 ms in the
+    // simulated writer). So reads are stale by at most 1.5 s plus the network's longest delay
+    // (120 ms) and the age bound's own lag: checked at 1.8 s. A writer that took restarted or
+    // silent streams as whole would serve entries as old as the cut.
+    stalenessBoundMs: 1_800,
   },
 };
 

@@ -24,6 +24,11 @@ import { BANK_ACCOUNTS, INITIAL_BALANCE, REGISTER_KEYS } from './workload.js';
 import type { SimConnection, SimReply } from './writer-shell.js';
 
 export const COUNTER_KEYS: readonly string[] = ['n0', 'n1'];
+
+/** `count` counter keys (`n0`, `n1`, ...): the first two are COUNTER_KEYS. */
+export function counterKeys(count: number): readonly string[] {
+  return Array.from({ length: count }, (_, index) => `n${index}`);
+}
 /** Attempts of one transfer whose EXEC keeps answering null before the client gives up. */
 const TRANSFER_ATTEMPTS_MAX = 6;
 /** How long a client waits before it tries to reconnect to a writer that is down. */
@@ -43,6 +48,8 @@ export interface RedisWorkloadHost {
   sleep(ms: number): Promise<void>;
   nextProcessId(): number;
   nextValueId(): number;
+  /** The counters the counter clients increment and read. */
+  readonly counterKeys: readonly string[];
   /** Whether trace lines are kept: a line per command is built only then. */
   readonly tracing: boolean;
   trace(line: string): void;
@@ -291,7 +298,7 @@ function balance(reply: SimReply): number {
 /** INCR and GET of counters shared by every writer, reading from this writer's cache. */
 export class RedisCounterClient extends RedisClient {
   protected async operate(): Promise<void> {
-    const key = this.rng.pick(COUNTER_KEYS);
+    const key = this.rng.pick(this.host.counterKeys);
     if (this.rng.chance(0.5)) {
       this.begin(this.host.counterHistory, { f: 'incr', key });
       const value = await this.call(['INCR', key], true);

@@ -42,6 +42,7 @@ import { FAULT_PROFILES, type FaultProfile, type PartitionKind, profileForSeed }
 import {
   COUNTER_KEYS,
   ConnectionLost,
+  counterKeys,
   RedisBankClient,
   type RedisClient,
   RedisCounterClient,
@@ -143,8 +144,9 @@ export interface SimulationOptions {
   /**
    * With writer processes: a read of a counter must see every increment acknowledged this long
    * before it (the other writers' `applied` notices keep caches that close). By default 250 ms of
-   * virtual time on a reliable network (`faults: false`) and unchecked under faults, where a
-   * partition may cut a writer off from every notice while its cache still serves.
+   * virtual time on a reliable network (`faults: false`); under faults, the profile's bound where
+   * it gives one, else unchecked (a partition may cut a writer off from every notice while its
+   * cache still serves).
    */
   stalenessBoundMs?: number;
 }
@@ -325,6 +327,7 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
   private readonly shellFactory: ReplicaShellFactory | null;
   private readonly writerFactory: WriterShellFactory | null;
   private readonly stalenessBoundMs: number | undefined;
+  readonly counterKeys: readonly string[];
   private readonly clients: Client[] = [];
   private readonly redisClients: RedisClient[] = [];
   /** A violation or an exception raised inside a promise chain, thrown by the loop after the event. */
@@ -406,7 +409,8 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
 
     this.shellFactory = options.shell ?? null;
     this.writerFactory = options.writer ?? null;
-    this.stalenessBoundMs = options.stalenessBoundMs ?? (this.faults ? undefined : 250);
+    this.stalenessBoundMs = options.stalenessBoundMs ?? (this.faults ? profile.stalenessBoundMs : 250);
+    this.counterKeys = profile.counterKeys === undefined ? COUNTER_KEYS : counterKeys(profile.counterKeys);
     const factory = this.shellFactory;
     this.replicas = MEMBERS.map((id, index) => ({
       index,
@@ -446,6 +450,20 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
           new RedisCounterClient(`count${slot}${at}`, slot, this, rng.fork(), REGISTER_VOLUME, 'instance'),
           new RedisBankClient(`bank${slot}${at}`, slot, this, rng.fork(), BANK_VOLUME, 'cluster'),
         );
+        // Further counter clients after the first three, so that a profile without them draws
+        // the same numbers as before.
+        for (let index = 1; index < (profile.counterClients ?? 1); index++) {
+          this.redisClients.push(
+            new RedisCounterClient(
+              `count${slot}.${index}${at}`,
+              slot,
+              this,
+              rng.fork(),
+              REGISTER_VOLUME,
+              'instance',
+            ),
+          );
+        }
         continue;
       }
       // Two register clients and one bank client per writer: enough to conflict on hot keys.
@@ -1252,6 +1270,8 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
       }
       for (const index of shuffled.slice(0, 3)) groups.set(MEMBERS[index] as string, 1);
       for (const writer of this.writers) groups.set(writer.location, this.faultRng.int(0, 1));
+    } else if (kind === 'writer') {
+      groups.set(`w${this.faultRng.int(1, this.writers.length)}`, 1);
     } else {
       // The AZ and one more replica are unreachable, even from each other: as if down.
       const isolated = [...inZone, this.faultRng.pick(others)];
@@ -1384,7 +1404,7 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
     const factory = this.writerFactory;
     if (factory === null) return [...WORKLOAD_KEYS];
     return [
-      [REGISTER_VOLUME, [...REGISTER_KEYS, ...COUNTER_KEYS].map((key) => factory.volumeKey(key))],
+      [REGISTER_VOLUME, [...REGISTER_KEYS, ...this.counterKeys].map((key) => factory.volumeKey(key))],
       [BANK_VOLUME, BANK_ACCOUNTS.map((key) => factory.volumeKey(key))],
     ];
   }

@@ -197,7 +197,7 @@ describe('instance read consistency, checked on real processes', { timeout: 240_
       assert.equal(await counter.dbsize(), 0);
       // The counting writer answers its count again while it has seen no change (the freshness
       // of its cache): another writer's commit must reach it as a notice, or its count would
-      // stand for up to 10 s.
+      // stand for as long as a cache entry may live (up to 60 s while the notices arrive whole).
       for (let round = 1; round <= 3; round++) {
         await writer.set(`dbsize:${round}`, 'v');
         let seen = -1;

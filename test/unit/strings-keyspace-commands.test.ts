@@ -4,6 +4,11 @@
 // Borealis's own (the transaction write limit, LCS's table) are tested here.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import {
+  CACHE_ENTRY_AGE_MAX_MS,
+  CACHE_ENTRY_COVERED_AGE_MAX_MS,
+  VersionedCache,
+} from '../../apps/data-node/src/cache/versioned-cache.js';
 import { type CollectionFamily, elementKey } from '../../apps/data-node/src/commands/collections/layout.js';
 import {
   type DataCommandContext,
@@ -577,11 +582,19 @@ describe('DBSIZE and INFO keyspace: shared walks, and counts that still hold', (
     const expiring = encodeStoredValue({ type: 'string', value: Buffer.alloc(0), expireAtMs: 5_000 });
     const clock = { ms: 1_000 };
     let changes = 0;
+    // The engine answers how long a count holds from a real cache, whose notice coverage the
+    // test sets (`cover`): +Infinity, no stream whole, until it does.
+    let coveredSinceMs = Number.POSITIVE_INFINITY;
+    const cache = new VersionedCache(1 << 20, CACHE_ENTRY_AGE_MAX_MS, {
+      coveredSinceMs: () => coveredSinceMs,
+      coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
+    });
     const engine = {
       currentGeneration: async () => 0,
       reclaimer: { enqueue: () => undefined },
       clock: { nowMs: () => clock.ms },
       changesSeen: () => changes,
+      answerHolds: (readAtMs: number, nowMs: number) => cache.holds(readAtMs, nowMs),
       // Names starting with `x` expire at 5,000 ms.
       readStorageKeys: async (keys: string[]) =>
         new Map(
@@ -612,6 +625,10 @@ describe('DBSIZE and INFO keyspace: shared walks, and counts that still hold', (
       /** A write of this writer ended, or another writer's notice came. */
       change: () => {
         changes++;
+      },
+      /** The notice streams of a read quorum have been whole since `sinceMs`. */
+      cover: (sinceMs: number) => {
+        coveredSinceMs = sinceMs;
       },
     };
   }
@@ -706,12 +723,35 @@ describe('DBSIZE and INFO keyspace: shared walks, and counts that still hold', (
     await live.keyspace.size('instance');
     assert.equal(live.walks(), 4);
     // And no count is answered after the age a cache entry may have.
-    live.clock.ms = 5_001 + 9_999;
+    live.clock.ms = 5_001 + CACHE_ENTRY_AGE_MAX_MS;
     await live.keyspace.size('instance');
     assert.equal(live.walks(), 4);
-    live.clock.ms = 5_001 + 10_000;
+    live.clock.ms = 5_002 + CACHE_ENTRY_AGE_MAX_MS;
     await live.keyspace.size('instance');
     assert.equal(live.walks(), 5);
+  });
+
+  test('DBSIZE answers its count past the age bound while the notices have arrived whole since its walk (ADR 0020)', async () => {
+    const live = liveKeyspace();
+    live.names.add('a');
+    live.cover(500);
+    assert.equal(await live.keyspace.size('instance'), 1);
+    const walkedAt = live.clock.ms;
+    live.clock.ms = walkedAt + CACHE_ENTRY_COVERED_AGE_MAX_MS;
+    assert.equal(await live.keyspace.size('instance'), 1);
+    assert.equal(live.walks(), 1, 'covered: the count holds up to the covered bound');
+    live.clock.ms += 1;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 2, 'never past the covered bound');
+    // A stream restarted after that walk began: the count holds for the plain age bound only.
+    live.cover(live.clock.ms + 1);
+    const secondAt = live.clock.ms;
+    live.clock.ms = secondAt + CACHE_ENTRY_AGE_MAX_MS;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 2);
+    live.clock.ms += 1;
+    await live.keyspace.size('instance');
+    assert.equal(live.walks(), 3, 'streams whole only since after the walk began do not cover it');
   });
 
   test('INFO does not wait for a walk it cannot have soon: it answers the latest count', {

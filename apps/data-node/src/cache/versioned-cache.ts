@@ -128,14 +128,23 @@ export class VersionedCache {
 
   /** Young enough, or older but covered by whole notice streams since it was stored. */
   private servable(entry: Entry, nowMs: number): boolean {
-    const age = nowMs - entry.storedAtMs;
+    return this.holds(entry.storedAtMs, nowMs);
+  }
+
+  /**
+   * Whether what was read from the replicas at `readAtMs` may still be answered at `nowMs`
+   * without reading again, by the rule entries live by: young enough, or older but covered by
+   * whole notice streams since then. A count of keys (DBSIZE) holds as long as an entry would.
+   */
+  holds(readAtMs: number, nowMs: number): boolean {
+    const age = nowMs - readAtMs;
     if (age <= this.entryAgeMsMax) return true;
     const coverage = this.coverage;
     return (
       coverage !== null &&
       age <= coverage.coveredAgeMsMax &&
-      entry.storedAtMs > this.coveredFloorMs &&
-      entry.storedAtMs > coverage.coveredSinceMs()
+      readAtMs > this.coveredFloorMs &&
+      readAtMs > coverage.coveredSinceMs()
     );
   }
 

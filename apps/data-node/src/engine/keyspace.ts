@@ -7,7 +7,6 @@
 // `recentCounts`): a walk of a large volume takes seconds.
 import { keyHash } from '../../../../libs/quorum/src/index.js';
 import type { ScanPage } from '../../../../libs/storage-client/src/index.js';
-import { CACHE_ENTRY_AGE_MAX_MS } from '../cache/versioned-cache.js';
 import { generationOf, storageKey, userKeyOf } from '../commands/collections/layout.js';
 import { isReclaimable } from '../commands/collections/reclaim.js';
 import { globMatch } from '../commands/glob.js';
@@ -208,8 +207,9 @@ export class Keyspace {
   /**
    * The latest count if it still holds, else null. It holds while no write this writer knows of
    * has ended since its walk started (`changesSeen`), none of the keys it counted has expired,
-   * and it is younger than a cache entry may be (CACHE_ENTRY_AGE_MAX_MS, the bound on a lost
-   * `applied` notice): the freshness `instance` reads of cached values have.
+   * and a cache entry stored when the walk started would still be served (`answerHolds`: its age
+   * bound, or longer while the `applied` notices have arrived whole since; ADR 0020): the
+   * freshness `instance` reads of cached values have.
    */
   private holdingCounts(): KeyCounts | null {
     const count = this.latest;
@@ -217,7 +217,7 @@ export class Keyspace {
     const nowMs = this.engine.clock.nowMs();
     const holds =
       count.changesAtStart === this.engine.changesSeen() &&
-      nowMs - count.startedAtMs < CACHE_ENTRY_AGE_MAX_MS &&
+      this.engine.answerHolds(count.startedAtMs, nowMs) &&
       (count.firstExpiryMs === null || nowMs <= count.firstExpiryMs);
     return holds ? count.counts : null;
   }

@@ -490,6 +490,14 @@ export class TransactionEngine {
     return this.writeCommitsEnded + this.options.cache.noticesApplied;
   }
 
+  /**
+   * Whether an answer read from the replicas at `readAtMs` may still be given at `nowMs`, by the
+   * rule the cache's entries live by (ADR 0020): how long a count of keys holds.
+   */
+  answerHolds(readAtMs: number, nowMs: number): boolean {
+    return this.options.cache.holds(readAtMs, nowMs);
+  }
+
   /** The volume's generation, from 3 replicas (for listings: only its keys are listed). */
   async currentGeneration(): Promise<number> {
     const reads = await this.readStorageKeys([GENERATION_KEY]);

@@ -846,6 +846,11 @@ export class TransactionEngine {
         // A blind key the run did not write (a command that failed) was never read: nothing to check.
         else if (written.has(key)) readEntries.push({ key, seq: read.seq, blind: INLINE_VALUE_GUARD });
       }
+      // A later commit of a key written here is decided after this one, so after this moment:
+      // the versions written age from it, as a read's values age from when it was sent. Its
+      // outcome may be learned long after (a partition, a recovery), when a later commit of the
+      // key is already made and its notice lost before the streams began again (ADR 0020).
+      const commitSentAtMs = this.clock.nowMs();
       let outcome: CommitResult;
       try {
         outcome = await this.options.store.commit(this.options.volume, readEntries, writes);
@@ -868,6 +873,7 @@ export class TransactionEngine {
           write.key,
           { seq: before.seq + 1, txid: outcome.txid, value: write.value },
           committedAtMs,
+          commitSentAtMs,
         );
       }
     }

@@ -301,6 +301,33 @@ describe("a writer's own commits in its cache (ADR 0020)", () => {
     assert.equal(await getAfterLateOutcome(1_200), 'replicas');
   });
 
+  it('are not cached when the outcome comes back later than the notices are remembered, and the older entry goes', async () => {
+    const clock = { ms: 1_000, nowMs: () => clock.ms, sleep: async () => undefined };
+    const cache = new VersionedCache(1 << 20, AGE_MS, {
+      coveredSinceMs: () => 0,
+      coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
+    });
+    const store = new HeldCommitsStore();
+    const engine = new TransactionEngine({ volume: 'v', store, cache, clock });
+    const command = (spec: CommandSpec, ...args: string[]) => ({
+      spec,
+      args: args.map((arg) => Buffer.from(arg)),
+      keys: ['k'],
+    });
+    const write = async (value: string, answerAtMs: number) => {
+      const sent = store.commitSent();
+      const set = engine.run([command(SET, 'SET', 'k', value)], 'instance');
+      await sent;
+      clock.ms = answerAtMs;
+      store.answerCommits();
+      await set;
+    };
+    await write('v1', 1_010);
+    await write('v2', 1_010 + NOTICE_MEMORY_MS + 1);
+    const [reply] = (await engine.run([command(GET, 'GET', 'k')], 'instance')) ?? [];
+    assert.deepEqual(reply, { kind: 'bulk', value: Buffer.from('v2') }, 'read-your-writes');
+  });
+
   it('live on past the age bound when the streams were whole since before the commit was sent', async () => {
     assert.equal(await getAfterLateOutcome(900), 'cache');
   });

@@ -158,14 +158,18 @@ export class VersionedCache {
    * for a version this writer committed.
    */
   offer(key: string, version: CachedVersion, nowMs: number, readAtMs = nowMs): void {
-    if (nowMs - readAtMs > NOTICE_MEMORY_MS) return;
+    const current = this.entries.get(key);
+    if (current !== undefined && current.seq > version.seq) return;
+    if (nowMs - readAtMs > NOTICE_MEMORY_MS) {
+      // Not stored: a notice that superseded it may have been forgotten. An older entry goes all
+      // the same, or a session would read back a version older than one it has just written or
+      // read.
+      if (current !== undefined && current.seq < version.seq) this.remove(key, current);
+      return;
+    }
     const noticed = this.noticed.get(key);
     if (noticed !== undefined && noticed.seq > version.seq) return;
-    const current = this.entries.get(key);
-    if (current !== undefined) {
-      if (current.seq > version.seq) return;
-      this.remove(key, current);
-    }
+    if (current !== undefined) this.remove(key, current);
     const bytes = cacheEntryBytes(key, version.value);
     if (bytes > this.bytesMax) return;
     const entry: Entry = {

@@ -262,12 +262,8 @@ describe("a writer's own commits in its cache (ADR 0020)", () => {
   const GET = lookupCommand('get') as CommandSpec;
   const AGE_MS = 300;
 
-  /**
-   * SET k at 1,000; its outcome comes back at 2,500, when the notice streams have been whole
-   * since `coveredSinceMs`; then a GET at 2,900, past the age bound counted from either moment.
-   * Says whether the GET was answered from the cache.
-   */
-  async function getAfterLateOutcome(coveredSinceMs: number): Promise<'cache' | 'replicas'> {
+  /** A writer over a store that holds commits' answers; its clock starts at 1,000. */
+  function heldWriter() {
     const clock = { ms: 1_000, nowMs: () => clock.ms, sleep: async () => undefined };
     let covered = Number.POSITIVE_INFINITY;
     const cache = new VersionedCache(1 << 20, AGE_MS, {
@@ -281,18 +277,45 @@ describe("a writer's own commits in its cache (ADR 0020)", () => {
       args: args.map((arg) => Buffer.from(arg)),
       keys: ['k'],
     });
-    const sent = store.commitSent();
-    const set = engine.run([command(SET, 'SET', 'k', 'v')], 'instance');
-    await sent;
-    clock.ms = 2_500;
-    covered = coveredSinceMs;
-    store.answerCommits();
-    await set;
-    clock.ms = 2_900;
-    const readsBefore = store.keyReads.get('k') ?? 0;
-    const [reply] = (await engine.run([command(GET, 'GET', 'k')], 'instance')) ?? [];
+    return {
+      clock,
+      /** The notice streams of a read quorum have been whole since `sinceMs`. */
+      cover: (sinceMs: number) => {
+        covered = sinceMs;
+      },
+      /** SET k `value`, sent now; its outcome comes back at `answerAtMs`. */
+      write: async (value: string, answerAtMs: number) => {
+        const sent = store.commitSent();
+        const set = engine.run([command(SET, 'SET', 'k', value)], 'instance');
+        await sent;
+        clock.ms = answerAtMs;
+        store.answerCommits();
+        await set;
+      },
+      /** GET k: its reply, and whether the replicas or the cache answered. */
+      read: async () => {
+        const readsBefore = store.keyReads.get('k') ?? 0;
+        const [reply] = (await engine.run([command(GET, 'GET', 'k')], 'instance')) ?? [];
+        const from: 'cache' | 'replicas' =
+          (store.keyReads.get('k') ?? 0) > readsBefore ? 'replicas' : 'cache';
+        return { reply, from };
+      },
+    };
+  }
+
+  /**
+   * SET k at 1,000; its outcome comes back at 2,500, the notice streams whole since
+   * `coveredSinceMs`; then a GET at 2,900, past the age bound counted from either moment.
+   * Says whether the GET was answered from the cache.
+   */
+  async function getAfterLateOutcome(coveredSinceMs: number): Promise<'cache' | 'replicas'> {
+    const writer = heldWriter();
+    writer.cover(coveredSinceMs);
+    await writer.write('v', 2_500);
+    writer.clock.ms = 2_900;
+    const { reply, from } = await writer.read();
     assert.deepEqual(reply, { kind: 'bulk', value: Buffer.from('v') });
-    return (store.keyReads.get('k') ?? 0) > readsBefore ? 'replicas' : 'cache';
+    return from;
   }
 
   it('age from when the commit was sent: streams begun again while it was under way do not cover them', async () => {
@@ -302,29 +325,11 @@ describe("a writer's own commits in its cache (ADR 0020)", () => {
   });
 
   it('are not cached when the outcome comes back later than the notices are remembered, and the older entry goes', async () => {
-    const clock = { ms: 1_000, nowMs: () => clock.ms, sleep: async () => undefined };
-    const cache = new VersionedCache(1 << 20, AGE_MS, {
-      coveredSinceMs: () => 0,
-      coveredAgeMsMax: CACHE_ENTRY_COVERED_AGE_MAX_MS,
-    });
-    const store = new HeldCommitsStore();
-    const engine = new TransactionEngine({ volume: 'v', store, cache, clock });
-    const command = (spec: CommandSpec, ...args: string[]) => ({
-      spec,
-      args: args.map((arg) => Buffer.from(arg)),
-      keys: ['k'],
-    });
-    const write = async (value: string, answerAtMs: number) => {
-      const sent = store.commitSent();
-      const set = engine.run([command(SET, 'SET', 'k', value)], 'instance');
-      await sent;
-      clock.ms = answerAtMs;
-      store.answerCommits();
-      await set;
-    };
-    await write('v1', 1_010);
-    await write('v2', 1_010 + NOTICE_MEMORY_MS + 1);
-    const [reply] = (await engine.run([command(GET, 'GET', 'k')], 'instance')) ?? [];
+    const writer = heldWriter();
+    writer.cover(0);
+    await writer.write('v1', 1_010);
+    await writer.write('v2', 1_010 + NOTICE_MEMORY_MS + 1);
+    const { reply } = await writer.read();
     assert.deepEqual(reply, { kind: 'bulk', value: Buffer.from('v2') }, 'read-your-writes');
   });
 

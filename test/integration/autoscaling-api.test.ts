@@ -155,17 +155,23 @@ describe('autoscaling routes: metrics, events, explain', () => {
   it('pages scaling events newest first, with decision and effect times', async () => {
     const events = (restarted ?? running).app.get(ScalingEventsRepository);
     const base = Date.now() - 100_000;
+    // Recorded all at once, as fast as the database takes them: many fall within one millisecond,
+    // and each must still be listed after the one recorded before it.
+    const recorded: Promise<void>[] = [];
     for (let index = 0; index < 25; index++) {
-      await events.record({
-        clusterId: serverlessId,
-        kind: 'scale-up',
-        from: { cu: index * 0.5, writers: 1 },
-        to: { cu: index * 0.5 + 0.5, writers: 1 },
-        reason: `step ${index}`,
-        decidedAtMs: base + index * 1_000,
-        effectiveAtMs: base + index * 1_000 + 40,
-      });
+      recorded.push(
+        events.record({
+          clusterId: serverlessId,
+          kind: 'scale-up',
+          from: { cu: index * 0.5, writers: 1 },
+          to: { cu: index * 0.5 + 0.5, writers: 1 },
+          reason: `step ${index}`,
+          decidedAtMs: base + index * 1_000,
+          effectiveAtMs: base + index * 1_000 + 40,
+        }),
+      );
     }
+    await Promise.all(recorded);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {

@@ -44,13 +44,23 @@ export function scalingKind(from: CapacitySummary, to: CapacitySummary): Scaling
 /** Every change of a cluster's capacity (created, paused, resumed, scaled), with why, when and how long it took. */
 @Injectable()
 export class ScalingEventsRepository {
+  /**
+   * The last `createdAt` this process gave an event. Pages are ordered by `createdAt`, and two
+   * events recorded within one millisecond would otherwise tie and be ordered by their random ids:
+   * each event recorded after another gets a later time, at most a millisecond ahead of the clock
+   * per event recorded within that millisecond.
+   */
+  private lastCreatedAtMs = 0;
+
   constructor(private readonly prisma: PrismaService) {}
 
   async record(event: ScalingRecord): Promise<void> {
     const effectiveAt = event.effectiveAtMs === null ? null : new Date(event.effectiveAtMs);
+    this.lastCreatedAtMs = Math.max(Date.now(), this.lastCreatedAtMs + 1);
     await this.prisma.scalingEvent
       .create({
         data: {
+          createdAt: new Date(this.lastCreatedAtMs),
           clusterId: event.clusterId,
           kind: event.kind,
           fromCu: event.from.cu,

@@ -67,6 +67,8 @@ describe('blind writes', () => {
       txid: `w.${txids}`,
       vote: 'no',
       reason: 'stale',
+      // The vote also tells the writer that this replica holds the decision it sent before (ADR 0021).
+      held: [`w.${txids - 1}`],
     });
     // Equal to the version is allowed: it installs version + 1, as a read of it would.
     assert.equal(propose(node, proposal([{ key: 'k', seq: 10, blind: GUARD }], [['k', 'x']])).vote, 'yes');

@@ -141,3 +141,28 @@ test("a replica that takes a peer's question as confirming decisions it did not 
     seeds: { from: 1, count: 300, profile: 'lossy' },
   });
 });
+
+test('a writer that lists a decision as held by all six once five named it is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/decision-holders.js',
+    // ADR 0021: the writer names a transaction in `heldByAll` only once every replica said it holds
+    // the decision. With five, the replicas forget it while the sixth, which missed DECIDED, has
+    // nobody left to learn it from.
+    anchor: /if \(entry\.holders !== ALL_HOLD\)/,
+    replacement: 'if ([0, 1, 2, 3, 4, 5].filter((bit) => ((entry.holders >> bit) & 1) === 1).length < 5)',
+    seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});
+
+test("a writer that takes a replica's vote as holding every decision sent to it is caught", async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/writer.js',
+    // ADR 0021: a vote vouches only for the decisions it names (`held`), which the replica logged
+    // before the vote left. Taken as vouching for every DECIDED sent to that replica so far, it
+    // vouches for one the network lost.
+    anchor:
+      /if \(message\.held !== undefined\)\s*this\.decisionHolders\.heard\(fromIndex, message\.held, nowMs\);/,
+    replacement: 'this.decisionHolders.heard(fromIndex, [...this.decisionHolders.awaited.keys()], nowMs);',
+    seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});

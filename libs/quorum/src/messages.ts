@@ -73,6 +73,11 @@ export interface ProposeMessage {
   type: 'propose';
   volume: string;
   proposal: Proposal;
+  /**
+   * Transactions of this writer's whose decision all six replicas told it they hold (`held` in
+   * their votes): each replica may forget their records without asking its peers (ADR 0021).
+   */
+  heldByAll?: TxId[];
 }
 
 export interface AcceptMessage {
@@ -135,6 +140,11 @@ export interface VoteMessage {
    * guard refused the value it would replace), 'recovering', 'expired', 'invalid'.
    */
   reason?: string;
+  /**
+   * Transactions whose DECIDED this writer sent and this replica holds the decision of, on disk:
+   * the vote leaves only once the replica's log holds every record before it (ADR 0021).
+   */
+  held?: TxId[];
 }
 
 export interface AcceptedMessage {

@@ -200,8 +200,38 @@ class VolumeState {
   readonly forgotten = new ForgottenTxids();
   /** Repair cursor per peer index. */
   readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
+  /**
+   * Per writer, the decisions it sent that this replica holds and has not yet told it about: they
+   * ride on the next vote to that writer (ADR 0021). Memory only, and only a shortcut: what never
+   * leaves is confirmed between the replicas as before. Bounded by `DECISIONS_HELD_MAX` per writer
+   * and `WRITERS_TOLD_MAX` writers.
+   */
+  private readonly decisionsHeld = new Map<string, TxId[]>();
   constructor(readonly name: string) {}
+
+  noteDecisionHeld(writer: string, txid: TxId): void {
+    let held = this.decisionsHeld.get(writer);
+    if (held === undefined) {
+      // Writers that stopped voting leave their lists behind: start over past the bound.
+      if (this.decisionsHeld.size >= WRITERS_TOLD_MAX) this.decisionsHeld.clear();
+      held = [];
+      this.decisionsHeld.set(writer, held);
+    }
+    if (held.length < DECISIONS_HELD_MAX) held.push(txid);
+  }
+
+  takeDecisionsHeld(writer: string): TxId[] | null {
+    const held = this.decisionsHeld.get(writer);
+    if (held === undefined) return null;
+    this.decisionsHeld.delete(writer);
+    return held;
+  }
 }
+
+/** Decisions held for one writer's next vote at most (ADR 0021); the rest are confirmed between replicas. */
+const DECISIONS_HELD_MAX = 1_024;
+/** Writers with decisions waiting for their next vote, per volume, at most. */
+const WRITERS_TOLD_MAX = 64;
 
 /** Key and value bytes in one repair reply at most (beyond its first entry). */
 const SYNC_REPLY_BYTES_MAX = 4 * 1024 * 1024;
@@ -329,7 +359,7 @@ export class StorageReplica {
         this.onPrepare(from, message, nowMs);
         return;
       case 'decided':
-        this.onDecided(message, nowMs);
+        this.onDecided(message, nowMs, from);
         return;
       case 'read':
         this.onRead(from, message);
@@ -496,6 +526,7 @@ export class StorageReplica {
   private onPropose(from: string, message: ProposeMessage, nowMs: number): void {
     const { proposal } = message;
     const volume = this.volume(message.volume);
+    if (message.heldByAll !== undefined) this.forgetHeldByAll(volume, message.heldByAll, nowMs);
     if (volume.forgotten.has(proposal.txid)) {
       // Decided and known to all six: a NO changes nothing, and nothing needs recording.
       this.sendVote(from, message.volume, proposal.txid, 'no', 'decided');
@@ -552,7 +583,15 @@ export class StorageReplica {
   }
 
   private sendVote(to: string, volume: string, txid: TxId, vote: VoteValue, reason?: string): void {
-    this.send(to, { type: 'vote', volume, txid, vote, ...(reason !== undefined ? { reason } : {}) });
+    const held = this.volume(volume).takeDecisionsHeld(to);
+    this.send(to, {
+      type: 'vote',
+      volume,
+      txid,
+      vote,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(held !== null ? { held } : {}),
+    });
   }
 
   // ---- round 2: accept, and recovery's prepare ---------------------------------------------
@@ -643,21 +682,36 @@ export class StorageReplica {
 
   // ---- decisions ---------------------------------------------------------------------------
 
-  private onDecided(message: DecidedMessage, nowMs: number): void {
+  /** `from`: the sender of a DECIDED that came as a message; absent for decisions learned from peers' replies. */
+  private onDecided(message: DecidedMessage, nowMs: number, from?: string): void {
     const volume = this.volume(message.volume);
-    if (volume.forgotten.has(message.txid)) return;
     const transaction = volume.transactions.get(message.txid);
-    if (transaction?.decision != null) return;
-    const proposal = message.proposal ?? transaction?.proposal ?? null;
-    if (message.decision === 'commit' && proposal === null) return; // cannot apply; repair will bring it
-    this.persist({
-      kind: 'decide',
-      volume: message.volume,
-      txid: message.txid,
-      decision: message.decision,
-      proposal: message.decision === 'commit' && transaction?.proposal == null ? proposal : null,
-      atMs: nowMs,
-    });
+    if (!volume.forgotten.has(message.txid) && transaction?.decision == null) {
+      const proposal = message.proposal ?? transaction?.proposal ?? null;
+      if (message.decision === 'commit' && proposal === null) return; // cannot apply; repair will bring it
+      this.persist({
+        kind: 'decide',
+        volume: message.volume,
+        txid: message.txid,
+        decision: message.decision,
+        proposal: message.decision === 'commit' && transaction?.proposal == null ? proposal : null,
+        atMs: nowMs,
+      });
+    }
+    // This replica holds the decision now (or held it and forgot it once all six did). A writer
+    // that sent it hears so with its next vote, which leaves only once the decision is on disk
+    // (ADR 0021); peers learn it through the decision questions instead.
+    if (from !== undefined && !this.members.includes(from)) volume.noteDecisionHeld(from, message.txid);
+  }
+
+  /**
+   * A writer's word that all six replicas hold the decisions of `txids` (ADR 0021): each replica
+   * told it so in a vote, and a vote leaves only once the replica's log holds what came before it.
+   * That is what five confirmations from the peers establish, so the records can go as they would.
+   */
+  private forgetHeldByAll(volume: VolumeState, txids: readonly TxId[], nowMs: number): void {
+    const forgettable = txids.filter((txid) => volume.unconfirmed.has(txid));
+    this.forgetTransactions(volume, forgettable, nowMs);
   }
 
   /** Applies writes at version (readSeq + 1, txid) and releases keys: only on a decision. */

@@ -106,7 +106,7 @@ function isKnownDecision(entry: unknown): boolean {
 }
 
 const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
-  propose: (m) => isProposal(m.proposal),
+  propose: (m) => isProposal(m.proposal) && (m.heldByAll === undefined || isList(m.heldByAll, isName)),
   accept: (m) =>
     isName(m.txid) &&
     isCount(m.ballot) &&
@@ -151,7 +151,11 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
     isList(m.decisions, isKnownDecision) &&
     isList(m.notHeld, isName),
   decisionAck: (m) => isList(m.known, isName) && isList(m.unknown, isName),
-  vote: (m) => isName(m.txid) && isVote(m.vote) && (m.reason === undefined || typeof m.reason === 'string'),
+  vote: (m) =>
+    isName(m.txid) &&
+    isVote(m.vote) &&
+    (m.reason === undefined || typeof m.reason === 'string') &&
+    (m.held === undefined || isList(m.held, isName)),
   accepted: (m) =>
     isName(m.txid) && isCount(m.ballot) && typeof m.ok === 'boolean' && isCount(m.promisedBallot),
   promise: (m) =>

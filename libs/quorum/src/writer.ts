@@ -6,6 +6,8 @@
 // A writer keeps nothing durable: if it crashes, the replicas recover its transactions.
 // Shape: `begin()`, `read()`, `step()` and `tick()` queue messages and events; the shell takes
 // them with `takeReady()`, sends the messages and reports the events to callers.
+
+import { DecisionHolders } from './decision-holders.js';
 import type {
   AcceptedMessage,
   Decision,
@@ -197,6 +199,8 @@ export class WriterCoordinator {
   private readonly foreignNextRound = new Map<TxId, number>();
   /** Decisions learned, oldest first (bounded). */
   private readonly decisions = new Map<TxId, Decision>();
+  /** Which replicas hold the decisions sent, and what all six hold, for the next PROPOSE (ADR 0021). */
+  private readonly decisionHolders = new DecisionHolders();
   private ready: { messages: Envelope[]; events: WriterEvent[] } = { messages: [], events: [] };
   /** Moving average of commit latency, from PROPOSE to the decision. */
   private commitLatencyAverageMs = 0;
@@ -263,7 +267,8 @@ export class WriterCoordinator {
       sentAtMs: nowMs,
       resendAfterMs: this.timing.retransmitMs,
     });
-    this.broadcast({ type: 'propose', volume, proposal });
+    const heldByAll = this.decisionHolders.take(volume);
+    this.broadcast({ type: 'propose', volume, proposal, ...(heldByAll !== null ? { heldByAll } : {}) });
     return txid;
   }
 
@@ -336,6 +341,7 @@ export class WriterCoordinator {
   }
 
   tick(nowMs: number): void {
+    this.decisionHolders.expire(nowMs);
     for (const [txid, state] of this.commits) this.tickCommit(txid, state, nowMs);
     for (const [requestId, state] of this.reads) this.tickRead(requestId, state, nowMs);
     for (const [requestId, state] of this.scans) this.tickScan(requestId, state, nowMs);
@@ -358,6 +364,7 @@ export class WriterCoordinator {
   // ---- commits -----------------------------------------------------------------------------
 
   private onVote(fromIndex: number, message: VoteMessage, nowMs: number): void {
+    if (message.held !== undefined) this.decisionHolders.heard(fromIndex, message.held, nowMs);
     const state = this.commits.get(message.txid);
     if (state === undefined || state.phase !== 'voting') return;
     state.votes.set(fromIndex, message);
@@ -367,7 +374,7 @@ export class WriterCoordinator {
     for (const vote of state.votes.values()) vote.vote === 'yes' ? yes++ : no++;
     const tally = tallyVotes(yes, no, this.quorum);
     if (tally === 'lost') {
-      this.finish(message.txid, state, 'abort', `conflict (${describeNoVotes(state.votes)})`);
+      this.finish(message.txid, state, nowMs, 'abort', `conflict (${describeNoVotes(state.votes)})`);
       return;
     }
     if (tally !== 'won') return;
@@ -407,7 +414,7 @@ export class WriterCoordinator {
 
   private finishCommit(txid: TxId, state: CommitState, nowMs: number, fastPath: boolean): void {
     this.commitLatencyAverageMs += 0.05 * (nowMs - state.startedAtMs - this.commitLatencyAverageMs);
-    this.finish(txid, state, 'commit', '', fastPath);
+    this.finish(txid, state, nowMs, 'commit', '', fastPath);
   }
 
   private onAccepted(fromIndex: number, message: AcceptedMessage, nowMs: number): void {
@@ -522,6 +529,7 @@ export class WriterCoordinator {
       this.finish(
         txid,
         state,
+        nowMs,
         recovery.decision,
         'recovery chose abort (the commit did not reach a quorum in time)',
       );
@@ -533,6 +541,7 @@ export class WriterCoordinator {
   private finish(
     txid: TxId,
     state: CommitState,
+    nowMs: number,
     decision: Decision,
     abortReason: string,
     fastPath = false,
@@ -543,6 +552,7 @@ export class WriterCoordinator {
     // One shared object where the two are the same, so that it is encoded once.
     const full = decision === 'commit' ? decidedMessage(state.volume, txid, decision, state.proposal) : bare;
     this.sendByVote(state, ALL_REPLICAS, bare, full);
+    this.decisionHolders.sent(state.volume, txid, nowMs);
     this.ready.events.push(
       decision === 'commit'
         ? { type: 'committed', txid, fastPath }

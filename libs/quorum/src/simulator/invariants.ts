@@ -80,6 +80,8 @@ interface ReplicaMemory {
   appliedSeq: Map<string, { volume: string; key: string; seq: number }>;
   /** Proposals the replica logged (vote, accept): a decide record names them only by txid. */
   proposals: Map<TxId, Proposal>;
+  /** Decided transactions the replica logged forgetting (all six hold the decision). */
+  forgotten: Set<TxId>;
 }
 
 export class InvariantChecker {
@@ -105,6 +107,7 @@ export class InvariantChecker {
       touchedAtMs: new Map(),
       appliedSeq: new Map(),
       proposals: new Map(),
+      forgotten: new Set(),
     }));
   }
 
@@ -231,7 +234,10 @@ export class InvariantChecker {
         continue;
       }
       if (record.kind === 'forget') {
-        for (const txid of record.txids) memory.proposals.delete(txid);
+        for (const txid of record.txids) {
+          memory.proposals.delete(txid);
+          if (record.repaired !== true) memory.forgotten.add(txid);
+        }
         continue;
       }
       // The simulated workloads never delete their volumes (test/unit/quorum-drop-volume.test.ts
@@ -284,6 +290,15 @@ export class InvariantChecker {
     for (const { message } of envelopes) {
       switch (message.type) {
         case 'vote':
+          // A PROPOSE that comes again after the replica forgot the decided transaction gets NO:
+          // the decision is fixed and all six hold it, so that NO can decide nothing.
+          if (
+            message.reason === 'decided' &&
+            memory.forgotten.has(message.txid) &&
+            this.decisions.has(message.txid)
+          ) {
+            break;
+          }
           this.rememberVote(index, message.volume, message.txid, message.vote, nowMs);
           break;
         case 'promise': {

@@ -145,7 +145,10 @@ describe('DecisionHolders', () => {
   it('gives up on what waited too long, and caps what one PROPOSE carries', () => {
     const holders = new DecisionHolders();
     holders.sent(VOLUME, 'w.1', 0);
+    holders.expire(DECISION_HOLDERS_WAIT_MS - 1);
+    assert.equal(holders.awaitedCount, 1);
     holders.expire(DECISION_HOLDERS_WAIT_MS);
+    assert.equal(holders.awaitedCount, 0);
     for (let index = 0; index < 6; index++) holders.heard(index, ['w.1'], DECISION_HOLDERS_WAIT_MS);
     assert.equal(holders.take(VOLUME), null);
     const count = HELD_BY_ALL_PER_PROPOSE_MAX + 3;

@@ -82,7 +82,7 @@ export class DecisionHolders {
     }
   }
 
-  /** Decisions still waiting to hear from all six (tests and health). */
+  /** Decisions still waiting to hear from all six. */
   get awaitedCount(): number {
     return this.awaited.size;
   }

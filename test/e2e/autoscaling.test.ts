@@ -134,7 +134,13 @@ describe('autoscaling through the endpoint, driven by the load generator', { tim
       'no writer stays attached to a paused cluster',
     );
 
-    const history = await events(cluster.id);
+    // The control plane records the pause once the cluster is paused and its route published: the
+    // event follows the state by as long as that takes.
+    let history: ScalingEventView[] = [];
+    await waitUntil('the pause to be recorded', 10_000, async () => {
+      history = await events(cluster.id);
+      return history.some((event) => event.kind === 'pause');
+    }).catch(() => undefined);
     const kinds = history.map((event) => event.kind);
     const up = kinds.indexOf('scale-up');
     const down = kinds.lastIndexOf('scale-down');

@@ -5,16 +5,34 @@ import assert from 'node:assert/strict';
 import {
   type Envelope,
   type FromReplicaMessage,
+  type ProposeMessage,
   type QuorumMessage,
   type ReplicaRecord,
   type ReplicaTiming,
   StorageReplica,
+  type VoteMessage,
   WriterCoordinator,
   type WriterEvent,
 } from '../../libs/quorum/src/index.js';
 
 export const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 export const TICK_MS = 10;
+
+/** Steps one PROPOSE into `replica` and answers the one vote it sends back. */
+export function voteOn(
+  replica: StorageReplica,
+  from: string,
+  propose: ProposeMessage,
+  nowMs: number,
+): VoteMessage {
+  replica.step(from, propose, nowMs);
+  const votes = replica
+    .takeReady()
+    .messages.map((envelope) => envelope.message)
+    .filter((message) => message.type === 'vote');
+  assert.equal(votes.length, 1);
+  return votes[0] as VoteMessage;
+}
 
 export class ReplicaGroup {
   readonly replicas: StorageReplica[];

@@ -8,9 +8,10 @@ import {
   type Proposal,
   type ReadEntry,
   StorageReplica,
+  type VoteMessage,
 } from '../../libs/quorum/src/index.js';
+import { MEMBERS, voteOn } from '../support/replica-group.js';
 
-const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const VOLUME = 'v';
 const NOW_MS = 1_000;
 /** Admits values starting with 's' (0x73); refuses any other first byte. */
@@ -30,14 +31,8 @@ function proposal(reads: ReadEntry[], writes: [string, string | null][]): Propos
 }
 
 /** Sends PROPOSE; answers the vote and its reason. */
-function propose(target: StorageReplica, sent: Proposal): { vote: string; reason?: string } {
-  target.step('w', { type: 'propose', volume: VOLUME, proposal: sent }, NOW_MS);
-  const votes = target
-    .takeReady()
-    .messages.map((envelope) => envelope.message)
-    .filter((message) => message.type === 'vote');
-  assert.equal(votes.length, 1);
-  return votes[0] as { vote: string; reason?: string };
+function propose(target: StorageReplica, sent: Proposal): VoteMessage {
+  return voteOn(target, 'w', { type: 'propose', volume: VOLUME, proposal: sent }, NOW_MS);
 }
 
 /** Proposes and, on YES, commits. */

@@ -10,7 +10,7 @@ import {
   HELD_BY_ALL_PER_PROPOSE_MAX,
 } from '../../libs/quorum/src/decision-holders.js';
 import { type Proposal, StorageReplica, type VoteMessage } from '../../libs/quorum/src/index.js';
-import { MEMBERS, ReplicaGroup } from '../support/replica-group.js';
+import { MEMBERS, ReplicaGroup, voteOn } from '../support/replica-group.js';
 
 const VOLUME = 'v';
 const NOW_MS = 1_000;
@@ -20,18 +20,8 @@ function proposal(txid: string, key: string): Proposal {
 }
 
 /** Sends PROPOSE from `writer`; answers the vote. */
-function propose(replica: StorageReplica, writer: string, sent: Proposal, heldByAll?: string[]): VoteMessage {
-  replica.step(
-    writer,
-    { type: 'propose', volume: VOLUME, proposal: sent, ...(heldByAll !== undefined ? { heldByAll } : {}) },
-    NOW_MS,
-  );
-  const votes = replica
-    .takeReady()
-    .messages.map((envelope) => envelope.message)
-    .filter((message) => message.type === 'vote');
-  assert.equal(votes.length, 1);
-  return votes[0] as VoteMessage;
+function propose(replica: StorageReplica, writer: string, sent: Proposal): VoteMessage {
+  return voteOn(replica, writer, { type: 'propose', volume: VOLUME, proposal: sent }, NOW_MS);
 }
 
 function decide(replica: StorageReplica, from: string, sent: Proposal | null, txid: string): void {

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Proposal, type ReadEntry, StorageReplica } from '../../libs/quorum/src/index.js';
+import { MEMBERS, voteOn } from '../support/replica-group.js';
 
-const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const VOLUME = 'v';
 const NOW_MS = 1_000;
 
@@ -21,13 +21,7 @@ function propose(target: StorageReplica, reads: ReadEntry[], writes: string[]): 
     writes: writes.map((key) => ({ key, value: Buffer.from('x') })),
     proposedAtMs: NOW_MS,
   };
-  target.step('w', { type: 'propose', volume: VOLUME, proposal }, NOW_MS);
-  const votes = target
-    .takeReady()
-    .messages.map((envelope) => envelope.message)
-    .filter((message) => message.type === 'vote');
-  assert.equal(votes.length, 1);
-  return (votes[0] as { vote: 'yes' | 'no' }).vote;
+  return voteOn(target, 'w', { type: 'propose', volume: VOLUME, proposal }, NOW_MS).vote;
 }
 
 describe('shared reads', () => {

@@ -529,13 +529,13 @@ export class StorageReplica {
     if (message.heldByAll !== undefined) this.forgetHeldByAll(volume, message.heldByAll, nowMs);
     if (volume.forgotten.has(proposal.txid)) {
       // Decided and known to all six: a NO changes nothing, and nothing needs recording.
-      this.sendVote(from, message.volume, proposal.txid, 'no', 'decided');
+      this.sendVote(from, volume, proposal.txid, 'no', 'decided');
       return;
     }
     const existing = volume.transactions.get(proposal.txid);
     if (existing?.vote != null) {
       // Votes are irrevocable: a repeated PROPOSE gets the same answer.
-      this.sendVote(from, message.volume, proposal.txid, existing.vote, 'repeated');
+      this.sendVote(from, volume, proposal.txid, existing.vote, 'repeated');
       return;
     }
     const reason = this.refusalReason(volume, proposal, existing, nowMs);
@@ -548,7 +548,7 @@ export class StorageReplica {
       proposal: vote === 'yes' ? proposal : null,
       atMs: nowMs,
     });
-    this.sendVote(from, message.volume, proposal.txid, vote, reason ?? undefined);
+    this.sendVote(from, volume, proposal.txid, vote, reason ?? undefined);
   }
 
   private refusalReason(
@@ -582,11 +582,11 @@ export class StorageReplica {
     return null;
   }
 
-  private sendVote(to: string, volume: string, txid: TxId, vote: VoteValue, reason?: string): void {
-    const held = this.volume(volume).takeDecisionsHeld(to);
+  private sendVote(to: string, volume: VolumeState, txid: TxId, vote: VoteValue, reason?: string): void {
+    const held = volume.takeDecisionsHeld(to);
     this.send(to, {
       type: 'vote',
-      volume,
+      volume: volume.name,
       txid,
       vote,
       ...(reason !== undefined ? { reason } : {}),

@@ -4,6 +4,7 @@
 // every replica forgets the record without asking its five peers: one list each way instead of
 // the peers' questions and answers. Pure bookkeeping, bounded; what it misses (a lost DECIDED, a
 // writer that stops proposing) the replicas still confirm between themselves after a second.
+import { MapHand } from '../../collections/src/index.js';
 import type { TxId } from './messages.js';
 import { REPLICA_COUNT } from './quorum-table.js';
 
@@ -31,13 +32,20 @@ interface Awaited {
 
 export class DecisionHolders {
   private readonly awaited = new Map<TxId, Awaited>();
+  private readonly oldestAwaited = new MapHand(this.awaited);
   /** Per volume: transactions all six hold, for the next PROPOSE, and since when the list waits. */
   private readonly heldByAll = new Map<string, { txids: TxId[]; sinceMs: number }>();
 
   /** The writer sent DECIDED of `txid` to every replica. */
   sent(volume: string, txid: TxId, nowMs: number): void {
+    // Sent again (a recovery's DECIDED): it waits from now, at the back.
+    this.awaited.delete(txid);
     if (this.awaited.size >= DECISIONS_AWAITED_MAX) {
-      this.awaited.delete(this.awaited.keys().next().value as TxId);
+      const oldest = this.oldestAwaited.oldest();
+      if (oldest !== undefined) {
+        this.awaited.delete(oldest[0]);
+        this.oldestAwaited.pass();
+      }
     }
     this.awaited.set(txid, { volume, holders: 0, sinceMs: nowMs });
   }
@@ -72,10 +80,15 @@ export class DecisionHolders {
 
   /** Drops what waited longer than `DECISION_HOLDERS_WAIT_MS`: the replicas confirm it themselves. */
   expire(nowMs: number): void {
-    for (const [txid, entry] of this.awaited) {
-      // Oldest first (sent in time order): stop at the first that may still hear.
-      if (nowMs - entry.sinceMs < DECISION_HOLDERS_WAIT_MS) break;
-      this.awaited.delete(txid);
+    // Oldest first (sent in time order): stop at the first that may still hear.
+    for (
+      let oldest = this.oldestAwaited.oldest();
+      oldest !== undefined;
+      oldest = this.oldestAwaited.oldest()
+    ) {
+      if (nowMs - oldest[1].sinceMs < DECISION_HOLDERS_WAIT_MS) break;
+      this.awaited.delete(oldest[0]);
+      this.oldestAwaited.pass();
     }
     for (const [volume, list] of this.heldByAll) {
       if (nowMs - list.sinceMs >= DECISION_HOLDERS_WAIT_MS) this.heldByAll.delete(volume);

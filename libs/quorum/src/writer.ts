@@ -7,6 +7,7 @@
 // Shape: `begin()`, `read()`, `step()` and `tick()` queue messages and events; the shell takes
 // them with `takeReady()`, sends the messages and reports the events to callers.
 
+import { MapHand } from '../../collections/src/index.js';
 import { DecisionHolders } from './decision-holders.js';
 import type {
   AcceptedMessage,
@@ -199,6 +200,7 @@ export class WriterCoordinator {
   private readonly foreignNextRound = new Map<TxId, number>();
   /** Decisions learned, oldest first (bounded). */
   private readonly decisions = new Map<TxId, Decision>();
+  private readonly oldestDecision = new MapHand(this.decisions);
   /** Which replicas hold the decisions sent, and what all six hold, for the next PROPOSE (ADR 0021). */
   private readonly decisionHolders = new DecisionHolders();
   private ready: { messages: Envelope[]; events: WriterEvent[] } = { messages: [], events: [] };
@@ -770,8 +772,11 @@ export class WriterCoordinator {
   private learn(txid: TxId, decision: Decision): void {
     this.decisions.set(txid, decision);
     if (this.decisions.size > DECISION_CACHE_MAX) {
-      const oldest = this.decisions.keys().next().value as TxId;
-      this.decisions.delete(oldest);
+      const oldest = this.oldestDecision.oldest();
+      if (oldest !== undefined) {
+        this.decisions.delete(oldest[0]);
+        this.oldestDecision.pass();
+      }
     }
   }
 

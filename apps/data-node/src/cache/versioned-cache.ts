@@ -12,6 +12,7 @@
 // hold are remembered for a while (NOTICE_MEMORY_MS), so that a read that was under way when one
 // arrived cannot store the version it supersedes.
 // Pure: time comes in as `nowMs`.
+import { MapHand } from '../../../../libs/collections/src/index.js';
 
 export interface CachedVersion {
   seq: number;
@@ -79,8 +80,11 @@ export interface CacheCoverage {
 
 export class VersionedCache {
   private readonly entries = new Map<string, Entry>();
+  /** CLOCK's hand over `entries`. */
+  private readonly hand = new MapHand(this.entries);
   /** key → the highest seq a notice reported and when, oldest first (NOTICE_MEMORY_MS). */
   private readonly noticed = new Map<string, { seq: number; atMs: number }>();
+  private readonly oldestNoticed = new MapHand(this.noticed);
   /** Entries stored at or before this time are served for `entryAgeMsMax` only. */
   private coveredFloorMs = Number.NEGATIVE_INFINITY;
   private bytes = 0;
@@ -221,10 +225,16 @@ export class VersionedCache {
       this.noticed.delete(key);
     }
     this.noticed.set(key, { seq, atMs: nowMs });
-    for (const [oldKey, old] of this.noticed) {
+    for (
+      let oldest = this.oldestNoticed.oldest();
+      oldest !== undefined;
+      oldest = this.oldestNoticed.oldest()
+    ) {
+      const [oldKey, old] = oldest;
       const expired = nowMs - old.atMs > NOTICE_MEMORY_MS;
       if (!expired && this.noticed.size <= NOTICE_MEMORY_KEYS_MAX) return;
       this.noticed.delete(oldKey);
+      this.oldestNoticed.pass();
       // Forgotten before its time: a read under way may still store what it superseded.
       if (!expired) this.endCoveredLives(old.atMs);
     }
@@ -244,6 +254,8 @@ export class VersionedCache {
   clear(): void {
     this.entries.clear();
     this.noticed.clear();
+    this.hand.reset();
+    this.oldestNoticed.reset();
     this.bytes = 0;
   }
 
@@ -253,12 +265,15 @@ export class VersionedCache {
   }
 
   /**
-   * Oldest first; a referenced entry is moved to the back unmarked (the iteration meets it again
-   * there, so each entry is passed over at most once per call and the loop ends).
+   * Oldest first; a referenced entry is moved to the back unmarked (the hand meets it again
+   * there, so each entry is passed over at most once more and the loop ends).
    */
   private evict(): void {
-    for (const [key, entry] of this.entries) {
-      if (this.bytes <= this.bytesMax) return;
+    while (this.bytes > this.bytesMax) {
+      const oldest = this.hand.oldest();
+      if (oldest === undefined) return;
+      const [key, entry] = oldest;
+      this.hand.pass();
       if (entry.referenced) {
         entry.referenced = false;
         this.entries.delete(key);

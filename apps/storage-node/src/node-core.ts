@@ -47,7 +47,7 @@ export interface NodeCoreOptions {
   /** Node ids of the protection group, in replica-index order. */
   members: readonly string[];
   timing?: Partial<ReplicaTiming>;
-  /** Log records appended between snapshots (jittered by ±25%). */
+  /** Log records appended between snapshots at least (jittered by ±25%); more once the state is larger. */
   snapshotEveryRecords: number;
 }
 
@@ -348,8 +348,19 @@ export class StorageNodeCore {
     });
   }
 
+  /**
+   * Records until the next snapshot: `snapshotEveryRecords`, or as many as the state holds keys and
+   * transactions if that is more, jittered. A snapshot encodes the whole state in one turn (2–3 s of
+   * CPU at 600,000 keys on this project's machine: docs/performance.md); after a fixed count of
+   * records its cost per record logged would grow with the state. Once the log since the last one is as
+   * long as the state, each record pays for about one entry of the next snapshot, and a restart
+   * replays a snapshot and about as many records again at most (Redis rewrites its AOF on the same
+   * rule: once it has grown by the size it had after the last rewrite).
+   */
   private nextSnapshotThreshold(): number {
-    return Math.round(this.options.snapshotEveryRecords * (0.75 + this.env.random() * 0.5));
+    const { keys, transactions } = this.replica.stats();
+    const records = Math.max(this.options.snapshotEveryRecords, keys + transactions);
+    return Math.round(records * (0.75 + this.env.random() * 0.5));
   }
 
   /** The state is whole again: once everything the repair wrote is durable, the log says so. */

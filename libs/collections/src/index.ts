@@ -4,7 +4,7 @@
 // Why not `map.keys().next()` or a fresh `for ... of`: V8 leaves a deleted entry's slot in its
 // table until the table is rehashed, and a new iterator starts at the first slot and steps over
 // every deleted one. A map that deletes from its front gathers up to a third of its capacity of
-// such slots there, so each eviction walks them: 46–49 µs per eviction at 100,000 entries on this
+// such slots there, so each eviction walks them: 45–49 µs per eviction at 100,000 entries on this
 // project's machine (`npm run bench -- bounded-maps`), where a set and a delete take under one. An iterator kept between calls resumes where it stopped: the slots behind it are
 // never walked again, and entries added later are still met (a Map iterator visits entries added
 // while it runs, ECMAScript's Map iteration semantics). No library fits: an LRU cache package owns

@@ -56,10 +56,7 @@ function fifoWithHand(size: number): number {
   let hand: MapHand<string, number> | null = null;
   return fifo(size, size * 2, OPERATIONS, noop, (map) => {
     hand ??= new MapHand(map);
-    const oldest = hand.oldest();
-    if (oldest === undefined) return;
-    map.delete(oldest[0]);
-    hand.pass();
+    hand.dropOldest();
   });
 }
 

@@ -11,6 +11,7 @@ type Operation =
   | { kind: 'move'; key: number }
   | { kind: 'delete'; key: number }
   | { kind: 'dropOldest' }
+  | { kind: 'dropOldestThroughHand' }
   | { kind: 'keepOldest' }
   | { kind: 'clear' };
 
@@ -18,7 +19,8 @@ const operation: fc.Arbitrary<Operation> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('add' as const), key: fc.nat(40) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('move' as const), key: fc.nat(40) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.nat(40) }) },
-  { weight: 4, arbitrary: fc.constant({ kind: 'dropOldest' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'dropOldest' as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'dropOldestThroughHand' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'keepOldest' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'clear' as const }) },
 );
@@ -54,6 +56,15 @@ describe('MapHand', () => {
               if (oldest !== undefined) {
                 map.delete(oldest[0]);
                 hand.pass();
+                order.shift();
+              }
+              break;
+            }
+            case 'dropOldestThroughHand': {
+              const dropped = hand.dropOldest();
+              assert.equal(dropped?.[0], order[0]);
+              if (dropped !== undefined) {
+                assert.equal(map.has(dropped[0]), false);
                 order.shift();
               }
               break;

@@ -38,15 +38,10 @@ export class DecisionHolders {
 
   /** The writer sent DECIDED of `txid` to every replica. */
   sent(volume: string, txid: TxId, nowMs: number): void {
-    // Sent again (a recovery's DECIDED): it waits from now, at the back.
+    // A txid is decided once, so this finds nothing; were it sent again, its entry would move to
+    // the back (MapHand's contract: an entry is replaced only by deleting and setting it).
     this.awaited.delete(txid);
-    if (this.awaited.size >= DECISIONS_AWAITED_MAX) {
-      const oldest = this.oldestAwaited.oldest();
-      if (oldest !== undefined) {
-        this.awaited.delete(oldest[0]);
-        this.oldestAwaited.pass();
-      }
-    }
+    if (this.awaited.size >= DECISIONS_AWAITED_MAX) this.oldestAwaited.dropOldest();
     this.awaited.set(txid, { volume, holders: 0, sinceMs: nowMs });
   }
 
@@ -83,12 +78,10 @@ export class DecisionHolders {
     // Oldest first (sent in time order): stop at the first that may still hear.
     for (
       let oldest = this.oldestAwaited.oldest();
-      oldest !== undefined;
+      oldest !== undefined && nowMs - oldest[1].sinceMs >= DECISION_HOLDERS_WAIT_MS;
       oldest = this.oldestAwaited.oldest()
     ) {
-      if (nowMs - oldest[1].sinceMs < DECISION_HOLDERS_WAIT_MS) break;
-      this.awaited.delete(oldest[0]);
-      this.oldestAwaited.pass();
+      this.oldestAwaited.dropOldest();
     }
     for (const [volume, list] of this.heldByAll) {
       if (nowMs - list.sinceMs >= DECISION_HOLDERS_WAIT_MS) this.heldByAll.delete(volume);

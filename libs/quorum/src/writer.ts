@@ -771,13 +771,7 @@ export class WriterCoordinator {
 
   private learn(txid: TxId, decision: Decision): void {
     this.decisions.set(txid, decision);
-    if (this.decisions.size > DECISION_CACHE_MAX) {
-      const oldest = this.oldestDecision.oldest();
-      if (oldest !== undefined) {
-        this.decisions.delete(oldest[0]);
-        this.oldestDecision.pass();
-      }
-    }
+    if (this.decisions.size > DECISION_CACHE_MAX) this.oldestDecision.dropOldest();
   }
 
   /** ACCEPT to the replicas not in `answered`; those that voted YES logged the proposal already. */

@@ -230,11 +230,10 @@ export class VersionedCache {
       oldest !== undefined;
       oldest = this.oldestNoticed.oldest()
     ) {
-      const [oldKey, old] = oldest;
+      const old = oldest[1];
       const expired = nowMs - old.atMs > NOTICE_MEMORY_MS;
       if (!expired && this.noticed.size <= NOTICE_MEMORY_KEYS_MAX) return;
-      this.noticed.delete(oldKey);
-      this.oldestNoticed.pass();
+      this.oldestNoticed.dropOldest();
       // Forgotten before its time: a read under way may still store what it superseded.
       if (!expired) this.endCoveredLives(old.atMs);
     }

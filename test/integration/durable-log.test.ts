@@ -12,6 +12,7 @@ import {
   type DurableLogOptions,
   RECORD_HEADER_BYTES,
   REPAIR_MARKER_NAME,
+  SNAPSHOT_SYNC_BYTES,
   segmentFileName,
   snapshotFileName,
 } from '../../apps/storage-node/src/storage/durable-log.js';
@@ -375,6 +376,76 @@ describe('durable log', () => {
     assert.equal(text(third.snapshot ?? new Uint8Array()), 'state through after-3');
     assert.deepEqual(third.replayed, []);
     await third.log.close();
+  });
+
+  it('writes a snapshot from chunks taken one at a time, appends going on between them', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    await log.append(records('before'));
+    const segment = log.rotate();
+    // Over SNAPSHOT_SYNC_BYTES in all, so that it is fsynced on the way as well as at the end.
+    const chunkBytes = 1024 * 1024;
+    const chunkCount = Math.ceil((SNAPSHOT_SYNC_BYTES * 1.5) / chunkBytes);
+    const random = mulberry32(7);
+    const expected: Buffer[] = [];
+    const appendsBetween: Promise<void>[] = [];
+    let taken = 0;
+    function* chunks(): Generator<Uint8Array> {
+      for (let index = 0; index < chunkCount; index++) {
+        const chunk = Buffer.alloc(chunkBytes);
+        for (let byte = 0; byte < chunk.length; byte += 4096) chunk[byte] = Math.floor(random() * 256);
+        expected.push(chunk);
+        taken++;
+        // The log asks for the next chunk only once it wrote this one, in a later turn.
+        appendsBetween.push(log.append(records(`during-${index}`)));
+        yield chunk;
+      }
+      yield new Uint8Array(0);
+    }
+    await log.writeSnapshot(chunks(), segment);
+    assert.equal(taken, chunkCount);
+    await Promise.all(appendsBetween);
+    await log.close();
+
+    const reopened = await openCollecting(dir);
+    assert.ok(reopened.snapshot !== null);
+    assert.ok(
+      Buffer.from(reopened.snapshot).equals(Buffer.concat(expected)),
+      'the snapshot is its chunks in order',
+    );
+    assert.deepEqual(
+      reopened.replayed,
+      Array.from({ length: chunkCount }, (_, index) => `during-${index}`),
+    );
+    await reopened.log.close();
+  });
+
+  it('leaves the log as it was when a snapshot chunk fails', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    await log.append(records('x'));
+    await log.writeSnapshot(Buffer.from('covers x'), log.rotate());
+    await log.append(records('y'));
+    const segment = log.rotate();
+    function* failing(): Generator<Uint8Array> {
+      yield Buffer.from('half of a state');
+      throw new Error('the state could not be read');
+    }
+    await assert.rejects(log.writeSnapshot(failing(), segment), isLogError('FAILED', /could not be read/));
+    await assert.rejects(
+      log.writeSnapshot([Buffer.from('ok'), 'not bytes' as unknown as Uint8Array], segment),
+      isLogError('FAILED', /must be a Uint8Array/),
+    );
+    await log.close();
+    assert.deepEqual((await readdir(dir)).sort(), [
+      segmentFileName(2),
+      segmentFileName(3),
+      snapshotFileName(1),
+    ]);
+    const reopened = await openCollecting(dir);
+    assert.equal(text(reopened.snapshot ?? new Uint8Array()), 'covers x');
+    assert.deepEqual(reopened.replayed, ['y']);
+    await reopened.log.close();
   });
 
   it('counts the bytes of its files on disk through appends, rotations, snapshots and a torn tail', async () => {

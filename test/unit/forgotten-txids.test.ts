@@ -132,6 +132,36 @@ describe('forgotten txids', () => {
     );
   });
 
+  it('lists, frozen, what it held when frozen, in pages of any size, whatever happens after', () => {
+    fc.assert(
+      fc.property(
+        fc.array(step, { maxLength: 150 }),
+        fc.array(step, { maxLength: 150 }),
+        fc.integer({ min: 1, max: 7 }),
+        fc.integer({ min: 0, max: 40 }),
+        (before, after, pageSize, retentionMs) => {
+          const forgotten = new ForgottenTxids();
+          let nowMs = 0;
+          const apply = (current: Step) => {
+            if (current.kind === 'add') {
+              nowMs += current.advanceMs;
+              forgotten.add(current.txid, nowMs);
+            } else if (current.kind === 'expire') forgotten.expire(nowMs, retentionMs);
+          };
+          for (const current of before) apply(current);
+          const held = forgotten.entries();
+          const frozen = forgotten.frozen();
+          for (const current of after) apply(current);
+          const pages = [...frozen.pages(pageSize)];
+          for (const page of pages) assert.ok(page.length >= 1 && page.length <= pageSize);
+          assert.deepEqual(pages.flat(), held);
+          assert.equal(frozen.size, held.length);
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
   it('lets a writer go once all its runs expired, and takes it again after', () => {
     const forgotten = new ForgottenTxids();
     for (let counter = 1; counter <= 30_000; counter++)

@@ -16,14 +16,22 @@ import {
   type ReplicaTiming,
   StorageReplica,
 } from '../../../libs/quorum/src/index.js';
-import { encodeRecords, encodeSnapshot } from './record-codec.js';
+import { encodeRecords, encodeSnapshotChunks, SNAPSHOT_CHUNK_ENTRIES } from './record-codec.js';
 
 /** The durable log as the core uses it; every `done` is called once, appends' in append order. */
 export interface NodeLog {
   append(payloads: Uint8Array[], done: (error: Error | null) => void): void;
   /** Ends the current segment; returns its number (what a snapshot taken now covers). */
   rotate(): number;
-  writeSnapshot(body: Uint8Array, coversThroughSegment: number, done: (error: Error | null) => void): void;
+  /**
+   * Writes a snapshot from its chunks, taken one at a time as earlier ones are written (each in a
+   * turn of its own, so that the node goes on serving while it encodes).
+   */
+  writeSnapshot(
+    chunks: Iterable<Uint8Array>,
+    coversThroughSegment: number,
+    done: (error: Error | null) => void,
+  ): void;
   clearRepairMarker(done: (error: Error | null) => void): void;
 }
 
@@ -49,6 +57,8 @@ export interface NodeCoreOptions {
   timing?: Partial<ReplicaTiming>;
   /** Log records appended between snapshots at least (jittered by ±25%); more once the state is larger. */
   snapshotEveryRecords: number;
+  /** Entries encoded per snapshot chunk (default SNAPSHOT_CHUNK_ENTRIES). */
+  snapshotChunkEntries?: number;
 }
 
 /** Messages waiting for the queue to be stepped; beyond this they are dropped (senders resend). */
@@ -338,10 +348,16 @@ export class StorageNodeCore {
     this.snapshotting = true;
     this.recordsSinceSnapshot = 0;
     this.snapshotThreshold = this.nextSnapshotThreshold();
-    // Rotate and serialize in the same turn: the snapshot then covers exactly the closed segments.
+    // Rotate and begin reading in the same turn: the snapshot then holds the state after exactly the
+    // records of the closed segments. Its chunks are encoded as the log writes them, over many
+    // turns (at a million keys, one turn took 10-14 s: docs/performance.md), while the replica goes
+    // on changing; the reader keeps what a key held now for each key changed before it is read.
     const segment = this.log.rotate();
-    const body = encodeSnapshot(this.replica.snapshot());
-    this.log.writeSnapshot(body, segment, (error) => {
+    const reader = this.replica.beginSnapshot();
+    const chunks = encodeSnapshotChunks(reader, this.options.snapshotChunkEntries ?? SNAPSHOT_CHUNK_ENTRIES);
+    this.log.writeSnapshot(chunks, segment, (error) => {
+      // Whether or not the log got to the chunks' end (a refusal takes none of them).
+      reader.close();
       this.snapshotting = false;
       if (error === null) this.counters.snapshots++;
       else this.env.logLine(`snapshot failed (will retry): ${error.message}`);

@@ -11,6 +11,7 @@
 // the same decoder on every restart.
 //
 //   npm run sim -- --shell storage-node [--profile damage] …
+import { Buffer } from 'node:buffer';
 import type { ReplicaRecord, ReplicaSnapshot } from '../../../libs/quorum/src/index.js';
 import type {
   ReplicaShell,
@@ -191,8 +192,30 @@ class SimulatedNodeLog implements NodeLog {
     return this.disk.segment++;
   }
 
-  writeSnapshot(body: Uint8Array, coversThroughSegment: number, done: (error: Error | null) => void): void {
-    this.host.schedule(this.fsyncMs(), () => {
+  writeSnapshot(
+    chunks: Iterable<Uint8Array>,
+    coversThroughSegment: number,
+    done: (error: Error | null) => void,
+  ): void {
+    // A chunk per millisecond, as the durable log takes one per write: the replica changes between
+    // them, and what the snapshot holds must still be the state of the rotation.
+    const pending = chunks[Symbol.iterator]();
+    const parts: Uint8Array[] = [];
+    const takeChunk = () => {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = pending.next();
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      if (next.done === true) this.host.schedule(this.fsyncMs(), () => store(Buffer.concat(parts)));
+      else {
+        parts.push(Uint8Array.from(next.value));
+        this.host.schedule(1, takeChunk);
+      }
+    };
+    const store = (body: Uint8Array) => {
       // As the durable log does: the snapshot covers whole segments, whose appends are then
       // durable whatever their own fsync's progress, and those segments go.
       let covered = 0;
@@ -203,7 +226,8 @@ class SimulatedNodeLog implements NodeLog {
       this.disk.entries = this.disk.entries.filter((entry) => entry.segment > coversThroughSegment);
       this.durable(covered);
       done(null);
-    });
+    };
+    this.host.schedule(1, takeChunk);
   }
 
   clearRepairMarker(done: (error: Error | null) => void): void {
@@ -271,7 +295,14 @@ class StorageNodeShell implements ReplicaShell {
     const nodeId = options.members[options.index] as string;
     this.core = new StorageNodeCore(
       // A small threshold, so that a few virtual seconds take snapshots and replay them.
-      { nodeId, members: options.members, timing: options.timing, snapshotEveryRecords: 400 },
+      // Small chunks, so that a snapshot is read over many steps while the replica changes.
+      {
+        nodeId,
+        members: options.members,
+        timing: options.timing,
+        snapshotEveryRecords: 400,
+        snapshotChunkEntries: 4,
+      },
       new SimulatedNodeLog(disk, host, faults),
       {
         nowMs: () => host.nowMs(),

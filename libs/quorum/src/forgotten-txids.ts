@@ -177,26 +177,81 @@ export class ForgottenTxids {
   /** Every txid held, with the time it was (last) forgotten: what a snapshot keeps. */
   entries(): [TxId, number][] {
     const entries: [TxId, number][] = [];
-    for (const writer of this.writers.values()) {
-      for (let run = writer.runHead; run < writer.runFrom.length; run++) {
-        const atMs = writer.runAtMs[run] as number;
-        for (
-          let counter = writer.runFrom[run] as number;
-          counter <= (writer.runTo[run] as number);
-          counter++
-        ) {
-          const txid = `${writer.prefix}.${counter}`;
-          if (this.overlapping === 0 || !this.others.has(txid)) entries.push([txid, atMs]);
-        }
-      }
+    for (const page of this.frozen().pages(Number.POSITIVE_INFINITY)) {
+      for (const entry of page) entries.push(entry);
     }
-    for (const entry of this.others) entries.push(entry);
     return entries;
+  }
+
+  /**
+   * What `entries()` lists now, copied as runs of counters rather than a txid each (a few arrays of
+   * numbers: milliseconds where the txids of 600,000 entries take hundreds), to be listed a page at
+   * a time later, while this set goes on changing.
+   */
+  frozen(): FrozenForgotten {
+    const runs: FrozenRuns[] = [];
+    for (const writer of this.writers.values()) {
+      runs.push({
+        prefix: writer.prefix,
+        from: writer.runFrom.slice(writer.runHead),
+        to: writer.runTo.slice(writer.runHead),
+        atMs: writer.runAtMs.slice(writer.runHead),
+      });
+    }
+    const others = [...this.others];
+    // A txid held by its bit and by the map too is listed once, from the map (its latest time).
+    const alsoInOthers = this.overlapping === 0 ? null : new Set(this.others.keys());
+    return new FrozenForgotten(runs, others, alsoInOthers, this.size);
   }
 
   private bitOf(txid: TxId): boolean {
     const [prefix, counter] = split(txid);
     return counter >= 0 && (this.writers.get(prefix)?.has(counter) ?? false);
+  }
+}
+
+interface FrozenRuns {
+  prefix: string;
+  from: number[];
+  to: number[];
+  atMs: number[];
+}
+
+/** The forgotten txids as they were when `ForgottenTxids.frozen()` was called. */
+export class FrozenForgotten {
+  constructor(
+    private readonly runs: readonly FrozenRuns[],
+    private readonly others: readonly [TxId, number][],
+    private readonly alsoInOthers: ReadonlySet<TxId> | null,
+    /** How many entries `pages` lists in all. */
+    readonly size: number,
+  ) {}
+
+  /** The entries in pages of at most `pageSize`: every writer's runs in order, then the map's. */
+  *pages(pageSize: number): Generator<[TxId, number][]> {
+    let page: [TxId, number][] = [];
+    for (const { prefix, from, to, atMs } of this.runs) {
+      for (let run = 0; run < from.length; run++) {
+        const last = to[run] as number;
+        for (let counter = from[run] as number; counter <= last; counter++) {
+          const txid = `${prefix}.${counter}`;
+          if (this.alsoInOthers?.has(txid) === true) continue;
+          page.push([txid, atMs[run] as number]);
+          if (page.length >= pageSize) {
+            yield page;
+            page = [];
+          }
+        }
+      }
+    }
+    for (const entry of this.others) {
+      page.push(entry);
+      if (page.length >= pageSize) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
   }
 }
 

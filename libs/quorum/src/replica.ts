@@ -7,7 +7,7 @@
 // `applyRecord()` after a crash rebuilds the same state.
 
 import { present } from '../../invariant/src/index.js';
-import { ForgottenTxids } from './forgotten-txids.js';
+import { ForgottenTxids, type FrozenForgotten } from './forgotten-txids.js';
 import type {
   AcceptMessage,
   DecidedMessage,
@@ -198,6 +198,11 @@ class VolumeState {
   readonly unconfirmed = new Map<TxId, number>();
   /** Transactions decided, confirmed by all six and dropped, with when (kept for `forgottenRetentionMs`). */
   readonly forgotten = new ForgottenTxids();
+  /**
+   * While a snapshot is being read (`beginSnapshot`): the state each key had when it began, for
+   * the keys changed since. Null otherwise.
+   */
+  snapshotPreimages: Map<string, KeyState> | null = null;
   /** Repair cursor per peer index. */
   readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
   /**
@@ -273,6 +278,63 @@ export interface ReplicaSnapshot {
   droppedVolumes?: [string, number][];
 }
 
+/** A volume's part of a snapshot being read, apart from its keys. */
+export interface SnapshotVolumeHead {
+  name: string;
+  /** The snapshot's keys: the first `keyCount` of the volume's key order. */
+  keyCount: number;
+  transactions: [TxId, TransactionRecord][];
+  unconfirmed: [TxId, number][];
+  forgotten: FrozenForgotten;
+}
+
+/** A snapshot of a replica's state as of `beginSnapshot`, read while the replica goes on changing. */
+export class ReplicaSnapshotReader {
+  readonly volumes: readonly SnapshotVolumeHead[];
+  private closed = false;
+
+  /** @internal `StorageReplica.beginSnapshot` makes readers. */
+  constructor(
+    private readonly states: readonly VolumeState[],
+    readonly droppedVolumes: [string, number][],
+    private readonly onClose: () => void,
+  ) {
+    this.volumes = states.map((volume) => ({
+      name: volume.name,
+      keyCount: volume.keyOrder.length,
+      transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
+      unconfirmed: [...volume.unconfirmed],
+      forgotten: volume.forgotten.frozen(),
+    }));
+  }
+
+  /** Keys `from`..`from + count - 1` of volume `volumeIndex` (clamped to its `keyCount`), as they were. */
+  keys(volumeIndex: number, from: number, count: number): [string, SnapshotKeyState][] {
+    if (this.closed) throw new Error('this snapshot reader is closed');
+    const volume = present(this.states[volumeIndex], 'a volume of the snapshot');
+    const head = present(this.volumes[volumeIndex], 'a volume of the snapshot');
+    const end = Math.min(head.keyCount, from + count);
+    const preimages = volume.snapshotPreimages;
+    const keys: [string, SnapshotKeyState][] = [];
+    for (let index = Math.max(0, from); index < end; index++) {
+      const key = volume.keyOrder[index] as string;
+      const state = preimages?.get(key) ?? present(volume.keys.get(key), KEY_IN_ORDER);
+      keys.push([
+        key,
+        { seq: state.seq, txid: state.txid, value: valueBytes(state.value), pendingTxid: state.pendingTxid },
+      ]);
+    }
+    return keys;
+  }
+
+  /** Ends the reading: the replica keeps no more preimages. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose();
+  }
+}
+
 /** What `dropVolume` found: whether this replica held state for the volume, and how many keys. */
 export interface DroppedVolume {
   existed: boolean;
@@ -306,6 +368,7 @@ export class StorageReplica {
   private repair: ReplicaRepair | null = null;
   private lastRepair: { reason: string; startedAtMs: number; completedAtMs: number } | null = null;
   private repairCompletionUnseen = false;
+  private openSnapshot: ReplicaSnapshotReader | null = null;
 
   constructor(config: ReplicaConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -771,7 +834,10 @@ export class StorageReplica {
     if (!transaction.holdsKeys || transaction.proposal === null) return;
     for (const key of keysOf(transaction.proposal)) {
       const state = volume.keys.get(key);
-      if (state !== undefined && state.pendingTxid === txid) state.pendingTxid = null;
+      if (state !== undefined && state.pendingTxid === txid) {
+        keepPreimage(volume, key, state);
+        state.pendingTxid = null;
+      }
     }
     transaction.holdsKeys = false;
     volume.holding.delete(txid);
@@ -1395,9 +1461,11 @@ export class StorageReplica {
     return volume;
   }
 
+  /** A key's state, to be changed by the caller: created if new, its preimage kept if a snapshot is being read. */
   private keyState(volume: VolumeState, key: string): KeyState {
     let state = volume.keys.get(key);
-    if (state === undefined) {
+    if (state !== undefined) keepPreimage(volume, key, state);
+    else {
       state = { seq: 0, txid: '', value: null, pendingTxid: null };
       // Kept for good: a copy of its own, not a view into the message it came in (see ownCopy).
       const keptKey = ownCopy(key);
@@ -1428,20 +1496,43 @@ export class StorageReplica {
 
   // ---- snapshots and inspection ------------------------------------------------------------
 
+  /** The whole state at once (tests, benchmarks, the simulator's compaction); nodes read it in pages. */
   snapshot(): ReplicaSnapshot {
-    return {
-      volumes: [...this.volumes.values()].map((volume) => ({
-        name: volume.name,
-        keys: volume.keyOrder.map((key) => {
-          const state = present(volume.keys.get(key), KEY_IN_ORDER);
-          return [key, { ...state, value: valueBytes(state.value) }];
-        }),
-        transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
-        unconfirmed: [...volume.unconfirmed],
-        forgotten: volume.forgotten.entries(),
-      })),
-      droppedVolumes: [...this.droppedVolumes],
-    };
+    const reader = this.beginSnapshot();
+    try {
+      return {
+        volumes: reader.volumes.map((volume, index) => ({
+          name: volume.name,
+          keys: reader.keys(index, 0, volume.keyCount),
+          transactions: volume.transactions,
+          unconfirmed: volume.unconfirmed,
+          forgotten: [...volume.forgotten.pages(Number.POSITIVE_INFINITY)].flat(),
+        })),
+        droppedVolumes: reader.droppedVolumes,
+      };
+    } finally {
+      reader.close();
+    }
+  }
+
+  /**
+   * Starts reading a snapshot of the state as it is now, to be read a page of keys at a time while
+   * the replica goes on changing (a storage node encodes and writes one over many turns of its
+   * event loop). What is small or cheap to copy is copied now: transaction records, unconfirmed
+   * decisions, forgotten txids as runs. The keys are not: each volume's key order only grows, so the
+   * first `keyCount` keys are the snapshot's, and a key changed before the reader got to it keeps its
+   * state of now as a preimage (`keepPreimage`). One reader at a time; `close` it when done.
+   */
+  beginSnapshot(): ReplicaSnapshotReader {
+    if (this.openSnapshot !== null) throw new Error('a snapshot is already being read; close it first');
+    const volumes = [...this.volumes.values()];
+    const reader = new ReplicaSnapshotReader(volumes, [...this.droppedVolumes], () => {
+      for (const volume of volumes) volume.snapshotPreimages = null;
+      this.openSnapshot = null;
+    });
+    for (const volume of volumes) volume.snapshotPreimages = new Map();
+    this.openSnapshot = reader;
+    return reader;
   }
 
   restore(snapshot: ReplicaSnapshot): void {
@@ -1620,6 +1711,15 @@ function pendingInfo(volume: VolumeState, txid: TxId, key: string): PendingInfo 
   const readSeq = proposal?.reads.find((read) => read.key === key)?.seq ?? 0;
   const write = proposal?.writes.find((entry) => entry.key === key);
   return { txid, readSeq, writes: write !== undefined, value: write?.value ?? null };
+}
+
+/**
+ * Every change to a key's state in place goes through here first (`keyState` or by name): while a
+ * snapshot is being read, the state the key had when it began is kept for it, once.
+ */
+function keepPreimage(volume: VolumeState, key: string, state: KeyState): void {
+  const preimages = volume.snapshotPreimages;
+  if (preimages !== null && !preimages.has(key)) preimages.set(key, { ...state });
 }
 
 /** A key takes a version only if it is newer than the one it holds. */

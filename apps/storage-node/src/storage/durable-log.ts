@@ -24,10 +24,11 @@
 // - Payloads are never empty: a zero length marks a zero-filled (torn) tail, not a record.
 //
 // Taking a snapshot, from the owner of the in-memory state:
-//   (1) const segment = log.rotate();    and, in the same tick, serialize the state: it then
-//       reflects exactly the records appended before the rotate, all of which are in segments
-//       up to `segment`;
-//   (2) await log.writeSnapshot(state, segment);
+//   (1) const segment = log.rotate();    and, in the same tick, serialize the state, or fix
+//       what its chunks will hold: it then reflects exactly the records appended before the
+//       rotate, all of which are in segments up to `segment`;
+//   (2) await log.writeSnapshot(state, segment);   `state` is the body, or its chunks, which are
+//       taken one at a time as the file is written (each in a turn of its own).
 // Appends may continue throughout; they go to the new segment.
 
 import { fdatasyncSync, writevSync } from 'node:fs';
@@ -44,7 +45,7 @@ import {
 } from 'node:fs/promises';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cUpdate } from './crc32c.js';
 
 export const RECORD_HEADER_BYTES = 8;
 /** Largest payload of one record. Recovery treats a larger announced length as damage. */
@@ -53,6 +54,12 @@ export const PENDING_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
 /** Appends, barriers and rotations waiting for the writer, whatever their size. */
 export const PENDING_OPERATIONS_MAX = 100_000;
 export const REPLAY_CHUNK_BYTES_DEFAULT = 4 * 1024 * 1024;
+/**
+ * A snapshot being written is fsynced every this many bytes: one fsync of the whole file at the
+ * end would hold the disk for its full size at once (hundreds of megabytes for a million keys), and
+ * every log on the disk, this node's and its neighbours', would wait behind it for its own fsync.
+ */
+export const SNAPSHOT_SYNC_BYTES = 8 * 1024 * 1024;
 
 const SEGMENT_NAME = /^log-(\d{16})\.wal$/;
 const SNAPSHOT_NAME = /^snapshot-(\d{16})\.snap$/;
@@ -441,14 +448,24 @@ export class DurableLog {
 
   /**
    * Stores `body` as the state covering every record in segments up to `coversThroughSegment`
-   * (a segment ended by `rotate`), then deletes those segments and older snapshots. Snapshots are
-   * written one at a time, in call order. A failed snapshot leaves the log as it was.
+   * (a segment ended by `rotate`), then deletes those segments and older snapshots. `body` is the
+   * bytes, or their chunks in order, each taken once the one before is written. Snapshots are
+   * written one at a time, in call order. A failed snapshot (a chunk that throws included) leaves
+   * the log as it was.
    */
-  writeSnapshot(body: Uint8Array, coversThroughSegment: number): Promise<void> {
+  writeSnapshot(body: Uint8Array | Iterable<Uint8Array>, coversThroughSegment: number): Promise<void> {
     const refusal = this.refusal();
     if (refusal !== null) return Promise.reject(refusal);
-    if (!(body instanceof Uint8Array)) {
-      return Promise.reject(new DurableLogError('INVALID_ARGUMENT', 'a snapshot body must be a Uint8Array'));
+    if (
+      !(body instanceof Uint8Array) &&
+      typeof (body as Partial<Iterable<Uint8Array>>)?.[Symbol.iterator] !== 'function'
+    ) {
+      return Promise.reject(
+        new DurableLogError(
+          'INVALID_ARGUMENT',
+          'a snapshot body must be a Uint8Array or an iterable of them',
+        ),
+      );
     }
     if (
       !Number.isSafeInteger(coversThroughSegment) ||
@@ -642,7 +659,10 @@ export class DurableLog {
     this.segmentBytes.set(segment, 0);
   }
 
-  private async storeSnapshot(body: Uint8Array, coversThroughSegment: number): Promise<void> {
+  private async storeSnapshot(
+    body: Uint8Array | Iterable<Uint8Array>,
+    coversThroughSegment: number,
+  ): Promise<void> {
     if (coversThroughSegment <= this.snapshotSegment) {
       throw new DurableLogError(
         'INVALID_ARGUMENT',
@@ -653,10 +673,26 @@ export class DurableLog {
     const name = snapshotFileName(coversThroughSegment);
     const path = join(this.dir, name);
     const tempPath = `${path}.tmp`;
+    let bodyBytes = 0;
     try {
       const file = await open(tempPath, 'w');
       try {
-        await writeFully(file, [snapshotHeader(body, coversThroughSegment), body], 0);
+        // The body first, after room for the header, which needs its length and checksum.
+        let crc = 0;
+        let unsynced = 0;
+        for (const chunk of body instanceof Uint8Array ? [body] : body) {
+          if (!(chunk instanceof Uint8Array)) throw new TypeError('a snapshot chunk must be a Uint8Array');
+          if (chunk.length === 0) continue;
+          await writeFully(file, [chunk], SNAPSHOT_HEADER_BYTES + bodyBytes);
+          crc = crc32cUpdate(crc, chunk);
+          bodyBytes += chunk.length;
+          unsynced += chunk.length;
+          if (unsynced >= SNAPSHOT_SYNC_BYTES) {
+            await file.datasync();
+            unsynced = 0;
+          }
+        }
+        await writeFully(file, [snapshotHeader(bodyBytes, crc, coversThroughSegment)], 0);
         await file.sync();
       } finally {
         await file.close();
@@ -670,7 +706,7 @@ export class DurableLog {
       });
     }
     this.snapshotSegment = coversThroughSegment;
-    this.snapshotFileBytes = SNAPSHOT_HEADER_BYTES + body.length;
+    this.snapshotFileBytes = SNAPSHOT_HEADER_BYTES + bodyBytes;
     this.counters.snapshotsWritten++;
 
     // The writer may still be finishing records of covered segments; wait until it has moved on
@@ -956,13 +992,13 @@ function readUint32(bytes: Uint8Array, offset: number): number {
   );
 }
 
-function snapshotHeader(body: Uint8Array, coversThroughSegment: number): Buffer {
+function snapshotHeader(bodyBytes: number, bodyCrc: number, coversThroughSegment: number): Buffer {
   const header = Buffer.alloc(SNAPSHOT_HEADER_BYTES);
   header.writeUInt32BE(SNAPSHOT_MAGIC, 0);
   header.writeUInt32BE(SNAPSHOT_FORMAT_VERSION, 4);
   header.writeBigUInt64BE(BigInt(coversThroughSegment), 8);
-  header.writeBigUInt64BE(BigInt(body.length), 16);
-  header.writeUInt32BE(crc32c(body), 24);
+  header.writeBigUInt64BE(BigInt(bodyBytes), 16);
+  header.writeUInt32BE(bodyCrc, 24);
   header.writeUInt32BE(crc32c(header, 0, 28), 28);
   return header;
 }

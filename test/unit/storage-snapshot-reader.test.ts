@@ -1,0 +1,205 @@
+// A storage node's snapshot is read and encoded a chunk at a time, over many turns, while its
+// replica goes on changing (ReplicaSnapshotReader, encodeSnapshotChunks). Whatever changes between
+// the chunks, the snapshot must hold the state of the moment it began, exactly: the records after
+// that moment are in the log segments it does not cover, and a restart replays them onto it.
+import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
+import * as codec from '../../apps/storage-node/src/record-codec.js';
+import type { ReplicaRecord, ReplicaSnapshot } from '../../libs/quorum/src/index.js';
+import * as quorum from '../../libs/quorum/src/index.js';
+import { patchedCopy } from '../support/compiled-copy.js';
+
+const { encodeSnapshot, encodeSnapshotChunks, decodeSnapshot } = codec;
+
+const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
+const KEYS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+
+/** The replica and the codec under test: the build's, or a broken copy's. */
+interface Subject {
+  quorum: typeof quorum;
+  codec: typeof codec;
+}
+
+/** Records of the kinds that change keys, transactions, unconfirmed decisions and forgotten txids. */
+type Step = (counter: () => number) => ReplicaRecord[];
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc
+    .record({
+      key: fc.constantFrom(...KEYS),
+      seq: fc.integer({ min: 1, max: 40 }),
+      value: fc.option(fc.uint8Array({ maxLength: 6 }), { nil: null }),
+    })
+    .map(
+      ({ key, seq, value }): Step =>
+        () => [{ kind: 'adopt', volume: 'v', entries: [{ key, version: { seq, txid: `r.${seq}` }, value }] }],
+    ),
+  // A transaction voted for, then (in the same step or never) decided and forgotten.
+  fc
+    .record({
+      keys: fc.uniqueArray(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 3 }),
+      value: fc.uint8Array({ maxLength: 6 }),
+      decision: fc.constantFrom('commit', 'abort', 'none', 'forget'),
+      volume: fc.constantFrom('v', 'w'),
+    })
+    .map(
+      ({ keys, value, decision, volume }): Step =>
+        (counter) => {
+          const txid = `dn1.${counter()}`;
+          const proposal = {
+            txid,
+            reads: keys.map((key) => ({ key, seq: 0 })),
+            writes: keys.map((key) => ({ key, value })),
+            proposedAtMs: 0,
+          };
+          const records: ReplicaRecord[] = [{ kind: 'vote', volume, txid, vote: 'yes', proposal, atMs: 1 }];
+          if (decision === 'none') return records;
+          const decided = decision === 'abort' ? 'abort' : 'commit';
+          records.push({ kind: 'decide', volume, txid, decision: decided, proposal, atMs: 2 });
+          if (decision === 'forget') records.push({ kind: 'forget', volume, txids: [txid], atMs: 3 });
+          return records;
+        },
+    ),
+);
+
+/** Transactions and forgotten txids in a fixed order: a restored replica may list them in another. */
+function canonical(snapshot: ReplicaSnapshot): unknown {
+  const byFirst = (a: [string, unknown], b: [string, unknown]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+  const decoded = decodeSnapshot(encodeSnapshot(snapshot));
+  return {
+    ...decoded,
+    volumes: decoded.volumes.map((volume) => ({
+      ...volume,
+      transactions: [...volume.transactions].sort(byFirst),
+      forgotten: [...volume.forgotten].sort(byFirst),
+    })),
+  };
+}
+
+/**
+ * Runs of: records, a snapshot begun, then chunks read and encoded with more records applied
+ * between them. The snapshot must decode to the state at its beginning, and that state with the
+ * later records replayed onto it must be the live state.
+ */
+function checkChunkedSnapshots(subject: Subject, numRuns: number): void {
+  fc.assert(
+    fc.property(
+      fc.array(step, { maxLength: 30 }),
+      fc.array(step, { maxLength: 30 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 4 }),
+      (before, after, entriesPerChunk, stepsPerChunk) => {
+        let next = 0;
+        const counter = () => ++next;
+        const live = replica(subject);
+        for (const make of before) for (const record of make(counter)) live.applyRecord(record);
+        const atBegin = live.snapshot();
+
+        const reader = live.beginSnapshot();
+        const chunks: Uint8Array[] = [];
+        const later: ReplicaRecord[] = [];
+        const pending = [...after];
+        for (const chunk of subject.codec.encodeSnapshotChunks(reader, entriesPerChunk)) {
+          chunks.push(Uint8Array.from(chunk));
+          for (const make of pending.splice(0, stepsPerChunk)) {
+            for (const record of make(counter)) {
+              live.applyRecord(record);
+              later.push(record);
+            }
+          }
+        }
+        for (const make of pending) {
+          for (const record of make(counter)) {
+            live.applyRecord(record);
+            later.push(record);
+          }
+        }
+        const read = subject.codec.decodeSnapshot(Buffer.concat(chunks));
+        assert.deepEqual(canonical(read), canonical(atBegin));
+
+        const restarted = replica(subject);
+        restarted.restore(read);
+        for (const record of later) restarted.applyRecord(record);
+        assert.deepEqual(canonical(restarted.snapshot()), canonical(live.snapshot()));
+      },
+    ),
+    { numRuns },
+  );
+}
+
+function replica(subject: Subject): quorum.StorageReplica {
+  return new subject.quorum.StorageReplica({ members: MEMBERS, selfIndex: 0 });
+}
+
+describe('a snapshot read in chunks while the replica changes', () => {
+  it('holds the state of the moment it began, and replaying the later records onto it gives the live state', () => {
+    checkChunkedSnapshots({ quorum, codec }, 400);
+  });
+
+  it('closes its reader when the chunks end, so that the next snapshot can begin', () => {
+    const live = replica({ quorum, codec });
+    live.applyRecord({
+      kind: 'adopt',
+      volume: 'v',
+      entries: [{ key: 'a', version: { seq: 1, txid: 'r.1' }, value: null }],
+    });
+    for (const _chunk of encodeSnapshotChunks(live.beginSnapshot(), 1)) {
+      assert.throws(() => live.beginSnapshot(), /already being read/);
+    }
+    const again = live.beginSnapshot();
+    again.close();
+    assert.throws(() => again.keys(0, 0, 1), /closed/);
+  });
+
+  it('encodes the same document as the whole snapshot at once', () => {
+    const live = replica({ quorum, codec });
+    for (let index = 0; index < 100; index++) {
+      live.applyRecord({
+        kind: 'adopt',
+        volume: index % 2 === 0 ? 'v' : 'w',
+        entries: [
+          { key: `k${index}`, version: { seq: index + 1, txid: `r.${index}` }, value: Uint8Array.of(index) },
+        ],
+      });
+    }
+    const whole = decodeSnapshot(encodeSnapshot(live.snapshot()));
+    const chunked = decodeSnapshot(Buffer.concat([...encodeSnapshotChunks(live.beginSnapshot(), 7)]));
+    assert.deepEqual(chunked, whole);
+    assert.equal(
+      chunked.volumes.reduce((sum, volume) => sum + volume.keys.length, 0),
+      100,
+    );
+  });
+
+  it('a reader that keeps no preimage of a key changed while it reads is caught', async () => {
+    const copy = patchedCopy(
+      ['libs', 'apps/storage-node'],
+      [
+        {
+          file: 'libs/quorum/src/replica.js',
+          // The reader then reads a key changed after the snapshot began as it is now.
+          anchor:
+            /if \(preimages !== null && !preimages\.has\(key\)\)\s*preimages\.set\(key, \{ \.\.\.state \}\);/,
+          replacement: '',
+        },
+      ],
+    );
+    try {
+      const broken: Subject = {
+        quorum: (await import(
+          pathToFileURL(join(copy.root, 'libs/quorum/src/index.js')).href
+        )) as typeof quorum,
+        codec: (await import(
+          pathToFileURL(join(copy.root, 'apps/storage-node/src/record-codec.js')).href
+        )) as typeof codec,
+      };
+      assert.throws(() => checkChunkedSnapshots(broken, 400), /Property failed/);
+    } finally {
+      copy.remove();
+    }
+  });
+});

@@ -366,9 +366,9 @@ export class StorageNodeCore {
 
   /**
    * Records until the next snapshot: `snapshotEveryRecords`, or as many as the state holds keys and
-   * transactions if that is more, jittered. A snapshot encodes the whole state in one turn (2–3 s of
-   * CPU at 600,000 keys on this project's machine: docs/performance.md); after a fixed count of
-   * records its cost per record logged would grow with the state. Once the log since the last one is as
+   * transactions if that is more, jittered. A snapshot encodes the whole state (about 1 s of CPU at
+   * 850,000 keys on this project's machine, in chunks: `npm run bench -- snapshot`); after a fixed
+   * count of records its cost per record logged would grow with the state. Once the log since the last one is as
    * long as the state, each record pays for about one entry of the next snapshot, and a restart
    * replays a snapshot and about as many records again at most (Redis rewrites its AOF on the same
    * rule: once it has grown by the size it had after the last rewrite).

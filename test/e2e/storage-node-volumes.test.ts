@@ -137,7 +137,7 @@ describe('storage nodes: deleting a volume', { timeout: 240_000 }, () => {
     await rm(registryDir, { recursive: true, force: true });
   });
 
-  it('writes a registry entry per node that matches its /health, which reports log bytes and volumes', async () => {
+  it('writes a registry entry per node that matches its /health, which reports log bytes, volumes and its event loop', async () => {
     for (let index = 0; index < 6; index++) {
       const node = running().nodes[index] as { id: string };
       const health = await running().health(index);
@@ -155,6 +155,14 @@ describe('storage nodes: deleting a volume', { timeout: 240_000 }, () => {
       assert.equal(health.volumes, 2);
       assert.ok(Number(health.logBytes) > 0, `logBytes ${health.logBytes}`);
       assert.equal(health.logBytes, (health.log as { diskBytes: number }).diskBytes);
+      // How long its event loop was held: counters a stalled node would show.
+      const eventLoop = health.eventLoop as Record<string, number>;
+      for (const field of ['delayMaxMs', 'lastSecondDelayMaxMs', 'secondsOver100Ms', 'secondsOver1S']) {
+        assert.ok(
+          Number.isInteger(eventLoop[field]) && (eventLoop[field] as number) >= 0,
+          `${field} ${eventLoop[field]}`,
+        );
+      }
     }
   });
 

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import {
+  EventLoopWatch,
   exitWithError,
   exitWithParentIfAsked,
   healthUrl,
@@ -229,17 +230,26 @@ async function main(): Promise<void> {
   } catch (error) {
     return exitWithError(APP, `cannot start: ${(error as Error).message}`, 1);
   }
+  // A stalled loop answers no peer or writer meanwhile: /health says for how long it was held.
+  const eventLoop = new EventLoopWatch();
   const health = await startHealthServer({
     app: APP,
     host,
     port: healthPort,
-    details: () => ({ nodeId: settings.nodeId, az: settings.az, ...node.stats(), memory: memoryStats() }),
+    details: () => ({
+      nodeId: settings.nodeId,
+      az: settings.az,
+      ...node.stats(),
+      memory: memoryStats(),
+      eventLoop: eventLoop.stats(),
+    }),
     routes: adminRoutes(node, token),
   }).catch((error: unknown) => exitWithError(APP, (error as Error).message, 1));
   onShutdown(
     async () => {
       await health.close();
       await node.stop();
+      eventLoop.stop();
     },
     (line) => console.log(`${label}: ${line}`),
   );

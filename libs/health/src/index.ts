@@ -1,3 +1,4 @@
+export { type EventLoopStats, EventLoopWatch } from './event-loop-watch.js';
 export { exitWithError, type HealthOnlyProcessOptions, runHealthOnlyProcess } from './health-only-process.js';
 export {
   HEALTH_PATH,

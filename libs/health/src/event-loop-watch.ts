@@ -6,7 +6,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** The histogram's sampling: a delay shorter than this is not seen. */
-const RESOLUTION_MS = 10;
+const RESOLUTION_MS = 20;
 const WINDOW_MS = 1_000;
 
 export interface EventLoopStats {

@@ -57,6 +57,11 @@ function failures(output: string): string[] {
     .filter((line) => /error|UNKNOWN/i.test(line));
 }
 
+function benchmarkArguments(port: number, clients: number, requests: number, keyspace: number): string[] {
+  const pairs = { '-p': port, '-t': 'set', '-c': clients, '-n': requests, '-r': keyspace, '-d': 100 };
+  return [...Object.entries(pairs).flatMap(([flag, value]) => [flag, String(value)]), '-q'];
+}
+
 /** Ctrl-C or SIGTERM: the running round is cut short and what the soak started is stopped. */
 const interrupted = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => interrupted.abort());
@@ -82,29 +87,20 @@ async function main(): Promise<void> {
       env: { DATA_NODE_CU_COMMANDS_PER_SECOND: '1000000' },
     });
     try {
-      const healths = () =>
-        Promise.all(fleet.nodes.map((_, index) => fleet.health(index))) as Promise<unknown>;
+      const healths = async (): Promise<NodeHealth[]> =>
+        (await Promise.all(fleet.nodes.map((_, index) => fleet.health(index)))) as unknown as NodeHealth[];
       const storagePids = fleet.nodes.map((_, index) => fleet.process(index).child.pid as number);
       console.log(
         `soak: ${rounds} rounds of ${requests.toLocaleString('en-US')} SETs of 100 bytes from ${clients} clients ` +
           `over ${keyspace.toLocaleString('en-US')} keys; one data node at 1 CU over six storage nodes`,
       );
-      let before = (await healths()) as NodeHealth[];
+      let before = await healths();
       for (let round = 0; round < rounds && !interrupted.signal.aborted; round++) {
         const cpuBeforeMs = processesCpuMs(storagePids);
         const started = process.hrtime.bigint();
         const { stdout, stderr } = await promisify(execFile)(
           'redis-benchmark',
-          [
-            '-p',
-            String(dataNode.respPort),
-            '-t',
-            'set',
-            '-c',
-            String(clients),
-            '-n',
-            String(requests),
-          ].concat(['-r', String(keyspace), '-d', '100', '-q']),
+          benchmarkArguments(dataNode.respPort, clients, requests, keyspace),
           { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000, signal: interrupted.signal },
         ).catch((error: unknown) => {
           if (interrupted.signal.aborted) return { stdout: '', stderr: '' };
@@ -112,7 +108,7 @@ async function main(): Promise<void> {
         });
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const cpuMs = processesCpuMs(storagePids) - cpuBeforeMs;
-        const after = (await healths()) as NodeHealth[];
+        const after = await healths();
         const failed = failures(stdout + stderr);
         if (failed.length > 0) failedRounds++;
         const over100 = after.map(
@@ -152,4 +148,13 @@ async function main(): Promise<void> {
   if (!verdict) process.exitCode = 1;
 }
 
-await main();
+await main().catch((error: unknown) => {
+  const { code, path } = error as NodeJS.ErrnoException;
+  const missing = code === 'ENOENT' && path === 'redis-benchmark';
+  console.error(
+    missing
+      ? 'soak: redis-benchmark is not on the PATH; install Redis (its tools include it) and run again'
+      : `soak: ${error instanceof Error ? error.message : String(error)}`,
+  );
+  process.exitCode = 2;
+});

@@ -24,8 +24,11 @@ interface Subject {
   codec: typeof codec;
 }
 
-/** Records of the kinds that change keys, transactions, unconfirmed decisions and forgotten txids. */
-type Step = (counter: () => number) => ReplicaRecord[];
+/**
+ * Records of the kinds that change keys, transactions, unconfirmed decisions and forgotten txids.
+ * `txids` holds the transactions voted for so far, for promises and acceptances of earlier ones.
+ */
+type Step = (counter: () => number, txids: string[]) => ReplicaRecord[];
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc
@@ -48,8 +51,9 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     })
     .map(
       ({ keys, value, decision, volume }): Step =>
-        (counter) => {
+        (counter, txids) => {
           const txid = `dn1.${counter()}`;
+          txids.push(txid);
           const proposal = {
             txid,
             reads: keys.map((key) => ({ key, seq: 0 })),
@@ -62,6 +66,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
           records.push({ kind: 'decide', volume, txid, decision: decided, proposal, atMs: 2 });
           if (decision === 'forget') records.push({ kind: 'forget', volume, txids: [txid], atMs: 3 });
           return records;
+        },
+    ),
+  // A recovery's promise or acceptance for an earlier transaction (or one never seen here).
+  fc
+    .record({
+      pick: fc.nat(),
+      ballot: fc.integer({ min: 1, max: 9 }),
+      kind: fc.constantFrom('promise', 'accept'),
+      volume: fc.constantFrom('v', 'w'),
+    })
+    .map(
+      ({ pick, ballot, kind, volume }): Step =>
+        (counter, txids) => {
+          const txid = txids.length === 0 ? `dn2.${counter()}` : (txids[pick % txids.length] as string);
+          return kind === 'promise'
+            ? [{ kind: 'promise', volume, txid, ballot, atMs: 4 }]
+            : [{ kind: 'accept', volume, txid, ballot, decision: 'commit', proposal: null, atMs: 5 }];
         },
     ),
 );
@@ -95,8 +116,9 @@ function checkChunkedSnapshots(subject: Subject, numRuns: number): void {
       (before, after, entriesPerChunk, stepsPerChunk) => {
         let next = 0;
         const counter = () => ++next;
+        const txids: string[] = [];
         const live = replica(subject);
-        for (const make of before) for (const record of make(counter)) live.applyRecord(record);
+        for (const make of before) for (const record of make(counter, txids)) live.applyRecord(record);
         const atBegin = live.snapshot();
 
         const reader = live.beginSnapshot();
@@ -106,14 +128,14 @@ function checkChunkedSnapshots(subject: Subject, numRuns: number): void {
         for (const chunk of subject.codec.encodeSnapshotChunks(reader, entriesPerChunk)) {
           chunks.push(Uint8Array.from(chunk));
           for (const make of pending.splice(0, stepsPerChunk)) {
-            for (const record of make(counter)) {
+            for (const record of make(counter, txids)) {
               live.applyRecord(record);
               later.push(record);
             }
           }
         }
         for (const make of pending) {
-          for (const record of make(counter)) {
+          for (const record of make(counter, txids)) {
             live.applyRecord(record);
             later.push(record);
           }
@@ -176,30 +198,36 @@ describe('a snapshot read in chunks while the replica changes', () => {
   });
 
   it('a reader that keeps no preimage of a key changed while it reads is caught', async () => {
-    const copy = patchedCopy(
-      ['libs', 'apps/storage-node'],
-      [
-        {
-          file: 'libs/quorum/src/replica.js',
-          // The reader then reads a key changed after the snapshot began as it is now.
-          anchor:
-            /if \(preimages !== null && !preimages\.has\(key\)\)\s*preimages\.set\(key, \{ \.\.\.state \}\);/,
-          replacement: '',
-        },
-      ],
+    // The reader then reads a key changed after the snapshot began as it is now.
+    await assertCaught(
+      /if \(preimages !== null && !preimages\.has\(key\)\)\s*preimages\.set\(key, \{ \.\.\.state \}\);/,
     );
-    try {
-      const broken: Subject = {
-        quorum: (await import(
-          pathToFileURL(join(copy.root, 'libs/quorum/src/index.js')).href
-        )) as typeof quorum,
-        codec: (await import(
-          pathToFileURL(join(copy.root, 'apps/storage-node/src/record-codec.js')).href
-        )) as typeof codec,
-      };
-      assert.throws(() => checkChunkedSnapshots(broken, 400), /Property failed/);
-    } finally {
-      copy.remove();
-    }
+  });
+
+  it('a reader that keeps no preimage of a transaction record changed or deleted while it reads is caught', async () => {
+    await assertCaught(
+      /if \(preimages !== null && !preimages\.has\(txid\)\)\s*preimages\.set\(txid, \{ \.\.\.record \}\);/,
+    );
   });
 });
+
+/** Removes `anchor` from a copy of the compiled replica: the property must then fail. */
+async function assertCaught(anchor: RegExp): Promise<void> {
+  const copy = patchedCopy(
+    ['libs', 'apps/storage-node'],
+    [{ file: 'libs/quorum/src/replica.js', anchor, replacement: '' }],
+  );
+  try {
+    const broken: Subject = {
+      quorum: (await import(
+        pathToFileURL(join(copy.root, 'libs/quorum/src/index.js')).href
+      )) as typeof quorum,
+      codec: (await import(
+        pathToFileURL(join(copy.root, 'apps/storage-node/src/record-codec.js')).href
+      )) as typeof codec,
+    };
+    assert.throws(() => checkChunkedSnapshots(broken, 400), /Property failed/);
+  } finally {
+    copy.remove();
+  }
+}

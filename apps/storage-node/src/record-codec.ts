@@ -64,13 +64,17 @@ export function* encodeSnapshotChunks(
       }
       yield* arrayInChunks(
         'transactions',
-        volume.transactions.length,
-        pagesOf(volume.transactions, entriesPerChunk),
+        volume.transactionCount,
+        pagesOf(volume.transactionCount, entriesPerChunk, (from) =>
+          reader.transactions(index, from, entriesPerChunk),
+        ),
       );
       yield* arrayInChunks(
         'unconfirmed',
-        volume.unconfirmed.length,
-        pagesOf(volume.unconfirmed, entriesPerChunk),
+        volume.unconfirmedTxids.length,
+        pagesOf(volume.unconfirmedTxids.length, entriesPerChunk, (from) =>
+          reader.unconfirmed(index, from, entriesPerChunk),
+        ),
       );
       yield* arrayInChunks('forgotten', volume.forgotten.size, volume.forgotten.pages(entriesPerChunk));
     }
@@ -94,8 +98,9 @@ function* arrayInChunks(name: string, count: number, pages: Iterable<unknown[]>)
     throw new Error(`snapshot array ${name}: ${written} elements for a header of ${count}`);
 }
 
-function* pagesOf<T>(items: readonly T[], pageSize: number): Generator<T[]> {
-  for (let from = 0; from < items.length; from += pageSize) yield items.slice(from, from + pageSize);
+/** Pages of `count` entries, each read (`page(from)`) only when the one before has been taken. */
+function* pagesOf<T>(count: number, pageSize: number, page: (from: number) => T[]): Generator<T[]> {
+  for (let from = 0; from < count; from += pageSize) yield page(from);
 }
 
 function mapHeader(entries: number): Uint8Array {

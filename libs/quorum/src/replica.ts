@@ -203,6 +203,8 @@ class VolumeState {
    * the keys changed since. Null otherwise.
    */
   snapshotPreimages: Map<string, KeyState> | null = null;
+  /** The same for transaction records changed or deleted since the snapshot began. */
+  transactionPreimages: Map<TxId, TransactionRecord> | null = null;
   /** Repair cursor per peer index. */
   readonly syncCursor: number[] = new Array(REPLICA_COUNT).fill(0);
   /**
@@ -247,6 +249,8 @@ const SCAN_KEYS_MAX = 10_000;
 /** What the replica's indexes promise: every key in `keyOrder` has a state, every holding txid a record. */
 const KEY_IN_ORDER = 'the state of a key listed in the key order';
 const HOLDING_RECORD = 'the record of a transaction holding keys';
+/** A record deleted while a snapshot is read keeps a preimage: the snapshot's txids all have one or the other. */
+const TRANSACTION_IN_SNAPSHOT = 'the record of a transaction in the snapshot being read';
 
 /** Volume names in one repair reply at most. */
 const REPAIR_VOLUMES_MAX = 100_000;
@@ -278,19 +282,24 @@ export interface ReplicaSnapshot {
   droppedVolumes?: [string, number][];
 }
 
-/** A volume's part of a snapshot being read, apart from its keys. */
+/** A volume's part of a snapshot being read, apart from its keys and transaction records. */
 export interface SnapshotVolumeHead {
   name: string;
   /** The snapshot's keys: the first `keyCount` of the volume's key order. */
   keyCount: number;
-  transactions: [TxId, TransactionRecord][];
-  unconfirmed: [TxId, number][];
+  /** Transaction records in the snapshot (read with `transactions`). */
+  transactionCount: number;
+  /** Unconfirmed decisions, copied as two arrays: txids, and the peers that confirmed each. */
+  unconfirmedTxids: TxId[];
+  unconfirmedConfirmedBy: number[];
   forgotten: FrozenForgotten;
 }
 
 /** A snapshot of a replica's state as of `beginSnapshot`, read while the replica goes on changing. */
 export class ReplicaSnapshotReader {
   readonly volumes: readonly SnapshotVolumeHead[];
+  /** Per volume, the txids of its transaction records when the snapshot began. */
+  private readonly transactionTxids: readonly TxId[][];
   private closed = false;
 
   /** @internal `StorageReplica.beginSnapshot` makes readers. */
@@ -299,13 +308,43 @@ export class ReplicaSnapshotReader {
     readonly droppedVolumes: [string, number][],
     private readonly onClose: () => void,
   ) {
-    this.volumes = states.map((volume) => ({
+    // Txids and numbers only: no object per entry, however many records a long outage left.
+    this.transactionTxids = states.map((volume) => [...volume.transactions.keys()]);
+    this.volumes = states.map((volume, index) => ({
       name: volume.name,
       keyCount: volume.keyOrder.length,
-      transactions: [...volume.transactions].map(([txid, record]) => [txid, { ...record }]),
-      unconfirmed: [...volume.unconfirmed],
+      transactionCount: (this.transactionTxids[index] as TxId[]).length,
+      unconfirmedTxids: [...volume.unconfirmed.keys()],
+      unconfirmedConfirmedBy: [...volume.unconfirmed.values()],
       forgotten: volume.forgotten.frozen(),
     }));
+  }
+
+  /** Transaction records `from`..`from + count - 1` of volume `volumeIndex`, as they were. */
+  transactions(volumeIndex: number, from: number, count: number): [TxId, TransactionRecord][] {
+    if (this.closed) throw new Error('this snapshot reader is closed');
+    const volume = present(this.states[volumeIndex], 'a volume of the snapshot');
+    const txids = present(this.transactionTxids[volumeIndex], 'a volume of the snapshot');
+    const end = Math.min(txids.length, from + count);
+    const preimages = volume.transactionPreimages;
+    const records: [TxId, TransactionRecord][] = [];
+    for (let index = Math.max(0, from); index < end; index++) {
+      const txid = txids[index] as TxId;
+      const record = preimages?.get(txid) ?? present(volume.transactions.get(txid), TRANSACTION_IN_SNAPSHOT);
+      records.push([txid, { ...record }]);
+    }
+    return records;
+  }
+
+  /** Unconfirmed decisions `from`..`from + count - 1` of volume `volumeIndex`. */
+  unconfirmed(volumeIndex: number, from: number, count: number): [TxId, number][] {
+    const head = present(this.volumes[volumeIndex], 'a volume of the snapshot');
+    const end = Math.min(head.unconfirmedTxids.length, from + count);
+    const entries: [TxId, number][] = [];
+    for (let index = Math.max(0, from); index < end; index++) {
+      entries.push([head.unconfirmedTxids[index] as TxId, head.unconfirmedConfirmedBy[index] as number]);
+    }
+    return entries;
   }
 
   /** Keys `from`..`from + count - 1` of volume `volumeIndex` (clamped to its `keyCount`), as they were. */
@@ -568,6 +607,7 @@ export class StorageReplica {
             this.releaseKeys(volume, txid, transaction);
           else if (transaction?.decision == null) continue;
           volume.unconfirmed.delete(txid);
+          if (transaction !== undefined) keepTransactionPreimage(volume, txid, transaction);
           volume.transactions.delete(txid);
           volume.forgotten.add(txid, record.atMs);
         }
@@ -832,6 +872,7 @@ export class StorageReplica {
 
   private releaseKeys(volume: VolumeState, txid: TxId, transaction: TransactionRecord): void {
     if (!transaction.holdsKeys || transaction.proposal === null) return;
+    keepTransactionPreimage(volume, txid, transaction);
     for (const key of keysOf(transaction.proposal)) {
       const state = volume.keys.get(key);
       if (state !== undefined && state.pendingTxid === txid) {
@@ -958,7 +999,10 @@ export class StorageReplica {
       volume.recoveries.delete(round.txid);
       volume.nextRecoveryRound.set(round.txid, ballotRound(round.highestSeenBallot) + 1);
       const transaction = volume.transactions.get(round.txid);
-      if (transaction !== undefined) transaction.touchedAtMs = nowMs;
+      if (transaction !== undefined) {
+        keepTransactionPreimage(volume, round.txid, transaction);
+        transaction.touchedAtMs = nowMs;
+      }
     }
   }
 
@@ -1362,7 +1406,10 @@ export class StorageReplica {
     for (const [txid, transaction] of volume.transactions) {
       if (transaction.holdsKeys || transaction.decision !== null || transaction.accepted !== null) continue;
       if (transaction.vote === 'yes' || volume.recoveries.has(txid)) continue;
-      if (nowMs - transaction.touchedAtMs > this.timing.recordRetentionMs) volume.transactions.delete(txid);
+      if (nowMs - transaction.touchedAtMs > this.timing.recordRetentionMs) {
+        keepTransactionPreimage(volume, txid, transaction);
+        volume.transactions.delete(txid);
+      }
     }
     volume.forgotten.expire(nowMs, this.timing.forgottenRetentionMs);
   }
@@ -1475,8 +1522,10 @@ export class StorageReplica {
     return state;
   }
 
+  /** A transaction's record, to be changed by the caller: created if new, its preimage kept if a snapshot is being read. */
   private transaction(volume: VolumeState, txid: TxId, atMs: number): TransactionRecord {
     let record = volume.transactions.get(txid);
+    if (record !== undefined) keepTransactionPreimage(volume, txid, record);
     if (record === undefined) {
       record = {
         proposal: null,
@@ -1504,8 +1553,8 @@ export class StorageReplica {
         volumes: reader.volumes.map((volume, index) => ({
           name: volume.name,
           keys: reader.keys(index, 0, volume.keyCount),
-          transactions: volume.transactions,
-          unconfirmed: volume.unconfirmed,
+          transactions: reader.transactions(index, 0, volume.transactionCount),
+          unconfirmed: reader.unconfirmed(index, 0, volume.unconfirmedTxids.length),
           forgotten: [...volume.forgotten.pages(Number.POSITIVE_INFINITY)].flat(),
         })),
         droppedVolumes: reader.droppedVolumes,
@@ -1518,19 +1567,26 @@ export class StorageReplica {
   /**
    * Starts reading a snapshot of the state as it is now, to be read a page of keys at a time while
    * the replica goes on changing (a storage node encodes and writes one over many turns of its
-   * event loop). What is small or cheap to copy is copied now: transaction records, unconfirmed
-   * decisions, forgotten txids as runs. The keys are not: each volume's key order only grows, so the
-   * first `keyCount` keys are the snapshot's, and a key changed before the reader got to it keeps its
-   * state of now as a preimage (`keepPreimage`). One reader at a time; `close` it when done.
+   * event loop). What is cheap to copy is copied now: unconfirmed decisions as two arrays, forgotten
+   * txids as runs, the txids of the transaction records. Keys and records are not: each volume's key
+   * order only grows, so the first `keyCount` keys are the snapshot's, and a key or record changed
+   * (or a record deleted) before the reader got to it keeps its state of now as a preimage
+   * (`keepPreimage`, `keepTransactionPreimage`). One reader at a time; `close` it when done.
    */
   beginSnapshot(): ReplicaSnapshotReader {
     if (this.openSnapshot !== null) throw new Error('a snapshot is already being read; close it first');
     const volumes = [...this.volumes.values()];
     const reader = new ReplicaSnapshotReader(volumes, [...this.droppedVolumes], () => {
-      for (const volume of volumes) volume.snapshotPreimages = null;
+      for (const volume of volumes) {
+        volume.snapshotPreimages = null;
+        volume.transactionPreimages = null;
+      }
       this.openSnapshot = null;
     });
-    for (const volume of volumes) volume.snapshotPreimages = new Map();
+    for (const volume of volumes) {
+      volume.snapshotPreimages = new Map();
+      volume.transactionPreimages = new Map();
+    }
     this.openSnapshot = reader;
     return reader;
   }
@@ -1720,6 +1776,12 @@ function pendingInfo(volume: VolumeState, txid: TxId, key: string): PendingInfo 
 function keepPreimage(volume: VolumeState, key: string, state: KeyState): void {
   const preimages = volume.snapshotPreimages;
   if (preimages !== null && !preimages.has(key)) preimages.set(key, { ...state });
+}
+
+/** As `keepPreimage`, for a transaction record about to change in place or be deleted. */
+function keepTransactionPreimage(volume: VolumeState, txid: TxId, record: TransactionRecord): void {
+  const preimages = volume.transactionPreimages;
+  if (preimages !== null && !preimages.has(txid)) preimages.set(txid, { ...record });
 }
 
 /** A key takes a version only if it is newer than the one it holds. */

@@ -2,10 +2,9 @@
 // same rules as `npm test`: some benches run the whole platform), then runs the benchmarks
 // (bench/*.bench.ts), prints their tables and writes docs/benchmarks.md. `npm run bench -- <text>`
 // runs only the benches whose name contains <text>. Ctrl-C stops whatever the benches started.
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { build } from './lib/build.mjs';
-import { spawnFailure } from './lib/exec.mjs';
+import { runNodeScript } from './lib/exec.mjs';
 import { ensureDependencies } from './lib/install.mjs';
 import { dataDir, repoRoot } from './lib/paths.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
@@ -58,22 +57,14 @@ try {
 }
 
 info('running the benchmarks\n');
-const child = spawn(process.execPath, [runner, ...process.argv.slice(2)], {
+// The runner stops what the benches started, then exits: signals are passed on and waited for.
+const status = await runNodeScript(runner, process.argv.slice(2), {
   cwd: repoRoot,
-  stdio: 'inherit',
   env: { ...process.env, ...environment },
-});
-// The runner stops what the benches started, then exits: pass the signal on and wait for it.
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  });
-}
-child.on('error', async (error) => {
+  hint: 'The benchmarks did not run.',
+}).catch(async (error) => {
   await stopServices();
-  fail(spawnFailure(process.execPath, error, 'The benchmarks did not run.').message);
+  fail(error.message);
 });
-child.on('exit', async (code, signal) => {
-  await stopServices();
-  process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
-});
+await stopServices();
+process.exitCode = status;

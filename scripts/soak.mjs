@@ -2,10 +2,9 @@
 // (bench/large-state.soak.ts): sustained SETs until the storage nodes hold most of a million keys
 // and snapshot it, reporting their event loops. Arguments after `--` go to the soak (`--rounds`,
 // `--requests`, `--keyspace`, `--clients`, `--stall-limit-ms`). It needs redis-benchmark on the PATH.
-import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { build } from './lib/build.mjs';
-import { spawnFailure } from './lib/exec.mjs';
+import { runNodeScript } from './lib/exec.mjs';
 import { ensureDependencies } from './lib/install.mjs';
 import { repoRoot } from './lib/paths.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
@@ -20,14 +19,8 @@ try {
 }
 
 info('running the soak\n');
-const child = spawn(process.execPath, [soak, ...process.argv.slice(2)], { cwd: repoRoot, stdio: 'inherit' });
-// The soak stops what it started on its way out: pass the signal on and wait for it.
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  });
-}
-child.on('error', (error) => fail(spawnFailure(process.execPath, error, 'The soak did not run.').message));
-child.on('exit', (code, signal) => {
-  process.exitCode = code ?? (signal === 'SIGINT' ? 130 : 1);
-});
+// The soak stops what it started on its way out: signals are passed on and waited for.
+process.exitCode = await runNodeScript(soak, process.argv.slice(2), {
+  cwd: repoRoot,
+  hint: 'The soak did not run.',
+}).catch((error) => fail(error.message));

@@ -46,6 +46,29 @@ export function startChild(command, args, options, hint) {
 }
 
 /**
+ * Runs a Node.js script in the foreground, on this terminal, and resolves with its exit status once
+ * it exited (130 after SIGINT, 1 after another signal). SIGINT and SIGTERM sent to this process are
+ * passed on while it runs: the script stops what it started, then exits. Rejects with
+ * spawnFailure's one-line error when it cannot be started.
+ * @param {string} script @param {string[]} args
+ * @param {{ cwd?: string, env?: NodeJS.ProcessEnv, hint?: string }} [options] hint: what failing to start means
+ * @returns {Promise<number>}
+ */
+export function runNodeScript(script, args, options = {}) {
+  const { cwd, env = process.env, hint } = options;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { cwd, env, stdio: 'inherit' });
+    for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+      process.on(signal, () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      });
+    }
+    child.on('error', (error) => reject(spawnFailure(process.execPath, error, hint)));
+    child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGINT' ? 130 : 1)));
+  });
+}
+
+/**
  * Runs a command to completion with inherited or captured output; rejects with
  * the command's own output when it fails, so the user sees why.
  * @param {string} command @param {string[]} args

@@ -106,6 +106,8 @@ async function main(): Promise<void> {
           if (interrupted.signal.aborted) return { stdout: '', stderr: '' };
           throw error;
         });
+        // A round cut short says nothing: no line for it.
+        if (interrupted.signal.aborted) break;
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const cpuMs = processesCpuMs(storagePids) - cpuBeforeMs;
         const after = await healths();

@@ -176,11 +176,7 @@ export class ForgottenTxids {
 
   /** Every txid held, with the time it was (last) forgotten: what a snapshot keeps. */
   entries(): [TxId, number][] {
-    const entries: [TxId, number][] = [];
-    for (const page of this.frozen().pages(Number.POSITIVE_INFINITY)) {
-      for (const entry of page) entries.push(entry);
-    }
-    return entries;
+    return this.frozen().all();
   }
 
   /**
@@ -226,6 +222,11 @@ export class FrozenForgotten {
     /** How many entries `pages` lists in all. */
     readonly size: number,
   ) {}
+
+  /** Every entry at once. */
+  all(): [TxId, number][] {
+    return this.pages(Number.POSITIVE_INFINITY).next().value ?? [];
+  }
 
   /** The entries in pages of at most `pageSize`: every writer's runs in order, then the map's. */
   *pages(pageSize: number): Generator<[TxId, number][]> {

@@ -322,48 +322,47 @@ export class ReplicaSnapshotReader {
 
   /** Transaction records `from`..`from + count - 1` of volume `volumeIndex`, as they were. */
   transactions(volumeIndex: number, from: number, count: number): [TxId, TransactionRecord][] {
-    if (this.closed) throw new Error('this snapshot reader is closed');
     const volume = present(this.states[volumeIndex], 'a volume of the snapshot');
     const txids = present(this.transactionTxids[volumeIndex], 'a volume of the snapshot');
-    const end = Math.min(txids.length, from + count);
     const preimages = volume.transactionPreimages;
-    const records: [TxId, TransactionRecord][] = [];
-    for (let index = Math.max(0, from); index < end; index++) {
+    return this.page(from, count, txids.length, (index) => {
       const txid = txids[index] as TxId;
       const record = preimages?.get(txid) ?? present(volume.transactions.get(txid), TRANSACTION_IN_SNAPSHOT);
-      records.push([txid, { ...record }]);
-    }
-    return records;
+      return [txid, { ...record }];
+    });
   }
 
   /** Unconfirmed decisions `from`..`from + count - 1` of volume `volumeIndex`. */
   unconfirmed(volumeIndex: number, from: number, count: number): [TxId, number][] {
     const head = present(this.volumes[volumeIndex], 'a volume of the snapshot');
-    const end = Math.min(head.unconfirmedTxids.length, from + count);
-    const entries: [TxId, number][] = [];
-    for (let index = Math.max(0, from); index < end; index++) {
-      entries.push([head.unconfirmedTxids[index] as TxId, head.unconfirmedConfirmedBy[index] as number]);
-    }
-    return entries;
+    return this.page(from, count, head.unconfirmedTxids.length, (index) => [
+      head.unconfirmedTxids[index] as TxId,
+      head.unconfirmedConfirmedBy[index] as number,
+    ]);
   }
 
   /** Keys `from`..`from + count - 1` of volume `volumeIndex` (clamped to its `keyCount`), as they were. */
   keys(volumeIndex: number, from: number, count: number): [string, SnapshotKeyState][] {
-    if (this.closed) throw new Error('this snapshot reader is closed');
     const volume = present(this.states[volumeIndex], 'a volume of the snapshot');
     const head = present(this.volumes[volumeIndex], 'a volume of the snapshot');
-    const end = Math.min(head.keyCount, from + count);
     const preimages = volume.snapshotPreimages;
-    const keys: [string, SnapshotKeyState][] = [];
-    for (let index = Math.max(0, from); index < end; index++) {
+    return this.page(from, count, head.keyCount, (index) => {
       const key = volume.keyOrder[index] as string;
       const state = preimages?.get(key) ?? present(volume.keys.get(key), KEY_IN_ORDER);
-      keys.push([
+      return [
         key,
         { seq: state.seq, txid: state.txid, value: valueBytes(state.value), pendingTxid: state.pendingTxid },
-      ]);
-    }
-    return keys;
+      ];
+    });
+  }
+
+  /** Entries `from`..`from + count - 1` (clamped to `length`), each made by `entry(index)`. */
+  private page<T>(from: number, count: number, length: number, entry: (index: number) => T): T[] {
+    if (this.closed) throw new Error('this snapshot reader is closed');
+    const end = Math.min(length, from + count);
+    const entries: T[] = [];
+    for (let index = Math.max(0, from); index < end; index++) entries.push(entry(index));
+    return entries;
   }
 
   /** Ends the reading: the replica keeps no more preimages. Idempotent. */
@@ -1555,7 +1554,7 @@ export class StorageReplica {
           keys: reader.keys(index, 0, volume.keyCount),
           transactions: reader.transactions(index, 0, volume.transactionCount),
           unconfirmed: reader.unconfirmed(index, 0, volume.unconfirmedTxids.length),
-          forgotten: [...volume.forgotten.pages(Number.POSITIVE_INFINITY)].flat(),
+          forgotten: volume.forgotten.all(),
         })),
         droppedVolumes: reader.droppedVolumes,
       };

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeSnapshot, encodeSnapshotChunks } from '../../apps/storage-node/src/record-codec.js';
 import { DurableLog } from '../../apps/storage-node/src/storage/durable-log.js';
 import { type ReplicaSnapshot, StorageReplica } from '../../libs/quorum/src/index.js';
+import { LatencyRecorder } from './latency.js';
 
 export type SnapshotWay = 'before' | 'now';
 
@@ -105,11 +106,6 @@ function startNeighbour(path: string): Neighbour {
   };
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] as number;
-}
-
 export interface Measured {
   stallMs: number;
   gcPauseMs: number;
@@ -153,7 +149,8 @@ async function measure(dir: string, write: (log: DurableLog) => Promise<void>): 
   // Entries of collections that ended in the window are delivered in a later turn.
   await new Promise((resolve) => setImmediate(resolve));
   collections.disconnect();
-  const latencies = (await neighbour.stop()).sort((a, b) => a - b);
+  const latencies = new LatencyRecorder();
+  for (const latencyMs of await neighbour.stop()) latencies.record(latencyMs);
   const megabytes = log.stats().diskBytes / 1e6;
   await log.close();
   return {
@@ -163,9 +160,9 @@ async function measure(dir: string, write: (log: DurableLog) => Promise<void>): 
     cpuS: (cpu.user + cpu.system) / 1e6,
     wallS,
     megabytes,
-    fsyncs: latencies.length,
-    fsyncP99Ms: percentile(latencies, 0.99),
-    fsyncMaxMs: latencies.at(-1) ?? Number.NaN,
+    fsyncs: latencies.count,
+    fsyncP99Ms: latencies.percentile(99),
+    fsyncMaxMs: latencies.percentile(100),
   };
 }
 

@@ -351,7 +351,7 @@ export class StorageNodeCore {
     // Rotate and begin reading in the same turn: the snapshot then holds the state after exactly the
     // records of the closed segments. Its chunks are encoded as the log writes them, over many
     // turns (at a million keys, one turn took 10-14 s: docs/performance.md), while the replica goes
-    // on changing; the reader keeps what a key held now for each key changed before it is read.
+    // on changing; the reader keeps what a key or record held now for each one changed before it is read.
     const segment = this.log.rotate();
     const reader = this.replica.beginSnapshot();
     const chunks = encodeSnapshotChunks(reader, this.options.snapshotChunkEntries ?? SNAPSHOT_CHUNK_ENTRIES);
@@ -366,8 +366,8 @@ export class StorageNodeCore {
 
   /**
    * Records until the next snapshot: `snapshotEveryRecords`, or as many as the state holds keys and
-   * transactions if that is more, jittered. A snapshot encodes the whole state (about 1 s of CPU at
-   * 850,000 keys on this project's machine, in chunks: `npm run bench -- snapshot`); after a fixed
+   * transactions if that is more, jittered. A snapshot encodes and writes the whole state (2.6 s of
+   * CPU at 850,000 keys on this project's machine, in chunks: `npm run bench -- snapshot`); after a fixed
    * count of records its cost per record logged would grow with the state. Once the log since the last one is as
    * long as the state, each record pays for about one entry of the next snapshot, and a restart
    * replays a snapshot and about as many records again at most (Redis rewrites its AOF on the same

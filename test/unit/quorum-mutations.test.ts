@@ -124,7 +124,7 @@ test('a replica that forgets a decision a peer has not confirmed is caught', asy
     // answers of the decision confirmations tell a replica that they do, ADR 0019). Forgetting it
     // as soon as it is old enough to ask about leaves a peer that missed DECIDED nobody to learn
     // the decision from.
-    anchor: /if \(confirmedBy === allPeers\)\s*confirmed\.push\(txid\);/,
+    anchor: /if \(\(confirmedBy \| waived\) === allPeers\)\s*confirmed\.push\(txid\);/,
     replacement: 'confirmed.push(txid);',
     seeds: { from: 1, count: 300, profile: 'lossy' },
   });
@@ -164,5 +164,29 @@ test("a writer that takes a replica's vote as holding every decision sent to it 
       /if \(message\.held !== undefined\)\s*this\.decisionHolders\.heard\(fromIndex, message\.held, nowMs\);/,
     replacement: 'this.decisionHolders.heard(fromIndex, [...this.decisionHolders.awaited.keys()], nowMs);',
     seeds: { from: 1, count: 300, profile: 'lossy' },
+  });
+});
+
+test('a replica that lets forgotten txids expire while a peer it wrote off may hold them open is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // ADR 0022: decisions forgotten without a written-off peer's confirmation stay forgotten (and
+    // refuse recoveries) while it is written off and for the retention after. Expiring them as
+    // before lets a recovery of a transaction that peer still holds, its own or a reader's, meet
+    // empty records and decide it anew.
+    anchor: /if \(this\.writtenOff\.size === 0 && nowMs - this\.writeOffsEndedAtMs > retention\)/,
+    replacement: 'if (true)',
+    seeds: { from: 1, count: 300, profile: 'write-off' },
+  });
+});
+
+test('a written-off replica that asks to rejoin before it settled the keys it holds is caught', async (context) => {
+  await assertCaught(context, {
+    file: 'quorum/src/replica.js',
+    // ADR 0022: it rejoins only once nothing it holds is of a transaction its peers may have
+    // forgotten; taken back earlier, it keeps such a hold past the peers' retention.
+    anchor: /if \(holds > 0\) \{/,
+    replacement: 'if (false) {',
+    seeds: { from: 1, count: 300, profile: 'write-off' },
   });
 });

@@ -2,7 +2,7 @@
 // health/stats endpoint over HTTP. See ../ARCHITECTURE.md.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import {
   EventLoopWatch,
   exitWithError,
@@ -69,8 +69,19 @@ function readTiming(env: NodeJS.ProcessEnv): Partial<ReplicaTiming> {
     const value = readWholeNumber(env, name, { min: 100, max: 3_600_000, unit: ' of milliseconds' });
     if (value !== undefined) timing[field] = value;
   }
+  timing.unconfirmedBytesMax =
+    readWholeNumber(env, 'STORAGE_UNCONFIRMED_BYTES_MAX', { min: 1, max: 2 ** 40, unit: ' of bytes' }) ??
+    Math.floor(getHeapStatistics().heap_size_limit * UNCONFIRMED_SHARE_OF_HEAP);
   return timing;
 }
+
+/**
+ * Of the heap V8 allows this process, the share decisions awaiting an absent peer's confirmation
+ * may keep before the replica writes that peer off (ADR 0022). Measured with a peer down under
+ * pipelined SETs (docs/performance.md): about 780 bytes of RSS per write held, 12 MB a second, so
+ * a node with V8's 4 GiB heap would otherwise run out of memory within minutes of such load.
+ */
+const UNCONFIRMED_SHARE_OF_HEAP = 0.25;
 
 /** An optional whole number from the environment within bounds; undefined when unset or empty. */
 function readWholeNumber(

@@ -235,6 +235,21 @@ export class StorageNodeCore {
     }
   }
 
+  /** Peers written off and taken back (ADR 0022): rare, and what an operator must see. */
+  private logWriteOffs(records: readonly ReplicaRecord[]): void {
+    for (const record of records) {
+      if (record.kind === 'writeOff') {
+        this.env.logLine(
+          `wrote off peer ${record.peer}: decisions awaiting its confirmation passed ` +
+            `${this.replica.timing.unconfirmedBytesMax} bytes while it was silent, so they are forgotten ` +
+            'without it; it votes NO until it has settled what it holds and rejoined (ADR 0022)',
+        );
+      } else if (record.kind === 'readmit') {
+        this.env.logLine(`took back peer ${record.peer}: it settled what it held after being written off`);
+      }
+    }
+  }
+
   /** Each subscribed writer hears its streams' last numbers (NOTICE_MARK_INTERVAL_MS). */
   private markStreams(): void {
     for (const [volume, writers] of this.subscribers) {
@@ -284,6 +299,7 @@ export class StorageNodeCore {
   private flushReady(): void {
     const ready = this.replica.takeReady();
     this.noticeCommits(ready.records);
+    this.logWriteOffs(ready.records);
     if (this.notices.length > 0) {
       for (const notice of this.notices) ready.messages.push(notice);
       this.notices = [];

@@ -50,7 +50,7 @@ export function* encodeSnapshotChunks(
   entriesPerChunk = SNAPSHOT_CHUNK_ENTRIES,
 ): Generator<Uint8Array, void, undefined> {
   try {
-    yield join([mapHeader(2), packr.pack('volumes'), arrayHeader(reader.volumes.length)]);
+    yield join([mapHeader(4), packr.pack('volumes'), arrayHeader(reader.volumes.length)]);
     for (const [index, volume] of reader.volumes.entries()) {
       yield join([
         mapHeader(5),
@@ -79,6 +79,8 @@ export function* encodeSnapshotChunks(
       yield* arrayInChunks('forgotten', volume.forgotten.size, volume.forgotten.pages(entriesPerChunk));
     }
     yield join([packr.pack('droppedVolumes'), packr.pack(reader.droppedVolumes)]);
+    yield join([packr.pack('writtenOff'), packr.pack(reader.writtenOff)]);
+    yield join([packr.pack('writeOffsEndedAtMs'), packr.pack(reader.writeOffsEndedAtMs)]);
   } finally {
     reader.close();
   }

@@ -335,6 +335,37 @@ export interface RepairReplyMessage {
   decisions: { txid: TxId; decision: Decision; proposal: Proposal | null }[];
   /** Of the requested `decisionsOf`, those the sender neither holds open nor knows decided. */
   notHeld: TxId[];
+  /**
+   * Of the requested `decisionsOf`, those the sender decided and forgot (every replica it had not
+   * written off held the decision, ADR 0022). Absent from senders that predate write-offs.
+   */
+  forgotten?: TxId[];
+}
+
+/**
+ * To a peer this replica wrote off (ADR 0022): it forgot decisions that peer had not confirmed, so
+ * it answers that peer with nothing else until the peer has repaired (ADR 0009) and rejoined.
+ * `since` names the write-off (when it was logged), and comes back in the peer's `rejoin`.
+ */
+export interface WrittenOffMessage {
+  type: 'writtenOff';
+  /** `EVERY_VOLUME`: a write-off is of the peer, not of one volume. */
+  volume: string;
+  since: number;
+}
+
+/** From a written-off replica whose repair began after it heard so: take me back (ADR 0022). */
+export interface RejoinMessage {
+  type: 'rejoin';
+  volume: string;
+  since: number;
+}
+
+/** The answer to `rejoin`: the write-off of `since` is lifted, durably. */
+export interface ReadmittedMessage {
+  type: 'readmitted';
+  volume: string;
+  since: number;
 }
 
 export type ToReplicaMessage =
@@ -349,7 +380,10 @@ export type ToReplicaMessage =
   | DecisionQueryMessage
   | DecisionAckMessage
   | RepairRequestMessage
-  | RepairReplyMessage;
+  | RepairReplyMessage
+  | WrittenOffMessage
+  | RejoinMessage
+  | ReadmittedMessage;
 
 export type FromReplicaMessage =
   | VoteMessage

@@ -22,7 +22,9 @@ import type {
   ProposeMessage,
   QuorumMessage,
   ReadMessage,
+  ReadmittedMessage,
   ReadResult,
+  RejoinMessage,
   RepairReplyMessage,
   RepairRequestMessage,
   RepairTransaction,
@@ -34,6 +36,7 @@ import type {
   Version,
   VoteValue,
   WriteEntry,
+  WrittenOffMessage,
 } from './messages.js';
 import {
   ballotRound,
@@ -94,6 +97,14 @@ export interface ReplicaTiming {
   syncChunkKeys: number;
   /** Resend interval for an unanswered recovery round. */
   retransmitMs: number;
+  /**
+   * Bytes of memory (estimated: `unconfirmedBytes`) that decisions awaiting a peer's confirmation
+   * may keep. Past it, the replica writes off the silent peers the oldest of them wait for (ADR
+   * 0022): it forgets what only they have not confirmed, and they settle what they hold and rejoin
+   * before they vote YES again. Not a timing, but a bound on what the timings above cannot bound:
+   * a peer's outage.
+   */
+  unconfirmedBytesMax: number;
 }
 
 // Replicas wait longer than writers (commitRecoveryAfterMs 2 s) before recovering a pending
@@ -108,6 +119,7 @@ export const DEFAULT_REPLICA_TIMING: ReplicaTiming = {
   syncIntervalMaxMs: 2_000,
   syncChunkKeys: 512,
   retransmitMs: 200,
+  unconfirmedBytesMax: 512 * 1024 * 1024,
 };
 
 export interface ReplicaConfig {
@@ -152,7 +164,16 @@ export type ReplicaRecord =
    * The volume was deleted (its cluster was): its state is dropped and the name is remembered for
    * good, so that nothing about it is answered, logged or repaired here again (`dropVolume`).
    */
-  | { kind: 'dropVolume'; volume: string; atMs: number };
+  | { kind: 'dropVolume'; volume: string; atMs: number }
+  /**
+   * ADR 0022: from now on this replica forgets decisions without `peer`'s confirmation, keeps the
+   * txids it forgets from expiring, and tells `peer` so in answer to what it sends, until it lifts
+   * the write-off (`readmit`). Its `atMs` names it. `volume` is `EVERY_VOLUME`: a write-off is of
+   * a peer, not of a volume.
+   */
+  | { kind: 'writeOff'; volume: string; peer: string; atMs: number }
+  /** The write-off of `peer` made at `since` is lifted: the peer settled what it held after hearing of it. */
+  | { kind: 'readmit'; volume: string; peer: string; since: number; atMs: number };
 
 export interface Ready {
   records: ReplicaRecord[];
@@ -196,6 +217,8 @@ class VolumeState {
   readonly nextRecoveryRound = new Map<TxId, number>();
   /** Decided transactions not yet confirmed by every peer: txid → bitmask of peers that confirmed. */
   readonly unconfirmed = new Map<TxId, number>();
+  /** Estimated memory the decisions in `unconfirmed` keep (`unconfirmedBytes`): what ADR 0022 bounds. */
+  unconfirmedBytes = 0;
   /** Transactions decided, confirmed by all six and dropped, with when (kept for `forgottenRetentionMs`). */
   readonly forgotten = new ForgottenTxids();
   /**
@@ -280,6 +303,10 @@ export interface ReplicaSnapshot {
   }[];
   /** Dropped volumes: name → when. Absent in snapshots written before volumes could be dropped. */
   droppedVolumes?: [string, number][];
+  /** Peers written off (ADR 0022): node id → when. Absent in snapshots written before write-offs. */
+  writtenOff?: [string, number][];
+  /** When the last write-off was lifted (ADR 0022); absent or null: never. */
+  writeOffsEndedAtMs?: number | null;
 }
 
 /** A volume's part of a snapshot being read, apart from its keys and transaction records. */
@@ -306,6 +333,8 @@ export class ReplicaSnapshotReader {
   constructor(
     private readonly states: readonly VolumeState[],
     readonly droppedVolumes: [string, number][],
+    readonly writtenOff: [string, number][],
+    readonly writeOffsEndedAtMs: number | null,
     private readonly onClose: () => void,
   ) {
     // Txids and numbers only: no object per entry, however many records a long outage left.
@@ -407,6 +436,39 @@ export class StorageReplica {
   private lastRepair: { reason: string; startedAtMs: number; completedAtMs: number } | null = null;
   private repairCompletionUnseen = false;
   private openSnapshot: ReplicaSnapshotReader | null = null;
+  /**
+   * Peers this replica wrote off (ADR 0022), by index: when (the write-off's name). Durable
+   * (`writeOff` / `readmit` records), since what the replica forgot because of it is.
+   */
+  private readonly writtenOff = new Map<number, number>();
+  /** When each written-off peer was last told so: at most one notice per `syncIntervalMs`. */
+  private readonly writtenOffToldAtMs = new Map<number, number>();
+  /**
+   * Peers that wrote this replica off (ADR 0022), by index, with the write-off's name and when this
+   * replica last asked to rejoin. While any is here, the replica votes NO and settles the keys it
+   * holds through its peers; then it asks to rejoin. In memory only: a
+   * replica restarted hears of a write-off again in answer to its first message to that peer.
+   */
+  private readonly writtenOffBy = new Map<number, { since: number; askedAtMs: number }>();
+  /** While written off: per held transaction, the peers that neither hold it nor know it decided. */
+  private readonly notHeldWhileWrittenOff = new Map<TxId, Set<number>>();
+  private lastHoldsAskedAtMs = Number.NEGATIVE_INFINITY;
+  /**
+   * When the last write-off was lifted with none left (durable through `readmit` records and
+   * snapshots). Forgotten txids do not expire while a peer is written off, nor for
+   * `forgottenRetentionMs` after: the peer may hold such a transaction open, and a recovery of it
+   * (its own, or a reader's that saw the key pending there) must meet refusals, not empty records.
+   */
+  private writeOffsEndedAtMs = Number.NEGATIVE_INFINITY;
+  private readonly writeOffStats = { writtenOff: 0, readmitted: 0, noticesSent: 0 };
+  /**
+   * When each peer last sent a message only peers send (sync, decision questions and answers,
+   * repair): a peer that answers is not absent. Set to the first tick's time for every peer, so
+   * that a replica just started hears from them before it judges any absent.
+   */
+  private readonly lastHeardAtMs: number[] = new Array(REPLICA_COUNT).fill(Number.NaN);
+  /** `writtenOff`'s peers as a bitmask by index, kept with it: read for every confirmation. */
+  private writtenOffBits = 0;
 
   constructor(config: ReplicaConfig) {
     if (config.members.length !== REPLICA_COUNT) {
@@ -431,10 +493,15 @@ export class StorageReplica {
   }
 
   step(from: string, message: QuorumMessage, nowMs: number): void {
+    if (BETWEEN_REPLICAS.has(message.type)) this.noteHeard(from, nowMs);
     if (message.type === 'repairRequest') {
       // Answered for dropped volumes too: a repairing peer learns the drop it may have lost.
+      // Answered to a written-off peer too: that is how it settles the keys it holds.
       this.onRepairRequest(from, message);
       return;
+    }
+    if (this.writtenOff.size > 0 || message.type === 'writtenOff' || message.type === 'readmitted') {
+      if (this.stepWriteOff(from, message, nowMs)) return;
     }
     if (this.repair !== null && ANSWERED_ONLY_WHEN_WHOLE.has(message.type)) {
       // A replica that may have lost records it acknowledged takes no part in quorums: it is
@@ -487,6 +554,12 @@ export class StorageReplica {
       case 'accepted':
         this.onRecoveryReply(from, message, nowMs);
         return;
+      case 'rejoin':
+        this.onRejoin(from, message, nowMs);
+        return;
+      case 'writtenOff':
+      case 'readmitted':
+        return; // handled above
       case 'vote':
       case 'readReply':
       case 'scanReply':
@@ -532,7 +605,9 @@ export class StorageReplica {
     }
     if (nowMs - this.lastConfirmAtMs >= this.timing.syncIntervalMs) {
       this.lastConfirmAtMs = nowMs;
+      this.writeOffAbsentPeers(nowMs);
       for (const volume of this.volumes.values()) this.requestDecisionConfirmations(volume, nowMs);
+      this.settleAndRejoin(nowMs);
     }
   }
 
@@ -560,6 +635,18 @@ export class StorageReplica {
 
   /** Applies one record to the state; used at run time and for replay after a restart. */
   applyRecord(record: ReplicaRecord): void {
+    if (record.kind === 'writeOff' || record.kind === 'readmit') {
+      const peer = this.members.indexOf(record.peer);
+      if (peer < 0 || peer === this.selfIndex) return;
+      if (record.kind === 'writeOff') this.writtenOff.set(peer, record.atMs);
+      else if (this.writtenOff.get(peer) === record.since) {
+        this.writtenOff.delete(peer);
+        if (this.writtenOff.size === 0)
+          this.writeOffsEndedAtMs = Math.max(this.writeOffsEndedAtMs, record.atMs);
+      }
+      this.writtenOffBits = bitsOf(this.writtenOff.keys());
+      return;
+    }
     if (record.kind === 'dropVolume') {
       this.volumes.delete(record.volume);
       if (!this.droppedVolumes.has(record.volume)) this.droppedVolumes.set(record.volume, record.atMs);
@@ -602,10 +689,15 @@ export class StorageReplica {
       case 'forget':
         for (const txid of record.txids) {
           const transaction = volume.transactions.get(txid);
-          if (record.repaired === true && transaction !== undefined)
-            this.releaseKeys(volume, txid, transaction);
-          else if (transaction?.decision == null) continue;
-          volume.unconfirmed.delete(txid);
+          if (record.repaired === true) {
+            // Given up undecided here: no recovery of it may go on either (one begun before a
+            // write-off was heard of could otherwise decide it from peers that forgot it).
+            volume.recoveries.delete(txid);
+            volume.nextRecoveryRound.delete(txid);
+            if (transaction !== undefined) this.releaseKeys(volume, txid, transaction);
+          } else if (transaction?.decision == null) continue;
+          if (volume.unconfirmed.delete(txid) && transaction !== undefined)
+            volume.unconfirmedBytes = Math.max(0, volume.unconfirmedBytes - unconfirmedBytes(transaction));
           if (transaction !== undefined) keepTransactionPreimage(volume, txid, transaction);
           volume.transactions.delete(txid);
           volume.forgotten.add(txid, record.atMs);
@@ -660,6 +752,9 @@ export class StorageReplica {
     nowMs: number,
   ): string | null {
     if (existing !== undefined && existing.promisedBallot > 0) return 'recovering';
+    // A written-off replica takes no new keys: peers that wrote it off would forget the decision
+    // without its confirmation, and it is settling the keys it holds before it rejoins (ADR 0022).
+    if (this.writtenOffBy.size > 0) return 'rejoining';
     if (existing?.decision != null) return 'decided';
     if (nowMs - proposal.proposedAtMs > this.timing.proposalMaxAgeMs) return 'expired';
     if (!isWellFormed(proposal)) return 'invalid';
@@ -866,6 +961,7 @@ export class StorageReplica {
     } else this.releaseKeys(volume, txid, transaction);
     volume.recoveries.delete(txid);
     volume.unconfirmed.set(txid, 0);
+    volume.unconfirmedBytes += unconfirmedBytes(transaction);
     volume.nextRecoveryRound.delete(txid);
   }
 
@@ -1287,8 +1383,10 @@ export class StorageReplica {
         }
         const asked = message.decisionsOf.slice(0, REPAIR_DECISIONS_PER_REQUEST);
         reply.decisions = knownDecisions(volume, asked);
+        reply.forgotten = asked.filter((txid) => volume.forgotten.has(txid));
         reply.notHeld = asked.filter((txid) => {
-          // Forgotten means decided and known to all six: not a transaction given up.
+          // Forgotten means decided and known to all six, or to all but peers written off (ADR
+          // 0022): not a transaction given up.
           if (volume.forgotten.has(txid)) return false;
           const record = volume.transactions.get(txid);
           return record === undefined || (record.decision === null && !record.holdsKeys);
@@ -1330,7 +1428,11 @@ export class StorageReplica {
       }
     }
     const repair = this.repair;
-    if (repair === null) return;
+    if (repair === null) {
+      if (message.pass === 0 && this.writtenOffBy.size > 0)
+        this.settleWrittenOffHolds(message.volume, peer, message, nowMs);
+      return;
+    }
     if (message.pass === 0) {
       if (!message.repairing) this.noteNotHeld(message.volume, peer, message.notHeld, nowMs);
       return;
@@ -1410,7 +1512,9 @@ export class StorageReplica {
         volume.transactions.delete(txid);
       }
     }
-    volume.forgotten.expire(nowMs, this.timing.forgottenRetentionMs);
+    const retention = this.timing.forgottenRetentionMs;
+    if (this.writtenOff.size === 0 && nowMs - this.writeOffsEndedAtMs > retention)
+      volume.forgotten.expire(nowMs, retention);
   }
 
   // ---- forgetting decided transactions once all six know the decision ----------------------
@@ -1418,6 +1522,8 @@ export class StorageReplica {
   private requestDecisionConfirmations(volume: VolumeState, nowMs: number): void {
     if (volume.unconfirmed.size === 0) return;
     const allPeers = this.peerMask();
+    // Peers written off confirm nothing: their part is waived (ADR 0022), and they are not asked.
+    const waived = this.writtenOffBits;
     const perPeer: TxId[][] = Array.from({ length: REPLICA_COUNT }, () => []);
     const confirmed: TxId[] = [];
     let scanned = 0;
@@ -1427,11 +1533,11 @@ export class StorageReplica {
       if (record !== undefined && nowMs - record.touchedAtMs < this.timing.decisionConfirmAfterMs) break;
       if (++scanned > DECISION_QUERY_TXIDS_MAX * 4) break;
       for (let peer = 0; peer < REPLICA_COUNT; peer++) {
-        if (peer === this.selfIndex || (confirmedBy & (1 << peer)) !== 0) continue;
+        if (peer === this.selfIndex || ((confirmedBy | waived) & (1 << peer)) !== 0) continue;
         const list = perPeer[peer] as TxId[];
         if (list.length < DECISION_QUERY_TXIDS_MAX) list.push(txid);
       }
-      if (confirmedBy === allPeers) confirmed.push(txid);
+      if ((confirmedBy | waived) === allPeers) confirmed.push(txid);
     }
     this.forgetTransactions(volume, confirmed, nowMs);
     perPeer.forEach((txids, peer) => {
@@ -1487,7 +1593,7 @@ export class StorageReplica {
     if (confirmedBy === undefined) return false;
     const now = confirmedBy | peerBit;
     volume.unconfirmed.set(txid, now);
-    return now === this.peerMask();
+    return (now | this.writtenOffBits) === this.peerMask();
   }
 
   private forgetTransactions(volume: VolumeState, txids: TxId[], nowMs: number): void {
@@ -1496,6 +1602,193 @@ export class StorageReplica {
 
   private peerMask(): number {
     return ((1 << REPLICA_COUNT) - 1) & ~(1 << this.selfIndex);
+  }
+
+  // ---- peers written off, and rejoining (ADR 0022) -------------------------------------------
+
+  /**
+   * Past `unconfirmedBytesMax`, writes off the peers the oldest decision of some volume still waits
+   * for, if they have been silent while asked about it. What only they have not confirmed is then
+   * forgotten (the confirmations waive them), and they hear of it in answer to anything they send,
+   * until they settled what they hold and rejoined.
+   */
+  private writeOffAbsentPeers(nowMs: number): void {
+    for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+      if (Number.isNaN(this.lastHeardAtMs[peer])) this.lastHeardAtMs[peer] = nowMs;
+    }
+    if (this.repair !== null || this.writtenOffBy.size > 0) return;
+    let bytes = 0;
+    for (const volume of this.volumes.values()) bytes += volume.unconfirmedBytes;
+    if (bytes <= this.timing.unconfirmedBytesMax) return;
+    // Silent for twice the age at which decisions are asked about, while asked every sync interval.
+    const silentSinceMs = nowMs - 2 * this.timing.decisionConfirmAfterMs;
+    let silent = 0;
+    for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+      if (peer !== this.selfIndex && (this.lastHeardAtMs[peer] as number) < silentSinceMs)
+        silent |= 1 << peer;
+    }
+    // Only from the side of a write quorum: with this replica, at least three peers that answer. A
+    // replica cut off with fewer commits nothing, so its decisions do not grow, and a minority
+    // writing off the majority would only make the majority vote NO until it rejoined.
+    if (REPLICA_COUNT - 1 - popCount(silent) < this.quorum.commitVotes - 1) return;
+    let absent = 0;
+    for (const volume of this.volumes.values()) {
+      const oldest = volume.unconfirmed.entries().next();
+      if (oldest.done === true) continue;
+      const [txid, confirmedBy] = oldest.value;
+      const record = volume.transactions.get(txid);
+      // Asked about for a while already: a slow answer is not an outage.
+      if (record !== undefined && nowMs - record.touchedAtMs < 2 * this.timing.decisionConfirmAfterMs)
+        continue;
+      absent |= this.peerMask() & ~confirmedBy;
+    }
+    absent &= silent & ~this.writtenOffBits;
+    for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+      if ((absent & (1 << peer)) === 0) continue;
+      // With more peers away than a commit can spare, nothing commits and decisions stop growing:
+      // waiting for them is safe, and a written-off peer settles on the word of three.
+      if (this.writtenOff.size >= REPLICA_COUNT - this.quorum.commitVotes) break;
+      this.persist({
+        kind: 'writeOff',
+        volume: EVERY_VOLUME,
+        peer: this.members[peer] as string,
+        atMs: nowMs,
+      });
+      this.writeOffStats.writtenOff++;
+    }
+  }
+
+  /**
+   * Write-off messages: true when handled here. A written-off peer hears `writtenOff` in answer to
+   * anything it sends (at most once per `syncIntervalMs`); what it sends is handled as any peer's.
+   * What it may hold open and this replica forgot is refused by the forgotten txids, which do not
+   * expire while it is written off (`writeOffsEndedAtMs`).
+   */
+  private stepWriteOff(from: string, message: QuorumMessage, nowMs: number): boolean {
+    const peer = this.members.indexOf(from);
+    if (peer < 0 || peer === this.selfIndex)
+      return message.type === 'writtenOff' || message.type === 'readmitted';
+    if (message.type === 'writtenOff') {
+      this.onWrittenOff(peer, message);
+      return true;
+    }
+    if (message.type === 'readmitted') {
+      if (this.writtenOffBy.get(peer)?.since === message.since) this.writtenOffBy.delete(peer);
+      if (this.writtenOffBy.size === 0) this.notHeldWhileWrittenOff.clear();
+      return true;
+    }
+    if (message.type !== 'rejoin' && this.writtenOff.has(peer)) this.tellWrittenOff(peer, nowMs);
+    return false;
+  }
+
+  private noteHeard(from: string, nowMs: number): void {
+    const peer = this.members.indexOf(from);
+    if (peer >= 0) this.lastHeardAtMs[peer] = nowMs;
+  }
+
+  private tellWrittenOff(peer: number, nowMs: number): void {
+    const since = this.writtenOff.get(peer);
+    if (since === undefined) return;
+    const toldAtMs = this.writtenOffToldAtMs.get(peer) ?? Number.NEGATIVE_INFINITY;
+    if (nowMs - toldAtMs < this.timing.syncIntervalMs) return;
+    this.writtenOffToldAtMs.set(peer, nowMs);
+    this.writeOffStats.noticesSent++;
+    const notice: WrittenOffMessage = { type: 'writtenOff', volume: EVERY_VOLUME, since };
+    this.send(this.members[peer] as string, notice);
+  }
+
+  /** A peer wrote this replica off: from now on it votes NO until taken back. */
+  private onWrittenOff(peer: number, message: WrittenOffMessage): void {
+    if (this.writtenOffBy.get(peer)?.since === message.since) return;
+    this.writtenOffBy.set(peer, { since: message.since, askedAtMs: Number.NEGATIVE_INFINITY });
+  }
+
+  /**
+   * While written off: settles every transaction it holds keys for through its peers (their
+   * decisions, or that it is forgotten or held nowhere), then asks to rejoin, again until taken back.
+   */
+  private settleAndRejoin(nowMs: number): void {
+    if (this.writtenOffBy.size === 0 || this.repair !== null) return;
+    let holds = 0;
+    for (const volume of this.volumes.values()) holds += volume.holding.size;
+    if (holds > 0) {
+      if (nowMs - this.lastHoldsAskedAtMs < REPAIR_RESEND_MS) return;
+      this.lastHoldsAskedAtMs = nowMs;
+      for (const volume of this.volumes.values()) {
+        if (volume.holding.size === 0) continue;
+        const txids = [...volume.holding].slice(0, REPAIR_DECISIONS_PER_REQUEST);
+        for (let peer = 0; peer < REPLICA_COUNT; peer++) {
+          if (peer !== this.selfIndex) this.sendRepairRequest(peer, volume.name, 0, 0, 0, txids);
+        }
+      }
+      return;
+    }
+    for (const [peer, writeOff] of this.writtenOffBy) {
+      if (nowMs - writeOff.askedAtMs < REPAIR_RESEND_MS) continue;
+      writeOff.askedAtMs = nowMs;
+      const rejoin: RejoinMessage = { type: 'rejoin', volume: EVERY_VOLUME, since: writeOff.since };
+      this.send(this.members[peer] as string, rejoin);
+    }
+  }
+
+  /**
+   * A peer's answer about the transactions a written-off replica holds: one the peer forgot was
+   * decided and known to every replica it had not written off; one that three peers (not repairing)
+   * neither hold nor know decided can never commit (a commit keeps four YES voters holding it). The
+   * keys go either way, with no decision taken here: a commit's writes come with the peers' keys.
+   */
+  private settleWrittenOffHolds(
+    volumeName: string,
+    peer: number,
+    reply: RepairReplyMessage,
+    nowMs: number,
+  ): void {
+    const volume = this.volumes.get(volumeName);
+    if (volume === undefined || reply.repairing) return;
+    const settled = new Set<TxId>();
+    for (const txid of reply.forgotten ?? []) if (volume.holding.has(txid)) settled.add(txid);
+    // Held nowhere counts only once no YES vote can come any more: PROPOSEs that old get NO
+    // everywhere, and a recovery's ACCEPTs stop (the repair's quiet period, ADR 0009).
+    const votesEndedBeforeMs =
+      nowMs - (this.timing.proposalMaxAgeMs + 4 * this.timing.pendingTimeoutMs + REPAIR_RESEND_MS);
+    for (const txid of reply.notHeld) {
+      if (!volume.holding.has(txid)) continue;
+      const proposedAtMs = volume.transactions.get(txid)?.proposal?.proposedAtMs ?? Number.POSITIVE_INFINITY;
+      if (proposedAtMs > votesEndedBeforeMs) continue;
+      let peers = this.notHeldWhileWrittenOff.get(txid);
+      if (peers === undefined) {
+        peers = new Set();
+        this.notHeldWhileWrittenOff.set(txid, peers);
+      }
+      peers.add(peer);
+      if (peers.size >= REPAIR_PEERS_NEEDED) settled.add(txid);
+    }
+    if (settled.size === 0) return;
+    for (const txid of settled) this.notHeldWhileWrittenOff.delete(txid);
+    this.persist({ kind: 'forget', volume: volumeName, txids: [...settled], atMs: nowMs, repaired: true });
+  }
+
+  /**
+   * A written-off peer settled the keys it held after it heard of the write-off `since`: the
+   * write-off is lifted once that is durable (the answer leaves after the record). A stale `since`
+   * hears of the current write-off instead; a peer no longer written off is told so again.
+   */
+  private onRejoin(from: string, message: RejoinMessage, nowMs: number): void {
+    const peer = this.members.indexOf(from);
+    if (peer < 0 || peer === this.selfIndex) return;
+    const since = this.writtenOff.get(peer);
+    if (since !== undefined && since !== message.since) {
+      this.writtenOffToldAtMs.delete(peer);
+      this.tellWrittenOff(peer, nowMs);
+      return;
+    }
+    if (since !== undefined) {
+      this.persist({ kind: 'readmit', volume: EVERY_VOLUME, peer: from, since, atMs: nowMs });
+      this.writtenOffToldAtMs.delete(peer);
+      this.writeOffStats.readmitted++;
+    }
+    const readmitted: ReadmittedMessage = { type: 'readmitted', volume: EVERY_VOLUME, since: message.since };
+    this.send(from, readmitted);
   }
 
   private volume(name: string): VolumeState {
@@ -1557,6 +1850,8 @@ export class StorageReplica {
           forgotten: volume.forgotten.all(),
         })),
         droppedVolumes: reader.droppedVolumes,
+        writtenOff: reader.writtenOff,
+        writeOffsEndedAtMs: reader.writeOffsEndedAtMs,
       };
     } finally {
       reader.close();
@@ -1575,7 +1870,12 @@ export class StorageReplica {
   beginSnapshot(): ReplicaSnapshotReader {
     if (this.openSnapshot !== null) throw new Error('a snapshot is already being read; close it first');
     const volumes = [...this.volumes.values()];
-    const reader = new ReplicaSnapshotReader(volumes, [...this.droppedVolumes], () => {
+    const writtenOff = [...this.writtenOff].map(([peer, since]): [string, number] => [
+      this.members[peer] as string,
+      since,
+    ]);
+    const endedAtMs = Number.isFinite(this.writeOffsEndedAtMs) ? this.writeOffsEndedAtMs : null;
+    const reader = new ReplicaSnapshotReader(volumes, [...this.droppedVolumes], writtenOff, endedAtMs, () => {
       for (const volume of volumes) {
         volume.snapshotPreimages = null;
         volume.transactionPreimages = null;
@@ -1595,6 +1895,13 @@ export class StorageReplica {
     this.droppedVolumes.clear();
     for (const [name, droppedAtMs] of snapshot.droppedVolumes ?? [])
       this.droppedVolumes.set(name, droppedAtMs);
+    this.writtenOff.clear();
+    for (const [peer, since] of snapshot.writtenOff ?? []) {
+      const index = this.members.indexOf(peer);
+      if (index >= 0 && index !== this.selfIndex) this.writtenOff.set(index, since);
+    }
+    this.writtenOffBits = bitsOf(this.writtenOff.keys());
+    this.writeOffsEndedAtMs = snapshot.writeOffsEndedAtMs ?? Number.NEGATIVE_INFINITY;
     for (const saved of snapshot.volumes) {
       if (this.droppedVolumes.has(saved.name)) continue;
       const volume = this.volume(saved.name);
@@ -1614,7 +1921,11 @@ export class StorageReplica {
         volume.transactions.set(txid, { ...record });
         if (record.holdsKeys) volume.holding.add(txid);
       }
-      for (const [txid, confirmedBy] of saved.unconfirmed ?? []) volume.unconfirmed.set(txid, confirmedBy);
+      for (const [txid, confirmedBy] of saved.unconfirmed ?? []) {
+        volume.unconfirmed.set(txid, confirmedBy);
+        const record = volume.transactions.get(txid);
+        if (record !== undefined) volume.unconfirmedBytes += unconfirmedBytes(record);
+      }
       for (const [txid, forgottenAtMs] of saved.forgotten ?? []) volume.forgotten.add(txid, forgottenAtMs);
     }
   }
@@ -1659,6 +1970,16 @@ export class StorageReplica {
     forgottenTransactions: number;
     droppedVolumes: number;
     droppedVolumeMessages: number;
+    unconfirmedBytes: number;
+    writeOffs: {
+      /** Peers this replica wrote off and has not taken back (ADR 0022). */
+      peers: string[];
+      /** Peers that wrote this replica off and have not taken it back, as far as it heard. */
+      by: string[];
+      writtenOff: number;
+      readmitted: number;
+      noticesSent: number;
+    };
   } {
     let keys = 0;
     let transactions = 0;
@@ -1681,6 +2002,12 @@ export class StorageReplica {
       forgottenTransactions,
       droppedVolumes: this.droppedVolumes.size,
       droppedVolumeMessages: this.droppedVolumeMessages,
+      unconfirmedBytes: [...this.volumes.values()].reduce((sum, volume) => sum + volume.unconfirmedBytes, 0),
+      writeOffs: {
+        peers: [...this.writtenOff.keys()].map((peer) => this.members[peer] as string),
+        by: [...this.writtenOffBy.keys()].map((peer) => this.members[peer] as string),
+        ...this.writeOffStats,
+      },
     };
   }
 
@@ -1826,4 +2153,50 @@ export function isWellFormed(proposal: Proposal): boolean {
   }
   // A blind entry is a write's, never a read's: the writer saw no value there.
   return blindKeys.every((key) => written.has(key));
+}
+
+/** Per decision awaiting confirmation: its record, its map entries, its txid (`unconfirmedBytes`). */
+const UNCONFIRMED_RECORD_BYTES = 320;
+/** Per key its proposal reads or writes: the entry object and the key string's header. */
+const UNCONFIRMED_KEY_BYTES = 160;
+
+/**
+ * Memory a decision awaiting confirmation keeps, estimated from its proposal's keys and values: what
+ * `unconfirmedBytesMax` bounds. An estimate on purpose: counting the heap exactly per record would
+ * cost more than the record.
+ */
+function unconfirmedBytes(record: TransactionRecord): number {
+  let bytes = UNCONFIRMED_RECORD_BYTES;
+  const proposal = record.proposal;
+  if (proposal === null) return bytes;
+  for (const read of proposal.reads) bytes += UNCONFIRMED_KEY_BYTES + read.key.length;
+  for (const write of proposal.writes) {
+    bytes += UNCONFIRMED_KEY_BYTES + write.key.length + (write.value?.length ?? 0);
+  }
+  return bytes;
+}
+
+/** Message types only replicas send one another: hearing one says the sender is up and reachable. */
+const BETWEEN_REPLICAS: ReadonlySet<QuorumMessage['type']> = new Set([
+  'syncRequest',
+  'syncReply',
+  'decisionQuery',
+  'decisionAck',
+  'repairRequest',
+  'repairReply',
+  'writtenOff',
+  'rejoin',
+  'readmitted',
+]);
+
+function popCount(bits: number): number {
+  let count = 0;
+  for (let rest = bits; rest !== 0; rest &= rest - 1) count++;
+  return count;
+}
+
+function bitsOf(indexes: Iterable<number>): number {
+  let bits = 0;
+  for (const index of indexes) bits |= 1 << index;
+  return bits;
 }

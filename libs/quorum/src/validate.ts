@@ -24,6 +24,10 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
 function isKey(value: unknown): value is string {
   return typeof value === 'string' && value.length <= STORAGE_KEY_BYTES_MAX;
 }
@@ -149,8 +153,13 @@ const checks: Record<QuorumMessage['type'], (message: Json) => boolean> = {
     ) &&
     typeof m.transactionsTruncated === 'boolean' &&
     isList(m.decisions, isKnownDecision) &&
-    isList(m.notHeld, isName),
+    isList(m.notHeld, isName) &&
+    (m.forgotten === undefined || isList(m.forgotten, isName)),
   decisionAck: (m) => isList(m.known, isName) && isList(m.unknown, isName),
+  // A write-off is named by its record's time, which a simulated clock gives in fractions.
+  writtenOff: (m) => isTime(m.since),
+  rejoin: (m) => isTime(m.since),
+  readmitted: (m) => isTime(m.since),
   vote: (m) =>
     isName(m.txid) &&
     isVote(m.vote) &&

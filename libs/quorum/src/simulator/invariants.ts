@@ -243,6 +243,8 @@ export class InvariantChecker {
       // The simulated workloads never delete their volumes (test/unit/quorum-drop-volume.test.ts
       // covers dropping): nothing to remember about a live volume here.
       if (record.kind === 'dropVolume') continue;
+      // A write-off changes no transaction: what it lets the replica forget comes as `forget`.
+      if (record.kind === 'writeOff' || record.kind === 'readmit') continue;
       if ((record.kind === 'vote' || record.kind === 'accept') && record.proposal !== null) {
         memory.proposals.set(record.txid, record.proposal);
       }

@@ -49,7 +49,12 @@ export interface FaultProfile {
    * Replica record retention for this profile. Short, so that runs prune NO votes by age; outages
    * may outlast it, since decided records are forgotten only once every replica confirmed them.
    */
-  recordRetention?: { recordRetentionMs: number; proposalMaxAgeMs: number };
+  recordRetention?: { recordRetentionMs: number; proposalMaxAgeMs: number; forgottenRetentionMs?: number };
+  /**
+   * The replicas' bound on memory kept by decisions awaiting a peer (ADR 0022): small, so that an
+   * outage of a few seconds makes the others write the absent replica off.
+   */
+  unconfirmedBytesMax?: number;
   /** Counters the counter clients share (default 2); more keys leave each key quiet for longer. */
   counterKeys?: number;
   /**
@@ -209,6 +214,29 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
     durationMs: 6_000,
     // A short proposal age keeps the repair's quiet period (age + 4 pending timeouts) inside a run.
     recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200 },
+  },
+  'write-off': {
+    name: 'write-off',
+    description:
+      'replicas down or cut off for seconds while the others commit past a small bound on undecided memory, so that they write the absent one off and it repairs before it rejoins; writers crash; light loss',
+    network: calmNetwork,
+    partitions: ['az'],
+    partitionLengthMs: [2_000, 7_000],
+    replicaCrashes: true,
+    writerCrashes: true,
+    maxReplicasDown: 2,
+    downtimeMs: [1_000, 7_000],
+    tornCrashRate: 0.2,
+    snapshotEveryMs: [150, 600],
+    faultEveryMs: [300, 900],
+    durationMs: 12_000,
+    // A short proposal age lets a written-off replica settle what it holds inside a run, and a
+    // forgotten txid is remembered for 3 s (longer than a writer keeps at a commit, 3 s at most):
+    // an absent replica often comes back after the others forgot the decisions it held.
+    recordRetention: { recordRetentionMs: 2_500, proposalMaxAgeMs: 1_200, forgottenRetentionMs: 3_000 },
+    // A few dozen decisions of the simulated workloads: a peer away for about 3 s or more is
+    // written off (the oldest decision must wait 2 s first), one that answers is not.
+    unconfirmedBytesMax: 16_000,
   },
   'cut-off-writer': {
     name: 'cut-off-writer',

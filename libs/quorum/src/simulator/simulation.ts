@@ -402,6 +402,9 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
       ...DEFAULT_REPLICA_TIMING,
       ...timings.replica,
       ...profile.recordRetention,
+      ...(profile.unconfirmedBytesMax !== undefined
+        ? { unconfirmedBytesMax: profile.unconfirmedBytesMax }
+        : {}),
       ...options.timing?.replica,
     };
     this.writerTiming = { ...timings.writer, ...options.timing?.writer };
@@ -1342,6 +1345,11 @@ class Simulation implements WorkloadHost, RedisWorkloadHost {
             `${repair.volumesRepaired}/${repair.volumes} volumes repaired, waiting on ${repair.waitingOn.join(', ') || 'nothing'})`,
         );
       }
+      const { writeOffs } = replica.stats();
+      if (writeOffs.by.length > 0)
+        unfinished.push(`${node.id} is not yet taken back by ${writeOffs.by.join(', ')}`);
+      if (writeOffs.peers.length > 0)
+        unfinished.push(`${node.id} still writes off ${writeOffs.peers.join(', ')}`);
       for (const volume of [REGISTER_VOLUME, BANK_VOLUME]) {
         const pending = replica.pendingTransactions(volume);
         if (pending.length > 0) unfinished.push(`${node.id} holds ${volume} keys for ${pending.join(', ')}`);
@@ -1511,5 +1519,11 @@ export function describeMessage(message: QuorumMessage): string {
       return `REPAIR? ${message.volume} pass ${message.pass} from ${message.fromIndex}`;
     case 'repairReply':
       return `REPAIR ${message.volume} pass ${message.pass} ${message.entries.length} keys ${message.transactions.length} txs${message.repairing ? ' (repairing)' : ''}`;
+    case 'writtenOff':
+      return `WRITTEN-OFF since ${message.since}`;
+    case 'rejoin':
+      return `REJOIN since ${message.since}`;
+    case 'readmitted':
+      return `READMITTED since ${message.since}`;
   }
 }

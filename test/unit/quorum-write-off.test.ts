@@ -198,3 +198,33 @@ test('the bytes decisions keep waiting for confirmation grow with their proposal
   assert.equal(stats(group, 0).unconfirmedDecisions, 0);
   assert.equal(stats(group, 0).unconfirmedBytes, 0);
 });
+
+test('txids forgotten during a write-off stay forgotten until the retention after it is lifted', () => {
+  const group = new ReplicaGroup({
+    unconfirmedBytesMax: BOUND_BYTES,
+    forgottenRetentionMs: 1_000,
+    recordRetentionMs: 800,
+  });
+  group.run(100);
+  group.down.add('s6');
+  group.write(VOLUME, keys('k', 20));
+  group.run(3_000);
+  const s1 = group.replicas[0] as StorageReplica;
+  const first = [...(group.disks[0] as ReplicaRecord[])].find((record) => record.kind === 'forget');
+  assert.ok(first?.kind === 'forget');
+  const txid = first.txids[0] as string;
+  // Far past the retention while s6 stays written off: still refused as forgotten.
+  group.run(5_000);
+  assert.equal(s1.isForgotten(VOLUME, txid), true);
+
+  group.down.delete('s6');
+  for (let waitedMs = 0; s1.stats().writeOffs.peers.length > 0; waitedMs += 10) {
+    assert.ok(waitedMs < 10_000, 's1 takes s6 back');
+    group.run(10);
+  }
+  // Pruning runs every eighth of the record retention (100 ms here).
+  group.run(800);
+  assert.equal(s1.isForgotten(VOLUME, txid), true, 'kept for the retention after the lift');
+  group.run(500);
+  assert.equal(s1.isForgotten(VOLUME, txid), false, 'let go once the retention after the lift passed');
+});

@@ -27,6 +27,8 @@ const simulatorPath = resolve(repoRoot, 'dist', 'libs', 'quorum', 'src', 'simula
 /** Seeds a worker runs per request: large enough to amortize messages, small enough to stop soon. */
 const CHUNK_SEEDS = 25;
 const PROGRESS_EVERY_MS = 200;
+/** Without a terminal, the longest wait between two progress lines. */
+const LINE_EVERY_MS = 60_000;
 
 const shellPaths = {
   'storage-node': resolve(repoRoot, 'dist', 'apps', 'storage-node', 'src', 'simulated-shell.js'),
@@ -181,6 +183,7 @@ class ProgressBar {
     this.lastDrawn = 0;
     this.isTty = process.stderr.isTTY === true;
     this.lastTenth = -1;
+    this.lastLineAt = this.started;
   }
 
   draw(done, failures, force = false) {
@@ -195,10 +198,12 @@ class ProgressBar {
     if (this.isTty) {
       process.stderr.write(`\r\x1b[2K${line}`);
     } else {
-      // Without a terminal, a line per tenth instead of a redrawn bar.
+      // Without a terminal, a line per tenth instead of a redrawn bar, and one a minute between
+      // them: a long sweep's log shows it moving.
       const tenth = Math.floor((done / this.total) * 10);
-      if (tenth !== this.lastTenth || force) {
+      if (tenth !== this.lastTenth || force || now - this.lastLineAt >= LINE_EVERY_MS) {
         this.lastTenth = tenth;
+        this.lastLineAt = now;
         process.stderr.write(`${line}\n`);
       }
     }

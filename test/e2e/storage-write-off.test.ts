@@ -19,6 +19,7 @@ interface WriteOffHealth {
   replica: {
     unconfirmedDecisions: number;
     unconfirmedBytes: number;
+    unconfirmedBytesMax: number;
     pendingTransactions: number;
     writeOffs: { peers: string[]; by: string[]; writtenOff: number; readmitted: number; noticesSent: number };
   };
@@ -58,6 +59,10 @@ describe('a storage node down past its peers’ bound is written off, then taken
   }
 
   it('bounds what the five keep, goes on committing, and brings the node back whole', async () => {
+    // The bound the nodes were started with, as /health reports it.
+    for (const index of [0, 1, 2, 3, 4, 5]) {
+      assert.equal((await health(index)).replica.unconfirmedBytesMax, BOUND_BYTES);
+    }
     await fleet.kill(ABSENT);
     const written = await commitKeys('down', COMMITS_DOWN);
 

@@ -1971,6 +1971,8 @@ export class StorageReplica {
     droppedVolumes: number;
     droppedVolumeMessages: number;
     unconfirmedBytes: number;
+    /** The bound past which silent peers are written off (ADR 0022). */
+    unconfirmedBytesMax: number;
     writeOffs: {
       /** Peers this replica wrote off and has not taken back (ADR 0022). */
       peers: string[];
@@ -2003,6 +2005,7 @@ export class StorageReplica {
       droppedVolumes: this.droppedVolumes.size,
       droppedVolumeMessages: this.droppedVolumeMessages,
       unconfirmedBytes: [...this.volumes.values()].reduce((sum, volume) => sum + volume.unconfirmedBytes, 0),
+      unconfirmedBytesMax: this.timing.unconfirmedBytesMax,
       writeOffs: {
         peers: [...this.writtenOff.keys()].map((peer) => this.members[peer] as string),
         by: [...this.writtenOffBy.keys()].map((peer) => this.members[peer] as string),

@@ -343,9 +343,9 @@ export interface RepairReplyMessage {
 }
 
 /**
- * To a peer this replica wrote off (ADR 0022): it forgot decisions that peer had not confirmed, so
- * it answers that peer with nothing else until the peer has repaired (ADR 0009) and rejoined.
- * `since` names the write-off (when it was logged), and comes back in the peer's `rejoin`.
+ * To a peer this replica wrote off (ADR 0022), in answer to what it sends: this replica forgets
+ * decisions without that peer's confirmation until the peer has settled the keys it holds and
+ * rejoined. `since` names the write-off (when it was logged), and comes back in the peer's `rejoin`.
  */
 export interface WrittenOffMessage {
   type: 'writtenOff';
@@ -354,7 +354,7 @@ export interface WrittenOffMessage {
   since: number;
 }
 
-/** From a written-off replica whose repair began after it heard so: take me back (ADR 0022). */
+/** From a written-off replica that settled the keys it held after it heard so: take me back (ADR 0022). */
 export interface RejoinMessage {
   type: 'rejoin';
   volume: string;

@@ -218,7 +218,7 @@ export const FAULT_PROFILES: Readonly<Record<string, FaultProfile>> = {
   'write-off': {
     name: 'write-off',
     description:
-      'replicas down or cut off for seconds while the others commit past a small bound on undecided memory, so that they write the absent one off and it repairs before it rejoins; writers crash; light loss',
+      'replicas down or cut off for seconds while the others commit past a small bound on undecided memory, so that they write the absent one off and it settles what it holds before it rejoins; writers crash; light loss',
     network: calmNetwork,
     partitions: ['az'],
     partitionLengthMs: [2_000, 7_000],

@@ -80,7 +80,7 @@ function readTiming(env: NodeJS.ProcessEnv): Partial<ReplicaTiming> {
  * may keep before the replica writes that peer off (ADR 0022). Measured with a peer down under
  * pipelined SETs (docs/performance.md): about 800 bytes of RSS per write held, 7 MiB a second, so
  * a node with V8's 4 GiB heap would otherwise run out of memory within ten minutes of such load.
- * The estimate counts 1.3-1.4 times less than RSS grows: a quarter leaves room for the keys.
+ * RSS grows by 1.3-1.4 times the estimate: a quarter of the heap leaves room for that and the keys.
  */
 const UNCONFIRMED_SHARE_OF_HEAP = 0.25;
 

@@ -1311,13 +1311,7 @@ export class StorageReplica {
     const givenUp: TxId[] = [];
     for (const txid of notHeld) {
       if (!volumeRepair.open.has(txid)) continue;
-      let peers = volumeRepair.notHeldBy.get(txid);
-      if (peers === undefined) {
-        peers = new Set();
-        volumeRepair.notHeldBy.set(txid, peers);
-      }
-      peers.add(peer);
-      if (peers.size >= REPAIR_PEERS_NEEDED) {
+      if (heldByNoneOfThree(volumeRepair.notHeldBy, txid, peer)) {
         volumeRepair.open.delete(txid);
         volumeRepair.notHeldBy.delete(txid);
         givenUp.push(txid);
@@ -1617,9 +1611,7 @@ export class StorageReplica {
       if (Number.isNaN(this.lastHeardAtMs[peer])) this.lastHeardAtMs[peer] = nowMs;
     }
     if (this.repair !== null || this.writtenOffBy.size > 0) return;
-    let bytes = 0;
-    for (const volume of this.volumes.values()) bytes += volume.unconfirmedBytes;
-    if (bytes <= this.timing.unconfirmedBytesMax) return;
+    if (this.unconfirmedBytesTotal() <= this.timing.unconfirmedBytesMax) return;
     // Silent for twice the age at which decisions are asked about, while asked every sync interval.
     const silentSinceMs = nowMs - 2 * this.timing.decisionConfirmAfterMs;
     let silent = 0;
@@ -1679,6 +1671,13 @@ export class StorageReplica {
     }
     if (message.type !== 'rejoin' && this.writtenOff.has(peer)) this.tellWrittenOff(peer, nowMs);
     return false;
+  }
+
+  /** The estimated memory of the decisions awaiting confirmation, over every volume. */
+  private unconfirmedBytesTotal(): number {
+    let bytes = 0;
+    for (const volume of this.volumes.values()) bytes += volume.unconfirmedBytes;
+    return bytes;
   }
 
   private noteHeard(from: string, nowMs: number): void {
@@ -1755,13 +1754,7 @@ export class StorageReplica {
       if (!volume.holding.has(txid)) continue;
       const proposedAtMs = volume.transactions.get(txid)?.proposal?.proposedAtMs ?? Number.POSITIVE_INFINITY;
       if (proposedAtMs > votesEndedBeforeMs) continue;
-      let peers = this.notHeldWhileWrittenOff.get(txid);
-      if (peers === undefined) {
-        peers = new Set();
-        this.notHeldWhileWrittenOff.set(txid, peers);
-      }
-      peers.add(peer);
-      if (peers.size >= REPAIR_PEERS_NEEDED) settled.add(txid);
+      if (heldByNoneOfThree(this.notHeldWhileWrittenOff, txid, peer)) settled.add(txid);
     }
     if (settled.size === 0) return;
     for (const txid of settled) this.notHeldWhileWrittenOff.delete(txid);
@@ -2004,7 +1997,7 @@ export class StorageReplica {
       forgottenTransactions,
       droppedVolumes: this.droppedVolumes.size,
       droppedVolumeMessages: this.droppedVolumeMessages,
-      unconfirmedBytes: [...this.volumes.values()].reduce((sum, volume) => sum + volume.unconfirmedBytes, 0),
+      unconfirmedBytes: this.unconfirmedBytesTotal(),
       unconfirmedBytesMax: this.timing.unconfirmedBytesMax,
       writeOffs: {
         peers: [...this.writtenOff.keys()].map((peer) => this.members[peer] as string),
@@ -2191,6 +2184,20 @@ const BETWEEN_REPLICAS: ReadonlySet<QuorumMessage['type']> = new Set([
   'rejoin',
   'readmitted',
 ]);
+
+/**
+ * Notes that `peer` neither holds `txid` open nor knows it decided (a repair's or a written-off
+ * replica's question): whether three peers now say so, which rules out a commit it holds open.
+ */
+function heldByNoneOfThree(notHeldBy: Map<TxId, Set<number>>, txid: TxId, peer: number): boolean {
+  let peers = notHeldBy.get(txid);
+  if (peers === undefined) {
+    peers = new Set();
+    notHeldBy.set(txid, peers);
+  }
+  peers.add(peer);
+  return peers.size >= REPAIR_PEERS_NEEDED;
+}
 
 function popCount(bits: number): number {
   let count = 0;

@@ -17,12 +17,12 @@
 // A test is set or get (the data path's rows), optionally `:P<n>` for a pipeline of n. Each build gets
 // one unmeasured SET pass first, so that its hot paths are compiled and its cache holds what its
 // SETs wrote.
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { checkOutAndBuild, removeBaseTree } from './lib/base-tree.mjs';
 import { build } from './lib/build.mjs';
-import { run } from './lib/exec.mjs';
 import { ensureDependencies } from './lib/install.mjs';
 import { dataDir, repoRoot } from './lib/paths.mjs';
 import { fail, info, Steps } from './lib/ui.mjs';
@@ -55,17 +55,6 @@ const tests = values.tests.split(',').map((text) => {
 const root = resolve(dataDir, 'side-by-side');
 const baseTree = join(root, 'base');
 const runDir = join(root, 'run');
-const sharedModules = join(baseTree, 'node_modules');
-
-/** Removes the base's worktree, if any: its link to node_modules first, so that only the link goes. */
-async function removeBaseTree() {
-  if (existsSync(sharedModules)) unlinkSync(sharedModules);
-  if (existsSync(baseTree)) {
-    await run('git', ['worktree', 'remove', '--force', baseTree], { cwd: repoRoot }).catch(() => undefined);
-    rmSync(baseTree, { recursive: true, force: true });
-  }
-  await run('git', ['worktree', 'prune'], { cwd: repoRoot });
-}
 
 const steps = new Steps('side-by-side', 4);
 const stops = [];
@@ -73,21 +62,7 @@ let exitCode = 0;
 try {
   await steps.run('install dependencies', ensureDependencies);
   await steps.run('compile this checkout', build);
-  await steps.run(`compile ${values.base}`, async () => {
-    const rev = (
-      await run('git', ['rev-parse', '--verify', `${values.base}^{commit}`], { cwd: repoRoot })
-    ).trim();
-    await removeBaseTree();
-    mkdirSync(root, { recursive: true });
-    await run('git', ['worktree', 'add', '--detach', baseTree, rev], { cwd: repoRoot });
-    const lock = (tree) => readFileSync(join(tree, 'package-lock.json'), 'utf8');
-    if (lock(baseTree) !== lock(repoRoot))
-      throw new Error(
-        `${values.base} has another package-lock.json: compare builds that share their dependencies`,
-      );
-    symlinkSync(join(repoRoot, 'node_modules'), sharedModules, 'dir');
-    await run(process.execPath, [join(baseTree, 'scripts', 'build.mjs')], { cwd: baseTree });
-  });
+  await steps.run(`compile ${values.base}`, () => checkOutAndBuild(values.base, baseTree));
 
   const helper = (path) => import(pathToFileURL(join(repoRoot, 'dist', path)).href);
   const { startStorageFleet } = await helper('test/support/storage-fleet.js');
@@ -177,6 +152,6 @@ try {
 } finally {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
   rmSync(runDir, { recursive: true, force: true });
-  await removeBaseTree().catch(() => undefined);
+  await removeBaseTree(baseTree).catch(() => undefined);
 }
 process.exit(exitCode);

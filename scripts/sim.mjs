@@ -22,13 +22,11 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { repoRoot } from './lib/paths.mjs';
+import { ProgressBar } from './lib/progress.mjs';
 
 const simulatorPath = resolve(repoRoot, 'dist', 'libs', 'quorum', 'src', 'simulator', 'index.js');
 /** Seeds a worker runs per request: large enough to amortize messages, small enough to stop soon. */
 const CHUNK_SEEDS = 25;
-const PROGRESS_EVERY_MS = 200;
-/** Without a terminal, the longest wait between two progress lines. */
-const LINE_EVERY_MS = 60_000;
 
 const shellPaths = {
   'storage-node': resolve(repoRoot, 'dist', 'apps', 'storage-node', 'src', 'simulated-shell.js'),
@@ -165,55 +163,6 @@ function parseArguments(argv) {
   }
   if (options.seed === null && options.seeds === null) options.seeds = 1_000;
   return options;
-}
-
-function formatDuration(seconds) {
-  if (!Number.isFinite(seconds)) return '?';
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  const minutes = Math.floor(seconds / 60);
-  return minutes < 60
-    ? `${minutes}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`
-    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
-}
-
-class ProgressBar {
-  constructor(total) {
-    this.total = total;
-    this.started = Date.now();
-    this.lastDrawn = 0;
-    this.isTty = process.stderr.isTTY === true;
-    this.lastTenth = -1;
-    this.lastLineAt = this.started;
-  }
-
-  draw(done, failures, force = false) {
-    const now = Date.now();
-    if (!force && now - this.lastDrawn < PROGRESS_EVERY_MS) return;
-    this.lastDrawn = now;
-    const elapsed = (now - this.started) / 1000;
-    const rate = done / Math.max(elapsed, 1e-3);
-    const width = 30;
-    const filled = Math.round((done / this.total) * width);
-    const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} seeds  ${rate.toFixed(0)} seeds/s  ETA ${formatDuration((this.total - done) / rate)}  ${failures} failures`;
-    if (this.isTty) {
-      process.stderr.write(`\r\x1b[2K${line}`);
-    } else {
-      // Without a terminal, a line per tenth instead of a redrawn bar, and one a minute between
-      // them: a long sweep's log shows it moving.
-      const tenth = Math.floor((done / this.total) * 10);
-      if (tenth !== this.lastTenth || force || now - this.lastLineAt >= LINE_EVERY_MS) {
-        this.lastTenth = tenth;
-        this.lastLineAt = now;
-        process.stderr.write(`${line}\n`);
-      }
-    }
-  }
-
-  end(done, failures) {
-    if (!this.isTty && this.lastTenth === 10) return;
-    this.draw(done, failures, true);
-    if (this.isTty) process.stderr.write('\n');
-  }
 }
 
 async function sweep(options) {

@@ -20,12 +20,12 @@ const VALUE = new Uint8Array(100).fill(120);
 const MEMBERS = ['s1', 's2', 's3', 's4', 's5', 's6'];
 
 /** V8's full collection: this script runs with --expose-gc. */
-function collectGarbage(): void {
+export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
 /** A replica holding `keys` keys of 100 bytes and forgotten txids, as a node's state after a long load. */
-function largeReplica(keys: number): StorageReplica {
+export function largeReplica(keys: number): StorageReplica {
   const forgottenCount = Math.round(keys * FORGOTTEN_PER_KEY);
   const snapshot: ReplicaSnapshot = {
     volumes: [

@@ -231,3 +231,96 @@ async function assertCaught(anchor: RegExp): Promise<void> {
     copy.remove();
   }
 }
+
+/** Besides `step`: a volume dropped, a peer written off and taken back (fields of the whole snapshot). */
+const stepOrWhole: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: step },
+  fc.constantFrom<Step>(
+    () => [{ kind: 'dropVolume', volume: 'w', atMs: 6 }],
+    () => [{ kind: 'writeOff', volume: quorum.EVERY_VOLUME, peer: 's3', atMs: 7 }],
+    () => [{ kind: 'readmit', volume: quorum.EVERY_VOLUME, peer: 's3', since: 7, atMs: 8 }],
+  ),
+);
+
+/** What a replica's stats say of its state (not its counters of events, which a restore starts over). */
+function stateFigures(subject: quorum.StorageReplica): unknown {
+  const { writeOffs, droppedVolumeMessages: _events, ...figures } = subject.stats();
+  return { ...figures, writtenOff: writeOffs.peers };
+}
+
+describe('a snapshot restored as it is decoded, a page at a time', () => {
+  it('gives the replica that restoring the decoded document whole gives, from either encoding', () => {
+    fc.assert(
+      fc.property(
+        fc.array(stepOrWhole, { maxLength: 40 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        (steps, entriesPerChunk, entriesPerPage, chunked) => {
+          let next = 0;
+          const counter = () => ++next;
+          const txids: string[] = [];
+          const live = replica({ quorum, codec });
+          for (const make of steps) for (const record of make(counter, txids)) live.applyRecord(record);
+          const body = chunked
+            ? Buffer.concat([...encodeSnapshotChunks(live.beginSnapshot(), entriesPerChunk)])
+            : encodeSnapshot(live.snapshot());
+
+          const whole = replica({ quorum, codec });
+          whole.restore(decodeSnapshot(body));
+          const paged = replica({ quorum, codec });
+          codec.readSnapshot(body, paged.beginRestore(), entriesPerPage);
+          assert.deepEqual(canonical(paged.snapshot()), canonical(whole.snapshot()));
+          assert.deepEqual(paged.stats(), whole.stats());
+          assert.deepEqual(canonical(paged.snapshot()), canonical(live.snapshot()));
+          assert.deepEqual(stateFigures(paged), stateFigures(live));
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it('reads a snapshot written before the later fields (unconfirmed, forgotten, dropped volumes, write-offs)', () => {
+    const older = encodeSnapshot({
+      volumes: [
+        {
+          name: 'v',
+          keys: [['a', { seq: 1, txid: 'dn1.1', value: Uint8Array.of(1, 2), pendingTxid: null }]],
+          transactions: [],
+        },
+      ],
+    } as unknown as ReplicaSnapshot);
+    const restored = replica({ quorum, codec });
+    codec.readSnapshot(older, restored.beginRestore());
+    assert.deepEqual(restored.inspectKey('v', 'a'), {
+      seq: 1,
+      txid: 'dn1.1',
+      value: Uint8Array.of(1, 2),
+      pendingTxid: null,
+    });
+  });
+
+  it('refuses a damaged or cut snapshot with an error that says where', () => {
+    const live = replica({ quorum, codec });
+    live.applyRecord({
+      kind: 'adopt',
+      volume: 'v',
+      entries: [{ key: 'a', version: { seq: 1, txid: 'r.1' }, value: Uint8Array.of(7) }],
+    });
+    const body = encodeSnapshot(live.snapshot());
+    const restore = (bytes: Uint8Array) =>
+      codec.readSnapshot(bytes, replica({ quorum, codec }).beginRestore());
+    assert.throws(
+      () => restore(body.subarray(0, body.length - 3)),
+      /snapshot damaged at byte \d+: it ends early|Unexpected end/,
+    );
+    assert.throws(
+      () => restore(Buffer.concat([body, Uint8Array.of(0xc0)])),
+      /snapshot damaged at byte \d+: 1 bytes after its end/,
+    );
+    assert.throws(
+      () => restore(Uint8Array.of(0x91, 0xc0)),
+      /snapshot damaged at byte 1: a map where 0x91 is/,
+    );
+  });
+});

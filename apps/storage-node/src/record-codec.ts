@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import { Packr, Unpackr } from 'msgpackr';
 import type {
   ReplicaRecord,
+  ReplicaRestorer,
   ReplicaSnapshot,
   ReplicaSnapshotReader,
 } from '../../../libs/quorum/src/index.js';
@@ -134,4 +135,158 @@ function join(parts: readonly Uint8Array[]): Uint8Array {
 
 export function decodeSnapshot(body: Uint8Array): ReplicaSnapshot {
   return withPooledCopies(unpackr.unpack(body)) as ReplicaSnapshot;
+}
+
+/**
+ * Restores a snapshot into `restorer` as it decodes it, `entriesPerPage` entries at a time: each
+ * page is garbage once restored, so a node restarting on a snapshot of a million keys never holds
+ * the decoded document whole beside the state it builds from it (`decodeSnapshot` does). Reads
+ * any document `encodeSnapshot` or `encodeSnapshotChunks` wrote, older ones without the later
+ * fields included. msgpackr decodes values whole, so the document's own maps and arrays are walked
+ * here (their headers are a few bytes of the msgpack spec) and msgpackr decodes each entry.
+ */
+export function readSnapshot(
+  body: Uint8Array,
+  restorer: ReplicaRestorer,
+  entriesPerPage = SNAPSHOT_CHUNK_ENTRIES,
+): void {
+  const document = new SnapshotDocument(body, entriesPerPage);
+  for (let field = document.mapLength(); field > 0; field--) {
+    const name = document.value();
+    if (name === 'volumes') {
+      for (let volume = document.arrayLength(); volume > 0; volume--) readVolume(document, restorer);
+    } else if (name === 'droppedVolumes') {
+      restorer.droppedVolumes((document.value() as [string, number][] | null) ?? []);
+    } else if (name === 'writtenOff') {
+      restorer.writtenOff((document.value() as [string, number][] | null) ?? []);
+    } else if (name === 'writeOffsEndedAtMs') {
+      restorer.writeOffsEndedAtMs((document.value() as number | null | undefined) ?? null);
+    } else {
+      document.value();
+    }
+  }
+  document.end();
+  restorer.finish();
+}
+
+function readVolume(document: SnapshotDocument, restorer: ReplicaRestorer): void {
+  let named = false;
+  for (let field = document.mapLength(); field > 0; field--) {
+    const name = document.value();
+    if (name === 'name') {
+      restorer.volume(document.value() as string);
+      named = true;
+      continue;
+    }
+    const entries =
+      name === 'keys'
+        ? restorer.keys
+        : name === 'transactions'
+          ? restorer.transactions
+          : name === 'unconfirmed'
+            ? restorer.unconfirmed
+            : name === 'forgotten'
+              ? restorer.forgotten
+              : null;
+    if (entries === null) {
+      document.value();
+      continue;
+    }
+    if (!named) throw new Error(`snapshot damaged: a volume's ${String(name)} come before its name`);
+    // A key's value is made a string of its own at once (`storeValue`), so its bytes may stay a
+    // view into the body; a transaction record keeps its proposal's values as decoded.
+    document.pages(name !== 'keys', (page) => entries(page as never));
+  }
+}
+
+/** A cursor over one encoded snapshot. */
+class SnapshotDocument {
+  private position = 0;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly body: Uint8Array,
+    private readonly entriesPerPage: number,
+  ) {
+    this.view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  }
+
+  mapLength(): number {
+    const tag = this.byte();
+    if (tag >= 0x80 && tag <= 0x8f) return tag & 0x0f;
+    if (tag === 0xde) return this.uint(2);
+    if (tag === 0xdf) return this.uint(4);
+    throw this.damaged(`a map where 0x${tag.toString(16)} is`);
+  }
+
+  /** An array's length; nil (an absent list) as an empty one. */
+  arrayLength(): number {
+    const tag = this.byte();
+    if (tag >= 0x90 && tag <= 0x9f) return tag & 0x0f;
+    if (tag === 0xdc) return this.uint(2);
+    if (tag === 0xdd) return this.uint(4);
+    if (tag === 0xc0) return 0;
+    throw this.damaged(`an array where 0x${tag.toString(16)} is`);
+  }
+
+  /** The next value, decoded whole, byte strings copied out of the body. */
+  value(): unknown {
+    let decoded: unknown;
+    this.decode(1, (value) => {
+      decoded = value;
+    });
+    return withPooledCopies(decoded);
+  }
+
+  /** An array's elements, handed over `entriesPerPage` at a time. */
+  pages(copyBytes: boolean, take: (page: unknown[]) => void): void {
+    for (let left = this.arrayLength(); left > 0; ) {
+      const page: unknown[] = [];
+      const count = Math.min(left, this.entriesPerPage);
+      this.decode(count, (value) => {
+        page.push(value);
+      });
+      left -= count;
+      take(copyBytes ? (withPooledCopies(page) as unknown[]) : page);
+    }
+  }
+
+  end(): void {
+    if (this.position !== this.body.byteLength)
+      throw this.damaged(`${this.body.byteLength - this.position} bytes after its end`);
+  }
+
+  /** Decodes `count` values in a row from the cursor on. */
+  private decode(count: number, each: (value: unknown) => void): void {
+    if (this.position >= this.body.byteLength) throw this.damaged('it ends early');
+    let decoded = 0;
+    let end = 0;
+    unpackr.unpackMultiple(
+      this.body.subarray(this.position),
+      (value: unknown, _start?: number, at?: number) => {
+        each(value);
+        end = at ?? end;
+        decoded++;
+        return decoded < count;
+      },
+    );
+    if (decoded < count) throw this.damaged('it ends early');
+    this.position += end;
+  }
+
+  private byte(): number {
+    if (this.position >= this.body.byteLength) throw this.damaged('it ends early');
+    return this.view.getUint8(this.position++);
+  }
+
+  private uint(bytes: 2 | 4): number {
+    if (this.position + bytes > this.body.byteLength) throw this.damaged('it ends early');
+    const value = bytes === 2 ? this.view.getUint16(this.position) : this.view.getUint32(this.position);
+    this.position += bytes;
+    return value;
+  }
+
+  private damaged(what: string): Error {
+    return new Error(`snapshot damaged at byte ${this.position}: ${what}`);
+  }
 }

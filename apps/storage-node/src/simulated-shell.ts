@@ -12,7 +12,7 @@
 //
 //   npm run sim -- --shell storage-node [--profile damage] …
 import { Buffer } from 'node:buffer';
-import type { ReplicaRecord, ReplicaSnapshot } from '../../../libs/quorum/src/index.js';
+import type { ReplicaRecord } from '../../../libs/quorum/src/index.js';
 import type {
   ReplicaShell,
   ReplicaShellFactory,
@@ -21,7 +21,7 @@ import type {
   ShellStart,
 } from '../../../libs/quorum/src/simulator/index.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
-import { decodeRecords, decodeSnapshot } from './record-codec.js';
+import { decodeRecords, readSnapshot } from './record-codec.js';
 import { damageVerdict } from './storage/durable-log.js';
 
 /** How a simulated disk behaves: fsync latency in ms, and the odds of its faults. */
@@ -318,7 +318,7 @@ class StorageNodeShell implements ReplicaShell {
     const recovered = disk.recover();
     if (recovered !== null) host.trace(recovered);
     const replica = this.core.replica;
-    if (disk.snapshot !== null) replica.restore(decodeSnapshot(disk.snapshot.body) as ReplicaSnapshot);
+    if (disk.snapshot !== null) readSnapshot(disk.snapshot.body, replica.beginRestore());
     for (const entry of disk.entries)
       for (const record of decodeRecords(entry.payload)) replica.applyRecord(record);
     const leftover = replica.takeReady();

@@ -6,7 +6,6 @@ import { TLSSocket } from 'node:tls';
 import {
   DEFAULT_REPLICA_TIMING,
   type QuorumMessage,
-  type ReplicaSnapshot,
   type ReplicaTiming,
   type StorageReplica,
 } from '../../../libs/quorum/src/index.js';
@@ -29,7 +28,7 @@ import { type LinkTlsClient, type LinkTlsServer, tlsErrorReason } from '../../..
 import { OutboundLink } from '../../../libs/wire/src/outbound-link.js';
 import { isRevoked, type RevocationList } from '../../../libs/wire/src/revocations.js';
 import { type NodeLog, StorageNodeCore } from './node-core.js';
-import { decodeRecords, decodeSnapshot } from './record-codec.js';
+import { decodeRecords, readSnapshot } from './record-codec.js';
 import { DurableLog } from './storage/durable-log.js';
 
 export interface PeerAddress {
@@ -252,7 +251,7 @@ export class StorageNodeServer {
         }
       },
       onSnapshot: (body: Uint8Array) => {
-        replica.restore(decodeSnapshot(body) as ReplicaSnapshot);
+        readSnapshot(body, replica.beginRestore());
         this.replayStats.fromSnapshot = true;
       },
       // Damage that is not a torn tail leaves the replayed prefix, which may lack acknowledged

@@ -285,7 +285,7 @@ const REPAIR_TRANSACTIONS_MAX = 10_000;
 const DECISION_QUERY_TXIDS_MAX = 2_048;
 
 /** A key's state in a snapshot: the value as bytes, as on the wire and in the log. */
-interface SnapshotKeyState {
+export interface SnapshotKeyState {
   seq: number;
   txid: TxId;
   value: Uint8Array | null;
@@ -307,6 +307,23 @@ export interface ReplicaSnapshot {
   writtenOff?: [string, number][];
   /** When the last write-off was lifted (ADR 0022); absent or null: never. */
   writeOffsEndedAtMs?: number | null;
+}
+
+/**
+ * A snapshot's pieces, handed to the replica as its document holds them (`StorageReplica.beginRestore`):
+ * each volume's name, then its entries in pages of any size; the fields of the whole in any order
+ * around them; then `finish`.
+ */
+export interface ReplicaRestorer {
+  volume(name: string): void;
+  keys(entries: Iterable<[string, SnapshotKeyState]>): void;
+  transactions(entries: Iterable<[TxId, TransactionRecord]>): void;
+  unconfirmed(entries: Iterable<[TxId, number]>): void;
+  forgotten(entries: Iterable<[TxId, number]>): void;
+  droppedVolumes(entries: Iterable<[string, number]>): void;
+  writtenOff(entries: Iterable<[string, number]>): void;
+  writeOffsEndedAtMs(atMs: number | null): void;
+  finish(): void;
 }
 
 /** A volume's part of a snapshot being read, apart from its keys and transaction records. */
@@ -1883,44 +1900,98 @@ export class StorageReplica {
     return reader;
   }
 
+  /** Replaces the whole state with `snapshot`'s (`beginRestore`, fed the snapshot at once). */
   restore(snapshot: ReplicaSnapshot): void {
+    const restorer = this.beginRestore();
+    for (const saved of snapshot.volumes) {
+      restorer.volume(saved.name);
+      restorer.keys(saved.keys);
+      restorer.transactions(saved.transactions);
+      restorer.unconfirmed(saved.unconfirmed ?? []);
+      restorer.forgotten(saved.forgotten ?? []);
+    }
+    restorer.droppedVolumes(snapshot.droppedVolumes ?? []);
+    restorer.writtenOff(snapshot.writtenOff ?? []);
+    restorer.writeOffsEndedAtMs(snapshot.writeOffsEndedAtMs ?? null);
+    restorer.finish();
+  }
+
+  /**
+   * Replaces the whole state with a snapshot handed over in pieces, in the order its document holds
+   * them, so that a storage node restores a snapshot of a million keys as it decodes it, a page of
+   * entries at a time: what it decoded is garbage once restored, instead of a copy of the whole
+   * state alive at once. Nothing depends on the pieces' order but that a volume's entries follow
+   * its `volume` call; `finish` applies what must see the whole (dropped volumes, the bytes estimate).
+   */
+  beginRestore(): ReplicaRestorer {
     this.volumes.clear();
     this.droppedVolumes.clear();
-    for (const [name, droppedAtMs] of snapshot.droppedVolumes ?? [])
-      this.droppedVolumes.set(name, droppedAtMs);
     this.writtenOff.clear();
-    for (const [peer, since] of snapshot.writtenOff ?? []) {
-      const index = this.members.indexOf(peer);
-      if (index >= 0 && index !== this.selfIndex) this.writtenOff.set(index, since);
-    }
-    this.writtenOffBits = bitsOf(this.writtenOff.keys());
-    this.writeOffsEndedAtMs = snapshot.writeOffsEndedAtMs ?? Number.NEGATIVE_INFINITY;
-    for (const saved of snapshot.volumes) {
-      if (this.droppedVolumes.has(saved.name)) continue;
-      const volume = this.volume(saved.name);
-      // Keys and txids copied out of the decoded snapshot's strings (see ownCopy); a txid once.
-      const keptTxids = new Map<TxId, TxId>();
-      for (const [key, state] of saved.keys) {
-        let txid = keptTxids.get(state.txid);
-        if (txid === undefined) {
-          txid = ownCopy(state.txid);
-          keptTxids.set(txid, txid);
+    this.writtenOffBits = 0;
+    this.writeOffsEndedAtMs = Number.NEGATIVE_INFINITY;
+    let volume: VolumeState | null = null;
+    // Keys and txids copied out of the decoded snapshot's strings (see ownCopy); a txid once per volume.
+    let keptTxids = new Map<TxId, TxId>();
+    const current = (): VolumeState => {
+      if (volume === null) throw new Error('a snapshot lists entries before the volume they belong to');
+      return volume;
+    };
+    return {
+      volume: (name) => {
+        volume = this.volume(name);
+        keptTxids = new Map();
+      },
+      keys: (entries) => {
+        const into = current();
+        for (const [key, state] of entries) {
+          let txid = keptTxids.get(state.txid);
+          if (txid === undefined) {
+            txid = ownCopy(state.txid);
+            keptTxids.set(txid, txid);
+          }
+          const keptKey = ownCopy(key);
+          into.keys.set(keptKey, { ...state, txid, value: storeValue(state.value) });
+          into.keyOrder.push(keptKey);
         }
-        const keptKey = ownCopy(key);
-        volume.keys.set(keptKey, { ...state, txid, value: storeValue(state.value) });
-        volume.keyOrder.push(keptKey);
-      }
-      for (const [txid, record] of saved.transactions) {
-        volume.transactions.set(txid, { ...record });
-        if (record.holdsKeys) volume.holding.add(txid);
-      }
-      for (const [txid, confirmedBy] of saved.unconfirmed ?? []) {
-        volume.unconfirmed.set(txid, confirmedBy);
-        const record = volume.transactions.get(txid);
-        if (record !== undefined) volume.unconfirmedBytes += unconfirmedBytes(record);
-      }
-      for (const [txid, forgottenAtMs] of saved.forgotten ?? []) volume.forgotten.add(txid, forgottenAtMs);
-    }
+      },
+      transactions: (entries) => {
+        const into = current();
+        for (const [txid, record] of entries) {
+          into.transactions.set(txid, { ...record });
+          if (record.holdsKeys) into.holding.add(txid);
+        }
+      },
+      unconfirmed: (entries) => {
+        const into = current();
+        for (const [txid, confirmedBy] of entries) into.unconfirmed.set(txid, confirmedBy);
+      },
+      forgotten: (entries) => {
+        const into = current();
+        for (const [txid, forgottenAtMs] of entries) into.forgotten.add(txid, forgottenAtMs);
+      },
+      droppedVolumes: (entries) => {
+        for (const [name, droppedAtMs] of entries) this.droppedVolumes.set(name, droppedAtMs);
+      },
+      writtenOff: (entries) => {
+        for (const [peer, since] of entries) {
+          const index = this.members.indexOf(peer);
+          if (index >= 0 && index !== this.selfIndex) this.writtenOff.set(index, since);
+        }
+      },
+      writeOffsEndedAtMs: (atMs) => {
+        this.writeOffsEndedAtMs = atMs ?? Number.NEGATIVE_INFINITY;
+      },
+      finish: () => {
+        for (const name of this.droppedVolumes.keys()) this.volumes.delete(name);
+        this.writtenOffBits = bitsOf(this.writtenOff.keys());
+        for (const restored of this.volumes.values()) {
+          for (const txid of restored.unconfirmed.keys()) {
+            const record = restored.transactions.get(txid);
+            if (record !== undefined) restored.unconfirmedBytes += unconfirmedBytes(record);
+          }
+        }
+      },
+    };
   }
 
   /** Read-only views for invariant checks and stats. */

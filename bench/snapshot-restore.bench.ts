@@ -3,11 +3,10 @@
 // (now, `readSnapshot`), on the same snapshot file, through the log's own start-up path. Measured:
 // the CPU and wall time, the collections' pauses, the peak RSS (the process does nothing else) and
 // the heap held after. Each way runs in a process of its own (bench/lib/restore-way.ts).
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { commandOutput, measuredInOwnProcess } from './lib/command.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 import { type Restored, type RestoreWay, STORAGE_NODE_V8_FLAGS } from './lib/restore-way.js';
 import { FORGOTTEN_PER_KEY } from './lib/snapshot-way.js';
@@ -21,14 +20,8 @@ const WAY_NAMES: Record<RestoreWay, string> = {
 /** Writing the state of 850,000 keys takes about 15 s, a restore about 10; far more is a hang. */
 const STEP_TIMEOUT_MS = 300_000;
 
-async function runWay(args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--expose-gc', ...STORAGE_NODE_V8_FLAGS, WAY_SCRIPT, ...args],
-    { timeout: STEP_TIMEOUT_MS, maxBuffer: 1 << 20 },
-  );
-  return stdout;
-}
+/** The storage node's heap growth, the script and `args`, in a process of its own. */
+const wayArgs = (args: string[]) => ['--expose-gc', ...STORAGE_NODE_V8_FLAGS, WAY_SCRIPT, ...args];
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -39,12 +32,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     for (const [index, keys] of SIZES.entries()) {
       options.progress('restores', index / SIZES.length);
       const logDir = join(dir, String(keys));
-      await runWay(['write', String(keys), logDir]);
+      await commandOutput(process.execPath, wayArgs(['write', String(keys), logDir]), STEP_TIMEOUT_MS);
       const measured: Restored[] = [];
       for (const way of ['whole', 'paged'] as const) {
-        const result = JSON.parse(
-          (await runWay([way, logDir])).trim().split('\n').at(-1) as string,
-        ) as Restored;
+        const result = await measuredInOwnProcess<Restored>(wayArgs([way, logDir]), STEP_TIMEOUT_MS);
         if (result.keys !== keys) throw new Error(`${way}: restored ${result.keys} keys of ${keys}`);
         measured.push(result);
         rows.push({

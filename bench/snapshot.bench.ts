@@ -6,11 +6,10 @@
 // loop, as the other storage nodes on the disk do): the two ways a snapshot made the other nodes
 // miss the writer's 10 s before (docs/performance.md, "Snapshots of a large state"). Each way runs
 // in a process of its own (bench/lib/snapshot-way.ts).
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { measuredInOwnProcess } from './lib/command.js';
 import type { BenchOptions, BenchResult, Row } from './lib/report.js';
 import { FORGOTTEN_PER_KEY, type Measured, type SnapshotWay } from './lib/snapshot-way.js';
 
@@ -23,13 +22,8 @@ const WAY_NAMES: Record<SnapshotWay, string> = {
 /** A way at 850,000 keys takes about 15 s with the state's building; far more is a hang. */
 const WAY_TIMEOUT_MS = 300_000;
 
-async function measureWay(keys: number, way: SnapshotWay, dir: string): Promise<Measured> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--expose-gc', WAY_SCRIPT, String(keys), way, join(dir, way)],
-    { timeout: WAY_TIMEOUT_MS, maxBuffer: 1 << 20 },
-  );
-  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as Measured;
+function measureWay(keys: number, way: SnapshotWay, dir: string): Promise<Measured> {
+  return measuredInOwnProcess(['--expose-gc', WAY_SCRIPT, String(keys), way, join(dir, way)], WAY_TIMEOUT_MS);
 }
 
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;

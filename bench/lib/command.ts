@@ -33,3 +33,18 @@ export async function commandOutput(command: string, args: string[], timeoutMs: 
   if (code !== 0) throw new Error(`${command} failed (exit ${code}): ${output.trim().slice(0, 500)}`);
   return output;
 }
+
+/**
+ * What a bench's helper script measured in a Node.js process of its own (so that no measurement
+ * runs on a heap another left behind): the JSON object on the last line of its output that holds one.
+ */
+export async function measuredInOwnProcess<T>(nodeArgs: string[], timeoutMs: number): Promise<T> {
+  const output = await commandOutput(process.execPath, nodeArgs, timeoutMs);
+  const line = output
+    .trim()
+    .split('\n')
+    .findLast((candidate) => candidate.startsWith('{'));
+  if (line === undefined)
+    throw new Error(`node ${nodeArgs.join(' ')} printed no measurement: ${output.slice(0, 500)}`);
+  return JSON.parse(line) as T;
+}

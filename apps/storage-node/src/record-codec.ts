@@ -178,24 +178,31 @@ function readVolume(document: SnapshotDocument, restorer: ReplicaRestorer): void
       named = true;
       continue;
     }
-    const entries =
-      name === 'keys'
-        ? restorer.keys
-        : name === 'transactions'
-          ? restorer.transactions
-          : name === 'unconfirmed'
-            ? restorer.unconfirmed
-            : name === 'forgotten'
-              ? restorer.forgotten
-              : null;
-    if (entries === null) {
+    const take = pageTaker(restorer, name);
+    if (take === null) {
       document.value();
       continue;
     }
     if (!named) throw new Error(`snapshot damaged: a volume's ${String(name)} come before its name`);
     // A key's value is made a string of its own at once (`storeValue`), so its bytes may stay a
     // view into the body; a transaction record keeps its proposal's values as decoded.
-    document.pages(name !== 'keys', (page) => entries(page as never));
+    document.pages(name !== 'keys', take);
+  }
+}
+
+/** Where a volume's list named `name` goes, or null for a list this reader does not know. */
+function pageTaker(restorer: ReplicaRestorer, name: unknown): ((page: unknown[]) => void) | null {
+  switch (name) {
+    case 'keys':
+      return (page) => restorer.keys(page as Parameters<ReplicaRestorer['keys']>[0]);
+    case 'transactions':
+      return (page) => restorer.transactions(page as Parameters<ReplicaRestorer['transactions']>[0]);
+    case 'unconfirmed':
+      return (page) => restorer.unconfirmed(page as Parameters<ReplicaRestorer['unconfirmed']>[0]);
+    case 'forgotten':
+      return (page) => restorer.forgotten(page as Parameters<ReplicaRestorer['forgotten']>[0]);
+    default:
+      return null;
   }
 }
 

@@ -25,7 +25,7 @@ import { checkOutAndBuild, removeBaseTree } from './lib/base-tree.mjs';
 import { build } from './lib/build.mjs';
 import { ensureDependencies } from './lib/install.mjs';
 import { dataDir, repoRoot } from './lib/paths.mjs';
-import { fail, info, Steps } from './lib/ui.mjs';
+import { fail, info, positiveOption, Steps } from './lib/ui.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -37,15 +37,9 @@ const { values } = parseArgs({
   },
 });
 if (values.base === undefined) fail('name the commit to compare with: npm run side-by-side -- --base <rev>');
-const positive = (name) => {
-  const value = Number(values[name]);
-  if (!Number.isInteger(value) || value < 1)
-    fail(`--${name} must be a positive whole number, not ${values[name]}`);
-  return value;
-};
-const rounds = positive('rounds');
-const requests = positive('requests');
-const keySpace = positive('keys');
+const rounds = positiveOption(values, 'rounds');
+const requests = positiveOption(values, 'requests');
+const keySpace = positiveOption(values, 'keys');
 const tests = values.tests.split(',').map((text) => {
   const match = /^(set|get)(?::P(\d+))?$/i.exec(text.trim());
   if (match === null) fail(`a test is set or get with an optional :P<n>, not "${text}"`);

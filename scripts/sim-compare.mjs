@@ -21,7 +21,7 @@ import { build } from './lib/build.mjs';
 import { ensureDependencies } from './lib/install.mjs';
 import { dataDir, repoRoot } from './lib/paths.mjs';
 import { ProgressBar } from './lib/progress.mjs';
-import { fail, info, Steps } from './lib/ui.mjs';
+import { fail, info, positiveOption, Steps } from './lib/ui.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -32,15 +32,9 @@ const { values } = parseArgs({
   },
 });
 if (values.base === undefined) fail('name the commit to compare with: npm run sim-compare -- --base <rev>');
-const positive = (name) => {
-  const value = Number(values[name]);
-  if (!Number.isInteger(value) || value < 1)
-    fail(`--${name} must be a positive whole number, not ${values[name]}`);
-  return value;
-};
-const seeds = positive('seeds');
-const from = positive('from');
-const step = positive('step');
+const seeds = positiveOption(values, 'seeds');
+const from = positiveOption(values, 'from');
+const step = positiveOption(values, 'step');
 
 const baseTree = join(resolve(dataDir, 'sim-compare'), 'base');
 

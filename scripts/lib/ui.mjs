@@ -46,3 +46,15 @@ export function fail(message) {
   process.stderr.write(`\nerror: ${message}\n`);
   process.exit(1);
 }
+
+/**
+ * The option `--<name>` of parseArgs' `values` as a positive whole number; anything else exits
+ * with an error that names the option.
+ * @param {Record<string, unknown>} values @param {string} name @returns {number}
+ */
+export function positiveOption(values, name) {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 1)
+    fail(`--${name} must be a positive whole number, not ${values[name]}`);
+  return value;
+}

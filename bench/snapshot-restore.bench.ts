@@ -68,7 +68,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     name: 'snapshot-restore: a storage node starting on a snapshot of a large state, decoded whole against a page at a time',
     rows,
     notes: [
-      `Each state: 100-byte values under 16-byte keys and ${FORGOTTEN_PER_KEY} forgotten txids per key (four writers), snapshotted in chunks into a DurableLog as a node does (bench/lib/restore-way.ts), then opened by a fresh process per way with the storage node's heap growth (--heap-growing-percent=50) after a full collection.`,
+      `Each state: 100-byte values under 16-byte keys and ${FORGOTTEN_PER_KEY} forgotten txids per key (four writers), snapshotted in chunks into a DurableLog as a node does (bench/lib/restore-way.ts), then opened by a fresh process per way with the storage node's heap growth (${STORAGE_NODE_V8_FLAGS.join(' ')}) after a full collection.`,
       'Before: `replica.restore(decodeSnapshot(body))`, the whole document decoded to objects, then restored from them, as a storage node did before. Now: `readSnapshot(body, replica.beginRestore())`, 2,048 entries decoded and restored at a time.',
       "CPU, wall and GC pauses span DurableLog.open, which reads and checks the file and hands its body over; peak RSS is the process's maximum resident set over its whole life; heap after is the used heap right after, before any collection of what the way left. Run with `npm run bench -- snapshot-restore`.",
     ],

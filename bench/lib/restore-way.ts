@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowingFlag } from '../../apps/storage-node/src/heap-growth.js';
 import {
   decodeSnapshot,
   encodeSnapshotChunks,
@@ -18,8 +19,8 @@ import { collectGarbage, largeReplica } from './snapshot-way.js';
 
 export type RestoreWay = 'whole' | 'paged';
 
-/** Flags a storage node starts with (apps/storage-node/src/main.ts): its heap grows by at most half. */
-export const STORAGE_NODE_V8_FLAGS = ['--heap-growing-percent=50'];
+/** Flags a storage node starts with by default (apps/storage-node/src/heap-growth.ts). */
+export const STORAGE_NODE_V8_FLAGS = [heapGrowingFlag(DEFAULT_HEAP_GROWING_PERCENT)];
 
 export interface Restored {
   keys: number;

@@ -30,6 +30,7 @@ import {
   watchRevocationsFile,
 } from '../../../libs/wire/src/index.js';
 import { adminRoutes } from './admin-routes.js';
+import { DEFAULT_HEAP_GROWING_PERCENT, heapGrowingFlag } from './heap-growth.js';
 import { type PeerAddress, StorageNodeServer } from './storage-node.js';
 
 const APP = 'storage-node';
@@ -101,21 +102,12 @@ function readWholeNumber(
   return value;
 }
 
-/**
- * How far V8 lets the heap grow past what the last full collection kept, in percent. V8 picks a
- * factor of up to 4× by itself, and a storage node's heap is mostly its keys: measured after
- * 300,000 SETs of 100 bytes (docs/performance.md), each node's RSS grew 0.73–1.12 KiB per key with
- * V8's choice and 0.57–0.59 KiB with 50. The price is more full collections: about a quarter more
- * CPU per commit in the quorum bench's insert rows, which create 50,000 keys a second.
- */
-const DEFAULT_HEAP_GROWING_PERCENT = 50;
-
 /** Applies STORAGE_HEAP_GROWING_PERCENT (0–300; 0 leaves V8's own choice) before the log is replayed. */
 function boundHeapGrowth(env: NodeJS.ProcessEnv): void {
   const percent =
     readWholeNumber(env, 'STORAGE_HEAP_GROWING_PERCENT', { min: 0, max: 300 }) ??
     DEFAULT_HEAP_GROWING_PERCENT;
-  if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`);
+  if (percent > 0) setFlagsFromString(heapGrowingFlag(percent));
 }
 
 function usageError(problem: string): never {

@@ -1,4 +1,7 @@
-// Log records and snapshots on disk are msgpack, like the wire: one encoding to reason about.
+// Log records and snapshots on disk are msgpack, like the wire: one encoding to reason about. The
+// records every commit makes (vote, decide, forget) are msgpack extension values of the wire's
+// compact layout (libs/wire/src/quorum-codec.ts, ADR 0023); logs written before it hold maps, and
+// are read all the same.
 import { Buffer } from 'node:buffer';
 import { Packr, Unpackr } from 'msgpackr';
 import type {
@@ -8,6 +11,7 @@ import type {
   ReplicaSnapshotReader,
 } from '../../../libs/quorum/src/index.js';
 import { withPooledCopies } from '../../../libs/wire/src/pooled-copies.js';
+import { compactWriter, encodeCompact, takeCompactDecoded } from '../../../libs/wire/src/quorum-codec.js';
 
 const packr = new Packr({ useRecords: false });
 // Byte strings are decoded as views, then copied out (`withPooledCopies`): decoded values must not
@@ -15,17 +19,23 @@ const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
 
 export function encodeRecord(record: ReplicaRecord): Uint8Array {
-  return packr.pack(record);
+  return encodeCompact(record) ?? packr.pack(record);
 }
 
-/** Many records as one log payload: the storage node logs each batch's records together. */
+/** Many records as one log payload (a msgpack array): the storage node logs each batch's records together. */
 export function encodeRecords(records: readonly ReplicaRecord[]): Uint8Array {
-  return packr.pack(records);
+  const writer = compactWriter;
+  writer.reset();
+  writer.arrayHeader(records.length);
+  for (const record of records) if (!writer.writeCompact(record)) writer.raw(packr.pack(record));
+  return writer.take();
 }
 
 /** The records of one log payload, whether it holds one record or a batch. */
 export function decodeRecords(payload: Uint8Array): ReplicaRecord[] {
-  const decoded = withPooledCopies(unpackr.unpack(payload)) as ReplicaRecord | ReplicaRecord[];
+  const decoded = withPooledCopies(unpackr.unpack(payload), takeCompactDecoded()) as
+    | ReplicaRecord
+    | ReplicaRecord[];
   return Array.isArray(decoded) ? decoded : [decoded];
 }
 

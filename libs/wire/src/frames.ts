@@ -1,10 +1,12 @@
 // Length-prefixed msgpack frames for the TCP links between writers and storage nodes.
 //
 // A frame is a 4-byte big-endian unsigned payload length followed by that many bytes of one
-// msgpack value. Peers batch every frame for one connection per event-loop tick into a single
+// msgpack value. PROPOSE, VOTE and DECIDED are msgpack extension values of a compact layout
+// (quorum-codec.ts, ADR 0023); other messages are maps. Peers batch every frame for one connection per event-loop tick into a single
 // buffer (`encodeFrames`), so one socket write carries many messages.
 import { C1, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import { withPooledCopies } from './pooled-copies.js';
+import { encodeCompact, takeCompactDecoded } from './quorum-codec.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default bound on one frame's payload; a peer announcing more is cut off before we buffer it. */
@@ -38,7 +40,9 @@ export function encodeFrame(message: unknown, frameBytesMax = FRAME_BYTES_MAX_DE
   let frame: Buffer;
   try {
     // Reserving the header's bytes in front of the payload avoids copying the payload again.
-    frame = packr.pack(message, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
+    frame =
+      encodeCompact(message, FRAME_HEADER_BYTES) ??
+      packr.pack(message, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
   } catch (error) {
     throw new FrameError(`cannot encode message: ${errorMessage(error)}`, { cause: error });
   }
@@ -62,7 +66,7 @@ export function encodeFrames(messages: readonly unknown[], frameBytesMax = FRAME
 /** One message's msgpack bytes, without a frame header: to be sent in a batch frame. */
 export function encodeMessage(message: unknown): Buffer {
   try {
-    return packr.pack(message);
+    return encodeCompact(message) ?? packr.pack(message);
   } catch (error) {
     throw new FrameError(`cannot encode message: ${errorMessage(error)}`, { cause: error });
   }
@@ -259,7 +263,8 @@ function decodePayload(bytes: Buffer, start: number, end: number): unknown {
   let message: unknown;
   try {
     // The unpacker also rejects a payload that holds more than one value.
-    message = withPooledCopies(unpackr.unpack(bytes, { start, end }));
+    const decoded = unpackr.unpack(bytes, { start, end });
+    message = withPooledCopies(decoded, takeCompactDecoded());
   } catch (error) {
     throw new FrameError(`undecodable ${end - start}-byte frame payload: ${errorMessage(error)}`, {
       cause: error,

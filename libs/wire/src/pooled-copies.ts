@@ -12,7 +12,8 @@
  * that file). What holds a decoded value longest is a replica's record of a transaction, until
  * all six replicas know its decision and it is forgotten; proposals decoded together share slabs.
  */
-export function withPooledCopies(decoded: unknown): unknown {
+export function withPooledCopies(decoded: unknown, copied: readonly object[] = NONE_COPIED): unknown {
+  if (copied.length > 0) return skippingCopied(decoded, copied);
   if (decoded instanceof Uint8Array) {
     const copy = Buffer.allocUnsafe(decoded.byteLength);
     copy.set(decoded);
@@ -29,6 +30,25 @@ export function withPooledCopies(decoded: unknown): unknown {
       const item = map[key];
       if (typeof item === 'object' && item !== null) map[key] = withPooledCopies(item);
     }
+  }
+  return decoded;
+}
+
+const NONE_COPIED: readonly object[] = [];
+
+/**
+ * `withPooledCopies` for a value where `copied` (in decoding order) hold their own copies already:
+ * the value itself, or items of a top-level array (a batch). A copied value met deeper is walked
+ * and copied again, which is harmless.
+ */
+function skippingCopied(decoded: unknown, copied: readonly object[]): unknown {
+  if (decoded === copied[0]) return decoded;
+  if (!Array.isArray(decoded)) return withPooledCopies(decoded);
+  let next = 0;
+  for (let index = 0; index < decoded.length; index++) {
+    const item: unknown = decoded[index];
+    if (item === copied[next]) next++;
+    else if (typeof item === 'object' && item !== null) decoded[index] = withPooledCopies(item);
   }
   return decoded;
 }

@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { decodeRecords, encodeRecord, encodeRecords } from '../../apps/storage-node/src/record-codec.js';
 import type {
+  AcceptedMessage,
+  AcceptMessage,
   DecidedMessage,
   Proposal,
   ProposeMessage,
@@ -97,7 +99,23 @@ const decided: fc.Arbitrary<DecidedMessage> = fc.record(
   },
   { requiredKeys: ['type', 'volume', 'txid', 'decision'] },
 );
-const compactMessage = fc.oneof(propose, vote, decided);
+const accept: fc.Arbitrary<AcceptMessage> = fc.record({
+  type: fc.constant('accept' as const),
+  volume: text,
+  txid: text,
+  ballot: number,
+  decision: fc.constantFrom('commit' as const, 'abort' as const),
+  proposal: fc.option(proposal, { nil: null }),
+});
+const accepted: fc.Arbitrary<AcceptedMessage> = fc.record({
+  type: fc.constant('accepted' as const),
+  volume: text,
+  txid: text,
+  ballot: number,
+  ok: fc.boolean(),
+  promisedBallot: number,
+});
+const compactMessage = fc.oneof(propose, vote, decided, accept, accepted);
 
 const compactRecord: fc.Arbitrary<ReplicaRecord> = fc.oneof(
   fc.record({
@@ -112,6 +130,15 @@ const compactRecord: fc.Arbitrary<ReplicaRecord> = fc.oneof(
     kind: fc.constant('decide' as const),
     volume: text,
     txid: text,
+    decision: fc.constantFrom('commit' as const, 'abort' as const),
+    proposal: fc.option(proposal, { nil: null }),
+    atMs: number,
+  }),
+  fc.record({
+    kind: fc.constant('accept' as const),
+    volume: text,
+    txid: text,
+    ballot: number,
     decision: fc.constantFrom('commit' as const, 'abort' as const),
     proposal: fc.option(proposal, { nil: null }),
     atMs: number,
@@ -161,7 +188,7 @@ function decodeFrames(bytes: Uint8Array): unknown[] {
 const mapPackr = new Packr({ useRecords: false });
 
 describe('the compact encoding of quorum messages and records', () => {
-  it('decodes every PROPOSE, VOTE and DECIDED to what was sent, alone, batched and among maps', () => {
+  it('decodes every PROPOSE, VOTE, DECIDED, ACCEPT and ACCEPTED to what was sent, alone, batched and among maps', () => {
     fc.assert(
       fc.property(
         fc.array(fc.oneof(compactMessage, compactMessage, fc.constant({ type: 'read', keys: ['k'] }))),
@@ -180,7 +207,7 @@ describe('the compact encoding of quorum messages and records', () => {
     );
   });
 
-  it('decodes every vote, decide and forget record to what was logged, next to records kept as maps', () => {
+  it('decodes every vote, decide, accept and forget record to what was logged, next to records kept as maps', () => {
     fc.assert(
       fc.property(
         fc.array(fc.oneof(compactRecord, compactRecord, mapRecord), { minLength: 1 }),
@@ -191,7 +218,7 @@ describe('the compact encoding of quorum messages and records', () => {
           assert.deepEqual(plain(decodeRecords(new Uint8Array(encodeRecords(records)))), plain(records));
           for (const record of records) {
             const alone = encodeRecord(record);
-            assert.equal(isCompact(alone), ['vote', 'decide', 'forget'].includes(record.kind));
+            assert.equal(isCompact(alone), ['vote', 'decide', 'accept', 'forget'].includes(record.kind));
             assert.deepEqual(plain(decodeRecords(alone)), [plain(record)]);
           }
         },
@@ -238,6 +265,7 @@ describe('the compact encoding of quorum messages and records', () => {
         proposal: { txid: 't', reads: [], writes: [{ key: 'k', value: 'text' }], proposedAtMs: 1 },
       },
       { type: 'vote', volume: 7, txid: 't', vote: 'yes' },
+      { type: 'accepted', volume: 'v', txid: 't', ballot: 1, ok: 1, promisedBallot: 1 },
     ];
     for (const message of outside) {
       const encoded = encodeMessage(message);

@@ -1,5 +1,5 @@
 // Log records and snapshots on disk are msgpack, like the wire: one encoding to reason about. The
-// records every commit makes (vote, decide, forget) are msgpack extension values of the wire's
+// records every commit makes (vote, decide, accept, forget) are msgpack extension values of the wire's
 // compact layout (libs/wire/src/quorum-codec.ts, ADR 0023); logs written before it hold maps, and
 // are read all the same.
 import { Buffer } from 'node:buffer';

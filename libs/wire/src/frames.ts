@@ -1,8 +1,8 @@
 // Length-prefixed msgpack frames for the TCP links between writers and storage nodes.
 //
 // A frame is a 4-byte big-endian unsigned payload length followed by that many bytes of one
-// msgpack value. PROPOSE, VOTE and DECIDED are msgpack extension values of a compact layout
-// (quorum-codec.ts, ADR 0023); other messages are maps. Peers batch every frame for one connection per event-loop tick into a single
+// msgpack value. The messages of every commit (PROPOSE, VOTE, DECIDED, ACCEPT, ACCEPTED) are
+// msgpack extension values of a compact layout (quorum-codec.ts, ADR 0023); others are maps. Peers batch every frame for one connection per event-loop tick into a single
 // buffer (`encodeFrames`), so one socket write carries many messages.
 import { C1, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import { withPooledCopies } from './pooled-copies.js';

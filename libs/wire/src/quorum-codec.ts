@@ -1,5 +1,6 @@
-// A compact encoding of the messages and log records every commit makes (ADR 0023): PROPOSE, VOTE
-// and DECIDED on the wire, and the vote, decide and forget records of a storage node's log.
+// A compact encoding of the messages and log records every commit makes (ADR 0023): PROPOSE, VOTE,
+// DECIDED, ACCEPT and ACCEPTED on the wire, and the vote, decide, accept and forget records of a
+// storage node's log.
 //
 // Each is one msgpack extension value (type `QUORUM_EXT_TYPE`) whose data lays the fields out in a
 // fixed order, so a frame or a log payload is still one msgpack value that any msgpack library
@@ -16,6 +17,8 @@
 // simply encoded as a map: `writeCompact` says so by returning false.
 import { addExtension } from 'msgpackr';
 import type {
+  AcceptedMessage,
+  AcceptMessage,
   BlindGuard,
   DecidedMessage,
   Decision,
@@ -39,6 +42,9 @@ const DECIDED = 3;
 const VOTE_RECORD = 4;
 const DECIDE_RECORD = 5;
 const FORGET_RECORD = 6;
+const ACCEPT = 7;
+const ACCEPTED = 8;
+const ACCEPT_RECORD = 9;
 
 // Presence of an optional or nullable field.
 const ABSENT = 0;
@@ -58,7 +64,7 @@ const SAME_KEY = 0xfe;
 /** Strings this short and ASCII are written by a loop: cheaper than a call into Buffer's UTF-8 writer. */
 const SHORT_STRING = 16;
 
-type CompactRecord = Extract<ReplicaRecord, { kind: 'vote' | 'decide' | 'forget' }>;
+type CompactRecord = Extract<ReplicaRecord, { kind: 'vote' | 'decide' | 'forget' | 'accept' }>;
 
 /**
  * True when `T`'s fields are exactly `K`. The layouts below write named fields, so a field added
@@ -75,6 +81,8 @@ export type LayoutsHoldEveryField = [
   Holds<FieldsAre<ProposeMessage, 'type' | 'volume' | 'proposal' | 'heldByAll'>>,
   Holds<FieldsAre<VoteMessage, 'type' | 'volume' | 'txid' | 'vote' | 'reason' | 'held'>>,
   Holds<FieldsAre<DecidedMessage, 'type' | 'volume' | 'txid' | 'decision' | 'proposal'>>,
+  Holds<FieldsAre<AcceptMessage, 'type' | 'volume' | 'txid' | 'ballot' | 'decision' | 'proposal'>>,
+  Holds<FieldsAre<AcceptedMessage, 'type' | 'volume' | 'txid' | 'ballot' | 'ok' | 'promisedBallot'>>,
   Holds<FieldsAre<Proposal, 'txid' | 'reads' | 'writes' | 'proposedAtMs'>>,
   Holds<FieldsAre<ReadEntry, 'key' | 'seq' | 'shared' | 'blind'>>,
   Holds<FieldsAre<BlindGuard, 'mask' | 'firstBytes'>>,
@@ -93,6 +101,12 @@ export type LayoutsHoldEveryField = [
   >,
   Holds<
     FieldsAre<Extract<ReplicaRecord, { kind: 'forget' }>, 'kind' | 'volume' | 'txids' | 'atMs' | 'repaired'>
+  >,
+  Holds<
+    FieldsAre<
+      Extract<ReplicaRecord, { kind: 'accept' }>,
+      'kind' | 'volume' | 'txid' | 'ballot' | 'decision' | 'proposal' | 'atMs'
+    >
   >,
 ];
 
@@ -203,11 +217,7 @@ export class CompactWriter {
         this.string(record.volume);
         this.string(record.txid);
         this.u8(record.kind === 'vote' ? voteByte(record.vote) : decisionByte(record.decision));
-        if (record.proposal === null) this.u8(NULL);
-        else {
-          this.u8(PRESENT);
-          this.proposal(record.proposal);
-        }
+        this.nullableProposal(record.proposal);
         this.f64(record.atMs);
         return;
       }
@@ -221,6 +231,35 @@ export class CompactWriter {
         else throw NOT_COMPACT;
         return;
       }
+      case ACCEPT:
+      case ACCEPT_RECORD: {
+        const accept = value as AcceptMessage | Extract<ReplicaRecord, { kind: 'accept' }>;
+        this.string(accept.volume);
+        this.string(accept.txid);
+        this.f64(accept.ballot);
+        this.u8(decisionByte(accept.decision));
+        this.nullableProposal(accept.proposal);
+        if (kind === ACCEPT_RECORD) this.f64((accept as Extract<ReplicaRecord, { kind: 'accept' }>).atMs);
+        return;
+      }
+      case ACCEPTED: {
+        const message = value as AcceptedMessage;
+        this.string(message.volume);
+        this.string(message.txid);
+        this.f64(message.ballot);
+        if (typeof message.ok !== 'boolean') throw NOT_COMPACT;
+        this.u8(message.ok ? 1 : 0);
+        this.f64(message.promisedBallot);
+        return;
+      }
+    }
+  }
+
+  private nullableProposal(proposal: Proposal | null): void {
+    if (proposal === null) this.u8(NULL);
+    else {
+      this.u8(PRESENT);
+      this.proposal(proposal);
     }
   }
 
@@ -349,6 +388,9 @@ function compactKind(value: unknown): number {
   if (kind === 'vote') return VOTE_RECORD;
   if (kind === 'decide') return DECIDE_RECORD;
   if (kind === 'forget') return FORGET_RECORD;
+  if (type === 'accept') return ACCEPT;
+  if (type === 'accepted') return ACCEPTED;
+  if (kind === 'accept') return ACCEPT_RECORD;
   return 0;
 }
 
@@ -448,6 +490,28 @@ class CompactReader {
         const record: Extract<ReplicaRecord, { kind: 'forget' }> = { kind: 'forget', volume, txids, atMs };
         if (this.presence(false) === PRESENT) record.repaired = true;
         value = record;
+        break;
+      }
+      case ACCEPT:
+      case ACCEPT_RECORD: {
+        const volume = this.string();
+        const txid = this.string();
+        const ballot = this.f64();
+        const decision = this.decision();
+        const proposal = this.presence(true) === PRESENT ? this.proposal() : null;
+        value =
+          kind === ACCEPT
+            ? { type: 'accept', volume, txid, ballot, decision, proposal }
+            : { kind: 'accept', volume, txid, ballot, decision, proposal, atMs: this.f64() };
+        break;
+      }
+      case ACCEPTED: {
+        const volume = this.string();
+        const txid = this.string();
+        const ballot = this.f64();
+        const ok = this.u8();
+        if (ok > 1) throw new CompactDecodeError(`ok byte ${ok}`);
+        value = { type: 'accepted', volume, txid, ballot, ok: ok === 1, promisedBallot: this.f64() };
         break;
       }
       default:
@@ -600,7 +664,13 @@ class CompactReader {
   }
 }
 
-type CompactValue = ProposeMessage | VoteMessage | DecidedMessage | CompactRecord;
+type CompactValue =
+  | ProposeMessage
+  | VoteMessage
+  | DecidedMessage
+  | AcceptMessage
+  | AcceptedMessage
+  | CompactRecord;
 
 /** More compact values than one frame or log payload holds in practice; past it the list starts over. */
 const DECODED_KEPT_MAX = 65_536;

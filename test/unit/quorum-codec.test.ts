@@ -26,6 +26,7 @@ import {
   flattenBatches,
 } from '../../libs/wire/src/index.js';
 import { QUORUM_EXT_TYPE } from '../../libs/wire/src/quorum-codec.js';
+import { plainBytes } from '../support/plain-bytes.js';
 
 // Strings of every kind: ASCII (the written-by-loop path), any UTF-16 (surrogates included), latin1
 // (binary-safe keys), and long ones past the one-byte length.
@@ -166,16 +167,6 @@ const mapRecord: fc.Arbitrary<ReplicaRecord> = fc.oneof(
   fc.record({ kind: fc.constant('dropVolume' as const), volume: text, atMs: number }),
 );
 
-/** Decoded byte strings are Buffers (a Uint8Array subclass); compare them as plain Uint8Arrays. */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return new Uint8Array(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, plain(field)]));
-  }
-  return value;
-}
-
 /** Whether `encoded` is one msgpack ext32 value of the compact type. */
 function isCompact(encoded: Uint8Array): boolean {
   return encoded[0] === 0xc9 && encoded[5] === QUORUM_EXT_TYPE;
@@ -196,11 +187,11 @@ describe('the compact encoding of quorum messages and records', () => {
           for (const message of messages) {
             const encoded = encodeMessage(message);
             assert.equal(isCompact(encoded), message.type !== 'read');
-            assert.deepEqual(plain(decodeFrames(encodeFrame(message))), [plain(message)]);
+            assert.deepEqual(plainBytes(decodeFrames(encodeFrame(message))), [plainBytes(message)]);
           }
           const { frames } = encodeBatchFrames(messages.map(encodeMessage));
           const decoded = decodeFrames(Buffer.concat(frames));
-          assert.deepEqual(plain(decoded), plain(messages));
+          assert.deepEqual(plainBytes(decoded), plainBytes(messages));
         },
       ),
       { numRuns: 300 },
@@ -213,13 +204,16 @@ describe('the compact encoding of quorum messages and records', () => {
         fc.array(fc.oneof(compactRecord, compactRecord, mapRecord), { minLength: 1 }),
         (records) => {
           const decoded = decodeRecords(encodeRecords(records));
-          assert.deepEqual(plain(decoded), plain(records));
+          assert.deepEqual(plainBytes(decoded), plainBytes(records));
           // A log's replay hands over plain Uint8Arrays, not Buffers.
-          assert.deepEqual(plain(decodeRecords(new Uint8Array(encodeRecords(records)))), plain(records));
+          assert.deepEqual(
+            plainBytes(decodeRecords(new Uint8Array(encodeRecords(records)))),
+            plainBytes(records),
+          );
           for (const record of records) {
             const alone = encodeRecord(record);
             assert.equal(isCompact(alone), ['vote', 'decide', 'accept', 'forget'].includes(record.kind));
-            assert.deepEqual(plain(decodeRecords(alone)), [plain(record)]);
+            assert.deepEqual(plainBytes(decodeRecords(alone)), [plainBytes(record)]);
           }
         },
       ),
@@ -230,7 +224,7 @@ describe('the compact encoding of quorum messages and records', () => {
   it('reads logs written before it, whose records are maps', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(compactRecord, mapRecord), { minLength: 1 }), (records) => {
-        assert.deepEqual(plain(decodeRecords(mapPackr.pack(records))), plain(records));
+        assert.deepEqual(plainBytes(decodeRecords(mapPackr.pack(records))), plainBytes(records));
       }),
       { numRuns: 100 },
     );
@@ -242,9 +236,9 @@ describe('the compact encoding of quorum messages and records', () => {
         const { frames } = encodeBatchFrames(messages.map(encodeMessage));
         const stream = Buffer.concat(frames);
         const decoded = decodeFrames(stream);
-        const before = plain(decoded);
+        const before = plainBytes(decoded);
         stream.fill(0xee);
-        assert.deepEqual(plain(decoded), before);
+        assert.deepEqual(plainBytes(decoded), before);
       }),
       { numRuns: 100 },
     );
@@ -270,7 +264,7 @@ describe('the compact encoding of quorum messages and records', () => {
     for (const message of outside) {
       const encoded = encodeMessage(message);
       assert.equal(isCompact(encoded), false, JSON.stringify(message));
-      assert.deepEqual(plain(decodeFrames(encodeFrame(message))), [plain(message)]);
+      assert.deepEqual(plainBytes(decodeFrames(encodeFrame(message))), [plainBytes(message)]);
     }
   });
 
@@ -315,7 +309,7 @@ describe('the compact encoding of quorum messages and records', () => {
           short.writeUInt32BE(keep - 4, 0);
           short.writeUInt32BE(keep - 10, 5);
           assert.throws(() => decodeFrames(short), FrameError);
-          assert.deepEqual(plain(decodeFrames(encodeFrame(message))), [plain(message)]);
+          assert.deepEqual(plainBytes(decodeFrames(encodeFrame(message))), [plainBytes(message)]);
         },
       ),
       { numRuns: 300 },

@@ -10,6 +10,7 @@ import {
   FrameError,
   flattenBatches,
 } from '../../libs/wire/src/index.js';
+import { plainBytes } from '../support/plain-bytes.js';
 import { mulberry32 } from '../support/prng.js';
 
 const sampleMessages: unknown[] = [
@@ -36,18 +37,8 @@ function randomMessage(random: () => number, index: number): unknown {
   };
 }
 
-/** Decoded byte strings are Buffers (a Uint8Array subclass); compare them as plain Uint8Arrays. */
-function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return new Uint8Array(value);
-  if (Array.isArray(value)) return value.map(plain);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, plain(field)]));
-  }
-  return value;
-}
-
 function assertSameMessages(actual: unknown[], expected: unknown[], label?: string): void {
-  assert.deepEqual(plain(actual), plain(expected), label);
+  assert.deepEqual(plainBytes(actual), plainBytes(expected), label);
 }
 
 function header(payloadBytes: number): Buffer {

@@ -471,7 +471,7 @@ class CompactReader {
         const volume = this.string();
         const txid = this.string();
         const vote = this.vote();
-        const proposal = this.presence(true) === PRESENT ? this.proposal() : null;
+        const proposal = this.nullableProposal();
         value = { kind: 'vote', volume, txid, vote, proposal, atMs: this.f64() };
         break;
       }
@@ -479,7 +479,7 @@ class CompactReader {
         const volume = this.string();
         const txid = this.string();
         const decision = this.decision();
-        const proposal = this.presence(true) === PRESENT ? this.proposal() : null;
+        const proposal = this.nullableProposal();
         value = { kind: 'decide', volume, txid, decision, proposal, atMs: this.f64() };
         break;
       }
@@ -498,7 +498,7 @@ class CompactReader {
         const txid = this.string();
         const ballot = this.f64();
         const decision = this.decision();
-        const proposal = this.presence(true) === PRESENT ? this.proposal() : null;
+        const proposal = this.nullableProposal();
         value =
           kind === ACCEPT
             ? { type: 'accept', volume, txid, ballot, decision, proposal }
@@ -540,6 +540,10 @@ class CompactReader {
       writes[index] = { key, value: this.presence(true) === PRESENT ? this.bytes(this.u32()) : null };
     }
     return { txid, reads, writes, proposedAtMs };
+  }
+
+  private nullableProposal(): Proposal | null {
+    return this.presence(true) === PRESENT ? this.proposal() : null;
   }
 
   private read(): ReadEntry {

@@ -25,7 +25,7 @@ import {
   FrameError,
   flattenBatches,
 } from '../../libs/wire/src/index.js';
-import { QUORUM_EXT_TYPE } from '../../libs/wire/src/quorum-codec.js';
+import { CompactWriter, QUORUM_EXT_TYPE } from '../../libs/wire/src/quorum-codec.js';
 import { plainBytes } from '../support/plain-bytes.js';
 
 // Strings of every kind: ASCII (the written-by-loop path), any UTF-16 (surrogates included), latin1
@@ -170,6 +170,13 @@ const mapRecord: fc.Arbitrary<ReplicaRecord> = fc.oneof(
 /** Whether `encoded` is one msgpack ext32 value of the compact type. */
 function isCompact(encoded: Uint8Array): boolean {
   return encoded[0] === 0xc9 && encoded[5] === QUORUM_EXT_TYPE;
+}
+
+/** A frame's header for `payload`. */
+function header(payload: Uint8Array): Buffer {
+  const bytes = Buffer.alloc(4);
+  bytes.writeUInt32BE(payload.length, 0);
+  return bytes;
 }
 
 function decodeFrames(bytes: Uint8Array): unknown[] {
@@ -326,6 +333,24 @@ describe('the compact encoding of quorum messages and records', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('gives back the scratch memory a large value took once the next value starts', () => {
+    const writer = new CompactWriter();
+    const small = writer.scratchBytes;
+    writer.reset();
+    const value = Buffer.alloc(5_000_000, 1);
+    const message: ProposeMessage = {
+      type: 'propose',
+      volume: 'v',
+      proposal: { txid: 't', reads: [{ key: 'k', seq: 1 }], writes: [{ key: 'k', value }], proposedAtMs: 1 },
+    };
+    assert.equal(writer.writeCompact(message), true);
+    assert.ok(writer.scratchBytes >= value.length);
+    const [decoded] = decodeFrames(Buffer.concat([header(writer.take()), writer.take()])) as [ProposeMessage];
+    assert.deepEqual(decoded.proposal.writes[0]?.value, value);
+    writer.reset();
+    assert.equal(writer.scratchBytes, small);
   });
 
   it('refuses a count the value cannot hold before allocating for it', () => {

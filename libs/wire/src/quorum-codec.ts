@@ -12,9 +12,9 @@
 // is encoded once for six peers) and was slower than plain maps for one message at a time.
 //
 // Decoding gives the objects msgpack would give for the same message, with byte strings copied
-// into Node's pooled memory, as the wire and the log copy msgpack's (`withPooledCopies`). A message with
-// a field outside what the layout holds (a blind guard's byte over 255, an unknown `vote`) is
-// simply encoded as a map: `writeCompact` says so by returning false.
+// into Node's pooled memory, as the wire and the log copy msgpack's (`withPooledCopies`). A
+// message with a field outside what the layout holds (a blind guard's byte over 255, an unknown
+// `vote`) is simply encoded as a map: `writeCompact` says so by returning false.
 import { addExtension } from 'msgpackr';
 import type {
   AcceptedMessage,
@@ -110,6 +110,10 @@ export type LayoutsHoldEveryField = [
   >,
 ];
 
+/** The writer's scratch memory: most values fit; it grows for one that does not, and shrinks back after. */
+const SCRATCH_BYTES = 64 * 1024;
+const SCRATCH_BYTES_KEPT_MAX = 1024 * 1024;
+
 /** Signals a field the layout cannot hold; the value is then encoded as a map instead. */
 class NotCompact extends Error {}
 const NOT_COMPACT = new NotCompact();
@@ -119,16 +123,19 @@ const NOT_COMPACT = new NotCompact();
  * serves the whole process: encoding is synchronous, so no two values interleave.
  */
 export class CompactWriter {
-  private bytes = Buffer.allocUnsafeSlow(64 * 1024);
+  private bytes = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   private position = 0;
 
   /** Starts a new output with `reserve` bytes left free in front (a frame header). */
   reset(reserve = 0): void {
+    // One large message (up to a frame's 16 MiB) must not keep its scratch memory for good.
+    if (this.bytes.length > SCRATCH_BYTES_KEPT_MAX) this.bytes = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     this.position = reserve;
   }
 
-  get length(): number {
-    return this.position;
+  /** The scratch memory held now: bounded between values (`reset`). */
+  get scratchBytes(): number {
+    return this.bytes.length;
   }
 
   /** A copy of what was written since `reset`, the reserved bytes included. */

@@ -1,7 +1,7 @@
 // Log records and snapshots on disk are msgpack, like the wire: one encoding to reason about. The
-// records every commit makes (vote, decide, accept, forget) are msgpack extension values of the wire's
-// compact layout (libs/wire/src/quorum-codec.ts, ADR 0023); logs written before it hold maps, and
-// are read all the same.
+// records every commit makes (vote, decide, accept, forget) are msgpack extension values of the
+// wire's compact layout (libs/wire/src/quorum-codec.ts, ADR 0023); logs written before it hold
+// maps, and are read all the same.
 import { Buffer } from 'node:buffer';
 import { Packr, Unpackr } from 'msgpackr';
 import type {

@@ -2,8 +2,9 @@
 //
 // A frame is a 4-byte big-endian unsigned payload length followed by that many bytes of one
 // msgpack value. The messages of every commit (PROPOSE, VOTE, DECIDED, ACCEPT, ACCEPTED) are
-// msgpack extension values of a compact layout (quorum-codec.ts, ADR 0023); others are maps. Peers batch every frame for one connection per event-loop tick into a single
-// buffer (`encodeFrames`), so one socket write carries many messages.
+// msgpack extension values of a compact layout (quorum-codec.ts, ADR 0023); others are maps.
+// Peers batch every frame for one connection per event-loop tick into a single buffer
+// (`encodeFrames`), so one socket write carries many messages.
 import { C1, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
 import { withPooledCopies } from './pooled-copies.js';
 import { encodeCompact, takeCompactDecoded } from './quorum-codec.js';
@@ -266,6 +267,7 @@ function decodePayload(bytes: Buffer, start: number, end: number): unknown {
     const decoded = unpackr.unpack(bytes, { start, end });
     message = withPooledCopies(decoded, takeCompactDecoded());
   } catch (error) {
+    takeCompactDecoded(); // what a failed decode left there belongs to no message
     throw new FrameError(`undecodable ${end - start}-byte frame payload: ${errorMessage(error)}`, {
       cause: error,
     });

@@ -55,11 +55,14 @@ const PRESENT = 2;
 const SHARED = 1;
 const BLIND = 2;
 
-/** ext32's header: 0xc9, a u32 length, the type. Always the 32-bit form: the length is known only at the end. */
+/** ext32's header: 0xc9, a u32 length, the type. Always this form: the length is known only at the end. */
 const EXT_HEADER_BYTES = 6;
 /** A string's length takes one byte below `SAME_KEY`; `LONG_STRING` and a u32 announce a longer one. */
 const LONG_STRING = 0xff;
-/** In place of a written key's length: the key is the read entry's at the same index (a blind write's, a read-modify-write's). */
+/**
+ * In place of a written key's length: the key is the read entry's at the same index (a blind
+ * write's, a read-modify-write's).
+ */
 const SAME_KEY = 0xfe;
 /** Strings this short and ASCII are written by a loop: cheaper than a call into Buffer's UTF-8 writer. */
 const SHORT_STRING = 16;
@@ -618,7 +621,10 @@ class CompactReader {
     return byte;
   }
 
-  /** A count of entries each at least `leastBytes` long: one the remaining bytes cannot hold is refused before allocating. */
+  /**
+   * A count of entries each at least `leastBytes` long: one the remaining bytes cannot hold is
+   * refused before anything is allocated for it.
+   */
   private count(leastBytes: number): number {
     const count = this.u32();
     if (count * leastBytes > this.data.length - this.position) {
@@ -637,7 +643,7 @@ class CompactReader {
     return this.data.toString('utf8', start, end);
   }
 
-  /** A copy in Node's pooled memory (see libs/wire/src/pooled-copies.ts), not a view into the decoded bytes. */
+  /** A copy in Node's pooled memory (libs/wire/src/pooled-copies.ts), not a view of the decoded bytes. */
   private bytes(length: number): Buffer {
     const start = this.position;
     const end = this.need(length);
@@ -700,7 +706,8 @@ export function takeCompactDecoded(): readonly object[] {
 
 /** Decodes one compact value from its extension data (the bytes after the extension's type). */
 export function decodeCompact(data: Uint8Array): CompactValue {
-  // msgpackr hands over a view of what it decodes, a plain Uint8Array when that was one (a log's replay buffer).
+  // msgpackr hands over a view of what it decodes: a plain Uint8Array when that was one (a log's
+  // replay buffer).
   const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const value = new CompactReader(bytes).value();
   // A decoder that never takes them (a tool reading a log) must not grow this list for good.

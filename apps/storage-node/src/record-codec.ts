@@ -11,7 +11,7 @@ import type {
   ReplicaSnapshotReader,
 } from '../../../libs/quorum/src/index.js';
 import { withPooledCopies } from '../../../libs/wire/src/pooled-copies.js';
-import { compactWriter, encodeCompact, takeCompactDecoded } from '../../../libs/wire/src/quorum-codec.js';
+import { compactWriter, encodeCompact, unpackWithPooledCopies } from '../../../libs/wire/src/quorum-codec.js';
 
 const packr = new Packr({ useRecords: false });
 // Byte strings are decoded as views, then copied out (`withPooledCopies`): decoded values must not
@@ -33,9 +33,7 @@ export function encodeRecords(records: readonly ReplicaRecord[]): Uint8Array {
 
 /** The records of one log payload, whether it holds one record or a batch. */
 export function decodeRecords(payload: Uint8Array): ReplicaRecord[] {
-  const decoded = withPooledCopies(unpackr.unpack(payload), takeCompactDecoded()) as
-    | ReplicaRecord
-    | ReplicaRecord[];
+  const decoded = unpackWithPooledCopies(() => unpackr.unpack(payload)) as ReplicaRecord | ReplicaRecord[];
   return Array.isArray(decoded) ? decoded : [decoded];
 }
 

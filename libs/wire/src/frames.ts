@@ -6,8 +6,7 @@
 // Peers batch every frame for one connection per event-loop tick into a single buffer
 // (`encodeFrames`), so one socket write carries many messages.
 import { C1, Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
-import { withPooledCopies } from './pooled-copies.js';
-import { encodeCompact, takeCompactDecoded } from './quorum-codec.js';
+import { encodeCompact, unpackWithPooledCopies } from './quorum-codec.js';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Default bound on one frame's payload; a peer announcing more is cut off before we buffer it. */
@@ -264,10 +263,8 @@ function decodePayload(bytes: Buffer, start: number, end: number): unknown {
   let message: unknown;
   try {
     // The unpacker also rejects a payload that holds more than one value.
-    const decoded = unpackr.unpack(bytes, { start, end });
-    message = withPooledCopies(decoded, takeCompactDecoded());
+    message = unpackWithPooledCopies(() => unpackr.unpack(bytes, { start, end }));
   } catch (error) {
-    takeCompactDecoded(); // what a failed decode left there belongs to no message
     throw new FrameError(`undecodable ${end - start}-byte frame payload: ${errorMessage(error)}`, {
       cause: error,
     });

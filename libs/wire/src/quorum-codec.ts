@@ -31,6 +31,7 @@ import type {
   WriteEntry,
 } from '../../quorum/src/messages.js';
 import type { ReplicaRecord } from '../../quorum/src/replica.js';
+import { withPooledCopies } from './pooled-copies.js';
 
 /** The msgpack extension type of a compact value; msgpackr's own types are 0, 0x42 and up. */
 export const QUORUM_EXT_TYPE = 0x10;
@@ -693,15 +694,28 @@ type CompactValue =
 const DECODED_KEPT_MAX = 65_536;
 let decodedSinceTaken: CompactValue[] = [];
 
-/**
- * The compact values decoded since the last call, in the order decoded. Their byte strings are
- * copies already, so a decoder that copies byte strings out of what it decoded skips them
- * (`withPooledCopies`).
- */
-export function takeCompactDecoded(): readonly object[] {
+/** The compact values decoded since the last call, in the order decoded. */
+function takeCompactDecoded(): readonly object[] {
   const taken = decodedSinceTaken;
   if (taken.length > 0) decodedSinceTaken = [];
   return taken;
+}
+
+/**
+ * What `unpack` decodes, with every byte string copied out of the decoded bytes into pooled memory
+ * (`withPooledCopies`), for the wire's frames and the log's payloads alike. The compact values in
+ * it copied theirs as they were decoded, so they are not walked again; what a failed unpack
+ * decoded of them is dropped with it.
+ */
+export function unpackWithPooledCopies(unpack: () => unknown): unknown {
+  let decoded: unknown;
+  let copied: readonly object[];
+  try {
+    decoded = unpack();
+  } finally {
+    copied = takeCompactDecoded();
+  }
+  return withPooledCopies(decoded, copied);
 }
 
 /** Decodes one compact value from its extension data (the bytes after the extension's type). */

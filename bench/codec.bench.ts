@@ -13,7 +13,7 @@ import type {
   VoteMessage,
 } from '../libs/quorum/src/index.js';
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from '../libs/wire/src/index.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 /** Timed operations per case, after as many unmeasured. */
 const OPERATIONS = 200_000;
@@ -110,8 +110,6 @@ function nsPer(operation: () => unknown): number {
   return Number(process.hrtime.bigint() - started) / OPERATIONS;
 }
 
-const round2 = (value: number) => Math.round(value * 100) / 100;
-
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: Row[] = [];
   const all = cases();
@@ -133,10 +131,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       'bytes, compact / map': `${compact.length} / ${map.length}`,
       'encode ns, compact': Math.round(encodeCompactNs),
       'encode ns, map': Math.round(encodeMapNs),
-      'map / compact, encode': round2(encodeMapNs / encodeCompactNs),
+      'map / compact, encode': round(encodeMapNs / encodeCompactNs, 2),
       'decode ns, compact': Math.round(decodeCompactNs),
       'decode ns, map': Math.round(decodeMapNs),
-      'map / compact, decode': round2(decodeMapNs / decodeCompactNs),
+      'map / compact, decode': round(decodeMapNs / decodeCompactNs, 2),
     });
   }
   options.progress('codec', 1);

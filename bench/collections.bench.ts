@@ -19,7 +19,7 @@ import { startDataNode } from '../test/support/data-nodes.js';
 import { startStorageFleet } from '../test/support/storage-fleet.js';
 import { scratchRun } from './lib/cleanup.js';
 import { LatencyRecorder } from './lib/latency.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const LARGE_ELEMENTS = Number(process.env.COLLECTIONS_BENCH_ELEMENTS ?? 1_000_000);
 const SMALL_ELEMENTS = 10;
@@ -231,12 +231,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
             type: collection.type,
             command: command.name,
             'reads from': mode.name,
-            [`p50 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(50)),
-            [`p50 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(50)),
-            'p50 ratio': round(onLarge.percentile(50) / onSmall.percentile(50)),
-            [`p99 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(99)),
-            [`p99 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(99)),
-            'p99 ratio': round(onLarge.percentile(99) / onSmall.percentile(99)),
+            [`p50 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(50), 2),
+            [`p50 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(50), 2),
+            'p50 ratio': round(onLarge.percentile(50) / onSmall.percentile(50), 2),
+            [`p99 ms (${SMALL_ELEMENTS})`]: round(onSmall.percentile(99), 2),
+            [`p99 ms (${LARGE_ELEMENTS.toLocaleString('en-US')})`]: round(onLarge.percentile(99), 2),
+            'p99 ratio': round(onLarge.percentile(99) / onSmall.percentile(99), 2),
           });
         }
       }
@@ -356,15 +356,11 @@ async function deleteWhileServing(
   await new Promise((resolve) => setTimeout(resolve, 5_000));
   deleting = false;
   await traffic;
-  return `DEL of the ${type}: answered in ${round(deleteMs)} ms; another client's INCRs meanwhile (${during.count} in the 5 s after it, while the element keys were reclaimed): p50 ${round(during.percentile(50))} ms, p99 ${round(during.percentile(99))} ms.`;
+  return `DEL of the ${type}: answered in ${round(deleteMs, 2)} ms; another client's INCRs meanwhile (${during.count} in the 5 s after it, while the element keys were reclaimed): p50 ${round(during.percentile(50), 2)} ms, p99 ${round(during.percentile(99), 2)} ms.`;
 }
 
 async function timed(operation: () => Promise<unknown>): Promise<number> {
   const startedNs = process.hrtime.bigint();
   await operation();
   return Number(process.hrtime.bigint() - startedNs) / 1e6;
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
 }

@@ -24,7 +24,7 @@ import {
   type TestResult,
   VALUE_BYTES,
 } from './lib/redis-benchmark.js';
-import { type BenchOptions, type BenchResult, fastCommitShare, type Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, fastCommitShare, type Row, round } from './lib/report.js';
 import {
   BENCH_CU,
   BENCH_CU_COMMANDS_PER_SECOND,
@@ -135,8 +135,6 @@ async function readEveryKey(port: number): Promise<void> {
     client.disconnect();
   }
 }
-
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-data-node-');

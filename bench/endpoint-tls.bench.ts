@@ -27,7 +27,7 @@ import {
   type TestResult,
   VALUE_BYTES,
 } from './lib/redis-benchmark.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 /** Requests per run; each test runs four times (plain, TLS, TLS, plain). */
 const REDIS_REQUESTS = 200_000;
@@ -79,8 +79,6 @@ async function plainAndTls(
   const plainSecond = await measure(plain, requests, testCase, frontPid);
   return { plain: combine(plainFirst, plainSecond), tls: combine(tlsFirst, tlsSecond) };
 }
-
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-endpoint-tls-');

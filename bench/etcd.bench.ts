@@ -12,7 +12,7 @@ import {
   etcdTxnPuts,
   etcdWalFsyncs,
 } from './lib/etcd-gateway.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const NAME = 'etcd';
 const CONCURRENCY = 64;
@@ -66,18 +66,17 @@ async function measure(
     'writes/commit': batch,
     'commits/s': Math.round(stats.opsPerSec),
     'writes/s': Math.round(stats.opsPerSec * batch),
-    'p50 commit ms': round2(stats.p50Ms),
-    'p99 commit ms': round2(stats.p99Ms),
+    'p50 commit ms': round(stats.p50Ms, 2),
+    'p99 commit ms': round(stats.p99Ms, 2),
     'commits measured': stats.count,
     'WAL fsyncs/s per member': Math.round(fsyncsPerSecPerMember),
-    'mean fsync ms': round2(fsyncs > 0 ? ((fsyncsAfter.seconds - fsyncsBefore.seconds) * 1000) / fsyncs : 0),
+    'mean fsync ms': round(
+      fsyncs > 0 ? ((fsyncsAfter.seconds - fsyncsBefore.seconds) * 1000) / fsyncs : 0,
+      2,
+    ),
     'CPU busy %': Math.round(stats.cpuBusyPercent),
     errors: stats.errors,
   };
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }
 
 /** `etcdctl check perf`'s verdict lines, as one note. */

@@ -11,7 +11,7 @@ import { type StorageFleet, startStorageFleet } from '../test/support/storage-fl
 import { registerCleanup } from './lib/cleanup.js';
 import { driveClosedLoop } from './lib/drive.js';
 import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const NAME = 'internal-tls';
 const CONCURRENCY = 64;
@@ -28,8 +28,6 @@ interface Measured {
   serverCpuMsPerCommit: number;
   clientCpuMsPerCommit: number;
 }
-
-const round2 = (value: number) => Math.round(value * 100) / 100;
 
 async function measure(
   options: BenchOptions,
@@ -112,11 +110,11 @@ async function measure(
         shape: 'batch 1: insert of a new key',
         'in flight': CONCURRENCY,
         'commits/s': Math.round(stats.opsPerSec),
-        'p50 ms': round2(stats.p50Ms),
-        'p99 ms': round2(stats.p99Ms),
+        'p50 ms': round(stats.p50Ms, 2),
+        'p99 ms': round(stats.p99Ms, 2),
         errors: stats.errors,
-        'server CPU ms per commit': round2(serverCpuMsPerCommit),
-        'client CPU ms per commit': round2(clientCpuMsPerCommit),
+        'server CPU ms per commit': round(serverCpuMsPerCommit, 2),
+        'client CPU ms per commit': round(clientCpuMsPerCommit, 2),
         'machine CPU busy %': Math.round(stats.cpuBusyPercent),
       },
     };

@@ -12,7 +12,7 @@ import { startDataNode } from '../test/support/data-nodes.js';
 import { startStorageFleet } from '../test/support/storage-fleet.js';
 import { scratchRun } from './lib/cleanup.js';
 import { LatencyRecorder } from './lib/latency.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const LARGE = 1_000_000;
 const SMALL = 10;
@@ -97,12 +97,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const smallSummary = small.summary(elapsedMs);
       rows.push({
         command: testCase.name,
-        '10 elements p50 ms': round2(smallSummary.p50Ms),
-        '1M elements p50 ms': round2(largeSummary.p50Ms),
-        'p50 ratio': round2(largeSummary.p50Ms / smallSummary.p50Ms),
-        '10 elements mean ms': round2(smallSummary.meanMs),
-        '1M elements mean ms': round2(largeSummary.meanMs),
-        'mean ratio': round2(largeSummary.meanMs / smallSummary.meanMs),
+        '10 elements p50 ms': round(smallSummary.p50Ms, 2),
+        '1M elements p50 ms': round(largeSummary.p50Ms, 2),
+        'p50 ratio': round(largeSummary.p50Ms / smallSummary.p50Ms, 2),
+        '10 elements mean ms': round(smallSummary.meanMs, 2),
+        '1M elements mean ms': round(largeSummary.meanMs, 2),
+        'mean ratio': round(largeSummary.meanMs / smallSummary.meanMs, 2),
       });
     }
     options.progress('single-element commands', 1);
@@ -118,8 +118,4 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   } finally {
     await cleanup();
   }
-}
-
-function round2(value: number): number {
-  return Math.round(value * 100) / 100;
 }

@@ -30,7 +30,7 @@ import {
 import { startFloorReplicas } from './lib/floor.js';
 import { FloorWriter } from './lib/floor-link.js';
 import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
-import { type BenchOptions, type BenchResult, fastCommitShare, type Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, fastCommitShare, type Row, round } from './lib/report.js';
 
 const NAME = 'quorum';
 const CONCURRENCY = 64;
@@ -83,9 +83,6 @@ interface Measured {
   stats: ClosedLoopResult;
 }
 
-const round1 = (value: number) => Math.round(value * 10) / 10;
-const round2 = (value: number) => Math.round(value * 100) / 100;
-
 /** Runs one shape against one system and reads the servers' fsyncs and CPU over the measured window. */
 async function measure(sut: SystemUnderTest, shape: Shape, options: BenchOptions): Promise<Measured> {
   const label = `${sut.system}: ${shape.shape}, ${shape.concurrency} in flight`;
@@ -128,16 +125,17 @@ async function measure(sut: SystemUnderTest, shape: Shape, options: BenchOptions
     'in flight': shape.concurrency,
     'commits/s': Math.round(stats.opsPerSec),
     'writes/s': Math.round(stats.opsPerSec * shape.writesPerCommit),
-    'p50 ms': round2(stats.p50Ms),
-    'p99 ms': round2(stats.p99Ms),
+    'p50 ms': round(stats.p50Ms, 2),
+    'p99 ms': round(stats.p99Ms, 2),
     errors: stats.errors,
     'fsyncs/s per server': Math.round(fsyncsPerSecPerServer),
-    'commits per fsync': round1(fsyncsPerSecPerServer > 0 ? stats.opsPerSec / fsyncsPerSecPerServer : 0),
+    'commits per fsync': round(fsyncsPerSecPerServer > 0 ? stats.opsPerSec / fsyncsPerSecPerServer : 0, 1),
   };
   const serverCpuMs = end.serverCpuMs - start.serverCpuMs;
   row['server CPU %'] = Math.round((100 * serverCpuMs) / (elapsedS * 1000));
-  row['server CPU ms per commit'] = round2(
+  row['server CPU ms per commit'] = round(
     stats.opsPerSec > 0 ? serverCpuMs / (stats.opsPerSec * elapsedS) : 0,
+    2,
   );
   row['client CPU %'] = Math.round((100 * (end.clientCpuMs - start.clientCpuMs)) / (elapsedS * 1000));
   row['machine CPU busy %'] = Math.round(stats.cpuBusyPercent);
@@ -613,7 +611,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       'writers or the HTTP client), in % of one core: this machine has few cores, shared by all of them. ' +
       '"server CPU ms per commit" is the servers\' CPU time over the commits of the window: what one ' +
       'commit costs, whatever else runs on the machine.',
-    `Load average (1 min): ${round1(loadAtStart)} when this bench started, ${round1(loadAtEnd)} when it ended; ` +
+    `Load average (1 min): ${round(loadAtStart, 1)} when this bench started, ${round(loadAtEnd, 1)} when it ended; ` +
       'other work on the machine takes cores and disk from both systems alike only if it is steady.',
   ];
   return { name: NAME, rows, notes: [...setup, ...notes] };

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { startPlatform, waitForClusterState } from '../test/support/platform.js';
 import { registerCleanup } from './lib/cleanup.js';
 import { LatencyRecorder } from './lib/latency.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const RESUMES = 100;
 const AWAKE_SAMPLES = 100;
@@ -54,14 +54,10 @@ function summarize(label: string, samples: Timing[]): Row {
   return {
     case: label,
     samples: samples.length,
-    'connect→reply p50 ms': round(firstReply.percentile(50)),
-    'connect→reply p99 ms': round(firstReply.percentile(99)),
-    'of which connect+AUTH, p50 ms': round(pick('authMs').percentile(50)),
+    'connect→reply p50 ms': round(firstReply.percentile(50), 1),
+    'connect→reply p99 ms': round(firstReply.percentile(99), 1),
+    'of which connect+AUTH, p50 ms': round(pick('authMs').percentile(50), 1),
   };
-}
-
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
@@ -130,10 +126,10 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     const awakeRow = summarize('awake cluster (peer)', awake);
     const ratio =
       Number(coldRow['connect→reply p50 ms']) / Math.max(0.1, Number(awakeRow['connect→reply p50 ms']));
-    const p50 = (recorder: LatencyRecorder) => round(recorder.percentile(50));
+    const p50 = (recorder: LatencyRecorder) => round(recorder.percentile(50), 1);
     const breakdown = [
       `connect and AUTH ${coldRow['of which connect+AUTH, p50 ms']} ms (answered by the proxy alone: no writer involved)`,
-      `the control plane's resume ${p50(controlPlane)} ms (p99 ${round(controlPlane.percentile(99))} ms, ${controlPlane.count} resumes: state changes in PostgreSQL, the route published), of which the attach of a warm-pool data node ${p50(attach)} ms (p99 ${round(attach.percentile(99))} ms: it connects to six storage nodes and opens its RESP port)`,
+      `the control plane's resume ${p50(controlPlane)} ms (p99 ${round(controlPlane.percentile(99), 1)} ms, ${controlPlane.count} resumes: state changes in PostgreSQL, the route published), of which the attach of a warm-pool data node ${p50(attach)} ms (p99 ${round(attach.percentile(99), 1)} ms: it connects to six storage nodes and opens its RESP port)`,
       "the rest: the wake and the route through Redis, the proxy's connection to the new writer (AUTH, session state) and the first read from three storage replicas",
     ];
     return {
@@ -141,7 +137,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       rows: [coldRow, awakeRow],
       notes: [
         `${RESUMES} pause/resume cycles of one serverless cluster through its endpoint; each sample is a new ioredis client: connect, AUTH, GET of a key written before the first pause.`,
-        `cold p50 is ${round(ratio)}× the awake cluster's (same client work, same run). Targets with the warm pool: p50 < 50 ms, p99 < 250 ms.`,
+        `cold p50 is ${round(ratio, 1)}× the awake cluster's (same client work, same run). Targets with the warm pool: p50 < 50 ms, p99 < 250 ms.`,
         `where the time goes, p50: ${breakdown.join('; ')}.`,
       ],
     };

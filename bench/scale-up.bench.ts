@@ -12,7 +12,7 @@ import { startPlatform, waitForClusterState } from '../test/support/platform.js'
 import { waitUntil } from '../test/support/wait.js';
 import { registerCleanup } from './lib/cleanup.js';
 import { LatencyRecorder } from './lib/latency.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const STEPS = 20;
 const CU_RATE = 100;
@@ -22,17 +22,13 @@ const ENOUGH_CU = STEP_RATE / CU_RATE;
 const IDLE_BEFORE_STEP_S = 1;
 const LOAD_S = 3;
 
-function round(value: number): number {
-  return Math.round(value * 10) / 10;
-}
-
 function row(label: string, recorder: LatencyRecorder): Row {
   return {
     case: label,
     samples: recorder.count,
-    'p50 ms': round(recorder.percentile(50)),
-    'p95 ms': round(recorder.percentile(95)),
-    'max ms': round(recorder.percentile(100)),
+    'p50 ms': round(recorder.percentile(50), 1),
+    'p95 ms': round(recorder.percentile(95), 1),
+    'max ms': round(recorder.percentile(100), 1),
   };
 }
 
@@ -108,7 +104,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         `${STEPS} steps of one serverless cluster (0.5–8 CU, window 2 s) through its endpoint by \`npm run loadgen\` (16 connections, GET/SET); one CU = ${CU_RATE} commands/s (BOREALIS_CU_COMMANDS_PER_SECOND), so the step needs ${ENOUGH_CU} CU. Each sample: the load generator's step time to the effect time of the first scaling event at ≥ ${ENOUGH_CU} CU.`,
-        `The autoscaler's reaction p50 is ${round(ratio)}× the direct resize's (same run). Target: p95 < 1,000 ms. Failed commands over all steps: ${failed}; dropped connections: ${dropped}.`,
+        `The autoscaler's reaction p50 is ${round(ratio, 1)}× the direct resize's (same run). Target: p95 < 1,000 ms. Failed commands over all steps: ${failed}; dropped connections: ${dropped}.`,
       ],
     };
   } finally {

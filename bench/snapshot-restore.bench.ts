@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commandOutput, measuredInOwnProcess } from './lib/command.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 import { type Restored, type RestoreWay, STORAGE_NODE_V8_FLAGS } from './lib/restore-way.js';
 import { FORGOTTEN_PER_KEY } from './lib/snapshot-way.js';
 
@@ -22,8 +22,6 @@ const STEP_TIMEOUT_MS = 300_000;
 
 /** The storage node's heap growth, the script and `args`, in a process of its own. */
 const wayArgs = (args: string[]) => ['--expose-gc', ...STORAGE_NODE_V8_FLAGS, WAY_SCRIPT, ...args];
-
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: Row[] = [];

@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { measuredInOwnProcess } from './lib/command.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 import { FORGOTTEN_PER_KEY, type Measured, type SnapshotWay } from './lib/snapshot-way.js';
 
 const SIZES = [250_000, 850_000];
@@ -25,8 +25,6 @@ const WAY_TIMEOUT_MS = 300_000;
 function measureWay(keys: number, way: SnapshotWay, dir: string): Promise<Measured> {
   return measuredInOwnProcess(['--expose-gc', WAY_SCRIPT, String(keys), way, join(dir, way)], WAY_TIMEOUT_MS);
 }
-
-const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const rows: Row[] = [];

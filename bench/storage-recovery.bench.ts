@@ -15,7 +15,7 @@ import { type ReplicaRecord, StorageReplica } from '../libs/quorum/src/index.js'
 import { repoRoot } from '../test/support/environment.js';
 import { freePort, type RunningProcess, startProcess } from '../test/support/processes.js';
 import { registerCleanup } from './lib/cleanup.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 
 const NAME = 'storage-recovery';
 const TRANSACTIONS = 500_000;
@@ -51,8 +51,6 @@ interface Scenario {
   snapshotMiB: number;
   start: Start;
 }
-
-const round1 = (value: number) => Math.round(value * 10) / 10;
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const root = await mkdtemp(join(options.dataDir, 'borealis-bench-storage-recovery-'));
@@ -142,8 +140,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const row: Row = {
         scenario,
         'records replayed': start.replayedRecords,
-        'log MiB': round1(logMiB),
-        'snapshot MiB': round1(snapshotMiB),
+        'log MiB': round(logMiB, 1),
+        'snapshot MiB': round(snapshotMiB, 1),
         'replay ms': start.replayMs,
       };
       if (start.replayedRecords > 0 && start.replayMs > 0)

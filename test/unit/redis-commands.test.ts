@@ -4,6 +4,7 @@
 // integration test redis-differential compares whole random sequences).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { commandReply as commandReplyOver } from '../../apps/data-node/src/commands/command-command.js';
 import { keyReferences } from '../../apps/data-node/src/commands/command-keys.js';
 import {
@@ -523,6 +524,40 @@ describe('the command table', () => {
     assert.deepEqual(keys('HSET', 'h', 'f', 'v'), ['h']);
     assert.deepEqual(keys('PING'), []);
     assert.deepEqual(keys('GET', '\u00ff\u0000'), ['\u00ff\u0000']);
+  });
+
+  test('keysOf finds the keys its specs and rules give, for every served command and any arguments', () => {
+    // keysOf takes most commands' key positions from a shape worked out once per command; the
+    // general walk over the specs and own rules (keyReferences) must give the same keys.
+    const word = fc.oneof(
+      fc.constantFrom('GET', 'get', 'STORE', 'STREAMS', 'LIMIT', 'WEIGHTS', 'KEYS', 'LEFT', 'OVERFLOW'),
+      fc.constantFrom('0', '1', '2', '3', '-1', '1x', ' 2', '99999999999'),
+      fc.string({ maxLength: 6 }),
+    );
+    const request = fc.constantFrom(...COMMAND_SPECS).chain((spec) => {
+      const named = spec.name.split('|').length;
+      const fixedCount = Math.abs(spec.arity) - named;
+      return fc
+        .array(
+          word,
+          spec.arity > 0
+            ? { minLength: fixedCount, maxLength: fixedCount }
+            : { minLength: Math.max(0, fixedCount), maxLength: fixedCount + 8 },
+        )
+        .map((rest) => ({
+          spec,
+          args: [...spec.name.split('|'), ...rest].map((text) => Buffer.from(text, 'latin1')),
+        }));
+    });
+    fc.assert(
+      fc.property(request, ({ spec, args }) => {
+        const walked = (keyReferences(spec, args) ?? []).map(({ position }) =>
+          (args[position] as Buffer).toString('latin1'),
+        );
+        assert.deepEqual(keysOf(spec, args), walked, `${spec.name} ${args.map(String).join(' ')}`);
+      }),
+      { numRuns: 5_000 },
+    );
   });
 
   test('COMMAND replies in the shapes Redis 7 gives', () => {

@@ -8,8 +8,9 @@ import fc from 'fast-check';
 import { VersionedCache } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { elementKey } from '../../apps/data-node/src/commands/collections/layout.js';
 import type { CommandSpec } from '../../apps/data-node/src/commands/command-table.js';
+import { keysOf } from '../../apps/data-node/src/commands/command-table.js';
 import type { DataCommandContext } from '../../apps/data-node/src/commands/data-commands.js';
-import { lookupCommand } from '../../apps/data-node/src/commands/served-commands.js';
+import { COMMAND_SPECS, lookupCommand } from '../../apps/data-node/src/commands/served-commands.js';
 import {
   chunksOfPrefixReads,
   KEY_BYTES_PER_PREFIX_READ_MAX,
@@ -21,6 +22,7 @@ import {
 } from '../../apps/data-node/src/engine/transaction-engine.js';
 import type { ReadEntry, WriteEntry } from '../../libs/quorum/src/index.js';
 import { bulk, integer, NULL, type Reply, simple } from '../../libs/resp/src/reply.js';
+import { encodeReply } from '../../libs/resp/src/reply-encoder.js';
 
 class FakeStore implements TransactionStore {
   readonly entries = new Map<string, { seq: number; value: Uint8Array | null }>();
@@ -538,6 +540,47 @@ describe('a read served from the cache at once', () => {
     await Promise.all([write, pending]);
     await done(engine, command('get', 'k'));
     assert.deepEqual(engine.readFromCache(command('get', 'k'), 'instance'), bulk(Buffer.from('v3')));
+  });
+
+  test('a read-only command answered from the cache leaves the cached bytes as they were, and answers as the scheduled way does', async () => {
+    // Answered at once, a string value is a view of the cache's own bytes (decodeStoredValueView).
+    const readOnly = COMMAND_SPECS.filter(
+      (spec) => spec.kind === 'data' && spec.flags.includes('readonly') && !spec.name.includes('|'),
+    );
+    const word = fc.oneof(
+      fc.constantFrom('k', 'j', 'k', '0', '1', '-1', '3', '100', 'BIT', 'BYTE', 'LEN', 'IDX', 'u8', 'GET'),
+      fc.string({ maxLength: 4 }),
+    );
+    const request = fc.record({
+      spec: fc.constantFrom(...readOnly),
+      rest: fc.array(word, { maxLength: 5 }),
+      value: fc.uint8Array({ maxLength: 24 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(request, async ({ spec, rest, value }) => {
+        const cache = new VersionedCache(1 << 20, 10_000);
+        const engine = new TransactionEngine({ volume: 'v', store: new FakeStore(), cache });
+        await done(
+          engine,
+          command('set', 'k', Buffer.from(value).toString('latin1')),
+          command('set', 'j', 'jj'),
+        );
+        await done(engine, command('get', 'k'), command('get', 'j'));
+        const args = [spec.name, 'k', ...rest].map((arg) => Buffer.from(arg, 'latin1'));
+        if (Math.abs(spec.arity) > args.length || (spec.arity > 0 && spec.arity !== args.length)) return;
+        const read = { spec, args, keys: keysOf(spec, args) };
+        const cached = (key: string) => Buffer.from(cache.peek(key, Date.now())?.value ?? []);
+        const before = [cached('k'), cached('j')];
+        const atOnce = engine.readFromCache(read, 'instance');
+        assert.deepEqual([cached('k'), cached('j')], before, spec.name);
+        if (atOnce === null) return;
+        const encoded = (reply: Reply | undefined) => encodeReply(reply ?? NULL, 3).toString('latin1');
+        const [scheduled] = (await engine.run([read], 'instance')) ?? [];
+        assert.equal(encoded(atOnce), encoded(scheduled), `${spec.name} ${rest.join(' ')}`);
+        assert.deepEqual([cached('k'), cached('j')], before, spec.name);
+      }),
+      { numRuns: 400 },
+    );
   });
 
   test('no read is served from the cache while a flush is pending', async () => {

@@ -50,6 +50,7 @@ import {
   type StoredValue,
 } from '../commands/stored-value.js';
 import { BLIND_WRITE_COMMAND_NAMES, blindWriteKeys } from '../commands/string-commands.js';
+import { CachedReadContext } from './cached-read-context.js';
 import { type Clock, SYSTEM_CLOCK } from './clock.js';
 import { GroupScheduler } from './group-scheduler.js';
 import { Reclaimer } from './reclaimer.js';
@@ -221,13 +222,6 @@ const FLUSH_COMMAND_NAMES: ReadonlySet<string> = new Set(['flushdb', 'flushall']
 /** The engine's own work runs as a write, like DEL. */
 const INTERNAL_TASK_SPEC = present(lookupCommand('del'), 'the command table entry of DEL');
 
-/** Thrown inside `readFromCache` when the command needs more than the cache can give it. */
-const NOT_SERVED_FROM_CACHE = Symbol('not served from the cache');
-
-function giveUp(): never {
-  throw NOT_SERVED_FROM_CACHE;
-}
-
 /** The engine fetched every key a run asked for before running it again. */
 const READ_FETCHED = 'the read of a key the engine fetched for this run';
 
@@ -286,9 +280,15 @@ export class TransactionEngine {
   /** Deletes the element keys of collections that are gone, in the background (ADR 0008). */
   readonly reclaimer = new Reclaimer(this);
   readonly clock: Clock;
+  /** The context of every read the cache answers whole (`readFromCache`). */
+  private readonly cachedReadContext: CachedReadContext;
+  /** The GENERATION_KEY bytes last decoded, and what they held (`generationOf`). */
+  private lastGenerationBytes: Uint8Array | null = null;
+  private lastGeneration = 0;
 
   constructor(private readonly options: TransactionEngineOptions) {
     this.clock = options.clock ?? SYSTEM_CLOCK;
+    this.cachedReadContext = new CachedReadContext(options.cache);
     this.attemptsMax = options.attemptsMax ?? 40;
     this.random = options.random ?? Math.random;
     this.execute = options.execute ?? executeDataCommand;
@@ -378,57 +378,49 @@ export class TransactionEngine {
     const nowMs = this.clock.nowMs();
     const generationEntry = cache.peek(GENERATION_KEY, nowMs);
     if (generationEntry === null) return null;
-    const generation = decodeGeneration(generationEntry.value);
+    const generation = this.generationOf(generationEntry.value);
     // The command's own keys are looked up first: a miss then gives up here, without running the
     // command to a throw and unwinding it (a few percent of a data node's CPU under GETs). Their
     // entries are kept for the handler's reads of them, which then need no second lookup.
     const ownKeys = command.keys;
-    const ownValues: (Uint8Array | null)[] = [];
-    for (let index = 0; index < ownKeys.length; index++) {
-      const key = scheduled[index] as string;
-      const entry = cache.peek(
-        generation === 0 ? key : storageKey(ownKeys[index] as string, generation),
-        nowMs,
-      );
-      if (entry === null) return null;
-      ownValues.push(entry.value);
-    }
-    let hits = 1;
-    const cachedBytes = (key: string): Uint8Array | null => {
-      const entry = cache.peek(key, nowMs);
-      if (entry === null) throw NOT_SERVED_FROM_CACHE;
-      hits++;
-      return entry.value;
-    };
-    const context: DataCommandContext = {
-      nowMs,
-      read: (userKey) => {
-        const own = ownKeys.indexOf(userKey);
-        let bytes: Uint8Array | null;
-        if (own >= 0) {
-          hits++;
-          bytes = ownValues[own] as Uint8Array | null;
-        } else bytes = cachedBytes(storageKey(userKey, generation));
-        return bytes === null ? null : decodeStoredValue(bytes);
-      },
-      readElement: cachedBytes,
-      readElements: (keys) => keys.map(cachedBytes),
-      write: giveUp,
-      writeElement: giveUp,
-      random: giveUp,
-      newCollectionId: giveUp,
-    };
-    let reply: Reply;
+    const context = this.cachedReadContext;
+    context.begin(nowMs, generation, ownKeys);
     try {
-      reply = this.execute(command.spec, command.args, context);
-    } catch {
-      // NOT_SERVED_FROM_CACHE, or what else a handler throws: the scheduled way meets it again
-      // and answers it as it answers any failed run.
-      return null;
+      for (let index = 0; index < ownKeys.length; index++) {
+        const key = scheduled[index] as string;
+        const entry = cache.peek(
+          generation === 0 ? key : storageKey(ownKeys[index] as string, generation),
+          nowMs,
+        );
+        if (entry === null) return null;
+        context.addOwnValue(entry.value);
+      }
+      let reply: Reply;
+      try {
+        reply = this.execute(command.spec, command.args, context);
+      } catch {
+        // NOT_SERVED_FROM_CACHE, or what else a handler throws: the scheduled way meets it again
+        // and answers it as it answers any failed run.
+        return null;
+      }
+      cache.countHits(context.hits);
+      this.counters.transactions++;
+      return reply;
+    } finally {
+      context.end();
     }
-    cache.countHits(hits);
-    this.counters.transactions++;
-    return reply;
+  }
+
+  /**
+   * The generation a GENERATION_KEY entry's bytes hold: decoded again only when the entry changed
+   * (a flush), not for every read the cache answers.
+   */
+  private generationOf(bytes: Uint8Array | null): number {
+    if (bytes !== this.lastGenerationBytes) {
+      this.lastGenerationBytes = bytes;
+      this.lastGeneration = decodeGeneration(bytes);
+    }
+    return this.lastGeneration;
   }
 
   /**

@@ -91,6 +91,11 @@ export interface SessionReply {
   silent?: boolean;
   /** Sent even if replies were off when the request came (CLIENT REPLY ON's OK). */
   alwaysSent?: boolean;
+  /**
+   * How long the command took, in microseconds, when the session timed it (`handle`): the
+   * caller's own metrics take it instead of reading the clock again.
+   */
+  micros?: number;
 }
 
 /** What handling a request gives: the reply, and the command Redis would count it under. */
@@ -215,14 +220,14 @@ export class Session implements RegisteredClient {
   /**
    * The reply to one request: at once (not a promise) when nothing had to wait, as for a read
    * the writer's cache answers; else once the command has run. `resolution` is the request's
-   * command as `resolveCommand` finds it, for a caller that has resolved it already.
+   * command as `resolveCommand` finds it, for a caller that has resolved it already; `startedAt`
+   * (`performance.now()`) when the caller has read the clock already.
    */
   handle(
     args: Buffer[],
     resolution: CommandResolution = resolveCommand(args),
+    startedAt: number = performance.now(),
   ): SessionReply | Promise<SessionReply> {
-    const startedAt = performance.now();
-    this.lastInteractionMs = Date.now();
     let atOnce: Handled | null = null;
     // A plain data command, with its keys found once: for the cache, and for `dispatch` if the
     // cache cannot answer it (every write, and a read of a key not cached).
@@ -240,9 +245,14 @@ export class Session implements RegisteredClient {
     return this.dispatch(resolution, args, plain).then((handled) => this.finish(handled, startedAt));
   }
 
-  /** Counts the command and hands its reply on (a `Handled` is a `SessionReply`: not copied, one object less per command). */
+  /**
+   * Counts the command and hands its reply on, with how long it took (a `Handled` is a
+   * `SessionReply`: not copied, one object less per command). The connection's last interaction
+   * is its answer; its arrival was one already (the connection's read).
+   */
   private finish(handled: Handled, startedAt: number): SessionReply {
     const micros = (performance.now() - startedAt) * 1000;
+    handled.micros = micros;
     if (handled.counted !== null)
       this.host.stats.commandDone(handled.counted.name, micros, handled.counted.outcome);
     if (!handled.silent) this.countErrors(handled.reply);

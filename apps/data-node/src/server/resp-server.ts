@@ -342,7 +342,7 @@ class ClientConnection implements ConnectionHandle {
       const running = this.start(request);
       if (running.result instanceof Promise) return { kind: 'running', running };
       try {
-        this.answer(running, running.result);
+        this.answer(running, running.result.reply);
       } catch (cause) {
         this.push(internalError(cause));
       }
@@ -400,16 +400,8 @@ class ClientConnection implements ConnectionHandle {
     const wanted = this.session.replyWanted();
     const startedAt = performance.now();
     const { args, resolution } = request;
-    const { reply, close, silent, alwaysSent, micros } = await this.session.handle(
-      args,
-      resolution,
-      startedAt,
-    );
-    this.policy.commandDone(
-      commandLabel(args, resolution),
-      micros ?? (performance.now() - startedAt) * 1000,
-      reply,
-    );
+    const { reply, close, silent, alwaysSent } = await this.session.handle(args, resolution, startedAt);
+    this.policy.commandDone(commandLabel(args, resolution), (performance.now() - startedAt) * 1000, reply);
     if ((wanted || alwaysSent === true) && silent !== true) this.push(reply);
     if (close === true) {
       this.closing = true;
@@ -443,15 +435,15 @@ class ClientConnection implements ConnectionHandle {
     let waited = false;
     for (const started of running) {
       // One reply per request whatever happens, or the replies after it would be misattributed.
-      let result: SessionReply;
+      let reply: Reply;
       try {
         // A reply given at once (a read the cache answered) costs no turn of the microtask queue.
         if (started.result instanceof Promise) waited = true;
-        result = started.result instanceof Promise ? await started.result : started.result;
+        ({ reply } = started.result instanceof Promise ? await started.result : started.result);
       } catch (cause) {
-        result = { reply: internalError(cause) };
+        reply = internalError(cause);
       }
-      this.answer(started, result);
+      this.answer(started, reply);
     }
     return waited;
   }
@@ -469,13 +461,11 @@ class ClientConnection implements ConnectionHandle {
   }
 
   /** A started command's reply: counted, and sent if the client wants it. */
-  private answer(started: RunningRequest, { reply, micros }: SessionReply): void {
+  private answer(started: RunningRequest, reply: Reply): void {
     const { request, startedAt, wanted } = started;
-    // The session's timing of the command when it has one (it ended just now, or when its
-    // promise settled), without reading the clock a second time.
     this.policy.commandDone(
       commandLabel(request.args, request.resolution),
-      micros ?? (performance.now() - startedAt) * 1000,
+      (performance.now() - startedAt) * 1000,
       reply,
     );
     if (wanted) this.push(reply);

@@ -91,11 +91,6 @@ export interface SessionReply {
   silent?: boolean;
   /** Sent even if replies were off when the request came (CLIENT REPLY ON's OK). */
   alwaysSent?: boolean;
-  /**
-   * How long the command took, in microseconds, when the session timed it (`handle`): the
-   * caller's own metrics take it instead of reading the clock again.
-   */
-  micros?: number;
 }
 
 /** What handling a request gives: the reply, and the command Redis would count it under. */
@@ -246,13 +241,12 @@ export class Session implements RegisteredClient {
   }
 
   /**
-   * Counts the command and hands its reply on, with how long it took (a `Handled` is a
-   * `SessionReply`: not copied, one object less per command). The connection's last interaction
-   * is its answer; its arrival was one already (the connection's read).
+   * Counts the command and hands its reply on (a `Handled` is a `SessionReply`: not copied, one
+   * object less per command). The connection's last interaction is the answer; the request's
+   * arrival was one already (the connection's read).
    */
   private finish(handled: Handled, startedAt: number): SessionReply {
     const micros = (performance.now() - startedAt) * 1000;
-    handled.micros = micros;
     if (handled.counted !== null)
       this.host.stats.commandDone(handled.counted.name, micros, handled.counted.outcome);
     if (!handled.silent) this.countErrors(handled.reply);

@@ -19,7 +19,8 @@
 // - GET from a cache with the longest life the data node gives an entry (CACHE_ENTRY_COVERED_AGE_MAX_MS:
 //   a single writer's notice streams are always whole, ADR 0020), a miss read from 3
 //   replicas and answered once all 3 have; a GET after a SET of its key not committed yet waits
-//   for it, as the data node's scheduler orders them.
+//   for it, as the data node's scheduler orders them; a connection that sent BOREALIS
+//   CONSISTENCY CLUSTER reads every GET from the replicas and caches it as new, as a data node;
 // What it leaves out: versions, read and write sets, votes and decisions, msgpack, CRCs,
 // authentication, the command table, budgets, metrics, the cache's byte bound. The wire is
 // bench/lib/floor-link.ts; a replica keeps values by key in a Map.
@@ -121,6 +122,8 @@ interface Reply {
 interface Connection {
   socket: Socket;
   replies: Reply[];
+  /** After `BOREALIS CONSISTENCY CLUSTER`, as on a data node: its GETs read the replicas. */
+  readsReplicas: boolean;
 }
 
 interface PendingSet {
@@ -280,7 +283,11 @@ async function runFront(replicaPorts: number[]): Promise<void> {
       if (pending !== undefined) {
         stats.hits++;
         pending.readers.push({ connection, reply });
-      } else if (cached !== undefined && Date.now() - cached.storedAtMs <= CACHE_ENTRY_COVERED_AGE_MAX_MS) {
+      } else if (
+        !connection.readsReplicas &&
+        cached !== undefined &&
+        Date.now() - cached.storedAtMs <= CACHE_ENTRY_COVERED_AGE_MAX_MS
+      ) {
         stats.hits++;
         reply.bytes = cached.value === null ? NULL_BULK : bulk(cached.value);
       } else {
@@ -290,6 +297,16 @@ async function runFront(replicaPorts: number[]): Promise<void> {
     } else if (name === 'CONFIG' && args.length === 3) {
       // redis-benchmark asks for `save` and `appendonly` at its start: an empty setting each.
       reply.bytes = Buffer.concat([Buffer.from('*2\r\n'), bulk(args[2] as Buffer), bulk(Buffer.alloc(0))]);
+    } else if (
+      name === 'BOREALIS' &&
+      args.length === 3 &&
+      (args[1] as Buffer).toString('latin1').toUpperCase() === 'CONSISTENCY' &&
+      (args[2] as Buffer).toString('latin1').toUpperCase() === 'CLUSTER'
+    ) {
+      // What the data-node bench sends to prime a cache with entries read as new (each read
+      // from the replicas is stored again), as a data node does for its cluster reads.
+      connection.readsReplicas = true;
+      reply.bytes = OK;
     } else if (name === 'FLOORSTATS') {
       reply.bytes = bulk(Buffer.from(JSON.stringify(stats)));
     } else if (name === 'HELLO') {
@@ -312,7 +329,7 @@ async function runFront(replicaPorts: number[]): Promise<void> {
 
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    const connection: Connection = { socket, replies: [] };
+    const connection: Connection = { socket, replies: [], readsReplicas: false };
     let pending: Buffer = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
       const bytes = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);

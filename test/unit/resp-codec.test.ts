@@ -245,6 +245,23 @@ function randomReply(random: () => number, depth: number): Reply {
 }
 
 describe('reply encoder', () => {
+  it('writes byte bulk strings of any length, and OK, as the general encoder does', () => {
+    // A bulk of bytes and the shared OK take a direct way (encodeBulkBytes, OK_BYTES).
+    for (const length of [0, 1, 9, 10, 99, 100, 101, 999, 1000, 12_345, 1_048_577]) {
+      const value = Buffer.alloc(length, 0x61 + (length % 26));
+      const expected = Buffer.concat([Buffer.from(`$${length}\r\n`), value, Buffer.from('\r\n')]);
+      for (const protocol of [2, 3] as const) {
+        assert.deepEqual(encodeReply(bulk(value), protocol), expected, `${length} bytes`);
+        assert.deepEqual(
+          encodeReplies([bulk(value), OK], protocol),
+          Buffer.concat([expected, Buffer.from('+OK\r\n')]),
+        );
+      }
+    }
+    assert.deepEqual(encodeReply(OK, 2), encodeReply(simple('OK'), 3));
+    assert.equal(encodeReply(OK, 3).toString(), '+OK\r\n');
+  });
+
   const cases: [string, Reply, string, string][] = [
     ['simple', OK, '+OK\r\n', '+OK\r\n'],
     ['simple with line breaks', simple('a\r\nb\nc'), '+a  b c\r\n', '+a  b c\r\n'],

@@ -11,7 +11,7 @@ import type { DataCommandContext } from '../commands/context-access.js';
 import { decodeStoredValueView, type StoredValue } from '../commands/stored-value.js';
 
 /** Thrown inside the context when the command needs more than the cache can give it. */
-export const NOT_SERVED_FROM_CACHE = Symbol('not served from the cache');
+const NOT_SERVED_FROM_CACHE = Symbol('not served from the cache');
 
 function giveUp(): never {
   throw NOT_SERVED_FROM_CACHE;

@@ -46,8 +46,9 @@ const REQUESTS: Readonly<Record<string, { redis: number; borealis: number }>> = 
 /**
  * Each case is measured this many times on each server, the three servers one after the other
  * (their order turning each round), and each figure is the median of its rounds. The machine's
- * speed drifts by half and more over minutes (docs/performance.md, "The data-node bench
- * interleaves its servers"): measured one server after the other, the ratios drifted with it.
+ * speed drifts by half and more over minutes (docs/performance.md, "A cached read allocates less,
+ * and the data-node bench runs its servers side by side"): measured one server after the other,
+ * the ratios drifted with it.
  */
 const ROUNDS = 3;
 

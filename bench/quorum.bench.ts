@@ -83,6 +83,53 @@ interface Measured {
   stats: ClosedLoopResult;
 }
 
+/** One row over the rounds: each figure the median of its rounds, which are kept for the ratios. */
+interface Combined extends Measured {
+  /** By round: undefined where the row failed in that round. */
+  rounds: (Measured | undefined)[];
+}
+
+type System = 'etcd' | 'borealis' | 'floor';
+
+/**
+ * Each system runs all its rows this many times, the systems taking turns in an order that turns
+ * each round (etcd, Borealis, the floor; then Borealis, the floor, etcd; ...). Run once each, one
+ * after another, a ratio compared systems measured minutes apart on a machine whose speed drifts
+ * by half and more (docs/performance.md, "A cached read allocates less, and the data-node bench
+ * runs its servers side by side").
+ */
+const ROUNDS = 3;
+
+/** Each row of the first round, with every numeric cell the median of the rounds that have the row. */
+function combineRounds(rounds: readonly Measured[][]): Combined[] {
+  const [first = []] = rounds;
+  return first.map((head) => {
+    const byRound = rounds.map((round) =>
+      round.find(
+        (m) => m.id === head.id && m.concurrency === head.concurrency && m.row.shape === head.row.shape,
+      ),
+    );
+    const same = byRound.filter((m): m is Measured => m !== undefined);
+    const row: Row = {};
+    for (const [column, cell] of Object.entries(head.row)) {
+      const cells = same.map((m) => m.row[column]);
+      row[column] = cells.every((value) => typeof value === 'number') ? median(cells as number[]) : cell;
+    }
+    const stats = { ...head.stats, opsPerSec: median(same.map((m) => m.stats.opsPerSec)) };
+    return { ...head, row, stats, rounds: byRound };
+  });
+}
+
+/** `ours` over `theirs` in commits/s, round by round (the rounds both have), and the median. */
+function roundRatios(ours: Combined, theirs: Combined): { median: number; text: string } {
+  const ratios: number[] = [];
+  for (let index = 0; index < Math.min(ours.rounds.length, theirs.rounds.length); index++) {
+    const [mine, peer] = [ours.rounds[index], theirs.rounds[index]];
+    if (mine !== undefined && peer !== undefined) ratios.push(mine.stats.opsPerSec / peer.stats.opsPerSec);
+  }
+  return { median: median(ratios), text: ratios.map((ratio) => ratio.toFixed(2)).join(', ') };
+}
+
 /** Runs one shape against one system and reads the servers' fsyncs and CPU over the measured window. */
 async function measure(sut: SystemUnderTest, shape: Shape, options: BenchOptions): Promise<Measured> {
   const label = `${sut.system}: ${shape.shape}, ${shape.concurrency} in flight`;
@@ -485,7 +532,7 @@ async function runFloor(options: BenchOptions, value: Uint8Array, notes: string[
 
 // ---- the comparison ------------------------------------------------------------------------------
 
-function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
+function ratioNotes(borealis: Combined[], etcd: Combined[]): string[] {
   const notes: string[] = [];
   const names: Record<Shape['id'], string> = {
     insert: 'batch 1 insert (one new key per commit)',
@@ -499,10 +546,10 @@ function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
       const theirs = etcd.find((m) => m.id === id && m.concurrency === concurrency);
       const ours = borealis.find((m) => m.id === id && m.concurrency === concurrency);
       if (theirs === undefined || ours === undefined) continue;
-      const ratio = ours.stats.opsPerSec / theirs.stats.opsPerSec;
+      const { median: ratio, text } = roundRatios(ours, theirs);
       pairs.push(
-        `${concurrency} in flight: Borealis/etcd commits/s = ${Math.round(ours.stats.opsPerSec)}/` +
-          `${Math.round(theirs.stats.opsPerSec)} = ${ratio.toFixed(2)}`,
+        `${concurrency} in flight: Borealis/etcd commits/s = ${ratio.toFixed(2)} (${text}; medians ` +
+          `${Math.round(ours.stats.opsPerSec)} and ${Math.round(theirs.stats.opsPerSec)})`,
       );
       verdicts.push(
         `${names[id].split(' (')[0]} at ${concurrency} in flight: ${ratio > 1 ? 'Borealis' : 'etcd'} faster`,
@@ -515,22 +562,22 @@ function ratioNotes(borealis: Measured[], etcd: Measured[]): string[] {
 }
 
 /** Each shape's floor: the floor against etcd (the most this shape could reach) and Borealis against it. */
-function floorNotes(borealis: Measured[], floor: Measured[], etcd: Measured[]): string[] {
+function floorNotes(borealis: Combined[], floor: Combined[], etcd: Combined[]): string[] {
   const lines: string[] = [];
   for (const bare of floor) {
     const ours = borealis.find((m) => m.id === bare.id && m.concurrency === bare.concurrency);
     const theirs = etcd.find((m) => m.id === bare.id && m.concurrency === bare.concurrency);
     if (ours === undefined) continue;
+    const toFloor = roundRatios(ours, bare);
+    const floorToEtcd = theirs === undefined ? null : roundRatios(bare, theirs);
     lines.push(
-      `${bare.id} at ${bare.concurrency} in flight: Borealis / floor ${(ours.stats.opsPerSec / bare.stats.opsPerSec).toFixed(2)}` +
-        (theirs === undefined
-          ? ''
-          : `, floor / etcd ${(bare.stats.opsPerSec / theirs.stats.opsPerSec).toFixed(2)}`),
+      `${bare.id} at ${bare.concurrency} in flight: Borealis / floor ${toFloor.median.toFixed(2)} (${toFloor.text})` +
+        (floorToEtcd === null ? '' : `, floor / etcd ${floorToEtcd.median.toFixed(2)} (${floorToEtcd.text})`),
     );
   }
   if (lines.length === 0) return [];
   return [
-    `Floor (bench/lib/floor-node.ts: six bare replicas that log each batch with one fdatasync and answer, three bare writers in this process waiting for 4 of 6; a read-modify-write is a read from 3 then a write; no versions, votes, decisions, msgpack or CRCs), run after Borealis: ${lines.join('; ')}.`,
+    `Floor (bench/lib/floor-node.ts: six bare replicas that log each batch with one fdatasync and answer, three bare writers in this process waiting for 4 of 6; a read-modify-write is a read from 3 then a write; no versions, votes, decisions, msgpack or CRCs): ${lines.join('; ')}.`,
   ];
 }
 
@@ -540,7 +587,7 @@ function floorNotes(borealis: Measured[], floor: Measured[], etcd: Measured[]): 
  * machine's own speed drifts between runs too (the same etcd binary's CPU per commit shows it), so
  * each ratio is divided by etcd's median ratio when etcd ran.
  */
-async function cpuPerCommitNotes(borealis: Measured[], etcd: Measured[]): Promise<string[]> {
+async function cpuPerCommitNotes(borealis: Combined[], etcd: Combined[]): Promise<string[]> {
   const doc = await readFile(join(repoRoot, 'docs', 'benchmarks.md'), 'utf8').catch(() => '');
   const committed = committedSection(doc, NAME);
   if (committed === null) return ['No committed quorum section to compare server CPU per commit with.'];
@@ -579,29 +626,60 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const value = new Uint8Array(randomBytes(VALUE_BYTES));
   const loadAtStart = loadavg()[0] ?? 0;
   const notes: string[] = [];
-  const etcd = await runEtcd(options, value, notes);
-  const borealis = await runBorealis(options, value, notes);
-  const floor = await runFloor(options, value, notes);
+  const runs: Record<System, Measured[][]> = { etcd: [], borealis: [], floor: [] };
+  let etcdVersion: string | null = null;
+  let etcdUnavailable = false;
+  const runners: Record<System, (roundNotes: string[]) => Promise<void>> = {
+    etcd: async (roundNotes) => {
+      const result = await runEtcd(options, value, roundNotes);
+      if (result === null) etcdUnavailable = true;
+      else {
+        etcdVersion = result.version;
+        runs.etcd.push(result.measured);
+      }
+    },
+    borealis: async (roundNotes) => {
+      runs.borealis.push(await runBorealis(options, value, roundNotes));
+    },
+    floor: async (roundNotes) => {
+      runs.floor.push(await runFloor(options, value, roundNotes));
+    },
+  };
+  const order: System[] = ['etcd', 'borealis', 'floor'];
+  for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
+    const roundNotes: string[] = [];
+    // Whoever went first in one round goes last in the next.
+    for (let turn = 0; turn < order.length; turn++) {
+      const system = order[(turn + roundIndex) % order.length] as System;
+      if (system === 'etcd' && etcdUnavailable) continue;
+      options.log(`round ${roundIndex + 1} of ${ROUNDS}: ${system}`);
+      await runners[system](roundNotes);
+    }
+    notes.push(...roundNotes.map((note) => `Round ${roundIndex + 1}: ${note}`));
+  }
+  const etcd = combineRounds(runs.etcd);
+  const borealis = combineRounds(runs.borealis);
+  const floor = combineRounds(runs.floor);
   const loadAtEnd = loadavg()[0] ?? 0;
-  const measured = [...(etcd?.measured ?? []), ...borealis, ...floor];
+  const measured = [...etcd, ...borealis, ...floor];
   const rows = measured.map((m) => m.row);
   const setup = [
-    ...ratioNotes(borealis, etcd?.measured ?? []),
-    ...floorNotes(borealis, floor, etcd?.measured ?? []),
-    ...(await cpuPerCommitNotes(borealis, etcd?.measured ?? [])),
+    `${ROUNDS} rounds: in each, every system ran all its rows alone (its servers stopped before the next one's started), the systems' order turning each round. Each figure is the median of its rounds, each ratio below the median of the rounds' ratios (listed in parentheses). Run one after another once each, a ratio compared systems measured minutes apart on a machine whose speed drifts by half and more.`,
+    ...ratioNotes(borealis, etcd),
+    ...floorNotes(borealis, floor, etcd),
+    ...(await cpuPerCommitNotes(borealis, etcd)),
     `Borealis: 6 storage-node processes on 127.0.0.1 (one data dir each, group commit: every batch of ` +
       `records is fdatasynced before any reply), driven by ${WRITERS} QuorumClient writers in this process ` +
       `(coordinator ids ${FIRST_COORDINATOR_ID}-${FIRST_COORDINATOR_ID + WRITERS - 1}) sharing the load: ` +
       'a commit is PROPOSE to all 6 and durable YES votes from all 6 in time (ADR 0015), else 4 durable YES ' +
       'votes, ACCEPT to all 6 and 4 durable acceptances; the DECIDED that follows is logged too. Each node logs the records of one batch of messages as one ' +
       'checksummed log entry, and a proposal once (with the vote), not again with ACCEPT and DECIDED.',
-    `etcd${etcd ? ` ${etcd.version}` : ''}: 3 members on 127.0.0.1, default durability (WAL fsynced per ` +
+    `etcd${etcdVersion === null ? '' : ` ${etcdVersion}`}: 3 members on 127.0.0.1, default durability (WAL fsynced per ` +
       'batch of entries), driven through the v3 JSON gateway over HTTP/1.1 keep-alive, requests spread ' +
       'over the members. Puts are blind writes; the read-modify-write is a range then a txn comparing ' +
       'mod_revision, retried on conflict.',
     `Both: ${VALUE_BYTES}-byte values, closed loop (${CONCURRENCY} commits in flight unless said), ` +
-      `${WARMUP_MS / 1000} s warm-up then ${DURATION_MS / 1000} s measured per row; etcd ran first and was ` +
-      `stopped before the storage nodes started. Inserts write keys never written before; the ` +
+      `${WARMUP_MS / 1000} s warm-up then ${DURATION_MS / 1000} s measured per row. Inserts write keys never written before; the ` +
       `read-modify-write rows update ${RMW_KEYS.toLocaleString('en-US')} keys written beforehand, picked at ` +
       'random (its latency is the whole read + commit, retries included).',
     '"fsyncs/s per server" is over the measured window, from each storage node\'s ' +

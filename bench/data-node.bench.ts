@@ -26,6 +26,7 @@ import {
   VALUE_BYTES,
 } from './lib/redis-benchmark.js';
 import { type BenchOptions, type BenchResult, fastCommitShare, type Row, round } from './lib/report.js';
+import { inTurn, ROUNDS, ratiosByRound } from './lib/rounds.js';
 import {
   BENCH_CU,
   BENCH_CU_COMMANDS_PER_SECOND,
@@ -43,15 +44,6 @@ const REQUESTS: Readonly<Record<string, { redis: number; borealis: number }>> = 
   [`SET -P ${PIPELINE}`]: { redis: 1_000_000, borealis: 100_000 },
   [`GET -P ${PIPELINE}`]: { redis: 2_000_000, borealis: 600_000 },
 };
-/**
- * Each case is measured this many times on each server, the three servers one after the other
- * (their order turning each round), and each figure is the median of its rounds. The machine's
- * speed drifts by half and more over minutes (docs/performance.md, "A cached read allocates less,
- * and the data-node bench runs its servers side by side"): measured one server after the other,
- * the ratios drifted with it.
- */
-const ROUNDS = 3;
-
 const requestsOf = (testCase: Case, server: Server): number => {
   const requests = REQUESTS[caseName(testCase)];
   if (requests === undefined) throw new Error(`no request count for ${caseName(testCase)}`);
@@ -146,14 +138,6 @@ function medianOf(rounds: readonly Measured[]): Measured {
   return result;
 }
 
-/** The median over the rounds of `a`'s req/s over `b`'s, each round's pair measured minutes apart at most. */
-function medianRatio(a: readonly Measured[], b: readonly Measured[]): { median: number; rounds: number[] } {
-  const rounds = a.map(
-    (measured, index) => measured.result.requestsPerSecond / (b[index] as Measured).result.requestsPerSecond,
-  );
-  return { median: median(rounds), rounds };
-}
-
 /** GETs of the key space read before each GET test, per pipeline round trip. */
 const PRIMING_BATCH = 1_000;
 
@@ -167,7 +151,7 @@ const PRIMING_BATCH = 1_000;
  * and each stores what it read in the cache as new. A cached read does not make an entry younger,
  * and an entry is served for 60 s at most (ADR 0020): primed by cached reads, entries primed a
  * round earlier ran out in the middle of the next round's test, and its GETs read the replicas
- * again (7-14% of them, in runs by hand), more or fewer by how the rounds fell.
+ * again (10-14% of them, in runs by hand), more or fewer by how the rounds fell.
  */
 async function readEveryKey(port: number, fresh = false): Promise<void> {
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0 });
@@ -244,10 +228,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           `round ${roundIndex + 1} of ${ROUNDS}: ${caseName(testCase)}`,
           (roundIndex * CASES.length + index) / (ROUNDS * CASES.length),
         );
-        // Whoever went first in one round goes last in the next: none always runs right after
-        // the same neighbour's test.
-        for (let turn = 0; turn < order.length; turn++) {
-          const server = order[(turn + roundIndex) % order.length] as Server;
+        for (const server of inTurn(order, roundIndex)) {
           if (testCase.command === 'get') await readEveryKey(servers[server].port, server !== 'redis');
           (measured[server][index] as Measured[]).push(await servers[server].measure(testCase));
         }
@@ -267,12 +248,12 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       const borealis = medianOf(borealisRounds);
       const peer = medianOf(redisRounds);
       const bare = medianOf(floorRounds);
-      const toRedis = medianRatio(borealisRounds, redisRounds);
-      const toFloor = medianRatio(borealisRounds, floorRounds);
-      const floorToRedis = medianRatio(floorRounds, redisRounds);
-      const list = (ratios: number[]) => ratios.map((ratio) => ratio.toFixed(2)).join(', ');
+      const rates = (rounds: Measured[]) => rounds.map((m) => m.result.requestsPerSecond);
+      const toRedis = ratiosByRound(rates(borealisRounds), rates(redisRounds));
+      const toFloor = ratiosByRound(rates(borealisRounds), rates(floorRounds));
+      const floorToRedis = ratiosByRound(rates(floorRounds), rates(redisRounds));
       spreads.push(
-        `${caseName(testCase)}: Borealis / Redis ${list(toRedis.rounds)}; Borealis / floor ${list(toFloor.rounds)}`,
+        `${caseName(testCase)}: Borealis / Redis ${toRedis.text}; Borealis / floor ${toFloor.text}`,
       );
       rows.push({
         test: caseName(testCase),

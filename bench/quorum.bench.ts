@@ -31,6 +31,7 @@ import { startFloorReplicas } from './lib/floor.js';
 import { FloorWriter } from './lib/floor-link.js';
 import { ownCpuMs, processesCpuMs } from './lib/process-cpu.js';
 import { type BenchOptions, type BenchResult, fastCommitShare, type Row, round } from './lib/report.js';
+import { inTurn, ROUNDS, ratiosByRound } from './lib/rounds.js';
 
 const NAME = 'quorum';
 const CONCURRENCY = 64;
@@ -91,15 +92,6 @@ interface Combined extends Measured {
 
 type System = 'etcd' | 'borealis' | 'floor';
 
-/**
- * Each system runs all its rows this many times, the systems taking turns in an order that turns
- * each round (etcd, Borealis, the floor; then Borealis, the floor, etcd; ...). Run once each, one
- * after another, a ratio compared systems measured minutes apart on a machine whose speed drifts
- * by half and more (docs/performance.md, "A cached read allocates less, and the data-node bench
- * runs its servers side by side").
- */
-const ROUNDS = 3;
-
 /** Each row of the first round, with every numeric cell the median of the rounds that have the row. */
 function combineRounds(rounds: readonly Measured[][]): Combined[] {
   const [first = []] = rounds;
@@ -122,12 +114,8 @@ function combineRounds(rounds: readonly Measured[][]): Combined[] {
 
 /** `ours` over `theirs` in commits/s, round by round (the rounds both have), and the median. */
 function roundRatios(ours: Combined, theirs: Combined): { median: number; text: string } {
-  const ratios: number[] = [];
-  for (let index = 0; index < Math.min(ours.rounds.length, theirs.rounds.length); index++) {
-    const [mine, peer] = [ours.rounds[index], theirs.rounds[index]];
-    if (mine !== undefined && peer !== undefined) ratios.push(mine.stats.opsPerSec / peer.stats.opsPerSec);
-  }
-  return { median: median(ratios), text: ratios.map((ratio) => ratio.toFixed(2)).join(', ') };
+  const rate = (round: Measured | undefined) => round?.stats.opsPerSec;
+  return ratiosByRound(ours.rounds.map(rate), theirs.rounds.map(rate));
 }
 
 /** Runs one shape against one system and reads the servers' fsyncs and CPU over the measured window. */
@@ -648,9 +636,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
   const order: System[] = ['etcd', 'borealis', 'floor'];
   for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
     const roundNotes: string[] = [];
-    // Whoever went first in one round goes last in the next.
-    for (let turn = 0; turn < order.length; turn++) {
-      const system = order[(turn + roundIndex) % order.length] as System;
+    for (const system of inTurn(order, roundIndex)) {
       if (system === 'etcd' && etcdUnavailable) continue;
       options.log(`round ${roundIndex + 1} of ${ROUNDS}: ${system}`);
       await runners[system](roundNotes);

@@ -99,12 +99,12 @@ export function formatMachine(machine: Machine): string {
     .join('\n');
 }
 
-/** Integers as they are, other numbers with two decimals. */
 /** `value` rounded to `digits` decimal places, for a row's cell. */
 export function round(value: number, digits: number): number {
   return Math.round(value * 10 ** digits) / 10 ** digits;
 }
 
+/** Integers as they are, other numbers with two decimals. */
 export function formatValue(value: string | number): string {
   if (typeof value === 'string') return value;
   return Number.isInteger(value) ? String(value) : value.toFixed(2);

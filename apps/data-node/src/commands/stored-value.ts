@@ -154,10 +154,12 @@ export function decodeStoredValue(bytes: Uint8Array): StoredValue {
  */
 export function decodeStoredValueView(bytes: Uint8Array): StoredValue {
   if (bytes[0] !== STRING_TAG) return decodeStoredValue(bytes);
-  const value = Buffer.isBuffer(bytes)
-    ? bytes.subarray(1)
-    : Buffer.from(bytes.buffer, bytes.byteOffset + 1, bytes.byteLength - 1);
-  return { type: 'string', value, expireAtMs: null };
+  return { type: 'string', value: asBuffer(bytes).subarray(1), expireAtMs: null };
+}
+
+/** `bytes` as a Buffer over the same memory: values arrive as Buffers (msgpack's byte strings), wrapped only when not. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function encodeHeader(header: CollectionHeader, headerLength: number): Uint8Array {
@@ -222,10 +224,7 @@ class ByteReader {
   private offset = 0;
 
   constructor(bytes: Uint8Array) {
-    // Values arrive as Buffers (msgpack's byte strings): wrapped again only when they are not.
-    this.buffer = Buffer.isBuffer(bytes)
-      ? bytes
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buffer = asBuffer(bytes);
   }
 
   byte(what: string): number {

@@ -54,9 +54,11 @@ async function main() {
   const steps = new Steps('start', 6);
   await prepare(steps);
   // Redis first: finding it is quick, so a machine without one fails in seconds, not after initdb.
-  const redis = await bringUpRedis(steps);
+  // Both out of reach of the terminal's Ctrl-C: the control plane records its fleet's stop in
+  // PostgreSQL and its routes in Redis, so they stop after it (the cleanups run newest first).
+  const redis = await bringUpRedis(steps, { ownProcessGroup: true });
   cleanups.push(() => redis.stop());
-  const postgres = await bringUpPostgres(steps);
+  const postgres = await bringUpPostgres(steps, { ownProcessGroup: true });
   cleanups.push(() => postgres.stop());
 
   const controlPlane = await steps.run('start the control plane', () =>

@@ -249,17 +249,23 @@ export async function initialiseCluster({ bin, dataDir, owner }, { user, passwor
 /**
  * Starts the postmaster on 127.0.0.1:`port` and waits until `answers()` says it serves.
  * @param {{ bin: (name: string) => string, dataDir: string, owner: { uid?: number, gid?: number } }} prepared
- * @param {{ port: number, answers: () => Promise<boolean> }} options
+ * `ownProcessGroup`: see ensurePostgres.
+ * @param {{ port: number, answers: () => Promise<boolean>, ownProcessGroup?: boolean }} options
  * @returns {Promise<{ pid: number, stop: () => Promise<void> }>}
  */
-export async function startCluster({ bin, dataDir, owner }, { port, answers }) {
+export async function startCluster({ bin, dataDir, owner }, { port, answers, ownProcessGroup = false }) {
   const args = ['-D', dataDir, '-p', String(port)];
   // TCP on loopback only; no Unix socket, whose lock file in /tmp can also go stale after a kill.
   args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=');
   const child = await startChild(
     bin('postgres'),
     args,
-    { ...owner, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      ...owner,
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: ownProcessGroup,
+    },
     'Reinstall dependencies (delete node_modules and run the command again), or set DATABASE_URL.',
   );
   let output = '';

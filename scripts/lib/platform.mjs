@@ -19,13 +19,22 @@ export async function prepare(steps) {
   await steps.run('compile', build);
 }
 
-/** PostgreSQL (DATABASE_URL, else embedded under .data/) with the schema migrated. */
-export async function bringUpPostgres(steps) {
+/**
+ * PostgreSQL (DATABASE_URL, else embedded under .data/) with the schema migrated.
+ * `ownProcessGroup`: see ensurePostgres.
+ */
+export async function bringUpPostgres(steps, { ownProcessGroup = false } = {}) {
   // Imported here: pg exists only after the install step.
   const { ensurePostgres } = await import('./postgres.mjs');
   const { applyMigrations } = await import('./migrate.mjs');
   const postgres = await steps.run('PostgreSQL', () =>
-    ensurePostgres({ dataDir, port: platformPorts.embeddedPostgres, database: 'borealis', log: info }),
+    ensurePostgres({
+      dataDir,
+      port: platformPorts.embeddedPostgres,
+      database: 'borealis',
+      ownProcessGroup,
+      log: info,
+    }),
   );
   try {
     await steps.run('apply database migrations', () => applyMigrations(postgres.url));
@@ -36,8 +45,10 @@ export async function bringUpPostgres(steps) {
   return postgres;
 }
 
-/** Redis (REDIS_URL, else a local one on 6379, else a private redis-server). */
-export async function bringUpRedis(steps) {
+/** Redis (REDIS_URL, else a local one on 6379, else a private redis-server). `ownProcessGroup`: see ensureRedis. */
+export async function bringUpRedis(steps, { ownProcessGroup = false } = {}) {
   const { ensureRedis } = await import('./redis.mjs');
-  return steps.run('Redis', () => ensureRedis({ dataDir, port: platformPorts.privateRedis, log: info }));
+  return steps.run('Redis', () =>
+    ensureRedis({ dataDir, port: platformPorts.privateRedis, ownProcessGroup, log: info }),
+  );
 }

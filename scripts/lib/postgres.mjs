@@ -10,13 +10,17 @@ const USER = 'borealis';
  * Returns a PostgreSQL for Borealis: the server named by DATABASE_URL when set, otherwise an embedded
  * PostgreSQL kept in `${dataDir}/postgres` (shared with any other Borealis command already running it).
  * `scratch`: the data is throwaway (the test suite's), so it may move to the temp directory.
- * @param {{ dataDir: string, port: number, database: string, scratch?: boolean, log?: (message: string) => void }} options
+ * `ownProcessGroup`: the server it starts leads a process group of its own, so a terminal's Ctrl-C
+ * (which signals the whole foreground group) does not reach it. For a caller that handles SIGINT and
+ * needs the database until its own children have stopped, then calls stop().
+ * @param {{ dataDir: string, port: number, database: string, scratch?: boolean, ownProcessGroup?: boolean,
+ *   log?: (message: string) => void }} options
  * @returns {Promise<{ url: string, source: 'DATABASE_URL' | 'embedded', stop: () => Promise<void> }>}
  */
-export async function ensurePostgres({ dataDir, port, database, scratch = false, log = () => {} }) {
+export async function ensurePostgres(options) {
   const configured = process.env.DATABASE_URL;
   if (configured) return useConfigured(configured);
-  return useEmbedded({ dataDir, port, database, scratch, log });
+  return useEmbedded({ scratch: false, ownProcessGroup: false, log: () => {}, ...options });
 }
 
 /** @param {string} url */
@@ -45,8 +49,11 @@ async function useConfigured(url) {
   return { url, source: /** @type {const} */ ('DATABASE_URL'), stop: async () => {} };
 }
 
-/** @param {{ dataDir: string, port: number, database: string, scratch: boolean, log: (message: string) => void }} options */
-async function useEmbedded({ dataDir, port, database, scratch, log }) {
+/**
+ * @param {{ dataDir: string, port: number, database: string, scratch: boolean, ownProcessGroup: boolean,
+ *   log: (message: string) => void }} options
+ */
+async function useEmbedded({ dataDir, port, database, scratch, ownProcessGroup, log }) {
   const clusterDir = join(dataDir, 'postgres');
   // Only dataDir itself is private: a recursive mkdir would give missing parents 0700 as well.
   await mkdir(dirname(dataDir), { recursive: true });
@@ -83,6 +90,7 @@ async function useEmbedded({ dataDir, port, database, scratch, log }) {
   await removeStalePidFile(prepared.dataDir, port, log);
   const server = await startCluster(prepared, {
     port,
+    ownProcessGroup,
     // While it starts it refuses connections or answers "starting up" (57P03): not yet.
     answers: () => answers(`${base}/postgres`, port).catch(() => false),
   });

@@ -15,10 +15,11 @@ const STANDARD_URL = 'redis://127.0.0.1:6379';
 /**
  * Returns a Redis for Borealis: REDIS_URL when set, else one already answering on 127.0.0.1 (the standard
  * port, or `port` when another Borealis command started it), else a private redis-server on `port`.
- * @param {{ dataDir: string, port: number, log?: (message: string) => void }} options
+ * `ownProcessGroup`: as for ensurePostgres, the redis-server it starts is out of reach of a terminal's Ctrl-C.
+ * @param {{ dataDir: string, port: number, ownProcessGroup?: boolean, log?: (message: string) => void }} options
  * @returns {Promise<RedisHandle>}
  */
-export async function ensureRedis({ dataDir, port, log = () => {} }) {
+export async function ensureRedis({ dataDir, port, ownProcessGroup = false, log = () => {} }) {
   const configured = process.env.REDIS_URL;
   if (configured) {
     await ping(configured).catch((error) => {
@@ -32,17 +33,17 @@ export async function ensureRedis({ dataDir, port, log = () => {} }) {
   for (const url of [STANDARD_URL, `redis://127.0.0.1:${port}`]) {
     if (await answers(url)) return { url, source: 'local', stop: async () => {} };
   }
-  return startRedisServer({ dataDir, port, log });
+  return startRedisServer({ dataDir, port, ownProcessGroup, log });
 }
 
 /**
  * Runs redis-server (installing Debian's package first when root and apt-get allow it) as a child of this
  * process on 127.0.0.1:`port`, without persistence. Call stop() to end it; it is also killed when this
  * process exits.
- * @param {{ dataDir: string, port: number, log?: (message: string) => void }} options
+ * @param {{ dataDir: string, port: number, ownProcessGroup?: boolean, log?: (message: string) => void }} options
  * @returns {Promise<RedisHandle>}
  */
-export async function startRedisServer({ dataDir, port, log = () => {} }) {
+export async function startRedisServer({ dataDir, port, ownProcessGroup = false, log = () => {} }) {
   let binary = await findOnPath('redis-server');
   if (!binary && process.getuid?.() === 0 && (await findOnPath('apt-get'))) {
     log("redis-server is not installed: installing Debian's redis-server with apt-get");
@@ -75,7 +76,7 @@ export async function startRedisServer({ dataDir, port, log = () => {} }) {
   const child = await startChild(
     binary,
     args,
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup },
     `Repair or remove ${binary} (e.g. \`apt-get install --reinstall redis-server\`), or set REDIS_URL.`,
   );
   // Drain its output for its whole life (a full pipe would block it), keeping only the tail for errors.

@@ -61,6 +61,7 @@ describe('npm start', () => {
     const running = startProcess(process.execPath, [join(repoRoot, 'scripts/start.mjs')], {
       env,
       cwd: repoRoot,
+      ownProcessGroup: true,
     });
     processes.push(running);
     return running;
@@ -69,7 +70,12 @@ describe('npm start', () => {
   async function stopWithCtrlC(running: RunningProcess): Promise<void> {
     const fleet = fleetPids(env.BOREALIS_DATA_DIR ?? '');
     assert.ok(fleet.length >= 7, `the fleet runs (six storage nodes, the proxy, data nodes): ${fleet}`);
-    running.child.kill('SIGINT');
+    // A terminal's Ctrl-C signals the whole foreground process group: the script and every child
+    // it did not start in a group of its own (the control plane; PostgreSQL must not be among them,
+    // or it would shut down while the control plane still records its fleet's stop in it).
+    const group = running.child.pid;
+    assert.ok(group, 'the start script runs');
+    process.kill(-group, 'SIGINT');
     assert.equal(await running.waitForExit(60_000), 0, running.output());
     assert.deepEqual(
       fleet.filter(isAlive),

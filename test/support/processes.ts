@@ -18,12 +18,18 @@ export interface RunningProcess {
 export function startProcess(
   command: string,
   args: string[],
-  options: { env: NodeJS.ProcessEnv; cwd?: string },
+  options: {
+    env: NodeJS.ProcessEnv;
+    cwd?: string;
+    /** Leads a process group of its own, as a terminal's foreground job does: Ctrl-C signals the group. */
+    ownProcessGroup?: boolean;
+  },
 ): RunningProcess {
   const child = spawn(command, args, {
     env: options.env,
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
   });
   let output = '';
   const listeners = new Set<() => void>();

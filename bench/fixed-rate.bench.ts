@@ -9,10 +9,11 @@
 // processes, messages and fsyncs with none of the protocol's work), under the same rates and at
 // half of its own maximum: what latency this shape of processes allows on this machine.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { SummaryJson } from '../apps/loadgen/src/summary.js';
 import { runLoadgenCli } from '../test/support/loadgen.js';
 import { scratchRun, stopGroup } from './lib/cleanup.js';
+import { type DiskProbeResult, STALL_MS, startDiskProbe } from './lib/disk-probe.js';
 import { startFloor } from './lib/floor.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
 import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
@@ -32,6 +33,7 @@ const SET: Case = { command: 'set', pipeline: 1 };
 interface FixedRun {
   rate: number;
   summary: SummaryJson;
+  disk: DiskProbeResult;
   serverCpuUsPerSet: number;
   machineBusy: number | null;
   setsPerCommit: number | null;
@@ -47,6 +49,7 @@ async function fixedRate(
   const cpuBefore = processesCpuMs(serverPids);
   const machineBefore = machineCpuTicks();
   const commitsBefore = (await commits?.()) ?? 0;
+  const probe = await startDiskProbe(dirname(jsonPath), basename(jsonPath, '.json'));
   const run = await runLoadgenCli(
     [
       '--endpoint',
@@ -71,6 +74,7 @@ async function fixedRate(
     ],
     (FIXED_RATE_SECONDS + 60) * 1_000,
   );
+  const disk = await probe.stop();
   if (run.code !== 0) throw new Error(`loadgen exited ${run.code}\n${run.stdout}\n${run.stderr}`);
   const machineAfter = machineCpuTicks();
   const cpuMs = processesCpuMs(serverPids) - cpuBefore;
@@ -79,6 +83,7 @@ async function fixedRate(
   return {
     rate,
     summary,
+    disk,
     serverCpuUsPerSet: (cpuMs * 1000) / Math.max(1, summary.ops),
     machineBusy:
       machineBefore === null || machineAfter === null
@@ -102,6 +107,9 @@ function row(server: string, fraction: string, run: FixedRun): Row {
     'server CPU µs per SET': Math.round(run.serverCpuUsPerSet),
     'SETs per commit': run.setsPerCommit === null ? '' : Math.round(run.setsPerCommit * 10) / 10,
     'machine busy': run.machineBusy === null ? 'n/a' : `${Math.round(run.machineBusy * 100)}%`,
+    'disk probe: fdatasync p99 ms': run.disk.p99Ms,
+    'longest ms': run.disk.maxMs,
+    [`stalls ≥ ${STALL_MS} ms (ms in them)`]: `${run.disk.stalls} (${run.disk.stalledMs})`,
   };
 }
 
@@ -178,6 +186,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         `Closed-loop maximum (redis-benchmark \`-t set -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES}\`, after one unmeasured pass): Borealis ${Math.round(borealisMax.requestsPerSecond)} SET/s, Redis ${Math.round(redisMax.requestsPerSecond)} SET/s. Each fixed rate: \`npm run loadgen -- --pattern custom --steps ${FIXED_RATE_SECONDS}:<rate> --workload kv --read-ratio 0 --connections ${CLIENTS} --keys ${KEY_SPACE} --value-size ${VALUE_BYTES}\`, latency over the whole run.`,
         `Target: SET p99 < ${TARGET_P99_MS} ms at half of the maximum. Borealis measured ${half.summary.latencyMs.p99} ms (${Math.round((half.summary.latencyMs.p99 / TARGET_P99_MS) * 10) / 10}× the target); Redis at the same rate ${halfPeer.summary.latencyMs.p99} ms (Borealis / Redis p99: ${Math.round((half.summary.latencyMs.p99 / Math.max(0.001, halfPeer.summary.latencyMs.p99)) * 10) / 10}).`,
         `Floor (bench/lib/floor-node.ts, as in the data-node bench): closed-loop maximum ${Math.round(floorMax.requestsPerSecond)} SET/s; at Borealis's half rate its p99 is ${(floorRuns[0] as FixedRun).summary.latencyMs.p99} ms, at half of its own maximum ${floorAtItsHalf.summary.latencyMs.p99} ms: what these seven processes, their messages and fsyncs allow on this machine with no protocol work.`,
+        `Disk probe (bench/lib/disk-probe.ts): during each row, a 200-byte append and an fdatasync every 20 ms in the data dir, timed; an fdatasync of ${STALL_MS} ms or more is a stall. A stall holds every log on the disk at once (the six replicas share it here, where a deployment gives each its own), and the SETs that arrive meanwhile queue behind it; the busier the cores, the longer the queue takes to drain. So a row's p99 follows its stalls and its machine busy share, and rows with different stalls do not compare. Borealis's half-rate row: ${half.disk.stalls} stalls, the longest ${half.disk.maxMs} ms; the floor's at the same rate: ${(floorRuns[0] as FixedRun).disk.stalls}, the longest ${(floorRuns[0] as FixedRun).disk.maxMs} ms.`,
         'Borealis: one data node at its largest size over six storage-node processes, as in the data-node bench; everything, the load generator included, on this machine\'s cores. "server CPU µs per SET": user + system CPU of the server processes (from /proc) over the SETs done; "machine busy": the share of all cores busy during the run (/proc/stat), the load generator included. Run with `npm run bench -- fixed-rate`.',
       ],
     };

@@ -121,6 +121,9 @@ describe('durable log', () => {
     assert.ok(stats.fsyncs < 100, `expected fewer than 100 fsyncs, got ${stats.fsyncs}`);
     assert.ok(stats.averageCallsPerFsync > 1);
     assert.ok(stats.lastFsyncLatencyMs >= 0);
+    assert.ok(stats.longestFsyncMs >= stats.lastFsyncLatencyMs, 'the longest sync is at least the last');
+    const { atLeast10Ms, atLeast50Ms, atLeast200Ms } = stats.slowFsyncs;
+    assert.ok(atLeast200Ms <= atLeast50Ms && atLeast50Ms <= atLeast10Ms && atLeast10Ms <= stats.fsyncs);
     await log.close();
     const reopened = await openCollecting(dir);
     assert.deepEqual(

@@ -29,6 +29,9 @@ const SYNTAX_ERROR = error('ERR syntax error');
 const STRING_TOO_LONG = error('ERR string exceeds maximum allowed size (proto-max-bulk-len)');
 const EMPTY_BULK = bulk(Buffer.alloc(0));
 
+/** SET options under which SET needs the value it replaces. */
+const SET_READS_CURRENT = SET_GET | SET_NX | SET_XX | SET_KEEPTTL;
+
 /** Redis's default proto-max-bulk-len, which also bounds APPEND and SETRANGE results. */
 const STRING_LENGTH_MAX = 512n * 1024n * 1024n;
 
@@ -51,7 +54,8 @@ function setGeneric(request: SetRequest, context: DataCommandContext): Reply {
     if (typeof whenMs !== 'bigint') return whenMs;
     expireAtMs = Number(whenMs);
   }
-  const current = readLive(context, key);
+  // A plain SET replaces the value whatever it was: only its options look at the current one.
+  const current = flags & SET_READS_CURRENT ? readLive(context, key) : null;
   let getReply: Reply | null = null;
   if (flags & SET_GET) {
     if (current !== null && current.type !== 'string') return WRONG_TYPE;
@@ -230,9 +234,6 @@ const EMPTY_BUFFER = Buffer.alloc(0);
 function exceedsStringLimit(existingLength: bigint, addedLength: number): boolean {
   return existingLength + BigInt(addedLength) > STRING_LENGTH_MAX;
 }
-
-/** SET options under which SET needs the value it replaces. */
-const SET_READS_CURRENT = SET_GET | SET_NX | SET_XX | SET_KEEPTTL;
 
 /** The commands `blindWriteKeys` may find keys in: for any other, it has none. */
 export const BLIND_WRITE_COMMAND_NAMES: ReadonlySet<string> = new Set(['set', 'mset']);

@@ -175,6 +175,13 @@ export interface DurableLogStats {
   bytesAppended: number;
   fsyncs: number;
   lastFsyncLatencyMs: number;
+  /** The longest fdatasync since the log opened. */
+  longestFsyncMs: number;
+  /**
+   * fdatasyncs that took at least 10, 50 and 200 ms, since the log opened. A disk that stalls
+   * holds every append behind it, and every log sharing the disk at once: these say how often.
+   */
+  slowFsyncs: { atLeast10Ms: number; atLeast50Ms: number; atLeast200Ms: number };
   averageRecordsPerFsync: number;
   averageCallsPerFsync: number;
   pendingBytes: number;
@@ -199,6 +206,19 @@ interface PendingRotate {
 }
 
 type PendingOperation = PendingAppend | PendingRotate;
+
+/** How long the log's fdatasyncs took: the longest, and how many were slow (DurableLogStats). */
+export class FsyncLatencies {
+  longestMs = 0;
+  readonly slow = { atLeast10Ms: 0, atLeast50Ms: 0, atLeast200Ms: 0 };
+
+  record(tookMs: number): void {
+    if (tookMs > this.longestMs) this.longestMs = tookMs;
+    if (tookMs >= 10) this.slow.atLeast10Ms++;
+    if (tookMs >= 50) this.slow.atLeast50Ms++;
+    if (tookMs >= 200) this.slow.atLeast200Ms++;
+  }
+}
 
 export function segmentFileName(segment: number): string {
   return `log-${formatSegment(segment)}.wal`;
@@ -235,6 +255,7 @@ export class DurableLog {
     lastFsyncLatencyMs: 0,
     snapshotsWritten: 0,
   };
+  private readonly fsyncLatencies = new FsyncLatencies();
 
   private constructor(
     readonly dir: string,
@@ -485,6 +506,12 @@ export class DurableLog {
     return written;
   }
 
+  private countFsync(tookMs: number): void {
+    this.counters.fsyncs++;
+    this.counters.lastFsyncLatencyMs = tookMs;
+    this.fsyncLatencies.record(tookMs);
+  }
+
   stats(): DurableLogStats {
     const { fsyncs } = this.counters;
     return {
@@ -495,6 +522,8 @@ export class DurableLog {
       bytesAppended: this.counters.bytesAppended,
       fsyncs,
       lastFsyncLatencyMs: this.counters.lastFsyncLatencyMs,
+      longestFsyncMs: this.fsyncLatencies.longestMs,
+      slowFsyncs: { ...this.fsyncLatencies.slow },
       averageRecordsPerFsync: fsyncs === 0 ? 0 : this.counters.recordsAppended / fsyncs,
       averageCallsPerFsync: fsyncs === 0 ? 0 : this.counters.callsCommitted / fsyncs,
       pendingBytes: this.pendingBytes,
@@ -625,8 +654,7 @@ export class DurableLog {
         writeFullySync(this.handle.fd, buffers, this.writerOffset);
         const syncStartedMs = performance.now();
         fdatasyncSync(this.handle.fd);
-        this.counters.lastFsyncLatencyMs = performance.now() - syncStartedMs;
-        this.counters.fsyncs++;
+        this.countFsync(performance.now() - syncStartedMs);
         this.counters.callsCommitted += buffers.length;
         this.counters.recordsAppended += batchRecords;
         this.counters.bytesAppended += batchBytes;

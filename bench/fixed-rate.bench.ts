@@ -8,22 +8,28 @@
 // A third server is the data-node bench's floor (bench/lib/floor-node.ts: the same seven
 // processes, messages and fsyncs with none of the protocol's work), under the same rates and at
 // half of its own maximum: what latency this shape of processes allows on this machine.
+// The three run side by side, measured in turn in rounds (bench/lib/rounds.ts), and a disk probe
+// times fdatasyncs during each run: on a disk that stalls now and then, a run's tail follows its
+// stalls, and one run per server compared servers under different disks.
 import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { SummaryJson } from '../apps/loadgen/src/summary.js';
 import { runLoadgenCli } from '../test/support/loadgen.js';
-import { scratchRun, stopGroup } from './lib/cleanup.js';
+import { scratchRun } from './lib/cleanup.js';
+import { median } from './lib/committed.js';
 import { type DiskProbeResult, STALL_MS, startDiskProbe } from './lib/disk-probe.js';
 import { startFloor } from './lib/floor.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
 import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
-import type { BenchOptions, BenchResult, Row } from './lib/report.js';
+import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
+import { inTurn, ROUNDS, ratiosByRound } from './lib/rounds.js';
 import { startBenchDataNode, startFsyncingRedis } from './lib/servers.js';
 
 /** Closed-loop SETs that measure the maximum (and, once before, warm Borealis's processes up). */
 const CLOSED_LOOP_REQUESTS = 40_000;
 /** Each fixed rate runs this long. */
-const FIXED_RATE_SECONDS = 30;
+const FIXED_RATE_SECONDS = 20;
 /** The fixed rates, as fractions of Borealis's closed-loop maximum. */
 const FRACTIONS = [0.5, 0.25] as const;
 const TARGET_P99_MS = 10;
@@ -93,100 +99,129 @@ async function fixedRate(
   };
 }
 
-function row(server: string, fraction: string, run: FixedRun): Row {
-  const { latencyMs } = run.summary;
+/** One server as the rounds drive it. */
+interface Server {
+  name: 'Borealis' | 'floor' | 'Redis';
+  port: number;
+  pids: readonly number[];
+  commits?: () => Promise<number>;
+}
+
+/** The median of each figure over the rounds of one rate on one server; the rounds' p99s and stalls as they were. */
+function row(server: string, fraction: string, runs: readonly FixedRun[]): Row {
+  const of = (pick: (run: FixedRun) => number) => median(runs.map(pick));
+  const commits = runs.map((run) => run.setsPerCommit).filter((value) => value !== null);
+  const busy = runs.map((run) => run.machineBusy).filter((value) => value !== null);
+  const first = runs[0] as FixedRun;
   return {
     server,
-    'SET/s offered': run.rate,
+    'SET/s offered': first.rate,
     'of Borealis max': fraction,
-    'done (failed, shortfall)': `${run.summary.ops} (${run.summary.failed}, ${run.summary.shortfall})`,
-    'p50 ms': latencyMs.p50,
-    'p90 ms': latencyMs.p90,
-    'p99 ms': latencyMs.p99,
-    'p99.9 ms': latencyMs.p999,
-    'server CPU µs per SET': Math.round(run.serverCpuUsPerSet),
-    'SETs per commit': run.setsPerCommit === null ? '' : Math.round(run.setsPerCommit * 10) / 10,
-    'machine busy': run.machineBusy === null ? 'n/a' : `${Math.round(run.machineBusy * 100)}%`,
-    'disk probe: fdatasync p99 ms': run.disk.p99Ms,
-    'longest ms': run.disk.maxMs,
-    [`stalls ≥ ${STALL_MS} ms (ms in them)`]: `${run.disk.stalls} (${run.disk.stalledMs})`,
+    'done (failed, shortfall), all rounds': `${sum(runs, (run) => run.summary.ops)} (${sum(runs, (run) => run.summary.failed)}, ${sum(runs, (run) => run.summary.shortfall)})`,
+    'p50 ms': of((run) => run.summary.latencyMs.p50),
+    'p90 ms': of((run) => run.summary.latencyMs.p90),
+    'p99 ms': of((run) => run.summary.latencyMs.p99),
+    'p99.9 ms': of((run) => run.summary.latencyMs.p999),
+    'server CPU µs per SET': Math.round(of((run) => run.serverCpuUsPerSet)),
+    'SETs per commit': commits.length === 0 ? '' : round(median(commits), 1),
+    'machine busy': busy.length === 0 ? 'n/a' : `${Math.round(median(busy) * 100)}%`,
+    [`each round: p99 ms (disk stalls ≥ ${STALL_MS} ms, longest ms)`]: runs
+      .map(
+        (run) => `${round(run.summary.latencyMs.p99, 1)} (${run.disk.stalls}, ${round(run.disk.maxMs, 0)})`,
+      )
+      .join('; '),
   };
+}
+
+function sum(runs: readonly FixedRun[], pick: (run: FixedRun) => number): number {
+  return runs.reduce((total, run) => total + pick(run), 0);
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult> {
   const { root, stops, cleanup } = await scratchRun(options.dataDir, 'borealis-bench-fixed-rate-');
   try {
-    options.progress('data node + 6 storage nodes', 0);
-    const borealis = stopGroup(stops);
-    const node = await startBenchDataNode(root, borealis.stops);
-    const borealisPids = [node.dataNodePid, ...node.storagePids];
+    options.progress('start Borealis, the floor and Redis', 0);
+    for (const dir of ['borealis', 'floor', 'redis']) await mkdir(join(root, dir), { recursive: true });
+    const node = await startBenchDataNode(join(root, 'borealis'), stops);
+    const floor = await startFloor(join(root, 'floor'), stops);
+    const redis = await startFsyncingRedis(join(root, 'redis'), stops);
+    const borealis: Server = {
+      name: 'Borealis',
+      port: node.port,
+      pids: [node.dataNodePid, ...node.storagePids],
+      commits: node.commits,
+    };
+    const bare: Server = {
+      name: 'floor',
+      port: floor.port,
+      pids: [floor.frontPid, ...floor.replicaPids],
+      commits: async () => (await floor.stats()).commits,
+    };
+    const peer: Server = { name: 'Redis', port: redis.port, pids: [redis.pid] };
+
+    options.progress('closed-loop maximum of each', 0.5);
     // Unmeasured: the processes compile their hot paths in the first thousands of commands.
     await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, SET);
+    await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
     const borealisMax = await redisBenchmark({ port: node.port }, CLOSED_LOOP_REQUESTS, SET);
+    const floorMax = await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
+    const redisMax = await redisBenchmark({ port: redis.port }, CLOSED_LOOP_REQUESTS * 10, SET);
     const rates = FRACTIONS.map((fraction) =>
       Math.max(1, Math.round(borealisMax.requestsPerSecond * fraction)),
     );
-    const borealisRuns: FixedRun[] = [];
-    for (const [index, rate] of rates.entries()) {
-      options.progress('data node + 6 storage nodes', (index + 1) / (rates.length + 1));
-      borealisRuns.push(
-        await fixedRate(node.port, rate, join(root, `borealis-${rate}.json`), borealisPids, node.commits),
-      );
-    }
-    // Each server runs alone: Borealis's seven processes end first.
-    await borealis.stopNow();
-    options.progress('data node + 6 storage nodes', 1);
-
-    options.progress('floor: the same processes and messages, no protocol', 0);
-    const floorGroup = stopGroup(stops);
-    const floor = await startFloor(root, floorGroup.stops);
-    const floorPids = [floor.frontPid, ...floor.replicaPids];
-    const floorCommits = async () => (await floor.stats()).commits;
-    await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
-    const floorMax = await redisBenchmark({ port: floor.port }, CLOSED_LOOP_REQUESTS, SET);
     const floorHalf = Math.max(1, Math.round(floorMax.requestsPerSecond * 0.5));
-    const floorRuns: FixedRun[] = [];
-    for (const [index, rate] of [...rates, floorHalf].entries()) {
-      options.progress(
-        'floor: the same processes and messages, no protocol',
-        (index + 1) / (rates.length + 2),
-      );
-      floorRuns.push(
-        await fixedRate(floor.port, rate, join(root, `floor-${index}.json`), floorPids, floorCommits),
-      );
-    }
-    await floorGroup.stopNow();
-    options.progress('floor: the same processes and messages, no protocol', 1);
 
-    options.progress('redis-server (appendfsync always)', 0);
-    const redis = await startFsyncingRedis(root, stops);
-    const redisMax = await redisBenchmark({ port: redis.port }, CLOSED_LOOP_REQUESTS * 10, SET);
-    const redisRuns: FixedRun[] = [];
-    for (const [index, rate] of rates.entries()) {
-      options.progress('redis-server (appendfsync always)', (index + 1) / (rates.length + 1));
-      redisRuns.push(await fixedRate(redis.port, rate, join(root, `redis-${rate}.json`), [redis.pid]));
+    // runs[server][rate index]: one run per round. The floor's own half rate is the last index.
+    const runs = new Map<string, FixedRun[][]>(
+      [borealis, bare, peer].map((server) => [server.name, [...rates, floorHalf].map(() => [])]),
+    );
+    const turns = ROUNDS * (rates.length * 3 + 1);
+    let done = 0;
+    for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
+      for (const [rateIndex, rate] of rates.entries()) {
+        for (const server of inTurn([borealis, bare, peer], roundIndex)) {
+          options.progress(`round ${roundIndex + 1} of ${ROUNDS}: ${rate} SET/s`, done++ / turns);
+          const json = join(root, `${server.name}-${roundIndex}-${rateIndex}.json`);
+          runs
+            .get(server.name)
+            ?.[rateIndex]?.push(await fixedRate(server.port, rate, json, server.pids, server.commits));
+        }
+      }
+      options.progress(`round ${roundIndex + 1} of ${ROUNDS}: floor at ${floorHalf} SET/s`, done++ / turns);
+      const json = join(root, `floor-${roundIndex}-own-half.json`);
+      runs
+        .get('floor')
+        ?.[rates.length]?.push(await fixedRate(floor.port, floorHalf, json, bare.pids, bare.commits));
     }
-    redis.kill();
-    options.progress('redis-server (appendfsync always)', 1);
+    options.progress('done', 1);
 
+    const runsOf = (server: Server, rateIndex: number) => runs.get(server.name)?.[rateIndex] ?? [];
     const rows: Row[] = [];
     for (const [index, fraction] of FRACTIONS.entries()) {
-      rows.push(row('Borealis', `${fraction}`, borealisRuns[index] as FixedRun));
-      rows.push(row('floor', `${fraction}`, floorRuns[index] as FixedRun));
-      rows.push(row('Redis', `${fraction}`, redisRuns[index] as FixedRun));
+      for (const server of [borealis, bare, peer])
+        rows.push(row(server.name, `${fraction}`, runsOf(server, index)));
     }
-    const floorAtItsHalf = floorRuns[rates.length] as FixedRun;
-    rows.push(row('floor', "0.5 of the floor's own max", floorAtItsHalf));
-    const half = borealisRuns[0] as FixedRun;
-    const halfPeer = redisRuns[0] as FixedRun;
+    rows.push(row('floor', "0.5 of the floor's own max", runsOf(bare, rates.length)));
+    const p99s = (server: Server) => runsOf(server, 0).map((run) => run.summary.latencyMs.p99);
+    const half = median(p99s(borealis));
+    const toRedis = ratiosByRound(p99s(borealis), p99s(peer));
+    const toFloor = ratiosByRound(p99s(borealis), p99s(bare));
+    const stallFree = runsOf(borealis, 0).filter((run) => run.disk.stalls === 0);
     return {
       name: 'fixed-rate',
       rows,
       notes: [
-        `Closed-loop maximum (redis-benchmark \`-t set -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES}\`, after one unmeasured pass): Borealis ${Math.round(borealisMax.requestsPerSecond)} SET/s, Redis ${Math.round(redisMax.requestsPerSecond)} SET/s. Each fixed rate: \`npm run loadgen -- --pattern custom --steps ${FIXED_RATE_SECONDS}:<rate> --workload kv --read-ratio 0 --connections ${CLIENTS} --keys ${KEY_SPACE} --value-size ${VALUE_BYTES}\`, latency over the whole run.`,
-        `Target: SET p99 < ${TARGET_P99_MS} ms at half of the maximum. Borealis measured ${half.summary.latencyMs.p99} ms (${Math.round((half.summary.latencyMs.p99 / TARGET_P99_MS) * 10) / 10}× the target); Redis at the same rate ${halfPeer.summary.latencyMs.p99} ms (Borealis / Redis p99: ${Math.round((half.summary.latencyMs.p99 / Math.max(0.001, halfPeer.summary.latencyMs.p99)) * 10) / 10}).`,
-        `Floor (bench/lib/floor-node.ts, as in the data-node bench): closed-loop maximum ${Math.round(floorMax.requestsPerSecond)} SET/s; at Borealis's half rate its p99 is ${(floorRuns[0] as FixedRun).summary.latencyMs.p99} ms, at half of its own maximum ${floorAtItsHalf.summary.latencyMs.p99} ms: what these seven processes, their messages and fsyncs allow on this machine with no protocol work.`,
-        `Disk probe (bench/lib/disk-probe.ts): during each row, a 200-byte append and an fdatasync every 20 ms in the data dir, timed; an fdatasync of ${STALL_MS} ms or more is a stall. A stall holds every log on the disk at once (the six replicas share it here, where a deployment gives each its own), and the SETs that arrive meanwhile queue behind it; the busier the cores, the longer the queue takes to drain. So a row's p99 follows its stalls and its machine busy share, and rows with different stalls do not compare. Borealis's half-rate row: ${half.disk.stalls} stalls, the longest ${half.disk.maxMs} ms; the floor's at the same rate: ${(floorRuns[0] as FixedRun).disk.stalls}, the longest ${(floorRuns[0] as FixedRun).disk.maxMs} ms.`,
+        `Closed-loop maximum (redis-benchmark \`-t set -c ${CLIENTS} -r ${KEY_SPACE} -d ${VALUE_BYTES}\`, after one unmeasured pass): Borealis ${Math.round(borealisMax.requestsPerSecond)} SET/s, the floor ${Math.round(floorMax.requestsPerSecond)}, Redis ${Math.round(redisMax.requestsPerSecond)}. Each fixed rate: \`npm run loadgen -- --pattern custom --steps ${FIXED_RATE_SECONDS}:<rate> --workload kv --read-ratio 0 --connections ${CLIENTS} --keys ${KEY_SPACE} --value-size ${VALUE_BYTES}\`, latency over the whole run.`,
+        `Borealis, the floor and Redis run throughout; ${ROUNDS} rounds, in each every rate on each server in turn (the order turning each round), then the floor at half of its own maximum. Each figure is the median of its rounds; the last column gives each round's p99 with the disk stalls during it.`,
+        `Target: SET p99 < ${TARGET_P99_MS} ms at half of the maximum. Borealis: ${round(half, 1)} ms (the median of ${p99s(
+          borealis,
+        )
+          .map((p99) => round(p99, 1))
+          .join(
+            ', ',
+          )}); ${stallFree.length === 0 ? 'no round was free of disk stalls' : `in the rounds without a disk stall: ${stallFree.map((run) => round(run.summary.latencyMs.p99, 1)).join(', ')} ms`}. Borealis / Redis p99 ${round(toRedis.median, 1)} (${toRedis.text}); Borealis / floor p99 ${round(toFloor.median, 1)} (${toFloor.text}).`,
+        `Floor (bench/lib/floor-node.ts, as in the data-node bench): the same seven processes, their messages and fsyncs with no protocol work; its row at half of its own maximum (${floorHalf} SET/s) is what latency that shape allows on this machine near half load.`,
+        `Disk probe (bench/lib/disk-probe.ts): during each run, a 200-byte append and an fdatasync every 20 ms in the data dir, timed; an fdatasync of ${STALL_MS} ms or more is a stall. A stall holds every log on the disk at once (the six replicas share one disk here, where a deployment gives each its own), and the SETs that arrive meanwhile queue behind it; the busier the cores, the longer the queue takes to drain. So a run's p99 follows its stalls and how busy the machine is.`,
         'Borealis: one data node at its largest size over six storage-node processes, as in the data-node bench; everything, the load generator included, on this machine\'s cores. "server CPU µs per SET": user + system CPU of the server processes (from /proc) over the SETs done; "machine busy": the share of all cores busy during the run (/proc/stat), the load generator included. Run with `npm run bench -- fixed-rate`.',
       ],
     };

@@ -11,7 +11,7 @@ import { round } from './report.js';
 
 const PROBE_INTERVAL_MS = 20;
 const PROBE_RECORD = Buffer.alloc(200, 0x2e);
-/** An fdatasync at least this long is a stall: five times a loaded sync's p99 on the machines measured. */
+/** An fdatasync at least this long is a stall: over ten times a sync's p99 here with six processes syncing (the disk bench). */
 export const STALL_MS = 50;
 
 export interface DiskProbeResult {

@@ -17,10 +17,17 @@ const USER = 'borealis';
  *   log?: (message: string) => void }} options
  * @returns {Promise<{ url: string, source: 'DATABASE_URL' | 'embedded', stop: () => Promise<void> }>}
  */
-export async function ensurePostgres(options) {
+export async function ensurePostgres({
+  dataDir,
+  port,
+  database,
+  scratch = false,
+  ownProcessGroup = false,
+  log = () => {},
+}) {
   const configured = process.env.DATABASE_URL;
   if (configured) return useConfigured(configured);
-  return useEmbedded({ scratch: false, ownProcessGroup: false, log: () => {}, ...options });
+  return useEmbedded({ dataDir, port, database, scratch, ownProcessGroup, log });
 }
 
 /** @param {string} url */

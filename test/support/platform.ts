@@ -24,6 +24,11 @@ export interface PlatformOptions {
   env?: Record<string, string>;
   /** Endpoint ports to hand out; 20 from a free port by default. */
   endpointPorts?: number;
+  /**
+   * The database URL the control plane is given, from the test database's own: a test that must
+   * take the database away from the control plane alone points it through a relay it can cut.
+   */
+  databaseUrlFor?: (url: string) => string;
 }
 
 /** What `POST /v1/clusters` answers (the fields tests use). */
@@ -68,7 +73,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     NO_COLOR: '1',
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.databaseUrlFor?.(database.url) ?? database.url,
     REDIS_URL: testEnvironment.redisUrl(),
     PORT: '0',
     ADMIN_KEY_FILE: join(dataDir, 'admin.key'),

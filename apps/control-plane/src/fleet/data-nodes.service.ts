@@ -212,13 +212,33 @@ export class DataNodesService {
     });
   }
 
+  /**
+   * Stops every data node this control plane runs. The database may be gone by now: a node whose
+   * row cannot be read or written is stopped all the same, and what could not be recorded is logged
+   * (the next control plane finds the row out of date and the process gone, as after a crash).
+   */
   async stopAll(): Promise<void> {
     this.stopping = true;
     await this.refill?.catch(() => undefined);
+    const reason = 'the control plane stops its fleet on exit';
     await Promise.all(
       [...this.instances.keys()].map(async (id) => {
-        const row = await this.repository.dataNode(id);
-        if (row !== null) await this.retire(row, 'the control plane stops its fleet on exit');
+        try {
+          const row = await this.repository.dataNode(id);
+          if (row !== null) await this.retire(row, reason);
+        } catch (error) {
+          this.logger.warn(`stopping data node ${id} without its records: ${(error as Error).message}`);
+        }
+        // retire() stops the process first; here it is still running only if that was not reached.
+        const instance = this.instances.get(id);
+        this.instances.delete(id);
+        if (instance !== undefined) {
+          await this.actions
+            .run({ action: 'stop-data-node', target: id, reason }, () =>
+              this.driver.stop(instance, STOP_GRACE_MS),
+            )
+            .catch(() => undefined);
+        }
       }),
     );
   }

@@ -78,9 +78,18 @@ export class FleetManager implements OnApplicationBootstrap, OnApplicationShutdo
     ]);
     if (this.config.fleetOnExit === 'stop') {
       this.logger.log('stopping the fleet (BOREALIS_FLEET_ON_EXIT=stop)');
-      await this.proxy.stop();
-      await this.dataNodes.stopAll();
-      await this.storage.stopAll();
+      // Each part is stopped even if an earlier one failed: no process is left behind for a
+      // failed write or an unreachable database.
+      const parts: [string, () => Promise<void>][] = [
+        ['the proxy', () => this.proxy.stop()],
+        ['the data nodes', () => this.dataNodes.stopAll()],
+        ['the storage nodes', () => this.storage.stopAll()],
+      ];
+      for (const [part, stop] of parts) {
+        await stop().catch((error: unknown) =>
+          this.logger.error(`could not stop ${part} cleanly: ${(error as Error).message}`),
+        );
+      }
     } else {
       this.logger.log(
         'leaving the fleet running (BOREALIS_FLEET_ON_EXIT=keep); the next control plane adopts it',

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { formatFleet } from '../../libs/wire/src/index.js';
 import { repoRoot } from '../support/environment.js';
-import { freePort, type RunningProcess, startProcess } from '../support/processes.js';
+import { freePort, isAlive, type RunningProcess, startProcess } from '../support/processes.js';
 import { waitUntil } from '../support/wait.js';
 
 const STORAGE_IDS = ['s1', 's2', 's3', 's4', 's5', 's6'];
@@ -30,21 +29,6 @@ interface RegistryEntry {
   host: string;
   adminPort: number;
   startedAt: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // An orphan that exited stays a zombie until whatever adopted it reaps it: count it as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
 }
 
 async function health(entry: RegistryEntry): Promise<Record<string, unknown>> {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { type Platform, startPlatform } from '../support/platform.js';
+import { isAlive } from '../support/processes.js';
 import { waitUntil } from '../support/wait.js';
 
 /** A TCP relay on loopback to the database that the test can cut: every connection through it ends. */
@@ -45,15 +46,6 @@ class CuttableRelay {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     await closed;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

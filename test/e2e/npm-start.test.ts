@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot, testEnvironment } from '../support/environment.js';
-import { freePort, freePortRange, type RunningProcess, startProcess } from '../support/processes.js';
+import { freePort, freePortRange, isAlive, type RunningProcess, startProcess } from '../support/processes.js';
 
 /** The bash block that follows the `walkthrough` marker in README.md. */
 function readmeWalkthrough(): string {
@@ -28,15 +28,6 @@ function fleetPids(dataDir: string): number[] {
   return readdirSync(registry)
     .filter((name) => name.endsWith('.json'))
     .map((name) => (JSON.parse(readFileSync(join(registry, name), 'utf8')) as { pid: number }).pid);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function portAnswers(port: number): Promise<boolean> {

@@ -1,6 +1,7 @@
 // Real child processes for end-to-end tests: output captured, waits bounded, and every
 // process stopped by its own PID when the test ends.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { claimPortRange } from './port-claims.js';
 
 export interface RunningProcess {
@@ -100,4 +101,22 @@ export function freePort(): Promise<number> {
 /** `count` consecutive loopback ports claimed for this test process (see port-claims.ts). */
 export function freePortRange(count: number): Promise<number> {
   return claimPortRange(count);
+}
+
+/**
+ * Whether the process runs: it exists and is not a zombie. An orphan that exited stays a zombie
+ * until whatever adopted it reaps it, and counts as gone.
+ */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }

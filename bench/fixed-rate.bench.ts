@@ -99,12 +99,13 @@ async function fixedRate(
   };
 }
 
-/** One server as the rounds drive it. */
+/** One server as the rounds drive it, with its runs by rate index (one per round). */
 interface Server {
   name: 'Borealis' | 'floor' | 'Redis';
   port: number;
   pids: readonly number[];
   commits?: () => Promise<number>;
+  runs: FixedRun[][];
 }
 
 /** The median of each figure over the rounds of one rate on one server; the rounds' p99s and stalls as they were. */
@@ -133,6 +134,12 @@ function row(server: string, fraction: string, runs: readonly FixedRun[]): Row {
   };
 }
 
+function runsOf(server: Server, rateIndex: number): FixedRun[] {
+  const runs = server.runs[rateIndex];
+  if (runs === undefined) throw new Error(`${server.name} has no runs at rate index ${rateIndex}`);
+  return runs;
+}
+
 function sum(runs: readonly FixedRun[], pick: (run: FixedRun) => number): number {
   return runs.reduce((total, run) => total + pick(run), 0);
 }
@@ -150,14 +157,16 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       port: node.port,
       pids: [node.dataNodePid, ...node.storagePids],
       commits: node.commits,
+      runs: [],
     };
     const bare: Server = {
       name: 'floor',
       port: floor.port,
       pids: [floor.frontPid, ...floor.replicaPids],
       commits: async () => (await floor.stats()).commits,
+      runs: [],
     };
-    const peer: Server = { name: 'Redis', port: redis.port, pids: [redis.pid] };
+    const peer: Server = { name: 'Redis', port: redis.port, pids: [redis.pid], runs: [] };
 
     options.progress('closed-loop maximum of each', 0.5);
     // Unmeasured: the processes compile their hot paths in the first thousands of commands.
@@ -171,10 +180,8 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
     );
     const floorHalf = Math.max(1, Math.round(floorMax.requestsPerSecond * 0.5));
 
-    // runs[server][rate index]: one run per round. The floor's own half rate is the last index.
-    const runs = new Map<string, FixedRun[][]>(
-      [borealis, bare, peer].map((server) => [server.name, [...rates, floorHalf].map(() => [])]),
-    );
+    // Rate indexes: those of `rates`, then (the floor alone) its own half rate.
+    for (const server of [borealis, bare, peer]) server.runs = [...rates, floorHalf].map(() => []);
     const turns = ROUNDS * (rates.length * 3 + 1);
     let done = 0;
     for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
@@ -182,20 +189,17 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
         for (const server of inTurn([borealis, bare, peer], roundIndex)) {
           options.progress(`round ${roundIndex + 1} of ${ROUNDS}: ${rate} SET/s`, done++ / turns);
           const json = join(root, `${server.name}-${roundIndex}-${rateIndex}.json`);
-          runs
-            .get(server.name)
-            ?.[rateIndex]?.push(await fixedRate(server.port, rate, json, server.pids, server.commits));
+          runsOf(server, rateIndex).push(
+            await fixedRate(server.port, rate, json, server.pids, server.commits),
+          );
         }
       }
       options.progress(`round ${roundIndex + 1} of ${ROUNDS}: floor at ${floorHalf} SET/s`, done++ / turns);
       const json = join(root, `floor-${roundIndex}-own-half.json`);
-      runs
-        .get('floor')
-        ?.[rates.length]?.push(await fixedRate(floor.port, floorHalf, json, bare.pids, bare.commits));
+      runsOf(bare, rates.length).push(await fixedRate(floor.port, floorHalf, json, bare.pids, bare.commits));
     }
     options.progress('done', 1);
 
-    const runsOf = (server: Server, rateIndex: number) => runs.get(server.name)?.[rateIndex] ?? [];
     const rows: Row[] = [];
     for (const [index, fraction] of FRACTIONS.entries()) {
       for (const server of [borealis, bare, peer])

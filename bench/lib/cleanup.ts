@@ -42,16 +42,3 @@ export async function scratchRun(
   const unregister = registerCleanup(cleanup);
   return { root, stops, cleanup };
 }
-
-/**
- * A group of stops registered in `stops` as one (so an interrupted run still runs them) that the
- * caller may also run early: to stop one server before the next is measured. Each runs once.
- */
-export function stopGroup(stops: Cleanup[]): { stops: Cleanup[]; stopNow: () => Promise<void> } {
-  const group: Cleanup[] = [];
-  const stopNow = async () => {
-    for (const stop of group.splice(0).reverse()) await stop().catch(() => undefined);
-  };
-  stops.push(stopNow);
-  return { stops: group, stopNow };
-}

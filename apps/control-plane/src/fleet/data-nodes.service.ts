@@ -227,7 +227,9 @@ export class DataNodesService {
           const row = await this.repository.dataNode(id);
           if (row !== null) await this.retire(row, reason);
         } catch (error) {
-          this.logger.warn(`stopping data node ${id} without its records: ${(error as Error).message}`);
+          this.logger.warn(
+            `data node ${id}: its records could not be read or written (${(error as Error).message}); it is stopped all the same`,
+          );
         }
         // retire() stops the process first; here it is still running only if that was not reached.
         const instance = this.instances.get(id);

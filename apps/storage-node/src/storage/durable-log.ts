@@ -207,12 +207,14 @@ interface PendingRotate {
 
 type PendingOperation = PendingAppend | PendingRotate;
 
-/** How long the log's fdatasyncs took: the longest, and how many were slow (DurableLogStats). */
+/** How long the log's fdatasyncs took: the last, the longest, and how many were slow (DurableLogStats). */
 export class FsyncLatencies {
+  lastMs = 0;
   longestMs = 0;
   readonly slow = { atLeast10Ms: 0, atLeast50Ms: 0, atLeast200Ms: 0 };
 
   record(tookMs: number): void {
+    this.lastMs = tookMs;
     if (tookMs > this.longestMs) this.longestMs = tookMs;
     if (tookMs >= 10) this.slow.atLeast10Ms++;
     if (tookMs >= 50) this.slow.atLeast50Ms++;
@@ -252,7 +254,6 @@ export class DurableLog {
     bytesAppended: 0,
     callsCommitted: 0,
     fsyncs: 0,
-    lastFsyncLatencyMs: 0,
     snapshotsWritten: 0,
   };
   private readonly fsyncLatencies = new FsyncLatencies();
@@ -508,7 +509,6 @@ export class DurableLog {
 
   private countFsync(tookMs: number): void {
     this.counters.fsyncs++;
-    this.counters.lastFsyncLatencyMs = tookMs;
     this.fsyncLatencies.record(tookMs);
   }
 
@@ -521,7 +521,7 @@ export class DurableLog {
       recordsAppended: this.counters.recordsAppended,
       bytesAppended: this.counters.bytesAppended,
       fsyncs,
-      lastFsyncLatencyMs: this.counters.lastFsyncLatencyMs,
+      lastFsyncLatencyMs: this.fsyncLatencies.lastMs,
       longestFsyncMs: this.fsyncLatencies.longestMs,
       slowFsyncs: { ...this.fsyncLatencies.slow },
       averageRecordsPerFsync: fsyncs === 0 ? 0 : this.counters.recordsAppended / fsyncs,

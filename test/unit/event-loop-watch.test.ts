@@ -1,5 +1,6 @@
 // The event-loop watch behind a storage node's /health: a turn that holds the loop for over a
-// second is counted as such, and the longest delay is kept.
+// second is counted as such, and the longest delay is kept, whether it began while the loop was
+// busy (sampled every 20 ms) or after an idle second (every 100 ms).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EventLoopWatch } from '../../libs/health/src/index.js';
@@ -35,6 +36,35 @@ test('a turn that holds the loop for 1.2 s is counted in the seconds over 1 s an
       () => watch.stats().secondsOver1S >= 2,
     );
     assert.equal(watch.stats().secondsOver1S, 2);
+  } finally {
+    watch.stop();
+  }
+});
+
+test('after an idle second the loop is sampled every 100 ms, and a 1.2 s stall is still counted; the busy second switches back to 20 ms', async () => {
+  const watch = new EventLoopWatch();
+  try {
+    assert.equal(watch.stats().samplingMs, 20);
+    await waitUntil(
+      () => `sampling every 100 ms once idle (${JSON.stringify(watch.stats())})`,
+      10_000,
+      () => watch.stats().samplingMs === 100,
+    );
+    holdTheLoop(1_200);
+    await waitUntil(
+      () => `a second over 1 s (${JSON.stringify(watch.stats())})`,
+      10_000,
+      () => watch.stats().secondsOver1S >= 1,
+    );
+    const stats = watch.stats();
+    assert.equal(stats.secondsOver1S, 1);
+    // Seen from when the sampler was due: at most one idle interval short.
+    assert.ok(stats.delayMaxMs >= 1_100, JSON.stringify(stats));
+    await waitUntil(
+      () => `sampling every 20 ms after the busy second (${JSON.stringify(watch.stats())})`,
+      10_000,
+      () => watch.stats().samplingMs === 20,
+    );
   } finally {
     watch.stop();
   }

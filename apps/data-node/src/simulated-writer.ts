@@ -127,6 +127,8 @@ class SimulatedWriter implements WriterShell {
       },
       links,
       clock: clientClock,
+      // The simulated writer ticks as it did when the sweeps ran (QuorumClientOptions.tickWhileIdle).
+      tickWhileIdle: true,
       random: () => host.random(),
       ...(options.quorum !== undefined ? { quorum: options.quorum } : {}),
     });

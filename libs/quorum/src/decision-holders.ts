@@ -88,6 +88,11 @@ export class DecisionHolders {
     }
   }
 
+  /** Nothing waits: no decision to hear about, no list for a PROPOSE (`expire` has nothing to do). */
+  get empty(): boolean {
+    return this.awaited.size === 0 && this.heldByAll.size === 0;
+  }
+
   /** Decisions still waiting to hear from all six. */
   get awaitedCount(): number {
     return this.awaited.size;

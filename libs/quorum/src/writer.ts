@@ -244,6 +244,22 @@ export class WriterCoordinator {
     return ready;
   }
 
+  /**
+   * Whether `tick` has nothing to do now and until the next call or message: no commit, read,
+   * scan or recovery in flight, no decision bookkeeping waiting on time, nothing ready to take.
+   */
+  get idle(): boolean {
+    return (
+      this.commits.size === 0 &&
+      this.reads.size === 0 &&
+      this.scans.size === 0 &&
+      this.foreignRecoveries.size === 0 &&
+      this.decisionHolders.empty &&
+      this.ready.messages.length === 0 &&
+      this.ready.events.length === 0
+    );
+  }
+
   get inFlightCommits(): number {
     return this.commits.size;
   }

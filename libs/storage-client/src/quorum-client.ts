@@ -151,7 +151,15 @@ export interface QuorumClientOptions {
   /** The protection group, in replica-index order (two per AZ). */
   nodes: StorageNodeAddress[];
   timing?: Partial<WriterTiming>;
+  /** How often the writer's timers are checked while it has work (default 5 ms). */
   tickIntervalMs?: number;
+  /**
+   * Tick while idle too. By default the ticks stop once nothing waits on time (no call in flight,
+   * no decision bookkeeping) and start again with the next call or message: an idle data node
+   * then does not wake 200 times a second. The simulator keeps ticking, so that its runs stay
+   * the same event for event as the sweeps its protocol was checked by.
+   */
+  tickWhileIdle?: boolean;
   /** Calls in flight at most; more are refused at once with `ClientOverloadedError`. */
   inFlightMax?: number;
   /** Volumes whose commits by other writers the storage nodes report (`onApplied`). */
@@ -240,7 +248,10 @@ export class QuorumClient {
   /** Whether each storage node's notices have reached us whole, and since when (ADR 0020). */
   private readonly noticeStreams: NoticeStreams;
   private readonly onDecided: ((decisions: readonly Envelope[]) => void) | undefined;
-  private readonly stopTicking: () => void;
+  /** Cancels the running ticks; null while idle (see `tickWhileIdle`). */
+  private stopTicking: (() => void) | null = null;
+  private readonly tickIntervalMs: number;
+  private readonly tickWhileIdle: boolean;
   private readonly clock: ClientClock;
   private readonly random: () => number;
   private readonly inFlightMax: number;
@@ -336,10 +347,25 @@ export class QuorumClient {
       // Links that are up from the start (the simulator's) never report a change.
       if (link.connected) this.noticeStreams.connected(node.id, this.clock.nowMs());
     }
-    this.stopTicking = this.clock.every(options.tickIntervalMs ?? 5, () => {
+    this.tickIntervalMs = options.tickIntervalMs ?? 5;
+    this.tickWhileIdle = options.tickWhileIdle ?? false;
+    if (this.tickWhileIdle) this.startTicking();
+  }
+
+  /** Nothing for a tick to do: the writer is idle and no DECIDED is held for a later message. */
+  private get idle(): boolean {
+    return this.coordinator.idle && this.heldDecisions.size === 0;
+  }
+
+  private startTicking(): void {
+    this.stopTicking = this.clock.every(this.tickIntervalMs, () => {
       this.coordinator.tick(this.clock.nowMs());
       this.drain();
       this.sendHeldDecisions();
+      if (!this.tickWhileIdle && this.idle && this.stopTicking !== null) {
+        this.stopTicking();
+        this.stopTicking = null;
+      }
     });
   }
 
@@ -476,7 +502,8 @@ export class QuorumClient {
    */
   async close(): Promise<void> {
     this.closed = true;
-    this.stopTicking();
+    this.stopTicking?.();
+    this.stopTicking = null;
     if (this.heldDecisions.size > 0) {
       // Decisions still held go out first: replicas would otherwise keep the keys pending until
       // a recovery or repair told them.
@@ -575,6 +602,8 @@ export class QuorumClient {
       }
     }
     for (const event of events) this.settle(event);
+    // Every call and every message that gives the writer work passes here: the ticks start again.
+    if (this.stopTicking === null && !this.closed && !this.idle) this.startTicking();
   }
 
   /** Sends every held DECIDED on its own: nothing else went to its node within a tick. */

@@ -88,6 +88,15 @@ function typeOfTag(tag: number): StoredValue['type'] {
   throw new Error(`corrupt stored value: unknown type tag 0x${tag.toString(16).padStart(2, '0')}`);
 }
 
+/**
+ * Whether stored bytes hold a collection's header, from the type tag alone: a writer replacing a
+ * string learns it has no elements to reclaim without decoding (and copying) the value.
+ */
+export function holdsCollectionHeader(bytes: Uint8Array): boolean {
+  const tag = bytes[0];
+  return tag !== undefined && COLLECTION_TYPE_BY_TAG.has(tag & TYPE_MASK);
+}
+
 /** A collection header, as opposed to a value stored whole. */
 export function isCollectionHeader(value: StoredValue): value is CollectionHeader {
   return 'id' in value;

@@ -46,6 +46,7 @@ import { lookupCommand } from '../commands/served-commands.js';
 import {
   decodeStoredValue,
   encodeStoredValue,
+  holdsCollectionHeader,
   INLINE_VALUE_GUARD,
   type StoredValue,
 } from '../commands/stored-value.js';
@@ -1002,8 +1003,9 @@ function reclaimRecords(
     if (entry.value !== null && isCollectionHeader(entry.value)) kept.add(entry.value.id);
     let before = decoded.get(key);
     if (before === undefined) {
+      // Only a header is decoded: the value a plain SET replaces is mostly a string.
       const bytes = reads.get(key)?.bytes ?? null;
-      before = bytes === null ? null : decodeStoredValue(bytes);
+      before = bytes === null || !holdsCollectionHeader(bytes) ? null : decodeStoredValue(bytes);
     }
     if (before !== null && isCollectionHeader(before)) removed.set(before.id, before);
   }

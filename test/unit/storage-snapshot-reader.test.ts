@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import * as codec from '../../apps/storage-node/src/record-codec.js';
-import type { ReplicaRecord, ReplicaSnapshot } from '../../libs/quorum/src/index.js';
+import type { Proposal, ReplicaRecord, ReplicaSnapshot } from '../../libs/quorum/src/index.js';
 import * as quorum from '../../libs/quorum/src/index.js';
 import { patchedCopy } from '../support/compiled-copy.js';
 
@@ -24,11 +24,19 @@ interface Subject {
   codec: typeof codec;
 }
 
+/** A transaction voted for in an earlier step, and whether it was decided since. */
+interface Voted {
+  txid: string;
+  volume: string;
+  decided: boolean;
+}
+
 /**
  * Records of the kinds that change keys, transactions, unconfirmed decisions and forgotten txids.
- * `txids` holds the transactions voted for so far, for promises and acceptances of earlier ones.
+ * `txids` holds the transactions voted for so far, for promises, acceptances and decisions of
+ * earlier ones.
  */
-type Step = (counter: () => number, txids: string[]) => ReplicaRecord[];
+type Step = (counter: () => number, txids: Voted[]) => ReplicaRecord[];
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc
@@ -41,22 +49,27 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       ({ key, seq, value }): Step =>
         () => [{ kind: 'adopt', volume: 'v', entries: [{ key, version: { seq, txid: `r.${seq}` }, value }] }],
     ),
-  // A transaction voted for, then (in the same step or never) decided and forgotten.
+  // A transaction voted for, then (in the same step, a later one or never) decided and forgotten.
+  // Some read the volume's generation first, shared and not written, as a data node's commits do.
   fc
     .record({
       keys: fc.uniqueArray(fc.constantFrom(...KEYS), { minLength: 1, maxLength: 3 }),
       value: fc.uint8Array({ maxLength: 6 }),
       decision: fc.constantFrom('commit', 'abort', 'none', 'forget'),
       volume: fc.constantFrom('v', 'w'),
+      sharedRead: fc.boolean(),
     })
     .map(
-      ({ keys, value, decision, volume }): Step =>
+      ({ keys, value, decision, volume, sharedRead }): Step =>
         (counter, txids) => {
           const txid = `dn1.${counter()}`;
-          txids.push(txid);
-          const proposal = {
+          txids.push({ txid, volume, decided: decision !== 'none' });
+          const proposal: Proposal = {
             txid,
-            reads: keys.map((key) => ({ key, seq: 0 })),
+            reads: [
+              ...(sharedRead ? [{ key: 'generation', seq: 0, shared: true as const }] : []),
+              ...keys.map((key) => ({ key, seq: 0 })),
+            ],
             writes: keys.map((key) => ({ key, value })),
             proposedAtMs: 0,
           };
@@ -79,12 +92,33 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     .map(
       ({ pick, ballot, kind, volume }): Step =>
         (counter, txids) => {
-          const txid = txids.length === 0 ? `dn2.${counter()}` : (txids[pick % txids.length] as string);
+          const txid = txids.length === 0 ? `dn2.${counter()}` : (txids[pick % txids.length] as Voted).txid;
           return kind === 'promise'
             ? [{ kind: 'promise', volume, txid, ballot, atMs: 4 }]
             : [{ kind: 'accept', volume, txid, ballot, decision: 'commit', proposal: null, atMs: 5 }];
         },
     ),
+  // The commit of a transaction voted for in an earlier step and left undecided: its writes are
+  // applied to keys its vote held, perhaps before a snapshot began and after.
+  fc.nat().map(
+    (pick): Step =>
+      (_counter, txids) => {
+        const undecided = txids.filter((voted) => !voted.decided);
+        const chosen = undecided[pick % Math.max(1, undecided.length)];
+        if (chosen === undefined) return [];
+        chosen.decided = true;
+        return [
+          {
+            kind: 'decide',
+            volume: chosen.volume,
+            txid: chosen.txid,
+            decision: 'commit',
+            proposal: null,
+            atMs: 6,
+          },
+        ];
+      },
+  ),
 );
 
 /** Transactions and forgotten txids in a fixed order: a restored replica may list them in another. */
@@ -116,7 +150,7 @@ function checkChunkedSnapshots(subject: Subject, numRuns: number): void {
       (before, after, entriesPerChunk, stepsPerChunk) => {
         let next = 0;
         const counter = () => ++next;
-        const txids: string[] = [];
+        const txids: Voted[] = [];
         const live = replica(subject);
         for (const make of before) for (const record of make(counter, txids)) live.applyRecord(record);
         const atBegin = live.snapshot();
@@ -259,7 +293,7 @@ describe('a snapshot restored as it is decoded, a page at a time', () => {
         (steps, entriesPerChunk, entriesPerPage, chunked) => {
           let next = 0;
           const counter = () => ++next;
-          const txids: string[] = [];
+          const txids: Voted[] = [];
           const live = replica({ quorum, codec });
           for (const make of steps) for (const record of make(counter, txids)) live.applyRecord(record);
           const body = chunked

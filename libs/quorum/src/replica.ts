@@ -21,6 +21,7 @@ import type {
   Proposal,
   ProposeMessage,
   QuorumMessage,
+  ReadEntry,
   ReadMessage,
   ReadmittedMessage,
   ReadResult,
@@ -35,7 +36,6 @@ import type {
   TxId,
   Version,
   VoteValue,
-  WriteEntry,
   WrittenOffMessage,
 } from './messages.js';
 import {
@@ -212,6 +212,15 @@ class VolumeState {
   readonly transactions = new Map<TxId, TransactionRecord>();
   /** Transactions that hold keys pending: the only ones recovery has to look at. */
   readonly holding = new Set<TxId>();
+  /**
+   * For a transaction in `holding`: the states of the keys its YES vote holds, by read index (none
+   * at a shared read it does not write). Its decision applies its writes through them instead of
+   * looking each key up again in `keys`, by then a cold lookup in a large map, the replica's
+   * largest single cost under pipelined writes. A key's state is never replaced while its volume
+   * lives (keys are never removed; a restore and a drop replace the whole volume). Memory only;
+   * without an entry (after a restore) the decision looks the keys up.
+   */
+  readonly heldStates = new Map<TxId, (KeyState | undefined)[]>();
   readonly recoveries = new Map<TxId, { round: RecoveryRound; startedAtMs: number; sentAtMs: number }>();
   /** Where the next recovery of a transaction starts after being outbid: above the ballot that won. */
   readonly nextRecoveryRound = new Map<TxId, number>();
@@ -678,7 +687,21 @@ export class StorageReplica {
         transaction.vote = record.vote;
         if (record.proposal !== null) transaction.proposal = record.proposal;
         if (record.vote === 'yes' && transaction.decision === null && record.proposal !== null) {
-          for (const key of heldKeysOf(record.proposal)) this.keyState(volume, key).pendingTxid = record.txid;
+          // A YES vote holds every key it read but a shared read it does not write, in read order;
+          // each state is kept at its read's index.
+          const { reads, writes } = record.proposal;
+          const written = reads.some((read) => read.shared === true)
+            ? new Set(writes.map((write) => write.key))
+            : null;
+          const states = new Array<KeyState | undefined>(reads.length);
+          for (let index = 0; index < reads.length; index++) {
+            const read = reads[index] as ReadEntry;
+            if (written !== null && read.shared === true && !written.has(read.key)) continue;
+            const state = this.keyState(volume, read.key);
+            state.pendingTxid = record.txid;
+            states[index] = state;
+          }
+          volume.heldStates.set(record.txid, states);
           transaction.holdsKeys = true;
           volume.holding.add(record.txid);
         }
@@ -946,35 +969,49 @@ export class StorageReplica {
     if (decision === 'commit' && applied !== null) {
       const { reads, writes } = applied;
       const releasing = transaction.holdsKeys;
-      releasedAll = releasing && reads.length === writes.length;
       // One copy of the txid for all the keys it writes (see ownCopy).
       const keptTxid = ownCopy(txid);
       // Looking keys up in a volume's map is a storage node's largest single cost under pipelined
-      // SETs (docs/performance.md, "Fewer key lookups per decision, and a frame copied whole"),
-      // so each written key is looked up once, to apply its write and release it. A group of
-      // writes reads and writes the same keys in the same order: each write's read is then at its
-      // own index, with no map of reads. (A committed proposal is well formed, each key read
-      // once: the replicas that voted YES checked it, isWellFormed.)
+      // SETs (docs/performance.md, "Fewer key lookups per decision, and a frame copied whole"), so
+      // a decision looks up no key its YES vote held: it applies each write through the state the
+      // vote kept (`heldStates`). A group of writes reads and writes its keys in the same order,
+      // with reads it does not write in between (a data node's commits read the volume's
+      // generation first): each write's read is found by walking the reads forward, with no map
+      // of them. (A committed proposal is well formed, each key read once: the replicas that voted
+      // YES checked it, isWellFormed.)
+      const heldStates = releasing ? volume.heldStates.get(txid) : undefined;
       let readSeqs: Map<string, number> | null = null;
-      for (let index = 0; index < writes.length; index++) {
-        const write = writes[index] as WriteEntry;
-        const read = reads[index];
+      let cursor = 0;
+      for (const write of writes) {
+        let readIndex = -1;
+        if (readSeqs === null) {
+          while (cursor < reads.length && (reads[cursor] as ReadEntry).key !== write.key) cursor++;
+          if (cursor < reads.length) readIndex = cursor++;
+        }
         let readSeq: number;
-        if (read !== undefined && read.key === write.key) readSeq = read.seq;
+        let state: KeyState;
+        const held = readIndex < 0 ? undefined : heldStates?.[readIndex];
+        if (held !== undefined) {
+          keepPreimage(volume, write.key, held);
+          state = held;
+        } else state = this.keyState(volume, write.key);
+        if (readIndex >= 0) readSeq = (reads[readIndex] as ReadEntry).seq;
         else {
+          // Out of the reads' order: a map of them from here on.
           readSeqs ??= new Map(reads.map((entry) => [entry.key, entry.seq]));
           readSeq = readSeqs.get(write.key) ?? 0;
-          releasedAll = false;
         }
-        const state = this.keyState(volume, write.key);
         adopt(state, readSeq + 1, keptTxid, write.value);
         if (releasing && state.pendingTxid === txid) state.pendingTxid = null;
       }
+      // Each read met in order by its own write: every key it holds is released above.
+      releasedAll = releasing && reads.length === writes.length && readSeqs === null;
     }
     if (releasedAll) {
       // Every key it read is one it wrote, released above.
       transaction.holdsKeys = false;
       volume.holding.delete(txid);
+      volume.heldStates.delete(txid);
     } else this.releaseKeys(volume, txid, transaction);
     volume.recoveries.delete(txid);
     volume.unconfirmed.set(txid, 0);
@@ -985,8 +1022,12 @@ export class StorageReplica {
   private releaseKeys(volume: VolumeState, txid: TxId, transaction: TransactionRecord): void {
     if (!transaction.holdsKeys || transaction.proposal === null) return;
     keepTransactionPreimage(volume, txid, transaction);
-    for (const key of keysOf(transaction.proposal)) {
-      const state = volume.keys.get(key);
+    // The states its vote held, by read index (`heldStates`): no key looked up again.
+    const states = volume.heldStates.get(txid);
+    const { reads } = transaction.proposal;
+    for (let index = 0; index < reads.length; index++) {
+      const key = (reads[index] as ReadEntry).key;
+      const state = states === undefined ? volume.keys.get(key) : states[index];
       if (state !== undefined && state.pendingTxid === txid) {
         keepPreimage(volume, key, state);
         state.pendingTxid = null;
@@ -994,6 +1035,7 @@ export class StorageReplica {
     }
     transaction.holdsKeys = false;
     volume.holding.delete(txid);
+    volume.heldStates.delete(txid);
   }
 
   private adoptVersion(volume: VolumeState, entry: SyncEntry): void {
@@ -2183,20 +2225,6 @@ function adopt(state: KeyState, seq: number, txid: TxId, value: Uint8Array | nul
   state.seq = seq;
   state.txid = txid;
   state.value = storeValue(value);
-}
-
-/** Every key a proposal reads or writes (writes must be in the read set). */
-export function keysOf(proposal: Proposal): string[] {
-  return proposal.reads.map((read) => read.key);
-}
-
-/** The keys a YES vote holds pending until the decision: all but shared reads it does not write. */
-export function heldKeysOf(proposal: Proposal): string[] {
-  if (!proposal.reads.some((read) => read.shared === true)) return keysOf(proposal);
-  const written = new Set(proposal.writes.map((write) => write.key));
-  return proposal.reads
-    .filter((read) => read.shared !== true || written.has(read.key))
-    .map((read) => read.key);
 }
 
 /** Writes only keys it read, each key once, sequence numbers non-negative integers. */

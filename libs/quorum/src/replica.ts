@@ -690,13 +690,20 @@ export class StorageReplica {
           // A YES vote holds every key it read but a shared read it does not write, in read order;
           // each state is kept at its read's index.
           const { reads, writes } = record.proposal;
-          const written = reads.some((read) => read.shared === true)
-            ? new Set(writes.map((write) => write.key))
-            : null;
           const states = new Array<KeyState | undefined>(reads.length);
+          // A data node's commits have one shared read (the volume's generation), checked against
+          // the writes directly; a set of the written keys is built only for a second one.
+          let written: Set<string> | null = null;
+          let sharedReads = 0;
           for (let index = 0; index < reads.length; index++) {
             const read = reads[index] as ReadEntry;
-            if (written !== null && read.shared === true && !written.has(read.key)) continue;
+            if (read.shared === true) {
+              sharedReads++;
+              if (sharedReads === 2) written = new Set(writes.map((write) => write.key));
+              const isWritten =
+                written === null ? writes.some((write) => write.key === read.key) : written.has(read.key);
+              if (!isWritten) continue;
+            }
             const state = this.keyState(volume, read.key);
             state.pendingTxid = record.txid;
             states[index] = state;

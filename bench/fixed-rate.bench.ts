@@ -21,6 +21,7 @@ import { median } from './lib/committed.js';
 import { type DiskProbeResult, STALL_MS, startDiskProbe } from './lib/disk-probe.js';
 import { startFloor } from './lib/floor.js';
 import { machineCpuTicks, processesCpuMs } from './lib/process-cpu.js';
+import { type HistogramScrape, parseHistograms, percentileBetween } from './lib/prometheus-histograms.js';
 import { type Case, CLIENTS, KEY_SPACE, redisBenchmark, VALUE_BYTES } from './lib/redis-benchmark.js';
 import { type BenchOptions, type BenchResult, type Row, round } from './lib/report.js';
 import { inTurn, ROUNDS, ratiosByRound } from './lib/rounds.js';
@@ -36,8 +37,23 @@ const TARGET_P99_MS = 10;
 /** The closed-loop case: redis-benchmark SET, unpipelined. */
 const SET: Case = { command: 'set', pipeline: 1 };
 
+/** The data node's own p99s over a run (ms, bucket upper bounds): where a SET waited. */
+interface DataNodeStages {
+  command: number | null;
+  queued: number | null;
+  commit: number | null;
+}
+
+/** The data node's histograms whose p99s `DataNodeStages` holds. */
+const STAGE_HISTOGRAMS = {
+  command: 'borealis_data_node_command_duration_seconds',
+  queued: 'borealis_data_node_transaction_queue_seconds',
+  commit: 'borealis_data_node_quorum_commit_seconds',
+} as const;
+
 interface FixedRun {
   rate: number;
+  stages: DataNodeStages | null;
   summary: SummaryJson;
   disk: DiskProbeResult;
   serverCpuUsPerSet: number;
@@ -51,7 +67,11 @@ async function fixedRate(
   jsonPath: string,
   serverPids: readonly number[],
   commits?: () => Promise<number>,
+  metrics?: () => Promise<string>,
 ): Promise<FixedRun> {
+  const scrape = async (): Promise<HistogramScrape | null> =>
+    metrics === undefined ? null : parseHistograms(await metrics());
+  const histogramsBefore = await scrape();
   const cpuBefore = processesCpuMs(serverPids);
   const machineBefore = machineCpuTicks();
   const commitsBefore = (await commits?.()) ?? 0;
@@ -86,8 +106,22 @@ async function fixedRate(
   const cpuMs = processesCpuMs(serverPids) - cpuBefore;
   const summary = JSON.parse(readFileSync(jsonPath, 'utf8')) as SummaryJson;
   const commitsMade = commits === undefined ? null : (await commits()) - commitsBefore;
+  const histogramsAfter = await scrape();
+  const p99Ms = (name: string) => {
+    if (histogramsBefore === null || histogramsAfter === null) return null;
+    const seconds = percentileBetween(histogramsBefore, histogramsAfter, name, 0.99);
+    return seconds === null ? null : seconds * 1000;
+  };
   return {
     rate,
+    stages:
+      histogramsAfter === null
+        ? null
+        : {
+            command: p99Ms(STAGE_HISTOGRAMS.command),
+            queued: p99Ms(STAGE_HISTOGRAMS.queued),
+            commit: p99Ms(STAGE_HISTOGRAMS.commit),
+          },
     summary,
     disk,
     serverCpuUsPerSet: (cpuMs * 1000) / Math.max(1, summary.ops),
@@ -105,7 +139,15 @@ interface Server {
   port: number;
   pids: readonly number[];
   commits?: () => Promise<number>;
+  /** The server's Prometheus text, when it has its own histograms (the data node). */
+  metrics?: () => Promise<string>;
   runs: FixedRun[][];
+}
+
+/** `ms` as a bucket bound: "≤ 20", or "> 5000" above every bound. */
+function bucketMs(ms: number | null): string {
+  if (ms === null) return '-';
+  return Number.isFinite(ms) ? `≤ ${round(ms, 1)}` : '> 5000';
 }
 
 /** The median of each figure over the rounds of one rate on one server; the rounds' p99s and stalls as they were. */
@@ -126,6 +168,14 @@ function row(server: string, fraction: string, runs: readonly FixedRun[]): Row {
     'server CPU µs per SET': Math.round(of((run) => run.serverCpuUsPerSet)),
     'SETs per commit': commits.length === 0 ? '' : round(median(commits), 1),
     'machine busy': busy.length === 0 ? 'n/a' : `${Math.round(median(busy) * 100)}%`,
+    'each round, data node p99 ms: command; waiting for a transaction; commit at the replicas': runs
+      .map((run) =>
+        run.stages === null
+          ? ''
+          : `${bucketMs(run.stages.command)}; ${bucketMs(run.stages.queued)}; ${bucketMs(run.stages.commit)}`,
+      )
+      .filter((text) => text !== '')
+      .join(' / '),
     [`each round: p99 ms (disk stalls ≥ ${STALL_MS} ms, longest ms)`]: runs
       .map(
         (run) => `${round(run.summary.latencyMs.p99, 1)} (${run.disk.stalls}, ${round(run.disk.maxMs, 0)})`,
@@ -157,6 +207,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
       port: node.port,
       pids: [node.dataNodePid, ...node.storagePids],
       commits: node.commits,
+      metrics: node.metrics,
       runs: [],
     };
     const bare: Server = {
@@ -190,7 +241,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           options.progress(`round ${roundIndex + 1} of ${ROUNDS}: ${rate} SET/s`, done++ / turns);
           const json = join(root, `${server.name}-${roundIndex}-${rateIndex}.json`);
           runsOf(server, rateIndex).push(
-            await fixedRate(server.port, rate, json, server.pids, server.commits),
+            await fixedRate(server.port, rate, json, server.pids, server.commits, server.metrics),
           );
         }
       }
@@ -226,6 +277,7 @@ export async function run(options: BenchOptions): Promise<BenchResult> {
           )}); ${stallFree.length === 0 ? 'no round was free of disk stalls' : `in the rounds without a disk stall: ${stallFree.map((run) => round(run.summary.latencyMs.p99, 1)).join(', ')} ms`}. Borealis / Redis p99 ${round(toRedis.median, 1)} (${toRedis.text}); Borealis / floor p99 ${round(toFloor.median, 1)} (${toFloor.text}).`,
         `Floor (bench/lib/floor-node.ts, as in the data-node bench): the same seven processes, their messages and fsyncs with no protocol work; its row at half of its own maximum (${floorHalf} SET/s) is what latency that shape allows on this machine near half load.`,
         `Disk probe (bench/lib/disk-probe.ts): during each run, a 200-byte append and an fdatasync every 20 ms in the data dir, timed; an fdatasync of ${STALL_MS} ms or more is a stall. A stall holds every log on the disk at once (the six replicas share one disk here, where a deployment gives each its own), and the SETs that arrive meanwhile queue behind it; the busier the cores, the longer the queue takes to drain. So a run's p99 follows its stalls and how busy the machine is.`,
+        "The data node's own p99s (its Prometheus histograms, read before and after each run; a p99 is the upper bound of its bucket): a command from read to reply; its wait for a transaction to start (for one of the transactions in flight, or behind its key); its commit at the storage replicas. Where the client's p99 is above the command's, the wait was outside the data node (the client, the sockets); where the command's is above the commit's, inside it.",
         'Borealis: one data node at its largest size over six storage-node processes, as in the data-node bench; everything, the load generator included, on this machine\'s cores. "server CPU µs per SET": user + system CPU of the server processes (from /proc) over the SETs done; "machine busy": the share of all cores busy during the run (/proc/stat), the load generator included. Run with `npm run bench -- fixed-rate`.',
       ],
     };

@@ -56,6 +56,8 @@ export interface BenchDataNode {
   dataNodePid: number;
   storagePids: number[];
   health(): Promise<Record<string, unknown>>;
+  /** Its Prometheus text (GET /metrics). */
+  metrics(): Promise<string>;
   /** Quorum commits the data node's engine has made since it started. */
   commits(): Promise<number>;
 }
@@ -78,6 +80,11 @@ export async function startBenchDataNode(root: string, stops: Stop[]): Promise<B
     dataNodePid: node.process.child.pid as number,
     storagePids: fleet.nodes.map((_, index) => fleet.process(index).child.pid as number),
     health: () => node.health(),
+    metrics: async () => {
+      const response = await fetch(`${node.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) });
+      if (!response.ok) throw new Error(`GET /metrics of the data node answered ${response.status}`);
+      return response.text();
+    },
     commits: async () => {
       const engine = (await node.health()).engine as { commits?: number } | null;
       return engine?.commits ?? 0;

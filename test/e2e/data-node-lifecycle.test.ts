@@ -597,6 +597,13 @@ describe('data node lifecycle: attach, capacity, metrics, drain, detach', { time
     assert.equal(sample(text, 'borealis_data_node_capacity_units'), 4);
     assert.equal(sample(text, 'borealis_data_node_connections'), 0);
     assert.match(text, /^borealis_data_node_command_duration_seconds_bucket\{le="0\.001"\} \d+$/m);
+    // Where commands waited: the five SETs of the tests before (and the reads that missed the cache)
+    // each waited for a transaction, and each SET's commit was timed at the replicas.
+    for (const name of ['transaction_queue_seconds', 'quorum_commit_seconds']) {
+      assert.match(text, new RegExp(`^borealis_data_node_${name}_bucket\\{le="0\\.005"\\} \\d+$`, 'm'));
+      const count = sample(text, `borealis_data_node_${name}_count`) ?? 0;
+      assert.ok(count >= 5, `borealis_data_node_${name}_count is ${count}`);
+    }
     for (const name of [
       'conflicts_total',
       'retries_total',

@@ -594,3 +594,47 @@ describe('a read served from the cache at once', () => {
     assert.deepEqual(engine.readFromCache(command('get', 'k'), 'instance'), NULL);
   });
 });
+
+describe('where a command waits', () => {
+  test('each work is told its wait for a transaction, and each commit its time at the replicas', async () => {
+    const store = new FakeStore();
+    // Each commit is held until the test lets it end, and then commits (SETs write blind: there is
+    // no version for the fake to check).
+    const held: (() => void)[] = [];
+    store.commit = () =>
+      new Promise((resolve) => held.push(() => resolve({ outcome: 'committed' as const, txid: 't' })));
+    let nowMs = 5_000;
+    const queued: number[] = [];
+    const committed: number[] = [];
+    const engine = new TransactionEngine({
+      volume: 'v',
+      store,
+      cache: new VersionedCache(1 << 20, 10_000),
+      groupsRunningMax: 1,
+      clock: { nowMs: () => nowMs, sleep: async () => undefined },
+      timings: { queued: (ms) => queued.push(ms), committed: (ms) => committed.push(ms) },
+    });
+    /** Until the store holds `count` commits; a bounded number of turns. */
+    const commitsHeld = async (count: number) => {
+      for (let turn = 0; turn < 1_000 && held.length < count; turn++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(held.length, count, 'commits reached the store');
+    };
+
+    const first = engine.run([command('set', 'a', '1')], 'instance');
+    await commitsHeld(1);
+    nowMs += 7;
+    // The one transaction allowed is in flight: this SET waits for it.
+    const second = engine.run([command('set', 'b', '2')], 'instance');
+    nowMs += 5;
+    held[0]?.();
+    assert.deepEqual(await first, [simple('OK')]);
+    await commitsHeld(2);
+    nowMs += 3;
+    held[1]?.();
+    assert.deepEqual(await second, [simple('OK')]);
+    assert.deepEqual(queued, [0, 5]);
+    assert.deepEqual(committed, [12, 3]);
+  });
+});

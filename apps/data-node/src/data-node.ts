@@ -136,6 +136,7 @@ class Attachment {
       store: this.client,
       cache: this.cache,
       onFlushCommitted: () => this.sweeper.sweep(),
+      timings: metrics.transactionTimings,
     });
     this.keyspace = new Keyspace(request.volume, this.client, this.engine);
     this.sweeper = new GenerationSweeper(request.volume, this.client, this.engine, (line) =>

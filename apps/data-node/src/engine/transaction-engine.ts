@@ -87,8 +87,21 @@ export interface Work {
   internalKeys: string[];
   /** FLUSHDB/FLUSHALL: runs after all work submitted before it, and before all work after it. */
   barrier: boolean;
+  /** When it was submitted, by the engine's clock: its wait for a transaction is timed from here. */
+  submittedAtMs: number;
   /** One reply per command, or null when a watched key changed. */
   settle(result: Reply[] | null): void;
+}
+
+/**
+ * Where a command's time goes inside the engine, for a data node's metrics: how long each work
+ * waited for its transaction to start (behind busy keys, or for one of the transactions in
+ * flight), and how long each commit took at the storage replicas. Milliseconds by the engine's
+ * clock.
+ */
+export interface TransactionTimings {
+  queued(ms: number): void;
+  committed(ms: number): void;
 }
 
 export interface EngineCounters {
@@ -121,6 +134,8 @@ export interface TransactionEngineOptions {
   onFlushCommitted?: () => void;
   /** Runs one command over a context: `executeDataCommand` unless a test injects its own. */
   execute?: (spec: CommandSpec, args: Buffer[], context: DataCommandContext) => Reply;
+  /** Told each work's wait and each commit's time (a data node's metrics); nothing by default. */
+  timings?: TransactionTimings;
 }
 
 interface KeyRead {
@@ -293,7 +308,7 @@ export class TransactionEngine {
     this.attemptsMax = options.attemptsMax ?? 40;
     this.random = options.random ?? Math.random;
     this.execute = options.execute ?? executeDataCommand;
-    this.scheduler = new GroupScheduler((works) => this.runGroup(works), {
+    this.scheduler = new GroupScheduler((works) => this.startGroup(works), {
       worksPerGroupMax: options.worksPerGroupMax ?? 256,
       groupsRunningMax: options.groupsRunningMax ?? GROUPS_RUNNING_MAX_DEFAULT,
     });
@@ -334,6 +349,7 @@ export class TransactionEngine {
         blindKeys,
         internalKeys: [],
         barrier: commands.some((command) => FLUSH_COMMAND_NAMES.has(command.spec.name)),
+        submittedAtMs: this.clock.nowMs(),
         settle: (result) => {
           this.inFlightWorks--;
           resolve(result);
@@ -440,6 +456,7 @@ export class TransactionEngine {
         blindKeys: new Set(),
         internalKeys: keys,
         barrier: false,
+        submittedAtMs: this.clock.nowMs(),
         settle: (result) => {
           this.inFlightWorks--;
           const [reply] = result ?? [];
@@ -551,6 +568,16 @@ export class TransactionEngine {
         readAtMs,
       );
     }
+  }
+
+  /** A group's turn has come (group-scheduler.ts): its works' waits end here. */
+  private startGroup(works: Work[]): Promise<void> {
+    const timings = this.options.timings;
+    if (timings !== undefined) {
+      const nowMs = this.clock.nowMs();
+      for (const work of works) timings.queued(nowMs - work.submittedAtMs);
+    }
+    return this.runGroup(works);
   }
 
   private async runGroup(works: Work[]): Promise<void> {
@@ -850,6 +877,7 @@ export class TransactionEngine {
       } finally {
         if (writes.length > 0) this.writeCommitsEnded++;
       }
+      this.options.timings?.committed(this.clock.nowMs() - commitSentAtMs);
       if (outcome.outcome === 'aborted') {
         // The generation stays cached: only a flush changes it, its `applied` notice drops it, and
         // a retry reads every key from the replicas anyway. Dropped, every other transaction of

@@ -2,6 +2,7 @@
 // the control plane, through Redis) and on scrape (Prometheus).
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DataNodeIntervalReport } from '../../../../libs/routes/src/index.js';
+import type { TransactionTimings } from '../engine/transaction-engine.js';
 import { CountedHistogram } from './counted-histogram.js';
 import { LatencyHistogram } from './latency-histogram.js';
 
@@ -16,9 +17,19 @@ export interface CumulativeSource {
   cacheMisses: number;
 }
 
+/** Buckets of the latency histograms, in seconds. */
+const LATENCY_BUCKETS_SECONDS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export class NodeMetrics {
   readonly registry = new Registry();
   private readonly commandSeconds: CountedHistogram;
+  private readonly queueSeconds: CountedHistogram;
+  private readonly commitSeconds: CountedHistogram;
+  /**
+   * The engine's timings (transaction-engine.ts): with the command histogram they say whether a
+   * slow command waited in this node, for a transaction to start, or at the storage replicas.
+   */
+  readonly transactionTimings: TransactionTimings;
   private readonly throttledTotal: Counter;
   private readonly errorsTotal: Counter;
   readonly connectionsGauge: Gauge;
@@ -52,9 +63,27 @@ export class NodeMetrics {
     this.commandSeconds = new CountedHistogram({
       name: 'borealis_data_node_command_duration_seconds',
       help: 'Time from a command being read to its reply, throttling included',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: LATENCY_BUCKETS_SECONDS,
       registers: [registry],
     });
+    this.queueSeconds = new CountedHistogram({
+      name: 'borealis_data_node_transaction_queue_seconds',
+      help: 'Time a command waited for its transaction to start: behind busy keys, or for one of the transactions in flight',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    this.commitSeconds = new CountedHistogram({
+      name: 'borealis_data_node_quorum_commit_seconds',
+      help: 'Time of a commit at the storage replicas, from sending it to its outcome',
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [registry],
+    });
+    const queueSeconds = this.queueSeconds;
+    const commitSeconds = this.commitSeconds;
+    this.transactionTimings = {
+      queued: (ms) => queueSeconds.observe(ms / 1000),
+      committed: (ms) => commitSeconds.observe(ms / 1000),
+    };
     this.throttledTotal = new Counter({
       name: 'borealis_data_node_throttled_commands_total',
       help: 'Commands delayed by the capacity-unit command budget',

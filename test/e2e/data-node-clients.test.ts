@@ -1153,6 +1153,46 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
       assert.ok(errors > 0 && errors < 200, `the script holds some errors (${errors})`);
     });
 
+    it('a command read while an earlier one of its connection waits starts at once; replies keep their order', async () => {
+      // A client that sends on a schedule, whatever the replies do, pipelines whenever a reply is
+      // late. The SET below is held by CLIENT PAUSE WRITE; the STRLEN sent after it must run
+      // meanwhile (INFO commandstats counts it as it ends), not wait for the SET to finish.
+      const piped = await openClient(dataNode().respPort, { connectionName: 'pipe-a' });
+      const pauser = await openClient(dataNode().respPort);
+      const strlenCalls = async () =>
+        Number(/^cmdstat_strlen:calls=(\d+)/m.exec(await other.info('commandstats'))?.[1] ?? 0);
+      const callsBefore = await strlenCalls();
+      assert.equal(await pauser.call('CLIENT', 'PAUSE', '60000', 'WRITE'), 'OK');
+      let setAnswered = false;
+      let held: Promise<string> | undefined;
+      let strlen: Promise<number> | undefined;
+      try {
+        held = piped.set('pipe:held', 'v');
+        void held.then(() => {
+          setAnswered = true;
+        });
+        const lineOfPiped = async () =>
+          String(await other.call('CLIENT', 'LIST'))
+            .split('\n')
+            .find((line) => line.includes(' name=pipe-a ')) ?? '';
+        await waitUntil('the SET to start and wait for the pause', 10_000, async () =>
+          / cmd=set /.test(await lineOfPiped()),
+        );
+        strlen = piped.strlen('pipe:absent');
+        await waitUntil(
+          'the STRLEN sent after it to run',
+          10_000,
+          async () => (await strlenCalls()) > callsBefore,
+        );
+        assert.equal(setAnswered, false, 'the SET is still held by the pause');
+      } finally {
+        await pauser.call('CLIENT', 'UNPAUSE');
+      }
+      assert.equal(await held, 'OK');
+      assert.equal(await strlen, 0);
+      assert.equal(await other.get('pipe:held'), 'v');
+    });
+
     it('keys and values are binary safe (bytes 0 to 255)', async () => {
       const allBytes = Buffer.from(Array.from({ length: 256 }, (_, index) => index));
       const reversed = Buffer.from(allBytes).reverse();

@@ -56,7 +56,10 @@ interface QueuedRequest {
   resolution: CommandResolution;
 }
 
-/** A request that has started, and its reply, given at once or to come. */
+/**
+ * A request that has started, and its reply, given at once or to come. One that joined a pipeline
+ * while the command budget held it starts once admitted: its start time and `wanted` are set then.
+ */
 interface RunningRequest {
   request: QueuedRequest;
   startedAt: number;
@@ -191,6 +194,13 @@ class ClientConnection implements ConnectionHandle {
   private paused = false;
   /** A malformed request's error, answered after the requests read before it; then the connection closes. */
   private protocolError: Reply | null = null;
+  /**
+   * The started requests of the pipeline being answered (`runPipelinedData`), in request order:
+   * plain data commands read meanwhile join it at once (`joinPipeline`). Null when none runs.
+   */
+  private pipeline: RunningRequest[] | null = null;
+  /** A request of the pipeline waits for the command budget: nothing after it starts before it. */
+  private pipelineHeld = false;
 
   constructor(
     private readonly socket: Socket,
@@ -284,6 +294,7 @@ class ClientConnection implements ConnectionHandle {
       for (const arg of request) this.queuedBytes += arg.length;
       this.queue.push({ args: request, resolution: resolveCommand(request) });
     }
+    this.joinPipeline();
     if (this.queue.length >= QUEUED_REQUESTS_MAX) this.pause();
     if (!this.processing) this.process();
   }
@@ -412,8 +423,12 @@ class ClientConnection implements ConnectionHandle {
   /**
    * Consecutive plain data commands of a pipeline run at once: the client sent each before it
    * had the previous reply, so they are concurrent, and the engine still orders those on the
-   * same key. Replies go out in request order. `first` is where `answerAtOnce` stopped. True
-   * when a reply waited for a promise.
+   * same key. Replies go out in request order. `first` is where `answerAtOnce` stopped. While
+   * the pipeline's replies are awaited, plain data commands the client sends join it and start
+   * at once (`joinPipeline`): a client that sends on a schedule, whatever the replies do, would
+   * otherwise have each command read during a slow one wait for the whole pipeline before it
+   * even starts, and its queue grow with every slow commit. True when a reply waited for a
+   * promise.
    */
   private async runPipelinedData(first: Exclude<Stop, { kind: 'other' }>): Promise<boolean> {
     const running: RunningRequest[] = [];
@@ -422,30 +437,73 @@ class ClientConnection implements ConnectionHandle {
       await first.admitted;
       running.push(this.start(first.request));
     }
+    this.pipeline = running;
+    let waited = false;
+    try {
+      this.joinPipeline();
+      while (running.length > 0) {
+        const started = running.shift() as RunningRequest;
+        // One reply per request whatever happens, or the replies after it would be misattributed.
+        let reply: Reply;
+        try {
+          // A reply given at once (a read the cache answered) costs no turn of the microtask queue.
+          if (started.result instanceof Promise) waited = true;
+          ({ reply } = started.result instanceof Promise ? await started.result : started.result);
+        } catch (cause) {
+          reply = internalError(cause);
+        }
+        this.answer(started, reply);
+        // Replies answered go out at the end of this turn, with any others answered in it, rather
+        // than after the whole pipeline: one that new requests keep joining may never end.
+        if (running.length > 0) this.flushSoon();
+        this.joinPipeline();
+      }
+    } finally {
+      this.pipeline = null;
+      this.pipelineHeld = false;
+    }
+    return waited;
+  }
+
+  /**
+   * Starts the plain data commands at the head of the queue as part of the running pipeline, up
+   * to PIPELINED_COMMANDS_MAX in flight. One the command budget holds starts once admitted, and
+   * those after it wait in the queue until then, so requests start in the order they came.
+   */
+  private joinPipeline(): void {
+    const running = this.pipeline;
+    if (running === null) return;
     while (
+      !this.pipelineHeld &&
       this.queue.length > 0 &&
       running.length < PIPELINED_COMMANDS_MAX &&
+      !this.closing &&
+      !this.closed &&
       this.session.runsAsPlainData((this.queue[0] as QueuedRequest).resolution)
     ) {
       const request = this.take();
       const admitted = this.admit();
-      if (admitted !== null) await admitted;
-      running.push(this.start(request));
-    }
-    let waited = false;
-    for (const started of running) {
-      // One reply per request whatever happens, or the replies after it would be misattributed.
-      let reply: Reply;
-      try {
-        // A reply given at once (a read the cache answered) costs no turn of the microtask queue.
-        if (started.result instanceof Promise) waited = true;
-        ({ reply } = started.result instanceof Promise ? await started.result : started.result);
-      } catch (cause) {
-        reply = internalError(cause);
+      if (admitted === null) {
+        running.push(this.start(request));
+        continue;
       }
-      this.answer(started, reply);
+      this.pipelineHeld = true;
+      const held: RunningRequest = {
+        request,
+        startedAt: 0,
+        wanted: false,
+        result: admitted.then(() => {
+          const started = this.start(request);
+          held.startedAt = started.startedAt;
+          held.wanted = started.wanted;
+          this.pipelineHeld = false;
+          this.joinPipeline();
+          return started.result;
+        }),
+      };
+      running.push(held);
     }
-    return waited;
+    if (this.queue.length < QUEUED_REQUESTS_MAX / 2) this.resumeIfRoom();
   }
 
   /** Starts an admitted plain data command. */

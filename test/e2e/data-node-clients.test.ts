@@ -1155,18 +1155,22 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
 
     it('a command read while an earlier one of its connection waits starts at once; replies keep their order', async () => {
       // A client that sends on a schedule, whatever the replies do, pipelines whenever a reply is
-      // late. The SET below is held by CLIENT PAUSE WRITE; the STRLEN sent after it must run
-      // meanwhile (INFO commandstats counts it as it ends), not wait for the SET to finish.
+      // late. The SET below waits for its commit while three of the six storage nodes are
+      // stopped (SIGSTOP); the STRLEN sent after it on the same connection, answered from the
+      // cache, must run meanwhile (INFO commandstats counts it as it ends), not wait for the SET.
+      const storage = fleet as StorageFleet;
       const piped = await openClient(dataNode().respPort, { connectionName: 'pipe-a' });
-      const pauser = await openClient(dataNode().respPort);
+      assert.equal(await piped.set('pipe:cached', 'abc'), 'OK');
       const strlenCalls = async () =>
         Number(/^cmdstat_strlen:calls=(\d+)/m.exec(await other.info('commandstats'))?.[1] ?? 0);
       const callsBefore = await strlenCalls();
-      assert.equal(await pauser.call('CLIENT', 'PAUSE', '60000', 'WRITE'), 'OK');
+      const stopped = [0, 1, 2];
       let setAnswered = false;
       let held: Promise<string> | undefined;
       let strlen: Promise<number> | undefined;
+      for (const index of stopped) storage.pause(index);
       try {
+        // Four YES votes are needed: the commit waits until the nodes go on.
         held = piped.set('pipe:held', 'v');
         void held.then(() => {
           setAnswered = true;
@@ -1175,22 +1179,46 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
           String(await other.call('CLIENT', 'LIST'))
             .split('\n')
             .find((line) => line.includes(' name=pipe-a ')) ?? '';
-        await waitUntil('the SET to start and wait for the pause', 10_000, async () =>
-          / cmd=set /.test(await lineOfPiped()),
-        );
-        strlen = piped.strlen('pipe:absent');
+        await waitUntil('the SET to start', 5_000, async () => / cmd=set /.test(await lineOfPiped()));
+        strlen = piped.strlen('pipe:cached');
         await waitUntil(
           'the STRLEN sent after it to run',
-          10_000,
+          5_000,
           async () => (await strlenCalls()) > callsBefore,
         );
-        assert.equal(setAnswered, false, 'the SET is still held by the pause');
+        assert.equal(setAnswered, false, 'the SET still waits for its commit');
+      } finally {
+        for (const index of stopped) storage.resume(index);
+      }
+      assert.equal(await held, 'OK');
+      assert.equal(await strlen, 3);
+      assert.equal(await other.get('pipe:held'), 'v');
+    });
+
+    it('under CLIENT PAUSE WRITE a held write holds the later commands of its connection, as in Redis', async () => {
+      const piped = await openClient(dataNode().respPort, { connectionName: 'pipe-b' });
+      const pauser = await openClient(dataNode().respPort);
+      assert.equal(await piped.set('pipe:paused', 'old'), 'OK');
+      assert.equal(await pauser.call('CLIENT', 'PAUSE', '60000', 'WRITE'), 'OK');
+      let written: Promise<string> | undefined;
+      let read: Promise<string | null> | undefined;
+      try {
+        written = piped.set('pipe:paused', 'new');
+        const lineOfPiped = async () =>
+          String(await other.call('CLIENT', 'LIST'))
+            .split('\n')
+            .find((line) => line.includes(' name=pipe-b ')) ?? '';
+        // Held by the pause: CLIENT LIST shows the connection blocked (flag b).
+        await waitUntil('the SET to be held by the pause', 5_000, async () =>
+          / flags=\S*b\S* .* cmd=set /.test(await lineOfPiped()),
+        );
+        // A read is not held by a WRITE pause, but this one comes after the held SET.
+        read = piped.get('pipe:paused');
       } finally {
         await pauser.call('CLIENT', 'UNPAUSE');
       }
-      assert.equal(await held, 'OK');
-      assert.equal(await strlen, 0);
-      assert.equal(await other.get('pipe:held'), 'v');
+      assert.equal(await written, 'OK');
+      assert.equal(await read, 'new');
     });
 
     it('keys and values are binary safe (bytes 0 to 255)', async () => {

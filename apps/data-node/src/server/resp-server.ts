@@ -468,13 +468,16 @@ class ClientConnection implements ConnectionHandle {
   /**
    * Starts the plain data commands at the head of the queue as part of the running pipeline, up
    * to PIPELINED_COMMANDS_MAX in flight. One the command budget holds starts once admitted, and
-   * those after it wait in the queue until then, so requests start in the order they came.
+   * those after it wait in the queue until then, so requests start in the order they came. None
+   * starts while one of the connection's commands is held by a CLIENT PAUSE (Redis holds the
+   * whole connection).
    */
   private joinPipeline(): void {
     const running = this.pipeline;
     if (running === null) return;
     while (
       !this.pipelineHeld &&
+      !this.session.holdsForPause &&
       this.queue.length > 0 &&
       running.length < PIPELINED_COMMANDS_MAX &&
       !this.closing &&

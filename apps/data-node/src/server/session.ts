@@ -203,6 +203,14 @@ export class Session implements RegisteredClient {
   }
 
   /**
+   * Whether a command of this connection is held by a CLIENT PAUSE: the connection's later
+   * requests wait for it, as in Redis (a read behind a held write of its key would not see it).
+   */
+  get holdsForPause(): boolean {
+    return this.heldByPause;
+  }
+
+  /**
    * Called as each request starts, in request order: whether its reply is to be sent (CLIENT
    * REPLY OFF and SKIP). A SKIP applies to the request after it only.
    */

@@ -308,7 +308,7 @@ export class TransactionEngine {
     this.attemptsMax = options.attemptsMax ?? 40;
     this.random = options.random ?? Math.random;
     this.execute = options.execute ?? executeDataCommand;
-    this.scheduler = new GroupScheduler((works) => this.startGroup(works), {
+    this.scheduler = new GroupScheduler((works) => this.runScheduled(works), {
       worksPerGroupMax: options.worksPerGroupMax ?? 256,
       groupsRunningMax: options.groupsRunningMax ?? GROUPS_RUNNING_MAX_DEFAULT,
     });
@@ -571,7 +571,7 @@ export class TransactionEngine {
   }
 
   /** A group's turn has come (group-scheduler.ts): its works' waits end here. */
-  private startGroup(works: Work[]): Promise<void> {
+  private runScheduled(works: Work[]): Promise<void> {
     const timings = this.options.timings;
     if (timings !== undefined) {
       const nowMs = this.clock.nowMs();

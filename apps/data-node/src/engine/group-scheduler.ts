@@ -19,7 +19,6 @@ export interface ScheduledWork {
 
 interface Group<W> {
   works: W[];
-  keys: Set<string>;
   running: boolean;
   waitingOn: number;
   dependents: Group<W>[];
@@ -29,6 +28,15 @@ export interface GroupSchedulerLimits {
   worksPerGroupMax: number;
   /** Transactions in flight before new work on free keys waits in a batch. */
   groupsRunningMax: number;
+}
+
+const NO_GROUPS: readonly never[] = [];
+
+/** `list` with `group` once: made on the first group, as most work comes after none. */
+function withGroup<G>(list: G[] | null, group: G): G[] {
+  if (list === null) return [group];
+  if (!list.includes(group)) list.push(group);
+  return list;
 }
 
 export class GroupScheduler<W extends ScheduledWork> {
@@ -63,39 +71,41 @@ export class GroupScheduler<W extends ScheduledWork> {
   }
 
   submit(work: W): void {
-    const ahead = new Set<Group<W>>();
+    // The groups this work comes after, each once. Most work (a SET of a key no unfinished work
+    // touches) comes after none: no collection is made for it, one less allocation per command.
+    let ahead: Group<W>[] | null = null;
     for (const key of work.keys) {
       const tail = this.tails.get(key);
-      if (tail !== undefined) ahead.add(tail);
+      if (tail !== undefined) ahead = withGroup(ahead, tail);
     }
-    if (this.barrier !== null) ahead.add(this.barrier);
+    if (this.barrier !== null) ahead = withGroup(ahead, this.barrier);
     if (work.barrier === true) {
-      for (const group of this.live) ahead.add(group);
-      this.startGroup(work, ahead);
+      for (const group of this.live) ahead = withGroup(ahead, group);
+      this.startGroup(work, ahead ?? NO_GROUPS);
       return;
     }
-    if (ahead.size === 1) {
-      const [only] = ahead as unknown as [Group<W>];
+    const before: readonly Group<W>[] = ahead ?? NO_GROUPS;
+    if (before.length === 1) {
+      const only = before[0] as Group<W>;
       if (!only.running && only.works.length < this.limits.worksPerGroupMax) {
         this.join(only, work);
         return;
       }
     }
-    if (ahead.size === 0 && this.groupsRunning >= this.limits.groupsRunningMax) {
+    if (before.length === 0 && this.groupsRunning >= this.limits.groupsRunningMax) {
       const batch = this.openBatch;
       if (batch !== null && batch.works.length < this.limits.worksPerGroupMax) {
         this.join(batch, work);
         return;
       }
     }
-    this.startGroup(work, ahead);
+    this.startGroup(work, before);
   }
 
   /** A new group for `work`, after the groups `ahead`. */
-  private startGroup(work: W, ahead: Set<Group<W>>): void {
+  private startGroup(work: W, ahead: readonly Group<W>[]): void {
     const group: Group<W> = {
       works: [work],
-      keys: new Set(work.keys),
       running: false,
       waitingOn: 0,
       dependents: [],
@@ -121,10 +131,7 @@ export class GroupScheduler<W extends ScheduledWork> {
 
   private join(group: Group<W>, work: W): void {
     group.works.push(work);
-    for (const key of work.keys) {
-      group.keys.add(key);
-      this.tails.set(key, group);
-    }
+    for (const key of work.keys) this.tails.set(key, group);
   }
 
   private start(group: Group<W>): void {
@@ -142,7 +149,9 @@ export class GroupScheduler<W extends ScheduledWork> {
     this.groupsRunning--;
     if (this.barrier === group) this.barrier = null;
     this.live.delete(group);
-    for (const key of group.keys) if (this.tails.get(key) === group) this.tails.delete(key);
+    // A group's keys are its works' keys: no set of them is kept, one less per group.
+    for (const work of group.works)
+      for (const key of work.keys) if (this.tails.get(key) === group) this.tails.delete(key);
     for (const dependent of group.dependents) {
       dependent.waitingOn--;
       if (dependent.waitingOn === 0) {

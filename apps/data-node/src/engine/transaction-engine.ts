@@ -453,7 +453,7 @@ export class TransactionEngine {
         consistency: 'instance',
         keys,
         userKeys: [],
-        blindKeys: new Set(),
+        blindKeys: NO_KEYS,
         internalKeys: keys,
         barrier: false,
         submittedAtMs: this.clock.nowMs(),
@@ -638,7 +638,7 @@ export class TransactionEngine {
     const internalKeys = [...new Set(works.flatMap((work) => work.internalKeys))];
     // A retry reads every key: a blind write that lost (its seq below the key's version, or the
     // value one it may not replace) must not lose the same way again.
-    const blindKeys = freshOnly ? new Set<string>() : groupBlindKeys(works, generation);
+    const blindKeys = freshOnly ? NO_KEYS : groupBlindKeys(works, generation);
     const reads = await this.readKeys(
       [GENERATION_KEY, ...internalKeys, ...userKeys.map((key) => storageKey(key, generation))],
       mustBeFresh,
@@ -993,6 +993,14 @@ function blindKeysOf(
 ): ReadonlySet<string> {
   // Most work (every read) has no command that may write blind: no sets to build for it.
   if (!commands.some((command) => BLIND_WRITE_COMMAND_NAMES.has(command.spec.name))) return NO_KEYS;
+  // The common write, one command naming one key and no watch (a SET): blind or not, with no
+  // sets of read and replaced keys built to find out.
+  const only = commands.length === 1 ? commands[0] : undefined;
+  if (only !== undefined && only.keys.length === 1 && (watched === null || watched.size === 0)) {
+    if (only.task !== undefined) return NO_KEYS;
+    const key = only.keys[0] as string;
+    return blindWriteKeys(only.spec.name, only.args).includes(key) ? new Set([key]) : NO_KEYS;
+  }
   const blind = new Set<string>();
   const read = new Set<string>(watched === null ? [] : watched.keys());
   for (const command of commands) {
@@ -1005,7 +1013,15 @@ function blindKeysOf(
 }
 
 /** The volume keys a group may write blind: blind in every work of the group that names them. */
-function groupBlindKeys(works: readonly Work[], generation: number): Set<string> {
+function groupBlindKeys(works: readonly Work[], generation: number): ReadonlySet<string> {
+  // A group of one work: its blind keys are all among its keys, and no other work reads them.
+  if (works.length === 1) {
+    const only = (works[0] as Work).blindKeys;
+    if (only.size === 0) return NO_KEYS;
+    const keys = new Set<string>();
+    for (const key of only) keys.add(storageKey(key, generation));
+    return keys;
+  }
   const blind = new Set<string>();
   const read = new Set<string>();
   for (const work of works)

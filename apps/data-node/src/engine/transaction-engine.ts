@@ -158,6 +158,7 @@ interface KeyRead {
 const BLIND_SEQS_PER_MS = 1024;
 
 const NO_KEYS: ReadonlySet<string> = new Set();
+const NO_RECORDS: ReadonlyMap<string, Uint8Array> = new Map();
 
 /** Enough transactions in flight to keep the replicas busy; beyond it, batches grow instead. */
 export const GROUPS_RUNNING_MAX_DEFAULT = 8;
@@ -624,18 +625,21 @@ export class TransactionEngine {
     const readOnlyCommands = works.every((work) =>
       work.commands.every((command) => command.spec.flags.includes('readonly')),
     );
-    const watchedUserKeys = new Set<string>();
-    for (const work of works)
-      if (work.watched !== null) for (const key of work.watched.keys()) watchedUserKeys.add(key);
+    const watchedUserKeys = watchedKeysOf(works);
     // The generation is read with the first keys, which are mapped by the last one seen; when
     // it moved (a FLUSHDB), the keys of the new generation take one more round.
     let generation = this.generationGuess;
-    let watchedKeys = new Set([...watchedUserKeys].map((key) => storageKey(key, generation)));
-    if (watchedUserKeys.size > 0) watchedKeys.add(GENERATION_KEY);
+    let watchedKeys = watchedStorageKeys(watchedUserKeys, generation, false);
     const mustBeFresh = (key: string): boolean =>
       freshOnly || watchedKeys.has(key) || (cluster && readOnlyCommands);
-    const userKeys = [...new Set(works.flatMap((work) => work.userKeys))];
-    const internalKeys = [...new Set(works.flatMap((work) => work.internalKeys))];
+    // A work's Redis keys are distinct already (`distinctKeys`): a group of one (most, below the
+    // running limit) takes them as they are.
+    const only = works.length === 1 ? (works[0] as Work) : null;
+    const userKeys = only?.userKeys ?? [...new Set(works.flatMap((work) => work.userKeys))];
+    const internalKeys =
+      only !== null && only.internalKeys.length === 0
+        ? only.internalKeys
+        : [...new Set(works.flatMap((work) => work.internalKeys))];
     // A retry reads every key: a blind write that lost (its seq below the key's version, or the
     // value one it may not replace) must not lose the same way again.
     const blindKeys = freshOnly ? NO_KEYS : groupBlindKeys(works, generation);
@@ -648,8 +652,7 @@ export class TransactionEngine {
     if (generationRead !== generation) {
       generation = generationRead;
       this.generationGuess = generation;
-      watchedKeys = new Set([...watchedUserKeys].map((key) => storageKey(key, generation)));
-      watchedKeys.add(GENERATION_KEY);
+      watchedKeys = watchedStorageKeys(watchedUserKeys, generation, true);
       const moved = userKeys.map((key) => storageKey(key, generation));
       for (const key of blindKeys) reads.delete(key);
       for (const [key, read] of await this.readKeys(moved, mustBeFresh)) reads.set(key, read);
@@ -1012,6 +1015,35 @@ function blindKeysOf(
   return blind;
 }
 
+/** The Redis keys the group's works watch; the shared empty set when none does (most groups). */
+function watchedKeysOf(works: readonly Work[]): ReadonlySet<string> {
+  let keys: Set<string> | null = null;
+  for (const work of works) {
+    if (work.watched === null) continue;
+    for (const key of work.watched.keys()) {
+      keys ??= new Set<string>();
+      keys.add(key);
+    }
+  }
+  return keys ?? NO_KEYS;
+}
+
+/**
+ * The volume keys of the watched Redis keys in `generation`, and the generation's own key when
+ * any is watched or `withGenerationKey` (a FLUSHDB moved it: every watch then ends).
+ */
+function watchedStorageKeys(
+  watched: ReadonlySet<string>,
+  generation: number,
+  withGenerationKey: boolean,
+): ReadonlySet<string> {
+  if (watched.size === 0 && !withGenerationKey) return NO_KEYS;
+  const keys = new Set<string>();
+  for (const key of watched) keys.add(storageKey(key, generation));
+  keys.add(GENERATION_KEY);
+  return keys;
+}
+
 /** The volume keys a group may write blind: blind in every work of the group that names them. */
 function groupBlindKeys(works: readonly Work[], generation: number): ReadonlySet<string> {
   // A group of one work: its blind keys are all among its keys, and no other work reads them.
@@ -1039,23 +1071,31 @@ function reclaimRecords(
   overlay: Map<string, OverlayEntry>,
   reads: Map<string, KeyRead>,
   decoded: Map<string, StoredValue | null>,
-): Map<string, Uint8Array> {
-  const kept = new Set<string>();
-  const removed = new Map<string, StoredValue>();
+): ReadonlyMap<string, Uint8Array> {
+  // Made on first use: a run of plain strings (most) removes no collection and builds none.
+  let kept: Set<string> | null = null;
+  let removed: Map<string, StoredValue> | null = null;
   for (const [key, entry] of overlay) {
     if (entry.kind !== 'value') continue;
-    if (entry.value !== null && isCollectionHeader(entry.value)) kept.add(entry.value.id);
+    if (entry.value !== null && isCollectionHeader(entry.value)) {
+      kept ??= new Set<string>();
+      kept.add(entry.value.id);
+    }
     let before = decoded.get(key);
     if (before === undefined) {
       // Only a header is decoded: the value a plain SET replaces is mostly a string.
       const bytes = reads.get(key)?.bytes ?? null;
       before = bytes === null || !holdsCollectionHeader(bytes) ? null : decodeStoredValue(bytes);
     }
-    if (before !== null && isCollectionHeader(before)) removed.set(before.id, before);
+    if (before !== null && isCollectionHeader(before)) {
+      removed ??= new Map<string, StoredValue>();
+      removed.set(before.id, before);
+    }
   }
+  if (removed === null) return NO_RECORDS;
   const records = new Map<string, Uint8Array>();
   for (const [id, header] of removed) {
-    if (kept.has(id) || !isCollectionHeader(header)) continue;
+    if (kept?.has(id) === true || !isCollectionHeader(header)) continue;
     records.set(reclaimRecordKey(id), encodeReclaimRecord(header, 0));
   }
   return records;

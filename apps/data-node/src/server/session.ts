@@ -245,7 +245,28 @@ export class Session implements RegisteredClient {
       return Promise.reject(cause);
     }
     if (atOnce !== null) return this.finish(atOnce, startedAt);
+    if (plain !== null && this.pauseHolding(plain.spec) === null) return this.runPlain(plain, startedAt);
     return this.dispatch(resolution, args, plain).then((handled) => this.finish(handled, startedAt));
+  }
+
+  /**
+   * What `dispatch` does for a plain data command that no CLIENT PAUSE holds (every write and
+   * every read the cache cannot answer), in one step of promises where `dispatch` and `handle`
+   * took three: a promise and a closure fewer per command.
+   */
+  private runPlain(command: QueuedCommand, startedAt: number): Promise<SessionReply> {
+    const { spec, args } = command;
+    try {
+      this.lastCommand = spec.name;
+      this.feedMonitors(spec, args);
+      return this.host.engine.run([command], this.readConsistency).then((replies) => {
+        const reply = replies?.[0] ?? error('ERR no reply');
+        return this.finish({ reply, counted: { name: spec.name, outcome: outcomeOf(reply) } }, startedAt);
+      });
+    } catch (cause) {
+      // A bug: it reaches the caller as any failed command does, not as a throw.
+      return Promise.reject(cause);
+    }
   }
 
   /**

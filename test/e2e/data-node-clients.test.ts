@@ -1153,6 +1153,12 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
       assert.ok(errors > 0 && errors < 200, `the script holds some errors (${errors})`);
     });
 
+    /** The CLIENT LIST line of the connection named `name`, or '' while there is none. */
+    const clientListLine = async (name: string): Promise<string> =>
+      String(await other.call('CLIENT', 'LIST'))
+        .split('\n')
+        .find((line) => line.includes(` name=${name} `)) ?? '';
+
     it('a command read while an earlier one of its connection waits starts at once; replies keep their order', async () => {
       // A client that sends on a schedule, whatever the replies do, pipelines whenever a reply is
       // late. The SET below waits for its commit while three of the six storage nodes are
@@ -1175,10 +1181,7 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
         void held.then(() => {
           setAnswered = true;
         });
-        const lineOfPiped = async () =>
-          String(await other.call('CLIENT', 'LIST'))
-            .split('\n')
-            .find((line) => line.includes(' name=pipe-a ')) ?? '';
+        const lineOfPiped = () => clientListLine('pipe-a');
         await waitUntil('the SET to start', 5_000, async () => / cmd=set /.test(await lineOfPiped()));
         strlen = piped.strlen('pipe:cached');
         await waitUntil(
@@ -1204,10 +1207,7 @@ describe('a data node served to real clients', { timeout: 240_000 }, () => {
       let read: Promise<string | null> | undefined;
       try {
         written = piped.set('pipe:paused', 'new');
-        const lineOfPiped = async () =>
-          String(await other.call('CLIENT', 'LIST'))
-            .split('\n')
-            .find((line) => line.includes(' name=pipe-b ')) ?? '';
+        const lineOfPiped = () => clientListLine('pipe-b');
         // Held by the pause: CLIENT LIST shows the connection blocked (flag b).
         await waitUntil('the SET to be held by the pause', 5_000, async () =>
           / flags=\S*b\S* .* cmd=set /.test(await lineOfPiped()),

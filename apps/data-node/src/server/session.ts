@@ -245,28 +245,35 @@ export class Session implements RegisteredClient {
       return Promise.reject(cause);
     }
     if (atOnce !== null) return this.finish(atOnce, startedAt);
-    if (plain !== null && this.pauseHolding(plain.spec) === null) return this.runPlain(plain, startedAt);
-    return this.dispatch(resolution, args, plain).then((handled) => this.finish(handled, startedAt));
+    if (plain !== null) return this.runPlain(plain, startedAt);
+    return this.dispatch(resolution, args).then((handled) => this.finish(handled, startedAt));
   }
 
   /**
-   * What `dispatch` does for a plain data command that no CLIENT PAUSE holds (every write and
-   * every read the cache cannot answer), in one step of promises where `dispatch` and `handle`
-   * took three: a promise and a closure fewer per command.
+   * Runs a plain data command the cache cannot answer (every write, a read of a key not cached):
+   * after the CLIENT PAUSE that holds it, if one does, then in one step of promises from the
+   * engine's reply to the counted answer.
    */
   private runPlain(command: QueuedCommand, startedAt: number): Promise<SessionReply> {
-    const { spec, args } = command;
     try {
-      this.lastCommand = spec.name;
-      this.feedMonitors(spec, args);
-      return this.host.engine.run([command], this.readConsistency).then((replies) => {
-        const reply = replies?.[0] ?? error('ERR no reply');
-        return this.finish({ reply, counted: { name: spec.name, outcome: outcomeOf(reply) } }, startedAt);
-      });
+      // Set before any hold: CLIENT LIST shows a held command as the connection's last.
+      this.lastCommand = command.spec.name;
+      const pause = this.pauseHolding(command.spec);
+      if (pause !== null) return this.holdWhilePaused(pause).then(() => this.runUnpaused(command, startedAt));
+      return this.runUnpaused(command, startedAt);
     } catch (cause) {
       // A bug: it reaches the caller as any failed command does, not as a throw.
       return Promise.reject(cause);
     }
+  }
+
+  private runUnpaused(command: QueuedCommand, startedAt: number): Promise<SessionReply> {
+    const { spec, args } = command;
+    this.feedMonitors(spec, args);
+    return this.host.engine.run([command], this.readConsistency).then((replies) => {
+      const reply = replies?.[0] ?? error('ERR no reply');
+      return this.finish({ reply, counted: { name: spec.name, outcome: outcomeOf(reply) } }, startedAt);
+    });
   }
 
   /**
@@ -306,12 +313,11 @@ export class Session implements RegisteredClient {
     return { reply, counted: { name: spec.name, outcome: outcomeOf(reply) } };
   }
 
-  /** Runs a request; `plain` is its command with its keys when `handle` found them already. */
-  private async dispatch(
-    resolution: CommandResolution,
-    args: Buffer[],
-    plain: QueuedCommand | null,
-  ): Promise<Handled> {
+  /**
+   * Runs a request other than a plain data command (`runPlain` runs those): data commands come
+   * here only to be refused before authentication or queued inside MULTI.
+   */
+  private async dispatch(resolution: CommandResolution, args: Buffer[]): Promise<Handled> {
     // As in Redis, an unknown command or a wrong arity is answered before authentication is checked.
     if ('error' in resolution) {
       const known = knownSpec(args);
@@ -335,12 +341,6 @@ export class Session implements RegisteredClient {
     }
     const pause = this.pauseHolding(spec);
     if (pause !== null) await this.holdWhilePaused(pause);
-    if (spec.kind === 'data') {
-      this.feedMonitors(spec, args);
-      const command = plain ?? this.queued(spec, args);
-      const [reply] = (await this.host.engine.run([command], this.readConsistency)) ?? [];
-      return counted(spec, { reply: reply ?? error('ERR no reply') });
-    }
     if (spec.name !== 'exec') this.feedMonitors(spec, args);
     return counted(spec, await this.sessionCommand(spec, args));
   }

@@ -16,6 +16,8 @@
 //   six replicas, frames to one replica written once per turn;
 // - a replica handles what one turn brought as a batch: one log write and one fdatasync, then
 //   its answers; a commit is acknowledged after 4 of 6 answers (the other two are still read);
+//   its log is written ahead with zeros as a storage node's is (PREALLOCATE_BYTES_DEFAULT), so
+//   that most fdatasyncs write no inode;
 // - GET from a cache with the longest life the data node gives an entry (CACHE_ENTRY_COVERED_AGE_MAX_MS:
 //   a single writer's notice streams are always whole, ADR 0020), a miss read from 3
 //   replicas and answered once all 3 have; a GET after a SET of its key not committed yet waits
@@ -24,10 +26,11 @@
 // What it leaves out: versions, read and write sets, votes and decisions, msgpack, CRCs,
 // authentication, the command table, budgets, metrics, the cache's byte bound. The wire is
 // bench/lib/floor-link.ts; a replica keeps values by key in a Map.
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, writevSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { CACHE_ENTRY_COVERED_AGE_MAX_MS } from '../../apps/data-node/src/cache/versioned-cache.js';
 import { GROUPS_RUNNING_MAX_DEFAULT } from '../../apps/data-node/src/engine/transaction-engine.js';
+import { PREALLOCATE_BYTES_DEFAULT } from '../../apps/storage-node/src/storage/durable-log.js';
 import {
   ABSENT,
   FloorWriter,
@@ -54,7 +57,11 @@ function listen(server: ReturnType<typeof createServer>): void {
 // ---- replica ------------------------------------------------------------------------------------
 
 function runStorage(logPath: string): void {
-  const log = openSync(logPath, 'a');
+  const log = openSync(logPath, 'w');
+  const zeros = Buffer.alloc(PREALLOCATE_BYTES_DEFAULT);
+  // Bytes logged, and the file's length with the zeros written ahead of them.
+  let logged = 0;
+  let fileBytes = 0;
   const values = new Map<string, Buffer>();
   const writer = new TurnWriter();
   let batch: { socket: Socket; kind: number; id: number; body: Buffer }[] = [];
@@ -63,14 +70,24 @@ function runStorage(logPath: string): void {
   const handleBatch = () => {
     const work = batch;
     batch = [];
-    const logged: Buffer[] = [];
+    const bodies: Buffer[] = [];
+    let bytes = 0;
     for (const item of work) {
       if (item.kind !== KIND_WRITE) continue;
-      logged.push(item.body);
+      bodies.push(item.body);
+      bytes += item.body.length;
       for (const { key, value } of readWriteBody(item.body)) values.set(key, value);
     }
-    if (logged.length > 0) {
-      writeSync(log, logged.length === 1 ? (logged[0] as Buffer) : Buffer.concat(logged));
+    if (bodies.length > 0) {
+      const buffers = [bodies.length === 1 ? (bodies[0] as Buffer) : Buffer.concat(bodies)];
+      if (logged + bytes > fileBytes) {
+        buffers.push(zeros);
+        fileBytes = logged + bytes + zeros.length;
+      }
+      const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+      const written = writevSync(log, buffers, logged);
+      if (written !== total) throw new Error(`the floor's log took ${written} of ${total} bytes`);
+      logged += bytes;
       fdatasyncSync(log);
       fsyncs++;
     }

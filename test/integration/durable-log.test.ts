@@ -10,6 +10,7 @@ import {
   DurableLog,
   DurableLogError,
   type DurableLogOptions,
+  PREALLOCATE_BYTES_DEFAULT,
   RECORD_HEADER_BYTES,
   REPAIR_MARKER_NAME,
   SNAPSHOT_SYNC_BYTES,
@@ -251,16 +252,99 @@ describe('durable log', () => {
     await reopened.log.close();
   });
 
-  it('cuts a zero-filled tail, which is not a run of empty records', async () => {
+  it('takes a zero-filled tail of the newest segment as its end, not as a run of empty records', async () => {
     const dir = await tempDir();
     const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
     await log.append(records('only'));
     await log.close();
-    await appendFile(join(dir, segmentFileName(1)), Buffer.alloc(4096));
+    const segmentPath = join(dir, segmentFileName(1));
+    const recordBytes = (await stat(segmentPath)).size;
+    await appendFile(segmentPath, Buffer.alloc(4096));
+    const reopened = await openCollecting(dir);
+    assert.deepEqual(reopened.replayed, ['only']);
+    assert.equal(reopened.recovery.tornTail, null);
+    // Appends go on after the records, over the zeros.
+    await reopened.log.append(records('after'));
+    await reopened.log.close();
+    assert.equal((await stat(segmentPath)).size, recordBytes + RECORD_HEADER_BYTES + 'after'.length);
+    assert.deepEqual((await openCollecting(dir)).replayed, ['only', 'after']);
+  });
+
+  it('cuts zeros followed by other bytes at the end of the newest segment as a torn tail', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    await log.append(records('only'));
+    await log.close();
+    const tail = Buffer.alloc(4096);
+    tail[4000] = 0x2a;
+    await appendFile(join(dir, segmentFileName(1)), tail);
     const reopened = await openCollecting(dir);
     assert.deepEqual(reopened.replayed, ['only']);
     assert.equal(reopened.recovery.tornTail?.bytesDropped, 4096);
     await reopened.log.close();
+  });
+
+  it('writes zeros ahead of its records, so that most appends do not grow the segment file', async () => {
+    const dir = await tempDir();
+    const ahead = 64;
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined, preallocateBytes: ahead });
+    const segmentPath = join(dir, segmentFileName(1));
+    await log.append(records('one'));
+    const first = RECORD_HEADER_BYTES + 'one'.length;
+    assert.equal((await stat(segmentPath)).size, first + ahead);
+    // Within the zeros: the file keeps its length.
+    await log.append(records('two'));
+    assert.equal((await stat(segmentPath)).size, first + ahead);
+    // Past them: the file grows to the new end and zeros ahead of it again.
+    const long = 'x'.repeat(100);
+    await log.append(records(long));
+    const end = 2 * first + RECORD_HEADER_BYTES + long.length;
+    assert.equal((await stat(segmentPath)).size, end + ahead);
+    assert.equal(log.diskBytes(), end + ahead);
+
+    // A crash leaves the zeros: a copy of the directory as it is now opens whole, nothing cut.
+    const crashed = await tempDir();
+    await writeFile(join(crashed, segmentFileName(1)), await readFile(segmentPath));
+    const recovered = await openCollecting(crashed);
+    assert.deepEqual(recovered.replayed, ['one', 'two', long]);
+    assert.equal(recovered.recovery.tornTail, null);
+    assert.equal(recovered.log.diskBytes(), end + ahead);
+    await recovered.log.append(records('three'));
+    await recovered.log.close();
+    assert.deepEqual((await openCollecting(crashed)).replayed, ['one', 'two', long, 'three']);
+
+    // A rotation cuts the zeros off the segment it ends; so does closing.
+    log.rotate();
+    await log.append(records('four'));
+    assert.equal((await stat(segmentPath)).size, end);
+    await log.close();
+    assert.equal((await stat(join(dir, segmentFileName(2)))).size, RECORD_HEADER_BYTES + 'four'.length);
+  });
+
+  it('writes no zeros ahead with preallocateBytes 0', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined, preallocateBytes: 0 });
+    await log.append(records('one'));
+    assert.equal((await stat(join(dir, segmentFileName(1)))).size, RECORD_HEADER_BYTES + 'one'.length);
+    await log.close();
+    await assert.rejects(
+      DurableLog.open(dir, { onRecord: () => undefined, preallocateBytes: -1 }),
+      isLogError('INVALID_ARGUMENT', /preallocateBytes must be a non-negative integer/),
+    );
+  });
+
+  it('refuses to start when a segment other than the last ends in zeros', async () => {
+    const dir = await tempDir();
+    const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
+    await log.append(records('a'));
+    log.rotate();
+    await log.append(records('b'));
+    await log.close();
+    await appendFile(join(dir, segmentFileName(1)), Buffer.alloc(4096));
+    await assert.rejects(
+      DurableLog.open(dir, { onRecord: () => undefined }),
+      isLogError('CORRUPT', /log-0000000000000001\.wal is damaged at byte 9 .*not the newest segment/),
+    );
   });
 
   // Damage with valid records after it is corruption (bit rot, a misdirected write), not a torn
@@ -461,7 +545,8 @@ describe('durable log', () => {
     const { log } = await DurableLog.open(dir, { onRecord: () => undefined });
     assert.equal(log.diskBytes(), 0);
     await log.append(records('one', 'two'));
-    assert.equal(log.diskBytes(), 2 * RECORD_HEADER_BYTES + 6);
+    // The records, and the zeros written ahead of them.
+    assert.equal(log.diskBytes(), 2 * RECORD_HEADER_BYTES + 6 + PREALLOCATE_BYTES_DEFAULT);
     assert.equal(log.diskBytes(), await onDisk());
     const segment = log.rotate();
     await log.append(records('three'));

@@ -64,9 +64,9 @@ export const REPLAY_CHUNK_BYTES_DEFAULT = 4 * 1024 * 1024;
 /**
  * Zeros written ahead of the records in the newest segment, once an append reaches the end of the
  * zeros written before: the file then grows (and an fsync writes its inode) once per this many
- * bytes of records, not at every append. On this project's machine a 3 KB append's write and
- * fdatasync took 140-145 µs with it (64 KiB to 1 MiB alike) against 230-240 without, with half
- * the system CPU (docs/performance.md).
+ * bytes of records, not at every append. On this project's machine a 3,000-byte append's write
+ * and fdatasync took a median of 140-146 µs with it (64 KiB to 1 MiB alike) against 232-242
+ * without, at about half the system CPU (docs/performance.md).
  */
 export const PREALLOCATE_BYTES_DEFAULT = 256 * 1024;
 /**

@@ -267,7 +267,9 @@ describe('durable log', () => {
     await reopened.log.append(records('after'));
     await reopened.log.close();
     assert.equal((await stat(segmentPath)).size, recordBytes + RECORD_HEADER_BYTES + 'after'.length);
-    assert.deepEqual((await openCollecting(dir)).replayed, ['only', 'after']);
+    const again = await openCollecting(dir);
+    assert.deepEqual(again.replayed, ['only', 'after']);
+    await again.log.close();
   });
 
   it('cuts zeros followed by other bytes at the end of the newest segment as a torn tail', async () => {
@@ -311,7 +313,9 @@ describe('durable log', () => {
     assert.equal(recovered.log.diskBytes(), end + ahead);
     await recovered.log.append(records('three'));
     await recovered.log.close();
-    assert.deepEqual((await openCollecting(crashed)).replayed, ['one', 'two', long, 'three']);
+    const again = await openCollecting(crashed);
+    assert.deepEqual(again.replayed, ['one', 'two', long, 'three']);
+    await again.log.close();
 
     // A rotation cuts the zeros off the segment it ends; so does closing.
     log.rotate();

@@ -605,11 +605,7 @@ export class DurableLog {
         await this.writerIdle();
         try {
           try {
-            if (this.failure === null && this.writerFileBytes > this.writerOffset) {
-              await this.handle.truncate(this.writerOffset);
-              await this.handle.datasync();
-              this.writerFileBytes = this.writerOffset;
-            }
+            if (this.failure === null) await this.cutZerosAhead();
           } finally {
             await this.handle.close();
           }
@@ -732,15 +728,19 @@ export class DurableLog {
     for (const append of batch) append.resolve();
   }
 
+  /** Cuts the writer's segment to its records, durably: the zeros written ahead go. */
+  private async cutZerosAhead(): Promise<void> {
+    if (this.writerFileBytes === this.writerOffset) return;
+    await this.handle.truncate(this.writerOffset);
+    await this.handle.datasync();
+    this.writerFileBytes = this.writerOffset;
+  }
+
   private async startSegment(segment: number): Promise<void> {
     // Every record of the current segment is already fdatasynced: commit() syncs each batch. The
     // zeros written ahead go, durably, before the next segment exists: only the newest segment
     // may end in zeros that recovery reads as its end.
-    if (this.writerFileBytes > this.writerOffset) {
-      await this.handle.truncate(this.writerOffset);
-      await this.handle.datasync();
-      this.writerFileBytes = this.writerOffset;
-    }
+    await this.cutZerosAhead();
     const next = await open(join(this.dir, segmentFileName(segment)), 'wx');
     try {
       await syncDirectory(this.dir);
